@@ -1,0 +1,207 @@
+//! Wire types of Zoom's Users API as localzoom speaks it: the bodies that cross the network, shared by the server
+//! and (later) the client so the two cannot disagree about a field name.
+
+use serde::{Deserialize, Serialize};
+
+/// Zoom's error body: `{"code":…, "message":…}`, plus `errors[]` on field validation failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoomError {
+    pub code: u32,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The token endpoint's error body, which is not in the `{code,message}` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthError {
+    pub reason: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+}
+
+/// `POST /users` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub action: String,
+    pub user_info: CreateUserInfo,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateUserInfo {
+    pub email: String,
+    #[serde(rename = "type")]
+    pub user_type: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /users` 201 body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    #[serde(rename = "type")]
+    pub user_type: i64,
+}
+
+/// A user as `GET /users/{userId}` returns it (the fields localzoom keeps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub email: String,
+    #[serde(rename = "type")]
+    pub user_type: i64,
+    pub role_name: String,
+    pub role_id: String,
+    pub pmi: i64,
+    pub use_pmi: bool,
+    pub personal_meeting_url: String,
+    pub timezone: String,
+    pub verified: i64,
+    pub dept: String,
+    pub created_at: String,
+    pub user_created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_time: Option<String>,
+    pub pic_url: String,
+    pub language: String,
+    pub status: String,
+    pub account_id: String,
+    pub account_number: i64,
+    pub login_types: Vec<i64>,
+    #[serde(default)]
+    pub group_ids: Vec<String>,
+    #[serde(default)]
+    pub im_group_ids: Vec<String>,
+    pub jid: String,
+    pub cluster: String,
+    /// Profile fields set through `PATCH /users/{userId}` (company, job_title, location, …).
+    #[serde(flatten)]
+    pub profile: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserList {
+    pub page_count: u64,
+    pub page_number: u64,
+    pub page_size: u64,
+    pub total_records: u64,
+    pub next_page_token: String,
+    pub users: Vec<ListedUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assistant {
+    pub id: String,
+    pub email: String,
+    pub can_manage_host_private_event: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistantList {
+    pub assistants: Vec<Assistant>,
+}
+
+/// One entry of `POST /users/{userId}/assistants`: `id` or `email` (if `id` is given, `email` is ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistantRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_manage_host_private_event: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddAssistantsRequest {
+    pub assistants: Vec<AssistantRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddedAssistants {
+    pub ids: String,
+    pub add_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduler {
+    pub id: String,
+    pub email: String,
+    pub pmi: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerList {
+    pub schedulers: Vec<Scheduler>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCheck {
+    pub existed_email: bool,
+}
+
+/// `security.password_requirement` of the account settings (Zoom's Accounts API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRequirement {
+    pub minimum_password_length: u32,
+    pub have_special_character: bool,
+    pub consecutive_characters_length: u32,
+    pub weak_enhance_detection: bool,
+}
+
+/// One element of `GET /users` (`id` is absent for pending users).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub email: String,
+    #[serde(rename = "type")]
+    pub user_type: i64,
+    pub pmi: i64,
+    pub timezone: String,
+    pub verified: i64,
+    pub dept: String,
+    pub created_at: String,
+    pub user_created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_time: Option<String>,
+    pub language: String,
+    pub status: String,
+    pub role_id: String,
+    #[serde(default)]
+    pub group_ids: Vec<String>,
+    #[serde(default)]
+    pub im_group_ids: Vec<String>,
+}

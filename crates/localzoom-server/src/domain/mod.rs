@@ -1,0 +1,5 @@
+//! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like.
+
+pub mod password;
+pub mod settings;
+pub mod user;

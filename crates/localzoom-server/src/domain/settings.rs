@@ -1,0 +1,105 @@
+//! The account's `security` settings (Zoom's Accounts API), of which localzoom acts on `password_requirement`.
+
+use localzoom_api::PasswordRequirement;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// The `security` object as `GET /accounts/{accountId}/settings?option=security` returns it: Zoom's defaults
+/// overlaid with what the account stored.
+pub fn security_view(stored: &Map<String, Value>) -> Value {
+    let mut view = json!({
+        "admin_change_name_pic": false,
+        "admin_change_user_info": false,
+        "user_modifiable_info_by_admin": [],
+        "signin_with_sso": { "enable": false, "require_sso_for_domains": false, "domains": [], "sso_bypass_users": [] },
+        "hide_billing_info": false,
+        "import_photos_from_devices": true,
+        "password_requirement": {
+            "minimum_password_length": 0,
+            "have_special_character": false,
+            "consecutive_characters_length": 0,
+            "weak_enhance_detection": false
+        },
+        "sign_again_period_for_inactivity_on_client": 0,
+        "sign_again_period_for_inactivity_on_web": 0,
+        "sign_in_with_two_factor_auth": "none"
+    });
+    merge(&mut view, &Value::Object(stored.clone()));
+    view
+}
+
+pub fn password_requirement(stored: &Map<String, Value>) -> PasswordRequirement {
+    security_view(stored)
+        .get("password_requirement")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Validates a `PATCH …/settings?option=security` body's `security` object and merges it into `stored`.
+pub fn apply_security_patch(
+    stored: &mut Map<String, Value>,
+    patch: &Value,
+) -> Result<(), ApiError> {
+    let Some(patch) = patch.as_object() else {
+        return Err(ApiError::field("security", "Invalid field."));
+    };
+    if let Some(req) = patch.get("password_requirement") {
+        let Some(req) = req.as_object() else {
+            return Err(ApiError::field(
+                "security.password_requirement",
+                "Invalid field.",
+            ));
+        };
+        for (key, value) in req {
+            let field = format!("security.password_requirement.{key}");
+            let ok = match key.as_str() {
+                "minimum_password_length" => value
+                    .as_u64()
+                    .is_some_and(|n| n == 0 || (8..=14).contains(&n)),
+                "consecutive_characters_length" => value
+                    .as_u64()
+                    .is_some_and(|n| n == 0 || (4..=8).contains(&n)),
+                "have_special_character" | "weak_enhance_detection" => value.is_boolean(),
+                _ => true,
+            };
+            if !ok {
+                return Err(ApiError::field(&field, "Invalid field."));
+            }
+        }
+    }
+    for (key, expect_bool) in [
+        ("admin_change_name_pic", true),
+        ("admin_change_user_info", true),
+        ("hide_billing_info", true),
+        ("import_photos_from_devices", true),
+    ] {
+        if let Some(v) = patch.get(key)
+            && expect_bool
+            && !v.is_boolean()
+        {
+            return Err(ApiError::field(
+                &format!("security.{key}"),
+                "Invalid field.",
+            ));
+        }
+    }
+    let mut merged = Value::Object(stored.clone());
+    merge(&mut merged, &Value::Object(patch.clone()));
+    if let Value::Object(map) = merged {
+        *stored = map;
+    }
+    Ok(())
+}
+
+/// JSON merge: objects merge key by key, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}

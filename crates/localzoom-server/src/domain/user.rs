@@ -1,0 +1,347 @@
+//! The user record and the rules of its lifecycle (create, status, delete).
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Zoom's login types (`login_type` / `login_types[]`).
+pub const LOGIN_API_USER: i64 = 99;
+pub const LOGIN_WORK_EMAIL: i64 = 100;
+pub const LOGIN_SSO: i64 = 101;
+
+/// User plan types.
+pub const TYPE_BASIC: i64 = 1;
+pub const TYPE_LICENSED: i64 = 2;
+pub const VALID_TYPES: [i64; 4] = [1, 2, 4, 99];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+    /// Zoom's `role_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+    /// Zoom's `role_id`: `0` owner, `1` admin, `2` member (the ids of Zoom's built-in roles).
+    pub fn id(self) -> &'static str {
+        match self {
+            Role::Owner => "0",
+            Role::Admin => "1",
+            Role::Member => "2",
+        }
+    }
+    pub fn from_id(id: &str) -> Option<Role> {
+        [Role::Owner, Role::Admin, Role::Member]
+            .into_iter()
+            .find(|r| r.id() == id)
+    }
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Active,
+    Inactive,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "active" => Some(Status::Active),
+            "inactive" => Some(Status::Inactive),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: String,
+    pub user_type: i64,
+    pub role: Role,
+    pub status: Status,
+    pub login_type: i64,
+    pub pmi: i64,
+    pub use_pmi: bool,
+    pub timezone: String,
+    pub dept: String,
+    pub language: String,
+    pub verified: bool,
+    pub is_zoom_room: bool,
+    pub upcoming_zoom_events: bool,
+    pub password_hash: Option<String>,
+    /// Other profile fields set by `PATCH /users/{userId}` (company, job_title, location, …), as Zoom names them.
+    pub profile: Map<String, Value>,
+    pub created_at: i64,
+    pub last_login_time: Option<i64>,
+}
+
+/// `POST /users` `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateAction {
+    Create,
+    AutoCreate,
+    CustCreate,
+    SsoCreate,
+}
+
+impl CreateAction {
+    pub fn parse(s: &str) -> Option<CreateAction> {
+        match s {
+            "create" => Some(CreateAction::Create),
+            "autoCreate" => Some(CreateAction::AutoCreate),
+            "custCreate" => Some(CreateAction::CustCreate),
+            "ssoCreate" => Some(CreateAction::SsoCreate),
+            _ => None,
+        }
+    }
+    /// The state a new user starts in and how they sign in.
+    pub fn initial(self) -> (Status, i64) {
+        match self {
+            CreateAction::Create => (Status::Pending, LOGIN_WORK_EMAIL),
+            CreateAction::AutoCreate => (Status::Active, LOGIN_WORK_EMAIL),
+            CreateAction::CustCreate => (Status::Active, LOGIN_API_USER),
+            CreateAction::SsoCreate => (Status::Active, LOGIN_SSO),
+        }
+    }
+}
+
+/// `PUT /users/{userId}/status` `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAction {
+    Activate,
+    Deactivate,
+    ClockIn,
+    ClockOut,
+}
+
+impl StatusAction {
+    pub fn parse(s: &str) -> Option<StatusAction> {
+        match s {
+            "activate" => Some(StatusAction::Activate),
+            "deactivate" => Some(StatusAction::Deactivate),
+            "clock_in" => Some(StatusAction::ClockIn),
+            "clock_out" => Some(StatusAction::ClockOut),
+            _ => None,
+        }
+    }
+}
+
+/// What a status action does to the user, once allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusEffect {
+    /// Status `inactive`, licences removed, every session and every token issued for the user ended.
+    Deactivate,
+    Activate,
+    /// Clock in/out is Workforce Management time tracking: it does not touch `status`.
+    None,
+}
+
+/// Decides a status action. `basic_users` counts the account's active and pending Basic users.
+pub fn decide_status(
+    user: &UserRecord,
+    action: StatusAction,
+    max_basic_users: Option<u32>,
+    basic_users: u64,
+) -> Result<StatusEffect, ApiError> {
+    match action {
+        StatusAction::ClockIn | StatusAction::ClockOut => Ok(StatusEffect::None),
+        StatusAction::Activate | StatusAction::Deactivate
+            if user.role.is_admin() || user.is_zoom_room =>
+        {
+            Err(ApiError::StatusProtected)
+        }
+        StatusAction::Deactivate if user.upcoming_zoom_events => Err(ApiError::UpcomingZoomEvents),
+        StatusAction::Deactivate => Ok(StatusEffect::Deactivate),
+        StatusAction::Activate if user.status == Status::Active => Ok(StatusEffect::Activate),
+        StatusAction::Activate => {
+            // A deactivated user comes back as Basic (deactivation removed the licences), so it takes a Basic seat.
+            if let Some(max) = max_basic_users
+                && basic_users >= u64::from(max)
+            {
+                return Err(ApiError::BasicUserCap(max));
+            }
+            Ok(StatusEffect::Activate)
+        }
+    }
+}
+
+/// `DELETE /users/{userId}` `action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteAction {
+    Disassociate,
+    Delete,
+}
+
+pub fn decide_delete(
+    user: &UserRecord,
+    action: DeleteAction,
+    managed_domain: Option<&str>,
+) -> Result<(), ApiError> {
+    if user.role == Role::Owner {
+        return Err(ApiError::NotAllowed(
+            "Cannot delete a user out of your account.".into(),
+        ));
+    }
+    if user.is_zoom_room {
+        return Err(ApiError::NotAllowed(
+            "Cannot delete a Zoom Rooms user.".into(),
+        ));
+    }
+    if action == DeleteAction::Disassociate && user.status != Status::Pending {
+        if user.login_type == LOGIN_API_USER {
+            return Err(ApiError::Invalid("Unable to unlink API user(s).".into()));
+        }
+        if user.role == Role::Admin {
+            return Err(ApiError::DisassociateAdmin);
+        }
+        if managed_domain
+            .is_some_and(|domain| email_domain(&user.email).eq_ignore_ascii_case(domain))
+        {
+            return Err(ApiError::DisassociateManagedDomain);
+        }
+    }
+    Ok(())
+}
+
+pub fn email_domain(email: &str) -> &str {
+    email.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+/// A pragmatic e-mail check: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Zoom's length limits count characters, not bytes.
+pub fn too_long(value: &str, max: usize) -> bool {
+    value.chars().count() > max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role, status: Status) -> UserRecord {
+        UserRecord {
+            id: "u".into(),
+            account_id: "a".into(),
+            email: "a@b.test".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            display_name: String::new(),
+            user_type: 2,
+            role,
+            status,
+            login_type: LOGIN_WORK_EMAIL,
+            pmi: 1,
+            use_pmi: false,
+            timezone: String::new(),
+            dept: String::new(),
+            language: String::new(),
+            verified: true,
+            is_zoom_room: false,
+            upcoming_zoom_events: false,
+            password_hash: None,
+            profile: Map::new(),
+            created_at: 0,
+            last_login_time: None,
+        }
+    }
+
+    #[test]
+    fn admins_and_owners_cannot_change_status_but_can_clock_in() {
+        for role in [Role::Owner, Role::Admin] {
+            let u = user(role, Status::Active);
+            assert_eq!(
+                decide_status(&u, StatusAction::Deactivate, None, 0),
+                Err(ApiError::StatusProtected)
+            );
+            assert_eq!(
+                decide_status(&u, StatusAction::ClockIn, None, 0),
+                Ok(StatusEffect::None)
+            );
+        }
+    }
+
+    #[test]
+    fn activation_respects_the_basic_cap_only_for_inactive_users() {
+        let inactive = user(Role::Member, Status::Inactive);
+        assert_eq!(
+            decide_status(&inactive, StatusAction::Activate, Some(3), 3),
+            Err(ApiError::BasicUserCap(3))
+        );
+        assert_eq!(
+            decide_status(&inactive, StatusAction::Activate, Some(3), 2),
+            Ok(StatusEffect::Activate)
+        );
+        let active = user(Role::Member, Status::Active);
+        assert_eq!(
+            decide_status(&active, StatusAction::Activate, Some(0), 9),
+            Ok(StatusEffect::Activate)
+        );
+    }
+
+    #[test]
+    fn email_validation() {
+        assert!(is_valid_email("jane.doe+x@example.com"));
+        for bad in [
+            "",
+            "no-at",
+            "@x.com",
+            "a@b",
+            "a b@c.com",
+            "a@@b.com",
+            "a@.com",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The one place where a failure becomes Zoom's HTTP status, code and message. Handlers and domain code return
+//! `ApiError` variants; nothing else builds an error body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use localzoom_api::{FieldError, OAuthError, ZoomError};
+
+use crate::domain::password::PasswordRule;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid access token")]
+    InvalidToken,
+    #[error("access token expired")]
+    ExpiredToken,
+    #[error("user not found: {0}")]
+    UserNotFound(String),
+    #[error("account not found: {0}")]
+    AccountNotFound(String),
+    #[error("email taken: {0}")]
+    EmailTaken(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("invalid JSON body")]
+    InvalidJson,
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("body too large")]
+    PayloadTooLarge,
+    #[error("unknown endpoint")]
+    UnknownEndpoint,
+    #[error("bad next_page_token")]
+    BadPageToken,
+    #[error("email is required")]
+    EmailRequired,
+    /// Zoom's generic code 300 with a specific message.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Zoom's generic code 200 ("no privilege / not allowed") with a specific message.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    #[error("admin or Zoom Room status change")]
+    StatusProtected,
+    #[error("user has upcoming Zoom Events")]
+    UpcomingZoomEvents,
+    #[error("basic user cap {0} reached")]
+    BasicUserCap(u32),
+    #[error("basic user cap {0} reached on create")]
+    BasicUserCapOnCreate(u32),
+    #[error("basic user cap {0} reached on type change")]
+    BasicUserCapOnConvert(u32),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("password rule: {0:?}")]
+    Password(PasswordRule),
+    #[error("admin password")]
+    AdminPassword,
+    #[error("not a work-email user")]
+    NotWorkEmailUser,
+    #[error("admin cannot be disassociated")]
+    DisassociateAdmin,
+    #[error("managed-domain user cannot be disassociated")]
+    DisassociateManagedDomain,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The table: every variant's HTTP status, Zoom code and message.
+    pub fn parts(&self) -> (StatusCode, u32, String) {
+        use ApiError::*;
+        use StatusCode as S;
+        match self {
+            InvalidToken => (S::UNAUTHORIZED, 124, "Invalid access token.".into()),
+            ExpiredToken => (S::UNAUTHORIZED, 124, "Access token is expired.".into()),
+            UserNotFound(id) => (S::NOT_FOUND, 1001, format!("User does not exist: {id}.")),
+            AccountNotFound(id) => (S::NOT_FOUND, 2001, format!("Account does not exist: {id}.")),
+            EmailTaken(email) => (S::CONFLICT, 1005, format!("Email \"{email}\" has already been used.")),
+            Validation(_) => (S::BAD_REQUEST, 300, "Validation Failed.".into()),
+            InvalidJson => (S::BAD_REQUEST, 300, "Request Body should be a valid JSON object.".into()),
+            UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                300,
+                "Unsupported Content-Type: send application/json, multipart/form-data or \
+                 application/x-www-form-urlencoded."
+                    .into(),
+            ),
+            PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, 300, "Request body is too large.".into()),
+            UnknownEndpoint => (S::NOT_FOUND, 2300, "This API endpoint is not recognized.".into()),
+            BadPageToken => (S::BAD_REQUEST, 300, "The next page token is invalid or expired.".into()),
+            EmailRequired => (S::BAD_REQUEST, 300, "Email is required.".into()),
+            Invalid(message) => (S::BAD_REQUEST, 300, message.clone()),
+            NotAllowed(message) => (S::BAD_REQUEST, 200, message.clone()),
+            StatusProtected => (
+                S::BAD_REQUEST,
+                200,
+                "Zoom Room and Admin users' status cannot be activated or deactivated.".into(),
+            ),
+            UpcomingZoomEvents => (
+                S::BAD_REQUEST,
+                300,
+                "You cannot deactivate this user because the user has an upcoming Zoom Events scheduled.".into(),
+            ),
+            BasicUserCap(max) => (
+                S::BAD_REQUEST,
+                3412,
+                format!(
+                    "Your request to activate the user was not approved at this time because your account has \
+                     reached the permitted maximum number of {max} \"Basic\" users. Remove the existing \"Basic\" \
+                     user(s) from your \"Users\" list or the \"Pending Users\" list before attempting to activate \
+                     this user."
+                ),
+            ),
+            BasicUserCapOnCreate(max) => (
+                S::BAD_REQUEST,
+                3412,
+                format!(
+                    "Your request to add a basic user couldn't be approved at this time because your account has \
+                     reached the permitted maximum number of {max} basic users. Please remove existing basic \
+                     user(s) from your Users list or the Pending Users list before attempting to add another user."
+                ),
+            ),
+            BasicUserCapOnConvert(max) => (
+                S::BAD_REQUEST,
+                3412,
+                format!(
+                    "Your request to convert the user type of this user to a \"Basic\" user was not approved at \
+                     this time because your account has reached the permitted maximum number of \"{max}\" Basic \
+                     users. Remove existing basic user(s) from your \"Users\" list or the \"Pending Users\" list \
+                     before attempting to convert a user to a Basic user."
+                ),
+            ),
+            MethodNotAllowed => (S::METHOD_NOT_ALLOWED, 2300, "This API endpoint is not recognized.".into()),
+            Password(rule) => {
+                let (code, message) = match rule {
+                    PasswordRule::TooShort(n) => (1124, format!("Have at least {n} characters")),
+                    PasswordRule::TooLong => (300, "Invalid parameter: password".into()),
+                    PasswordRule::NoLetter => (1125, "Have at least 1 letter (a, b, c…)".into()),
+                    PasswordRule::NoDigit => (1126, "Have at least 1 number (1, 2, 3…)".into()),
+                    PasswordRule::NoSpecialCharacter => (1127, "Have at least 1 special character (!, @, #…)".into()),
+                    PasswordRule::NotMixedCase => (1128, "Include both Upper case and Lower case characters".into()),
+                    PasswordRule::Reused(n) => (
+                        1129,
+                        format!("Users cannot reuse any of the last {n} passwords created."),
+                    ),
+                    PasswordRule::SameCharacter => (1130, "Password can't use the same character.".into()),
+                    PasswordRule::ConsecutiveCharacters => (
+                        1131,
+                        "Password can't use continuation character.Such as 'abcdef','123456'.".into(),
+                    ),
+                    PasswordRule::TooEasyToGuess => (1136, "Your password is too easy to guess. Try another one.".into()),
+                    PasswordRule::SameAsCurrent => (300, "Your new password can not match the old password.".into()),
+                    PasswordRule::TooManyChangesToday => (
+                        300,
+                        "This password cannot be changed because it has already been changed the maximum number \
+                         of times over the past 24 hours."
+                            .into(),
+                    ),
+                };
+                (S::BAD_REQUEST, code, message)
+            }
+            AdminPassword => (S::BAD_REQUEST, 1117, "Can not update Admin's password".into()),
+            NotWorkEmailUser => (
+                S::BAD_REQUEST,
+                1123,
+                "Can only update password of Zoom work email account".into(),
+            ),
+            DisassociateAdmin => (S::BAD_REQUEST, 1117, "You can not disassociate an Admin user.".into()),
+            DisassociateManagedDomain => (
+                S::BAD_REQUEST,
+                1107,
+                "You can not disassociate a user with managed domain.".into(),
+            ),
+            Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "Internal server error.".into()),
+        }
+    }
+
+    pub fn body(&self) -> ZoomError {
+        let (_, code, message) = self.parts();
+        let errors = match self {
+            ApiError::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        };
+        ZoomError {
+            code,
+            message,
+            errors,
+        }
+    }
+
+    pub fn field(field: &str, message: &str) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.to_string(),
+            message: message.to_string(),
+        }])
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _, _) = self.parts();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if matches!(self, ApiError::InvalidToken | ApiError::ExpiredToken) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"localzoom\""),
+            );
+        }
+        response
+    }
+}
+
+/// Failures of `POST /oauth/token`, in the OAuth shape `{"reason":…,"error":…}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthFailure {
+    InvalidClient,
+    UnsupportedGrantType,
+    MissingGrantType,
+    MissingAccountId,
+    InvalidAccount,
+    Internal,
+}
+
+impl OAuthFailure {
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use OAuthFailure::*;
+        match self {
+            InvalidClient => (
+                StatusCode::BAD_REQUEST,
+                "invalid_client",
+                "Invalid client_id or client_secret",
+            ),
+            UnsupportedGrantType => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "unsupported grant type",
+            ),
+            MissingGrantType => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing grant type",
+            ),
+            MissingAccountId => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing account_id",
+            ),
+            InvalidAccount => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid account_id",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "Internal server error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for OAuthFailure {
+    fn into_response(self) -> Response {
+        let (status, error, reason) = self.parts();
+        let body = OAuthError {
+            reason: reason.to_string(),
+            error: error.to_string(),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,100 @@
+//! `/users/{userId}/assistants` (seed 003 is the DELETE) and `/users/{userId}/schedulers`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use localzoom_api::{AddedAssistants, AssistantList, AssistantRef, SchedulerList};
+
+use super::input::{Fields, PathParams};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::assistants::{self, MAX_ASSISTANTS};
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<AssistantList>, ApiError> {
+    Ok(Json(state.db.read(|store| {
+        assistants::list(store, &principal, &user_id)
+    })?))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    body: Fields,
+) -> Result<(StatusCode, Json<AddedAssistants>), ApiError> {
+    let refs: Vec<AssistantRef> = body
+        .typed("assistants")?
+        .filter(|refs: &Vec<AssistantRef>| !refs.is_empty() && refs.len() <= MAX_ASSISTANTS)
+        .ok_or_else(|| body.invalid("assistants"))?;
+    let now = state.now();
+    let added = state
+        .db
+        .write(move |store| assistants::add(store, &principal, &user_id, &refs, now))
+        .await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+pub async fn remove_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .write(move |store| assistants::remove_all(store, &principal, &user_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams((user_id, assistant_id)): PathParams<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .write(move |store| assistants::remove_one(store, &principal, &user_id, &assistant_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn schedulers(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<SchedulerList>, ApiError> {
+    Ok(Json(state.db.read(|store| {
+        assistants::schedulers(store, &principal, &user_id)
+    })?))
+}
+
+pub async fn remove_all_schedulers(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .write(move |store| assistants::remove_all_schedulers(store, &principal, &user_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_scheduler(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams((user_id, scheduler_id)): PathParams<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .write(move |store| {
+            assistants::remove_scheduler(store, &principal, &user_id, &scheduler_id)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,215 @@
+//! Extractors that turn any accepted request shape into one thing, and any malformed input into a Zoom error:
+//! bodies as JSON, multipart/form-data or urlencoded; query strings; path parameters.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Largest accepted request body. Zoom's JSON bodies are small; anything bigger is a mistake or an attack.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A request body's fields, whatever the content type. Form values arrive as strings and are read leniently
+/// (`"2"` as a number, `"true"` as a boolean); JSON values must have the right type.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    map: Map<String, Value>,
+    prefix: String,
+}
+
+impl Fields {
+    fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    pub fn invalid(&self, name: &str) -> ApiError {
+        ApiError::field(&self.path(name), "Invalid field.")
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn str(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.invalid(name)),
+        }
+    }
+
+    pub fn required_str(&self, name: &str) -> Result<String, ApiError> {
+        self.str(name)?.ok_or_else(|| self.invalid(name))
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| self.invalid(name)),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| self.invalid(name)),
+            Some(_) => Err(self.invalid(name)),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+            Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+            Some(_) => Err(self.invalid(name)),
+        }
+    }
+
+    pub fn object(&self, name: &str) -> Result<Option<Fields>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Fields {
+                map: map.clone(),
+                prefix: self.path(name),
+            })),
+            Some(_) => Err(self.invalid(name)),
+        }
+    }
+
+    /// A field deserialized as a whole (arrays of objects and the like).
+    pub fn typed<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|_| self.invalid(name)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.map.iter()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let map = match essence.as_str() {
+            // Clients that send no type (or text/plain) with a JSON body are read as JSON, as Zoom does.
+            "" | "application/json" | "text/plain" => json_object(&bytes)?,
+            t if t.ends_with("+json") => json_object(&bytes)?,
+            "multipart/form-data" => {
+                let request = Request::from_parts(parts, Body::from(bytes));
+                multipart_fields(request).await?
+            }
+            "application/x-www-form-urlencoded" => {
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                    .map_err(|_| ApiError::Invalid("Request Body should be a valid form.".into()))?
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect()
+            }
+            _ => return Err(ApiError::UnsupportedMediaType),
+        };
+        Ok(Fields {
+            map,
+            prefix: String::new(),
+        })
+    }
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(ApiError::InvalidJson),
+    }
+}
+
+async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiError> {
+    let bad =
+        || ApiError::Invalid("Request Body should be a valid multipart/form-data body.".into());
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| bad())?;
+    let mut map = Map::new();
+    while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
+        let text = field.text().await.map_err(|_| bad())?;
+        map.insert(name, Value::String(text));
+    }
+    Ok(map)
+}
+
+/// Query parameters. Unknown ones are ignored; known ones are read with the same leniency as form fields.
+#[derive(Debug, Clone, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|_| ApiError::field(name, "Invalid field."))
+            })
+            .transpose()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(raw)
+            .map(Query)
+            .map_err(|_| ApiError::Invalid("Invalid query string.".into()))
+    }
+}
+
+/// Path parameters, with percent-decoding failures reported in Zoom's shape.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| PathParams(t))
+            .map_err(|_| ApiError::Invalid("Invalid path parameter.".into()))
+    }
+}

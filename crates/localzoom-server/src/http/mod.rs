@@ -1,0 +1,104 @@
+//! The router: Zoom's two hosts on one listener (`/oauth/…` of zoom.us, `/v2/…` of api.zoom.us), every
+//! response tagged with an `x-zm-trackingid`, every miss answered in Zoom's shape.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub mod assistants;
+pub mod input;
+pub mod oauth;
+pub mod password;
+pub mod settings;
+pub mod status;
+pub mod token;
+pub mod users;
+
+pub const TRACKING_HEADER: &str = "x-zm-trackingid";
+
+pub fn router(state: AppState) -> Router {
+    let v2 = Router::new()
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/email", get(users::check_email))
+        .route(
+            "/users/{userId}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route("/users/{userId}/status", put(status::update))
+        .route("/users/{userId}/password", put(password::update))
+        .route("/users/{userId}/token", delete(token::revoke_sso))
+        .route(
+            "/users/{userId}/assistants",
+            get(assistants::list)
+                .post(assistants::add)
+                .delete(assistants::remove_all),
+        )
+        .route(
+            "/users/{userId}/assistants/{assistantId}",
+            delete(assistants::remove_one),
+        )
+        .route(
+            "/users/{userId}/schedulers",
+            get(assistants::schedulers).delete(assistants::remove_all_schedulers),
+        )
+        .route(
+            "/users/{userId}/schedulers/{schedulerId}",
+            delete(assistants::remove_scheduler),
+        )
+        .route(
+            "/accounts/{accountId}/settings",
+            get(settings::get).patch(settings::update),
+        );
+    Router::new()
+        .nest("/v2", v2)
+        .route("/oauth/token", post(oauth::token))
+        .route("/healthz", get(health))
+        .fallback(unknown_endpoint)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(input::BODY_LIMIT))
+        .layer(middleware::from_fn(track))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError::UnknownEndpoint
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Gives each request a tracking id (Zoom's `x-zm-trackingid`, which clients such as Rivet surface) and logs
+/// one line per request carrying it. Paths are logged, query strings and headers never (they may hold secrets).
+async fn track(request: Request, next: Next) -> Response {
+    let tracking_id = crate::crypto::new_id();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", tracking_id = %tracking_id, %method, %path);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Ok(value) = HeaderValue::from_str(&tracking_id) {
+        response.headers_mut().insert(TRACKING_HEADER, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "served"
+        )
+    });
+    response
+}

@@ -1,0 +1,32 @@
+//! `PUT /users/{userId}/password` (seed 002). The checks run before the slow argon2id hash (so a refused
+//! password costs nothing) and again inside the write (so concurrent changes cannot pass the limits together).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::input::{Fields, PathParams};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::lifecycle;
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    let password = body.required_str("password")?;
+    let now = state.now();
+    state.db.read(|store| {
+        lifecycle::check_password_change(store, &principal, &user_id, &password, now)
+    })?;
+    let hash = state.hashing.hash(password.clone()).await?;
+    state
+        .db
+        .write(move |store| {
+            lifecycle::commit_password_change(store, &principal, &user_id, &password, hash, now)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

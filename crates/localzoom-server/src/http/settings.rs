@@ -1,0 +1,53 @@
+//! `GET/PATCH /accounts/{accountId}/settings?option=security` — the account's password requirements.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::input::{Fields, PathParams, Query};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::users;
+
+/// localzoom keeps the `security` option only; other options are refused rather than answered with made-up data.
+fn require_security_option(query: &Query) -> Result<(), ApiError> {
+    match query.get("option") {
+        Some("security") => Ok(()),
+        _ => Err(ApiError::field("option", "Invalid field.")),
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(account_id): PathParams<String>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
+    require_security_option(&query)?;
+    Ok(Json(state.db.read(|store| {
+        users::security_settings(store, &principal, &account_id)
+    })?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(account_id): PathParams<String>,
+    query: Query,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    require_security_option(&query)?;
+    let security = body
+        .get("security")
+        .cloned()
+        .ok_or_else(|| body.invalid("security"))?;
+    state
+        .db
+        .write(move |store| {
+            users::update_security_settings(store, &principal, &account_id, &security)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,30 @@
+//! `PUT /users/{userId}/status` — activate, deactivate, clock in/out (seed 001).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::input::{Fields, PathParams};
+use crate::domain::user::StatusAction;
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::lifecycle;
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    let action = body
+        .str("action")?
+        .as_deref()
+        .and_then(StatusAction::parse)
+        .ok_or_else(|| body.invalid("action"))?;
+    let now = state.now();
+    state
+        .db
+        .write(move |store| lifecycle::set_status(store, &principal, &user_id, action, now))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,23 @@
+//! `DELETE /users/{userId}/token` — revoke a user's SSO token (seed 000).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::input::PathParams;
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::lifecycle;
+
+pub async fn revoke_sso(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    state
+        .db
+        .write(move |store| lifecycle::revoke_sso_token(store, &principal, &user_id, now))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

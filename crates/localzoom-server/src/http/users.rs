@@ -1,0 +1,324 @@
+//! `/users` and `/users/{userId}`: create, list, get, update, delete, and the e-mail check.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use localzoom_api::{CreatedUser, EmailCheck, FieldError, User, UserList};
+use serde_json::Value;
+
+use super::input::{Fields, PathParams, Query};
+use crate::domain::password;
+use crate::domain::user::{
+    CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
+};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::server::AppState;
+use crate::service::users::{
+    self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,
+};
+use crate::service::{accounts, lifecycle};
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Fields,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    let mut new = parse_new_user(&body)?;
+    let password = body
+        .object("user_info")?
+        .and_then(|info| info.str("password").ok().flatten());
+    let now = state.now();
+    let created = match (new.action, password) {
+        (CreateAction::AutoCreate, Some(password)) => {
+            let hash = state.hashing.hash(password.clone()).await?;
+            state
+                .db
+                .write(move |store| {
+                    let key = accounts::server_key(store)?;
+                    new.password_hash = Some(hash);
+                    let created = users::create(store, &principal, new, now)?;
+                    let print = lifecycle::fingerprint(&key, &created.id, &password);
+                    store.record_password(&created.id, &print, now)?;
+                    Ok(created)
+                })
+                .await?
+        }
+        _ => {
+            state
+                .db
+                .write(move |store| users::create(store, &principal, new, now))
+                .await?
+        }
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+fn parse_new_user(body: &Fields) -> Result<NewUser, ApiError> {
+    let mut errors = Vec::new();
+    let mut invalid = |field: &str| {
+        errors.push(FieldError {
+            field: field.to_string(),
+            message: "Invalid field.".into(),
+        })
+    };
+    let action = body
+        .str("action")
+        .ok()
+        .flatten()
+        .as_deref()
+        .and_then(CreateAction::parse);
+    if action.is_none() {
+        invalid("action");
+    }
+    let info = body.object("user_info")?.unwrap_or_default();
+    let email = info
+        .str("email")
+        .ok()
+        .flatten()
+        .map(|e| e.trim().to_string())
+        .unwrap_or_default();
+    if email.is_empty() || too_long(&email, 128) || !is_valid_email(&email) {
+        invalid("user_info.email");
+    }
+    let user_type = info.int("type").ok().flatten();
+    match user_type {
+        Some(99) if action != Some(CreateAction::SsoCreate) => invalid("user_info.type"),
+        Some(t) if VALID_TYPES.contains(&t) => {}
+        _ => invalid("user_info.type"),
+    }
+    let text = |name: &str, max: usize, invalid: &mut dyn FnMut(&str)| match info.str(name) {
+        Ok(Some(v)) if too_long(&v, max) => {
+            invalid(&format!("user_info.{name}"));
+            None
+        }
+        Ok(v) => v,
+        Err(_) => {
+            invalid(&format!("user_info.{name}"));
+            None
+        }
+    };
+    let first_name = text("first_name", 64, &mut invalid).unwrap_or_default();
+    let last_name = text("last_name", 64, &mut invalid).unwrap_or_default();
+    let display_name = text("display_name", 128, &mut invalid);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let action = action.expect("checked above");
+    if action == CreateAction::AutoCreate {
+        // autoCreate users sign in with the password given here; it must meet Zoom's basic rules.
+        let ok = info.str("password")?.is_some_and(|p| {
+            p.chars().count() <= 32 && password::check(&p, &Default::default()).is_ok()
+        });
+        if !ok {
+            return Err(ApiError::Invalid("Invalid parameter: password".into()));
+        }
+    }
+    Ok(NewUser {
+        action,
+        email,
+        user_type: user_type.expect("checked above"),
+        first_name,
+        last_name,
+        display_name,
+        password_hash: None,
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: Query,
+) -> Result<Json<UserList>, ApiError> {
+    let status = match query.get("status") {
+        None | Some("") => Status::Active,
+        Some(s) => Status::parse(s).ok_or_else(|| ApiError::field("status", "Invalid field."))?,
+    };
+    let page_size = match query.int("page_size")? {
+        None => DEFAULT_PAGE_SIZE,
+        Some(n) if n >= 1 => (n as u64).min(MAX_PAGE_SIZE),
+        Some(_) => return Err(ApiError::field("page_size", "Invalid field.")),
+    };
+    let role = match query.get("role_id") {
+        None | Some("") => None,
+        Some(id) => {
+            Some(Role::from_id(id).ok_or_else(|| ApiError::field("role_id", "Invalid field."))?)
+        }
+    };
+    let page_number = match query.int("page_number")? {
+        None => None,
+        Some(n) if n >= 1 => Some(n as u64),
+        Some(_) => return Err(ApiError::field("page_number", "Invalid field.")),
+    };
+    let request = ListRequest {
+        status,
+        role,
+        page_size,
+        next_page_token: query
+            .get("next_page_token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        page_number,
+    };
+    let now = state.now();
+    Ok(Json(state.db.read(|store| {
+        users::list(store, &principal, request, now)
+    })?))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<User>, ApiError> {
+    let now = state.now();
+    Ok(Json(state.db.read(|store| {
+        users::get(store, &principal, &user_id, now)
+    })?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    let patch = parse_patch(&body)?;
+    state
+        .db
+        .write(move |store| users::update(store, &principal, &user_id, patch))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Profile fields kept as given, with their length limits (S1).
+const PROFILE_TEXT: &[(&str, usize)] = &[
+    ("company", 255),
+    ("job_title", 128),
+    ("location", 256),
+    ("cost_center", 256),
+    ("manager", 128),
+    ("pronouns", 256),
+    ("cms_user_id", 256),
+    ("vanity_name", 256),
+];
+
+fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
+    let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
+        match body.str(name)? {
+            Some(v) if too_long(&v, max) => Err(body.invalid(name)),
+            v => Ok(v),
+        }
+    };
+    let mut patch = UserPatch {
+        first_name: text("first_name", 64)?,
+        last_name: text("last_name", 64)?,
+        display_name: text("display_name", 128)?,
+        timezone: text("timezone", 64)?,
+        dept: text("dept", 256)?,
+        language: text("language", 16)?,
+        use_pmi: body.bool("use_pmi")?,
+        ..Default::default()
+    };
+    if let Some(t) = body.int("type")? {
+        if !VALID_TYPES.contains(&t) || t == 99 {
+            return Err(body.invalid("type"));
+        }
+        patch.user_type = Some(t);
+    }
+    if let Some(pmi) = body.int("pmi")? {
+        if !(1_000_000_000..=9_999_999_999).contains(&pmi) {
+            return Err(body.invalid("pmi"));
+        }
+        patch.pmi = Some(pmi);
+    }
+    for (name, max) in PROFILE_TEXT {
+        if let Some(v) = text(name, *max)? {
+            patch.profile.insert(name.to_string(), Value::String(v));
+        }
+    }
+    if let Some(host_key) = body.str("host_key")? {
+        if !(6..=10).contains(&host_key.len()) || !host_key.chars().all(|c| c.is_ascii_digit()) {
+            return Err(body.invalid("host_key"));
+        }
+        patch
+            .profile
+            .insert("host_key".into(), Value::String(host_key));
+    }
+    if let Some(about) = text("about_me", 150)? {
+        let lower = about.to_lowercase();
+        if lower.contains("http://")
+            || lower.contains("https://")
+            || lower.contains("www.")
+            || about.contains('<')
+        {
+            return Err(ApiError::Invalid(
+                "The `about_me` field is illegal and can't contain hyperlinks or HTML code.".into(),
+            ));
+        }
+        patch
+            .profile
+            .insert("about_me".into(), Value::String(about));
+    }
+    if let Some(url) = body.str("linkedin_url")? {
+        if !url.contains("linkedin.com") {
+            return Err(ApiError::Invalid(
+                "The `linkedin_url` field is illegal. The URL must contain `linkedin.com`.".into(),
+            ));
+        }
+        patch
+            .profile
+            .insert("linkedin_url".into(), Value::String(url));
+    }
+    if let Some(option) = body.int("pronouns_option")? {
+        if !(1..=3).contains(&option) {
+            return Err(body.invalid("pronouns_option"));
+        }
+        patch
+            .profile
+            .insert("pronouns_option".into(), Value::from(option));
+    }
+    for (name, max) in [("phone_numbers", 3usize), ("custom_attributes", 5)] {
+        if let Some(items) = body.typed::<Vec<serde_json::Map<String, Value>>>(name)? {
+            if items.len() > max {
+                return Err(body.invalid(name));
+            }
+            patch.profile.insert(name.to_string(), Value::from(items));
+        }
+    }
+    Ok(patch)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    query: Query,
+) -> Result<StatusCode, ApiError> {
+    let action = match query.get("action") {
+        None | Some("") | Some("disassociate") => DeleteAction::Disassociate,
+        Some("delete") => DeleteAction::Delete,
+        Some(_) => return Err(ApiError::field("action", "Invalid field.")),
+    };
+    state
+        .db
+        .write(move |store| users::delete(store, &principal, &user_id, action))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn check_email(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: Query,
+) -> Result<Json<EmailCheck>, ApiError> {
+    let email = query
+        .get("email")
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .ok_or(ApiError::EmailRequired)?;
+    let existed_email = state
+        .db
+        .read(|store| users::email_exists(store, &principal, email))?;
+    Ok(Json(EmailCheck { existed_email }))
+}

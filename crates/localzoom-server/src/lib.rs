@@ -1,0 +1,17 @@
+//! localzoom: a Zoom-compatible Users API server.
+//!
+//! A request flows top to bottom through the folders: `http` (router, extractors) → `gate` (authentication)
+//! → `service` (one function per operation: load, ask `domain`, persist) → `domain` (Zoom's rules, no I/O)
+//! → `store` (persistence) → back out through `error` (Zoom's status, code and message).
+
+pub mod clock;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod gate;
+pub mod http;
+pub mod server;
+pub mod service;
+pub mod store;
+
+pub use server::{AppState, Bootstrap, ServerConfig, Started};

@@ -1,0 +1,124 @@
+//! Wiring: open the database, bootstrap it, bind the listener, serve until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::{HashParams, PasswordHashing};
+use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
+use crate::store::Database;
+
+pub use crate::service::accounts::BootstrapOutcome as Bootstrap;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<Database>,
+    pub clock: Arc<dyn Clock>,
+    pub hashing: PasswordHashing,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+pub struct ServerConfig {
+    pub listen: String,
+    pub database: String,
+    pub bootstrap: BootstrapRequest,
+    /// Accepted for the command-line contract; enforcement arrives with the rate-limit layer.
+    pub rate_limits: bool,
+    pub hash_params: HashParams,
+    /// How many argon2 hashes may run at once.
+    pub hash_concurrency: usize,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ServerConfig {
+    pub fn new(listen: &str, database: &str) -> Self {
+        ServerConfig {
+            listen: listen.to_string(),
+            database: database.to_string(),
+            bootstrap: BootstrapRequest {
+                plan: "pro".into(),
+                owner_email: "owner@localzoom.test".into(),
+                ..Default::default()
+            },
+            rate_limits: true,
+            hash_params: HashParams::OWASP,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Opens the database and makes sure the bootstrap account exists (used by `serve` and `token`).
+pub async fn open_and_bootstrap(
+    database: &str,
+    bootstrap: &BootstrapRequest,
+    now: i64,
+) -> anyhow::Result<(Arc<Database>, BootstrapOutcome)> {
+    let db = Arc::new(Database::open(database)?);
+    let request = bootstrap.clone();
+    let outcome = db
+        .write(move |store| accounts::bootstrap(store, &request, now))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot bootstrap the database: {}", e.body().message))?;
+    Ok((db, outcome))
+}
+
+/// A running server.
+pub struct Started {
+    pub addr: SocketAddr,
+    pub bootstrap: BootstrapOutcome,
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Started {
+    /// Stops accepting, lets in-flight requests finish, then returns.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
+pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
+    let (db, bootstrap) =
+        open_and_bootstrap(&config.database, &config.bootstrap, config.clock.now_ms()).await?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        db,
+        clock: config.clock,
+        hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
+    };
+    let app = crate::http::router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Started {
+        addr,
+        bootstrap,
+        state,
+        stop,
+        task,
+    })
+}

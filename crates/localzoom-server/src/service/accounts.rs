@@ -1,0 +1,265 @@
+//! Accounts, apps and access tokens: the bootstrap of an empty database and the S2S token grant.
+
+use localzoom_api::TokenResponse;
+use serde_json::Map;
+
+use crate::crypto;
+use crate::domain::user::{
+    LOGIN_WORK_EMAIL, Role, Status, TYPE_LICENSED, UserRecord, email_domain,
+};
+use crate::error::{ApiError, OAuthFailure};
+use crate::store::{AccountRecord, AppRecord, Store, StoreResult, TokenRecord};
+
+/// Access tokens live one hour, as Zoom's do.
+pub const TOKEN_TTL_SECONDS: u64 = 3600;
+
+/// The classic admin scopes a Server-to-Server app holds by default.
+pub const S2S_ADMIN_SCOPES: &[&str] = &[
+    "user:read:admin",
+    "user:write:admin",
+    "account:read:admin",
+    "account:write:admin",
+];
+
+pub const PLANS: &[&str] = &["free", "pro", "business", "enterprise"];
+
+const META_BOOTSTRAP_ACCOUNT: &str = "bootstrap_account_id";
+const META_BOOTSTRAP_CLIENT: &str = "bootstrap_client_id";
+const META_SERVER_KEY: &str = "server_key";
+
+/// What `serve` and `token` are told about the bootstrap account.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapRequest {
+    pub plan: String,
+    pub owner_email: String,
+    pub account_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapOutcome {
+    pub account_id: String,
+    pub owner_user_id: String,
+    pub client_id: String,
+    /// Set when this run generated the secret: it is shown once and only its hash is kept.
+    pub generated_secret: Option<String>,
+    pub created: bool,
+    pub plan: String,
+}
+
+/// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
+/// the given credentials and makes sure they work.
+pub fn bootstrap(
+    store: &dyn Store,
+    req: &BootstrapRequest,
+    now: i64,
+) -> StoreResult<BootstrapOutcome> {
+    if store.meta_get(META_SERVER_KEY)?.is_none() {
+        store.meta_set(META_SERVER_KEY, &crypto::new_secret())?;
+    }
+    if let Some(account_id) = store.meta_get(META_BOOTSTRAP_ACCOUNT)? {
+        return reuse_bootstrap(store, req, account_id, now);
+    }
+    if !PLANS.contains(&req.plan.as_str()) {
+        return Err(ApiError::Invalid(format!("unknown plan {:?}", req.plan)));
+    }
+    let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
+    let owner = new_owner(&account_id, &req.owner_email, now);
+    store.insert_account(&AccountRecord {
+        id: account_id.clone(),
+        account_number: crypto::random_digits(9),
+        plan: req.plan.clone(),
+        owner_email: req.owner_email.clone(),
+        managed_domain: Some(email_domain(&req.owner_email).to_lowercase()),
+        max_basic_users: None,
+        password_history_count: 5,
+        password_changes_per_day: 5,
+        security: Map::new(),
+        created_at: now,
+    })?;
+    store.insert_user(&owner)?;
+    let client_id = req.client_id.clone().unwrap_or_else(crypto::new_id);
+    let (secret, generated_secret) = match &req.client_secret {
+        Some(secret) => (secret.clone(), None),
+        None => {
+            let secret = crypto::new_secret();
+            (secret.clone(), Some(secret))
+        }
+    };
+    store.insert_app(&s2s_app(&client_id, &secret, &account_id, &owner.id, now))?;
+    store.meta_set(META_BOOTSTRAP_ACCOUNT, &account_id)?;
+    store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
+    Ok(BootstrapOutcome {
+        account_id,
+        owner_user_id: owner.id,
+        client_id,
+        generated_secret,
+        created: true,
+        plan: req.plan.clone(),
+    })
+}
+
+fn reuse_bootstrap(
+    store: &dyn Store,
+    req: &BootstrapRequest,
+    account_id: String,
+    now: i64,
+) -> StoreResult<BootstrapOutcome> {
+    if let Some(given) = &req.account_id
+        && given != &account_id
+    {
+        return Err(ApiError::Invalid(format!(
+            "this database belongs to account {account_id}, not {given}"
+        )));
+    }
+    let account = store
+        .account(&account_id)?
+        .ok_or_else(|| ApiError::internal("bootstrap account missing"))?;
+    let owner = store
+        .user_by_email(&account_id, &account.owner_email)?
+        .ok_or_else(|| ApiError::internal("bootstrap owner missing"))?;
+    let stored_client = store
+        .meta_get(META_BOOTSTRAP_CLIENT)?
+        .ok_or_else(|| ApiError::internal("bootstrap app missing"))?;
+    let client_id = req.client_id.clone().unwrap_or(stored_client);
+    if let Some(secret) = &req.client_secret {
+        match store.app(&client_id)? {
+            Some(app) if app.account_id != account_id => {
+                return Err(ApiError::Invalid(format!(
+                    "client id {client_id} belongs to another account"
+                )));
+            }
+            Some(app)
+                if crypto::constant_time_eq(
+                    &app.client_secret_sha256,
+                    &crypto::sha256(secret.as_bytes()),
+                ) => {}
+            Some(_) => {
+                return Err(ApiError::Invalid(format!(
+                    "client id {client_id} exists with another secret"
+                )));
+            }
+            None => store.insert_app(&s2s_app(&client_id, secret, &account_id, &owner.id, now))?,
+        }
+        store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
+    } else if store.app(&client_id)?.is_none() {
+        return Err(ApiError::Invalid(format!(
+            "no app with client id {client_id}: give --client-secret to create it"
+        )));
+    }
+    Ok(BootstrapOutcome {
+        account_id,
+        owner_user_id: owner.id,
+        client_id,
+        generated_secret: None,
+        created: false,
+        plan: account.plan,
+    })
+}
+
+fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
+    let local = email.split('@').next().unwrap_or("owner");
+    UserRecord {
+        id: crypto::new_id(),
+        account_id: account_id.to_string(),
+        email: email.to_string(),
+        first_name: local.to_string(),
+        last_name: String::new(),
+        display_name: local.to_string(),
+        user_type: TYPE_LICENSED,
+        role: Role::Owner,
+        status: Status::Active,
+        login_type: LOGIN_WORK_EMAIL,
+        pmi: crypto::random_digits(10),
+        use_pmi: false,
+        timezone: String::new(),
+        dept: String::new(),
+        language: "en-US".into(),
+        verified: true,
+        is_zoom_room: false,
+        upcoming_zoom_events: false,
+        password_hash: None,
+        profile: Map::new(),
+        created_at: now,
+        last_login_time: None,
+    }
+}
+
+fn s2s_app(client_id: &str, secret: &str, account_id: &str, owner_id: &str, now: i64) -> AppRecord {
+    AppRecord {
+        client_id: client_id.to_string(),
+        client_secret_sha256: crypto::sha256(secret.as_bytes()).to_vec(),
+        account_id: account_id.to_string(),
+        owner_user_id: owner_id.to_string(),
+        kind: "s2s".into(),
+        scopes: S2S_ADMIN_SCOPES.iter().map(|s| s.to_string()).collect(),
+        active: true,
+        created_at: now,
+    }
+}
+
+/// The server's own secret key (page tokens, password fingerprints); created by `bootstrap`.
+pub fn server_key(store: &dyn Store) -> StoreResult<Vec<u8>> {
+    store
+        .meta_get(META_SERVER_KEY)?
+        .map(String::into_bytes)
+        .ok_or_else(|| ApiError::internal("server key missing"))
+}
+
+/// Mints an access token for an app; returns the token in clear (only its digest is stored).
+pub fn mint_token(store: &dyn Store, app: &AppRecord, now: i64) -> StoreResult<TokenResponse> {
+    let token = crypto::new_secret();
+    store.insert_token(&TokenRecord {
+        token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
+        client_id: app.client_id.clone(),
+        account_id: app.account_id.clone(),
+        user_id: app.owner_user_id.clone(),
+        scopes: app.scopes.clone(),
+        issued_at: now,
+        expires_at: now + (TOKEN_TTL_SECONDS as i64) * 1000,
+        revoked: false,
+    })?;
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_in: TOKEN_TTL_SECONDS,
+        scope: app.scopes.join(" "),
+        api_url: None,
+    })
+}
+
+/// Checks an app's client credentials; `Ok(None)` when they do not match an active app.
+pub fn authenticate_client(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &str,
+) -> StoreResult<Option<AppRecord>> {
+    let digest = crypto::sha256(secret.as_bytes());
+    let app = store.app(client_id)?;
+    // Compare against a dummy digest when the app is unknown, so timing does not tell which client ids exist.
+    let expected = app
+        .as_ref()
+        .map(|a| a.client_secret_sha256.clone())
+        .unwrap_or_else(|| vec![0; 32]);
+    let matches = crypto::constant_time_eq(&expected, &digest);
+    Ok(app.filter(|a| matches && a.active))
+}
+
+/// The `account_credentials` grant: HTTP Basic client credentials plus the account id.
+pub fn account_credentials_grant(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &str,
+    account_id: &str,
+    now: i64,
+) -> Result<TokenResponse, OAuthFailure> {
+    let app = authenticate_client(store, client_id, secret)
+        .map_err(|_| OAuthFailure::Internal)?
+        .filter(|app| app.kind == "s2s")
+        .ok_or(OAuthFailure::InvalidClient)?;
+    if app.account_id != account_id {
+        return Err(OAuthFailure::InvalidAccount);
+    }
+    mint_token(store, &app, now).map_err(|_| OAuthFailure::Internal)
+}

@@ -1,0 +1,170 @@
+//! Scheduling privilege: a user's assistants and, in reverse, the users an assistant schedules for.
+
+use localzoom_api::{
+    AddedAssistants, Assistant, AssistantList, AssistantRef, Scheduler, SchedulerList,
+};
+
+use crate::clock::rfc3339;
+use crate::domain::user::{TYPE_LICENSED, UserRecord};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::service::{resolve_user, users};
+use crate::store::{Store, StoreResult};
+
+/// Zoom's limit of assistants per user.
+pub const MAX_ASSISTANTS: usize = 30;
+
+/// On-prem (legacy type 3) also qualifies.
+fn licensed(user: &UserRecord) -> bool {
+    user.user_type == TYPE_LICENSED || user.user_type == 3
+}
+
+pub fn list(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> StoreResult<AssistantList> {
+    let user = resolve_user(store, principal, user_ref)?;
+    Ok(AssistantList {
+        assistants: store
+            .assistants(&user.id)?
+            .into_iter()
+            .map(|(a, can_manage)| Assistant {
+                id: a.id,
+                email: a.email,
+                can_manage_host_private_event: can_manage,
+            })
+            .collect(),
+    })
+}
+
+pub fn add(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    refs: &[AssistantRef],
+    now: i64,
+) -> StoreResult<AddedAssistants> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let account = users::account(store, &principal.account_id)?;
+    if account.plan == "free" {
+        return Err(ApiError::NotAllowed(format!(
+            "Current account must be paid account: {user_ref}"
+        )));
+    }
+    if !licensed(&user) {
+        return Err(ApiError::NotAllowed(format!(
+            "The user must either be a Licensed user or an On-prem user : {user_ref}."
+        )));
+    }
+    let existing = store.assistants(&user.id)?.len();
+    if existing + refs.len() > MAX_ASSISTANTS {
+        return Err(ApiError::NotAllowed(format!(
+            "A user can have at most {MAX_ASSISTANTS} assistants."
+        )));
+    }
+    let mut ids = Vec::with_capacity(refs.len());
+    for r in refs {
+        // Zoom: "Must have id or email, if given id, the email is ignored."
+        let (found, named) = match (&r.id, &r.email) {
+            (Some(id), _) => (store.user_by_id(&account.id, id)?, id.clone()),
+            (None, Some(email)) => (store.user_by_email(&account.id, email)?, email.clone()),
+            (None, None) => return Err(ApiError::field("assistants", "Invalid field.")),
+        };
+        let assistant =
+            found.ok_or_else(|| ApiError::NotAllowed(format!("Can't find user {named}.")))?;
+        if assistant.id == user.id {
+            return Err(ApiError::NotAllowed(
+                "Can't assign scheduling privilege to yourself.".into(),
+            ));
+        }
+        if !licensed(&assistant) {
+            return Err(ApiError::NotAllowed(format!(
+                "The user must either be a Licensed user or an On-prem user : {}.",
+                assistant.email
+            )));
+        }
+        if ids.contains(&assistant.id)
+            || store
+                .assistants(&user.id)?
+                .iter()
+                .any(|(a, _)| a.id == assistant.id)
+        {
+            return Err(ApiError::NotAllowed(format!(
+                "User {} has already granted scheduling privilege.",
+                assistant.email
+            )));
+        }
+        store.add_assistant(
+            &user.id,
+            &assistant.id,
+            r.can_manage_host_private_event.unwrap_or(false),
+            now,
+        )?;
+        ids.push(assistant.id);
+    }
+    Ok(AddedAssistants {
+        ids: ids.join(","),
+        add_at: rfc3339(now),
+    })
+}
+
+/// `DELETE /users/{userId}/assistants`: removes the relation both ways (the assistants' schedulers lists too).
+pub fn remove_all(store: &dyn Store, principal: &Principal, user_ref: &str) -> StoreResult<u64> {
+    let user = resolve_user(store, principal, user_ref)?;
+    store.remove_assistants(&user.id)
+}
+
+/// `DELETE /users/{userId}/assistants/{assistantId}`. An assistant id that names no user of the account is a
+/// 404; one that names a user who is not an assistant is already in the asked-for state.
+pub fn remove_one(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    assistant_ref: &str,
+) -> StoreResult<()> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let assistant = resolve_user(store, principal, assistant_ref)?;
+    store.remove_assistant(&user.id, &assistant.id)?;
+    Ok(())
+}
+
+pub fn schedulers(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> StoreResult<SchedulerList> {
+    let user = resolve_user(store, principal, user_ref)?;
+    Ok(SchedulerList {
+        schedulers: store
+            .schedulers(&user.id)?
+            .into_iter()
+            .map(|s| Scheduler {
+                id: s.id,
+                email: s.email,
+                pmi: s.pmi,
+            })
+            .collect(),
+    })
+}
+
+pub fn remove_all_schedulers(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> StoreResult<u64> {
+    let user = resolve_user(store, principal, user_ref)?;
+    store.remove_schedulers(&user.id)
+}
+
+pub fn remove_scheduler(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    scheduler_ref: &str,
+) -> StoreResult<()> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let scheduler = resolve_user(store, principal, scheduler_ref)?;
+    store.remove_assistant(&scheduler.id, &user.id)?;
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Three of the four seed operations: revoke the SSO token, change status, change password.
+
+use crate::crypto;
+use crate::domain::password::{self, PasswordRule};
+use crate::domain::settings;
+use crate::domain::user::{
+    LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC, UserRecord,
+    decide_status,
+};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::service::{resolve_user, users};
+use crate::store::{OutboxEmail, Store, StoreResult};
+
+/// `DELETE /users/{userId}/token`: ends the user's SSO sign-in sessions. Idempotent; non-SSO users simply have
+/// none to end.
+pub fn revoke_sso_token(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    now: i64,
+) -> StoreResult<u64> {
+    let user = resolve_user(store, principal, user_ref)?;
+    store.end_sessions(&user.id, Some(LOGIN_SSO), now)
+}
+
+/// `PUT /users/{userId}/status`.
+pub fn set_status(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    action: StatusAction,
+    now: i64,
+) -> StoreResult<()> {
+    let mut user = resolve_user(store, principal, user_ref)?;
+    let account = users::account(store, &principal.account_id)?;
+    let basic_users = match (action, account.max_basic_users) {
+        (StatusAction::Activate, Some(_)) => store.count_basic_users(&account.id)?,
+        _ => 0,
+    };
+    match decide_status(&user, action, account.max_basic_users, basic_users)? {
+        StatusEffect::Deactivate => {
+            user.status = Status::Inactive;
+            user.user_type = TYPE_BASIC;
+            store.update_user(&user)?;
+            store.end_sessions(&user.id, None, now)?;
+            store.revoke_user_tokens(&user.id)?;
+        }
+        StatusEffect::Activate => {
+            if user.status != Status::Active {
+                user.status = Status::Active;
+                store.update_user(&user)?;
+            }
+        }
+        StatusEffect::None => {}
+    }
+    Ok(())
+}
+
+/// The fingerprint the password history keeps: a keyed hash, so reuse checks cost no argon2 runs.
+pub fn fingerprint(server_key: &[u8], user_id: &str, password: &str) -> String {
+    crypto::hmac_hex(
+        server_key,
+        &[b"password", user_id.as_bytes(), password.as_bytes()],
+    )
+}
+
+/// Every check of `PUT /users/{userId}/password` that needs stored state, in Zoom's order. Run once before the
+/// (slow) hash and again inside the write, so a concurrent change cannot slip past the history or daily cap.
+pub fn check_password_change(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    password: &str,
+    now: i64,
+) -> StoreResult<(UserRecord, String)> {
+    let user = resolve_user(store, principal, user_ref)?;
+    if user.role.is_admin() {
+        return Err(ApiError::AdminPassword);
+    }
+    if user.login_type != LOGIN_WORK_EMAIL {
+        return Err(ApiError::NotWorkEmailUser);
+    }
+    let account = users::account(store, &principal.account_id)?;
+    password::check(password, &settings::password_requirement(&account.security))
+        .map_err(ApiError::Password)?;
+    let key = crate::service::accounts::server_key(store)?;
+    let print = fingerprint(&key, &user.id, password);
+    let history = store.password_history(&user.id, account.password_history_count.max(1))?;
+    if user.password_hash.is_some() && history.first() == Some(&print) {
+        return Err(ApiError::Password(PasswordRule::SameAsCurrent));
+    }
+    if history.contains(&print) {
+        return Err(ApiError::Password(PasswordRule::Reused(
+            account.password_history_count,
+        )));
+    }
+    let day_ago = now - 24 * 60 * 60 * 1000;
+    if store.password_changes_since(&user.id, day_ago)?
+        >= u64::from(account.password_changes_per_day)
+    {
+        return Err(ApiError::Password(PasswordRule::TooManyChangesToday));
+    }
+    Ok((user, print))
+}
+
+/// Stores a checked, hashed password; signs the user out of password sessions and records the e-mail Zoom
+/// sends.
+pub fn commit_password_change(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    password: &str,
+    hash: String,
+    now: i64,
+) -> StoreResult<()> {
+    let (mut user, print) = check_password_change(store, principal, user_ref, password, now)?;
+    user.password_hash = Some(hash);
+    store.update_user(&user)?;
+    store.record_password(&user.id, &print, now)?;
+    store.end_sessions(&user.id, Some(LOGIN_WORK_EMAIL), now)?;
+    store.enqueue_email(&OutboxEmail {
+        to_address: user.email.clone(),
+        subject: "Your Zoom password has been changed".into(),
+        body: format!(
+            "Hi {},\n\nThe password of your Zoom account {} was changed on {}.\nIf you did not make this change, \
+             contact your account administrator.\n",
+            if user.first_name.is_empty() { &user.email } else { &user.first_name },
+            user.email,
+            crate::clock::rfc3339(now)
+        ),
+        created_at: now,
+    })
+}

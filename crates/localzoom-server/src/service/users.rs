@@ -1,0 +1,433 @@
+//! The user lifecycle around the seed operations: create, read, list, update, delete, e-mail check, and the
+//! account's security settings.
+
+use localzoom_api::{CreatedUser, ListedUser, User, UserList};
+use serde_json::{Map, Value};
+
+use crate::clock::rfc3339;
+use crate::crypto;
+use crate::domain::settings;
+use crate::domain::user::{
+    CreateAction, DeleteAction, LOGIN_API_USER, LOGIN_SSO, LOGIN_WORK_EMAIL, Role, Status,
+    TYPE_BASIC, UserRecord, decide_delete,
+};
+use crate::error::ApiError;
+use crate::gate::Principal;
+use crate::service::resolve_user;
+use crate::store::{AccountRecord, Store, StoreResult, UserQuery};
+
+/// A validated `POST /users`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub action: CreateAction,
+    pub email: String,
+    pub user_type: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: Option<String>,
+    /// The argon2id hash of the password, for `autoCreate`.
+    pub password_hash: Option<String>,
+}
+
+pub fn create(
+    store: &dyn Store,
+    principal: &Principal,
+    new: NewUser,
+    now: i64,
+) -> StoreResult<CreatedUser> {
+    if store.email_exists(&new.email)? {
+        return Err(ApiError::EmailTaken(new.email));
+    }
+    let account = account(store, &principal.account_id)?;
+    if new.user_type == TYPE_BASIC
+        && let Some(max) = account.max_basic_users
+        && store.count_basic_users(&account.id)? >= u64::from(max)
+    {
+        return Err(ApiError::BasicUserCapOnCreate(max));
+    }
+    let (status, login_type) = new.action.initial();
+    let display_name = new.display_name.unwrap_or_else(|| {
+        format!("{} {}", new.first_name, new.last_name)
+            .trim()
+            .to_string()
+    });
+    let user = UserRecord {
+        id: crypto::new_id(),
+        account_id: account.id.clone(),
+        email: new.email,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        display_name,
+        user_type: new.user_type,
+        role: Role::Member,
+        status,
+        login_type,
+        pmi: crypto::random_digits(10),
+        use_pmi: false,
+        timezone: String::new(),
+        dept: String::new(),
+        language: "en-US".into(),
+        verified: status == Status::Active,
+        is_zoom_room: false,
+        upcoming_zoom_events: false,
+        password_hash: new.password_hash,
+        profile: Map::new(),
+        created_at: now,
+        last_login_time: None,
+    };
+    store.insert_user(&user)?;
+    Ok(CreatedUser {
+        id: user.id,
+        first_name: user.first_name,
+        last_name: user.last_name,
+        email: user.email,
+        user_type: user.user_type,
+    })
+}
+
+pub fn account(store: &dyn Store, id: &str) -> StoreResult<AccountRecord> {
+    store
+        .account(id)?
+        .ok_or_else(|| ApiError::AccountNotFound(id.to_string()))
+}
+
+fn login_types(user: &UserRecord) -> Vec<i64> {
+    match user.login_type {
+        LOGIN_API_USER | LOGIN_SSO | LOGIN_WORK_EMAIL => vec![user.login_type],
+        other => vec![other],
+    }
+}
+
+/// `GET /users/{userId}`.
+pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
+    // Zoom reports a pending user's `created_at` as the time of the call.
+    let created_at = if user.status == Status::Pending {
+        now
+    } else {
+        user.created_at
+    };
+    User {
+        id: Some(user.id.clone()),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        user_type: user.user_type,
+        role_name: user.role.name().into(),
+        role_id: user.role.id().into(),
+        pmi: user.pmi,
+        use_pmi: user.use_pmi,
+        personal_meeting_url: format!("https://localzoom.test/j/{}", user.pmi),
+        timezone: user.timezone.clone(),
+        verified: i64::from(user.verified),
+        dept: user.dept.clone(),
+        created_at: rfc3339(created_at),
+        user_created_at: rfc3339(user.created_at),
+        last_login_time: user.last_login_time.map(rfc3339),
+        pic_url: String::new(),
+        language: user.language.clone(),
+        status: user.status.as_str().into(),
+        account_id: account.id.clone(),
+        account_number: account.account_number,
+        login_types: login_types(user),
+        group_ids: Vec::new(),
+        im_group_ids: Vec::new(),
+        jid: format!("{}@xmpp.localzoom.test", user.id.to_lowercase()),
+        cluster: "us01".into(),
+        profile: user.profile.clone(),
+    }
+}
+
+/// One element of `GET /users`: pending users have no `id` there.
+pub fn listed(user: &UserRecord) -> ListedUser {
+    ListedUser {
+        id: (user.status != Status::Pending).then(|| user.id.clone()),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        user_type: user.user_type,
+        pmi: user.pmi,
+        timezone: user.timezone.clone(),
+        verified: i64::from(user.verified),
+        dept: user.dept.clone(),
+        created_at: rfc3339(user.created_at),
+        user_created_at: rfc3339(user.created_at),
+        last_login_time: user.last_login_time.map(rfc3339),
+        language: user.language.clone(),
+        status: user.status.as_str().into(),
+        role_id: user.role.id().into(),
+        group_ids: Vec::new(),
+        im_group_ids: Vec::new(),
+    }
+}
+
+pub fn get(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    now: i64,
+) -> StoreResult<User> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let account = account(store, &principal.account_id)?;
+    Ok(view(&user, &account, now))
+}
+
+/// `GET /users` parameters after validation.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub status: Status,
+    pub role: Option<Role>,
+    pub page_size: u64,
+    pub next_page_token: Option<String>,
+    pub page_number: Option<u64>,
+}
+
+/// Default and largest `page_size` (S1: default 30, maximum 2000).
+pub const DEFAULT_PAGE_SIZE: u64 = 30;
+pub const MAX_PAGE_SIZE: u64 = 2000;
+/// `next_page_token` lives 15 minutes.
+pub const PAGE_TOKEN_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// What a `next_page_token` carries: the filter it was issued for and where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+struct PageCursor {
+    status: Status,
+    role: Option<Role>,
+    after_seq: i64,
+    page_number: u64,
+    issued_at: i64,
+}
+
+impl PageCursor {
+    fn encode(&self, key: &[u8]) -> String {
+        let body = format!(
+            "{}.{}.{}.{}.{}",
+            self.status.as_str(),
+            self.role.map(Role::as_str).unwrap_or("-"),
+            self.after_seq,
+            self.page_number,
+            self.issued_at
+        );
+        let mac = crypto::hmac_hex(key, &[b"page", body.as_bytes()]);
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{body}.{}", &mac[..32]))
+    }
+
+    fn decode(token: &str, key: &[u8], now: i64) -> Result<PageCursor, ApiError> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(ApiError::BadPageToken)?;
+        let (body, mac) = raw.rsplit_once('.').ok_or(ApiError::BadPageToken)?;
+        let expected = crypto::hmac_hex(key, &[b"page", body.as_bytes()]);
+        if !crypto::constant_time_eq(&expected.as_bytes()[..32], mac.as_bytes()) {
+            return Err(ApiError::BadPageToken);
+        }
+        let parts: Vec<&str> = body.split('.').collect();
+        let [status, role, after_seq, page_number, issued_at] = parts[..] else {
+            return Err(ApiError::BadPageToken);
+        };
+        let cursor = PageCursor {
+            status: Status::parse(status).ok_or(ApiError::BadPageToken)?,
+            role: if role == "-" {
+                None
+            } else {
+                Some(Role::parse(role).ok_or(ApiError::BadPageToken)?)
+            },
+            after_seq: after_seq.parse().map_err(|_| ApiError::BadPageToken)?,
+            page_number: page_number.parse().map_err(|_| ApiError::BadPageToken)?,
+            issued_at: issued_at.parse().map_err(|_| ApiError::BadPageToken)?,
+        };
+        if now - cursor.issued_at > PAGE_TOKEN_TTL_MS || cursor.issued_at > now + 60_000 {
+            return Err(ApiError::BadPageToken);
+        }
+        Ok(cursor)
+    }
+}
+
+/// `GET /users`: keyset pages by `next_page_token`, or legacy `page_number` pages.
+pub fn list(
+    store: &dyn Store,
+    principal: &Principal,
+    req: ListRequest,
+    now: i64,
+) -> StoreResult<UserList> {
+    let key = crate::service::accounts::server_key(store)?;
+    let (status, role, after_seq, page_number, offset) = match &req.next_page_token {
+        Some(token) => {
+            let c = PageCursor::decode(token, &key, now)?;
+            (c.status, c.role, c.after_seq, c.page_number, 0)
+        }
+        None => {
+            let page = req.page_number.unwrap_or(1).max(1);
+            (req.status, req.role, 0, page, (page - 1) * req.page_size)
+        }
+    };
+    let total = store.count_users(&principal.account_id, status, role)?;
+    // One row more than the page tells whether another page follows.
+    let mut rows = store.list_users(&UserQuery {
+        account_id: principal.account_id.clone(),
+        status,
+        role,
+        after_seq,
+        offset,
+        limit: req.page_size + 1,
+    })?;
+    let more = rows.len() as u64 > req.page_size;
+    rows.truncate(req.page_size as usize);
+    let next_page_token = match rows.last() {
+        Some((seq, _)) if more => PageCursor {
+            status,
+            role,
+            after_seq: *seq,
+            page_number: page_number + 1,
+            issued_at: now,
+        }
+        .encode(&key),
+        _ => String::new(),
+    };
+    Ok(UserList {
+        page_count: total.div_ceil(req.page_size),
+        page_number,
+        page_size: req.page_size,
+        total_records: total,
+        next_page_token,
+        users: rows.iter().map(|(_, u)| listed(u)).collect(),
+    })
+}
+
+/// A validated `PATCH /users/{userId}`: core columns plus other profile fields kept as Zoom names them.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub user_type: Option<i64>,
+    pub pmi: Option<i64>,
+    pub use_pmi: Option<bool>,
+    pub timezone: Option<String>,
+    pub dept: Option<String>,
+    pub language: Option<String>,
+    pub profile: Map<String, Value>,
+}
+
+pub fn update(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    patch: UserPatch,
+) -> StoreResult<()> {
+    let mut user = resolve_user(store, principal, user_ref)?;
+    if let Some(t) = patch.user_type
+        && t != user.user_type
+    {
+        if user.is_zoom_room && t == TYPE_BASIC {
+            return Err(ApiError::NotAllowed(format!(
+                "A Zoom Room user cannot be changed to a free user type: {user_ref}"
+            )));
+        }
+        if t == TYPE_BASIC
+            && user.status != Status::Inactive
+            && let Some(max) = account(store, &user.account_id)?.max_basic_users
+            && store.count_basic_users(&user.account_id)? >= u64::from(max)
+        {
+            return Err(ApiError::BasicUserCapOnConvert(max));
+        }
+        user.user_type = t;
+    }
+    let names_changed = patch.first_name.is_some() || patch.last_name.is_some();
+    if let Some(v) = patch.first_name {
+        user.first_name = v;
+    }
+    if let Some(v) = patch.last_name {
+        user.last_name = v;
+    }
+    match patch.display_name {
+        Some(v) if !v.trim().is_empty() => user.display_name = v,
+        // Zoom derives an empty display name from the first and last names.
+        Some(_) => {
+            user.display_name = format!("{} {}", user.first_name, user.last_name)
+                .trim()
+                .to_string()
+        }
+        None if names_changed && user.display_name.is_empty() => {
+            user.display_name = format!("{} {}", user.first_name, user.last_name)
+                .trim()
+                .to_string();
+        }
+        None => {}
+    }
+    if let Some(v) = patch.pmi {
+        user.pmi = v;
+    }
+    if let Some(v) = patch.use_pmi {
+        user.use_pmi = v;
+    }
+    if let Some(v) = patch.timezone {
+        user.timezone = v;
+    }
+    if let Some(v) = patch.dept {
+        user.dept = v;
+    }
+    if let Some(v) = patch.language {
+        user.language = v;
+    }
+    user.profile.extend(patch.profile);
+    store.update_user(&user)
+}
+
+pub fn delete(
+    store: &dyn Store,
+    principal: &Principal,
+    user_ref: &str,
+    action: DeleteAction,
+) -> StoreResult<()> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let account = account(store, &principal.account_id)?;
+    decide_delete(&user, action, account.managed_domain.as_deref())?;
+    // Disassociating leaves the user's Zoom identity elsewhere; from this account's side both actions remove
+    // the user and every relation, session and token it had here.
+    store.delete_user(&user.id)
+}
+
+/// `GET /users/email`: true only for e-mail sign-up users of the caller's account.
+pub fn email_exists(store: &dyn Store, principal: &Principal, email: &str) -> StoreResult<bool> {
+    Ok(store
+        .user_by_email(&principal.account_id, email)?
+        .is_some_and(|u| u.login_type == LOGIN_WORK_EMAIL))
+}
+
+/// `accountId` in `/accounts/{accountId}/settings`: `me` or the caller's own account; any other id is unknown.
+fn own_account(
+    store: &dyn Store,
+    principal: &Principal,
+    account_ref: &str,
+) -> StoreResult<AccountRecord> {
+    if account_ref != "me" && account_ref != principal.account_id {
+        return Err(ApiError::AccountNotFound(account_ref.to_string()));
+    }
+    account(store, &principal.account_id)
+}
+
+pub fn security_settings(
+    store: &dyn Store,
+    principal: &Principal,
+    account_ref: &str,
+) -> StoreResult<Value> {
+    let account = own_account(store, principal, account_ref)?;
+    Ok(serde_json::json!({ "security": settings::security_view(&account.security) }))
+}
+
+pub fn update_security_settings(
+    store: &dyn Store,
+    principal: &Principal,
+    account_ref: &str,
+    security: &Value,
+) -> StoreResult<()> {
+    let mut account = own_account(store, principal, account_ref)?;
+    settings::apply_security_patch(&mut account.security, security)?;
+    store.update_account(&account)
+}

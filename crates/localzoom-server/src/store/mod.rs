@@ -1,0 +1,185 @@
+//! Persistence. `Store` is the set of row operations the service layer needs inside one transaction; each
+//! backend implements it. `Database` runs a closure against a `&dyn Store` as a read or as one durable write.
+
+use serde_json::{Map, Value};
+
+use crate::domain::user::{Role, Status, UserRecord};
+use crate::error::ApiError;
+
+pub mod sqlite;
+
+pub type StoreResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub id: String,
+    pub account_number: i64,
+    pub plan: String,
+    pub owner_email: String,
+    pub managed_domain: Option<String>,
+    pub max_basic_users: Option<u32>,
+    pub password_history_count: u32,
+    pub password_changes_per_day: u32,
+    pub security: Map<String, Value>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppRecord {
+    pub client_id: String,
+    pub client_secret_sha256: Vec<u8>,
+    pub account_id: String,
+    pub owner_user_id: String,
+    pub kind: String,
+    pub scopes: Vec<String>,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub token_sha256: Vec<u8>,
+    pub client_id: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// Revoked, or its app deactivated.
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub login_type: i64,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEmail {
+    pub to_address: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+/// Which users `GET /users` asks for, and where the page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserQuery {
+    pub account_id: String,
+    pub status: Status,
+    pub role: Option<Role>,
+    /// Keyset: users with a larger `seq` than this.
+    pub after_seq: i64,
+    /// Legacy `page_number` paging.
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub trait Store {
+    fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
+    fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    fn insert_account(&self, account: &AccountRecord) -> StoreResult<()>;
+    fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>>;
+    fn accounts(&self) -> StoreResult<Vec<AccountRecord>>;
+    fn update_account(&self, account: &AccountRecord) -> StoreResult<()>;
+
+    fn insert_app(&self, app: &AppRecord) -> StoreResult<()>;
+    fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>>;
+    fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>>;
+
+    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;
+    fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
+
+    fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>>;
+    fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
+    fn email_exists(&self, email: &str) -> StoreResult<bool>;
+    fn update_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Removes the user and every row that refers to it.
+    fn delete_user(&self, id: &str) -> StoreResult<()>;
+    /// A page of users with their `seq`, in `seq` order.
+    fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>>;
+    fn count_users(&self, account_id: &str, status: Status, role: Option<Role>)
+    -> StoreResult<u64>;
+    /// Active and pending Basic users: the seats the Basic-user cap counts.
+    fn count_basic_users(&self, account_id: &str) -> StoreResult<u64>;
+
+    fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
+    /// Ends the user's open sessions (only those of `login_type` when given); returns how many.
+    fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64>;
+
+    /// The user's assistants with their `can_manage_host_private_event`.
+    fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>>;
+    /// The users the given user is an assistant of.
+    fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>>;
+    fn add_assistant(
+        &self,
+        user_id: &str,
+        assistant_id: &str,
+        can_manage: bool,
+        now: i64,
+    ) -> StoreResult<()>;
+    fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64>;
+    fn remove_assistants(&self, user_id: &str) -> StoreResult<u64>;
+    fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64>;
+
+    /// Fingerprints of the user's passwords, newest first.
+    fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>>;
+    fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64>;
+    fn record_password(&self, user_id: &str, fingerprint: &str, at: i64) -> StoreResult<()>;
+
+    fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
+    fn outbox(&self) -> StoreResult<Vec<OutboxEmail>>;
+}
+
+/// The configured backend.
+pub enum Database {
+    Sqlite(sqlite::SqliteDatabase),
+}
+
+impl Database {
+    pub fn open(url: &str) -> anyhow::Result<Database> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(path)?));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            anyhow::bail!("PostgreSQL is not supported yet (planned); use a sqlite:// database");
+        }
+        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+    }
+
+    /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread.
+    pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
+        match self {
+            Database::Sqlite(db) => db.read(f),
+        }
+    }
+
+    /// Runs `f` as one transaction; the result is returned only once it is durably committed. If `f` fails,
+    /// none of its writes happen.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        match self {
+            Database::Sqlite(db) => db.write(f).await,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(db) => format!("sqlite://{}", db.path().display()),
+        }
+    }
+}

@@ -1,0 +1,751 @@
+//! SQLite backend: WAL, one writer thread that commits every write waiting at that moment in one transaction
+//! (group commit: one fsync per batch, durability per request), and a pool of reader connections.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use serde_json::{Map, Value};
+
+use super::{
+    AccountRecord, AppRecord, OutboxEmail, SessionRecord, Store, StoreResult, TokenRecord,
+    UserQuery,
+};
+use crate::domain::user::{Role, Status, UserRecord};
+use crate::error::ApiError;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+/// How many waiting writes one transaction may take.
+const MAX_BATCH: usize = 512;
+
+type Reply = Box<dyn FnOnce(Option<ApiError>) + Send>;
+/// A write: runs against the store (or is told the transaction could not start) and says whether it failed,
+/// plus how to answer its caller once the batch's commit outcome is known.
+type Job = Box<dyn FnOnce(Result<&SqliteStore<'_>, ApiError>) -> (bool, Reply) + Send>;
+
+pub struct SqliteDatabase {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<mpsc::Sender<Job>>,
+}
+
+impl SqliteDatabase {
+    pub fn open(path: &str) -> anyhow::Result<SqliteDatabase> {
+        let path = PathBuf::from(path);
+        let mut conn = open_connection(&path, true)?;
+        migrate(&mut conn)?;
+        let reader = open_connection(&path, false)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("localzoom-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(SqliteDatabase {
+            path,
+            readers: Mutex::new(vec![reader]),
+            writer: Mutex::new(tx),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
+        let pooled = self.readers.lock().map_err(ApiError::internal)?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, false).map_err(ApiError::internal)?,
+        };
+        // A deferred transaction gives every statement in `f` the same snapshot.
+        conn.execute_batch("BEGIN DEFERRED")?;
+        let result = f(&SqliteStore { conn: &conn });
+        let ended = conn.execute_batch("COMMIT");
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.push(conn);
+        }
+        ended?;
+        result
+    }
+
+    pub async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<StoreResult<R>>();
+        let job: Job = Box::new(move |store| {
+            let result = match store {
+                Ok(store) => f(store),
+                Err(e) => Err(e),
+            };
+            let failed = result.is_err();
+            let reply: Reply = Box::new(move |commit_error| {
+                let _ = reply_tx.send(match commit_error {
+                    Some(e) => Err(e),
+                    None => result,
+                });
+            });
+            (failed, reply)
+        });
+        self.writer
+            .lock()
+            .map_err(ApiError::internal)?
+            .send(job)
+            .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
+        reply_rx
+            .await
+            .map_err(|_| ApiError::internal("the write was dropped"))?
+    }
+}
+
+fn open_connection(path: &Path, create: bool) -> anyhow::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(|e| anyhow::anyhow!("cannot use database {}: {e}", path.display()))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "database schema version {version} is newer than this localzoom understands ({}); upgrade localzoom",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let replies: Vec<Reply> = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Err(e) => {
+                let error = ApiError::internal(e);
+                batch
+                    .into_iter()
+                    .map(|job| job(Err(error.clone())).1)
+                    .collect()
+            }
+            Ok(()) => batch
+                .into_iter()
+                .map(|job| run_in_savepoint(&conn, job))
+                .collect(),
+        };
+        let commit_error = if conn.is_autocommit() {
+            None
+        } else {
+            conn.execute_batch("COMMIT").err().map(ApiError::internal)
+        };
+        if commit_error.is_some() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies {
+            reply(commit_error.clone());
+        }
+    }
+}
+
+/// Runs one job so that its failure (an error or a panic) undoes only its own writes.
+fn run_in_savepoint(conn: &Connection, job: Job) -> Reply {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        return job(Err(ApiError::internal(e))).1;
+    }
+    let store = SqliteStore { conn };
+    match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&store)))) {
+        Ok((failed, reply)) => {
+            if failed {
+                let _ = conn.execute_batch("ROLLBACK TO job");
+            }
+            let _ = conn.execute_batch("RELEASE job");
+            reply
+        }
+        Err(_) => {
+            // The job's reply sender was dropped with it: its caller sees an internal error.
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Box::new(|_| {})
+        }
+    }
+}
+
+/// `Store` over one SQLite connection that is inside a transaction.
+pub struct SqliteStore<'c> {
+    conn: &'c Connection,
+}
+
+const USER_COLUMNS: &str = "id, account_id, email, first_name, last_name, display_name, type, role, status, \
+    login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, \
+    password_hash, profile, created_at, last_login_time, seq";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, UserRecord)> {
+    let role: String = row.get(7)?;
+    let status: String = row.get(8)?;
+    let profile: String = row.get(19)?;
+    Ok((
+        row.get(22)?,
+        UserRecord {
+            id: row.get(0)?,
+            account_id: row.get(1)?,
+            email: row.get(2)?,
+            first_name: row.get(3)?,
+            last_name: row.get(4)?,
+            display_name: row.get(5)?,
+            user_type: row.get(6)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            status: Status::parse(&status).unwrap_or(Status::Active),
+            login_type: row.get(9)?,
+            pmi: row.get(10)?,
+            use_pmi: row.get(11)?,
+            timezone: row.get(12)?,
+            dept: row.get(13)?,
+            language: row.get(14)?,
+            verified: row.get(15)?,
+            is_zoom_room: row.get(16)?,
+            upcoming_zoom_events: row.get(17)?,
+            password_hash: row.get(18)?,
+            profile: json_map(&profile),
+            created_at: row.get(20)?,
+            last_login_time: row.get(21)?,
+        },
+    ))
+}
+
+fn json_map(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn split_scopes(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+const ACCOUNT_COLUMNS: &str = "id, account_number, plan, owner_email, managed_domain, max_basic_users, \
+    password_history_count, password_changes_per_day, security, created_at";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
+    let security: String = row.get(8)?;
+    Ok(AccountRecord {
+        id: row.get(0)?,
+        account_number: row.get(1)?,
+        plan: row.get(2)?,
+        owner_email: row.get(3)?,
+        managed_domain: row.get(4)?,
+        max_basic_users: row.get(5)?,
+        password_history_count: row.get(6)?,
+        password_changes_per_day: row.get(7)?,
+        security: json_map(&security),
+        created_at: row.get(9)?,
+    })
+}
+
+const APP_COLUMNS: &str =
+    "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, created_at";
+
+fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
+    let scopes: String = row.get(5)?;
+    Ok(AppRecord {
+        client_id: row.get(0)?,
+        client_secret_sha256: row.get(1)?,
+        account_id: row.get(2)?,
+        owner_user_id: row.get(3)?,
+        kind: row.get(4)?,
+        scopes: split_scopes(&scopes),
+        active: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+impl SqliteStore<'_> {
+    fn one_user(&self, sql_where: &str, a: &str, b: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {sql_where}");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        Ok(stmt
+            .query_row(params![a, b], user_from_row)
+            .optional()?
+            .map(|(_, u)| u))
+    }
+
+    fn users(&self, sql: &str, key: &str) -> StoreResult<Vec<UserRecord>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![key], user_from_row)?;
+        Ok(rows.map(|r| r.map(|(_, u)| u)).collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store for SqliteStore<'_> {
+    fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
+        Ok(stmt.query_row(params![key], |r| r.get(0)).optional()?)
+    }
+
+    fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
+        self.conn.execute(
+            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![
+                a.id,
+                a.account_number,
+                a.plan,
+                a.owner_email,
+                a.managed_domain,
+                a.max_basic_users,
+                a.password_history_count,
+                a.password_changes_per_day,
+                Value::Object(a.security.clone()).to_string(),
+                a.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row(params![id], account_from_row).optional()?)
+    }
+
+    fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id"
+        ))?;
+        Ok(stmt
+            .query_map([], account_from_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE accounts SET plan = ?2, owner_email = ?3, managed_domain = ?4, max_basic_users = ?5, \
+             password_history_count = ?6, password_changes_per_day = ?7, security = ?8 WHERE id = ?1",
+            params![
+                a.id,
+                a.plan,
+                a.owner_email,
+                a.managed_domain,
+                a.max_basic_users,
+                a.password_history_count,
+                a.password_changes_per_day,
+                Value::Object(a.security.clone()).to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
+        self.conn.execute(
+            &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            params![
+                app.client_id,
+                app.client_secret_sha256,
+                app.account_id,
+                app.owner_user_id,
+                app.kind,
+                app.scopes.join(" "),
+                app.active,
+                app.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE client_id = ?1"
+        ))?;
+        Ok(stmt
+            .query_row(params![client_id], app_from_row)
+            .optional()?)
+    }
+
+    fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE account_id = ?1 ORDER BY created_at, client_id"
+        ))?;
+        Ok(stmt
+            .query_map(params![account_id], app_from_row)?
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at, \
+                 expires_at, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                t.token_sha256,
+                t.client_id,
+                t.account_id,
+                t.user_id,
+                t.scopes.join(" "),
+                t.issued_at,
+                t.expires_at,
+                t.revoked
+            ])?;
+        Ok(())
+    }
+
+    fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
+             t.revoked OR NOT a.active FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
+             WHERE t.token_sha256 = ?1",
+        )?;
+        Ok(stmt
+            .query_row(params![token_sha256], |row| {
+                let scopes: String = row.get(4)?;
+                Ok(TokenRecord {
+                    token_sha256: row.get(0)?,
+                    client_id: row.get(1)?,
+                    account_id: row.get(2)?,
+                    user_id: row.get(3)?,
+                    scopes: split_scopes(&scopes),
+                    issued_at: row.get(5)?,
+                    expires_at: row.get(6)?,
+                    revoked: row.get(7)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
+        Ok(self.conn.execute(
+            "UPDATE access_tokens SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
+            params![user_id],
+        )? as u64)
+    }
+
+    fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO users (id, account_id, email, email_lower, first_name, last_name, display_name, type, \
+                 role, status, login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, \
+                 upcoming_zoom_events, password_hash, profile, created_at, last_login_time) VALUES (?1, ?2, ?3, ?4, \
+                 ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+            )?
+            .execute(params![
+                u.id,
+                u.account_id,
+                u.email,
+                u.email.to_lowercase(),
+                u.first_name,
+                u.last_name,
+                u.display_name,
+                u.user_type,
+                u.role.as_str(),
+                u.status.as_str(),
+                u.login_type,
+                u.pmi,
+                u.use_pmi,
+                u.timezone,
+                u.dept,
+                u.language,
+                u.verified,
+                u.is_zoom_room,
+                u.upcoming_zoom_events,
+                u.password_hash,
+                Value::Object(u.profile.clone()).to_string(),
+                u.created_at,
+                u.last_login_time
+            ])?;
+        Ok(())
+    }
+
+    fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.one_user("id = ?2 AND account_id = ?1", account_id, id)
+    }
+
+    fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
+        self.one_user(
+            "email_lower = ?2 AND account_id = ?1",
+            account_id,
+            &email.to_lowercase(),
+        )
+    }
+
+    fn email_exists(&self, email: &str) -> StoreResult<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM users WHERE email_lower = ?1")?;
+        Ok(stmt.exists(params![email.to_lowercase()])?)
+    }
+
+    fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE users SET email = ?2, email_lower = ?3, first_name = ?4, last_name = ?5, display_name = ?6, \
+                 type = ?7, role = ?8, status = ?9, login_type = ?10, pmi = ?11, use_pmi = ?12, timezone = ?13, \
+                 dept = ?14, language = ?15, verified = ?16, is_zoom_room = ?17, upcoming_zoom_events = ?18, \
+                 password_hash = ?19, profile = ?20, last_login_time = ?21 WHERE id = ?1",
+            )?
+            .execute(params![
+                u.id,
+                u.email,
+                u.email.to_lowercase(),
+                u.first_name,
+                u.last_name,
+                u.display_name,
+                u.user_type,
+                u.role.as_str(),
+                u.status.as_str(),
+                u.login_type,
+                u.pmi,
+                u.use_pmi,
+                u.timezone,
+                u.dept,
+                u.language,
+                u.verified,
+                u.is_zoom_room,
+                u.upcoming_zoom_events,
+                u.password_hash,
+                Value::Object(u.profile.clone()).to_string(),
+                u.last_login_time
+            ])?;
+        Ok(())
+    }
+
+    fn delete_user(&self, id: &str) -> StoreResult<()> {
+        for sql in [
+            "DELETE FROM assistants WHERE user_id = ?1 OR assistant_id = ?1",
+            "DELETE FROM sessions WHERE user_id = ?1",
+            "DELETE FROM password_history WHERE user_id = ?1",
+            "UPDATE access_tokens SET revoked = 1 WHERE user_id = ?1",
+            "DELETE FROM users WHERE id = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute(params![id])?;
+        }
+        Ok(())
+    }
+
+    fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>> {
+        let role_filter = if q.role.is_some() {
+            "AND role = ?5"
+        } else {
+            "AND ?5 IS NULL"
+        };
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND status = ?2 AND seq > ?3 {role_filter} \
+             ORDER BY seq LIMIT ?4 OFFSET ?6"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                q.account_id,
+                q.status.as_str(),
+                q.after_seq,
+                q.limit as i64,
+                q.role.map(Role::as_str),
+                q.offset as i64
+            ],
+            user_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn count_users(
+        &self,
+        account_id: &str,
+        status: Status,
+        role: Option<Role>,
+    ) -> StoreResult<u64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM users WHERE account_id = ?1 AND status = ?2 AND (?3 IS NULL OR role = ?3)",
+        )?;
+        Ok(stmt.query_row(
+            params![account_id, status.as_str(), role.map(Role::as_str)],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    fn count_basic_users(&self, account_id: &str) -> StoreResult<u64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM users WHERE account_id = ?1 AND type = 1 AND status IN ('active', 'pending')",
+        )?;
+        Ok(stmt.query_row(params![account_id], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO sessions (id, user_id, login_type, created_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![s.id, s.user_id, s.login_type, s.created_at, s.ended_at],
+        )?;
+        Ok(())
+    }
+
+    fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, user_id, login_type, created_at, ended_at FROM sessions WHERE user_id = ?1 \
+             ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map(params![user_id], |row| {
+            Ok(SessionRecord {
+                id: row.get(0)?,
+                user_id: row.get(1)?,
+                login_type: row.get(2)?,
+                created_at: row.get(3)?,
+                ended_at: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE sessions SET ended_at = ?3 WHERE user_id = ?1 AND ended_at IS NULL \
+                 AND (?2 IS NULL OR login_type = ?2)",
+            )?
+            .execute(params![user_id, login_type, now])? as u64)
+    }
+
+    fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
+        let columns = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns}, a.can_manage_host_private_event FROM assistants a JOIN users u \
+             ON u.id = a.assistant_id WHERE a.user_id = ?1 ORDER BY a.added_at, u.seq"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![user_id], |row| {
+            Ok((user_from_row(row)?.1, row.get(23)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
+        let columns = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.users(
+            &format!(
+                "SELECT {columns} FROM assistants a JOIN users u ON u.id = a.user_id WHERE a.assistant_id = ?1 \
+                 ORDER BY a.added_at, u.seq"
+            ),
+            assistant_id,
+        )
+    }
+
+    fn add_assistant(
+        &self,
+        user_id: &str,
+        assistant_id: &str,
+        can_manage: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO assistants (user_id, assistant_id, can_manage_host_private_event, added_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![user_id, assistant_id, can_manage, now],
+        )?;
+        Ok(())
+    }
+
+    fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64> {
+        Ok(self.conn.execute(
+            "DELETE FROM assistants WHERE user_id = ?1 AND assistant_id = ?2",
+            params![user_id, assistant_id],
+        )? as u64)
+    }
+
+    fn remove_assistants(&self, user_id: &str) -> StoreResult<u64> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM assistants WHERE user_id = ?1")?
+            .execute(params![user_id])? as u64)
+    }
+
+    fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM assistants WHERE assistant_id = ?1")?
+            .execute(params![assistant_id])? as u64)
+    }
+
+    fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT fingerprint FROM password_history WHERE user_id = ?1 ORDER BY changed_at DESC, rowid DESC \
+             LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![user_id, limit], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM password_history WHERE user_id = ?1 AND changed_at > ?2",
+        )?;
+        Ok(stmt.query_row(params![user_id, since], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn record_password(&self, user_id: &str, fingerprint: &str, at: i64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO password_history (user_id, fingerprint, changed_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![user_id, fingerprint, at])?;
+        Ok(())
+    }
+
+    fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO outbox (to_address, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![e.to_address, e.subject, e.body, e.created_at])?;
+        Ok(())
+    }
+
+    fn outbox(&self) -> StoreResult<Vec<OutboxEmail>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT to_address, subject, body, created_at FROM outbox ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(OutboxEmail {
+                to_address: row.get(0)?,
+                subject: row.get(1)?,
+                body: row.get(2)?,
+                created_at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

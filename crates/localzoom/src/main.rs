@@ -1,0 +1,214 @@
+//! The `localzoom` command: `serve` runs the Zoom-compatible server, `token` prints a fresh access token of the
+//! bootstrap Server-to-Server app. The flags and their variables are a stable contract (DESIGN.md §2).
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use localzoom_server::clock::{Clock, SystemClock};
+use localzoom_server::crypto::HashParams;
+use localzoom_server::server::{self, ServerConfig};
+use localzoom_server::service::accounts::{self, BootstrapRequest};
+
+#[derive(Parser)]
+#[command(
+    name = "localzoom",
+    version,
+    about = "A Zoom-compatible Users API server for tests and self-hosting"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print a fresh access token of the bootstrap Server-to-Server app.
+    Token(CommonArgs),
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Database URL: sqlite://PATH (embedded, the default).
+    #[arg(
+        long,
+        env = "LOCALZOOM_DATABASE",
+        default_value = "sqlite://localzoom.db"
+    )]
+    database: String,
+    /// Plan of the bootstrap account.
+    #[arg(long, env = "LOCALZOOM_PLAN", default_value = "pro", value_parser = ["free", "pro", "business", "enterprise"])]
+    plan: String,
+    /// Bootstrap account id (generated when absent).
+    #[arg(long, env = "LOCALZOOM_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Client id of the bootstrap Server-to-Server app (generated when absent).
+    #[arg(long, env = "LOCALZOOM_CLIENT_ID")]
+    client_id: Option<String>,
+    /// Client secret of the bootstrap Server-to-Server app (generated and printed once when absent).
+    #[arg(long, env = "LOCALZOOM_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// E-mail of the bootstrap account's owner.
+    #[arg(
+        long,
+        env = "LOCALZOOM_OWNER_EMAIL",
+        default_value = "owner@localzoom.test"
+    )]
+    owner_email: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOCALZOOM_LISTEN", default_value = "127.0.0.1:9800")]
+    listen: String,
+    /// Enforce Zoom's rate limits (accepted now; enforcement comes with the rate-limit layer).
+    #[arg(long, env = "LOCALZOOM_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    rate_limits: String,
+    /// Log format.
+    #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
+    #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
+    password_hash: HashCost,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HashCost {
+    Owasp,
+    Minimal,
+}
+
+impl CommonArgs {
+    fn bootstrap(&self) -> BootstrapRequest {
+        BootstrapRequest {
+            plan: self.plan.clone(),
+            owner_email: self.owner_email.clone(),
+            account_id: self.account_id.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Token(args) => token(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("localzoom: error: {error}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let mut config = ServerConfig::new(&args.listen, &args.common.database);
+    config.bootstrap = args.common.bootstrap();
+    config.rate_limits = args.rate_limits == "on";
+    config.hash_params = match args.password_hash {
+        HashCost::Owasp => HashParams::OWASP,
+        HashCost::Minimal => HashParams::MINIMAL,
+    };
+    let started = server::start(config).await?;
+    let b = &started.bootstrap;
+    println!(
+        "localzoom listening on http://{} · database {} · plan {} · rate limits not enforced yet (--rate-limits {} accepted)",
+        started.addr,
+        started.state.db.describe(),
+        b.plan,
+        args.rate_limits
+    );
+    println!(
+        "account {} · S2S app client id {}",
+        b.account_id, b.client_id
+    );
+    if let Some(secret) = &b.generated_secret {
+        println!("client secret {secret} (generated now and shown once; only its hash is stored)");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    started.stop().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn token(args: CommonArgs) -> anyhow::Result<()> {
+    let now = SystemClock.now_ms();
+    let (db, outcome) = server::open_and_bootstrap(&args.database, &args.bootstrap(), now).await?;
+    let client_id = outcome.client_id.clone();
+    let response = db
+        .write(move |store| {
+            let app = store.app(&client_id)?.ok_or_else(|| {
+                localzoom_server::error::ApiError::internal("bootstrap app missing")
+            })?;
+            accounts::mint_token(store, &app, now)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot mint a token: {}", e.body().message))?;
+    if let Some(secret) = &outcome.generated_secret {
+        eprintln!(
+            "localzoom: bootstrapped account {} · client id {} · client secret {secret} (shown once)",
+            outcome.account_id, outcome.client_id
+        );
+    }
+    println!("{}", response.access_token);
+    Ok(())
+}
