@@ -94,11 +94,12 @@ impl Started {
 }
 
 pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
-    let (db, bootstrap) =
-        open_and_bootstrap(&config.database, &config.bootstrap, config.clock.now_ms()).await?;
+    // Bind first: a start that cannot serve leaves the database untouched.
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let (db, bootstrap) =
+        open_and_bootstrap(&config.database, &config.bootstrap, config.clock.now_ms()).await?;
     let addr = listener.local_addr()?;
     let state = AppState {
         db,

@@ -1,6 +1,7 @@
 //! The `localzoom` command: `serve` runs the Zoom-compatible server, `token` prints a fresh access token of the
 //! bootstrap Server-to-Server app. The flags and their variables are a stable contract (DESIGN.md §2).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -150,20 +151,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let started = server::start(config).await?;
     let b = &started.bootstrap;
-    println!(
-        "localzoom listening on http://{} · database {} · plan {} · rate limits not enforced yet (--rate-limits {} accepted)",
+    let mut banner = format!(
+        "localzoom listening on http://{} · database {} · plan {} · rate limits not enforced yet (--rate-limits {} accepted)\n\
+         account {} · S2S app client id {}\n",
         started.addr,
         started.state.db.describe(),
         b.plan,
-        args.rate_limits
-    );
-    println!(
-        "account {} · S2S app client id {}",
-        b.account_id, b.client_id
+        args.rate_limits,
+        b.account_id,
+        b.client_id
     );
     if let Some(secret) = &b.generated_secret {
-        println!("client secret {secret} (generated now and shown once; only its hash is stored)");
+        banner.push_str(&format!(
+            "client secret {secret} (generated now and shown once; only its hash is stored)\n"
+        ));
     }
+    // Whoever started us may have stopped reading stdout; that must not stop the server.
+    let _ = std::io::stdout().write_all(banner.as_bytes());
+    let _ = std::io::stdout().flush();
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     started.stop().await

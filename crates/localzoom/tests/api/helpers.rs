@@ -1,0 +1,259 @@
+use std::sync::Arc;
+
+use localzoom_server::clock::ManualClock;
+use localzoom_server::crypto::HashParams;
+use localzoom_server::domain::user::UserRecord;
+use localzoom_server::server::{self, ServerConfig, Started};
+use localzoom_server::store::SessionRecord;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ACCOUNT_ID: &str = "TestAccount0000000000A";
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-secret";
+pub const OWNER_EMAIL: &str = "owner@example.com";
+/// 2026-01-01T00:00:00Z
+pub const START_MS: i64 = 1_767_225_600_000;
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+    pub clock: ManualClock,
+    pub server: Option<Started>,
+    /// Holds the temporary database until the test ends.
+    pub _dir: TempDir,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts Zoom's error shape exactly: HTTP status, `code` and `message`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: u64, message: &str) {
+        assert_eq!(self.status.as_u16(), status, "status of {:?}", self.body);
+        assert_eq!(self.body["code"], json!(code), "code of {:?}", self.body);
+        assert_eq!(
+            self.body["message"],
+            json!(message),
+            "message of {:?}",
+            self.body
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "body {:?}", self.body);
+    }
+
+    /// The `field`s of a validation error's `errors[]`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with_plan("pro").await
+    }
+
+    pub async fn spawn_with_plan(plan: &str) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(START_MS);
+        let mut config = ServerConfig::new(
+            "127.0.0.1:0",
+            &format!("sqlite://{}", dir.path().join("localzoom.db").display()),
+        );
+        config.bootstrap.plan = plan.into();
+        config.bootstrap.owner_email = OWNER_EMAIL.into();
+        config.bootstrap.account_id = Some(ACCOUNT_ID.into());
+        config.bootstrap.client_id = Some(CLIENT_ID.into());
+        config.bootstrap.client_secret = Some(CLIENT_SECRET.into());
+        config.hash_params = HashParams::MINIMAL;
+        config.clock = Arc::new(clock.clone());
+        let started = server::start(config).await.unwrap();
+        let mut app = TestApp {
+            base: format!("http://{}", started.addr),
+            http: reqwest::Client::new(),
+            token: String::new(),
+            clock,
+            server: Some(started),
+            _dir: dir,
+        };
+        app.token = app.fresh_token().await;
+        app
+    }
+
+    pub fn db(&self) -> &localzoom_server::store::Database {
+        &self.server.as_ref().unwrap().state.db
+    }
+
+    pub async fn fresh_token(&self) -> String {
+        let response = self
+            .http
+            .post(format!(
+                "{}/oauth/token?grant_type=account_credentials&account_id={ACCOUNT_ID}",
+                self.base
+            ))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/v2{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn create_user(&self, action: &str, email: &str, user_type: i64) -> String {
+        let mut info =
+            json!({ "email": email, "type": user_type, "first_name": "Test", "last_name": "User" });
+        if action == "autoCreate" {
+            info["password"] = json!("Initial1Pass");
+        }
+        let reply = self
+            .call(
+                Method::POST,
+                "/users",
+                Some(json!({ "action": action, "user_info": info })),
+            )
+            .await;
+        reply.assert_status(201);
+        reply.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// An active, Licensed member who signs in with a work e-mail and has no password yet.
+    pub async fn member(&self, email: &str) -> String {
+        let id = self.create_user("custCreate", email, 2).await;
+        self.edit_user(email, |u| u.login_type = 100).await;
+        id
+    }
+
+    pub async fn user_record(&self, email: &str) -> UserRecord {
+        let email = email.to_string();
+        self.db()
+            .read(|s| s.user_by_email(ACCOUNT_ID, &email))
+            .unwrap()
+            .expect("user exists")
+    }
+
+    /// Changes a user directly in the store (for states the API cannot create: admins, Zoom Rooms, …).
+    pub async fn edit_user(
+        &self,
+        email: &str,
+        edit: impl FnOnce(&mut UserRecord) + Send + 'static,
+    ) {
+        let email = email.to_string();
+        self.db()
+            .write(move |s| {
+                let mut user = s.user_by_email(ACCOUNT_ID, &email)?.expect("user exists");
+                edit(&mut user);
+                s.update_user(&user)
+            })
+            .await
+            .unwrap();
+    }
+
+    pub async fn add_session(&self, user_id: &str, login_type: i64) -> String {
+        let session = SessionRecord {
+            id: localzoom_server::crypto::new_id(),
+            user_id: user_id.to_string(),
+            login_type,
+            created_at: self.clock_now(),
+            ended_at: None,
+        };
+        let id = session.id.clone();
+        self.db()
+            .write(move |s| s.insert_session(&session))
+            .await
+            .unwrap();
+        id
+    }
+
+    pub fn sessions(&self, user_id: &str) -> Vec<SessionRecord> {
+        self.db().read(|s| s.sessions(user_id)).unwrap()
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use localzoom_server::clock::Clock;
+        self.clock.now_ms()
+    }
+
+    pub async fn edit_account(
+        &self,
+        edit: impl FnOnce(&mut localzoom_server::store::AccountRecord) + Send + 'static,
+    ) {
+        self.db()
+            .write(move |s| {
+                let mut account = s.account(ACCOUNT_ID)?.unwrap();
+                edit(&mut account);
+                s.update_account(&account)
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Mints a token that acts for the given user (as a user-level app's token would).
+    pub async fn token_for_user(&self, user_id: &str) -> String {
+        let user_id = user_id.to_string();
+        let now = self.clock_now();
+        self.db()
+            .write(move |s| {
+                let mut app = s.app(CLIENT_ID)?.unwrap();
+                app.owner_user_id = user_id;
+                localzoom_server::service::accounts::mint_token(s, &app, now)
+            })
+            .await
+            .unwrap()
+            .access_token
+    }
+}

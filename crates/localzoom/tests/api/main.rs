@@ -1,0 +1,13 @@
+//! Behavioural tests of localzoom over HTTP. One test binary for the crate (linking is the slow part on small
+//! machines); each test starts its own server on port 0 with a fresh temporary database.
+
+mod helpers;
+
+mod assistants;
+mod bad_input;
+mod oauth;
+mod password;
+mod process;
+mod sso_token;
+mod status;
+mod users;

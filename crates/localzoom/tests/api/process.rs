@@ -1,0 +1,432 @@
+//! Tests of the real binary: start-up, restart, crash durability, shutdown, logs, and the seeds' curl commands.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_localzoom");
+const ACCOUNT: &str = "ProcAccount00000000000";
+const CLIENT: &str = "proc-client";
+const SECRET: &str = "proc-secret";
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr_path: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
+    let stderr_path = dir.join(format!("stderr-{port}-{}.log", std::process::id()));
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database",
+            &format!("sqlite://{}", dir.join("lz.db").display()),
+        ])
+        .args([
+            "--account-id",
+            ACCOUNT,
+            "--client-id",
+            CLIENT,
+            "--client-secret",
+            SECRET,
+        ])
+        .args(["--password-hash", "minimal"])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    // The banner is printed once the listener is bound.
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(
+        first_line.starts_with("localzoom listening on"),
+        "banner: {first_line:?}"
+    );
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        stderr_path,
+    }
+}
+
+impl Server {
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        std::fs::File::open(&self.stderr_path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.trim().parse().unwrap(), body.to_string())
+}
+
+fn token(base: &str) -> String {
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{CLIENT}:{SECRET}"),
+        &format!("{base}/oauth/token?grant_type=account_credentials&account_id={ACCOUNT}"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn create_member(base: &str, token: &str, email: &str) -> String {
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!(
+            r#"{{"action":"autoCreate","user_info":{{"email":"{email}","type":2,"password":"Initial1Pass"}}}}"#
+        ),
+        &format!("{base}/v2/users"),
+    ]);
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The seeds' curl commands, verbatim but for host, token and the `:userId` placeholder.
+fn seed_commands() -> Vec<Vec<String>> {
+    // A copy of ../shared/seeds, so the test runs in any clone.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seeds");
+    let mut commands = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir).expect("seed fixtures").collect();
+    files.sort_by_key(|f| f.as_ref().unwrap().file_name());
+    for file in files {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let start = text.find("Curl Command").unwrap() + "Curl Command".len();
+        let end = text[start..].find("Postman Collection").unwrap() + start;
+        commands.push(shell_words(&text[start..end]));
+    }
+    commands
+}
+
+/// Splits a curl command the way a shell would (single and double quotes, whitespace and line breaks).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_seed_curl_commands_work_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), free_port(), &[]);
+    let token = token(&server.base);
+    let user = create_member(&server.base, &token, "seed.user@localzoom.test");
+    let commands = seed_commands();
+    assert_eq!(commands.len(), 4);
+    let run = |words: &[String], user: &str| {
+        let args: Vec<String> = words[1..]
+            .iter()
+            .map(|w| {
+                w.replace("https://api.zoom.us", &server.base)
+                    .replace("<access_token>", &token)
+                    .replace(":userId", user)
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        curl(&args)
+    };
+    // 000 revoke SSO token, 003 delete assistants: 204.
+    assert_eq!(run(&commands[0], &user), (204, String::new()));
+    assert_eq!(run(&commands[3], &user), (204, String::new()));
+    // 002: the seed's sample password has no digit, and Zoom's basic rules require one.
+    let (status, body) = run(&commands[2], &user);
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        r#"{"code":1126,"message":"Have at least 1 number (1, 2, 3…)"}"#
+    );
+    let with_digit: Vec<String> = commands[2]
+        .iter()
+        .map(|w| w.replace("dolor Excepteur minim", "dolor Excepteur minim 7"))
+        .collect();
+    assert_eq!(run(&with_digit, &user), (204, String::new()));
+    // 001 deactivates.
+    assert_eq!(run(&commands[1], &user), (204, String::new()));
+    let (_, body) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        &format!("{}/v2/users/{user}", server.base),
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "inactive"
+    );
+    // An unknown user gets Zoom's 404.
+    assert_eq!(
+        run(&commands[0], "nobody"),
+        (
+            404,
+            r#"{"code":1001,"message":"User does not exist: nobody."}"#.to_string()
+        )
+    );
+}
+
+#[test]
+fn state_survives_a_restart_and_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start(dir.path(), port, &[]);
+    let token1 = token(&server.base);
+    let user = create_member(&server.base, &token1, "persist@localzoom.test");
+    let auth = format!("Authorization: Bearer {token1}");
+    let (status, _) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"password":"Changed1Pass"}"#,
+        &format!("{}/v2/users/{user}/password", server.base),
+    ]);
+    assert_eq!(status, 204);
+    let assistant = create_member(&server.base, &token1, "helper@localzoom.test");
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!(r#"{{"assistants":[{{"id":"{assistant}"}}]}}"#),
+        &format!("{}/v2/users/{user}/assistants", server.base),
+    ]);
+    assert_eq!(status, 201);
+    // SIGTERM: a clean exit.
+    assert!(server.signal("-TERM").success());
+    drop(server);
+
+    let mut server = start(dir.path(), port, &[]);
+    // The token issued before the restart still works, and every change is there.
+    let (status, body) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v2/users/{user}/assistants", server.base),
+    ]);
+    assert_eq!(status, 200);
+    assert!(body.contains(&assistant));
+    let (status, body) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"password":"Changed1Pass"}"#,
+        &format!("{}/v2/users/{user}/password", server.base),
+    ]);
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            r#"{"code":300,"message":"Your new password can not match the old password."}"#
+        )
+    );
+    let (status, _) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"action":"deactivate"}"#,
+        &format!("{}/v2/users/{user}/status", server.base),
+    ]);
+    assert_eq!(status, 204);
+    // kill -9 right after the acknowledged write: it must survive.
+    server.signal("-KILL");
+    drop(server);
+    let server = start(dir.path(), port, &[]);
+    let (_, body) = curl(&["-H", &auth, &format!("{}/v2/users/{user}", server.base)]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "inactive"
+    );
+}
+
+#[test]
+fn json_logs_carry_the_tracking_id_and_never_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), free_port(), &["--log-format", "json"]);
+    let token = token(&server.base);
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .arg(format!("{}/v2/users/me", server.base))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8(output.stdout).unwrap();
+    let tracking = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("x-zm-trackingid: "))
+        .expect("tracking header")
+        .trim()
+        .to_string();
+    server.signal("-TERM");
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&tracking))
+        .expect("a log line with the tracking id");
+    let parsed: Value = serde_json::from_str(line).expect("JSON log line");
+    assert_eq!(parsed["status"], 200);
+    assert!(!logs.contains(&token));
+    assert!(!logs.contains(SECRET));
+}
+
+#[test]
+fn start_up_errors_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    // A taken port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let (code, err) = run(&["serve", "--listen", &addr, "--database", &db]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("localzoom: error: cannot listen on"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // An unreadable database.
+    let (code, err) = run(&["serve", "--database", "sqlite:///nonexistent-dir/x/lz.db"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cannot open database"), "{err}");
+    assert!(!err.contains("panicked"));
+    // A bad flag.
+    let (code, err) = run(&["serve", "--plan", "platinum"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("invalid value 'platinum'"), "{err}");
+    // `token` prints a working token for the same database.
+    let output = Command::new(BIN)
+        .args([
+            "token",
+            "--database",
+            &db,
+            "--account-id",
+            ACCOUNT,
+            "--client-id",
+            CLIENT,
+            "--client-secret",
+            SECRET,
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let minted = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let server = start(dir.path(), free_port(), &[]);
+    let (status, _) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {minted}"),
+        &format!("{}/v2/users/me", server.base),
+    ]);
+    assert_eq!(status, 200);
+}

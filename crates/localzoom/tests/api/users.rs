@@ -1,0 +1,441 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn create_actions_set_status_and_login_type() {
+    let app = TestApp::spawn().await;
+    for (action, email, status, login_type) in [
+        ("create", "pending@example.com", "pending", 100),
+        ("autoCreate", "auto@example.com", "active", 100),
+        ("custCreate", "api@example.com", "active", 99),
+        ("ssoCreate", "sso@example.com", "active", 101),
+    ] {
+        let reply = app
+            .call(
+                Method::POST,
+                "/users",
+                Some(json!({ "action": action, "user_info": {
+                    "email": email, "type": 2, "first_name": "Jane", "last_name": "Doe", "password": "Initial1Pass" } })),
+            )
+            .await;
+        reply.assert_status(201);
+        let id = reply.body["id"].as_str().unwrap();
+        assert_eq!(
+            reply.body,
+            json!({ "id": id, "first_name": "Jane", "last_name": "Doe", "email": email, "type": 2 })
+        );
+        let user = app.get(&format!("/users/{id}")).await;
+        assert_eq!(user.body["status"], status, "{action}");
+        assert_eq!(user.body["login_types"], json!([login_type]), "{action}");
+        assert_eq!(user.body["display_name"], "Jane Doe");
+        assert_eq!(user.body["role_name"], "Member");
+    }
+    // autoCreate stored the given password.
+    assert!(
+        app.user_record("auto@example.com")
+            .await
+            .password_hash
+            .is_some()
+    );
+    // A pending user has no id in the list, and its created_at is the time of the call.
+    app.clock.advance_ms(60_000);
+    let pending = app.get("/users?status=pending").await;
+    assert_eq!(pending.body["users"][0]["email"], "pending@example.com");
+    assert!(pending.body["users"][0].get("id").is_none());
+    let pending_user = app.get("/users/pending@example.com").await;
+    assert_eq!(pending_user.body["created_at"], "2026-01-01T00:01:00Z");
+    assert_eq!(pending_user.body["user_created_at"], "2026-01-01T00:00:00Z");
+}
+
+#[tokio::test]
+async fn create_validation_and_conflicts() {
+    let app = TestApp::spawn().await;
+    app.create_user("create", "taken@example.com", 1).await;
+    app.call(
+        Method::POST,
+        "/users",
+        Some(
+            json!({ "action": "create", "user_info": { "email": "TAKEN@example.com", "type": 1 } }),
+        ),
+    )
+    .await
+    .assert_error(
+        409,
+        1005,
+        "Email \"TAKEN@example.com\" has already been used.",
+    );
+
+    let reply = app
+        .call(
+            Method::POST,
+            "/users",
+            Some(
+                json!({ "action": "create", "user_info": { "email": "not-an-email", "type": 7 } }),
+            ),
+        )
+        .await;
+    reply.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(
+        reply.error_fields(),
+        vec!["user_info.email", "user_info.type"]
+    );
+
+    let reply = app
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({ "user_info": { "email": "x@example.com", "type": 1 } })),
+        )
+        .await;
+    assert_eq!(reply.error_fields(), vec!["action"]);
+    let reply = app
+        .call(Method::POST, "/users", Some(json!({ "action": "create", "user_info": { "email": "x@example.com", "type": 1, "first_name": "x".repeat(65) } })))
+        .await;
+    assert_eq!(reply.error_fields(), vec!["user_info.first_name"]);
+    app.call(Method::POST, "/users", Some(json!({ "action": "autoCreate", "user_info": { "email": "x@example.com", "type": 1, "password": "weak" } })))
+        .await
+        .assert_error(400, 300, "Invalid parameter: password");
+    // Nothing was created by the refusals.
+    assert_eq!(
+        app.get("/users/email?email=x@example.com").await.body,
+        json!({ "existed_email": false })
+    );
+    // Unknown fields are ignored.
+    app.call(Method::POST, "/users", Some(json!({ "action": "create", "extra": 1, "user_info": { "email": "x@example.com", "type": 1, "nickname": "x" } })))
+        .await
+        .assert_status(201);
+}
+
+#[tokio::test]
+async fn lookup_by_id_email_and_me_within_the_account_only() {
+    let app = TestApp::spawn().await;
+    let id = app.member("Jane.Doe@Example.com").await;
+    for reference in [id.as_str(), "jane.doe@example.com", "JANE.DOE@EXAMPLE.COM"] {
+        let user = app.get(&format!("/users/{reference}")).await;
+        user.assert_status(200);
+        assert_eq!(user.body["id"], id.as_str());
+        assert_eq!(user.body["email"], "Jane.Doe@Example.com");
+    }
+    // A user of another account is indistinguishable from a missing one.
+    let outsider = localzoom_server::crypto::new_id();
+    let outsider_id = outsider.clone();
+    app.db()
+        .write(move |s| {
+            let mut account = s.account(ACCOUNT_ID)?.unwrap();
+            account.id = "OtherAccount".into();
+            s.insert_account(&account)?;
+            let mut user = s
+                .user_by_email(ACCOUNT_ID, "jane.doe@example.com")?
+                .unwrap();
+            user.id = outsider_id;
+            user.account_id = "OtherAccount".into();
+            user.email = "outsider@example.com".into();
+            s.insert_user(&user)
+        })
+        .await
+        .unwrap();
+    app.get(&format!("/users/{outsider}")).await.assert_error(
+        404,
+        1001,
+        &format!("User does not exist: {outsider}."),
+    );
+    app.get("/users/outsider@example.com").await.assert_error(
+        404,
+        1001,
+        "User does not exist: outsider@example.com.",
+    );
+    app.call(
+        Method::PUT,
+        &format!("/users/{outsider}/status"),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_error(404, 1001, &format!("User does not exist: {outsider}."));
+    assert_eq!(
+        app.get("/users/email?email=outsider@example.com")
+            .await
+            .body,
+        json!({ "existed_email": false })
+    );
+}
+
+#[tokio::test]
+async fn list_pages_with_tokens_stable_under_inserts() {
+    let app = TestApp::spawn().await;
+    for n in 0..6 {
+        app.member(&format!("u{n}@example.com")).await;
+    }
+    let first = app.get("/users?page_size=3").await;
+    assert_eq!(first.body["total_records"], 7);
+    assert_eq!(first.body["page_count"], 3);
+    assert_eq!(first.body["page_size"], 3);
+    assert_eq!(first.body["page_number"], 1);
+    let emails = |reply: &Reply| -> Vec<String> {
+        reply.body["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        emails(&first),
+        vec![OWNER_EMAIL, "u0@example.com", "u1@example.com"]
+    );
+    let token = first.body["next_page_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+
+    // A user created between pages does not shift what comes next.
+    app.member("late@example.com").await;
+    let second = app
+        .get(&format!("/users?page_size=3&next_page_token={token}"))
+        .await;
+    assert_eq!(
+        emails(&second),
+        vec!["u2@example.com", "u3@example.com", "u4@example.com"]
+    );
+    assert_eq!(second.body["page_number"], 2);
+    let token = second.body["next_page_token"].as_str().unwrap().to_string();
+    let third = app
+        .get(&format!("/users?page_size=3&next_page_token={token}"))
+        .await;
+    assert_eq!(emails(&third), vec!["u5@example.com", "late@example.com"]);
+    assert_eq!(third.body["next_page_token"], "");
+
+    // Legacy page_number paging.
+    let page2 = app.get("/users?page_size=3&page_number=2").await;
+    assert_eq!(
+        emails(&page2),
+        vec!["u2@example.com", "u3@example.com", "u4@example.com"]
+    );
+
+    // Tokens expire after 15 minutes; forged ones never work.
+    app.clock.advance_ms(15 * 60 * 1000 + 1);
+    app.get(&format!("/users?page_size=3&next_page_token={token}"))
+        .await
+        .assert_error(400, 300, "The next page token is invalid or expired.");
+    app.get("/users?next_page_token=forged").await.assert_error(
+        400,
+        300,
+        "The next page token is invalid or expired.",
+    );
+    app.get("/users?status=gone")
+        .await
+        .assert_error(400, 300, "Validation Failed.");
+    app.get("/users?page_size=0")
+        .await
+        .assert_error(400, 300, "Validation Failed.");
+    // Default page size 30, and at most 2000.
+    assert_eq!(app.get("/users").await.body["page_size"], 30);
+    assert_eq!(
+        app.get("/users?page_size=5000").await.body["page_size"],
+        2000
+    );
+    let owners = app.get("/users?role_id=0").await;
+    assert_eq!(emails(&owners), vec![OWNER_EMAIL]);
+}
+
+#[tokio::test]
+async fn patch_updates_what_get_shows() {
+    let app = TestApp::spawn().await;
+    let id = app.member("p@example.com").await;
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "id": id, "first_name": "Pat", "last_name": "Lee", "company": "Acme", "job_title": "CTO",
+                     "timezone": "Europe/Berlin", "pmi": 1234567890, "use_pmi": true, "type": 1, "unknown": [1] })),
+    )
+    .await
+    .assert_status(204);
+    let user = app.get(&format!("/users/{id}")).await;
+    for (field, value) in [
+        ("first_name", json!("Pat")),
+        ("last_name", json!("Lee")),
+        ("company", json!("Acme")),
+        ("job_title", json!("CTO")),
+        ("timezone", json!("Europe/Berlin")),
+        ("pmi", json!(1234567890)),
+        ("use_pmi", json!(true)),
+        ("type", json!(1)),
+    ] {
+        assert_eq!(user.body[field], value, "{field}");
+    }
+    assert!(user.body.get("unknown").is_none());
+
+    for (body, field) in [
+        (json!({ "first_name": 5 }), "first_name"),
+        (json!({ "pmi": 12 }), "pmi"),
+        (json!({ "type": 9 }), "type"),
+        (json!({ "use_pmi": "maybe" }), "use_pmi"),
+        (json!({ "last_name": "x".repeat(65) }), "last_name"),
+    ] {
+        let reply = app
+            .call(Method::PATCH, &format!("/users/{id}"), Some(body))
+            .await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), vec![field]);
+    }
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "linkedin_url": "https://example.com/me" })),
+    )
+    .await
+    .assert_error(
+        400,
+        300,
+        "The `linkedin_url` field is illegal. The URL must contain `linkedin.com`.",
+    );
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["first_name"],
+        "Pat"
+    );
+}
+
+#[tokio::test]
+async fn delete_and_disassociate() {
+    let app = TestApp::spawn().await;
+    // Managed domain is the owner's: example.com.
+    let managed = app.member("m@example.com").await;
+    app.call(Method::DELETE, &format!("/users/{managed}"), None)
+        .await
+        .assert_error(
+            400,
+            1107,
+            "You can not disassociate a user with managed domain.",
+        );
+    let outside = app.member("x@elsewhere.test").await;
+    app.call(Method::DELETE, &format!("/users/{outside}"), None)
+        .await
+        .assert_status(204);
+    app.get(&format!("/users/{outside}")).await.assert_error(
+        404,
+        1001,
+        &format!("User does not exist: {outside}."),
+    );
+    let pending = app.create_user("create", "invitee@example.com", 1).await;
+    app.call(
+        Method::DELETE,
+        &format!("/users/{pending}?action=disassociate"),
+        None,
+    )
+    .await
+    .assert_status(204);
+
+    let a = app.member("a@example.com").await;
+    app.call(
+        Method::POST,
+        &format!("/users/{managed}/assistants"),
+        Some(json!({ "assistants": [{ "id": a }] })),
+    )
+    .await
+    .assert_status(201);
+    app.call(Method::DELETE, &format!("/users/{a}?action=delete"), None)
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{managed}/assistants")).await.body,
+        json!({ "assistants": [] })
+    );
+    // The e-mail can be used again.
+    app.create_user("create", "a@example.com", 1).await;
+
+    app.call(Method::DELETE, "/users/me?action=delete", None)
+        .await
+        .assert_error(400, 200, "Cannot delete a user out of your account.");
+    app.call(
+        Method::DELETE,
+        &format!("/users/{managed}?action=erase"),
+        None,
+    )
+    .await
+    .assert_error(400, 300, "Validation Failed.");
+    app.edit_user("m@example.com", |u| {
+        u.role = localzoom_server::domain::user::Role::Admin
+    })
+    .await;
+    app.edit_user("m@example.com", |u| u.email = "m@partner.test".into())
+        .await;
+    app.call(Method::DELETE, &format!("/users/{managed}"), None)
+        .await
+        .assert_error(400, 1117, "You can not disassociate an Admin user.");
+}
+
+#[tokio::test]
+async fn email_check() {
+    let app = TestApp::spawn().await;
+    app.member("e@example.com").await;
+    app.create_user("ssoCreate", "sso@example.com", 2).await;
+    for (email, existed) in [
+        ("E@example.com", true),
+        ("sso@example.com", false),
+        ("none@example.com", false),
+    ] {
+        // SSO sign-ups are not e-mail users.
+        let reply = app.get(&format!("/users/email?email={email}")).await;
+        assert_eq!(reply.body, json!({ "existed_email": existed }), "{email}");
+    }
+    app.get("/users/email")
+        .await
+        .assert_error(400, 300, "Email is required.");
+}
+
+#[tokio::test]
+async fn security_settings_round_trip_and_validation() {
+    let app = TestApp::spawn().await;
+    let initial = app
+        .get(&format!("/accounts/{ACCOUNT_ID}/settings?option=security"))
+        .await;
+    initial.assert_status(200);
+    assert_eq!(
+        initial.body["security"]["password_requirement"],
+        json!({ "minimum_password_length": 0, "have_special_character": false,
+                "consecutive_characters_length": 0, "weak_enhance_detection": false })
+    );
+    app.call(
+        Method::PATCH,
+        &format!("/accounts/{ACCOUNT_ID}/settings?option=security"),
+        Some(json!({ "security": { "password_requirement": { "have_special_character": true } } })),
+    )
+    .await
+    .assert_status(204);
+    let after: Value = app.get("/accounts/me/settings?option=security").await.body;
+    assert_eq!(
+        after["security"]["password_requirement"]["have_special_character"],
+        true
+    );
+    assert_eq!(
+        after["security"]["password_requirement"]["minimum_password_length"],
+        0
+    );
+
+    for (body, field) in [
+        (
+            json!({ "security": { "password_requirement": { "minimum_password_length": 3 } } }),
+            "security.password_requirement.minimum_password_length",
+        ),
+        (
+            json!({ "security": { "password_requirement": { "consecutive_characters_length": 9 } } }),
+            "security.password_requirement.consecutive_characters_length",
+        ),
+        (
+            json!({ "security": { "password_requirement": { "weak_enhance_detection": "yes" } } }),
+            "security.password_requirement.weak_enhance_detection",
+        ),
+    ] {
+        let reply = app
+            .call(
+                Method::PATCH,
+                "/accounts/me/settings?option=security",
+                Some(body),
+            )
+            .await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), vec![field]);
+    }
+    app.get("/accounts/SomeoneElse/settings?option=security")
+        .await
+        .assert_error(404, 2001, "Account does not exist: SomeoneElse.");
+}
