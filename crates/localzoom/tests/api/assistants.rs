@@ -207,3 +207,42 @@ async fn a_free_account_cannot_add_assistants() {
         &format!("Current account must be paid account: {boss}"),
     );
 }
+
+#[tokio::test]
+async fn at_most_thirty_assistants() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss@example.com").await;
+    let mut refs = Vec::new();
+    for n in 0..31 {
+        let email = format!("helper{n}@example.com");
+        app.member(&email).await;
+        refs.push(json!({ "email": email }));
+    }
+    let path = format!("/users/{boss}/assistants");
+    let reply = app
+        .call(Method::POST, &path, Some(json!({ "assistants": refs })))
+        .await;
+    reply.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(reply.error_fields(), vec!["assistants"]);
+    app.call(
+        Method::POST,
+        &path,
+        Some(json!({ "assistants": refs[..30] })),
+    )
+    .await
+    .assert_status(201);
+    app.call(
+        Method::POST,
+        &path,
+        Some(json!({ "assistants": [refs[30]] })),
+    )
+    .await
+    .assert_error(400, 200, "A user can have at most 30 assistants.");
+    assert_eq!(
+        app.get(&path).await.body["assistants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
+}

@@ -284,6 +284,20 @@ fn state_survives_a_restart_and_a_kill_9() {
         &format!("{}/v2/users/{user}/assistants", server.base),
     ]);
     assert_eq!(status, 201);
+    // A sign-in session, written to the live database as the identity layer will (WAL allows it).
+    let session = localzoom_server::store::SessionRecord {
+        id: "session-1".into(),
+        user_id: user.clone(),
+        login_type: 100,
+        created_at: 1,
+        ended_at: None,
+    };
+    let db = open_db(dir.path());
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.write(move |s| s.insert_session(&session)))
+        .unwrap();
+    drop(db);
     // SIGTERM: a clean exit.
     assert!(server.signal("-TERM").success());
     drop(server);
@@ -336,6 +350,15 @@ fn state_survives_a_restart_and_a_kill_9() {
         serde_json::from_str::<Value>(&body).unwrap()["status"],
         "inactive"
     );
+    // The session written before the first restart is there, ended by the deactivation.
+    let sessions = open_db(dir.path()).read(|s| s.sessions(&user)).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].ended_at.is_some());
+}
+
+fn open_db(dir: &Path) -> localzoom_server::store::Database {
+    localzoom_server::store::Database::open(&format!("sqlite://{}", dir.join("lz.db").display()))
+        .unwrap()
 }
 
 #[test]

@@ -439,3 +439,59 @@ async fn security_settings_round_trip_and_validation() {
         .await
         .assert_error(404, 2001, "Account does not exist: SomeoneElse.");
 }
+
+#[tokio::test]
+async fn the_basic_user_cap_also_bounds_creation_and_type_changes() {
+    let app = TestApp::spawn().await;
+    app.edit_account(|a| a.max_basic_users = Some(1)).await;
+    app.create_user("create", "first@example.com", 1).await;
+    app.call(Method::POST, "/users", Some(json!({ "action": "create", "user_info": { "email": "second@example.com", "type": 1 } })))
+        .await
+        .assert_error(
+            400,
+            3412,
+            "Your request to add a basic user couldn't be approved at this time because your account has reached \
+             the permitted maximum number of 1 basic users. Please remove existing basic user(s) from your Users \
+             list or the Pending Users list before attempting to add another user.",
+        );
+    assert_eq!(
+        app.get("/users/email?email=second@example.com").await.body,
+        json!({ "existed_email": false })
+    );
+    let licensed = app.member("licensed@example.com").await;
+    let reply = app
+        .call(
+            Method::PATCH,
+            &format!("/users/{licensed}"),
+            Some(json!({ "type": 1 })),
+        )
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.body["code"].clone()),
+        (400, json!(3412))
+    );
+    assert_eq!(app.get(&format!("/users/{licensed}")).await.body["type"], 2);
+}
+
+#[tokio::test]
+async fn api_users_and_zoom_rooms_cannot_be_removed_that_way() {
+    let app = TestApp::spawn().await;
+    let api = app.create_user("custCreate", "api@partner.test", 2).await;
+    app.call(Method::DELETE, &format!("/users/{api}"), None)
+        .await
+        .assert_error(400, 300, "Unable to unlink API user(s).");
+    app.call(Method::DELETE, &format!("/users/{api}?action=delete"), None)
+        .await
+        .assert_status(204);
+    let room = app.member("room@example.com").await;
+    app.edit_user("room@example.com", |u| u.is_zoom_room = true)
+        .await;
+    app.call(
+        Method::DELETE,
+        &format!("/users/{room}?action=delete"),
+        None,
+    )
+    .await
+    .assert_error(400, 200, "Cannot delete a Zoom Rooms user.");
+    app.get(&format!("/users/{room}")).await.assert_status(200);
+}

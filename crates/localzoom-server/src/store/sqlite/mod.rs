@@ -28,7 +28,7 @@ type Job = Box<dyn FnOnce(Result<&SqliteStore<'_>, ApiError>) -> (bool, Reply) +
 pub struct SqliteDatabase {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
-    writer: Mutex<mpsc::Sender<Job>>,
+    writer: mpsc::Sender<Job>,
 }
 
 impl SqliteDatabase {
@@ -44,7 +44,7 @@ impl SqliteDatabase {
         Ok(SqliteDatabase {
             path,
             readers: Mutex::new(vec![reader]),
-            writer: Mutex::new(tx),
+            writer: tx,
         })
     }
 
@@ -89,8 +89,6 @@ impl SqliteDatabase {
             (failed, reply)
         });
         self.writer
-            .lock()
-            .map_err(ApiError::internal)?
             .send(job)
             .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
         reply_rx
