@@ -27,6 +27,17 @@ enum Command {
     Serve(ServeArgs),
     /// Print a fresh access token of the bootstrap Server-to-Server app.
     Token(CommonArgs),
+    /// Add N users to the bootstrap account quickly (for load tests), with a progress line on stderr.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// How many users to add.
+    #[arg(long)]
+    users: u64,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args, Clone)]
@@ -111,6 +122,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Token(args) => token(args).await,
+            Command::Seed(args) => seed(args).await,
         }
     });
     match result {
@@ -215,5 +227,52 @@ async fn token(args: CommonArgs) -> anyhow::Result<()> {
         );
     }
     println!("{}", response.access_token);
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    // Small transactions: every statement inside a savepoint pays for the pages the transaction has dirtied.
+    const BATCH: u64 = 2_000;
+    let now = SystemClock.now_ms();
+    let (db, outcome) =
+        server::open_and_bootstrap(&args.common.database, &args.common.bootstrap(), now).await?;
+    let account = outcome.account_id.clone();
+    // Continue numbering after earlier seeds so that running it twice adds more users.
+    let first = db
+        .read(|store| {
+            let mut n = 0;
+            while store.email_exists(&format!("seed{}@seed.localzoom.test", n + BATCH))? {
+                n += BATCH;
+            }
+            while store.email_exists(&format!("seed{n}@seed.localzoom.test"))? {
+                n += 1;
+            }
+            Ok(n)
+        })
+        .map_err(|e| anyhow::anyhow!("cannot read the database: {}", e.body().message))?;
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < args.users {
+        let count = BATCH.min(args.users - done);
+        let (account, from) = (account.clone(), first + done);
+        db.write(move |store| accounts::seed_users(store, &account, from, count, now))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seed users: {}", e.body().message))?;
+        done += count;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let eta = (args.users - done) as f64 / rate.max(1.0);
+        eprint!(
+            "\rseeding users: {done}/{} ({:.0}%) · {rate:.0} users/s · ETA {eta:.0}s   ",
+            args.users,
+            100.0 * done as f64 / args.users.max(1) as f64
+        );
+    }
+    eprintln!();
+    println!(
+        "seeded {} users into account {} in {:.1}s",
+        args.users,
+        outcome.account_id,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

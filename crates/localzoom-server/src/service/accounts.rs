@@ -158,6 +158,7 @@ fn reuse_bootstrap(
     })
 }
 
+/// An active, Licensed, work-email user with the role Owner.
 fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
     let local = email.split('@').next().unwrap_or("owner");
     UserRecord {
@@ -262,4 +263,24 @@ pub fn account_credentials_grant(
         return Err(OAuthFailure::InvalidAccount);
     }
     mint_token(store, &app, now).map_err(|_| OAuthFailure::Internal)
+}
+
+/// Bulk-creates `count` active, Licensed, work-email members in the account, numbered from `first`
+/// (`seed{n}@seed.localzoom.test`): the fast path behind `localzoom seed`, for load tests.
+pub fn seed_users(
+    store: &dyn Store,
+    account_id: &str,
+    first: u64,
+    count: u64,
+    now: i64,
+) -> StoreResult<()> {
+    for n in first..first + count {
+        let mut user = new_owner(account_id, &format!("seed{n}@seed.localzoom.test"), now);
+        user.role = Role::Member;
+        user.first_name = "Seed".into();
+        user.last_name = format!("User {n}");
+        user.display_name = format!("Seed User {n}");
+        store.insert_user(&user)?;
+    }
+    Ok(())
 }

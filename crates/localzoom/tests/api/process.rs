@@ -453,3 +453,92 @@ fn start_up_errors_are_one_clear_line() {
     ]);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn seed_adds_users_that_list_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let seed = |n: &str| {
+        let output = Command::new(BIN)
+            .args(["seed", "--users", n, "--database", &db])
+            .args([
+                "--account-id",
+                ACCOUNT,
+                "--client-id",
+                CLIENT,
+                "--client-secret",
+                SECRET,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stderr).contains("seeding users:"));
+    };
+    seed("2500");
+    // A second run continues the numbering.
+    seed("10");
+    let server = start(dir.path(), free_port(), &[]);
+    let token = token(&server.base);
+    let auth = format!("Authorization: Bearer {token}");
+    let (_, body) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v2/users?page_size=1", server.base),
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
+        2511
+    );
+    let (status, _) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v2/users/seed2509@seed.localzoom.test", server.base),
+    ]);
+    assert_eq!(status, 200);
+    // Counts follow deletes and status changes.
+    let (status, _) = curl(&[
+        "-X",
+        "DELETE",
+        "-H",
+        &auth,
+        &format!(
+            "{}/v2/users/seed0@seed.localzoom.test?action=delete",
+            server.base
+        ),
+    ]);
+    assert_eq!(status, 204);
+    let (status, _) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"action":"deactivate"}"#,
+        &format!("{}/v2/users/seed1@seed.localzoom.test/status", server.base),
+    ]);
+    assert_eq!(status, 204);
+    let (_, body) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v2/users?page_size=1", server.base),
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
+        2509
+    );
+    let (_, body) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v2/users?status=inactive", server.base),
+    ]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
+        1
+    );
+}

@@ -16,7 +16,10 @@ use super::{
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_user_counts.sql"),
+];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
 
@@ -35,6 +38,8 @@ impl SqliteDatabase {
     pub fn open(path: &str) -> anyhow::Result<SqliteDatabase> {
         let path = PathBuf::from(path);
         let mut conn = open_connection(&path, true)?;
+        // The writer touches random pages of the id and e-mail indexes; a larger cache keeps bulk inserts fast.
+        conn.pragma_update(None, "cache_size", -32 * 1024)?;
         migrate(&mut conn)?;
         let reader = open_connection(&path, false)?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -281,6 +286,32 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
 }
 
 impl SqliteStore<'_> {
+    fn count_user(
+        &self,
+        account_id: &str,
+        status: &str,
+        role: &str,
+        delta: i64,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO user_counts (account_id, status, role, n) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (account_id, status, role) DO UPDATE SET n = n + excluded.n",
+            )?
+            .execute(params![account_id, status, role, delta])?;
+        Ok(())
+    }
+
+    /// The account, status and role a user row has now (what its count is filed under).
+    fn counted_as(&self, id: &str) -> StoreResult<Option<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account_id, status, role FROM users WHERE id = ?1")?;
+        Ok(stmt
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
     fn one_user(&self, sql_where: &str, a: &str, b: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {sql_where}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -483,7 +514,7 @@ impl Store for SqliteStore<'_> {
                 u.created_at,
                 u.last_login_time
             ])?;
-        Ok(())
+        self.count_user(&u.account_id, u.status.as_str(), u.role.as_str(), 1)
     }
 
     fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
@@ -506,6 +537,7 @@ impl Store for SqliteStore<'_> {
     }
 
     fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let before = self.counted_as(&u.id)?;
         self.conn
             .prepare_cached(
                 "UPDATE users SET email = ?2, email_lower = ?3, first_name = ?4, last_name = ?5, display_name = ?6, \
@@ -536,10 +568,19 @@ impl Store for SqliteStore<'_> {
                 Value::Object(u.profile.clone()).to_string(),
                 u.last_login_time
             ])?;
+        if let Some((account, status, role)) = before
+            && (status != u.status.as_str() || role != u.role.as_str())
+        {
+            self.count_user(&account, &status, &role, -1)?;
+            self.count_user(&account, u.status.as_str(), u.role.as_str(), 1)?;
+        }
         Ok(())
     }
 
     fn delete_user(&self, id: &str) -> StoreResult<()> {
+        if let Some((account, status, role)) = self.counted_as(id)? {
+            self.count_user(&account, &status, &role, -1)?;
+        }
         for sql in [
             "DELETE FROM assistants WHERE user_id = ?1 OR assistant_id = ?1",
             "DELETE FROM sessions WHERE user_id = ?1",
@@ -584,7 +625,8 @@ impl Store for SqliteStore<'_> {
         role: Option<Role>,
     ) -> StoreResult<u64> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM users WHERE account_id = ?1 AND status = ?2 AND (?3 IS NULL OR role = ?3)",
+            "SELECT COALESCE(SUM(n), 0) FROM user_counts WHERE account_id = ?1 AND status = ?2 \
+             AND (?3 IS NULL OR role = ?3)",
         )?;
         Ok(stmt.query_row(
             params![account_id, status.as_str(), role.map(Role::as_str)],
