@@ -168,6 +168,30 @@ def wrk_result(proc):
     return r
 
 
+def light_probe(base, ids, token, seconds, interval=0.01):
+    """GET /v2/users/{id} every `interval` seconds on one keep-alive connection, timing each."""
+    import http.client
+    host, port = base.rsplit("/", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    latencies, errors = [], 0
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        conn.request("GET", f"/v2/users/{ids[n % len(ids)]}", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - started)
+        errors += response.status != 200
+        n += 1
+        time.sleep(max(0.0, interval - (time.perf_counter() - started)))
+    conn.close()
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6
+    return {"requests": len(latencies), "duration_us": seconds * 1e6, "rps": len(latencies) / seconds,
+            "p50_us": pick(0.50), "p99_us": pick(0.99), "errors": errors}
+
+
 def measure(*args, **kwargs):
     return wrk_result(wrk(*args, **kwargs))
 
@@ -208,12 +232,15 @@ def scenario(users, seconds, workdir, full):
         run("status_deactivate", "/v2/users/%s/status", ids, seconds, method="PUT",
             body='{"action":"deactivate"}')
         run("delete_assistants", "/v2/users/%s/assistants", ids, seconds, method="DELETE")
-        # Passwords, with Light reads running beside them.
+        # Passwords, with a steady trickle of Light reads beside them whose latency is what matters (a
+        # flat-out read load would take the CPU the hashes need and measure something else).
+        # The raw hash rate is measured right before, so that both see the same machine.
+        res["argon2"] = json.loads(subprocess.run([ARGON2_RATE, str(seconds)], check=True, capture_output=True,
+                                                  text=True).stdout)
         pw = wrk(lz.base, "/v2/users/%s/password", ids, seconds, token=lz.token, method="PUT",
                  body='{"password":"Bench%dPass%dx"}', threads=1, connections=8, workdir=workdir)
-        light = wrk(lz.base, "/v2/users/%s", ids, seconds, token=lz.token, threads=1, connections=4,
-                    workdir=workdir)
-        res["password"], res["light_during_password"] = wrk_result(pw), wrk_result(light)
+        res["light_during_password"] = light_probe(lz.base, ids, lz.token, seconds)
+        res["password"] = wrk_result(pw)
     res["rss_peak_mb"] = rss_mb(lz.proc.pid, "VmHWM")
     lz.stop()
     return res
@@ -263,7 +290,7 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big):
         light = small["light_during_password"]
         light_p99 = light["p99_us"] / 1000
         row("GET /v2/users/{id} during password load", light, bare["rps"], None,
-            f"p99 < {t['light_p99_ms']:.0f} ms: {verdict(light_p99 < t['light_p99_ms'])}")
+            f"one request every 10 ms; p99 < {t['light_p99_ms']:.0f} ms: {verdict(light_p99 < t['light_p99_ms'])}")
     lines = [
         f"# localzoom benchmark — {datetime.date.today().isoformat()}" + (" (smoke)" if args.smoke else ""),
         "",
@@ -277,8 +304,8 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big):
         "", "## Baselines (same run)", "",
         f"- bare axum server answering 204: **{bare['rps']:,.0f} requests/s**, p50 {bare['p50_us'] / 1000:.2f} ms, "
         f"p99 {bare['p99_us'] / 1000:.2f} ms",
-        f"- raw argon2id hash rate (OWASP parameters, {argon['threads']} threads): "
-        f"**{argon['hashes_per_second']:.1f} hashes/s**",
+        f"- raw argon2id hash rate (OWASP parameters, {argon['threads']} threads, measured right before the "
+        f"password figure): **{argon['hashes_per_second']:.1f} hashes/s**",
         "", f"## Operations ({args.users:,} users)", "",
         "| operation | requests/s | p50 ms | p99 ms | errors | ratio to baseline | target | note |",
         "|---|---:|---:|---:|---:|---:|---|---|",
@@ -328,14 +355,11 @@ def main():
         bare = measure(f"http://127.0.0.1:{port}", "/%s", [""], args.seconds, workdir=workdir)
         bare_proc.terminate()
         bare_proc.wait()
-        print("measuring the raw argon2id rate…", file=sys.stderr)
-        argon = json.loads(subprocess.run([ARGON2_RATE, str(args.seconds)], check=True, capture_output=True,
-                                          text=True).stdout)
         print(f"measuring localzoom with {args.users} users…", file=sys.stderr)
         small = scenario(args.users, args.seconds, workdir, full=True)
         print(f"measuring localzoom with {args.scale_users} users…", file=sys.stderr)
         big = scenario(args.scale_users, args.seconds, workdir, full=False)
-        text = report(args, m, bare, argon, start_ms, idle_mb, small, big)
+        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = args.out or (os.path.join(tempfile.gettempdir(), "localzoom-bench-smoke.md") if args.smoke else
@@ -344,8 +368,7 @@ def main():
         f.write(text)
     print(text)
     print(f"results written to {out}", file=sys.stderr)
-    errors = sum(r["errors"] for r in small.values() if isinstance(r, dict)) + \
-        sum(r["errors"] for r in big.values() if isinstance(r, dict))
+    errors = sum(r.get("errors", 0) for r in list(small.values()) + list(big.values()) if isinstance(r, dict))
     if errors:
         print(f"bench: {errors} requests failed", file=sys.stderr)
         sys.exit(1)

@@ -2,21 +2,31 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Mutex, mpsc};
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
 /// A 22-character URL-safe id, the shape of Zoom's user and account ids.
 pub fn new_id() -> String {
     random_urlsafe(16)
+}
+
+/// A request's tracking id: 22 URL-safe characters from the thread's generator (unique, not secret, so it need
+/// not cost a system call per request).
+pub fn new_tracking_id() -> String {
+    let mut buf = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
 }
 
 /// An opaque bearer token or secret: 32 random bytes, URL-safe.
@@ -83,20 +93,30 @@ impl HashParams {
     };
 }
 
-/// Hashes passwords off the async workers, at most `permits` at a time, so password traffic cannot starve
-/// the cheap calls (each OWASP hash holds ~19 MiB and tens of milliseconds of a core).
+/// Hashes passwords on a few dedicated threads, never on the async workers, so password traffic cannot starve
+/// the cheap calls. Each thread keeps its argon2 memory (~19 MiB with OWASP parameters) and reuses it: memory
+/// stays bounded at `threads` blocks however many hashes run, and no hash pays for allocating it.
 #[derive(Clone)]
 pub struct PasswordHashing {
-    params: HashParams,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<HashJob>,
+}
+
+enum HashJob {
+    Hash(String, oneshot::Sender<Result<String, ApiError>>),
+    Verify(String, String, oneshot::Sender<Result<bool, ApiError>>),
 }
 
 impl PasswordHashing {
-    pub fn new(params: HashParams, concurrency: usize) -> Self {
-        PasswordHashing {
-            params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+    pub fn new(params: HashParams, threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let _ = std::thread::Builder::new()
+                .name(format!("localzoom-argon2-{n}"))
+                .spawn(move || hashing_thread(params, &queue));
         }
+        PasswordHashing { jobs }
     }
 
     fn argon2(params: HashParams) -> Argon2<'static> {
@@ -110,33 +130,92 @@ impl PasswordHashing {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    pub fn hash_blocking(params: HashParams, password: &str) -> Result<String, ApiError> {
-        let salt = SaltString::generate(&mut OsRng);
+    /// One argon2id hash in PHC form, computed in `memory` (grown to the parameters' size if needed).
+    pub fn hash_with_memory(
+        params: HashParams,
+        password: &str,
+        memory: &mut Vec<Block>,
+    ) -> Result<String, ApiError> {
+        memory.resize(params.memory_kib as usize, Block::default());
+        let mut salt = [0u8; 16];
+        OsRng.fill_bytes(&mut salt);
+        let mut output = [0u8; 32];
         Self::argon2(params)
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(ApiError::internal)
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                &salt,
+                &mut output,
+                &mut memory[..],
+            )
+            .map_err(ApiError::internal)?;
+        Ok(format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(output)
+        ))
+    }
+
+    fn verify_blocking(params: HashParams, password: &str, phc: &str) -> Result<bool, ApiError> {
+        let parsed = PasswordHash::new(phc).map_err(ApiError::internal)?;
+        Ok(Self::argon2(params)
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        let params = self.params;
-        tokio::task::spawn_blocking(move || Self::hash_blocking(params, &password))
-            .await
-            .map_err(ApiError::internal)?
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(HashJob::Hash(password, reply))
+            .map_err(|_| ApiError::internal("password hashing threads stopped"))?;
+        answer.await.map_err(ApiError::internal)?
     }
 
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        let params = self.params;
-        tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&phc).map_err(ApiError::internal)?;
-            Ok(Self::argon2(params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(ApiError::internal)?
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(HashJob::Verify(password, phc, reply))
+            .map_err(|_| ApiError::internal("password hashing threads stopped"))?;
+        answer.await.map_err(ApiError::internal)?
+    }
+}
+
+fn hashing_thread(params: HashParams, queue: &Mutex<mpsc::Receiver<HashJob>>) {
+    lower_priority();
+    // Allocated on the first hash, so an idle server does not hold it.
+    let mut memory = Vec::new();
+    loop {
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(HashJob::Hash(password, reply)) => {
+                let _ = reply.send(PasswordHashing::hash_with_memory(
+                    params,
+                    &password,
+                    &mut memory,
+                ));
+            }
+            Ok(HashJob::Verify(password, phc, reply)) => {
+                let _ = reply.send(PasswordHashing::verify_blocking(params, &password, &phc));
+            }
+            // Every sender is gone: the server has stopped.
+            Err(_) => return,
+        }
+    }
+}
+
+/// Lets the kernel run request handling before hashing whenever both want a core, so password bursts do not
+/// add latency to the cheap calls (the hashes still take every idle cycle).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread; a failure only leaves the priority unchanged.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

@@ -9,8 +9,9 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, PasswordHashing};
+use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
-use crate::store::Database;
+use crate::store::{Database, Store, StoreResult};
 
 pub use crate::service::accounts::BootstrapOutcome as Bootstrap;
 
@@ -25,6 +26,19 @@ pub struct AppState {
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Authenticates the bearer and runs a read operation in one read transaction.
+    pub fn read_as<R>(
+        &self,
+        bearer: &Bearer,
+        f: impl FnOnce(&dyn Store, &Principal, i64) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        let now = self.now();
+        self.db.read(|store| {
+            let principal = gate::authenticate(store, bearer, now)?;
+            f(store, &principal, now)
+        })
     }
 }
 

@@ -10,6 +10,10 @@ use localzoom_server::crypto::HashParams;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
 
+/// Many small allocations per request (JSON, rows, headers): mimalloc serves them faster than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "localzoom",
@@ -136,24 +140,24 @@ fn fail(error: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a background writer, so a request never waits for the terminal or the disk;
+/// the returned guard flushes what is queued when `serve` returns.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let _log_guard = init_logging(args.log_format);
     let mut config = ServerConfig::new(&args.listen, &args.common.database);
     config.bootstrap = args.common.bootstrap();
     config.rate_limits = args.rate_limits == "on";

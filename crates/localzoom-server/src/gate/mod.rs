@@ -1,4 +1,8 @@
 //! What every `/v2` request passes before its handler: the bearer token becomes a `Principal`.
+//!
+//! Reads authenticate inside the same read transaction as the operation (`AppState::read_as`): one snapshot,
+//! one round of locking. Writes authenticate before their body is parsed (the `Principal` extractor), so a bad
+//! token is reported before a bad body, as Zoom does.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -7,6 +11,7 @@ use axum::http::request::Parts;
 use crate::crypto;
 use crate::error::ApiError;
 use crate::server::AppState;
+use crate::store::Store;
 
 /// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,13 +22,14 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
-impl FromRequestParts<AppState> for Principal {
+/// A well-formed `Authorization: Bearer …` header, not yet checked against the store: only its SHA-256 is kept.
+#[derive(Debug, Clone)]
+pub struct Bearer([u8; 32]);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -37,22 +43,31 @@ impl FromRequestParts<AppState> for Principal {
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(ApiError::InvalidToken);
         }
-        authenticate(state, token)
+        Ok(Bearer(crypto::sha256(token.as_bytes())))
     }
 }
 
-pub fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let digest = crypto::sha256(token.as_bytes());
-    let record = state
-        .db
-        .read(|store| store.token(&digest))?
-        .ok_or(ApiError::InvalidToken)?;
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = Bearer::from_request_parts(parts, state).await?;
+        let now = state.now();
+        state.db.read(|store| authenticate(store, &bearer, now))
+    }
+}
+
+pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Principal, ApiError> {
+    let record = store.token(&bearer.0)?.ok_or(ApiError::InvalidToken)?;
     // The lookup matched on the digest; compare again in constant time so the check does not hinge on the
     // index's comparison.
-    if !crypto::constant_time_eq(&record.token_sha256, &digest) || record.revoked {
+    if !crypto::constant_time_eq(&record.token_sha256, &bearer.0) || record.revoked {
         return Err(ApiError::InvalidToken);
     }
-    if record.expires_at <= state.clock.now_ms() {
+    if record.expires_at <= now {
         return Err(ApiError::ExpiredToken);
     }
     Ok(Principal {

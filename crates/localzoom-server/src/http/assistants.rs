@@ -7,17 +7,17 @@ use localzoom_api::{AddedAssistants, AssistantList, AssistantRef, SchedulerList}
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Bearer, Principal};
 use crate::server::AppState;
 use crate::service::assistants::{self, MAX_ASSISTANTS};
 
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<AssistantList>, ApiError> {
-    Ok(Json(state.db.read(|store| {
-        assistants::list(store, &principal, &user_id)
+    Ok(Json(state.read_as(&bearer, |store, principal, _| {
+        assistants::list(store, principal, &user_id)
     })?))
 }
 
@@ -65,11 +65,11 @@ pub async fn remove_one(
 
 pub async fn schedulers(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<SchedulerList>, ApiError> {
-    Ok(Json(state.db.read(|store| {
-        assistants::schedulers(store, &principal, &user_id)
+    Ok(Json(state.read_as(&bearer, |store, principal, _| {
+        assistants::schedulers(store, principal, &user_id)
     })?))
 }
 

@@ -9,7 +9,6 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -84,21 +83,21 @@ async fn method_not_allowed() -> ApiError {
 /// Gives each request a tracking id (Zoom's `x-zm-trackingid`, which clients such as Rivet surface) and logs
 /// one line per request carrying it. Paths are logged, query strings and headers never (they may hold secrets).
 async fn track(request: Request, next: Next) -> Response {
-    let tracking_id = crate::crypto::new_id();
+    let tracking_id = crate::crypto::new_tracking_id();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
-    let span = tracing::info_span!("request", tracking_id = %tracking_id, %method, %path);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&tracking_id) {
         response.headers_mut().insert(TRACKING_HEADER, value);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
-            "served"
-        )
-    });
+    tracing::info!(
+        tracking_id = %tracking_id,
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "served"
+    );
     response
 }

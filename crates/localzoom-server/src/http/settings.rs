@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Bearer, Principal};
 use crate::server::AppState;
 use crate::service::users;
 
@@ -21,13 +21,14 @@ fn require_security_option(query: &Query) -> Result<(), ApiError> {
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     PathParams(account_id): PathParams<String>,
     query: Query,
 ) -> Result<Json<Value>, ApiError> {
-    require_security_option(&query)?;
-    Ok(Json(state.db.read(|store| {
-        users::security_settings(store, &principal, &account_id)
+    let option = require_security_option(&query);
+    Ok(Json(state.read_as(&bearer, |store, principal, _| {
+        option?;
+        users::security_settings(store, principal, &account_id)
     })?))
 }
 

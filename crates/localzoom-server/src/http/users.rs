@@ -12,7 +12,7 @@ use crate::domain::user::{
     CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
 };
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Bearer, Principal};
 use crate::server::AppState;
 use crate::service::users::{
     self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,
@@ -127,9 +127,16 @@ fn parse_new_user(body: &Fields) -> Result<NewUser, ApiError> {
 
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     query: Query,
 ) -> Result<Json<UserList>, ApiError> {
+    let request = list_request(&query);
+    Ok(Json(state.read_as(&bearer, |store, principal, now| {
+        users::list(store, principal, request?, now)
+    })?))
+}
+
+fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
     let status = match query.get("status") {
         None | Some("") => Status::Active,
         Some(s) => Status::parse(s).ok_or_else(|| ApiError::field("status", "Invalid field."))?,
@@ -150,7 +157,7 @@ pub async fn list(
         Some(n) if n >= 1 => Some(n as u64),
         Some(_) => return Err(ApiError::field("page_number", "Invalid field.")),
     };
-    let request = ListRequest {
+    Ok(ListRequest {
         status,
         role,
         page_size,
@@ -159,21 +166,16 @@ pub async fn list(
             .filter(|t| !t.is_empty())
             .map(str::to_string),
         page_number,
-    };
-    let now = state.now();
-    Ok(Json(state.db.read(|store| {
-        users::list(store, &principal, request, now)
-    })?))
+    })
 }
 
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<User>, ApiError> {
-    let now = state.now();
-    Ok(Json(state.db.read(|store| {
-        users::get(store, &principal, &user_id, now)
+    Ok(Json(state.read_as(&bearer, |store, principal, now| {
+        users::get(store, principal, &user_id, now)
     })?))
 }
 
@@ -309,16 +311,16 @@ pub async fn delete(
 
 pub async fn check_email(
     State(state): State<AppState>,
-    principal: Principal,
+    bearer: Bearer,
     query: Query,
 ) -> Result<Json<EmailCheck>, ApiError> {
     let email = query
         .get("email")
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .ok_or(ApiError::EmailRequired)?;
-    let existed_email = state
-        .db
-        .read(|store| users::email_exists(store, &principal, email))?;
+        .ok_or(ApiError::EmailRequired);
+    let existed_email = state.read_as(&bearer, |store, principal, _| {
+        users::email_exists(store, principal, email?)
+    })?;
     Ok(Json(EmailCheck { existed_email }))
 }

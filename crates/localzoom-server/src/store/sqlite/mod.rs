@@ -64,9 +64,11 @@ impl SqliteDatabase {
             None => open_connection(&self.path, false).map_err(ApiError::internal)?,
         };
         // A deferred transaction gives every statement in `f` the same snapshot.
-        conn.execute_batch("BEGIN DEFERRED")?;
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
         let result = f(&SqliteStore { conn: &conn });
-        let ended = conn.execute_batch("COMMIT");
+        let ended = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
         if let Ok(mut readers) = self.readers.lock() {
             readers.push(conn);
         }
