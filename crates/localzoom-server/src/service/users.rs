@@ -8,8 +8,8 @@ use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::settings;
 use crate::domain::user::{
-    CreateAction, DeleteAction, LOGIN_API_USER, LOGIN_SSO, LOGIN_WORK_EMAIL, Role, Status,
-    TYPE_BASIC, UserRecord, decide_delete,
+    CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
+    decide_delete,
 };
 use crate::error::ApiError;
 use crate::gate::Principal;
@@ -91,13 +91,6 @@ pub fn account(store: &dyn Store, id: &str) -> StoreResult<AccountRecord> {
         .ok_or_else(|| ApiError::AccountNotFound(id.to_string()))
 }
 
-fn login_types(user: &UserRecord) -> Vec<i64> {
-    match user.login_type {
-        LOGIN_API_USER | LOGIN_SSO | LOGIN_WORK_EMAIL => vec![user.login_type],
-        other => vec![other],
-    }
-}
-
 /// `GET /users/{userId}`.
 pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
     // Zoom reports a pending user's `created_at` as the time of the call.
@@ -129,7 +122,7 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         status: user.status.as_str().into(),
         account_id: account.id.clone(),
         account_number: account.account_number,
-        login_types: login_types(user),
+        login_types: vec![user.login_type],
         group_ids: Vec::new(),
         im_group_ids: Vec::new(),
         jid: format!("{}@xmpp.localzoom.test", user.id.to_lowercase()),

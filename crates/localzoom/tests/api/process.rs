@@ -111,6 +111,22 @@ fn curl(args: &[&str]) -> (u16, String) {
     (status.trim().parse().unwrap(), body.to_string())
 }
 
+/// One authenticated `/v2` call through curl: `(status, body)`.
+fn api(base: &str, token: &str, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    let auth = format!("Authorization: Bearer {token}");
+    let url = format!("{base}/v2{path}");
+    let mut args = vec!["-X", method, "-H", &auth];
+    if let Some(json) = json {
+        args.extend(["-H", "Content-Type: application/json", "-d", json]);
+    }
+    args.push(&url);
+    curl(&args)
+}
+
+fn json_field(body: &str, field: &str) -> Value {
+    serde_json::from_str::<Value>(body).unwrap()[field].clone()
+}
+
 fn token(base: &str) -> String {
     let (status, body) = curl(&[
         "-X",
@@ -127,24 +143,12 @@ fn token(base: &str) -> String {
 }
 
 fn create_member(base: &str, token: &str, email: &str) -> String {
-    let (status, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        &format!("Authorization: Bearer {token}"),
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!(
-            r#"{{"action":"autoCreate","user_info":{{"email":"{email}","type":2,"password":"Initial1Pass"}}}}"#
-        ),
-        &format!("{base}/v2/users"),
-    ]);
+    let body = format!(
+        r#"{{"action":"autoCreate","user_info":{{"email":"{email}","type":2,"password":"Initial1Pass"}}}}"#
+    );
+    let (status, body) = api(base, token, "POST", "/users", Some(&body));
     assert_eq!(status, 201, "{body}");
-    serde_json::from_str::<Value>(&body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    json_field(&body, "id").as_str().unwrap().to_string()
 }
 
 /// The seeds' curl commands, verbatim but for host, token and the `:userId` placeholder.
@@ -232,15 +236,8 @@ fn the_seed_curl_commands_work_verbatim() {
     assert_eq!(run(&with_digit, &user), (204, String::new()));
     // 001 deactivates.
     assert_eq!(run(&commands[1], &user), (204, String::new()));
-    let (_, body) = curl(&[
-        "-H",
-        &format!("Authorization: Bearer {token}"),
-        &format!("{}/v2/users/{user}", server.base),
-    ]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["status"],
-        "inactive"
-    );
+    let (_, body) = api(&server.base, &token, "GET", &format!("/users/{user}"), None);
+    assert_eq!(json_field(&body, "status"), "inactive");
     // An unknown user gets Zoom's 404.
     assert_eq!(
         run(&commands[0], "nobody"),
@@ -256,34 +253,21 @@ fn state_survives_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut server = start(dir.path(), port, &[]);
-    let token1 = token(&server.base);
-    let user = create_member(&server.base, &token1, "persist@localzoom.test");
-    let auth = format!("Authorization: Bearer {token1}");
-    let (status, _) = curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        &auth,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        r#"{"password":"Changed1Pass"}"#,
-        &format!("{}/v2/users/{user}/password", server.base),
-    ]);
-    assert_eq!(status, 204);
-    let assistant = create_member(&server.base, &token1, "helper@localzoom.test");
-    let (status, _) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        &auth,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!(r#"{{"assistants":[{{"id":"{assistant}"}}]}}"#),
-        &format!("{}/v2/users/{user}/assistants", server.base),
-    ]);
-    assert_eq!(status, 201);
+    let token = token(&server.base);
+    let user = create_member(&server.base, &token, "persist@localzoom.test");
+    let password = Some(r#"{"password":"Changed1Pass"}"#);
+    let password_path = format!("/users/{user}/password");
+    assert_eq!(
+        api(&server.base, &token, "PUT", &password_path, password).0,
+        204
+    );
+    let assistant = create_member(&server.base, &token, "helper@localzoom.test");
+    let add = format!(r#"{{"assistants":[{{"id":"{assistant}"}}]}}"#);
+    let assistants_path = format!("/users/{user}/assistants");
+    assert_eq!(
+        api(&server.base, &token, "POST", &assistants_path, Some(&add)).0,
+        201
+    );
     // A sign-in session, written to the live database as the identity layer will (WAL allows it).
     let session = localzoom_server::store::SessionRecord {
         id: "session-1".into(),
@@ -304,52 +288,35 @@ fn state_survives_a_restart_and_a_kill_9() {
 
     let mut server = start(dir.path(), port, &[]);
     // The token issued before the restart still works, and every change is there.
-    let (status, body) = curl(&[
-        "-H",
-        &auth,
-        &format!("{}/v2/users/{user}/assistants", server.base),
-    ]);
+    let (status, body) = api(&server.base, &token, "GET", &assistants_path, None);
     assert_eq!(status, 200);
     assert!(body.contains(&assistant));
-    let (status, body) = curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        &auth,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        r#"{"password":"Changed1Pass"}"#,
-        &format!("{}/v2/users/{user}/password", server.base),
-    ]);
     assert_eq!(
-        (status, body.as_str()),
+        api(&server.base, &token, "PUT", &password_path, password),
         (
             400,
             r#"{"code":300,"message":"Your new password can not match the old password."}"#
+                .to_string()
         )
     );
-    let (status, _) = curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        &auth,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        r#"{"action":"deactivate"}"#,
-        &format!("{}/v2/users/{user}/status", server.base),
-    ]);
-    assert_eq!(status, 204);
+    let deactivate = Some(r#"{"action":"deactivate"}"#);
+    assert_eq!(
+        api(
+            &server.base,
+            &token,
+            "PUT",
+            &format!("/users/{user}/status"),
+            deactivate
+        )
+        .0,
+        204
+    );
     // kill -9 right after the acknowledged write: it must survive.
     server.signal("-KILL");
     drop(server);
     let server = start(dir.path(), port, &[]);
-    let (_, body) = curl(&["-H", &auth, &format!("{}/v2/users/{user}", server.base)]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["status"],
-        "inactive"
-    );
+    let (_, body) = api(&server.base, &token, "GET", &format!("/users/{user}"), None);
+    assert_eq!(json_field(&body, "status"), "inactive");
     // The session written before the first restart is there, ended by the deactivation.
     let sessions = open_db(dir.path()).read(|s| s.sessions(&user)).unwrap();
     assert_eq!(sessions.len(), 1);
@@ -446,12 +413,7 @@ fn start_up_errors_are_one_clear_line() {
     assert!(output.status.success());
     let minted = String::from_utf8(output.stdout).unwrap().trim().to_string();
     let server = start(dir.path(), free_port(), &[]);
-    let (status, _) = curl(&[
-        "-H",
-        &format!("Authorization: Bearer {minted}"),
-        &format!("{}/v2/users/me", server.base),
-    ]);
-    assert_eq!(status, 200);
+    assert_eq!(api(&server.base, &minted, "GET", "/users/me", None).0, 200);
 }
 
 #[test]
@@ -483,62 +445,34 @@ fn seed_adds_users_that_list_and_count() {
     seed("10");
     let server = start(dir.path(), free_port(), &[]);
     let token = token(&server.base);
-    let auth = format!("Authorization: Bearer {token}");
-    let (_, body) = curl(&[
-        "-H",
-        &auth,
-        &format!("{}/v2/users?page_size=1", server.base),
-    ]);
+    let total = |status: &str| {
+        let (_, body) = api(
+            &server.base,
+            &token,
+            "GET",
+            &format!("/users?page_size=1&status={status}"),
+            None,
+        );
+        json_field(&body, "total_records")
+    };
+    assert_eq!(total("active"), 2511);
     assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
-        2511
+        api(
+            &server.base,
+            &token,
+            "GET",
+            "/users/seed2509@seed.localzoom.test",
+            None
+        )
+        .0,
+        200
     );
-    let (status, _) = curl(&[
-        "-H",
-        &auth,
-        &format!("{}/v2/users/seed2509@seed.localzoom.test", server.base),
-    ]);
-    assert_eq!(status, 200);
     // Counts follow deletes and status changes.
-    let (status, _) = curl(&[
-        "-X",
-        "DELETE",
-        "-H",
-        &auth,
-        &format!(
-            "{}/v2/users/seed0@seed.localzoom.test?action=delete",
-            server.base
-        ),
-    ]);
-    assert_eq!(status, 204);
-    let (status, _) = curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        &auth,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        r#"{"action":"deactivate"}"#,
-        &format!("{}/v2/users/seed1@seed.localzoom.test/status", server.base),
-    ]);
-    assert_eq!(status, 204);
-    let (_, body) = curl(&[
-        "-H",
-        &auth,
-        &format!("{}/v2/users?page_size=1", server.base),
-    ]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
-        2509
-    );
-    let (_, body) = curl(&[
-        "-H",
-        &auth,
-        &format!("{}/v2/users?status=inactive", server.base),
-    ]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["total_records"],
-        1
-    );
+    let delete = "/users/seed0@seed.localzoom.test?action=delete";
+    assert_eq!(api(&server.base, &token, "DELETE", delete, None).0, 204);
+    let deactivate = Some(r#"{"action":"deactivate"}"#);
+    let status = "/users/seed1@seed.localzoom.test/status";
+    assert_eq!(api(&server.base, &token, "PUT", status, deactivate).0, 204);
+    assert_eq!(total("active"), 2509);
+    assert_eq!(total("inactive"), 1);
 }

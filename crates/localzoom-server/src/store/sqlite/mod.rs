@@ -210,6 +210,70 @@ const USER_COLUMNS: &str = "id, account_id, email, first_name, last_name, displa
     login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, \
     password_hash, profile, created_at, last_login_time, seq";
 
+/// The columns a user write sets, in the order of `UserParams::as_params`.
+const USER_WRITE_COLUMNS: &str = "id, account_id, email, email_lower, first_name, last_name, display_name, type, \
+    role, status, login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, \
+    password_hash, profile, created_at, last_login_time";
+
+/// A user's column values for inserts and updates, with the two derived ones computed once.
+struct UserParams<'u> {
+    user: &'u UserRecord,
+    email_lower: String,
+    role: &'static str,
+    status: &'static str,
+    profile: String,
+}
+
+impl<'u> UserParams<'u> {
+    fn of(user: &'u UserRecord) -> Self {
+        UserParams {
+            user,
+            email_lower: user.email.to_lowercase(),
+            role: user.role.as_str(),
+            status: user.status.as_str(),
+            profile: Value::Object(user.profile.clone()).to_string(),
+        }
+    }
+
+    fn as_params(&self) -> [&dyn rusqlite::ToSql; 23] {
+        let u = self.user;
+        [
+            &u.id,
+            &u.account_id,
+            &u.email,
+            &self.email_lower,
+            &u.first_name,
+            &u.last_name,
+            &u.display_name,
+            &u.user_type,
+            &self.role,
+            &self.status,
+            &u.login_type,
+            &u.pmi,
+            &u.use_pmi,
+            &u.timezone,
+            &u.dept,
+            &u.language,
+            &u.verified,
+            &u.is_zoom_room,
+            &u.upcoming_zoom_events,
+            &u.password_hash,
+            &self.profile,
+            &u.created_at,
+            &u.last_login_time,
+        ]
+    }
+}
+
+/// `USER_COLUMNS` qualified with a table alias, for joins.
+fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, UserRecord)> {
     let role: String = row.get(7)?;
     let status: String = row.get(8)?;
@@ -485,37 +549,11 @@ impl Store for SqliteStore<'_> {
 
     fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
         self.conn
-            .prepare_cached(
-                "INSERT INTO users (id, account_id, email, email_lower, first_name, last_name, display_name, type, \
-                 role, status, login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, \
-                 upcoming_zoom_events, password_hash, profile, created_at, last_login_time) VALUES (?1, ?2, ?3, ?4, \
-                 ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-            )?
-            .execute(params![
-                u.id,
-                u.account_id,
-                u.email,
-                u.email.to_lowercase(),
-                u.first_name,
-                u.last_name,
-                u.display_name,
-                u.user_type,
-                u.role.as_str(),
-                u.status.as_str(),
-                u.login_type,
-                u.pmi,
-                u.use_pmi,
-                u.timezone,
-                u.dept,
-                u.language,
-                u.verified,
-                u.is_zoom_room,
-                u.upcoming_zoom_events,
-                u.password_hash,
-                Value::Object(u.profile.clone()).to_string(),
-                u.created_at,
-                u.last_login_time
-            ])?;
+            .prepare_cached(&format!(
+                "INSERT INTO users ({USER_WRITE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+            ))?
+            .execute(UserParams::of(u).as_params().as_slice())?;
         self.count_user(&u.account_id, u.status.as_str(), u.role.as_str(), 1)
     }
 
@@ -540,36 +578,17 @@ impl Store for SqliteStore<'_> {
 
     fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
         let before = self.counted_as(&u.id)?;
+        // The same parameter numbering as the insert; `created_at` (?22) is never changed.
+        let assignments = USER_WRITE_COLUMNS
+            .split(", ")
+            .enumerate()
+            .filter(|(_, column)| !matches!(*column, "id" | "created_at"))
+            .map(|(i, column)| format!("{column} = ?{}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
         self.conn
-            .prepare_cached(
-                "UPDATE users SET email = ?2, email_lower = ?3, first_name = ?4, last_name = ?5, display_name = ?6, \
-                 type = ?7, role = ?8, status = ?9, login_type = ?10, pmi = ?11, use_pmi = ?12, timezone = ?13, \
-                 dept = ?14, language = ?15, verified = ?16, is_zoom_room = ?17, upcoming_zoom_events = ?18, \
-                 password_hash = ?19, profile = ?20, last_login_time = ?21 WHERE id = ?1",
-            )?
-            .execute(params![
-                u.id,
-                u.email,
-                u.email.to_lowercase(),
-                u.first_name,
-                u.last_name,
-                u.display_name,
-                u.user_type,
-                u.role.as_str(),
-                u.status.as_str(),
-                u.login_type,
-                u.pmi,
-                u.use_pmi,
-                u.timezone,
-                u.dept,
-                u.language,
-                u.verified,
-                u.is_zoom_room,
-                u.upcoming_zoom_events,
-                u.password_hash,
-                Value::Object(u.profile.clone()).to_string(),
-                u.last_login_time
-            ])?;
+            .prepare_cached(&format!("UPDATE users SET {assignments} WHERE id = ?1"))?
+            .execute(UserParams::of(u).as_params().as_slice())?;
         if let Some((account, status, role)) = before
             && (status != u.status.as_str() || role != u.role.as_str())
         {
@@ -679,11 +698,7 @@ impl Store for SqliteStore<'_> {
     }
 
     fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
-        let columns = USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = user_columns_of("u");
         let sql = format!(
             "SELECT {columns}, a.can_manage_host_private_event FROM assistants a JOIN users u \
              ON u.id = a.assistant_id WHERE a.user_id = ?1 ORDER BY a.added_at, u.seq"
@@ -696,11 +711,7 @@ impl Store for SqliteStore<'_> {
     }
 
     fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
-        let columns = USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = user_columns_of("u");
         self.users(
             &format!(
                 "SELECT {columns} FROM assistants a JOIN users u ON u.id = a.user_id WHERE a.assistant_id = ?1 \
