@@ -49,6 +49,9 @@ pub enum ApiError {
     BasicUserCapOnCreate(u32),
     #[error("basic user cap {0} reached on type change")]
     BasicUserCapOnConvert(u32),
+    /// The token holds none of the operation's scopes; carries the granular scopes Zoom names in the message.
+    #[error("missing scopes: {0}")]
+    MissingScopes(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("password rule: {0:?}")]
@@ -129,6 +132,11 @@ impl ApiError {
                      users. Remove existing basic user(s) from your \"Users\" list or the \"Pending Users\" list \
                      before attempting to convert a user to a Basic user."
                 ),
+            ),
+            MissingScopes(scopes) => (
+                S::BAD_REQUEST,
+                4711,
+                format!("Invalid access token, does not contain scopes:[{scopes}]."),
             ),
             MethodNotAllowed => (S::METHOD_NOT_ALLOWED, 2300, "This API endpoint is not recognized.".into()),
             Password(rule) => {

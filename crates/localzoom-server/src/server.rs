@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, PasswordHashing};
+use crate::gate::scopes::Operation;
 use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
 use crate::store::{Database, Store, StoreResult};
@@ -28,15 +29,18 @@ impl AppState {
         self.clock.now_ms()
     }
 
-    /// Authenticates the bearer and runs a read operation in one read transaction.
+    /// Authenticates the bearer, checks its scopes for the operation on the named user (if any), and runs the
+    /// read in the same read transaction.
     pub fn read_as<R>(
         &self,
         bearer: &Bearer,
+        (operation, user_ref): (&Operation, Option<&str>),
         f: impl FnOnce(&dyn Store, &Principal, i64) -> StoreResult<R>,
     ) -> StoreResult<R> {
         let now = self.now();
         self.db.read(|store| {
             let principal = gate::authenticate(store, bearer, now)?;
+            operation.authorize(&principal, user_ref)?;
             f(store, &principal, now)
         })
     }

@@ -13,6 +13,8 @@ use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::Store;
 
+pub mod scopes;
+
 /// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

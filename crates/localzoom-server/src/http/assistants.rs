@@ -7,7 +7,7 @@ use localzoom_api::{AddedAssistants, AssistantList, AssistantRef, SchedulerList}
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal};
+use crate::gate::{Bearer, Principal, scopes};
 use crate::server::AppState;
 use crate::service::assistants::{self, MAX_ASSISTANTS};
 
@@ -16,9 +16,11 @@ pub async fn list(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<AssistantList>, ApiError> {
-    Ok(Json(state.read_as(&bearer, |store, principal, _| {
-        assistants::list(store, principal, &user_id)
-    })?))
+    Ok(Json(state.read_as(
+        &bearer,
+        (&scopes::USER_ASSISTANTS, Some(&user_id)),
+        |store, principal, _| assistants::list(store, principal, &user_id),
+    )?))
 }
 
 pub async fn add(
@@ -27,6 +29,7 @@ pub async fn add(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<(StatusCode, Json<AddedAssistants>), ApiError> {
+    scopes::USER_ASSISTANT_CREATE.authorize(&principal, Some(&user_id))?;
     let refs: Vec<AssistantRef> = body
         .typed("assistants")?
         .filter(|refs: &Vec<AssistantRef>| !refs.is_empty() && refs.len() <= MAX_ASSISTANTS)
@@ -44,6 +47,7 @@ pub async fn remove_all(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_ASSISTANTS_DELETE.authorize(&principal, Some(&user_id))?;
     state
         .db
         .write(move |store| assistants::remove_all(store, &principal, &user_id))
@@ -56,6 +60,7 @@ pub async fn remove_one(
     principal: Principal,
     PathParams((user_id, assistant_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_ASSISTANT_DELETE.authorize(&principal, Some(&user_id))?;
     state
         .db
         .write(move |store| assistants::remove_one(store, &principal, &user_id, &assistant_id))
@@ -68,9 +73,11 @@ pub async fn schedulers(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<SchedulerList>, ApiError> {
-    Ok(Json(state.read_as(&bearer, |store, principal, _| {
-        assistants::schedulers(store, principal, &user_id)
-    })?))
+    Ok(Json(state.read_as(
+        &bearer,
+        (&scopes::USER_SCHEDULERS, Some(&user_id)),
+        |store, principal, _| assistants::schedulers(store, principal, &user_id),
+    )?))
 }
 
 pub async fn remove_all_schedulers(
@@ -78,6 +85,7 @@ pub async fn remove_all_schedulers(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_SCHEDULERS_DELETE.authorize(&principal, Some(&user_id))?;
     state
         .db
         .write(move |store| assistants::remove_all_schedulers(store, &principal, &user_id))
@@ -90,6 +98,7 @@ pub async fn remove_scheduler(
     principal: Principal,
     PathParams((user_id, scheduler_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_SCHEDULER_DELETE.authorize(&principal, Some(&user_id))?;
     state
         .db
         .write(move |store| {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Principal, scopes};
 use crate::server::AppState;
 use crate::service::lifecycle;
 
@@ -16,6 +16,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_PASSWORD.authorize(&principal, Some(&user_id))?;
     let password = body.required_str("password")?;
     let now = state.now();
     state.db.read(|store| {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal};
+use crate::gate::{Bearer, Principal, scopes};
 use crate::server::AppState;
 use crate::service::users;
 
@@ -26,10 +26,14 @@ pub async fn get(
     query: Query,
 ) -> Result<Json<Value>, ApiError> {
     let option = require_security_option(&query);
-    Ok(Json(state.read_as(&bearer, |store, principal, _| {
-        option?;
-        users::security_settings(store, principal, &account_id)
-    })?))
+    Ok(Json(state.read_as(
+        &bearer,
+        (&scopes::ACCOUNT_SETTINGS, None),
+        |store, principal, _| {
+            option?;
+            users::security_settings(store, principal, &account_id)
+        },
+    )?))
 }
 
 pub async fn update(
@@ -39,6 +43,7 @@ pub async fn update(
     query: Query,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
+    scopes::ACCOUNT_SETTINGS_UPDATE.authorize(&principal, None)?;
     require_security_option(&query)?;
     let security = body
         .get("security")

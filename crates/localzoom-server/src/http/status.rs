@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::input::{Fields, PathParams};
 use crate::domain::user::StatusAction;
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Principal, scopes};
 use crate::server::AppState;
 use crate::service::lifecycle;
 
@@ -16,6 +16,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_STATUS.authorize(&principal, Some(&user_id))?;
     let action = body
         .str("action")?
         .as_deref()

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 
 use super::input::PathParams;
 use crate::error::ApiError;
-use crate::gate::Principal;
+use crate::gate::{Principal, scopes};
 use crate::server::AppState;
 use crate::service::lifecycle;
 
@@ -14,6 +14,7 @@ pub async fn revoke_sso(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_SSO_TOKEN_DELETE.authorize(&principal, Some(&user_id))?;
     let now = state.now();
     state
         .db

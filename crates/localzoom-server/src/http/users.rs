@@ -12,7 +12,7 @@ use crate::domain::user::{
     CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
 };
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal};
+use crate::gate::{Bearer, Principal, scopes};
 use crate::server::AppState;
 use crate::service::users::{
     self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,
@@ -24,6 +24,7 @@ pub async fn create(
     principal: Principal,
     body: Fields,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    scopes::USER_CREATE.authorize(&principal, None)?;
     let mut new = parse_new_user(&body)?;
     let password = body
         .object("user_info")?
@@ -131,9 +132,11 @@ pub async fn list(
     query: Query,
 ) -> Result<Json<UserList>, ApiError> {
     let request = list_request(&query);
-    Ok(Json(state.read_as(&bearer, |store, principal, now| {
-        users::list(store, principal, request?, now)
-    })?))
+    Ok(Json(state.read_as(
+        &bearer,
+        (&scopes::USERS, None),
+        |store, principal, now| users::list(store, principal, request?, now),
+    )?))
 }
 
 fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
@@ -174,9 +177,11 @@ pub async fn get(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.read_as(&bearer, |store, principal, now| {
-        users::get(store, principal, &user_id, now)
-    })?))
+    Ok(Json(state.read_as(
+        &bearer,
+        (&scopes::USER, Some(&user_id)),
+        |store, principal, now| users::get(store, principal, &user_id, now),
+    )?))
 }
 
 pub async fn update(
@@ -185,6 +190,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_UPDATE.authorize(&principal, Some(&user_id))?;
     let patch = parse_patch(&body)?;
     state
         .db
@@ -297,6 +303,7 @@ pub async fn delete(
     PathParams(user_id): PathParams<String>,
     query: Query,
 ) -> Result<StatusCode, ApiError> {
+    scopes::USER_DELETE.authorize(&principal, Some(&user_id))?;
     let action = match query.get("action") {
         None | Some("") | Some("disassociate") => DeleteAction::Disassociate,
         Some("delete") => DeleteAction::Delete,
@@ -319,8 +326,10 @@ pub async fn check_email(
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .ok_or(ApiError::EmailRequired);
-    let existed_email = state.read_as(&bearer, |store, principal, _| {
-        users::email_exists(store, principal, email?)
-    })?;
+    let existed_email = state.read_as(
+        &bearer,
+        (&scopes::USER_EMAIL, None),
+        |store, principal, _| users::email_exists(store, principal, email?),
+    )?;
     Ok(Json(EmailCheck { existed_email }))
 }

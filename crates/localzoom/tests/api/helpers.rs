@@ -242,6 +242,31 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Mints a token of a new app of the account holding exactly `scopes`, acting for `user_id`.
+    pub async fn token_with_scopes(&self, user_id: &str, scopes: &[&str]) -> String {
+        let user_id = user_id.to_string();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let now = self.clock_now();
+        self.db()
+            .write(move |s| {
+                let app = localzoom_server::store::AppRecord {
+                    client_id: localzoom_server::crypto::new_id(),
+                    client_secret_sha256: vec![0; 32],
+                    account_id: ACCOUNT_ID.into(),
+                    owner_user_id: user_id,
+                    kind: "user".into(),
+                    scopes,
+                    active: true,
+                    created_at: now,
+                };
+                s.insert_app(&app)?;
+                localzoom_server::service::accounts::mint_token(s, &app, now)
+            })
+            .await
+            .unwrap()
+            .access_token
+    }
+
     /// Mints a token that acts for the given user (as a user-level app's token would).
     pub async fn token_for_user(&self, user_id: &str) -> String {
         let user_id = user_id.to_string();

@@ -8,6 +8,7 @@ mod bad_input;
 mod oauth;
 mod password;
 mod process;
+mod scopes;
 mod sso_token;
 mod status;
 mod users;

@@ -1,0 +1,141 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn call_with(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Reply {
+    let mut request = app
+        .http
+        .request(method, format!("{}/v2{path}", app.base))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn a_token_without_the_operations_scopes_gets_4711_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.get("/users/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = app.member("target@example.com").await;
+    let reader = app.token_with_scopes(&owner, &["user:read:admin"]).await;
+    call_with(&app, &reader, Method::PUT, &format!("/users/{id}/status"), Some(json!({ "action": "deactivate" })))
+        .await
+        .assert_error(
+            400,
+            4711,
+            "Invalid access token, does not contain scopes:[user:update:status, user:update:status:admin].",
+        );
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["status"],
+        "active"
+    );
+    // The same token reads.
+    call_with(&app, &reader, Method::GET, &format!("/users/{id}"), None)
+        .await
+        .assert_status(200);
+    for (method, path, scopes) in [
+        (
+            Method::DELETE,
+            format!("/users/{id}/token"),
+            "user:delete:token, user:delete:token:admin",
+        ),
+        (
+            Method::PUT,
+            format!("/users/{id}/password"),
+            "user:update:password, user:update:password:admin",
+        ),
+        (
+            Method::DELETE,
+            format!("/users/{id}/assistants"),
+            "user:delete:assistant, user:delete:assistant:admin",
+        ),
+        (
+            Method::PATCH,
+            "/accounts/me/settings?option=security".into(),
+            "account:update:settings:admin, account:update:settings:master",
+        ),
+    ] {
+        call_with(
+            &app,
+            &reader,
+            method,
+            &path,
+            Some(json!({ "password": "Valid1Pass", "security": {} })),
+        )
+        .await
+        .assert_error(
+            400,
+            4711,
+            &format!("Invalid access token, does not contain scopes:[{scopes}]."),
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_granular_scope_is_enough_for_its_operation_only() {
+    let app = TestApp::spawn().await;
+    let owner = app.get("/users/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = app.member("target@example.com").await;
+    let granular = app
+        .token_with_scopes(&owner, &["user:read:user:admin"])
+        .await;
+    call_with(&app, &granular, Method::GET, &format!("/users/{id}"), None)
+        .await
+        .assert_status(200);
+    call_with(&app, &granular, Method::GET, "/users", None)
+        .await
+        .assert_error(
+            400,
+            4711,
+            "Invalid access token, does not contain scopes:[user:read:list_users:admin].",
+        );
+}
+
+#[tokio::test]
+async fn user_level_scopes_reach_only_me() {
+    let app = TestApp::spawn().await;
+    let id = app.member("self@example.com").await;
+    let other = app.member("other@example.com").await;
+    let token = app
+        .token_with_scopes(&id, &["user:read", "user:write"])
+        .await;
+    let me = call_with(&app, &token, Method::GET, "/users/me", None).await;
+    me.assert_status(200);
+    assert_eq!(me.body["id"], id.as_str());
+    // Even the caller's own id is refused: user-level apps must say `me`.
+    for target in [&id, &other] {
+        call_with(&app, &token, Method::GET, &format!("/users/{target}"), None)
+            .await
+            .assert_error(400, 4711, "Invalid access token, does not contain scopes:[user:read:user, user:read:user:admin].");
+    }
+    call_with(&app, &token, Method::PUT, &format!("/users/{other}/status"), Some(json!({ "action": "deactivate" })))
+        .await
+        .assert_error(400, 4711, "Invalid access token, does not contain scopes:[user:update:status, user:update:status:admin].");
+    assert_eq!(
+        app.get(&format!("/users/{other}")).await.body["status"],
+        "active"
+    );
+    call_with(
+        &app,
+        &token,
+        Method::PUT,
+        "/users/me/password",
+        Some(json!({ "password": "Mine1Pass" })),
+    )
+    .await
+    .assert_status(204);
+}
