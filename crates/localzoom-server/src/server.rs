@@ -46,6 +46,25 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Runs a write as one transaction, authenticating the caller's token again inside it: a token revoked
+    /// (or a user deactivated) while the request waited is refused, not honoured.
+    pub async fn write_as<R: Send + 'static>(
+        &self,
+        principal: Principal,
+        f: impl FnOnce(&dyn Store, &Principal) -> StoreResult<R> + Send + 'static,
+    ) -> StoreResult<R> {
+        let now = self.now();
+        let bearer = principal.bearer();
+        self.db
+            .write(move |store| {
+                let principal = gate::authenticate(store, &bearer, now)?;
+                f(store, &principal)
+            })
+            .await
+    }
+}
+
 pub struct ServerConfig {
     pub listen: String,
     pub database: String,

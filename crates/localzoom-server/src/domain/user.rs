@@ -192,10 +192,11 @@ pub fn decide_status(
         }
         StatusAction::Deactivate if user.upcoming_zoom_events => Err(ApiError::UpcomingZoomEvents),
         StatusAction::Deactivate => Ok(StatusEffect::Deactivate),
-        StatusAction::Activate if user.status == Status::Active => Ok(StatusEffect::Activate),
         StatusAction::Activate => {
-            // A deactivated user comes back as Basic (deactivation removed the licences), so it takes a Basic seat.
-            if let Some(max) = max_basic_users
+            // A deactivated Basic user takes a Basic seat again; active and pending users already hold theirs.
+            if user.status == Status::Inactive
+                && user.user_type == TYPE_BASIC
+                && let Some(max) = max_basic_users
                 && basic_users >= u64::from(max)
             {
                 return Err(ApiError::BasicUserCap(max));
@@ -312,8 +313,9 @@ mod tests {
     }
 
     #[test]
-    fn activation_respects_the_basic_cap_only_for_inactive_users() {
-        let inactive = user(Role::Member, Status::Inactive);
+    fn activation_respects_the_basic_cap_only_for_inactive_basic_users() {
+        let mut inactive = user(Role::Member, Status::Inactive);
+        inactive.user_type = TYPE_BASIC;
         assert_eq!(
             decide_status(&inactive, StatusAction::Activate, Some(3), 3),
             Err(ApiError::BasicUserCap(3))
@@ -322,11 +324,16 @@ mod tests {
             decide_status(&inactive, StatusAction::Activate, Some(3), 2),
             Ok(StatusEffect::Activate)
         );
-        let active = user(Role::Member, Status::Active);
-        assert_eq!(
-            decide_status(&active, StatusAction::Activate, Some(0), 9),
-            Ok(StatusEffect::Activate)
-        );
+        let mut licensed = user(Role::Member, Status::Inactive);
+        licensed.user_type = TYPE_LICENSED;
+        let mut pending = user(Role::Member, Status::Pending);
+        pending.user_type = TYPE_BASIC;
+        for u in [user(Role::Member, Status::Active), licensed, pending] {
+            assert_eq!(
+                decide_status(&u, StatusAction::Activate, Some(0), 9),
+                Ok(StatusEffect::Activate)
+            );
+        }
     }
 
     #[test]

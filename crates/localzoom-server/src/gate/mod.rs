@@ -22,6 +22,14 @@ pub struct Principal {
     pub user_id: String,
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// The SHA-256 of the bearer token the principal came from, to check it again inside a write.
+    pub token_sha256: [u8; 32],
+}
+
+impl Principal {
+    pub fn bearer(&self) -> Bearer {
+        Bearer(self.token_sha256)
+    }
 }
 
 /// A well-formed `Authorization: Bearer …` header, not yet checked against the store: only its SHA-256 is kept.
@@ -77,5 +85,6 @@ pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Prin
         user_id: record.user_id,
         client_id: record.client_id,
         scopes: record.scopes,
+        token_sha256: bearer.0,
     })
 }

@@ -294,6 +294,7 @@ mod tests {
             user_id: "u".into(),
             client_id: "c".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            token_sha256: [0; 32],
         }
     }
 

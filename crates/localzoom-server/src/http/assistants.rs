@@ -36,8 +36,9 @@ pub async fn add(
         .ok_or_else(|| body.invalid("assistants"))?;
     let now = state.now();
     let added = state
-        .db
-        .write(move |store| assistants::add(store, &principal, &user_id, &refs, now))
+        .write_as(principal, move |store, principal| {
+            assistants::add(store, principal, &user_id, &refs, now)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
@@ -49,8 +50,9 @@ pub async fn remove_all(
 ) -> Result<StatusCode, ApiError> {
     scopes::USER_ASSISTANTS_DELETE.authorize(&principal, Some(&user_id))?;
     state
-        .db
-        .write(move |store| assistants::remove_all(store, &principal, &user_id))
+        .write_as(principal, move |store, principal| {
+            assistants::remove_all(store, principal, &user_id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -62,8 +64,9 @@ pub async fn remove_one(
 ) -> Result<StatusCode, ApiError> {
     scopes::USER_ASSISTANT_DELETE.authorize(&principal, Some(&user_id))?;
     state
-        .db
-        .write(move |store| assistants::remove_one(store, &principal, &user_id, &assistant_id))
+        .write_as(principal, move |store, principal| {
+            assistants::remove_one(store, principal, &user_id, &assistant_id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -87,8 +90,9 @@ pub async fn remove_all_schedulers(
 ) -> Result<StatusCode, ApiError> {
     scopes::USER_SCHEDULERS_DELETE.authorize(&principal, Some(&user_id))?;
     state
-        .db
-        .write(move |store| assistants::remove_all_schedulers(store, &principal, &user_id))
+        .write_as(principal, move |store, principal| {
+            assistants::remove_all_schedulers(store, principal, &user_id)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -100,9 +104,8 @@ pub async fn remove_scheduler(
 ) -> Result<StatusCode, ApiError> {
     scopes::USER_SCHEDULER_DELETE.authorize(&principal, Some(&user_id))?;
     state
-        .db
-        .write(move |store| {
-            assistants::remove_scheduler(store, &principal, &user_id, &scheduler_id)
+        .write_as(principal, move |store, principal| {
+            assistants::remove_scheduler(store, principal, &user_id, &scheduler_id)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

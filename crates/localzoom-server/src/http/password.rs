@@ -24,9 +24,8 @@ pub async fn update(
     })?;
     let hash = state.hashing.hash(password.clone()).await?;
     state
-        .db
-        .write(move |store| {
-            lifecycle::commit_password_change(store, &principal, &user_id, &password, hash, now)
+        .write_as(principal, move |store, principal| {
+            lifecycle::commit_password_change(store, principal, &user_id, &password, hash, now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

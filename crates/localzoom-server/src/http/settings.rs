@@ -50,9 +50,8 @@ pub async fn update(
         .cloned()
         .ok_or_else(|| body.invalid("security"))?;
     state
-        .db
-        .write(move |store| {
-            users::update_security_settings(store, &principal, &account_id, &security)
+        .write_as(principal, move |store, principal| {
+            users::update_security_settings(store, principal, &account_id, &security)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

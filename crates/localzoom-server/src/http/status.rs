@@ -24,8 +24,9 @@ pub async fn update(
         .ok_or_else(|| body.invalid("action"))?;
     let now = state.now();
     state
-        .db
-        .write(move |store| lifecycle::set_status(store, &principal, &user_id, action, now))
+        .write_as(principal, move |store, principal| {
+            lifecycle::set_status(store, principal, &user_id, action, now)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

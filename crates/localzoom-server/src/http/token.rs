@@ -17,8 +17,9 @@ pub async fn revoke_sso(
     scopes::USER_SSO_TOKEN_DELETE.authorize(&principal, Some(&user_id))?;
     let now = state.now();
     state
-        .db
-        .write(move |store| lifecycle::revoke_sso_token(store, &principal, &user_id, now))
+        .write_as(principal, move |store, principal| {
+            lifecycle::revoke_sso_token(store, principal, &user_id, now)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

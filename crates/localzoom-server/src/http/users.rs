@@ -34,11 +34,10 @@ pub async fn create(
         (CreateAction::AutoCreate, Some(password)) => {
             let hash = state.hashing.hash(password.clone()).await?;
             state
-                .db
-                .write(move |store| {
+                .write_as(principal, move |store, principal| {
                     let key = accounts::server_key(store)?;
                     new.password_hash = Some(hash);
-                    let created = users::create(store, &principal, new, now)?;
+                    let created = users::create(store, principal, new, now)?;
                     let print = lifecycle::fingerprint(&key, &created.id, &password);
                     store.record_password(&created.id, &print, now)?;
                     Ok(created)
@@ -47,8 +46,9 @@ pub async fn create(
         }
         _ => {
             state
-                .db
-                .write(move |store| users::create(store, &principal, new, now))
+                .write_as(principal, move |store, principal| {
+                    users::create(store, principal, new, now)
+                })
                 .await?
         }
     };
@@ -193,8 +193,9 @@ pub async fn update(
     scopes::USER_UPDATE.authorize(&principal, Some(&user_id))?;
     let patch = parse_patch(&body)?;
     state
-        .db
-        .write(move |store| users::update(store, &principal, &user_id, patch))
+        .write_as(principal, move |store, principal| {
+            users::update(store, principal, &user_id, patch)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -310,8 +311,9 @@ pub async fn delete(
         Some(_) => return Err(ApiError::field("action", "Invalid field.")),
     };
     state
-        .db
-        .write(move |store| users::delete(store, &principal, &user_id, action))
+        .write_as(principal, move |store, principal| {
+            users::delete(store, principal, &user_id, action)
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -127,9 +127,29 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         im_group_ids: Vec::new(),
         jid: format!("{}@xmpp.localzoom.test", user.id.to_lowercase()),
         cluster: "us01".into(),
-        profile: user.profile.clone(),
+        profile: user
+            .profile
+            .iter()
+            .filter(|(key, _)| GET_PROFILE_FIELDS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
     }
 }
+
+/// Profile fields kept from `PATCH` that `GET /users/{userId}` returns (S1's schema): `host_key`, `about_me`,
+/// `linkedin_url` and `vanity_name` are stored but not shown there.
+const GET_PROFILE_FIELDS: &[&str] = &[
+    "company",
+    "job_title",
+    "location",
+    "cost_center",
+    "manager",
+    "pronouns",
+    "pronouns_option",
+    "cms_user_id",
+    "phone_numbers",
+    "custom_attributes",
+];
 
 /// One element of `GET /users`: pending users have no `id` there.
 pub fn listed(user: &UserRecord) -> ListedUser {
@@ -256,7 +276,11 @@ pub fn list(
         }
         None => {
             let page = req.page_number.unwrap_or(1).max(1);
-            (req.status, req.role, 0, page, (page - 1) * req.page_size)
+            let offset = (page - 1)
+                .checked_mul(req.page_size)
+                .filter(|offset| *offset <= i64::MAX as u64)
+                .ok_or_else(|| ApiError::field("page_number", "Invalid field."))?;
+            (req.status, req.role, 0, page, offset)
         }
     };
     let total = store.count_users(&principal.account_id, status, role)?;

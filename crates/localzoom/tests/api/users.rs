@@ -495,3 +495,35 @@ async fn api_users_and_zoom_rooms_cannot_be_removed_that_way() {
     .assert_error(400, 200, "Cannot delete a Zoom Rooms user.");
     app.get(&format!("/users/{room}")).await.assert_status(200);
 }
+
+#[tokio::test]
+async fn absurd_page_numbers_are_refused_not_crashed_on() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .get("/users?page_size=2000&page_number=18446744073709551615")
+        .await;
+    reply.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(reply.error_fields(), vec!["page_number"]);
+    assert_eq!(
+        app.get("/users?page_number=99999").await.body["users"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn get_shows_only_zooms_profile_fields() {
+    let app = TestApp::spawn().await;
+    let id = app.member("p@example.com").await;
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "company": "Acme", "host_key": "123456", "about_me": "Hello", "linkedin_url": "https://linkedin.com/in/p", "vanity_name": "pat" })),
+    )
+    .await
+    .assert_status(204);
+    let user = app.get(&format!("/users/{id}")).await.body;
+    assert_eq!(user["company"], "Acme");
+    for hidden in ["host_key", "about_me", "linkedin_url", "vanity_name"] {
+        assert!(user.get(hidden).is_none(), "{hidden} must not be shown");
+    }
+}

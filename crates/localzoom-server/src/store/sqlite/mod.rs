@@ -69,7 +69,10 @@ impl SqliteDatabase {
         let ended = conn
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]));
-        if let Ok(mut readers) = self.readers.lock() {
+        // A connection whose transaction did not end cleanly is dropped, not pooled.
+        if ended.is_ok()
+            && let Ok(mut readers) = self.readers.lock()
+        {
             readers.push(conn);
         }
         ended?;
@@ -152,51 +155,53 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let replies: Vec<Reply> = match conn.execute_batch("BEGIN IMMEDIATE") {
-            Err(e) => {
-                let error = ApiError::internal(e);
-                batch
-                    .into_iter()
-                    .map(|job| job(Err(error.clone())).1)
-                    .collect()
+        // Once anything goes wrong with the transaction itself, nothing in this batch is committed: the jobs
+        // not yet run are failed without running, and every job is answered with the error.
+        let mut failure = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .err()
+            .map(ApiError::internal);
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            if let Some(error) = &failure {
+                replies.push(job(Err(error.clone())).1);
+                continue;
             }
-            Ok(()) => batch
-                .into_iter()
-                .map(|job| run_in_savepoint(&conn, job))
-                .collect(),
-        };
-        let commit_error = if conn.is_autocommit() {
-            None
-        } else {
-            conn.execute_batch("COMMIT").err().map(ApiError::internal)
-        };
-        if commit_error.is_some() {
+            let (reply, intact) = run_in_savepoint(&conn, job);
+            replies.push(reply);
+            // Some errors (I/O, disk full, out of memory) roll back the whole transaction, not just the job.
+            if !intact || conn.is_autocommit() {
+                failure = Some(ApiError::internal("the write transaction was rolled back"));
+            }
+        }
+        let outcome =
+            failure.or_else(|| conn.execute_batch("COMMIT").err().map(ApiError::internal));
+        if outcome.is_some() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         for reply in replies {
-            reply(commit_error.clone());
+            reply(outcome.clone());
         }
     }
 }
 
-/// Runs one job so that its failure (an error or a panic) undoes only its own writes.
-fn run_in_savepoint(conn: &Connection, job: Job) -> Reply {
+/// Runs one job so that its failure (an error or a panic) undoes only its own writes. Returns its reply and
+/// whether the transaction is still sound (its undo worked).
+fn run_in_savepoint(conn: &Connection, job: Job) -> (Reply, bool) {
     if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-        return job(Err(ApiError::internal(e))).1;
+        return (job(Err(ApiError::internal(e))).1, false);
     }
     let store = SqliteStore { conn };
     match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&store)))) {
         Ok((failed, reply)) => {
-            if failed {
-                let _ = conn.execute_batch("ROLLBACK TO job");
-            }
-            let _ = conn.execute_batch("RELEASE job");
-            reply
+            let undone = !failed || conn.execute_batch("ROLLBACK TO job").is_ok();
+            let released = conn.execute_batch("RELEASE job").is_ok();
+            (reply, undone && released)
         }
         Err(_) => {
             // The job's reply sender was dropped with it: its caller sees an internal error.
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-            Box::new(|_| {})
+            let intact = conn.execute_batch("ROLLBACK TO job; RELEASE job").is_ok();
+            (Box::new(|_| {}), intact)
         }
     }
 }
