@@ -34,6 +34,33 @@ enum Command {
     Token(CommonArgs),
     /// Add N users to the bootstrap account quickly (for load tests), with a progress line on stderr.
     Seed(SeedArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Set an account's limits (Zoom keeps these per account; localzoom's defaults are in docs/fidelity.md).
+    SetLimits(SetLimitsArgs),
+}
+
+#[derive(Args)]
+struct SetLimitsArgs {
+    /// The account (default: the bootstrap account).
+    #[arg(long)]
+    account: Option<String>,
+    /// Most active and pending Basic users (error 3412 beyond), or `unlimited`.
+    #[arg(long)]
+    max_basic_users: Option<String>,
+    /// How many recent passwords a new one may not repeat (error 1129).
+    #[arg(long)]
+    password_history: Option<u32>,
+    /// How many password changes a user may make in 24 hours.
+    #[arg(long)]
+    password_changes_per_day: Option<u32>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -128,6 +155,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Token(args) => token(args).await,
             Command::Seed(args) => seed(args).await,
+            Command::Accounts(AccountsCommand::SetLimits(args)) => set_limits(args).await,
         }
     });
     match result {
@@ -328,4 +356,46 @@ impl Progress {
             (false, _) => eprintln!("{line}"),
         }
     }
+}
+
+async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
+    let max_basic_users = match args.max_basic_users.as_deref() {
+        None => None,
+        Some("unlimited") => Some(None),
+        Some(n) => Some(Some(n.parse::<u32>().map_err(|_| {
+            anyhow::anyhow!("--max-basic-users takes a number or `unlimited`, not {n:?}")
+        })?)),
+    };
+    let now = SystemClock.now_ms();
+    let (db, outcome) =
+        server::open_and_bootstrap(&args.common.database, &args.common.bootstrap(), now).await?;
+    let account_id = args.account.unwrap_or(outcome.account_id);
+    let (history, per_day) = (args.password_history, args.password_changes_per_day);
+    let account = db
+        .write(move |store| {
+            let mut account = localzoom_server::service::users::account(store, &account_id)?;
+            if let Some(max) = max_basic_users {
+                account.max_basic_users = max;
+            }
+            if let Some(n) = history {
+                account.password_history_count = n;
+            }
+            if let Some(n) = per_day {
+                account.password_changes_per_day = n;
+            }
+            store.update_account(&account)?;
+            Ok(account)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.body().message))?;
+    println!(
+        "account {}: max Basic users {}, password history {}, password changes per day {}",
+        account.id,
+        account
+            .max_basic_users
+            .map_or("unlimited".to_string(), |n| n.to_string()),
+        account.password_history_count,
+        account.password_changes_per_day
+    );
+    Ok(())
 }

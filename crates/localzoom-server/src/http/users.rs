@@ -3,14 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use localzoom_api::{CreatedUser, EmailCheck, FieldError, User, UserList};
+use localzoom_api::{CreatedUser, EmailCheck, FieldError, PasswordRequirement, User, UserList};
 use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
-use crate::domain::password;
 use crate::domain::user::{
     CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
 };
+use crate::domain::{password, settings};
 use crate::error::ApiError;
 use crate::gate::{Bearer, Principal, scopes};
 use crate::server::AppState;
@@ -25,7 +25,10 @@ pub async fn create(
     body: Fields,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     scopes::USER_CREATE.authorize(&principal, None)?;
-    let mut new = parse_new_user(&body)?;
+    let account = state
+        .db
+        .read(|store| users::account(store, &principal.account_id))?;
+    let mut new = parse_new_user(&body, &settings::password_requirement(&account.security))?;
     let password = body
         .object("user_info")?
         .and_then(|info| info.str("password").ok().flatten());
@@ -39,7 +42,7 @@ pub async fn create(
                     new.password_hash = Some(hash);
                     let created = users::create(store, principal, new, now)?;
                     let print = lifecycle::fingerprint(&key, &created.id, &password);
-                    store.record_password(&created.id, &print, now)?;
+                    store.record_password(&created.id, &print, now, true)?;
                     Ok(created)
                 })
                 .await?
@@ -55,7 +58,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-fn parse_new_user(body: &Fields) -> Result<NewUser, ApiError> {
+fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<NewUser, ApiError> {
     let mut errors = Vec::new();
     let mut invalid = |field: &str| {
         errors.push(FieldError {
@@ -107,10 +110,10 @@ fn parse_new_user(body: &Fields) -> Result<NewUser, ApiError> {
     }
     let action = action.expect("checked above");
     if action == CreateAction::AutoCreate {
-        // autoCreate users sign in with the password given here; it must meet Zoom's basic rules.
-        let ok = info.str("password")?.is_some_and(|p| {
-            p.chars().count() <= 32 && password::check(&p, &Default::default()).is_ok()
-        });
+        // autoCreate users sign in with the password given here; it must meet Zoom's rules and the account's.
+        let ok = info
+            .str("password")?
+            .is_some_and(|p| password::check(&p, requirement).is_ok());
         if !ok {
             return Err(ApiError::Invalid("Invalid parameter: password".into()));
         }

@@ -210,6 +210,8 @@ pub fn server_key(store: &dyn Store) -> StoreResult<Vec<u8>> {
 
 /// Mints an access token for an app; returns the token in clear (only its digest is stored).
 pub fn mint_token(store: &dyn Store, app: &AppRecord, now: i64) -> StoreResult<TokenResponse> {
+    // Tokens a day past expiry are of no use to anyone: each mint sweeps a few, so the table stays bounded.
+    store.purge_expired_tokens(now - 24 * 3600 * 1000)?;
     let token = crypto::new_secret();
     store.insert_token(&TokenRecord {
         token_sha256: crypto::sha256(token.as_bytes()).to_vec(),

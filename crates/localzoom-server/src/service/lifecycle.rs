@@ -117,7 +117,7 @@ pub fn commit_password_change(
     let (mut user, print) = check_password_change(store, principal, user_ref, password, now)?;
     user.password_hash = Some(hash);
     store.update_user(&user)?;
-    store.record_password(&user.id, &print, now)?;
+    store.record_password(&user.id, &print, now, false)?;
     store.end_sessions(&user.id, Some(LOGIN_WORK_EMAIL), now)?;
     store.enqueue_email(&OutboxEmail {
         to_address: user.email.clone(),

@@ -133,8 +133,18 @@ pub trait Store {
 
     /// Fingerprints of the user's passwords, newest first.
     fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// Changes since `since`, not counting the password a user was created with.
     fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64>;
-    fn record_password(&self, user_id: &str, fingerprint: &str, at: i64) -> StoreResult<()>;
+    /// `initial`: the password the user was created with (history, but not a change).
+    fn record_password(
+        &self,
+        user_id: &str,
+        fingerprint: &str,
+        at: i64,
+        initial: bool,
+    ) -> StoreResult<()>;
+    /// Deletes up to a hundred tokens that expired before `before`; returns how many.
+    fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64>;
 
     fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
     fn outbox(&self) -> StoreResult<Vec<OutboxEmail>>;

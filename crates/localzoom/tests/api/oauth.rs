@@ -196,3 +196,40 @@ async fn me_is_the_owner_for_server_to_server_tokens() {
     // Dates are RFC 3339 UTC with Z.
     assert_eq!(me.body["created_at"], "2026-01-01T00:00:00Z");
 }
+
+#[tokio::test]
+async fn tokens_a_day_past_expiry_are_purged() {
+    let app = TestApp::spawn().await;
+    let old = app.token.clone();
+    let count = |app: &TestApp| {
+        let mut n = 0;
+        app.db()
+            .read(|s| {
+                n = s
+                    .token(&localzoom_server::crypto::sha256(old.as_bytes()))?
+                    .map_or(0, |_| 1);
+                Ok(())
+            })
+            .unwrap();
+        n
+    };
+    assert_eq!(count(&app), 1);
+    app.clock.advance_ms(3600 * 1000);
+    app.get("/users/me")
+        .await
+        .assert_error(401, 124, "Access token is expired.");
+    app.clock.advance_ms(24 * 3600 * 1000 + 1);
+    // Minting a new token sweeps the long-expired one.
+    let fresh = app.fresh_token().await;
+    assert_eq!(count(&app), 0);
+    app.get("/users/me")
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    app.send(
+        app.http
+            .get(format!("{}/v2/users/me", app.base))
+            .bearer_auth(fresh),
+    )
+    .await
+    .assert_status(200);
+}

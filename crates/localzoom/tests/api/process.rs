@@ -476,3 +476,73 @@ fn seed_adds_users_that_list_and_count() {
     assert_eq!(total("active"), 2509);
     assert_eq!(total("inactive"), 1);
 }
+
+#[test]
+fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let server = start(dir.path(), free_port(), &[]);
+    let token = token(&server.base);
+    let user = create_member(&server.base, &token, "limited@localzoom.test");
+    // Changing limits while the server runs: the next request sees them.
+    let output = Command::new(BIN)
+        .args([
+            "accounts",
+            "set-limits",
+            "--password-changes-per-day",
+            "1",
+            "--max-basic-users",
+            "0",
+        ])
+        .args(["--database", &db])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("max Basic users 0, password history 5, password changes per day 1")
+    );
+    let path = format!("/users/{user}/password");
+    // autoCreate's initial password is not a change: one change is still allowed today.
+    assert_eq!(
+        api(
+            &server.base,
+            &token,
+            "PUT",
+            &path,
+            Some(r#"{"password":"Second2Pass"}"#)
+        )
+        .0,
+        204
+    );
+    let (status, body) = api(
+        &server.base,
+        &token,
+        "PUT",
+        &path,
+        Some(r#"{"password":"Third3Pass"}"#),
+    );
+    assert_eq!((status, json_field(&body, "code")), (400, Value::from(300)));
+    let basic = r#"{"action":"create","user_info":{"email":"basic@localzoom.test","type":1}}"#;
+    let (status, body) = api(&server.base, &token, "POST", "/users", Some(basic));
+    assert_eq!(
+        (status, json_field(&body, "code")),
+        (400, Value::from(3412))
+    );
+    let bad = Command::new(BIN)
+        .args([
+            "accounts",
+            "set-limits",
+            "--max-basic-users",
+            "lots",
+            "--database",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -527,3 +527,22 @@ async fn get_shows_only_zooms_profile_fields() {
         assert!(user.get(hidden).is_none(), "{hidden} must not be shown");
     }
 }
+
+#[tokio::test]
+async fn auto_create_passwords_meet_the_accounts_requirements() {
+    let app = TestApp::spawn().await;
+    app.call(
+        Method::PATCH,
+        "/accounts/me/settings?option=security",
+        Some(json!({ "security": { "password_requirement": { "have_special_character": true } } })),
+    )
+    .await
+    .assert_status(204);
+    let body = |password: &str| json!({ "action": "autoCreate", "user_info": { "email": "a@example.com", "type": 2, "password": password } });
+    app.call(Method::POST, "/users", Some(body("Initial1Pass")))
+        .await
+        .assert_error(400, 300, "Invalid parameter: password");
+    app.call(Method::POST, "/users", Some(body("Initial1Pass!")))
+        .await
+        .assert_status(201);
+}

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_user_counts.sql"),
+    include_str!("migrations/0003_password_history_initial.sql"),
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
@@ -773,16 +774,34 @@ impl Store for SqliteStore<'_> {
 
     fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM password_history WHERE user_id = ?1 AND changed_at > ?2",
+            "SELECT COUNT(*) FROM password_history WHERE user_id = ?1 AND changed_at > ?2 AND initial = 0",
         )?;
         Ok(stmt.query_row(params![user_id, since], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    fn record_password(&self, user_id: &str, fingerprint: &str, at: i64) -> StoreResult<()> {
+    fn record_password(
+        &self,
+        user_id: &str,
+        fingerprint: &str,
+        at: i64,
+        initial: bool,
+    ) -> StoreResult<()> {
         self.conn
-            .prepare_cached("INSERT INTO password_history (user_id, fingerprint, changed_at) VALUES (?1, ?2, ?3)")?
-            .execute(params![user_id, fingerprint, at])?;
+            .prepare_cached(
+                "INSERT INTO password_history (user_id, fingerprint, changed_at, initial) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![user_id, fingerprint, at, initial])?;
         Ok(())
+    }
+
+    fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "DELETE FROM access_tokens WHERE token_sha256 IN \
+                 (SELECT token_sha256 FROM access_tokens WHERE expires_at < ?1 LIMIT 100)",
+            )?
+            .execute(params![before])? as u64)
     }
 
     fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
