@@ -239,7 +239,16 @@ pub enum OAuthFailure {
     MissingGrantType,
     MissingAccountId,
     InvalidAccount,
+    InvalidRequest,
     Internal,
+}
+
+/// A store failure behind the token endpoint: logged with its detail, answered in the OAuth shape.
+impl From<ApiError> for OAuthFailure {
+    fn from(error: ApiError) -> Self {
+        tracing::error!(detail = %error, "token endpoint failed");
+        OAuthFailure::Internal
+    }
 }
 
 impl OAuthFailure {
@@ -265,6 +274,11 @@ impl OAuthFailure {
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "Missing account_id",
+            ),
+            InvalidRequest => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid request",
             ),
             InvalidAccount => (
                 StatusCode::BAD_REQUEST,

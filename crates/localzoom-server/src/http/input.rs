@@ -70,10 +70,10 @@ impl Fields {
     }
 
     pub fn object(&self, name: &str) -> Result<Option<Fields>, ApiError> {
-        match self.get(name) {
+        match self.get(name).map(from_form_text) {
             None => Ok(None),
             Some(Value::Object(map)) => Ok(Some(Fields {
-                map: map.clone(),
+                map,
                 prefix: self.path(name),
             })),
             Some(_) => Err(self.invalid(name)),
@@ -84,7 +84,7 @@ impl Fields {
     pub fn typed<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v.clone())
+            Some(v) => serde_json::from_value(from_form_text(v))
                 .map(Some)
                 .map_err(|_| self.invalid(name)),
         }
@@ -123,13 +123,11 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
                 let request = Request::from_parts(parts, Body::from(bytes));
                 multipart_fields(request).await?
             }
-            "application/x-www-form-urlencoded" => {
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                    .map_err(|_| ApiError::Invalid("Request Body should be a valid form.".into()))?
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect()
-            }
+            "application/x-www-form-urlencoded" => nest_form_fields(
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| {
+                    ApiError::Invalid("Request Body should be a valid form.".into())
+                })?,
+            ),
             _ => return Err(ApiError::UnsupportedMediaType),
         };
         Ok(Fields {
@@ -137,6 +135,42 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             prefix: String::new(),
         })
     }
+}
+
+/// A form field may carry an object or array as JSON text (`assistants=[{"id":"…"}]`): read it as JSON.
+fn from_form_text(value: &Value) -> Value {
+    match value {
+        Value::String(text) if text.starts_with('{') || text.starts_with('[') => {
+            serde_json::from_str(text).unwrap_or_else(|_| value.clone())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Form keys name nested fields as `user_info[email]` or `user_info.email`; builds the objects they name.
+fn nest_form_fields(flat: Vec<(String, String)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, value) in flat {
+        let path: Vec<&str> = key
+            .split(['[', ']', '.'])
+            .filter(|segment| !segment.is_empty())
+            .collect();
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
+        let mut target = &mut map;
+        for parent in parents {
+            let entry = target
+                .entry(parent.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            target = entry.as_object_mut().expect("made an object above");
+        }
+        target.insert(last.to_string(), Value::String(value));
+    }
+    map
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -150,20 +184,20 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 }
 
 async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiError> {
+    // Text parts only; file parts of the implemented operations do not exist.
     let bad =
         || ApiError::Invalid("Request Body should be a valid multipart/form-data body.".into());
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|_| bad())?;
-    let mut map = Map::new();
+    let mut fields = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|_| bad())? {
         let Some(name) = field.name().map(str::to_string) else {
             continue;
         };
-        let text = field.text().await.map_err(|_| bad())?;
-        map.insert(name, Value::String(text));
+        fields.push((name, field.text().await.map_err(|_| bad())?));
     }
-    Ok(map)
+    Ok(nest_form_fields(fields))
 }
 
 /// Query parameters. Unknown ones are ignored; known ones are read with the same leniency as form fields.

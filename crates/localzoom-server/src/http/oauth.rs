@@ -8,7 +8,7 @@ use base64::Engine;
 use localzoom_api::TokenResponse;
 
 use super::input::{Fields, Query};
-use crate::error::OAuthFailure;
+use crate::error::{ApiError, OAuthFailure};
 use crate::server::AppState;
 use crate::service::accounts;
 
@@ -16,9 +16,10 @@ use crate::service::accounts;
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Query,
-    body: Result<Fields, crate::error::ApiError>,
+    query: Result<Query, ApiError>,
+    body: Result<Fields, ApiError>,
 ) -> Result<Json<TokenResponse>, OAuthFailure> {
+    let query = query.map_err(|_| OAuthFailure::InvalidRequest)?;
     let body = body.unwrap_or_default();
     let param = |name: &str| {
         query
@@ -46,7 +47,7 @@ pub async fn token(
             ))
         })
         .await
-        .map_err(|_| OAuthFailure::Internal)?
+        .map_err(OAuthFailure::from)?
         .map(Json)
 }
 

@@ -258,13 +258,13 @@ pub fn account_credentials_grant(
     now: i64,
 ) -> Result<TokenResponse, OAuthFailure> {
     let app = authenticate_client(store, client_id, secret)
-        .map_err(|_| OAuthFailure::Internal)?
+        .map_err(OAuthFailure::from)?
         .filter(|app| app.kind == "s2s")
         .ok_or(OAuthFailure::InvalidClient)?;
     if app.account_id != account_id {
         return Err(OAuthFailure::InvalidAccount);
     }
-    mint_token(store, &app, now).map_err(|_| OAuthFailure::Internal)
+    mint_token(store, &app, now).map_err(OAuthFailure::from)
 }
 
 /// Bulk-creates `count` active, Licensed, work-email members in the account, numbered from `first`

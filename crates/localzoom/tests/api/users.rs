@@ -546,3 +546,39 @@ async fn auto_create_passwords_meet_the_accounts_requirements() {
         .await
         .assert_status(201);
 }
+
+#[tokio::test]
+async fn nested_fields_can_be_sent_as_forms() {
+    let app = TestApp::spawn().await;
+    let form = app.request(Method::POST, "/users").form(&[
+        ("action", "create"),
+        ("user_info[email]", "form@example.com"),
+        ("user_info[type]", "2"),
+        ("user_info[first_name]", "Form"),
+    ]);
+    let created = app.send(form).await;
+    created.assert_status(201);
+    assert_eq!(created.body["first_name"], "Form");
+    let multipart = reqwest::multipart::Form::new()
+        .text("action", "custCreate")
+        .text("user_info.email", "multi@example.com")
+        .text("user_info.type", "2");
+    let boss = app
+        .send(app.request(Method::POST, "/users").multipart(multipart))
+        .await;
+    boss.assert_status(201);
+    let boss = boss.body["id"].as_str().unwrap().to_string();
+    let helper = app.member("helper@example.com").await;
+    let assistants =
+        reqwest::multipart::Form::new().text("assistants", format!(r#"[{{"id":"{helper}"}}]"#));
+    app.send(
+        app.request(Method::POST, &format!("/users/{boss}/assistants"))
+            .multipart(assistants),
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(
+        app.get(&format!("/users/{boss}/assistants")).await.body["assistants"][0]["id"],
+        helper.as_str()
+    );
+}
