@@ -18,7 +18,13 @@ use crate::error::ApiError;
 
 /// A 22-character URL-safe id, the shape of Zoom's user and account ids.
 pub fn new_id() -> String {
-    random_urlsafe(16)
+    // Never starting with `-` or `_`: an id that looks like a flag trips up every command line it is pasted into.
+    loop {
+        let id = random_urlsafe(16);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
 }
 
 /// A request's tracking id: 22 URL-safe characters from the thread's generator (unique, not secret, so it need
@@ -227,6 +233,7 @@ mod tests {
     fn ids_have_zooms_shape() {
         let id = new_id();
         assert_eq!(id.len(), 22);
+        assert!((0..200).all(|_| new_id().starts_with(|c: char| c.is_ascii_alphanumeric())));
         assert!(
             id.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use localzoom_server::clock::{Clock, SystemClock};
 use localzoom_server::crypto::HashParams;
+use localzoom_server::error::ApiError;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
+use localzoom_server::store::{AccountRecord, AppRecord, Database};
 
 /// Many small allocations per request (JSON, rows, headers): mimalloc serves them faster than glibc's malloc.
 /// `.cargo/config.toml` builds it without eager arena commits, which would add ~8 MB to an idle server's RSS.
@@ -37,12 +39,100 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Manage OAuth apps.
+    #[command(subcommand)]
+    Apps(AppsCommand),
 }
 
 #[derive(Subcommand)]
 enum AccountsCommand {
+    /// Create an account and its owner.
+    Create(CreateAccountArgs),
+    /// List the accounts.
+    List(ListArgs),
     /// Set an account's limits (Zoom keeps these per account; localzoom's defaults are in docs/fidelity.md).
     SetLimits(SetLimitsArgs),
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Register an OAuth app in an account; prints its client id and (once) its client secret.
+    Create(CreateAppArgs),
+    /// List the apps.
+    List(ListAppsArgs),
+    /// Deactivate an app: its tokens stop working at once.
+    Deactivate(DeactivateAppArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Output {
+    Table,
+    Json,
+}
+
+/// The database flag of the management commands (the same as `serve`'s).
+#[derive(Args)]
+struct DatabaseArg {
+    /// Database URL: sqlite://PATH (embedded, the default).
+    #[arg(
+        long,
+        env = "LOCALZOOM_DATABASE",
+        default_value = "sqlite://localzoom.db"
+    )]
+    database: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+#[derive(Args)]
+struct CreateAccountArgs {
+    #[arg(long, default_value = "pro", value_parser = ["free", "pro", "business", "enterprise"])]
+    plan: String,
+    #[arg(long)]
+    owner_email: String,
+    /// Account id (generated when absent).
+    #[arg(long)]
+    account_id: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArg,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    db: DatabaseArg,
+}
+
+#[derive(Args)]
+struct CreateAppArgs {
+    #[arg(long)]
+    account: String,
+    #[arg(long = "type", value_parser = ["s2s", "user"])]
+    kind: String,
+    /// Space-separated scopes (default: the classic admin set for s2s, the classic user set for user apps).
+    #[arg(long)]
+    scopes: Option<String>,
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArg,
+}
+
+#[derive(Args)]
+struct ListAppsArgs {
+    /// Only this account's apps.
+    #[arg(long)]
+    account: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArg,
+}
+
+#[derive(Args)]
+struct DeactivateAppArgs {
+    client_id: String,
+    #[command(flatten)]
+    db: DatabaseArg,
 }
 
 #[derive(Args)]
@@ -156,6 +246,11 @@ fn main() -> ExitCode {
             Command::Token(args) => token(args).await,
             Command::Seed(args) => seed(args).await,
             Command::Accounts(AccountsCommand::SetLimits(args)) => set_limits(args).await,
+            Command::Accounts(AccountsCommand::Create(args)) => create_account(args).await,
+            Command::Accounts(AccountsCommand::List(args)) => list_accounts(args),
+            Command::Apps(AppsCommand::Create(args)) => create_app(args).await,
+            Command::Apps(AppsCommand::List(args)) => list_apps(args),
+            Command::Apps(AppsCommand::Deactivate(args)) => deactivate_app(args).await,
         }
     });
     match result {
@@ -396,6 +491,168 @@ async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
             .map_or("unlimited".to_string(), |n| n.to_string()),
         account.password_history_count,
         account.password_changes_per_day
+    );
+    Ok(())
+}
+
+fn open(db: &DatabaseArg) -> anyhow::Result<Database> {
+    Database::open(&db.database)
+}
+
+fn failed(e: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.body().message)
+}
+
+/// Prints records as JSON (an array, or one object) or as an aligned table.
+fn print_records(output: Output, columns: &[&str], rows: Vec<serde_json::Value>, one: bool) {
+    if output == Output::Json {
+        let value = if one {
+            rows.into_iter().next().unwrap_or_default()
+        } else {
+            serde_json::Value::from(rows)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return;
+    }
+    let cell = |row: &serde_json::Value, c: &str| match &row[c] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            rows.iter()
+                .map(|r| cell(r, c).len())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(columns.iter().map(|c| c.to_string()).collect()));
+    for row in &rows {
+        println!("{}", line(columns.iter().map(|c| cell(row, c)).collect()));
+    }
+}
+
+fn account_json(a: &AccountRecord) -> serde_json::Value {
+    serde_json::json!({
+        "account_id": a.id, "plan": a.plan, "owner_email": a.owner_email,
+        "max_basic_users": a.max_basic_users, "password_history": a.password_history_count,
+        "password_changes_per_day": a.password_changes_per_day,
+    })
+}
+
+fn app_json(a: &AppRecord, secret: Option<&str>) -> serde_json::Value {
+    let mut value = serde_json::json!({
+        "client_id": a.client_id, "account_id": a.account_id, "type": a.kind, "scopes": a.scopes.join(" "),
+        "redirect_uri": a.redirect_uri, "active": a.active,
+    });
+    if let Some(secret) = secret {
+        value["client_secret"] = serde_json::Value::from(secret);
+    }
+    value
+}
+
+const ACCOUNT_COLUMNS: &[&str] = &["account_id", "plan", "owner_email", "max_basic_users"];
+const APP_COLUMNS: &[&str] = &["client_id", "account_id", "type", "active", "scopes"];
+
+async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
+    let db = open(&args.db)?;
+    let now = SystemClock.now_ms();
+    let id = args
+        .account_id
+        .unwrap_or_else(localzoom_server::crypto::new_id);
+    let (plan, email) = (args.plan, args.owner_email);
+    let (account, _) = db
+        .write(move |store| accounts::create_account(store, &id, &plan, &email, now))
+        .await
+        .map_err(failed)?;
+    print_records(
+        args.db.output,
+        ACCOUNT_COLUMNS,
+        vec![account_json(&account)],
+        true,
+    );
+    Ok(())
+}
+
+fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
+    let all = open(&args.db)?
+        .read(|store| store.accounts())
+        .map_err(failed)?;
+    print_records(
+        args.db.output,
+        ACCOUNT_COLUMNS,
+        all.iter().map(account_json).collect(),
+        false,
+    );
+    Ok(())
+}
+
+async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
+    let db = open(&args.db)?;
+    let now = SystemClock.now_ms();
+    let kind = accounts::AppKind::parse(&args.kind).expect("clap checked the value");
+    let scopes = args
+        .scopes
+        .map(|s| s.split_whitespace().map(str::to_string).collect());
+    let (account, redirect) = (args.account, args.redirect_uri);
+    let (app, secret) = db
+        .write(move |store| accounts::create_app(store, &account, kind, scopes, redirect, now))
+        .await
+        .map_err(failed)?;
+    let mut columns = APP_COLUMNS.to_vec();
+    columns.push("client_secret");
+    print_records(
+        args.db.output,
+        &columns,
+        vec![app_json(&app, Some(&secret))],
+        true,
+    );
+    Ok(())
+}
+
+fn list_apps(args: ListAppsArgs) -> anyhow::Result<()> {
+    let apps = open(&args.db)?
+        .read(|store| match &args.account {
+            Some(account) => store.apps(account),
+            None => store.all_apps(),
+        })
+        .map_err(failed)?;
+    print_records(
+        args.db.output,
+        APP_COLUMNS,
+        apps.iter().map(|a| app_json(a, None)).collect(),
+        false,
+    );
+    Ok(())
+}
+
+async fn deactivate_app(args: DeactivateAppArgs) -> anyhow::Result<()> {
+    let client_id = args.client_id;
+    let app = open(&args.db)?
+        .write(move |store| accounts::deactivate_app(store, &client_id))
+        .await
+        .map_err(failed)?;
+    print_records(
+        args.db.output,
+        APP_COLUMNS,
+        vec![app_json(&app, None)],
+        true,
     );
     Ok(())
 }

@@ -61,24 +61,8 @@ pub fn bootstrap(
     if let Some(account_id) = store.meta_get(META_BOOTSTRAP_ACCOUNT)? {
         return reuse_bootstrap(store, req, account_id, now);
     }
-    if !PLANS.contains(&req.plan.as_str()) {
-        return Err(ApiError::Invalid(format!("unknown plan {:?}", req.plan)));
-    }
     let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
-    let owner = new_owner(&account_id, &req.owner_email, now);
-    store.insert_account(&AccountRecord {
-        id: account_id.clone(),
-        account_number: crypto::random_digits(9),
-        plan: req.plan.clone(),
-        owner_email: req.owner_email.clone(),
-        managed_domain: Some(email_domain(&req.owner_email).to_lowercase()),
-        max_basic_users: None,
-        password_history_count: 5,
-        password_changes_per_day: 5,
-        security: Map::new(),
-        created_at: now,
-    })?;
-    store.insert_user(&owner)?;
+    let (_, owner) = create_account(store, &account_id, &req.plan, &req.owner_email, now)?;
     let client_id = req.client_id.clone().unwrap_or_else(crypto::new_id);
     let (secret, generated_secret) = match &req.client_secret {
         Some(secret) => (secret.clone(), None),
@@ -87,7 +71,16 @@ pub fn bootstrap(
             (secret.clone(), Some(secret))
         }
     };
-    store.insert_app(&s2s_app(&client_id, &secret, &account_id, &owner.id, now))?;
+    store.insert_app(&new_app(
+        &client_id,
+        &secret,
+        &account_id,
+        &owner.id,
+        AppKind::S2s,
+        None,
+        None,
+        now,
+    ))?;
     store.meta_set(META_BOOTSTRAP_ACCOUNT, &account_id)?;
     store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
     Ok(BootstrapOutcome {
@@ -140,7 +133,16 @@ fn reuse_bootstrap(
                     "client id {client_id} exists with another secret"
                 )));
             }
-            None => store.insert_app(&s2s_app(&client_id, secret, &account_id, &owner.id, now))?,
+            None => store.insert_app(&new_app(
+                &client_id,
+                secret,
+                &account_id,
+                &owner.id,
+                AppKind::S2s,
+                None,
+                None,
+                now,
+            ))?,
         }
         store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
     } else if store.app(&client_id)?.is_none() {
@@ -187,17 +189,156 @@ fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
     }
 }
 
-fn s2s_app(client_id: &str, secret: &str, account_id: &str, owner_id: &str, now: i64) -> AppRecord {
+/// The two kinds of OAuth app localzoom serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    /// Server-to-Server: `account_credentials` grant, acts as the account owner with admin scopes.
+    S2s,
+    /// User-managed: authorization-code grant, acts for the user who authorized it, as `me`.
+    User,
+}
+
+impl AppKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppKind::S2s => "s2s",
+            AppKind::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AppKind> {
+        match s {
+            "s2s" => Some(AppKind::S2s),
+            "user" => Some(AppKind::User),
+            _ => None,
+        }
+    }
+
+    /// The classic scope set an app of this kind holds unless told otherwise.
+    pub fn default_scopes(self) -> &'static [&'static str] {
+        match self {
+            AppKind::S2s => S2S_ADMIN_SCOPES,
+            AppKind::User => USER_APP_SCOPES,
+        }
+    }
+}
+
+/// The classic user-level scopes a user-managed app holds by default.
+pub const USER_APP_SCOPES: &[&str] = &["user:read", "user:write"];
+
+#[allow(clippy::too_many_arguments)]
+fn new_app(
+    client_id: &str,
+    secret: &str,
+    account_id: &str,
+    owner_id: &str,
+    kind: AppKind,
+    scopes: Option<Vec<String>>,
+    redirect_uri: Option<String>,
+    now: i64,
+) -> AppRecord {
     AppRecord {
         client_id: client_id.to_string(),
         client_secret_sha256: crypto::sha256(secret.as_bytes()).to_vec(),
         account_id: account_id.to_string(),
         owner_user_id: owner_id.to_string(),
-        kind: "s2s".into(),
-        scopes: S2S_ADMIN_SCOPES.iter().map(|s| s.to_string()).collect(),
+        kind: kind.as_str().into(),
+        scopes: scopes.unwrap_or_else(|| {
+            kind.default_scopes()
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        }),
         active: true,
         created_at: now,
+        redirect_uri,
     }
+}
+
+/// Creates an account and its owner (role Owner, Licensed, work-email login; the managed domain is the owner's).
+pub fn create_account(
+    store: &dyn Store,
+    account_id: &str,
+    plan: &str,
+    owner_email: &str,
+    now: i64,
+) -> StoreResult<(AccountRecord, UserRecord)> {
+    if !PLANS.contains(&plan) {
+        return Err(ApiError::Invalid(format!(
+            "unknown plan {plan:?}: one of {}",
+            PLANS.join(", ")
+        )));
+    }
+    if !crate::domain::user::is_valid_email(owner_email) {
+        return Err(ApiError::Invalid(format!(
+            "{owner_email:?} is not an e-mail address"
+        )));
+    }
+    if store.email_exists(owner_email)? {
+        return Err(ApiError::EmailTaken(owner_email.to_string()));
+    }
+    if store.account(account_id)?.is_some() {
+        return Err(ApiError::Invalid(format!(
+            "account {account_id} exists already"
+        )));
+    }
+    let account = AccountRecord {
+        id: account_id.to_string(),
+        account_number: crypto::random_digits(9),
+        plan: plan.to_string(),
+        owner_email: owner_email.to_string(),
+        managed_domain: Some(email_domain(owner_email).to_lowercase()),
+        max_basic_users: None,
+        password_history_count: 5,
+        password_changes_per_day: 5,
+        security: Map::new(),
+        created_at: now,
+    };
+    store.insert_account(&account)?;
+    let owner = new_owner(account_id, owner_email, now);
+    store.insert_user(&owner)?;
+    Ok((account, owner))
+}
+
+/// Registers an app in an account, acting for (S2S) or owned by the account owner; returns it with its
+/// client secret, which is shown once and stored only as a hash.
+pub fn create_app(
+    store: &dyn Store,
+    account_id: &str,
+    kind: AppKind,
+    scopes: Option<Vec<String>>,
+    redirect_uri: Option<String>,
+    now: i64,
+) -> StoreResult<(AppRecord, String)> {
+    let account = store
+        .account(account_id)?
+        .ok_or_else(|| ApiError::AccountNotFound(account_id.to_string()))?;
+    let owner = store
+        .user_by_email(&account.id, &account.owner_email)?
+        .ok_or_else(|| ApiError::internal("account owner missing"))?;
+    let secret = crypto::new_secret();
+    let app = new_app(
+        &crypto::new_id(),
+        &secret,
+        &account.id,
+        &owner.id,
+        kind,
+        scopes,
+        redirect_uri,
+        now,
+    );
+    store.insert_app(&app)?;
+    Ok((app, secret))
+}
+
+/// Deactivates an app: its tokens stop working at once (the token lookup checks the app).
+pub fn deactivate_app(store: &dyn Store, client_id: &str) -> StoreResult<AppRecord> {
+    let mut app = store
+        .app(client_id)?
+        .ok_or_else(|| ApiError::Invalid(format!("no app with client id {client_id}")))?;
+    app.active = false;
+    store.update_app(&app)?;
+    Ok(app)
 }
 
 /// The server's own secret key (page tokens, password fingerprints); created by `bootstrap`.

@@ -34,6 +34,8 @@ pub struct AppRecord {
     pub scopes: Vec<String>,
     pub active: bool,
     pub created_at: i64,
+    /// Where a user-level app's authorization redirects the browser.
+    pub redirect_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +93,8 @@ pub trait Store {
     fn insert_app(&self, app: &AppRecord) -> StoreResult<()>;
     fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>>;
     fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>>;
+    fn all_apps(&self) -> StoreResult<Vec<AppRecord>>;
+    fn update_app(&self, app: &AppRecord) -> StoreResult<()>;
 
     fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;

@@ -258,6 +258,7 @@ impl TestApp {
                     scopes,
                     active: true,
                     created_at: now,
+                    redirect_uri: None,
                 };
                 s.insert_app(&app)?;
                 localzoom_server::service::accounts::mint_token(s, &app, now)

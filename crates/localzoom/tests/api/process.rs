@@ -546,3 +546,92 @@ fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let server = start(dir.path(), free_port(), &[]);
+    let cli = |args: &[&str]| -> Value {
+        let output = Command::new(BIN)
+            .args(args)
+            .args(["--database", &db, "--output", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let account = cli(&[
+        "accounts",
+        "create",
+        "--plan",
+        "business",
+        "--owner-email",
+        "boss@second.test",
+    ]);
+    let account_id = account["account_id"].as_str().unwrap().to_string();
+    assert_eq!(account["owner_email"], "boss@second.test");
+    let app = cli(&["apps", "create", "--account", &account_id, "--type", "s2s"]);
+    assert_eq!(
+        app["scopes"],
+        "user:read:admin user:write:admin account:read:admin account:write:admin"
+    );
+    let (client, secret) = (
+        app["client_id"].as_str().unwrap(),
+        app["client_secret"].as_str().unwrap(),
+    );
+    let user_app = cli(&[
+        "apps",
+        "create",
+        "--account",
+        &account_id,
+        "--type",
+        "user",
+        "--redirect-uri",
+        "http://localhost/cb",
+    ]);
+    assert_eq!(user_app["scopes"], "user:read user:write");
+    let listed = cli(&["accounts", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let apps = cli(&["apps", "list", "--account", &account_id]);
+    assert_eq!(apps.as_array().unwrap().len(), 2);
+    assert!(apps[0].get("client_secret").is_none());
+
+    // The new app's credentials work against the running server at once, for the new account only.
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{client}:{secret}"),
+        &format!(
+            "{}/oauth/token?grant_type=account_credentials&account_id={account_id}",
+            server.base
+        ),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let token = json_field(&body, "access_token")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, me) = api(&server.base, &token, "GET", "/users/me", None);
+    assert_eq!(json_field(&me, "email"), "boss@second.test");
+    // Deactivating the app kills its live tokens at once.
+    let deactivated = cli(&["apps", "deactivate", client]);
+    assert_eq!(deactivated["active"], false);
+    let (status, body) = api(&server.base, &token, "GET", "/users/me", None);
+    assert_eq!((status, json_field(&body, "code")), (401, Value::from(124)));
+    // And a table by default.
+    let table = Command::new(BIN)
+        .args(["accounts", "list", "--database", &db])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.starts_with("account_id") && text.contains("boss@second.test"),
+        "{text}"
+    );
+}

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_user_counts.sql"),
     include_str!("migrations/0003_password_history_initial.sql"),
+    include_str!("migrations/0004_app_redirect_uri.sql"),
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
@@ -340,8 +341,8 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     })
 }
 
-const APP_COLUMNS: &str =
-    "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, created_at";
+const APP_COLUMNS: &str = "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, \
+    created_at, redirect_uri";
 
 fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
     let scopes: String = row.get(5)?;
@@ -354,6 +355,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
         scopes: split_scopes(&scopes),
         active: row.get(6)?,
         created_at: row.get(7)?,
+        redirect_uri: row.get(8)?,
     })
 }
 
@@ -471,7 +473,9 @@ impl Store for SqliteStore<'_> {
 
     fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         self.conn.execute(
-            &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            &format!(
+                "INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
             params![
                 app.client_id,
                 app.client_secret_sha256,
@@ -480,10 +484,36 @@ impl Store for SqliteStore<'_> {
                 app.kind,
                 app.scopes.join(" "),
                 app.active,
-                app.created_at
+                app.created_at,
+                app.redirect_uri
             ],
         )?;
         Ok(())
+    }
+
+    fn update_app(&self, app: &AppRecord) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE apps SET client_secret_sha256 = ?2, owner_user_id = ?3, scopes = ?4, active = ?5, \
+             redirect_uri = ?6 WHERE client_id = ?1",
+            params![
+                app.client_id,
+                app.client_secret_sha256,
+                app.owner_user_id,
+                app.scopes.join(" "),
+                app.active,
+                app.redirect_uri
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn all_apps(&self) -> StoreResult<Vec<AppRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, client_id"
+        ))?;
+        Ok(stmt
+            .query_map([], app_from_row)?
+            .collect::<Result<_, _>>()?)
     }
 
     fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
