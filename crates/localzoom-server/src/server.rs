@@ -22,6 +22,8 @@ pub struct AppState {
     pub db: Arc<Database>,
     pub clock: Arc<dyn Clock>,
     pub hashing: PasswordHashing,
+    /// The control API's key; without one the control API does not exist.
+    pub admin_key: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -75,6 +77,8 @@ pub struct ServerConfig {
     /// How many argon2 hashes may run at once.
     pub hash_concurrency: usize,
     pub clock: Arc<dyn Clock>,
+    /// Enables `/_localzoom/v1/…` for callers presenting this key.
+    pub admin_key: Option<String>,
 }
 
 impl ServerConfig {
@@ -93,6 +97,7 @@ impl ServerConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             clock: Arc::new(SystemClock),
+            admin_key: None,
         }
     }
 }
@@ -142,6 +147,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         db,
         clock: config.clock,
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
+        admin_key: config.admin_key.map(Arc::from),
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

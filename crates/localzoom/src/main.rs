@@ -203,6 +203,9 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
+    #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
     /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
     #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
     password_hash: HashCost,
@@ -287,6 +290,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(&args.listen, &args.common.database);
     config.bootstrap = args.common.bootstrap();
     config.rate_limits = args.rate_limits == "on";
+    config.admin_key = args.admin_key;
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,
         HashCost::Minimal => HashParams::MINIMAL,

@@ -8,6 +8,8 @@ use crate::error::ApiError;
 pub const LOGIN_API_USER: i64 = 99;
 pub const LOGIN_WORK_EMAIL: i64 = 100;
 pub const LOGIN_SSO: i64 = 101;
+/// Every login type Zoom defines (`0` Facebook, `1` Google, … `100` work e-mail, `101` SSO).
+pub const LOGIN_TYPES: [i64; 12] = [0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101];
 
 /// User plan types.
 pub const TYPE_BASIC: i64 = 1;

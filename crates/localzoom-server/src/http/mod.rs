@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 
 pub mod assistants;
+pub mod control;
 pub mod input;
 pub mod oauth;
 pub mod password;
@@ -57,8 +58,13 @@ pub fn router(state: AppState) -> Router {
             "/accounts/{accountId}/settings",
             get(settings::get).patch(settings::update),
         );
+    let control = Router::new().route(
+        "/users/{userId}/sessions",
+        get(control::sessions).post(control::sign_in),
+    );
     Router::new()
         .nest("/v2", v2)
+        .nest("/_localzoom/v1", control)
         .route("/oauth/token", post(oauth::token))
         .route("/healthz", get(health))
         .fallback(unknown_endpoint)

@@ -103,6 +103,8 @@ pub trait Store {
     fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>>;
     fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
+    fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>>;
     /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
     fn email_exists(&self, email: &str) -> StoreResult<bool>;
     fn update_user(&self, user: &UserRecord) -> StoreResult<()>;

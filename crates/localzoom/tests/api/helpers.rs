@@ -13,6 +13,7 @@ pub const ACCOUNT_ID: &str = "TestAccount0000000000A";
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
 pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const ADMIN_KEY: &str = "test-admin-key";
 /// 2026-01-01T00:00:00Z
 pub const START_MS: i64 = 1_767_225_600_000;
 
@@ -71,6 +72,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with_plan(plan: &str) -> TestApp {
+        Self::spawn_configured(plan, Some(ADMIN_KEY)).await
+    }
+
+    pub async fn spawn_configured(plan: &str, admin_key: Option<&str>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(START_MS);
         let mut config = ServerConfig::new(
@@ -84,6 +89,7 @@ impl TestApp {
         config.bootstrap.client_secret = Some(CLIENT_SECRET.into());
         config.hash_params = HashParams::MINIMAL;
         config.clock = Arc::new(clock.clone());
+        config.admin_key = admin_key.map(str::to_string);
         let started = server::start(config).await.unwrap();
         let mut app = TestApp {
             base: format!("http://{}", started.addr),

@@ -605,6 +605,16 @@ impl Store for SqliteStore<'_> {
         )
     }
 
+    fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ?1 OR email_lower = lower(?1)"
+        ))?;
+        Ok(stmt
+            .query_row(params![id_or_email], user_from_row)
+            .optional()?
+            .map(|(_, u)| u))
+    }
+
     fn email_exists(&self, email: &str) -> StoreResult<bool> {
         let mut stmt = self
             .conn
@@ -709,7 +719,7 @@ impl Store for SqliteStore<'_> {
     fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, user_id, login_type, created_at, ended_at FROM sessions WHERE user_id = ?1 \
-             ORDER BY created_at, id",
+             ORDER BY created_at, rowid",
         )?;
         let rows = stmt.query_map(params![user_id], |row| {
             Ok(SessionRecord {

@@ -1,0 +1,139 @@
+//! The control API: sign-ins as sessions, and what each seed operation does to them.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn control(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = app
+        .http
+        .request(method, format!("{}/_localzoom/v1{path}", app.base))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    app.send(request).await
+}
+
+async fn sign_in(app: &TestApp, user: &str, login_type: i64) -> String {
+    let reply = control(
+        app,
+        Method::POST,
+        &format!("/users/{user}/sessions"),
+        ADMIN_KEY,
+        Some(json!({ "login_type": login_type })),
+    )
+    .await;
+    reply.assert_status(201);
+    assert_eq!(reply.body["login_type"], login_type);
+    assert_eq!(reply.body["created_at"], "2026-01-01T00:00:00Z");
+    assert_eq!(reply.body["ended_at"], Value::Null);
+    reply.body["id"].as_str().unwrap().to_string()
+}
+
+async fn open_sessions(app: &TestApp, user: &str) -> Vec<i64> {
+    let reply = control(
+        app,
+        Method::GET,
+        &format!("/users/{user}/sessions"),
+        ADMIN_KEY,
+        None,
+    )
+    .await;
+    reply.assert_status(200);
+    reply.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ended_at"].is_null())
+        .map(|s| s["login_type"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_made_through_the_control_api_end_as_zoom_ends_them() {
+    let app = TestApp::spawn().await;
+    let id = app.member("user@example.com").await;
+    for login_type in [101, 100, 1] {
+        sign_in(&app, &id, login_type).await;
+    }
+    assert_eq!(
+        open_sessions(&app, "user@example.com").await,
+        vec![101, 100, 1]
+    );
+    // Revoking the SSO token ends SSO sessions only.
+    app.call(Method::DELETE, &format!("/users/{id}/token"), None)
+        .await
+        .assert_status(204);
+    assert_eq!(open_sessions(&app, &id).await, vec![100, 1]);
+    // A password change ends work-email sessions (docs/fidelity.md).
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/password"),
+        Some(json!({ "password": "Fresh1Pass" })),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(open_sessions(&app, &id).await, vec![1]);
+    // Deactivation ends them all, and a deactivated user cannot sign in.
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/status"),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(open_sessions(&app, &id).await, Vec::<i64>::new());
+    control(
+        &app,
+        Method::POST,
+        &format!("/users/{id}/sessions"),
+        ADMIN_KEY,
+        Some(json!({ "login_type": 100 })),
+    )
+    .await
+    .assert_error(
+        400,
+        300,
+        "User user@example.com is inactive and cannot sign in.",
+    );
+}
+
+#[tokio::test]
+async fn the_control_api_needs_the_admin_key_and_valid_input() {
+    let app = TestApp::spawn().await;
+    let id = app.member("user@example.com").await;
+    let path = format!("/users/{id}/sessions");
+    control(&app, Method::GET, &path, "wrong", None)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    // A Zoom access token is not the admin key.
+    control(&app, Method::GET, &path, &app.token, None)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    for body in [
+        json!({}),
+        json!({ "login_type": 5 }),
+        json!({ "login_type": "sso" }),
+    ] {
+        let reply = control(&app, Method::POST, &path, ADMIN_KEY, Some(body)).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), vec!["login_type"]);
+    }
+    control(&app, Method::GET, "/users/nobody/sessions", ADMIN_KEY, None)
+        .await
+        .assert_error(404, 1001, "User does not exist: nobody.");
+
+    // Without an admin key the control API does not exist.
+    let closed = TestApp::spawn_configured("pro", None).await;
+    control(&closed, Method::GET, "/users/me/sessions", "", None)
+        .await
+        .assert_error(404, 2300, "This API endpoint is not recognized.");
+}
