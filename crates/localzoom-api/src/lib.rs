@@ -31,6 +31,9 @@ pub struct TokenResponse {
     pub token_type: String,
     pub expires_in: u64,
     pub scope: String,
+    /// Only for user-level grants (authorization code, refresh token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
 }

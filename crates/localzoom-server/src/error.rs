@@ -240,6 +240,11 @@ pub enum OAuthFailure {
     MissingAccountId,
     InvalidAccount,
     InvalidRequest,
+    InvalidCode,
+    ExpiredCode,
+    RedirectMismatch,
+    PkceMismatch,
+    InvalidGrant,
     Internal,
 }
 
@@ -280,6 +285,27 @@ impl OAuthFailure {
                 "invalid_request",
                 "Invalid request",
             ),
+            InvalidCode => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Invalid authorization code",
+            ),
+            ExpiredCode => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Authorization code is expired",
+            ),
+            RedirectMismatch => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Redirect URI mismatch.",
+            ),
+            PkceMismatch => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Invalid code_verifier",
+            ),
+            InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", "Invalid Token!"),
             InvalidAccount => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request",

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use crate::crypto;
 use crate::error::ApiError;
 use crate::server::AppState;
-use crate::store::Store;
+use crate::store::{Store, TokenKind};
 
 pub mod scopes;
 
@@ -74,7 +74,10 @@ pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Prin
     let record = store.token(&bearer.0)?.ok_or(ApiError::InvalidToken)?;
     // The lookup matched on the digest; compare again in constant time so the check does not hinge on the
     // index's comparison.
-    if !crypto::constant_time_eq(&record.token_sha256, &bearer.0) || record.revoked {
+    if !crypto::constant_time_eq(&record.token_sha256, &bearer.0)
+        || record.revoked
+        || record.kind != TokenKind::Access
+    {
         return Err(ApiError::InvalidToken);
     }
     if record.expires_at <= now {

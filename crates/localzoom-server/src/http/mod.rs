@@ -66,6 +66,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2", v2)
         .nest("/_localzoom/v1", control)
         .route("/oauth/token", post(oauth::token))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
+        .route("/oauth/revoke", post(oauth::revoke))
         .route("/healthz", get(health))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)

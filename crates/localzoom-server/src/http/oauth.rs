@@ -1,9 +1,11 @@
-//! `POST /oauth/token` (zoom.us): the Server-to-Server `account_credentials` grant.
+//! The OAuth endpoints of zoom.us: `POST /oauth/token` (account credentials, authorization code, refresh token),
+//! `GET`/`POST /oauth/authorize` (a small sign-in page for the user-level flow) and `POST /oauth/revoke`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use localzoom_api::TokenResponse;
 
@@ -11,44 +13,283 @@ use super::input::{Fields, Query};
 use crate::error::{ApiError, OAuthFailure};
 use crate::server::AppState;
 use crate::service::accounts;
+use crate::service::oauth::{self, AuthorizeRequest};
 
-/// `grant_type` and `account_id` may come as query parameters or in a urlencoded body.
+/// Parameters may come as query parameters or in a urlencoded body, as Zoom accepts them.
+struct Params {
+    query: Query,
+    body: Fields,
+}
+
+impl Params {
+    fn new(
+        query: Result<Query, ApiError>,
+        body: Result<Fields, ApiError>,
+    ) -> Result<Params, OAuthFailure> {
+        Ok(Params {
+            query: query.map_err(|_| OAuthFailure::InvalidRequest)?,
+            body: body.unwrap_or_default(),
+        })
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.query
+            .get(name)
+            .map(str::to_string)
+            .or_else(|| self.body.str(name).ok().flatten())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn require(&self, name: &str) -> Result<String, OAuthFailure> {
+        self.get(name).ok_or(OAuthFailure::InvalidRequest)
+    }
+}
+
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query, ApiError>,
     body: Result<Fields, ApiError>,
 ) -> Result<Json<TokenResponse>, OAuthFailure> {
-    let query = query.map_err(|_| OAuthFailure::InvalidRequest)?;
-    let body = body.unwrap_or_default();
-    let param = |name: &str| {
-        query
-            .get(name)
-            .map(str::to_string)
-            .or_else(|| body.str(name).ok().flatten())
-            .filter(|v| !v.is_empty())
-    };
+    let params = Params::new(query, body)?;
     let (client_id, secret) = basic_credentials(&headers).ok_or(OAuthFailure::InvalidClient)?;
-    let grant_type = param("grant_type").ok_or(OAuthFailure::MissingGrantType)?;
-    if grant_type != "account_credentials" {
-        return Err(OAuthFailure::UnsupportedGrantType);
-    }
-    let account_id = param("account_id").ok_or(OAuthFailure::MissingAccountId)?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or(OAuthFailure::MissingGrantType)?;
+    let now = state.now();
+    let response = match grant_type.as_str() {
+        "account_credentials" => {
+            let account_id = params
+                .get("account_id")
+                .ok_or(OAuthFailure::MissingAccountId)?;
+            state
+                .db
+                .write(move |store| {
+                    Ok(accounts::account_credentials_grant(
+                        store,
+                        &client_id,
+                        &secret,
+                        &account_id,
+                        now,
+                    ))
+                })
+                .await?
+        }
+        "authorization_code" => {
+            let code = params.require("code")?;
+            let (redirect_uri, verifier) =
+                (params.get("redirect_uri"), params.get("code_verifier"));
+            state
+                .db
+                .write(move |store| {
+                    Ok(oauth::exchange_code(
+                        store,
+                        (&client_id, &secret),
+                        &code,
+                        redirect_uri.as_deref(),
+                        verifier.as_deref(),
+                        now,
+                    ))
+                })
+                .await?
+        }
+        "refresh_token" => {
+            let refresh_token = params.require("refresh_token")?;
+            state
+                .db
+                .write(move |store| {
+                    Ok(oauth::refresh(
+                        store,
+                        (&client_id, &secret),
+                        &refresh_token,
+                        now,
+                    ))
+                })
+                .await?
+        }
+        _ => Err(OAuthFailure::UnsupportedGrantType),
+    };
+    response.map(Json)
+}
+
+/// `POST /oauth/revoke` with `token=…` and the app's client credentials.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query, ApiError>,
+    body: Result<Fields, ApiError>,
+) -> Result<Json<serde_json::Value>, OAuthFailure> {
+    let params = Params::new(query, body)?;
+    let (client_id, secret) = basic_credentials(&headers).ok_or(OAuthFailure::InvalidClient)?;
+    let token = params.require("token")?;
     let now = state.now();
     state
         .db
-        .write(move |store| {
-            Ok(accounts::account_credentials_grant(
-                store,
-                &client_id,
-                &secret,
-                &account_id,
-                now,
-            ))
-        })
+        .write(move |store| Ok(oauth::revoke(store, (&client_id, &secret), &token, now)))
+        .await??;
+    Ok(Json(serde_json::json!({ "status": "success" })))
+}
+
+fn authorize_request(params: &Params) -> AuthorizeRequest {
+    AuthorizeRequest {
+        response_type: params.get("response_type").unwrap_or_default(),
+        client_id: params.get("client_id").unwrap_or_default(),
+        redirect_uri: params.get("redirect_uri"),
+        state: params.get("state"),
+        code_challenge: params.get("code_challenge"),
+        code_challenge_method: params.get("code_challenge_method"),
+    }
+}
+
+/// `GET /oauth/authorize`: the sign-in page where a person names the user to authorize as.
+pub async fn authorize_page(
+    State(state): State<AppState>,
+    query: Result<Query, ApiError>,
+) -> Response {
+    let Ok(params) = Params::new(query, Ok(Fields::default())) else {
+        return error_page("Invalid request.");
+    };
+    let request = authorize_request(&params);
+    match state
+        .db
+        .read(|store| oauth::check_authorize(store, &request))
+    {
+        Ok(Ok((app, _))) => sign_in_page(&request, &app.client_id, None),
+        Ok(Err(refusal)) => error_page(refusal.message()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /oauth/authorize`: the sign-in form. Checks the user (and their password, if they have one), then
+/// redirects the browser to the app with a code.
+pub async fn authorize_submit(
+    State(state): State<AppState>,
+    body: Result<Fields, ApiError>,
+) -> Response {
+    let Ok(params) = Params::new(Ok(Query::default()), body) else {
+        return error_page("Invalid request.");
+    };
+    let request = authorize_request(&params);
+    let (app, redirect) = match state
+        .db
+        .read(|store| oauth::check_authorize(store, &request))
+    {
+        Ok(Ok(checked)) => checked,
+        Ok(Err(refusal)) => return error_page(refusal.message()),
+        Err(e) => return e.into_response(),
+    };
+    let email = params.get("email").unwrap_or_default();
+    let user = match state
+        .db
+        .read(|store| oauth::authorizing_user(store, &app, &email))
+    {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return sign_in_page(
+                &request,
+                &app.client_id,
+                Some("No active user with that e-mail in this account."),
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Some(hash) = &user.password_hash {
+        let given = params.get("password").unwrap_or_default();
+        match state.hashing.verify(given, hash.clone()).await {
+            Ok(true) => {}
+            Ok(false) => return sign_in_page(&request, &app.client_id, Some("Wrong password.")),
+            Err(e) => return e.into_response(),
+        }
+    }
+    let now = state.now();
+    let (challenge, target) = (request.code_challenge.clone(), redirect.clone());
+    let code = match state
+        .db
+        .write(move |store| oauth::issue_code(store, &app, &user, &target, challenge, now))
         .await
-        .map_err(OAuthFailure::from)?
-        .map(Json)
+    {
+        Ok(code) => code,
+        Err(e) => return e.into_response(),
+    };
+    let mut location = format!(
+        "{redirect}{}code={code}",
+        if redirect.contains('?') { '&' } else { '?' }
+    );
+    if let Some(state_param) = &request.state {
+        location.push_str("&state=");
+        location.push_str(&url_encode(state_param));
+    }
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+fn url_encode(value: &str) -> String {
+    serde_urlencoded::to_string([("v", value)])
+        .map(|s| s[2..].to_string())
+        .unwrap_or_default()
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn sign_in_page(request: &AuthorizeRequest, client_id: &str, problem: Option<&str>) -> Response {
+    let hidden = [
+        ("response_type", Some(request.response_type.as_str())),
+        ("client_id", Some(client_id)),
+        ("redirect_uri", request.redirect_uri.as_deref()),
+        ("state", request.state.as_deref()),
+        ("code_challenge", request.code_challenge.as_deref()),
+        (
+            "code_challenge_method",
+            request.code_challenge_method.as_deref(),
+        ),
+    ]
+    .iter()
+    .filter_map(|(name, value)| {
+        value.map(|v| {
+            format!(
+                r#"<input type="hidden" name="{name}" value="{}">"#,
+                escape(v)
+            )
+        })
+    })
+    .collect::<String>();
+    let problem = problem
+        .map(|p| format!(r#"<p class="problem">{}</p>"#, escape(p)))
+        .unwrap_or_default();
+    let status = if problem.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let body = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in · localzoom</title></head><body>
+<h1>Sign in to authorize the app</h1>{problem}
+<form method="post" action="/oauth/authorize">{hidden}
+<label>E-mail <input name="email" type="email" autocomplete="username" required></label>
+<label>Password (if the user has one) <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Authorize</button>
+</form></body></html>"#
+    );
+    (status, Html(body)).into_response()
+}
+
+fn error_page(message: &str) -> Response {
+    let body = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Error · localzoom</title></head><body>
+<h1>This authorization request cannot be completed</h1><p class="problem">{}</p></body></html>"#,
+        escape(message)
+    );
+    (StatusCode::BAD_REQUEST, Html(body)).into_response()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

@@ -8,7 +8,7 @@ use crate::domain::user::{
     LOGIN_WORK_EMAIL, Role, Status, TYPE_LICENSED, UserRecord, email_domain,
 };
 use crate::error::{ApiError, OAuthFailure};
-use crate::store::{AccountRecord, AppRecord, Store, StoreResult, TokenRecord};
+use crate::store::{AccountRecord, AppRecord, Store, StoreResult, TokenKind, TokenRecord};
 
 /// Access tokens live one hour, as Zoom's do.
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
@@ -349,26 +349,55 @@ pub fn server_key(store: &dyn Store) -> StoreResult<Vec<u8>> {
         .ok_or_else(|| ApiError::internal("server key missing"))
 }
 
-/// Mints an access token for an app; returns the token in clear (only its digest is stored).
+/// Mints an access token of an app acting for its owner (Server-to-Server); returns it in clear (only its digest
+/// is stored).
 pub fn mint_token(store: &dyn Store, app: &AppRecord, now: i64) -> StoreResult<TokenResponse> {
+    issue_tokens(store, app, &app.owner_user_id, None, false, now)
+}
+
+/// Refresh tokens of user-level apps live 90 days.
+pub const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// Issues an access token for `user_id` through `app`, with a refresh token when `refresh` (user-level grants),
+/// both tied to the sign-in `session_id` if any.
+pub fn issue_tokens(
+    store: &dyn Store,
+    app: &AppRecord,
+    user_id: &str,
+    session_id: Option<String>,
+    refresh: bool,
+    now: i64,
+) -> StoreResult<TokenResponse> {
     // Tokens a day past expiry are of no use to anyone: each mint sweeps a few, so the table stays bounded.
     store.purge_expired_tokens(now - 24 * 3600 * 1000)?;
-    let token = crypto::new_secret();
-    store.insert_token(&TokenRecord {
-        token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
-        client_id: app.client_id.clone(),
-        account_id: app.account_id.clone(),
-        user_id: app.owner_user_id.clone(),
-        scopes: app.scopes.clone(),
-        issued_at: now,
-        expires_at: now + (TOKEN_TTL_SECONDS as i64) * 1000,
-        revoked: false,
-    })?;
+    let issue = |kind: TokenKind, ttl_ms: i64| -> StoreResult<String> {
+        let token = crypto::new_secret();
+        store.insert_token(&TokenRecord {
+            token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
+            client_id: app.client_id.clone(),
+            account_id: app.account_id.clone(),
+            user_id: user_id.to_string(),
+            scopes: app.scopes.clone(),
+            issued_at: now,
+            expires_at: now + ttl_ms,
+            revoked: false,
+            kind,
+            session_id: session_id.clone(),
+        })?;
+        Ok(token)
+    };
+    let access_token = issue(TokenKind::Access, (TOKEN_TTL_SECONDS as i64) * 1000)?;
+    let refresh_token = if refresh {
+        Some(issue(TokenKind::Refresh, REFRESH_TTL_MS)?)
+    } else {
+        None
+    };
     Ok(TokenResponse {
-        access_token: token,
+        access_token,
         token_type: "bearer".into(),
         expires_in: TOKEN_TTL_SECONDS,
         scope: app.scopes.join(" "),
+        refresh_token,
         api_url: None,
     })
 }

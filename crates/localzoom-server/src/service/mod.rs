@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod assistants;
 pub mod lifecycle;
+pub mod oauth;
 pub mod users;
 
 use crate::domain::user::UserRecord;

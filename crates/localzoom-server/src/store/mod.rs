@@ -38,6 +38,35 @@ pub struct AppRecord {
     pub redirect_uri: Option<String>,
 }
 
+/// Access tokens authenticate `/v2` calls; refresh tokens only buy new tokens at `/oauth/token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+/// An authorization code of the user-level OAuth flow, stored by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub code_sha256: Vec<u8>,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    /// PKCE S256 challenge, when the authorization request carried one.
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
     pub token_sha256: Vec<u8>,
@@ -49,6 +78,9 @@ pub struct TokenRecord {
     pub expires_at: i64,
     /// Revoked, or its app deactivated.
     pub revoked: bool,
+    pub kind: TokenKind,
+    /// The sign-in session a user-level token opened.
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +130,13 @@ pub trait Store {
 
     fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;
+    /// Revokes every access and refresh token issued for the user.
     fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
+    /// Revokes one token (access or refresh); returns it as it was.
+    fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;
+    fn insert_code(&self, code: &AuthCode) -> StoreResult<()>;
+    /// Marks a code used and returns it as it was (so a second use can be told from a first).
+    fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>>;
 
     fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>>;
@@ -121,6 +159,7 @@ pub trait Store {
     fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
     /// Ends the user's open sessions (only those of `login_type` when given); returns how many.
     fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64>;
+    fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
 
     /// The user's assistants with their `can_manage_host_private_event`.
     fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>>;

@@ -13,4 +13,5 @@ mod process;
 mod scopes;
 mod sso_token;
 mod status;
+mod user_oauth;
 mod users;

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::{
-    AccountRecord, AppRecord, OutboxEmail, SessionRecord, Store, StoreResult, TokenRecord,
-    UserQuery,
+    AccountRecord, AppRecord, AuthCode, OutboxEmail, SessionRecord, Store, StoreResult, TokenKind,
+    TokenRecord, UserQuery,
 };
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_user_counts.sql"),
     include_str!("migrations/0003_password_history_initial.sql"),
     include_str!("migrations/0004_app_redirect_uri.sql"),
+    include_str!("migrations/0005_user_oauth.sql"),
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
@@ -281,6 +282,27 @@ fn user_columns_of(alias: &str) -> String {
         .join(", ")
 }
 
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let scopes: String = row.get(4)?;
+    let kind: String = row.get(8)?;
+    Ok(TokenRecord {
+        token_sha256: row.get(0)?,
+        client_id: row.get(1)?,
+        account_id: row.get(2)?,
+        user_id: row.get(3)?,
+        scopes: split_scopes(&scopes),
+        issued_at: row.get(5)?,
+        expires_at: row.get(6)?,
+        revoked: row.get(7)?,
+        kind: if kind == "refresh" {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        },
+        session_id: row.get(9)?,
+    })
+}
+
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, UserRecord)> {
     let role: String = row.get(7)?;
     let status: String = row.get(8)?;
@@ -538,7 +560,7 @@ impl Store for SqliteStore<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at, \
-                 expires_at, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 expires_at, revoked, kind, session_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 t.token_sha256,
@@ -548,7 +570,9 @@ impl Store for SqliteStore<'_> {
                 t.scopes.join(" "),
                 t.issued_at,
                 t.expires_at,
-                t.revoked
+                t.revoked,
+                t.kind.as_str(),
+                t.session_id
             ])?;
         Ok(())
     }
@@ -556,23 +580,11 @@ impl Store for SqliteStore<'_> {
     fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
-             t.revoked OR NOT a.active FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
-             WHERE t.token_sha256 = ?1",
+             t.revoked OR NOT a.active, t.kind, t.session_id FROM access_tokens t \
+             JOIN apps a ON a.client_id = t.client_id WHERE t.token_sha256 = ?1",
         )?;
         Ok(stmt
-            .query_row(params![token_sha256], |row| {
-                let scopes: String = row.get(4)?;
-                Ok(TokenRecord {
-                    token_sha256: row.get(0)?,
-                    client_id: row.get(1)?,
-                    account_id: row.get(2)?,
-                    user_id: row.get(3)?,
-                    scopes: split_scopes(&scopes),
-                    issued_at: row.get(5)?,
-                    expires_at: row.get(6)?,
-                    revoked: row.get(7)?,
-                })
-            })
+            .query_row(params![token_sha256], token_from_row)
             .optional()?)
     }
 
@@ -581,6 +593,48 @@ impl Store for SqliteStore<'_> {
             "UPDATE access_tokens SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
             params![user_id],
         )? as u64)
+    }
+
+    fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let found = self.token(token_sha256)?;
+        self.conn
+            .prepare_cached("UPDATE access_tokens SET revoked = 1 WHERE token_sha256 = ?1")?
+            .execute(params![token_sha256])?;
+        Ok(found)
+    }
+
+    fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO oauth_codes (code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, \
+             used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![c.code_sha256, c.client_id, c.user_id, c.redirect_uri, c.code_challenge, c.expires_at, c.used],
+        )?;
+        Ok(())
+    }
+
+    fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used \
+                 FROM oauth_codes WHERE code_sha256 = ?1",
+            )?
+            .query_row(params![code_sha256], |row| {
+                Ok(AuthCode {
+                    code_sha256: row.get(0)?,
+                    client_id: row.get(1)?,
+                    user_id: row.get(2)?,
+                    redirect_uri: row.get(3)?,
+                    code_challenge: row.get(4)?,
+                    expires_at: row.get(5)?,
+                    used: row.get(6)?,
+                })
+            })
+            .optional()?;
+        self.conn
+            .prepare_cached("UPDATE oauth_codes SET used = 1 WHERE code_sha256 = ?1")?
+            .execute(params![code_sha256])?;
+        Ok(found)
     }
 
     fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
@@ -741,6 +795,13 @@ impl Store for SqliteStore<'_> {
                  AND (?2 IS NULL OR login_type = ?2)",
             )?
             .execute(params![user_id, login_type, now])? as u64)
+    }
+
+    fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")?
+            .execute(params![id, now])?;
+        Ok(())
     }
 
     fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {

@@ -1,0 +1,422 @@
+//! The user-level OAuth flow, driven as a browser and an app would drive it.
+
+use base64::Engine;
+use localzoom_server::service::accounts::{self, AppKind};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+const REDIRECT: &str = "http://localhost:7777/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+struct UserApp {
+    client_id: String,
+    secret: String,
+}
+
+async fn user_app(app: &TestApp) -> UserApp {
+    let now = app.clock_now();
+    let (record, secret) = app
+        .db()
+        .write(move |s| {
+            accounts::create_app(
+                s,
+                ACCOUNT_ID,
+                AppKind::User,
+                None,
+                Some(REDIRECT.into()),
+                now,
+            )
+        })
+        .await
+        .unwrap();
+    UserApp {
+        client_id: record.client_id,
+        secret,
+    }
+}
+
+fn challenge() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(localzoom_server::crypto::sha256(VERIFIER.as_bytes()))
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Opens the authorize page, fills in the form it shows and submits it; returns the redirect's status and
+/// location (or the page on a refusal).
+async fn authorize(app: &TestApp, ua: &UserApp, email: &str, password: &str) -> (u16, String) {
+    let query = [
+        ("response_type", "code"),
+        ("client_id", ua.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "xyz 1"),
+        ("code_challenge", &challenge()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = browser()
+        .get(format!("{}/oauth/authorize", app.base))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<form method="post" action="/oauth/authorize">"#));
+    // Post back every hidden field the page carries, as a browser would.
+    let mut form: Vec<(String, String)> = html
+        .split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|field| {
+            let name = field
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string();
+            let value = field
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string();
+            (name, value.replace("&amp;", "&"))
+        })
+        .collect();
+    form.push(("email".into(), email.into()));
+    form.push(("password".into(), password.into()));
+    let response = browser()
+        .post(format!("{}/oauth/authorize", app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or(response.text().await.unwrap());
+    (status, location)
+}
+
+fn code_of(location: &str) -> String {
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert!(location.ends_with("&state=xyz+1"), "{location}");
+    location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn token_call(app: &TestApp, ua: &UserApp, secret: &str, form: &[(&str, &str)]) -> Reply {
+    app.send(
+        app.http
+            .post(format!("{}/oauth/token", app.base))
+            .basic_auth(&ua.client_id, Some(secret))
+            .form(form),
+    )
+    .await
+}
+
+async fn exchange(
+    app: &TestApp,
+    ua: &UserApp,
+    code: &str,
+    verifier: &str,
+    redirect: &str,
+) -> Reply {
+    token_call(
+        app,
+        ua,
+        &ua.secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn get_me(app: &TestApp, token: &str) -> Reply {
+    app.send(
+        app.http
+            .get(format!("{}/v2/users/me", app.base))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_full_authorization_code_flow() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let id = app.create_user("autoCreate", "person@example.com", 2).await;
+
+    // A user with a password is asked for it.
+    let (status, page) = authorize(&app, &ua, "person@example.com", "wrong").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("Wrong password."));
+    let (status, location) = authorize(&app, &ua, "person@example.com", "Initial1Pass").await;
+    assert_eq!(status, 302);
+    let code = code_of(&location);
+
+    let tokens = exchange(&app, &ua, &code, VERIFIER, REDIRECT).await;
+    tokens.assert_status(200);
+    assert_eq!(tokens.body["token_type"], "bearer");
+    assert_eq!(tokens.body["expires_in"], 3600);
+    assert_eq!(tokens.body["scope"], "user:read user:write");
+    let access = tokens.body["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens.body["refresh_token"].as_str().unwrap().to_string();
+    let me = get_me(&app, &access).await;
+    me.assert_status(200);
+    assert_eq!(me.body["id"], id.as_str());
+    // The sign-in is a session of the user.
+    let sessions = app.sessions(&id);
+    assert_eq!(sessions.len(), 1);
+    assert_eq!((sessions[0].login_type, sessions[0].ended_at), (100, None));
+
+    // Refresh rotates: a new pair, the old refresh token retired.
+    let refreshed = token_call(
+        &app,
+        &ua,
+        &ua.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    refreshed.assert_status(200);
+    let new_refresh = refreshed.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_refresh, refresh);
+    let again = token_call(
+        &app,
+        &ua,
+        &ua.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    again.assert_status(400);
+    assert_eq!(
+        again.body,
+        json!({ "reason": "Invalid Token!", "error": "invalid_grant" })
+    );
+    let new_access = refreshed.body["access_token"].as_str().unwrap().to_string();
+    get_me(&app, &new_access).await.assert_status(200);
+    // A refresh token is not an access token.
+    get_me(&app, &new_refresh)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+
+    // Revoking ends the token and the sign-in session.
+    let revoked = app
+        .send(
+            app.http
+                .post(format!("{}/oauth/revoke", app.base))
+                .basic_auth(&ua.client_id, Some(&ua.secret))
+                .form(&[("token", new_access.as_str())]),
+        )
+        .await;
+    revoked.assert_status(200);
+    assert_eq!(revoked.body, json!({ "status": "success" }));
+    get_me(&app, &new_access)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    assert!(app.sessions(&id)[0].ended_at.is_some());
+}
+
+#[tokio::test]
+async fn codes_are_single_use_short_lived_and_bound_to_redirect_and_verifier() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    app.member("person@example.com").await;
+    let new_code = || async { code_of(&authorize(&app, &ua, "person@example.com", "").await.1) };
+
+    let code = new_code().await;
+    exchange(&app, &ua, &code, VERIFIER, REDIRECT)
+        .await
+        .assert_status(200);
+    let reused = exchange(&app, &ua, &code, VERIFIER, REDIRECT).await;
+    assert_eq!(
+        reused.body,
+        json!({ "reason": "Invalid authorization code", "error": "invalid_grant" })
+    );
+
+    let code = new_code().await;
+    let wrong_verifier = exchange(
+        &app,
+        &ua,
+        &code,
+        "another-verifier-another-verifier-another-ver",
+        REDIRECT,
+    )
+    .await;
+    assert_eq!(
+        wrong_verifier.body,
+        json!({ "reason": "Invalid code_verifier", "error": "invalid_grant" })
+    );
+    let code = new_code().await;
+    let wrong_redirect = exchange(&app, &ua, &code, VERIFIER, "http://evil.test/cb").await;
+    assert_eq!(
+        wrong_redirect.body,
+        json!({ "reason": "Redirect URI mismatch.", "error": "invalid_grant" })
+    );
+    let code = new_code().await;
+    let wrong_secret = token_call(
+        &app,
+        &ua,
+        "nope",
+        &[("grant_type", "authorization_code"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(
+        wrong_secret.body,
+        json!({ "reason": "Invalid client_id or client_secret", "error": "invalid_client" })
+    );
+
+    let code = new_code().await;
+    app.clock.advance_ms(5 * 60 * 1000);
+    let expired = exchange(&app, &ua, &code, VERIFIER, REDIRECT).await;
+    assert_eq!(
+        expired.body,
+        json!({ "reason": "Authorization code is expired", "error": "invalid_grant" })
+    );
+    let forged = exchange(&app, &ua, "forged", VERIFIER, REDIRECT).await;
+    assert_eq!(forged.body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn refused_authorization_requests() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let page = |query: Vec<(&'static str, String)>| {
+        let base = app.base.clone();
+        async move {
+            let response = browser()
+                .get(format!("{base}/oauth/authorize"))
+                .query(&query)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, body) = page(vec![
+        ("response_type", "code".into()),
+        ("client_id", ua.client_id.clone()),
+        ("redirect_uri", "http://evil.test/cb".into()),
+    ])
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("Invalid redirect"));
+    let (status, body) = page(vec![
+        ("response_type", "code".into()),
+        ("client_id", "unknown".into()),
+    ])
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("Invalid client_id"));
+    // A Server-to-Server app cannot be authorized by users.
+    let (status, _) = page(vec![
+        ("response_type", "code".into()),
+        ("client_id", CLIENT_ID.into()),
+    ])
+    .await;
+    assert_eq!(status, 400);
+
+    // A deactivated user cannot authorize.
+    let id = app.member("gone@example.com").await;
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/status"),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_status(204);
+    let (status, page) = authorize(&app, &ua, "gone@example.com", "").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("No active user"));
+    // Nor can a user of another account than the app's.
+    let (status, _) = authorize(&app, &ua, "nobody@elsewhere.test", "").await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn user_tokens_die_with_their_user_or_app() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let mut pairs = Vec::new();
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        let id = app.member(email).await;
+        let code = code_of(&authorize(&app, &ua, email, "").await.1);
+        let tokens = exchange(&app, &ua, &code, VERIFIER, REDIRECT).await;
+        pairs.push((
+            id,
+            tokens.body["access_token"].as_str().unwrap().to_string(),
+            tokens.body["refresh_token"].as_str().unwrap().to_string(),
+        ));
+    }
+    let (a, b, c) = (&pairs[0], &pairs[1], &pairs[2]);
+    app.call(
+        Method::PUT,
+        &format!("/users/{}/status", a.0),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_status(204);
+    get_me(&app, &a.1)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    let refreshed = token_call(
+        &app,
+        &ua,
+        &ua.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &a.2)],
+    )
+    .await;
+    assert_eq!(refreshed.body["error"], "invalid_grant");
+    app.call(
+        Method::DELETE,
+        &format!("/users/{}?action=delete", b.0),
+        None,
+    )
+    .await
+    .assert_status(204);
+    get_me(&app, &b.1)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    get_me(&app, &c.1).await.assert_status(200);
+    let client_id = ua.client_id.clone();
+    app.db()
+        .write(move |s| accounts::deactivate_app(s, &client_id))
+        .await
+        .unwrap();
+    get_me(&app, &c.1)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    let refreshed = token_call(
+        &app,
+        &ua,
+        &ua.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &c.2)],
+    )
+    .await;
+    assert_eq!(refreshed.body["error"], "invalid_client");
+}
