@@ -9,6 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::crypto;
+use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::{Store, TokenKind};
@@ -24,6 +25,8 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// The SHA-256 of the bearer token the principal came from, to check it again inside a write.
     pub token_sha256: [u8; 32],
+    /// The acting user's role now (not when the token was issued).
+    pub role: Role,
 }
 
 impl Principal {
@@ -89,5 +92,6 @@ pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Prin
         client_id: record.client_id,
         scopes: record.scopes,
         token_sha256: bearer.0,
+        role: record.role.ok_or(ApiError::InvalidToken)?,
     })
 }

@@ -2,6 +2,7 @@
 //! classic scopes, `x-granular-scopes` the granular ones; holding any one suffices). A test checks this table
 //! against the vendored spec files in `spec/`, so it cannot drift from them.
 
+use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::gate::Principal;
 
@@ -13,6 +14,8 @@ pub struct Operation {
     pub path: &'static str,
     pub classic: &'static [&'static str],
     pub granular: &'static [&'static str],
+    /// The role permissions (`x-permissions`) the acting user needs when the app acts with account-level scopes.
+    pub permissions: &'static [&'static str],
 }
 
 pub const USERS: Operation = Operation {
@@ -26,6 +29,7 @@ pub const USERS: Operation = Operation {
         "user:write:admin",
     ],
     granular: &["user:read:list_users:admin"],
+    permissions: &["User:Read"],
 };
 
 pub const USER_CREATE: Operation = Operation {
@@ -34,6 +38,7 @@ pub const USER_CREATE: Operation = Operation {
     path: "/users",
     classic: &["user:write", "user:write:admin"],
     granular: &["user:write:user:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_EMAIL: Operation = Operation {
@@ -47,6 +52,7 @@ pub const USER_EMAIL: Operation = Operation {
         "user:write:admin",
     ],
     granular: &["user:read:email", "user:read:email:admin"],
+    permissions: &["User:Read"],
 };
 
 pub const USER: Operation = Operation {
@@ -62,6 +68,7 @@ pub const USER: Operation = Operation {
         "user_info:read",
     ],
     granular: &["user:read:user", "user:read:user:admin"],
+    permissions: &["User:Read"],
 };
 
 pub const USER_UPDATE: Operation = Operation {
@@ -70,6 +77,7 @@ pub const USER_UPDATE: Operation = Operation {
     path: "/users/{userId}",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:update:user", "user:update:user:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_DELETE: Operation = Operation {
@@ -78,6 +86,7 @@ pub const USER_DELETE: Operation = Operation {
     path: "/users/{userId}",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:user", "user:delete:user:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_STATUS: Operation = Operation {
@@ -86,6 +95,7 @@ pub const USER_STATUS: Operation = Operation {
     path: "/users/{userId}/status",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:update:status", "user:update:status:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_PASSWORD: Operation = Operation {
@@ -94,6 +104,7 @@ pub const USER_PASSWORD: Operation = Operation {
     path: "/users/{userId}/password",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:update:password", "user:update:password:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_SSO_TOKEN_DELETE: Operation = Operation {
@@ -102,6 +113,7 @@ pub const USER_SSO_TOKEN_DELETE: Operation = Operation {
     path: "/users/{userId}/token",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:token", "user:delete:token:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_ASSISTANTS: Operation = Operation {
@@ -119,6 +131,7 @@ pub const USER_ASSISTANTS: Operation = Operation {
         "user:read:list_assistants",
         "user:read:list_assistants:admin",
     ],
+    permissions: &["User:Read"],
 };
 
 pub const USER_ASSISTANT_CREATE: Operation = Operation {
@@ -127,6 +140,7 @@ pub const USER_ASSISTANT_CREATE: Operation = Operation {
     path: "/users/{userId}/assistants",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:write:assistant", "user:write:assistant:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_ASSISTANTS_DELETE: Operation = Operation {
@@ -135,6 +149,7 @@ pub const USER_ASSISTANTS_DELETE: Operation = Operation {
     path: "/users/{userId}/assistants",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:assistant", "user:delete:assistant:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_ASSISTANT_DELETE: Operation = Operation {
@@ -143,6 +158,7 @@ pub const USER_ASSISTANT_DELETE: Operation = Operation {
     path: "/users/{userId}/assistants/{assistantId}",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:assistant", "user:delete:assistant:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_SCHEDULERS: Operation = Operation {
@@ -160,6 +176,7 @@ pub const USER_SCHEDULERS: Operation = Operation {
         "user:read:list_schedulers",
         "user:read:list_schedulers:admin",
     ],
+    permissions: &["User:Read"],
 };
 
 pub const USER_SCHEDULERS_DELETE: Operation = Operation {
@@ -168,6 +185,7 @@ pub const USER_SCHEDULERS_DELETE: Operation = Operation {
     path: "/users/{userId}/schedulers",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:scheduler", "user:delete:scheduler:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const USER_SCHEDULER_DELETE: Operation = Operation {
@@ -176,6 +194,7 @@ pub const USER_SCHEDULER_DELETE: Operation = Operation {
     path: "/users/{userId}/schedulers/{schedulerId}",
     classic: &["user:write:admin", "user:write"],
     granular: &["user:delete:scheduler", "user:delete:scheduler:admin"],
+    permissions: &["User:Edit"],
 };
 
 pub const ACCOUNT_SETTINGS: Operation = Operation {
@@ -187,6 +206,7 @@ pub const ACCOUNT_SETTINGS: Operation = Operation {
         "account:read:settings:admin",
         "account:read:settings:master",
     ],
+    permissions: &["AccountSetting:Read"],
 };
 
 pub const ACCOUNT_SETTINGS_UPDATE: Operation = Operation {
@@ -198,6 +218,7 @@ pub const ACCOUNT_SETTINGS_UPDATE: Operation = Operation {
         "account:update:settings:admin",
         "account:update:settings:master",
     ],
+    permissions: &["AccountProfile:Edit", "AccountSetting:Edit"],
 };
 
 /// Every implemented `/v2` operation.
@@ -233,21 +254,26 @@ impl Operation {
     /// A user-level scope naming any other user than `me` (even the caller's own id) counts as missing, as Zoom
     /// does for user-managed apps.
     pub fn authorize(&self, principal: &Principal, user_ref: Option<&str>) -> Result<(), ApiError> {
-        let mut accepted = self
+        let accepted: Vec<&str> = self
             .classic
             .iter()
             .chain(self.granular)
-            .filter(|scope| principal.scopes.iter().any(|s| s == **scope));
-        let allowed = if matches!(user_ref, None | Some("me")) {
-            accepted.next().is_some()
-        } else {
-            accepted.any(|s| is_account_level(s))
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::MissingScopes(self.granular.join(", ")))
+            .copied()
+            .filter(|scope| principal.scopes.iter().any(|s| s == scope))
+            .collect();
+        let account_level = accepted.iter().any(|s| is_account_level(s));
+        if !account_level && (accepted.is_empty() || !matches!(user_ref, None | Some("me"))) {
+            return Err(ApiError::MissingScopes(self.granular.join(", ")));
         }
+        // Account-level access is only as wide as the acting user's role: owners and admins hold these
+        // permissions, members none (they may still act on themselves through `me`).
+        if account_level && principal.role == Role::Member && user_ref != Some("me") {
+            return Err(ApiError::NotAllowed(format!(
+                "Invalid access token. Does not contain permissions [{}].",
+                self.permissions.join(", ")
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -256,7 +282,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn spec_operation(spec: &Value, op: &Operation) -> (Vec<String>, Vec<String>) {
+    fn spec_operation(spec: &Value, op: &Operation) -> (Vec<String>, Vec<String>, Vec<String>) {
         let extensions = &spec["paths"][op.path][op.method.to_lowercase()]["x-extensions"];
         let list = |key: &str| -> Vec<String> {
             extensions[key]
@@ -264,7 +290,11 @@ mod tests {
                 .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
                 .unwrap_or_default()
         };
-        (list("x-macro-scopes"), list("x-granular-scopes"))
+        (
+            list("x-macro-scopes"),
+            list("x-granular-scopes"),
+            list("x-permissions"),
+        )
     }
 
     #[test]
@@ -282,9 +312,10 @@ mod tests {
             };
             let operation = &spec["paths"][op.path][op.method.to_lowercase()];
             assert_eq!(operation["operationId"], op.id, "{} {}", op.method, op.path);
-            let (classic, granular) = spec_operation(spec, op);
+            let (classic, granular, permissions) = spec_operation(spec, op);
             assert_eq!(op.classic, classic, "{}", op.id);
             assert_eq!(op.granular, granular, "{}", op.id);
+            assert_eq!(op.permissions, permissions, "{}", op.id);
         }
     }
 
@@ -295,6 +326,7 @@ mod tests {
             client_id: "c".into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             token_sha256: [0; 32],
+            role: Role::Owner,
         }
     }
 

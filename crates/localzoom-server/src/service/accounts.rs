@@ -383,6 +383,7 @@ pub fn issue_tokens(
             revoked: false,
             kind,
             session_id: session_id.clone(),
+            role: None,
         })?;
         Ok(token)
     };

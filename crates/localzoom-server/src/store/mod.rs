@@ -81,6 +81,8 @@ pub struct TokenRecord {
     pub kind: TokenKind,
     /// The sign-in session a user-level token opened.
     pub session_id: Option<String>,
+    /// Read only (ignored on insert): the acting user's current role, `None` once the user is gone.
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -139,3 +139,59 @@ async fn user_level_scopes_reach_only_me() {
     .await
     .assert_status(204);
 }
+
+#[tokio::test]
+async fn account_level_scopes_reach_only_as_far_as_the_users_role() {
+    let app = TestApp::spawn().await;
+    let member = app.member("member@example.com").await;
+    let target = app.member("target@example.com").await;
+    let token = app
+        .token_with_scopes(&member, &["user:read:admin", "user:write:admin"])
+        .await;
+    call_with(
+        &app,
+        &token,
+        Method::PUT,
+        &format!("/users/{target}/status"),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_error(
+        400,
+        200,
+        "Invalid access token. Does not contain permissions [User:Edit].",
+    );
+    call_with(&app, &token, Method::GET, "/users", None)
+        .await
+        .assert_error(
+            400,
+            200,
+            "Invalid access token. Does not contain permissions [User:Read].",
+        );
+    assert_eq!(
+        app.get(&format!("/users/{target}")).await.body["status"],
+        "active"
+    );
+    // A member may still act on themself.
+    call_with(&app, &token, Method::GET, "/users/me", None)
+        .await
+        .assert_status(200);
+    // Made an admin, the same token reaches others at once.
+    app.edit_user("member@example.com", |u| {
+        u.role = localzoom_server::domain::user::Role::Admin
+    })
+    .await;
+    call_with(
+        &app,
+        &token,
+        Method::PUT,
+        &format!("/users/{target}/status"),
+        Some(json!({ "action": "deactivate" })),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{target}")).await.body["status"],
+        "inactive"
+    );
+}

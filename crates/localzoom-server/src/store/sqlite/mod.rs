@@ -300,6 +300,10 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
             TokenKind::Access
         },
         session_id: row.get(9)?,
+        role: row
+            .get::<_, Option<String>>(10)?
+            .as_deref()
+            .and_then(Role::parse),
     })
 }
 
@@ -580,8 +584,9 @@ impl Store for SqliteStore<'_> {
     fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
-             t.revoked OR NOT a.active, t.kind, t.session_id FROM access_tokens t \
-             JOIN apps a ON a.client_id = t.client_id WHERE t.token_sha256 = ?1",
+             t.revoked OR NOT a.active, t.kind, t.session_id, u.role FROM access_tokens t \
+             JOIN apps a ON a.client_id = t.client_id LEFT JOIN users u ON u.id = t.user_id \
+             WHERE t.token_sha256 = ?1",
         )?;
         Ok(stmt
             .query_row(params![token_sha256], token_from_row)
