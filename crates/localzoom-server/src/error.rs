@@ -245,6 +245,8 @@ pub enum OAuthFailure {
     RedirectMismatch,
     PkceMismatch,
     InvalidGrant,
+    /// Too many failed client authentications; retry after this many seconds.
+    TooManyFailures(u64),
     Internal,
 }
 
@@ -306,6 +308,11 @@ impl OAuthFailure {
                 "Invalid code_verifier",
             ),
             InvalidGrant => (StatusCode::BAD_REQUEST, "invalid_grant", "Invalid Token!"),
+            TooManyFailures(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many failed client authentications. Try again later.",
+            ),
             InvalidAccount => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -327,6 +334,12 @@ impl IntoResponse for OAuthFailure {
             reason: reason.to_string(),
             error: error.to_string(),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let OAuthFailure::TooManyFailures(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, PasswordHashing};
+use crate::gate::client_failures::ClientFailures;
 use crate::gate::scopes::Operation;
 use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
@@ -24,6 +25,7 @@ pub struct AppState {
     pub hashing: PasswordHashing,
     /// The control API's key; without one the control API does not exist.
     pub admin_key: Option<Arc<str>>,
+    pub client_failures: Arc<ClientFailures>,
 }
 
 impl AppState {
@@ -148,6 +150,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         clock: config.clock,
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
         admin_key: config.admin_key.map(Arc::from),
+        client_failures: Arc::default(),
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::{Store, TokenKind};
 
+pub mod client_failures;
 pub mod scopes;
 
 /// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.

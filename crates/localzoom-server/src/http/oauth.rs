@@ -57,6 +57,8 @@ pub async fn token(
         .get("grant_type")
         .ok_or(OAuthFailure::MissingGrantType)?;
     let now = state.now();
+    let guarded = client_id.clone();
+    refuse_if_blocked(&state, &guarded, now)?;
     let response = match grant_type.as_str() {
         "account_credentials" => {
             let account_id = params
@@ -109,7 +111,26 @@ pub async fn token(
         }
         _ => Err(OAuthFailure::UnsupportedGrantType),
     };
+    count_failure(&state, &guarded, now, &response);
     response.map(Json)
+}
+
+fn refuse_if_blocked(state: &AppState, client_id: &str, now: i64) -> Result<(), OAuthFailure> {
+    match state.client_failures.blocked_for(client_id, now) {
+        Some(ms) => Err(OAuthFailure::TooManyFailures((ms as u64).div_ceil(1000))),
+        None => Ok(()),
+    }
+}
+
+fn count_failure<T>(
+    state: &AppState,
+    client_id: &str,
+    now: i64,
+    outcome: &Result<T, OAuthFailure>,
+) {
+    if matches!(outcome, Err(OAuthFailure::InvalidClient)) {
+        state.client_failures.record_failure(client_id, now);
+    }
 }
 
 /// `POST /oauth/revoke` with `token=…` and the app's client credentials.
@@ -123,10 +144,14 @@ pub async fn revoke(
     let (client_id, secret) = basic_credentials(&headers).ok_or(OAuthFailure::InvalidClient)?;
     let token = params.require("token")?;
     let now = state.now();
-    state
+    let guarded = client_id.clone();
+    refuse_if_blocked(&state, &guarded, now)?;
+    let outcome = state
         .db
         .write(move |store| Ok(oauth::revoke(store, (&client_id, &secret), &token, now)))
-        .await??;
+        .await?;
+    count_failure(&state, &guarded, now, &outcome);
+    outcome?;
     Ok(Json(serde_json::json!({ "status": "success" })))
 }
 

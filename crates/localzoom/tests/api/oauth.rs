@@ -233,3 +233,34 @@ async fn tokens_a_day_past_expiry_are_purged() {
     .await
     .assert_status(200);
 }
+
+#[tokio::test]
+async fn failed_client_authentication_is_limited_per_client() {
+    let app = TestApp::spawn().await;
+    let query = format!("?grant_type=account_credentials&account_id={ACCOUNT_ID}");
+    for _ in 0..10 {
+        let reply = token_request(&app, &query, None, Some("guess")).await;
+        assert_eq!(reply.body["error"], "invalid_client");
+    }
+    // Blocked now, even with the right secret.
+    let blocked = token_request(&app, &query, None, Some(CLIENT_SECRET)).await;
+    blocked.assert_status(429);
+    assert_eq!(
+        blocked.body,
+        json!({ "reason": "Too many failed client authentications. Try again later.", "error": "too_many_requests" })
+    );
+    assert_eq!(blocked.headers["retry-after"], "60");
+    // Other clients are not affected, and the block lifts after the window.
+    let other = app
+        .send(
+            app.http
+                .post(format!("{}/oauth/token{query}", app.base))
+                .basic_auth("someone-else", Some("x")),
+        )
+        .await;
+    assert_eq!(other.body["error"], "invalid_client");
+    app.clock.advance_ms(60_000);
+    token_request(&app, &query, None, Some(CLIENT_SECRET))
+        .await
+        .assert_status(200);
+}
