@@ -353,6 +353,80 @@ fn json_logs_carry_the_tracking_id_and_never_the_token() {
         .expect("tracking header")
         .trim()
         .to_string();
+    // The user-level flow too: app secret, code, access and refresh tokens, through the real endpoints.
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let created = Command::new(BIN)
+        .args([
+            "apps",
+            "create",
+            "--account",
+            ACCOUNT,
+            "--type",
+            "user",
+            "--redirect-uri",
+            "http://localhost/cb",
+        ])
+        .args(["--database", &db, "--output", "json"])
+        .output()
+        .unwrap();
+    let user_app: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let (client, secret) = (
+        user_app["client_id"].as_str().unwrap(),
+        user_app["client_secret"].as_str().unwrap(),
+    );
+    create_member(&server.base, &token, "logged@localzoom.test");
+    let output = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "-X", "POST"])
+        .args([
+            "--data-urlencode",
+            "response_type=code",
+            "--data-urlencode",
+            &format!("client_id={client}"),
+        ])
+        .args([
+            "--data-urlencode",
+            "redirect_uri=http://localhost/cb",
+            "--data-urlencode",
+            "email=logged@localzoom.test",
+        ])
+        .args(["--data-urlencode", "password=Initial1Pass"])
+        .arg(format!("{}/oauth/authorize", server.base))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8(output.stdout).unwrap();
+    let location = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("a redirect")
+        .trim();
+    let code = location.split("code=").nth(1).unwrap().to_string();
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{client}:{secret}"),
+        "-d",
+        "grant_type=authorization_code",
+        "-d",
+        &format!("code={code}"),
+        "-d",
+        "redirect_uri=http://localhost/cb",
+        &format!("{}/oauth/token", server.base),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let user_token = json_field(&body, "access_token")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refresh = json_field(&body, "refresh_token")
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api(&server.base, &user_token, "GET", "/users/me", None).0,
+        200
+    );
+
     server.signal("-TERM");
     let logs = server.logs();
     let line = logs
@@ -361,8 +435,18 @@ fn json_logs_carry_the_tracking_id_and_never_the_token() {
         .expect("a log line with the tracking id");
     let parsed: Value = serde_json::from_str(line).expect("JSON log line");
     assert_eq!(parsed["status"], 200);
-    assert!(!logs.contains(&token));
-    assert!(!logs.contains(SECRET));
+    assert!(logs.contains("/oauth/authorize"), "the flow was logged");
+    for secret_value in [
+        token.as_str(),
+        SECRET,
+        secret,
+        code.as_str(),
+        user_token.as_str(),
+        refresh.as_str(),
+        "Initial1Pass",
+    ] {
+        assert!(!logs.contains(secret_value), "a secret reached the logs");
+    }
 }
 
 #[test]
