@@ -71,14 +71,11 @@ pub fn bootstrap(
             (secret.clone(), Some(secret))
         }
     };
-    store.insert_app(&new_app(
+    store.insert_app(&bootstrap_app(
         &client_id,
         &secret,
         &account_id,
         &owner.id,
-        AppKind::S2s,
-        None,
-        None,
         now,
     ))?;
     store.meta_set(META_BOOTSTRAP_ACCOUNT, &account_id)?;
@@ -133,14 +130,11 @@ fn reuse_bootstrap(
                     "client id {client_id} exists with another secret"
                 )));
             }
-            None => store.insert_app(&new_app(
+            None => store.insert_app(&bootstrap_app(
                 &client_id,
                 secret,
                 &account_id,
                 &owner.id,
-                AppKind::S2s,
-                None,
-                None,
                 now,
             ))?,
         }
@@ -225,6 +219,26 @@ impl AppKind {
 
 /// The classic user-level scopes a user-managed app holds by default.
 pub const USER_APP_SCOPES: &[&str] = &["user:read", "user:write"];
+
+/// The bootstrap account's Server-to-Server app, with the credentials given or generated at start-up.
+fn bootstrap_app(
+    client_id: &str,
+    secret: &str,
+    account_id: &str,
+    owner_id: &str,
+    now: i64,
+) -> AppRecord {
+    new_app(
+        client_id,
+        secret,
+        account_id,
+        owner_id,
+        AppKind::S2s,
+        None,
+        None,
+        now,
+    )
+}
 
 #[allow(clippy::too_many_arguments)]
 fn new_app(

@@ -12,14 +12,8 @@ async fn control(
     key: &str,
     body: Option<Value>,
 ) -> Reply {
-    let mut request = app
-        .http
-        .request(method, format!("{}/_localzoom/v1{path}", app.base))
-        .bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    app.send(request).await
+    app.call_with(key, method, &format!("/_localzoom/v1{path}"), body)
+        .await
 }
 
 async fn sign_in(app: &TestApp, user: &str, login_type: i64) -> String {

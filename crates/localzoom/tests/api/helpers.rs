@@ -142,6 +142,24 @@ impl TestApp {
         }
     }
 
+    /// A call to any path of the server (`/v2/…`, `/_localzoom/v1/…`) with the given bearer token.
+    pub async fn call_with(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}/v2{path}", self.base))

@@ -10,14 +10,8 @@ async fn call_with(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Reply {
-    let mut request = app
-        .http
-        .request(method, format!("{}/v2{path}", app.base))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    app.send(request).await
+    app.call_with(token, method, &format!("/v2{path}"), body)
+        .await
 }
 
 #[tokio::test]

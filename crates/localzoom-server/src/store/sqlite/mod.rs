@@ -120,11 +120,14 @@ fn open_connection(path: &Path, create: bool) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Reads through a memory map skip a system call per page: lookups in a million-user table then cost what
+    // they cost in a small one. Mapped pages are the OS page cache and count in RSS only while touched.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 1073741824;",
     )
     .map_err(|e| anyhow::anyhow!("cannot use database {}: {e}", path.display()))?;
     conn.set_prepared_statement_cache_capacity(64);
