@@ -48,9 +48,7 @@ impl AppState {
             f(store, &principal, now)
         })
     }
-}
 
-impl AppState {
     /// Runs a write as one transaction, authenticating the caller's token again inside it: a token revoked
     /// (or a user deactivated) while the request waited is refused, not honoured.
     pub async fn write_as<R: Send + 'static>(
