@@ -77,13 +77,7 @@ async fn sessions_made_through_the_control_api_end_as_zoom_ends_them() {
     .assert_status(204);
     assert_eq!(open_sessions(&app, &id).await, vec![1]);
     // Deactivation ends them all, and a deactivated user cannot sign in.
-    app.call(
-        Method::PUT,
-        &format!("/users/{id}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&id, "deactivate").await.assert_status(204);
     assert_eq!(open_sessions(&app, &id).await, Vec::<i64>::new());
     control(
         &app,

@@ -174,6 +174,16 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// `PUT /users/{id}/status` with `{"action": action}`.
+    pub async fn set_status(&self, user: &str, action: &str) -> Reply {
+        self.call(
+            Method::PUT,
+            &format!("/users/{user}/status"),
+            Some(json!({ "action": action })),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, None).await
     }

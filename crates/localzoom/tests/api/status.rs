@@ -28,25 +28,13 @@ async fn deactivate_in_every_body_shape_then_activate() {
     assert_eq!(inactive.body["total_records"], 3);
 
     let id = app.user_record("user0@example.com").await.id;
-    app.call(
-        Method::PUT,
-        &format!("/users/{id}/status"),
-        Some(json!({ "action": "activate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&id, "activate").await.assert_status(204);
     assert_eq!(
         app.get(&format!("/users/{id}")).await.body["status"],
         "active"
     );
     // Activating an active user again changes nothing.
-    app.call(
-        Method::PUT,
-        &format!("/users/{id}/status"),
-        Some(json!({ "action": "activate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&id, "activate").await.assert_status(204);
     assert_eq!(
         app.get("/users?status=inactive").await.body["total_records"],
         2
@@ -65,13 +53,7 @@ async fn deactivation_ends_sessions_and_kills_tokens_issued_for_the_user() {
         .await
         .assert_status(200);
 
-    app.call(
-        Method::PUT,
-        &format!("/users/{id}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&id, "deactivate").await.assert_status(204);
     assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
     app.send(app.http.get(&me).bearer_auth(&user_token))
         .await
@@ -97,13 +79,7 @@ async fn protected_users_and_bad_actions_are_refused_without_change() {
         .await;
     for id in [&owner, &admin, &room] {
         for action in ["deactivate", "activate"] {
-            app.call(
-                Method::PUT,
-                &format!("/users/{id}/status"),
-                Some(json!({ "action": action })),
-            )
-            .await
-            .assert_error(
+            app.set_status(id, action).await.assert_error(
                 400,
                 200,
                 "Zoom Room and Admin users' status cannot be activated or deactivated.",
@@ -118,13 +94,7 @@ async fn protected_users_and_bad_actions_are_refused_without_change() {
     let host = app.member("host@example.com").await;
     app.edit_user("host@example.com", |u| u.upcoming_zoom_events = true)
         .await;
-    app.call(
-        Method::PUT,
-        &format!("/users/{host}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_error(
+    app.set_status(&host, "deactivate").await.assert_error(
         400,
         300,
         "You cannot deactivate this user because the user has an upcoming Zoom Events scheduled.",
@@ -159,13 +129,7 @@ async fn clock_in_and_out_leave_status_alone() {
     let app = TestApp::spawn().await;
     let id = app.member("worker@example.com").await;
     for action in ["clock_in", "clock_out"] {
-        app.call(
-            Method::PUT,
-            &format!("/users/{id}/status"),
-            Some(json!({ "action": action })),
-        )
-        .await
-        .assert_status(204);
+        app.set_status(&id, action).await.assert_status(204);
         assert_eq!(
             app.get(&format!("/users/{id}")).await.body["status"],
             "active"
@@ -177,17 +141,11 @@ async fn clock_in_and_out_leave_status_alone() {
 async fn activation_beyond_the_basic_user_cap_is_3412() {
     let app = TestApp::spawn().await;
     let a = app.member("a@example.com").await;
-    app.call(
-        Method::PUT,
-        &format!("/users/{a}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&a, "deactivate").await.assert_status(204);
     // One active Basic user already holds the only Basic seat.
     app.create_user("custCreate", "basic@example.com", 1).await;
     app.edit_account(|acc| acc.max_basic_users = Some(1)).await;
-    app.call(Method::PUT, &format!("/users/{a}/status"), Some(json!({ "action": "activate" })))
+    app.set_status(&a, "activate")
         .await
         .assert_error(
             400,
@@ -201,11 +159,5 @@ async fn activation_beyond_the_basic_user_cap_is_3412() {
         "inactive"
     );
     app.edit_account(|acc| acc.max_basic_users = Some(2)).await;
-    app.call(
-        Method::PUT,
-        &format!("/users/{a}/status"),
-        Some(json!({ "action": "activate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&a, "activate").await.assert_status(204);
 }

@@ -343,13 +343,7 @@ async fn refused_authorization_requests() {
 
     // A deactivated user cannot authorize.
     let id = app.member("gone@example.com").await;
-    app.call(
-        Method::PUT,
-        &format!("/users/{id}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&id, "deactivate").await.assert_status(204);
     let (status, page) = authorize(&app, &ua, "gone@example.com", "").await;
     assert_eq!(status, 401);
     assert!(page.contains("No active user"));

@@ -146,13 +146,11 @@ async fn lookup_by_id_email_and_me_within_the_account_only() {
         1001,
         "User does not exist: outsider@example.com.",
     );
-    app.call(
-        Method::PUT,
-        &format!("/users/{outsider}/status"),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_error(404, 1001, &format!("User does not exist: {outsider}."));
+    app.set_status(&outsider, "deactivate").await.assert_error(
+        404,
+        1001,
+        &format!("User does not exist: {outsider}."),
+    );
     assert_eq!(
         app.get("/users/email?email=outsider@example.com")
             .await
