@@ -11,6 +11,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_localzoom");
 const ACCOUNT: &str = "ProcAccount00000000000";
 const CLIENT: &str = "proc-client";
 const SECRET: &str = "proc-secret";
+/// The bootstrap credentials every command of these tests is given.
+const CREDENTIALS: [&str; 6] = [
+    "--account-id",
+    ACCOUNT,
+    "--client-id",
+    CLIENT,
+    "--client-secret",
+    SECRET,
+];
 
 struct Server {
     child: Child,
@@ -36,14 +45,7 @@ fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
             "--database",
             &format!("sqlite://{}", dir.join("lz.db").display()),
         ])
-        .args([
-            "--account-id",
-            ACCOUNT,
-            "--client-id",
-            CLIENT,
-            "--client-secret",
-            SECRET,
-        ])
+        .args(CREDENTIALS)
         .args(["--password-hash", "minimal"])
         .args(extra)
         .env_remove("RUST_LOG")
@@ -481,17 +483,8 @@ fn start_up_errors_are_one_clear_line() {
     assert!(err.contains("invalid value 'platinum'"), "{err}");
     // `token` prints a working token for the same database.
     let output = Command::new(BIN)
-        .args([
-            "token",
-            "--database",
-            &db,
-            "--account-id",
-            ACCOUNT,
-            "--client-id",
-            CLIENT,
-            "--client-secret",
-            SECRET,
-        ])
+        .args(["token", "--database", &db])
+        .args(CREDENTIALS)
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -507,14 +500,7 @@ fn seed_adds_users_that_list_and_count() {
     let seed = |n: &str| {
         let output = Command::new(BIN)
             .args(["seed", "--users", n, "--database", &db])
-            .args([
-                "--account-id",
-                ACCOUNT,
-                "--client-id",
-                CLIENT,
-                "--client-secret",
-                SECRET,
-            ])
+            .args(CREDENTIALS)
             .output()
             .unwrap();
         assert!(

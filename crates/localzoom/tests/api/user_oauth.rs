@@ -154,6 +154,19 @@ async fn exchange(
     .await
 }
 
+async fn refresh_with(app: &TestApp, ua: &UserApp, refresh_token: &str) -> Reply {
+    token_call(
+        app,
+        ua,
+        &ua.secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
 async fn get_me(app: &TestApp, token: &str) -> Reply {
     app.send(
         app.http
@@ -193,26 +206,14 @@ async fn the_full_authorization_code_flow() {
     assert_eq!((sessions[0].login_type, sessions[0].ended_at), (100, None));
 
     // Refresh rotates: a new pair, the old refresh token retired.
-    let refreshed = token_call(
-        &app,
-        &ua,
-        &ua.secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let refreshed = refresh_with(&app, &ua, &refresh).await;
     refreshed.assert_status(200);
     let new_refresh = refreshed.body["refresh_token"]
         .as_str()
         .unwrap()
         .to_string();
     assert_ne!(new_refresh, refresh);
-    let again = token_call(
-        &app,
-        &ua,
-        &ua.secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let again = refresh_with(&app, &ua, &refresh).await;
     again.assert_status(400);
     assert_eq!(
         again.body,
@@ -368,23 +369,11 @@ async fn user_tokens_die_with_their_user_or_app() {
         ));
     }
     let (a, b, c) = (&pairs[0], &pairs[1], &pairs[2]);
-    app.call(
-        Method::PUT,
-        &format!("/users/{}/status", a.0),
-        Some(json!({ "action": "deactivate" })),
-    )
-    .await
-    .assert_status(204);
+    app.set_status(&a.0, "deactivate").await.assert_status(204);
     get_me(&app, &a.1)
         .await
         .assert_error(401, 124, "Invalid access token.");
-    let refreshed = token_call(
-        &app,
-        &ua,
-        &ua.secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", &a.2)],
-    )
-    .await;
+    let refreshed = refresh_with(&app, &ua, &a.2).await;
     assert_eq!(refreshed.body["error"], "invalid_grant");
     app.call(
         Method::DELETE,
@@ -405,12 +394,6 @@ async fn user_tokens_die_with_their_user_or_app() {
     get_me(&app, &c.1)
         .await
         .assert_error(401, 124, "Invalid access token.");
-    let refreshed = token_call(
-        &app,
-        &ua,
-        &ua.secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", &c.2)],
-    )
-    .await;
+    let refreshed = refresh_with(&app, &ua, &c.2).await;
     assert_eq!(refreshed.body["error"], "invalid_client");
 }
