@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use localzoom_api::{FieldError, OAuthError, ZoomError};
 
 use crate::domain::password::PasswordRule;
+use crate::domain::rate_limits::Label;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -64,6 +65,16 @@ pub enum ApiError {
     DisassociateAdmin,
     #[error("managed-domain user cannot be disassociated")]
     DisassociateManagedDomain,
+    /// A per-second (per-minute) quota of the account is spent.
+    #[error("{} rate limit {limit} reached", category.as_str())]
+    RateLimit { category: Label, limit: u32 },
+    /// A daily quota of the account is spent until `reset_at_ms` (the next 00:00 UTC).
+    #[error("{} daily limit {limit} reached", category.as_str())]
+    DailyRateLimit {
+        category: Label,
+        limit: u32,
+        reset_at_ms: i64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -179,6 +190,18 @@ impl ApiError {
                 1107,
                 "You can not disassociate a user with managed domain.".into(),
             ),
+            RateLimit { .. } => (
+                S::TOO_MANY_REQUESTS,
+                429,
+                "You have reached the maximum per-second rate limit for this API. Try again later.".into(),
+            ),
+            DailyRateLimit { .. } => (
+                S::TOO_MANY_REQUESTS,
+                429,
+                "You have reached the maximum daily rate limit for this API. Refer to the response header for \
+                 details on when you can make another request."
+                    .into(),
+            ),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "Internal server error.".into()),
         }
     }
@@ -221,11 +244,41 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
-        if matches!(self, ApiError::InvalidToken | ApiError::ExpiredToken) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"localzoom\""),
-            );
+        let headers = response.headers_mut();
+        match self {
+            ApiError::InvalidToken | ApiError::ExpiredToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"localzoom\""),
+                );
+            }
+            // The headers Zoom documents for 429s (§4.4), so clients can tell waiting a moment from waiting a day.
+            ApiError::RateLimit { category, limit } => {
+                headers.insert(
+                    "x-ratelimit-category",
+                    HeaderValue::from_static(category.as_str()),
+                );
+                headers.insert("x-ratelimit-type", HeaderValue::from_static("QPS"));
+                headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            }
+            ApiError::DailyRateLimit {
+                category,
+                limit,
+                reset_at_ms,
+            } => {
+                headers.insert(
+                    "x-ratelimit-category",
+                    HeaderValue::from_static(category.as_str()),
+                );
+                headers.insert("x-ratelimit-type", HeaderValue::from_static("Daily-limit"));
+                headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+                if let Ok(reset) = HeaderValue::from_str(&crate::clock::rfc3339(reset_at_ms)) {
+                    headers.insert(header::RETRY_AFTER, reset);
+                }
+            }
+            _ => {}
         }
         response
     }

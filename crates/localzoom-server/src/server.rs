@@ -9,7 +9,10 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, PasswordHashing};
+use crate::domain::rate_limits::{Label, Limit};
+use crate::error::ApiError;
 use crate::gate::client_failures::ClientFailures;
+use crate::gate::rate_limit::{self, RateLimiter};
 use crate::gate::scopes::Operation;
 use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
@@ -26,6 +29,8 @@ pub struct AppState {
     /// The control API's key; without one the control API does not exist.
     pub admin_key: Option<Arc<str>>,
     pub client_failures: Arc<ClientFailures>,
+    /// Zoom's rate limits; `None` when they are switched off.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl AppState {
@@ -34,7 +39,9 @@ impl AppState {
     }
 
     /// Authenticates the bearer, checks its scopes for the operation on the named user (if any), and runs the
-    /// read in the same read transaction.
+    /// read in the same read transaction; then spends the call from the account's quota. A read has no effect, so
+    /// charging after it keeps the quota out of the transaction at no cost to correctness: a call over the limit
+    /// gets its 429 and nothing else.
     pub fn read_as<R>(
         &self,
         bearer: &Bearer,
@@ -42,11 +49,64 @@ impl AppState {
         f: impl FnOnce(&dyn Store, &Principal, i64) -> StoreResult<R>,
     ) -> StoreResult<R> {
         let now = self.now();
-        self.db.read(|store| {
+        let (principal, result) = self.db.read(|store| {
             let principal = gate::authenticate(store, bearer, now)?;
-            operation.authorize(&principal, user_ref)?;
-            f(store, &principal, now)
-        })
+            let result = operation
+                .authorize(&principal, user_ref)
+                .and_then(|()| f(store, &principal, now));
+            Ok((principal, result))
+        })?;
+        self.spend(&principal, operation.label, now)?;
+        result
+    }
+
+    /// The gate for a write: spends the call from the account's quota, then checks the principal's scopes for
+    /// the operation on the named user (if any). Every authenticated call counts, as at Zoom's gateway.
+    pub fn admit(
+        &self,
+        principal: &Principal,
+        operation: &Operation,
+        user_ref: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.spend(principal, operation.label, self.now())?;
+        operation.authorize(principal, user_ref)
+    }
+
+    /// Spends one call of `label`: its per-second quota and the daily quota the plan has for it.
+    fn spend(&self, principal: &Principal, label: Label, now: i64) -> Result<(), ApiError> {
+        let Some(limiter) = &self.rate_limiter else {
+            return Ok(());
+        };
+        let daily = Limit::daily_for(label, principal.limits.plan);
+        let rate = Some(Limit::Rate(label));
+        let allowance = limiter.spend(
+            &principal.account_id,
+            &principal.limits,
+            label,
+            rate,
+            daily,
+            now,
+        )?;
+        rate_limit::report(allowance);
+        Ok(())
+    }
+
+    /// Spends one `POST /users` `action=create` from the account's daily quota for it (§4.3).
+    pub fn spend_user_create(&self, principal: &Principal) -> Result<(), ApiError> {
+        let Some(limiter) = &self.rate_limiter else {
+            return Ok(());
+        };
+        let daily = Some(Limit::UserCreateDaily);
+        let allowance = limiter.spend(
+            &principal.account_id,
+            &principal.limits,
+            Label::Light,
+            None,
+            daily,
+            self.now(),
+        )?;
+        rate_limit::report(allowance);
+        Ok(())
     }
 
     /// Runs a write as one transaction, authenticating the caller's token again inside it: a token revoked
@@ -71,7 +131,7 @@ pub struct ServerConfig {
     pub listen: String,
     pub database: String,
     pub bootstrap: BootstrapRequest,
-    /// Accepted for the command-line contract; enforcement arrives with the rate-limit layer.
+    /// Enforce Zoom's rate limits.
     pub rate_limits: bool,
     pub hash_params: HashParams,
     /// How many argon2 hashes may run at once.
@@ -149,6 +209,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
         admin_key: config.admin_key.map(Arc::from),
         client_failures: Arc::default(),
+        rate_limiter: config.rate_limits.then(Arc::default),
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -1,5 +1,6 @@
 //! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like.
 
 pub mod password;
+pub mod rate_limits;
 pub mod settings;
 pub mod user;

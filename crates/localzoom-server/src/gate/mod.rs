@@ -9,12 +9,14 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::crypto;
+use crate::domain::rate_limits::AccountLimits;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::{Store, TokenKind};
 
 pub mod client_failures;
+pub mod rate_limit;
 pub mod scopes;
 
 /// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.
@@ -28,6 +30,8 @@ pub struct Principal {
     pub token_sha256: [u8; 32],
     /// The acting user's role now (not when the token was issued).
     pub role: Role,
+    /// The account's rate limits now (its plan and overrides).
+    pub limits: AccountLimits,
 }
 
 impl Principal {
@@ -94,5 +98,6 @@ pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Prin
         scopes: record.scopes,
         token_sha256: bearer.0,
         role: record.role.ok_or(ApiError::InvalidToken)?,
+        limits: record.limits.ok_or(ApiError::InvalidToken)?,
     })
 }

@@ -1,7 +1,9 @@
 //! Which scopes each implemented operation accepts, as Zoom's OpenAPI files list them (`x-macro-scopes` are the
 //! classic scopes, `x-granular-scopes` the granular ones; holding any one suffices). A test checks this table
-//! against the vendored spec files in `spec/`, so it cannot drift from them.
+//! against the vendored spec files in `spec/`, so it cannot drift from them; the same test checks each operation's
+//! rate-limit label.
 
+use crate::domain::rate_limits::Label;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::gate::Principal;
@@ -12,6 +14,8 @@ pub struct Operation {
     pub id: &'static str,
     pub method: &'static str,
     pub path: &'static str,
+    /// The quota a call spends (the spec's *Rate Limit Label*).
+    pub label: Label,
     pub classic: &'static [&'static str],
     pub granular: &'static [&'static str],
     /// The role permissions (`x-permissions`) the acting user needs when the app acts with account-level scopes.
@@ -20,6 +24,7 @@ pub struct Operation {
 
 pub const USERS: Operation = Operation {
     id: "users",
+    label: Label::Medium,
     method: "GET",
     path: "/users",
     classic: &[
@@ -34,6 +39,7 @@ pub const USERS: Operation = Operation {
 
 pub const USER_CREATE: Operation = Operation {
     id: "userCreate",
+    label: Label::Light,
     method: "POST",
     path: "/users",
     classic: &["user:write", "user:write:admin"],
@@ -43,6 +49,7 @@ pub const USER_CREATE: Operation = Operation {
 
 pub const USER_EMAIL: Operation = Operation {
     id: "userEmail",
+    label: Label::Light,
     method: "GET",
     path: "/users/email",
     classic: &[
@@ -57,6 +64,7 @@ pub const USER_EMAIL: Operation = Operation {
 
 pub const USER: Operation = Operation {
     id: "user",
+    label: Label::Light,
     method: "GET",
     path: "/users/{userId}",
     classic: &[
@@ -73,6 +81,7 @@ pub const USER: Operation = Operation {
 
 pub const USER_UPDATE: Operation = Operation {
     id: "userUpdate",
+    label: Label::Light,
     method: "PATCH",
     path: "/users/{userId}",
     classic: &["user:write:admin", "user:write"],
@@ -82,6 +91,7 @@ pub const USER_UPDATE: Operation = Operation {
 
 pub const USER_DELETE: Operation = Operation {
     id: "userDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}",
     classic: &["user:write:admin", "user:write"],
@@ -91,6 +101,7 @@ pub const USER_DELETE: Operation = Operation {
 
 pub const USER_STATUS: Operation = Operation {
     id: "userStatus",
+    label: Label::Light,
     method: "PUT",
     path: "/users/{userId}/status",
     classic: &["user:write:admin", "user:write"],
@@ -100,6 +111,7 @@ pub const USER_STATUS: Operation = Operation {
 
 pub const USER_PASSWORD: Operation = Operation {
     id: "userPassword",
+    label: Label::Medium,
     method: "PUT",
     path: "/users/{userId}/password",
     classic: &["user:write:admin", "user:write"],
@@ -109,6 +121,7 @@ pub const USER_PASSWORD: Operation = Operation {
 
 pub const USER_SSO_TOKEN_DELETE: Operation = Operation {
     id: "userSSOTokenDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}/token",
     classic: &["user:write:admin", "user:write"],
@@ -118,6 +131,7 @@ pub const USER_SSO_TOKEN_DELETE: Operation = Operation {
 
 pub const USER_ASSISTANTS: Operation = Operation {
     id: "userAssistants",
+    label: Label::Medium,
     method: "GET",
     path: "/users/{userId}/assistants",
     classic: &[
@@ -136,6 +150,7 @@ pub const USER_ASSISTANTS: Operation = Operation {
 
 pub const USER_ASSISTANT_CREATE: Operation = Operation {
     id: "userAssistantCreate",
+    label: Label::Medium,
     method: "POST",
     path: "/users/{userId}/assistants",
     classic: &["user:write:admin", "user:write"],
@@ -145,6 +160,7 @@ pub const USER_ASSISTANT_CREATE: Operation = Operation {
 
 pub const USER_ASSISTANTS_DELETE: Operation = Operation {
     id: "userAssistantsDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}/assistants",
     classic: &["user:write:admin", "user:write"],
@@ -154,6 +170,7 @@ pub const USER_ASSISTANTS_DELETE: Operation = Operation {
 
 pub const USER_ASSISTANT_DELETE: Operation = Operation {
     id: "userAssistantDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}/assistants/{assistantId}",
     classic: &["user:write:admin", "user:write"],
@@ -163,6 +180,7 @@ pub const USER_ASSISTANT_DELETE: Operation = Operation {
 
 pub const USER_SCHEDULERS: Operation = Operation {
     id: "userSchedulers",
+    label: Label::Medium,
     method: "GET",
     path: "/users/{userId}/schedulers",
     classic: &[
@@ -181,6 +199,7 @@ pub const USER_SCHEDULERS: Operation = Operation {
 
 pub const USER_SCHEDULERS_DELETE: Operation = Operation {
     id: "userSchedulersDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}/schedulers",
     classic: &["user:write:admin", "user:write"],
@@ -190,6 +209,7 @@ pub const USER_SCHEDULERS_DELETE: Operation = Operation {
 
 pub const USER_SCHEDULER_DELETE: Operation = Operation {
     id: "userSchedulerDelete",
+    label: Label::Light,
     method: "DELETE",
     path: "/users/{userId}/schedulers/{schedulerId}",
     classic: &["user:write:admin", "user:write"],
@@ -199,6 +219,7 @@ pub const USER_SCHEDULER_DELETE: Operation = Operation {
 
 pub const ACCOUNT_SETTINGS: Operation = Operation {
     id: "accountSettings",
+    label: Label::Medium,
     method: "GET",
     path: "/accounts/{accountId}/settings",
     classic: &["account:read:admin"],
@@ -211,6 +232,7 @@ pub const ACCOUNT_SETTINGS: Operation = Operation {
 
 pub const ACCOUNT_SETTINGS_UPDATE: Operation = Operation {
     id: "accountSettingsUpdate",
+    label: Label::Medium,
     method: "PATCH",
     path: "/accounts/{accountId}/settings",
     classic: &["account:write:admin"],
@@ -280,7 +302,27 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::rate_limits::{AccountLimits, Plan};
     use serde_json::Value;
+
+    /// The label in the operation's description: `**[Rate Limit Label](…):** `LIGHT``, in any case.
+    fn spec_label(operation: &Value) -> Label {
+        let description = operation["description"].as_str().unwrap();
+        let at = description.find("Rate Limit Label").expect("a label");
+        let rest = description[at..]
+            .split_once(":**")
+            .expect("the label's value")
+            .1;
+        let word: String = rest
+            .trim_start_matches([' ', '`'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+            .collect();
+        Label::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(&word))
+            .unwrap_or_else(|| panic!("unknown label {word:?}"))
+    }
 
     fn spec_operation(spec: &Value, op: &Operation) -> (Vec<String>, Vec<String>, Vec<String>) {
         let extensions = &spec["paths"][op.path][op.method.to_lowercase()]["x-extensions"];
@@ -316,6 +358,7 @@ mod tests {
             assert_eq!(op.classic, classic, "{}", op.id);
             assert_eq!(op.granular, granular, "{}", op.id);
             assert_eq!(op.permissions, permissions, "{}", op.id);
+            assert_eq!(op.label, spec_label(operation), "{}", op.id);
         }
     }
 
@@ -327,6 +370,10 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             token_sha256: [0; 32],
             role: Role::Owner,
+            limits: AccountLimits {
+                plan: Plan::Pro,
+                overrides: Default::default(),
+            },
         }
     }
 

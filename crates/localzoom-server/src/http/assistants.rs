@@ -29,7 +29,7 @@ pub async fn add(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<(StatusCode, Json<AddedAssistants>), ApiError> {
-    scopes::USER_ASSISTANT_CREATE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_ASSISTANT_CREATE, Some(&user_id))?;
     let refs: Vec<AssistantRef> = body
         .typed("assistants")?
         .filter(|refs: &Vec<AssistantRef>| !refs.is_empty() && refs.len() <= MAX_ASSISTANTS)
@@ -48,7 +48,7 @@ pub async fn remove_all(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_ASSISTANTS_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_ASSISTANTS_DELETE, Some(&user_id))?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_all(store, principal, &user_id)
@@ -62,7 +62,7 @@ pub async fn remove_one(
     principal: Principal,
     PathParams((user_id, assistant_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_ASSISTANT_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_ASSISTANT_DELETE, Some(&user_id))?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_one(store, principal, &user_id, &assistant_id)
@@ -88,7 +88,7 @@ pub async fn remove_all_schedulers(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_SCHEDULERS_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_SCHEDULERS_DELETE, Some(&user_id))?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_all_schedulers(store, principal, &user_id)
@@ -102,7 +102,7 @@ pub async fn remove_scheduler(
     principal: Principal,
     PathParams((user_id, scheduler_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_SCHEDULER_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_SCHEDULER_DELETE, Some(&user_id))?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_scheduler(store, principal, &user_id, &scheduler_id)

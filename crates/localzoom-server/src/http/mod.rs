@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 
 use crate::error::ApiError;
+use crate::gate::rate_limit;
 use crate::server::AppState;
 
 pub mod assistants;
@@ -98,7 +99,7 @@ async fn track(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
-    let mut response = next.run(request).await;
+    let mut response = rate_limit::with_allowance_headers(next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(&tracking_id) {
         response.headers_mut().insert(TRACKING_HEADER, value);
     }

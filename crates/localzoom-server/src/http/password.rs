@@ -16,7 +16,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_PASSWORD.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_PASSWORD, Some(&user_id))?;
     let password = body.required_str("password")?;
     let now = state.now();
     state.db.read(|store| {

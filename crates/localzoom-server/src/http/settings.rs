@@ -43,7 +43,7 @@ pub async fn update(
     query: Query,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    scopes::ACCOUNT_SETTINGS_UPDATE.authorize(&principal, None)?;
+    state.admit(&principal, &scopes::ACCOUNT_SETTINGS_UPDATE, None)?;
     require_security_option(&query)?;
     let security = body
         .get("security")

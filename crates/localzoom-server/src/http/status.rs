@@ -16,7 +16,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_STATUS.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_STATUS, Some(&user_id))?;
     let action = body
         .str("action")?
         .as_deref()

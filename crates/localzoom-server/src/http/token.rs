@@ -14,7 +14,7 @@ pub async fn revoke_sso(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_SSO_TOKEN_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_SSO_TOKEN_DELETE, Some(&user_id))?;
     let now = state.now();
     state
         .write_as(principal, move |store, principal| {

@@ -24,11 +24,14 @@ pub async fn create(
     principal: Principal,
     body: Fields,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    scopes::USER_CREATE.authorize(&principal, None)?;
+    state.admit(&principal, &scopes::USER_CREATE, None)?;
     let account = state
         .db
         .read(|store| users::account(store, &principal.account_id))?;
     let mut new = parse_new_user(&body, &settings::password_requirement(&account.security))?;
+    if new.action == CreateAction::Create {
+        state.spend_user_create(&principal)?;
+    }
     let password = body
         .object("user_info")?
         .and_then(|info| info.str("password").ok().flatten());
@@ -193,7 +196,7 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_UPDATE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_UPDATE, Some(&user_id))?;
     let patch = parse_patch(&body)?;
     state
         .write_as(principal, move |store, principal| {
@@ -307,7 +310,7 @@ pub async fn delete(
     PathParams(user_id): PathParams<String>,
     query: Query,
 ) -> Result<StatusCode, ApiError> {
-    scopes::USER_DELETE.authorize(&principal, Some(&user_id))?;
+    state.admit(&principal, &scopes::USER_DELETE, Some(&user_id))?;
     let action = match query.get("action") {
         None | Some("") | Some("disassociate") => DeleteAction::Disassociate,
         Some("delete") => DeleteAction::Delete,

@@ -307,6 +307,7 @@ pub fn create_account(
         password_changes_per_day: 5,
         security: Map::new(),
         created_at: now,
+        rate_limit_overrides: Default::default(),
     };
     store.insert_account(&account)?;
     let owner = new_owner(account_id, owner_email, now);
@@ -398,6 +399,7 @@ pub fn issue_tokens(
             kind,
             session_id: session_id.clone(),
             role: None,
+            limits: None,
         })?;
         Ok(token)
     };

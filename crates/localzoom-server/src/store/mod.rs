@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::rate_limits::{AccountLimits, Overrides};
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
@@ -22,6 +23,8 @@ pub struct AccountRecord {
     pub password_changes_per_day: u32,
     pub security: Map<String, Value>,
     pub created_at: i64,
+    /// Replacements of the plan's rate limits (tests use them to make limits small or to lift them).
+    pub rate_limit_overrides: Overrides,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +86,8 @@ pub struct TokenRecord {
     pub session_id: Option<String>,
     /// Read only (ignored on insert): the acting user's current role, `None` once the user is gone.
     pub role: Option<Role>,
+    /// Read only (ignored on insert): the account's plan and rate-limit overrides now.
+    pub limits: Option<AccountLimits>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

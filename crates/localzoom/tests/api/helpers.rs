@@ -76,6 +76,16 @@ impl TestApp {
     }
 
     pub async fn spawn_configured(plan: &str, admin_key: Option<&str>) -> TestApp {
+        Self::spawn_inner(plan, admin_key, false).await
+    }
+
+    /// A server enforcing Zoom's rate limits (the other constructors switch them off: their tests make many
+    /// calls at one instant of the manual clock).
+    pub async fn spawn_rate_limited(plan: &str) -> TestApp {
+        Self::spawn_inner(plan, Some(ADMIN_KEY), true).await
+    }
+
+    async fn spawn_inner(plan: &str, admin_key: Option<&str>, rate_limits: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(START_MS);
         let mut config = ServerConfig::new(
@@ -90,6 +100,7 @@ impl TestApp {
         config.hash_params = HashParams::MINIMAL;
         config.clock = Arc::new(clock.clone());
         config.admin_key = admin_key.map(str::to_string);
+        config.rate_limits = rate_limits;
         let started = server::start(config).await.unwrap();
         let mut app = TestApp {
             base: format!("http://{}", started.addr),

@@ -10,6 +10,7 @@ mod isolation;
 mod oauth;
 mod password;
 mod process;
+mod rate_limits;
 mod scopes;
 mod sso_token;
 mod status;

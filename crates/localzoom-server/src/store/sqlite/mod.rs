@@ -13,6 +13,7 @@ use super::{
     AccountRecord, AppRecord, AuthCode, OutboxEmail, SessionRecord, Store, StoreResult, TokenKind,
     TokenRecord, UserQuery,
 };
+use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_password_history_initial.sql"),
     include_str!("migrations/0004_app_redirect_uri.sql"),
     include_str!("migrations/0005_user_oauth.sql"),
+    include_str!("migrations/0006_rate_limits.sql"),
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
@@ -317,6 +319,19 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
             .get::<_, Option<String>>(10)?
             .as_deref()
             .and_then(Role::parse),
+        limits: Some(AccountLimits {
+            plan: Plan::of(&row.get::<_, String>(11)?),
+            overrides: overrides_from(row.get(12)?)?,
+        }),
+    })
+}
+
+/// An account's stored rate-limit overrides; written only by localzoom, so a bad value is corruption.
+fn overrides_from(json: Option<String>) -> rusqlite::Result<Overrides> {
+    json.map_or(Ok(Overrides::default()), |json| {
+        Overrides::from_json(&json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })
     })
 }
 
@@ -362,7 +377,7 @@ fn split_scopes(text: &str) -> Vec<String> {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, account_number, plan, owner_email, managed_domain, max_basic_users, \
-    password_history_count, password_changes_per_day, security, created_at";
+    password_history_count, password_changes_per_day, security, created_at, rate_limits";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
     let security: String = row.get(8)?;
@@ -377,6 +392,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
         password_changes_per_day: row.get(7)?,
         security: json_map(&security),
         created_at: row.get(9)?,
+        rate_limit_overrides: overrides_from(row.get(10)?)?,
     })
 }
 
@@ -459,7 +475,7 @@ impl Store for SqliteStore<'_> {
 
     fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
         self.conn.execute(
-            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
                 a.id,
                 a.account_number,
@@ -470,7 +486,8 @@ impl Store for SqliteStore<'_> {
                 a.password_history_count,
                 a.password_changes_per_day,
                 Value::Object(a.security.clone()).to_string(),
-                a.created_at
+                a.created_at,
+                a.rate_limit_overrides.to_json()
             ],
         )?;
         Ok(())
@@ -495,7 +512,8 @@ impl Store for SqliteStore<'_> {
     fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
         self.conn.execute(
             "UPDATE accounts SET plan = ?2, owner_email = ?3, managed_domain = ?4, max_basic_users = ?5, \
-             password_history_count = ?6, password_changes_per_day = ?7, security = ?8 WHERE id = ?1",
+             password_history_count = ?6, password_changes_per_day = ?7, security = ?8, rate_limits = ?9 \
+             WHERE id = ?1",
             params![
                 a.id,
                 a.plan,
@@ -504,7 +522,8 @@ impl Store for SqliteStore<'_> {
                 a.max_basic_users,
                 a.password_history_count,
                 a.password_changes_per_day,
-                Value::Object(a.security.clone()).to_string()
+                Value::Object(a.security.clone()).to_string(),
+                a.rate_limit_overrides.to_json()
             ],
         )?;
         Ok(())
@@ -597,8 +616,9 @@ impl Store for SqliteStore<'_> {
     fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
-             t.revoked OR NOT a.active, t.kind, t.session_id, u.role FROM access_tokens t \
-             JOIN apps a ON a.client_id = t.client_id LEFT JOIN users u ON u.id = t.user_id \
+             t.revoked OR NOT a.active, t.kind, t.session_id, u.role, ac.plan, ac.rate_limits \
+             FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
+             JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
              WHERE t.token_sha256 = ?1",
         )?;
         Ok(stmt
