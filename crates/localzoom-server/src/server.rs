@@ -13,7 +13,7 @@ use crate::domain::rate_limits::{Label, Limit};
 use crate::error::ApiError;
 use crate::gate::client_failures::ClientFailures;
 use crate::gate::rate_limit::{self, RateLimiter};
-use crate::gate::scopes::Operation;
+use crate::gate::scopes::{self, Operation};
 use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
 use crate::store::{Database, Store, StoreResult};
@@ -56,7 +56,7 @@ impl AppState {
                 .and_then(|()| f(store, &principal, now));
             Ok((principal, result))
         })?;
-        self.spend(&principal, operation.label, now)?;
+        self.spend(&principal, operation.label, None, now)?;
         result
     }
 
@@ -68,43 +68,32 @@ impl AppState {
         operation: &Operation,
         user_ref: Option<&str>,
     ) -> Result<(), ApiError> {
-        self.spend(principal, operation.label, self.now())?;
+        self.spend(principal, operation.label, None, self.now())?;
         operation.authorize(principal, user_ref)
     }
 
-    /// Spends one call of `label`: its per-second quota and the daily quota the plan has for it.
-    fn spend(&self, principal: &Principal, label: Label, now: i64) -> Result<(), ApiError> {
-        let Some(limiter) = &self.rate_limiter else {
-            return Ok(());
-        };
-        let daily = Limit::daily_for(label, principal.limits.plan);
-        let rate = Some(Limit::Rate(label));
-        let allowance = limiter.spend(
-            &principal.account_id,
-            &principal.limits,
-            label,
-            rate,
-            daily,
-            now,
-        )?;
-        rate_limit::report(allowance);
-        Ok(())
+    /// `admit` for `POST /users`, whose `action=create` calls also spend a daily quota of their own (§4.3).
+    pub fn admit_user_create(&self, principal: &Principal, create: bool) -> Result<(), ApiError> {
+        let extra = create.then_some(Limit::UserCreateDaily);
+        self.spend(principal, scopes::USER_CREATE.label, extra, self.now())?;
+        scopes::USER_CREATE.authorize(principal, None)
     }
 
-    /// Spends one `POST /users` `action=create` from the account's daily quota for it (§4.3).
-    pub fn spend_user_create(&self, principal: &Principal) -> Result<(), ApiError> {
+    /// Spends one call of `label`: its per-second quota, the daily quota the plan has for it, and `extra`.
+    fn spend(
+        &self,
+        principal: &Principal,
+        label: Label,
+        extra: Option<Limit>,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let Some(limiter) = &self.rate_limiter else {
             return Ok(());
         };
-        let daily = Some(Limit::UserCreateDaily);
-        let allowance = limiter.spend(
-            &principal.account_id,
-            &principal.limits,
-            Label::Light,
-            None,
-            daily,
-            self.now(),
-        )?;
+        let plan_daily = Limit::daily_for(label, principal.limits.plan);
+        let daily: Vec<Limit> = plan_daily.into_iter().chain(extra).collect();
+        let allowance =
+            limiter.spend(&principal.account_id, &principal.limits, label, &daily, now)?;
         rate_limit::report(allowance);
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use localzoom_server::clock::{Clock, SystemClock};
 use localzoom_server::crypto::HashParams;
+use localzoom_server::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use localzoom_server::error::ApiError;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
@@ -52,6 +53,8 @@ enum AccountsCommand {
     List(ListArgs),
     /// Set an account's limits (Zoom keeps these per account; localzoom's defaults are in docs/fidelity.md).
     SetLimits(SetLimitsArgs),
+    /// Change an account's plan (its rate limits follow it at once).
+    SetPlan(SetPlanArgs),
 }
 
 #[derive(Subcommand)]
@@ -149,6 +152,23 @@ struct SetLimitsArgs {
     /// How many password changes a user may make in 24 hours.
     #[arg(long)]
     password_changes_per_day: Option<u32>,
+    /// Replace one of the plan's rate limits: NAME=N, NAME=unlimited or NAME=default (repeatable). Names:
+    /// light, medium, heavy, resource-intensive (per second; per minute for resource-intensive), their
+    /// `-daily` forms, heavy-resource-intensive-daily, user-create-daily.
+    #[arg(long = "rate-limit", value_name = "NAME=VALUE")]
+    rate_limits: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct SetPlanArgs {
+    /// The new plan.
+    #[arg(id = "new_plan", value_name = "PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
+    plan: String,
+    /// The account (default: the bootstrap account).
+    #[arg(long)]
+    account: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -197,7 +217,7 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LOCALZOOM_LISTEN", default_value = "127.0.0.1:9800")]
     listen: String,
-    /// Enforce Zoom's rate limits (accepted now; enforcement comes with the rate-limit layer).
+    /// Enforce Zoom's rate limits per account, by plan (`off` for load tests).
     #[arg(long, env = "LOCALZOOM_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
     rate_limits: String,
     /// Log format.
@@ -249,6 +269,7 @@ fn main() -> ExitCode {
             Command::Token(args) => token(args).await,
             Command::Seed(args) => seed(args).await,
             Command::Accounts(AccountsCommand::SetLimits(args)) => set_limits(args).await,
+            Command::Accounts(AccountsCommand::SetPlan(args)) => set_plan(args).await,
             Command::Accounts(AccountsCommand::Create(args)) => create_account(args).await,
             Command::Accounts(AccountsCommand::List(args)) => list_accounts(args),
             Command::Apps(AppsCommand::Create(args)) => create_app(args).await,
@@ -297,13 +318,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let started = server::start(config).await?;
     let b = &started.bootstrap;
+    let rate_limits = if started.state.rate_limiter.is_none() {
+        "rate limits off".to_string()
+    } else {
+        let account = started
+            .state
+            .db
+            .read(|store| localzoom_server::service::users::account(store, &b.account_id))
+            .map_err(failed)?;
+        format!(
+            "rate limits enforced per account, in this process (this account: {})",
+            limits_of(&account)
+        )
+    };
     let mut banner = format!(
-        "localzoom listening on http://{} · database {} · plan {} · rate limits not enforced yet (--rate-limits {} accepted)\n\
+        "localzoom listening on http://{} · database {} · plan {} · {rate_limits}\n\
          account {} · S2S app client id {}\n",
         started.addr,
         started.state.db.describe(),
         b.plan,
-        args.rate_limits,
         b.account_id,
         b.client_id
     );
@@ -465,28 +498,30 @@ async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("--max-basic-users takes a number or `unlimited`, not {n:?}")
         })?)),
     };
-    let now = SystemClock.now_ms();
-    let (db, outcome) =
-        server::open_and_bootstrap(&args.common.database, &args.common.bootstrap(), now).await?;
-    let account_id = args.account.unwrap_or(outcome.account_id);
-    let (history, per_day) = (args.password_history, args.password_changes_per_day);
-    let account = db
-        .write(move |store| {
-            let mut account = localzoom_server::service::users::account(store, &account_id)?;
-            if let Some(max) = max_basic_users {
-                account.max_basic_users = max;
-            }
-            if let Some(n) = history {
-                account.password_history_count = n;
-            }
-            if let Some(n) = per_day {
-                account.password_changes_per_day = n;
-            }
-            store.update_account(&account)?;
-            Ok(account)
+    let rate_limits = args
+        .rate_limits
+        .iter()
+        .map(|text| {
+            Overrides::parse_assignment(text).map_err(|e| anyhow::anyhow!("--rate-limit {e}"))
         })
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.body().message))?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (history, per_day) = (args.password_history, args.password_changes_per_day);
+    let account = edit_account(&args.common, args.account, move |account| {
+        if let Some(max) = max_basic_users {
+            account.max_basic_users = max;
+        }
+        if let Some(n) = history {
+            account.password_history_count = n;
+        }
+        if let Some(n) = per_day {
+            account.password_changes_per_day = n;
+        }
+        for (limit, value) in rate_limits {
+            account.rate_limit_overrides.set(limit, value);
+        }
+        Ok(())
+    })
+    .await?;
     println!(
         "account {}: max Basic users {}, password history {}, password changes per day {}",
         account.id,
@@ -496,7 +531,48 @@ async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
         account.password_history_count,
         account.password_changes_per_day
     );
+    println!("rate limits: {}", limits_of(&account));
     Ok(())
+}
+
+async fn set_plan(args: SetPlanArgs) -> anyhow::Result<()> {
+    let plan = args.plan;
+    let account = edit_account(&args.common, args.account, move |account| {
+        account.plan = plan;
+        Ok(())
+    })
+    .await?;
+    println!("account {}: plan {}", account.id, account.plan);
+    println!("rate limits: {}", limits_of(&account));
+    Ok(())
+}
+
+/// Changes an account (the bootstrap account unless `account` is given) in one transaction; a running server
+/// sees the change on its next request.
+async fn edit_account(
+    common: &CommonArgs,
+    account: Option<String>,
+    edit: impl FnOnce(&mut AccountRecord) -> Result<(), ApiError> + Send + 'static,
+) -> anyhow::Result<AccountRecord> {
+    let now = SystemClock.now_ms();
+    let (db, outcome) =
+        server::open_and_bootstrap(&common.database, &common.bootstrap(), now).await?;
+    let account_id = account.unwrap_or(outcome.account_id);
+    db.write(move |store| {
+        let mut account = localzoom_server::service::users::account(store, &account_id)?;
+        edit(&mut account)?;
+        store.update_account(&account)?;
+        Ok(account)
+    })
+    .await
+    .map_err(failed)
+}
+
+fn limits_of(account: &AccountRecord) -> AccountLimits {
+    AccountLimits {
+        plan: Plan::of(&account.plan),
+        overrides: account.rate_limit_overrides.clone(),
+    }
 }
 
 fn open(db: &DatabaseArg) -> anyhow::Result<Database> {
@@ -557,6 +633,7 @@ fn account_json(a: &AccountRecord) -> serde_json::Value {
         "account_id": a.id, "plan": a.plan, "owner_email": a.owner_email,
         "max_basic_users": a.max_basic_users, "password_history": a.password_history_count,
         "password_changes_per_day": a.password_changes_per_day,
+        "rate_limits": limits_of(a).to_string(),
     })
 }
 

@@ -249,19 +249,21 @@ impl fmt::Display for AccountLimits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
         for limit in Limit::ALL {
-            let Some(count) = self.get(limit) else {
-                continue;
-            };
             let unit = match limit.period_ms() {
                 1_000 => "s",
                 60_000 => "min",
                 _ => "day",
             };
+            let text = match (self.get(limit), self.overrides.get(limit)) {
+                (Some(count), _) => format!("{} {count}/{unit}", limit.name()),
+                (None, Some(None)) => format!("{} unlimited", limit.name()),
+                (None, _) => continue,
+            };
             if !first {
                 f.write_str(", ")?;
             }
             first = false;
-            write!(f, "{} {count}/{unit}", limit.name())?;
+            f.write_str(&text)?;
         }
         Ok(())
     }

@@ -82,20 +82,23 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
-    /// Spends one call of `account_id` against the quota `rate` (per second or minute) and the quota `daily`,
-    /// each if the account has it. `category` is the label reported in the 429's headers.
+    /// Spends one call of `account_id` of `label`: its per-second (per-minute) quota and the daily quotas
+    /// `daily`, each if the account has it. All are checked before any is spent. The allowance returned is the
+    /// last daily quota's, or the rate's when there is none.
     pub fn spend(
         &self,
         account_id: &str,
         limits: &AccountLimits,
-        category: Label,
-        rate: Option<Limit>,
-        daily: Option<Limit>,
+        label: Label,
+        daily: &[Limit],
         now_ms: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        let rate = rate.and_then(|l| Some((l, limits.get(l)?)));
-        let daily = daily.and_then(|l| Some((l, limits.get(l)?)));
-        if rate.is_none() && daily.is_none() {
+        let rate = limits.get(Limit::Rate(label));
+        let mut quotas = [None; 2];
+        for (slot, &limit) in quotas.iter_mut().zip(daily) {
+            *slot = limits.get(limit).map(|max| (limit, max));
+        }
+        if rate.is_none() && quotas.iter().all(Option::is_none) {
             return Ok(None);
         }
         let now_ns = now_ms.saturating_mul(NS_PER_MS);
@@ -114,31 +117,31 @@ impl RateLimiter {
             state.daily = [0; 6];
         }
 
-        // The daily quota first: when both are spent, the caller needs to know it cannot retry today.
-        if let Some((limit, max)) = daily
-            && state.daily[daily_slot(limit)] >= max
-        {
-            return Err(ApiError::DailyRateLimit {
-                category,
-                limit: max,
-                reset_at_ms: (today + 1) * DAY_MS,
-            });
+        // Daily quotas first: when both kinds are spent, the caller needs to know it cannot retry today.
+        for (limit, max) in quotas.iter().flatten() {
+            if state.daily[daily_slot(*limit)] >= *max {
+                return Err(ApiError::DailyRateLimit {
+                    category: label,
+                    limit: *max,
+                    reset_at_ms: (today + 1) * DAY_MS,
+                });
+            }
         }
         let mut allowance = None;
-        if let Some((limit, max)) = rate {
-            let Limit::Rate(label) = limit else {
-                return Err(ApiError::internal("a daily quota given as a rate"));
-            };
-            let period = limit.period_ms() * NS_PER_MS;
+        if let Some(max) = rate {
             if max == 0 {
-                return Err(ApiError::RateLimit { category, limit: 0 });
+                return Err(ApiError::RateLimit {
+                    category: label,
+                    limit: 0,
+                });
             }
+            let period = Limit::Rate(label).period_ms() * NS_PER_MS;
             let interval = (period / i64::from(max)).max(1);
             let tat = &mut state.tat_ns[label.index()];
             let next = (*tat).max(now_ns) + interval;
             if next - now_ns > period {
                 return Err(ApiError::RateLimit {
-                    category,
+                    category: label,
                     limit: max,
                 });
             }
@@ -148,12 +151,12 @@ impl RateLimiter {
                 remaining: ((period - (next - now_ns)) / interval) as u32,
             });
         }
-        if let Some((limit, max)) = daily {
-            let used = &mut state.daily[daily_slot(limit)];
+        for (limit, max) in quotas.iter().flatten() {
+            let used = &mut state.daily[daily_slot(*limit)];
             *used += 1;
             // A daily quota is what a caller paces a day of work by, so it is the one reported.
             allowance = Some(Allowance {
-                limit: max,
+                limit: *max,
                 remaining: max - *used,
             });
         }
@@ -233,8 +236,8 @@ mod tests {
         label: Label,
         now: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        let daily = Limit::daily_for(label, limits.plan);
-        limiter.spend(account, limits, label, Some(Limit::Rate(label)), daily, now)
+        let daily: Vec<Limit> = Limit::daily_for(label, limits.plan).into_iter().collect();
+        limiter.spend(account, limits, label, &daily, now)
     }
 
     fn burst(limiter: &RateLimiter, limits: &AccountLimits, label: Label, now: i64) -> u32 {

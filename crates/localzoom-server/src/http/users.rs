@@ -24,14 +24,12 @@ pub async fn create(
     principal: Principal,
     body: Fields,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    state.admit(&principal, &scopes::USER_CREATE, None)?;
+    let creates = body.str("action").ok().flatten().as_deref() == Some("create");
+    state.admit_user_create(&principal, creates)?;
     let account = state
         .db
         .read(|store| users::account(store, &principal.account_id))?;
     let mut new = parse_new_user(&body, &settings::password_requirement(&account.security))?;
-    if new.action == CreateAction::Create {
-        state.spend_user_create(&principal)?;
-    }
     let password = body
         .object("user_info")?
         .and_then(|info| info.str("password").ok().flatten());

@@ -24,6 +24,8 @@ const CREDENTIALS: [&str; 6] = [
 struct Server {
     child: Child,
     base: String,
+    /// The first line printed on start.
+    banner: String,
     stderr_path: std::path::PathBuf,
 }
 
@@ -65,6 +67,7 @@ fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
     Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        banner: first_line,
         stderr_path,
     }
 }
@@ -704,4 +707,66 @@ fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
         text.starts_with("account_id") && text.contains("boss@second.test"),
         "{text}"
     );
+}
+
+#[test]
+fn rate_limits_are_announced_switched_and_changed_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let cli = |args: &[&str]| -> String {
+        let output = Command::new(BIN)
+            .args(args)
+            .args(["--database", &db])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let mut server = start(dir.path(), free_port(), &[]);
+    assert!(
+        server.banner.contains("rate limits enforced per account")
+            && server.banner.contains("light 30/s"),
+        "{}",
+        server.banner
+    );
+    let first = token(&server.base);
+    // One Light call a second: the second call at once is refused (a slow machine only makes it likelier).
+    let set = cli(&["accounts", "set-limits", "--rate-limit", "light=1"]);
+    assert!(set.contains("rate limits: light 1/s, medium 20/s"), "{set}");
+    let me = |base: &str, token: &str| api(base, token, "GET", "/users/me", None);
+    assert_eq!(me(&server.base, &first).0, 200);
+    let (status, body) = me(&server.base, &first);
+    assert_eq!(
+        (status, json_field(&body, "code")),
+        (429, Value::from(429)),
+        "{body}"
+    );
+    // The plan changes at once: Free's Medium rate is 2 a second, and its daily quotas appear.
+    let set = cli(&["accounts", "set-plan", "free"]);
+    assert!(
+        set.contains("plan free") && set.contains("medium 2/s"),
+        "{set}"
+    );
+    assert!(cli(&["accounts", "list"]).contains("free"));
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| api(&server.base, &first, "GET", "/users", None).0)
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    server.signal("-TERM");
+
+    // Switched off, the same account's limits are not enforced.
+    let server = start(dir.path(), free_port(), &["--rate-limits", "off"]);
+    assert!(
+        server.banner.contains("rate limits off"),
+        "{}",
+        server.banner
+    );
+    let second = token(&server.base);
+    for _ in 0..5 {
+        assert_eq!(me(&server.base, &second).0, 200);
+    }
 }
