@@ -21,6 +21,7 @@ RELEASE = os.path.join(ROOT, "target", "release")
 LOCALZOOM = os.path.join(RELEASE, "localzoom")
 BARE = os.path.join(RELEASE, "bare-server")
 ARGON2_RATE = os.path.join(RELEASE, "argon2-rate")
+LIMITER_COST = os.path.join(RELEASE, "limiter-cost")
 ACCOUNT, CLIENT, SECRET = "BenchAccount0000000000", "bench-client", "bench-secret"
 
 # Goals from the benchmark issue; printed as pass/fail, never asserted.
@@ -28,6 +29,7 @@ TARGETS = {
     "read_ratio": 0.50,  # authenticated GET /users/{id} vs bare server
     "write_ratio": 0.20,  # durable seed writes vs bare server
     "password_ratio": 0.90,  # password updates vs raw argon2id rate
+    "limiter_share": 0.02,  # instructions the rate limiter adds to a Light request
     "light_p99_ms": 5.0,  # Light calls' p99 during password load
     "startup_ms": 50.0,
     "rss_idle_mb": 20.0,
@@ -99,7 +101,7 @@ def http(method, url, token=None, body=None):
 class Localzoom:
     """A localzoom server on a fresh database in its own temporary directory."""
 
-    def __init__(self, users, workdir):
+    def __init__(self, users, workdir, light_override=False):
         self.dir = tempfile.mkdtemp(prefix="lzbench-", dir=workdir)
         self.db = f"sqlite://{os.path.join(self.dir, 'bench.db')}"
         creds = ["--account-id", ACCOUNT, "--client-id", CLIENT, "--client-secret", SECRET]
@@ -109,6 +111,10 @@ class Localzoom:
             subprocess.run([LOCALZOOM, "seed", "--users", str(users), "--database", self.db] + creds,
                            check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr)
             self.seed_seconds = time.monotonic() - started
+        if light_override:
+            # A Light quota no load here reaches: with limits on, every call pays the limiter and none is refused.
+            subprocess.run([LOCALZOOM, "accounts", "set-limits", "--rate-limit", "light=1000000000",
+                            "--database", self.db] + creds, check=True, stdout=subprocess.DEVNULL)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         log = open(os.path.join(self.dir, "server.log"), "w")
@@ -265,6 +271,59 @@ def scenario(users, seconds, workdir, full):
     return res
 
 
+def callgrind_instructions(lz_args, requests, workdir, ids, token_of):
+    """Instructions a server executes (callgrind: exact and repeatable, unlike time on a shared machine) from
+    start to exit, serving `requests` sequential GET /v2/users/{id}."""
+    import http.client
+    out = os.path.join(workdir, f"callgrind-{random.randrange(1 << 30)}.out")
+    port = free_port()
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", LOCALZOOM, "serve",
+                             "--listen", f"127.0.0.1:{port}"] + lz_args,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        token = token_of()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for n in range(requests):
+            conn.request("GET", f"/v2/users/{ids[n % len(ids)]}", headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)
+    total = 0
+    for line in open(out):
+        if line.startswith("summary:") or line.startswith("totals:"):
+            total = int(line.split()[1])
+    return total
+
+
+def limiter_overhead(users, seconds, workdir, requests):
+    """The rate limiter's cost on a Light request (GET /v2/users/{id}), two ways: instructions per request with
+    limits off and on, counted by callgrind (the difference of two runs serving different numbers of requests
+    cancels start-up and shutdown); and the limiter alone in nanoseconds per call."""
+    base = Localzoom(users, workdir, light_override=True)
+    ids = base.users(1000)[0]
+    base.proc.terminate()
+    base.proc.wait(timeout=30)
+    creds = ["--account-id", ACCOUNT, "--client-id", CLIENT, "--client-secret", SECRET]
+    token_of = lambda: subprocess.run([LOCALZOOM, "token", "--database", base.db] + creds, check=True,
+                                      capture_output=True, text=True).stdout.strip()
+    per_request = {}
+    for name, flag in (("off", "off"), ("on", "on")):
+        args = ["--database", base.db, "--rate-limits", flag] + creds
+        few = callgrind_instructions(args, requests // 5, workdir, ids, token_of)
+        many = callgrind_instructions(args, requests, workdir, ids, token_of)
+        per_request[name] = (many - few) / (requests - requests // 5)
+    shutil.rmtree(base.dir, ignore_errors=True)
+    single = json.loads(subprocess.run(["taskset", "-c", "0", LIMITER_COST, str(seconds)], check=True,
+                                       capture_output=True, text=True).stdout)
+    return {"instructions": per_request, "requests": requests, "users": users,
+            "limiter_ns": single["ns_per_call"], "errors": 0}
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
@@ -283,7 +342,21 @@ def verdict(ok):
     return "pass" if ok else "**miss**"
 
 
-def report(args, m, bare, argon, start_ms, idle_mb, small, big):
+def limiter_section(lim):
+    off, on = lim["instructions"]["off"], lim["instructions"]["on"]
+    added = on / off - 1 if off else 0
+    return ["", "## Rate limiter overhead (Light: GET /v2/users/{id})", "",
+            f"One server database ({lim['users']:,} users, the account's Light quota raised so that nothing is refused), served "
+            f"with `--rate-limits off` and `on` under callgrind, {lim['requests']:,} sequential requests (the "
+            "difference with a run of a fifth as many cancels start-up and shutdown). Instructions are exact and "
+            "repeatable where time on this shared machine is not.", "",
+            f"- instructions per request: limits off **{off:,.0f}**, on **{on:,.0f}**: the limiter (GCRA, daily "
+            f"counters, its two response headers) adds **{added:+.2%}** — target < {TARGETS['limiter_share']:.0%}: "
+            f"{verdict(added < TARGETS['limiter_share'])}",
+            f"- the limiter alone (`limiter-cost`, 1,000 accounts, one core): **{lim['limiter_ns']:.0f} ns** per call"]
+
+
+def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim):
     t = TARGETS
     rows = []
 
@@ -337,6 +410,7 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big):
         f"- RSS peak under the load above: **{small['rss_peak_mb']:.1f} MB** — target < {t['rss_load_mb']:.0f} MB: "
         f"{verdict(small['rss_peak_mb'] < t['rss_load_mb'])}",
     ]
+    lines += limiter_section(lim)
     if big:
         lines += ["", f"## Scale: {args.scale_users:,} users vs {args.users:,}", "",
                   f"Seeding {args.scale_users:,} users with `localzoom seed`: {big['seed_seconds']:.1f} s "
@@ -359,10 +433,12 @@ def main():
     p.add_argument("--users", type=int, default=1000)
     p.add_argument("--scale-users", type=int, default=1_000_000)
     p.add_argument("--startup-trials", type=int, default=9)
+    p.add_argument("--callgrind-requests", type=int, default=5000)
     p.add_argument("--out", help="results file (default bench/results/<date>.md; smoke: a temporary file)")
     args = p.parse_args()
     if args.smoke:
         args.seconds, args.users, args.scale_users, args.startup_trials = 1, 200, 2000, 3
+        args.callgrind_requests = 250
     workdir = tempfile.mkdtemp(prefix="lzbench-run-")
     try:
         m = machine()
@@ -376,9 +452,11 @@ def main():
         print(f"measuring localzoom with {args.scale_users} users…", file=sys.stderr)
         big = scenario(args.scale_users, args.seconds, workdir, full=False)
         bares.append(bare_rate(args.seconds, workdir))
+        print("measuring the rate limiter's overhead…", file=sys.stderr)
+        lim = limiter_overhead(args.users, args.seconds, workdir, args.callgrind_requests)
         bare = sorted(bares, key=lambda r: r["rps"])[1]
         bare["all_rps"] = [r["rps"] for r in bares]
-        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big)
+        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big, lim)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = args.out or (os.path.join(tempfile.gettempdir(), "localzoom-bench-smoke.md") if args.smoke else
@@ -388,6 +466,7 @@ def main():
     print(text)
     print(f"results written to {out}", file=sys.stderr)
     errors = sum(r.get("errors", 0) for r in list(small.values()) + list(big.values()) if isinstance(r, dict))
+    errors += lim["errors"]
     if errors:
         print(f"bench: {errors} requests failed", file=sys.stderr)
         sys.exit(1)

@@ -90,10 +90,11 @@ impl AppState {
         let Some(limiter) = &self.rate_limiter else {
             return Ok(());
         };
-        let plan_daily = Limit::daily_for(label, principal.limits.plan);
-        let daily: Vec<Limit> = plan_daily.into_iter().chain(extra).collect();
+        let daily = Limit::daily_for(label, principal.limits.plan)
+            .into_iter()
+            .chain(extra);
         let allowance =
-            limiter.spend(&principal.account_id, &principal.limits, label, &daily, now)?;
+            limiter.spend(&principal.account_id, &principal.limits, label, daily, now)?;
         rate_limit::report(allowance);
         Ok(())
     }

@@ -33,15 +33,6 @@ impl Label {
     pub fn index(self) -> usize {
         self as usize
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Label::Light => "light",
-            Label::Medium => "medium",
-            Label::Heavy => "heavy",
-            Label::ResourceIntensive => "resource-intensive",
-        }
-    }
 }
 
 /// The plan tiers of Zoom's rate-limit table; Business, Education, Enterprise and Partners share one column.
@@ -93,12 +84,19 @@ impl Limit {
     ];
 
     /// The name in `localzoom accounts set-limits --rate-limit NAME=N`.
-    pub fn name(self) -> String {
+    pub fn name(self) -> &'static str {
+        use Label::*;
         match self {
-            Limit::Rate(label) => label.name().to_string(),
-            Limit::Daily(label) => format!("{}-daily", label.name()),
-            Limit::HeavySharedDaily => "heavy-resource-intensive-daily".into(),
-            Limit::UserCreateDaily => "user-create-daily".into(),
+            Limit::Rate(Light) => "light",
+            Limit::Rate(Medium) => "medium",
+            Limit::Rate(Heavy) => "heavy",
+            Limit::Rate(ResourceIntensive) => "resource-intensive",
+            Limit::Daily(Light) => "light-daily",
+            Limit::Daily(Medium) => "medium-daily",
+            Limit::Daily(Heavy) => "heavy-daily",
+            Limit::Daily(ResourceIntensive) => "resource-intensive-daily",
+            Limit::HeavySharedDaily => "heavy-resource-intensive-daily",
+            Limit::UserCreateDaily => "user-create-daily",
         }
     }
 
@@ -184,25 +182,18 @@ impl Overrides {
         let map: serde_json::Map<String, serde_json::Value> = self
             .0
             .iter()
-            .map(|(limit, value)| (limit.name(), serde_json::json!(value)))
+            .map(|(limit, value)| (limit.name().to_string(), serde_json::json!(value)))
             .collect();
         Some(serde_json::Value::Object(map).to_string())
     }
 
+    /// Parsed on every call of an account that has overrides, so it borrows rather than allocates.
     pub fn from_json(json: &str) -> Result<Overrides, String> {
-        let map: serde_json::Map<String, serde_json::Value> =
+        let map: std::collections::BTreeMap<&str, Option<u32>> =
             serde_json::from_str(json).map_err(|e| e.to_string())?;
         let mut overrides = Overrides::default();
         for (name, value) in map {
-            let limit = Limit::parse(&name).ok_or_else(|| format!("unknown limit {name:?}"))?;
-            let value = match value {
-                serde_json::Value::Null => None,
-                v => Some(
-                    v.as_u64()
-                        .and_then(|n| u32::try_from(n).ok())
-                        .ok_or_else(|| format!("limit {name:?} is not a count"))?,
-                ),
-            };
+            let limit = Limit::parse(name).ok_or_else(|| format!("unknown limit {name:?}"))?;
             overrides.set(limit, Some(value));
         }
         Ok(overrides)
@@ -214,7 +205,7 @@ impl Overrides {
             .split_once('=')
             .ok_or_else(|| format!("{text:?}: expected NAME=N, NAME=unlimited or NAME=default"))?;
         let limit = Limit::parse(name.trim()).ok_or_else(|| {
-            let names: Vec<String> = Limit::ALL.iter().map(|l| l.name()).collect();
+            let names: Vec<&str> = Limit::ALL.iter().map(|l| l.name()).collect();
             format!("unknown rate limit {name:?}: one of {}", names.join(", "))
         })?;
         let value = match value.trim() {
@@ -276,7 +267,7 @@ mod tests {
     #[test]
     fn names_round_trip_and_overrides_replace_plan_values() {
         for limit in Limit::ALL {
-            assert_eq!(Limit::parse(&limit.name()), Some(limit));
+            assert_eq!(Limit::parse(limit.name()), Some(limit));
         }
         let mut overrides = Overrides::default();
         overrides.set(Limit::Rate(Label::Light), Some(Some(3)));

@@ -33,9 +33,13 @@ pub struct Allowance {
 }
 
 pub struct RateLimiter {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Padded>,
     hasher: RandomState,
 }
+
+/// One shard per cache line pair, so that cores locking different shards do not contend for one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
 
 struct Shard {
     accounts: HashMap<Box<str>, AccountState>,
@@ -70,10 +74,10 @@ impl Default for RateLimiter {
         RateLimiter {
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    Padded(Mutex::new(Shard {
                         accounts: HashMap::new(),
                         sweep_at: FIRST_SWEEP,
-                    })
+                    }))
                 })
                 .collect(),
             hasher: RandomState::new(),
@@ -83,19 +87,19 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     /// Spends one call of `account_id` of `label`: its per-second (per-minute) quota and the daily quotas
-    /// `daily`, each if the account has it. All are checked before any is spent. The allowance returned is the
-    /// last daily quota's, or the rate's when there is none.
+    /// `daily` (at most two), each if the account has it. All are checked before any is spent. The allowance
+    /// returned is the last daily quota's, or the rate's when there is none.
     pub fn spend(
         &self,
         account_id: &str,
         limits: &AccountLimits,
         label: Label,
-        daily: &[Limit],
+        daily: impl IntoIterator<Item = Limit>,
         now_ms: i64,
     ) -> Result<Option<Allowance>, ApiError> {
         let rate = limits.get(Limit::Rate(label));
         let mut quotas = [None; 2];
-        for (slot, &limit) in quotas.iter_mut().zip(daily) {
+        for (slot, limit) in quotas.iter_mut().zip(daily) {
             *slot = limits.get(limit).map(|max| (limit, max));
         }
         if rate.is_none() && quotas.iter().all(Option::is_none) {
@@ -105,6 +109,7 @@ impl RateLimiter {
         let today = now_ms.div_euclid(DAY_MS);
         let shard = &self.shards[self.hasher.hash_one(account_id) as usize % SHARDS];
         let mut shard = shard
+            .0
             .lock()
             .map_err(|_| ApiError::internal("rate limiter lock poisoned"))?;
         shard.sweep_if_due(now_ns, today);
@@ -167,7 +172,7 @@ impl RateLimiter {
     pub fn tracked_accounts(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|s| s.accounts.len()).unwrap_or(0))
+            .map(|s| s.0.lock().map(|s| s.accounts.len()).unwrap_or(0))
             .sum()
     }
 }
@@ -236,8 +241,13 @@ mod tests {
         label: Label,
         now: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        let daily: Vec<Limit> = Limit::daily_for(label, limits.plan).into_iter().collect();
-        limiter.spend(account, limits, label, &daily, now)
+        limiter.spend(
+            account,
+            limits,
+            label,
+            Limit::daily_for(label, limits.plan),
+            now,
+        )
     }
 
     fn burst(limiter: &RateLimiter, limits: &AccountLimits, label: Label, now: i64) -> u32 {
