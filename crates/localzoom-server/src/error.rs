@@ -7,6 +7,7 @@ use localzoom_api::{FieldError, OAuthError, ZoomError};
 
 use crate::domain::password::PasswordRule;
 use crate::domain::rate_limits::Label;
+use crate::gate::rate_limit;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -255,12 +256,18 @@ impl IntoResponse for ApiError {
             // The headers Zoom documents for 429s (§4.4), so clients can tell waiting a moment from waiting a day.
             ApiError::RateLimit { category, limit } => {
                 headers.insert(
-                    "x-ratelimit-category",
+                    rate_limit::X_RATELIMIT_CATEGORY,
                     HeaderValue::from_static(category.as_str()),
                 );
-                headers.insert("x-ratelimit-type", HeaderValue::from_static("QPS"));
-                headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
-                headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+                headers.insert(
+                    rate_limit::X_RATELIMIT_TYPE,
+                    HeaderValue::from_static("QPS"),
+                );
+                headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+                headers.insert(
+                    rate_limit::X_RATELIMIT_REMAINING,
+                    HeaderValue::from_static("0"),
+                );
             }
             ApiError::DailyRateLimit {
                 category,
@@ -268,12 +275,18 @@ impl IntoResponse for ApiError {
                 reset_at_ms,
             } => {
                 headers.insert(
-                    "x-ratelimit-category",
+                    rate_limit::X_RATELIMIT_CATEGORY,
                     HeaderValue::from_static(category.as_str()),
                 );
-                headers.insert("x-ratelimit-type", HeaderValue::from_static("Daily-limit"));
-                headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
-                headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+                headers.insert(
+                    rate_limit::X_RATELIMIT_TYPE,
+                    HeaderValue::from_static("Daily-limit"),
+                );
+                headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+                headers.insert(
+                    rate_limit::X_RATELIMIT_REMAINING,
+                    HeaderValue::from_static("0"),
+                );
                 if let Ok(reset) = HeaderValue::from_str(&crate::clock::rfc3339(reset_at_ms)) {
                     headers.insert(header::RETRY_AFTER, reset);
                 }

@@ -10,10 +10,10 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::domain::rate_limits::{AccountLimits, DAY_MS, Label, Limit};
@@ -32,17 +32,45 @@ pub struct Allowance {
     pub remaining: u32,
 }
 
+pub const X_RATELIMIT_CATEGORY: HeaderName = HeaderName::from_static("x-ratelimit-category");
+pub const X_RATELIMIT_TYPE: HeaderName = HeaderName::from_static("x-ratelimit-type");
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+
 pub struct RateLimiter {
     shards: Vec<Padded>,
-    hasher: RandomState,
 }
+
+/// FNV-1a: keys are account ids of authenticated callers, not attacker-chosen strings, so a keyed hash's cost
+/// (SipHash, twice per call) buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FnvBuild = BuildHasherDefault<Fnv>;
 
 /// One shard per cache line pair, so that cores locking different shards do not contend for one line.
 #[repr(align(128))]
 struct Padded(Mutex<Shard>);
 
 struct Shard {
-    accounts: HashMap<Box<str>, AccountState>,
+    accounts: HashMap<Box<str>, AccountState, FnvBuild>,
     sweep_at: usize,
 }
 
@@ -75,12 +103,11 @@ impl Default for RateLimiter {
             shards: (0..SHARDS)
                 .map(|_| {
                     Padded(Mutex::new(Shard {
-                        accounts: HashMap::new(),
+                        accounts: HashMap::default(),
                         sweep_at: FIRST_SWEEP,
                     }))
                 })
                 .collect(),
-            hasher: RandomState::new(),
         }
     }
 }
@@ -107,7 +134,9 @@ impl RateLimiter {
         }
         let now_ns = now_ms.saturating_mul(NS_PER_MS);
         let today = now_ms.div_euclid(DAY_MS);
-        let shard = &self.shards[self.hasher.hash_one(account_id) as usize % SHARDS];
+        // The shard comes from the hash's top bits; the shard's map uses all of them.
+        let hash = FnvBuild::default().hash_one(account_id);
+        let shard = &self.shards[(hash >> 60) as usize % SHARDS];
         let mut shard = shard
             .0
             .lock()
@@ -210,11 +239,11 @@ pub async fn with_allowance_headers(request: impl Future<Output = Response>) -> 
         .await;
     // A 429 carries the headers of the quota that refused it.
     if let Some(a) = allowance
-        && !response.headers().contains_key("x-ratelimit-limit")
+        && response.status() != StatusCode::TOO_MANY_REQUESTS
     {
         let headers = response.headers_mut();
-        headers.insert("x-ratelimit-limit", HeaderValue::from(a.limit));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(a.remaining));
+        headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(a.limit));
+        headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(a.remaining));
     }
     response
 }

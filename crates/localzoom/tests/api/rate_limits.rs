@@ -79,23 +79,28 @@ async fn owner_path(app: &TestApp) -> String {
 }
 
 #[tokio::test]
-async fn a_burst_of_light_calls_admits_exactly_the_plan_rate_then_one_call_per_interval() {
-    for (plan, rate) in [
-        ("free", 4),
-        ("pro", 30),
-        ("business", 80),
-        ("enterprise", 80),
+async fn a_burst_admits_exactly_the_plan_rate_of_each_label_then_one_call_per_interval() {
+    // (plan, Light rate, Medium rate); Heavy and Resource-intensive have no implemented operation (their quotas
+    // are covered by the limiter's unit tests).
+    for (plan, light, medium) in [
+        ("free", 4, 2),
+        ("pro", 30, 20),
+        ("business", 80, 60),
+        ("enterprise", 80, 60),
     ] {
         let app = TestApp::spawn_rate_limited(plan).await;
-        let path = owner_path(&app).await;
-        let (admitted, refused) = burst(&app, &app.token, Method::GET, &path).await;
-        assert_eq!(admitted, rate, "{plan}");
-        assert_qps(&refused, "Light", rate);
-        // One emission interval later exactly one call fits again; a second later, a whole burst.
-        app.clock.advance_ms(i64::from(1_000_u32.div_ceil(rate)));
-        assert_eq!(burst(&app, &app.token, Method::GET, &path).await.0, 1);
-        app.clock.advance_ms(1_000);
-        assert_eq!(burst(&app, &app.token, Method::GET, &path).await.0, rate);
+        let owner = owner_path(&app).await;
+        let assistants = format!("{owner}/assistants");
+        for (label, rate, path) in [("Light", light, &owner), ("Medium", medium, &assistants)] {
+            let (admitted, refused) = burst(&app, &app.token, Method::GET, path).await;
+            assert_eq!(admitted, rate, "{plan} {label}");
+            assert_qps(&refused, label, rate);
+            // One emission interval later exactly one call fits again; a second later, a whole burst.
+            app.clock.advance_ms(i64::from(1_000_u32.div_ceil(rate)));
+            assert_eq!(burst(&app, &app.token, Method::GET, path).await.0, 1);
+            app.clock.advance_ms(1_000);
+            assert_eq!(burst(&app, &app.token, Method::GET, path).await.0, rate);
+        }
     }
 }
 
