@@ -1,5 +1,6 @@
 //! Wire types of Zoom's Users API as localzoom speaks it: the bodies that cross the network, shared by the server
-//! and (later) the client so the two cannot disagree about a field name.
+//! and the client so the two cannot disagree about a field name. Response types read every field as optional
+//! (`#[serde(default)]`): real Zoom leaves some out (e.g. `pmi` of some users), and a client must not fail on that.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,8 @@ pub struct CreateUserInfo {
 }
 
 /// `POST /users` 201 body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct CreatedUser {
     pub id: String,
     pub first_name: String,
@@ -72,7 +74,8 @@ pub struct CreatedUser {
 }
 
 /// A user as `GET /users/{userId}` returns it (the fields localzoom keeps).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -111,7 +114,8 @@ pub struct User {
     pub profile: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct UserList {
     pub page_count: u64,
     pub page_number: u64,
@@ -121,14 +125,16 @@ pub struct UserList {
     pub users: Vec<ListedUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Assistant {
     pub id: String,
     pub email: String,
     pub can_manage_host_private_event: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct AssistantList {
     pub assistants: Vec<Assistant>,
 }
@@ -149,20 +155,23 @@ pub struct AddAssistantsRequest {
     pub assistants: Vec<AssistantRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct AddedAssistants {
     pub ids: String,
     pub add_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Scheduler {
     pub id: String,
     pub email: String,
     pub pmi: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct SchedulerList {
     pub schedulers: Vec<Scheduler>,
 }
@@ -182,7 +191,8 @@ pub struct PasswordRequirement {
 }
 
 /// One element of `GET /users` (`id` is absent for pending users).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct ListedUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

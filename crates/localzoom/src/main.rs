@@ -13,6 +13,11 @@ use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
 use localzoom_server::store::{AccountRecord, AppRecord, Database};
 
+mod output;
+mod zoom;
+
+use output::{Output, Progress, print_records};
+
 /// Many small allocations per request (JSON, rows, headers): mimalloc serves them faster than glibc's malloc.
 /// `.cargo/config.toml` builds it without eager arena commits, which would add ~8 MB to an idle server's RSS.
 #[global_allocator]
@@ -43,6 +48,11 @@ enum Command {
     /// Manage OAuth apps.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Zoom's Users API from the command line, against Zoom or localzoom (`--local`).
+    #[command(subcommand)]
+    Users(zoom::UsersCommand),
+    /// For each user: revoke the SSO token, remove assistants, (optionally reset the password,) deactivate.
+    Offboard(zoom::OffboardArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,12 +75,6 @@ enum AppsCommand {
     List(ListAppsArgs),
     /// Deactivate an app: its tokens stop working at once.
     Deactivate(DeactivateAppArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Output {
-    Table,
-    Json,
 }
 
 /// The database flag of the management commands (the same as `serve`'s).
@@ -275,6 +279,8 @@ fn main() -> ExitCode {
             Command::Apps(AppsCommand::Create(args)) => create_app(args).await,
             Command::Apps(AppsCommand::List(args)) => list_apps(args),
             Command::Apps(AppsCommand::Deactivate(args)) => deactivate_app(args).await,
+            Command::Users(command) => zoom::users(command).await,
+            Command::Offboard(args) => zoom::offboard(args).await,
         }
     });
     match result {
@@ -375,8 +381,24 @@ async fn shutdown_signal() {
 }
 
 async fn token(args: CommonArgs) -> anyhow::Result<()> {
+    let (token, outcome) = mint_bootstrap_token(&args.database, &args.bootstrap()).await?;
+    if let Some(secret) = &outcome.generated_secret {
+        eprintln!(
+            "localzoom: bootstrapped account {} · client id {} · client secret {secret} (shown once)",
+            outcome.account_id, outcome.client_id
+        );
+    }
+    println!("{token}");
+    Ok(())
+}
+
+/// A fresh access token of the database's bootstrap Server-to-Server app (bootstrapping it if needed).
+async fn mint_bootstrap_token(
+    database: &str,
+    bootstrap: &BootstrapRequest,
+) -> anyhow::Result<(String, server::Bootstrap)> {
     let now = SystemClock.now_ms();
-    let (db, outcome) = server::open_and_bootstrap(&args.database, &args.bootstrap(), now).await?;
+    let (db, outcome) = server::open_and_bootstrap(database, bootstrap, now).await?;
     let client_id = outcome.client_id.clone();
     let response = db
         .write(move |store| {
@@ -387,14 +409,7 @@ async fn token(args: CommonArgs) -> anyhow::Result<()> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("cannot mint a token: {}", e.body().message))?;
-    if let Some(secret) = &outcome.generated_secret {
-        eprintln!(
-            "localzoom: bootstrapped account {} · client id {} · client secret {secret} (shown once)",
-            outcome.account_id, outcome.client_id
-        );
-    }
-    println!("{}", response.access_token);
-    Ok(())
+    Ok((response.access_token, outcome))
 }
 
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
@@ -418,7 +433,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         })
         .map_err(|e| anyhow::anyhow!("cannot read the database: {}", e.body().message))?;
     let started = std::time::Instant::now();
-    let mut progress = Progress::new(args.users);
+    let mut progress = Progress::new("seeding users", args.users);
     let mut done = 0;
     while done < args.users {
         let count = BATCH.min(args.users - done);
@@ -436,58 +451,6 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A progress line for long jobs: redrawn in place on a terminal (at most 5 times a second), one line per tenth
-/// otherwise, so logs stay readable.
-struct Progress {
-    total: u64,
-    started: std::time::Instant,
-    last: std::time::Instant,
-    terminal: bool,
-    next_tenth: u64,
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        use std::io::IsTerminal;
-        let now = std::time::Instant::now();
-        Progress {
-            total,
-            started: now,
-            last: now,
-            terminal: std::io::stderr().is_terminal(),
-            next_tenth: 1,
-        }
-    }
-
-    fn show(&mut self, done: u64) {
-        let finished = done >= self.total;
-        let due = if self.terminal {
-            finished || self.last.elapsed() >= std::time::Duration::from_millis(200)
-        } else {
-            finished || done * 10 >= self.next_tenth * self.total
-        };
-        if !due {
-            return;
-        }
-        self.last = std::time::Instant::now();
-        while self.next_tenth * self.total <= done * 10 && self.next_tenth <= 10 {
-            self.next_tenth += 1;
-        }
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        let eta = (self.total - done) as f64 / rate.max(1.0);
-        let line = format!(
-            "seeding users: {done}/{} ({:.0}%) · {rate:.0} users/s · ETA {eta:.0}s",
-            self.total,
-            100.0 * done as f64 / self.total.max(1) as f64
-        );
-        match (self.terminal, finished) {
-            (true, false) => eprint!("\r{line}   "),
-            (true, true) => eprintln!("\r{line}   "),
-            (false, _) => eprintln!("{line}"),
-        }
-    }
 }
 
 async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
@@ -581,51 +544,6 @@ fn open(db: &DatabaseArg) -> anyhow::Result<Database> {
 
 fn failed(e: ApiError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.body().message)
-}
-
-/// Prints records as JSON (an array, or one object) or as an aligned table.
-fn print_records(output: Output, columns: &[&str], rows: Vec<serde_json::Value>, one: bool) {
-    if output == Output::Json {
-        let value = if one {
-            rows.into_iter().next().unwrap_or_default()
-        } else {
-            serde_json::Value::from(rows)
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-        return;
-    }
-    let cell = |row: &serde_json::Value, c: &str| match &row[c] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    };
-    let widths: Vec<usize> = columns
-        .iter()
-        .map(|c| {
-            rows.iter()
-                .map(|r| cell(r, c).len())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    println!("{}", line(columns.iter().map(|c| c.to_string()).collect()));
-    for row in &rows {
-        println!("{}", line(columns.iter().map(|c| cell(row, c)).collect()));
-    }
 }
 
 fn account_json(a: &AccountRecord) -> serde_json::Value {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod assistants;
 mod bad_input;
+mod client;
 mod control;
 mod isolation;
 mod oauth;

@@ -770,3 +770,263 @@ fn rate_limits_are_announced_switched_and_changed_on_a_running_server() {
         assert_eq!(me(&server.base, &second).0, 200);
     }
 }
+
+/// Runs `localzoom ARGS` with `stdin`, pointing the Zoom commands at `server` with the bootstrap credentials.
+fn zoom_cli(server: &Server, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("ZOOM_API_URL", format!("{}/v2", server.base))
+        .env("ZOOM_OAUTH_URL", &server.base)
+        .env("ZOOM_ACCOUNT_ID", ACCOUNT)
+        .env("ZOOM_CLIENT_ID", CLIENT)
+        .env("ZOOM_CLIENT_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[track_caller]
+fn zoom_json(server: &Server, args: &[&str], stdin: Option<&str>) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let output = zoom_cli(server, &all, stdin);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_users_commands_drive_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), free_port(), &[]);
+    let created = zoom_json(
+        &server,
+        &[
+            "users",
+            "create",
+            "--email",
+            "cli@localzoom.test",
+            "--type",
+            "2",
+            "--action",
+            "autoCreate",
+            "--first-name",
+            "Cli",
+            "--password-stdin",
+        ],
+        Some("First1Pass\n"),
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    zoom_json(
+        &server,
+        &[
+            "users",
+            "create",
+            "--email",
+            "aide@localzoom.test",
+            "--type",
+            "2",
+            "--action",
+            "custCreate",
+        ],
+        None,
+    );
+    let listed = zoom_json(&server, &["users", "list"], None);
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    zoom_json(
+        &server,
+        &["users", "update", &id, "--job-title", "Tester"],
+        None,
+    );
+    let got = zoom_json(&server, &["users", "get", "cli@localzoom.test"], None);
+    assert_eq!(
+        (got["id"].as_str(), got["job_title"].as_str()),
+        (Some(id.as_str()), Some("Tester"))
+    );
+
+    zoom_json(
+        &server,
+        &["users", "assistants", "add", &id, "aide@localzoom.test"],
+        None,
+    );
+    let assistants = zoom_json(&server, &["users", "assistants", "list", &id], None);
+    assert_eq!(assistants[0]["email"], "aide@localzoom.test");
+    let aide = assistants[0]["id"].as_str().unwrap().to_string();
+    zoom_json(
+        &server,
+        &["users", "assistants", "remove", &id, &aide],
+        None,
+    );
+    zoom_json(&server, &["users", "assistants", "add", &id, &aide], None);
+    zoom_json(&server, &["users", "assistants", "clear", &id], None);
+    assert_eq!(
+        zoom_json(&server, &["users", "assistants", "list", &id], None),
+        Value::from(Vec::<Value>::new())
+    );
+
+    zoom_json(
+        &server,
+        &["users", "password", &id, "--password-stdin"],
+        Some("Second2Pass\n"),
+    );
+    zoom_json(&server, &["users", "revoke-sso", &id], None);
+    zoom_json(&server, &["users", "status", &id, "deactivate"], None);
+    assert_eq!(
+        zoom_json(&server, &["users", "get", &id], None)["status"],
+        "inactive"
+    );
+    zoom_json(
+        &server,
+        &[
+            "users",
+            "delete",
+            "aide@localzoom.test",
+            "--action",
+            "delete",
+        ],
+        None,
+    );
+
+    // A refusal is Zoom's message and code on stderr, and exit status 1.
+    let missing = zoom_cli(&server, &["users", "get", "aide@localzoom.test"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("User does not exist: aide@localzoom.test. (code 1001, HTTP 404)"),
+        "{stderr}"
+    );
+    // The table output names the columns.
+    let table = zoom_cli(&server, &["users", "get", &id], None);
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("id "));
+
+    // `--local`: the server at LOCALZOOM_LISTEN, with a token minted from LOCALZOOM_DATABASE (no secret needed).
+    let local = Command::new(BIN)
+        .args(["users", "get", "me", "--local", "--output", "json"])
+        .env(
+            "LOCALZOOM_LISTEN",
+            server.base.trim_start_matches("http://"),
+        )
+        .env(
+            "LOCALZOOM_DATABASE",
+            format!("sqlite://{}", dir.path().join("lz.db").display()),
+        )
+        .env_remove("LOCALZOOM_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    let me: Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(me["email"], "owner@localzoom.test");
+}
+
+#[test]
+fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let seeded = Command::new(BIN)
+        .args(["seed", "--users", "500", "--database", &db])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    // Limits on (the default), plan pro (the default): 30 Light calls a second for the whole account.
+    let server = start(dir.path(), free_port(), &[]);
+    assert!(server.banner.contains("light 30/s"), "{}", server.banner);
+    let mut list = String::from("email,name\n");
+    for n in 0..500 {
+        list.push_str(&format!("seed{n}@seed.localzoom.test,Seed {n}\n"));
+    }
+    let file = dir.path().join("leavers.csv");
+    std::fs::write(&file, list).unwrap();
+    let output = zoom_cli(
+        &server,
+        &[
+            "offboard",
+            "--from",
+            file.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("500 of 500 users offboarded; 0 failed"),
+        "{stderr}"
+    );
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 500);
+    assert!(rows.iter().all(|r| r["result"] == "offboarded"
+        && r["done"] == "sso-revoked assistants-removed deactivated"));
+    let token = token(&server.base);
+    let (_, body) = api(
+        &server.base,
+        &token,
+        "GET",
+        "/users?status=inactive&page_size=1",
+        None,
+    );
+    assert_eq!(json_field(&body, "total_records"), Value::from(500));
+
+    // Idempotent: a second run over some of them succeeds; an unknown user fails with Zoom's reason, exit 1.
+    let again = zoom_cli(
+        &server,
+        &[
+            "offboard",
+            "seed1@seed.localzoom.test",
+            "seed2@seed.localzoom.test",
+            "ghost@seed.localzoom.test",
+        ],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("ghost@seed.localzoom.test  failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("User does not exist: ghost@seed.localzoom.test."),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("2 of 3 users offboarded; 1 failed"));
+
+    // A dry run changes nothing.
+    let dry = zoom_cli(
+        &server,
+        &["offboard", "--dry-run", "owner@localzoom.test"],
+        None,
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let (_, body) = api(
+        &server.base,
+        &token,
+        "GET",
+        "/users/owner@localzoom.test",
+        None,
+    );
+    assert_eq!(json_field(&body, "status"), Value::from("active"));
+}

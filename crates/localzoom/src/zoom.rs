@@ -1,0 +1,651 @@
+//! `localzoom users …` and `localzoom offboard`: the Users API from the command line, through `localzoom-client`,
+//! against real Zoom or a localzoom server (`--local`, or `ZOOM_API_URL` / `ZOOM_OAUTH_URL`).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use localzoom_client::types::{AssistantRef, CreateUserInfo, CreateUserRequest};
+use localzoom_client::{
+    Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
+};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::output::{Output, Progress, print_records};
+
+/// Where the API is and who calls it.
+#[derive(Args, Clone)]
+pub struct ZoomArgs {
+    /// The API's base URL.
+    #[arg(long, env = "ZOOM_API_URL", default_value = localzoom_client::DEFAULT_API_URL)]
+    api_url: String,
+    /// The OAuth host (`/oauth/token` is appended).
+    #[arg(long, env = "ZOOM_OAUTH_URL", default_value = localzoom_client::DEFAULT_OAUTH_URL)]
+    oauth_url: String,
+    #[arg(long, env = "ZOOM_ACCOUNT_ID")]
+    account_id: Option<String>,
+    #[arg(long, env = "ZOOM_CLIENT_ID")]
+    client_id: Option<String>,
+    #[arg(long, env = "ZOOM_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Use the local server (`LOCALZOOM_LISTEN`, default 127.0.0.1:9800) with its bootstrap app: the
+    /// `LOCALZOOM_ACCOUNT_ID`/`_CLIENT_ID`/`_CLIENT_SECRET` credentials, or else a token minted from the local
+    /// database (`LOCALZOOM_DATABASE`), as `localzoom token` does.
+    #[arg(long)]
+    local: bool,
+    /// Return 429s at once instead of retrying them.
+    #[arg(long)]
+    no_retries: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// List users (every page).
+    List {
+        /// active, inactive or pending.
+        #[arg(long, default_value = "active")]
+        status: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Show one user (id, e-mail or `me`).
+    Get {
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic, 99 None (ssoCreate only).
+        #[arg(long = "type", default_value_t = 1)]
+        user_type: i64,
+        #[arg(long, default_value = "create", value_parser = ["create", "autoCreate", "custCreate", "ssoCreate"])]
+        action: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        /// Read the initial password (autoCreate) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Change a user's profile fields.
+    Update {
+        user: String,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long = "type")]
+        user_type: Option<i64>,
+        #[arg(long)]
+        dept: Option<String>,
+        #[arg(long)]
+        job_title: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Remove a user from the account (`disassociate`, Zoom's default) or delete it for good (`delete`).
+    Delete {
+        user: String,
+        #[arg(long, default_value = "disassociate", value_parser = ["disassociate", "delete"])]
+        action: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Activate or deactivate a user.
+    Status {
+        user: String,
+        #[arg(value_parser = ["activate", "deactivate"])]
+        action: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Set a user's password, read from standard input.
+    Password {
+        user: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Revoke a user's SSO token (ends their SSO sessions).
+    RevokeSso {
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// A user's assistants.
+    #[command(subcommand)]
+    Assistants(AssistantsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AssistantsCommand {
+    List {
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Add assistants (ids or e-mails of users of the same account).
+    Add {
+        user: String,
+        #[arg(required = true)]
+        assistants: Vec<String>,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Remove one assistant (by id).
+    Remove {
+        user: String,
+        assistant_id: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Remove all of a user's assistants.
+    Clear {
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct OffboardArgs {
+    /// Users to offboard (ids or e-mails).
+    users: Vec<String>,
+    /// Read users from a file: one per line, or CSV whose first column is the user (a header line is skipped).
+    #[arg(long)]
+    from: Option<std::path::PathBuf>,
+    /// Also replace each user's password with a random one.
+    #[arg(long)]
+    reset_password: bool,
+    /// Show what would be done, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Users handled at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    #[command(flatten)]
+    zoom: ZoomArgs,
+}
+
+impl ZoomArgs {
+    async fn client(&self, pacing: bool) -> anyhow::Result<Client> {
+        let mut builder = Client::builder().pacing(pacing);
+        if self.no_retries {
+            builder = builder.retry(RetryPolicy::none());
+        }
+        let builder = if self.local {
+            let listen =
+                std::env::var("LOCALZOOM_LISTEN").unwrap_or_else(|_| "127.0.0.1:9800".into());
+            let env = |name: &str| std::env::var(name).ok();
+            let credentials = match (
+                env("LOCALZOOM_ACCOUNT_ID"),
+                env("LOCALZOOM_CLIENT_ID"),
+                env("LOCALZOOM_CLIENT_SECRET"),
+            ) {
+                (Some(account_id), Some(client_id), Some(client_secret)) => {
+                    Credentials::ServerToServer {
+                        account_id,
+                        client_id,
+                        client_secret,
+                    }
+                }
+                _ => Credentials::Bearer(local_token().await?),
+            };
+            builder
+                .api_url(format!("http://{listen}/v2"))
+                .oauth_url(format!("http://{listen}"))
+                .credentials(credentials)
+        } else {
+            let (Some(account_id), Some(client_id), Some(client_secret)) = (
+                self.account_id.clone(),
+                self.client_id.clone(),
+                self.client_secret.clone(),
+            ) else {
+                anyhow::bail!(
+                    "set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (or pass --local)"
+                );
+            };
+            builder
+                .api_url(&self.api_url)
+                .oauth_url(&self.oauth_url)
+                .server_to_server(account_id, client_id, client_secret)
+        };
+        Ok(builder.build()?)
+    }
+}
+
+/// A token of the local database's bootstrap app, as `localzoom token` mints it (same `LOCALZOOM_*` variables).
+async fn local_token() -> anyhow::Result<String> {
+    let env = |name: &str| std::env::var(name).ok();
+    let database = env("LOCALZOOM_DATABASE").unwrap_or_else(|| "sqlite://localzoom.db".into());
+    let request = localzoom_server::service::accounts::BootstrapRequest {
+        plan: env("LOCALZOOM_PLAN").unwrap_or_else(|| "pro".into()),
+        owner_email: env("LOCALZOOM_OWNER_EMAIL").unwrap_or_else(|| "owner@localzoom.test".into()),
+        account_id: env("LOCALZOOM_ACCOUNT_ID"),
+        client_id: env("LOCALZOOM_CLIENT_ID"),
+        client_secret: env("LOCALZOOM_CLIENT_SECRET"),
+    };
+    Ok(crate::mint_bootstrap_token(&database, &request).await?.0)
+}
+
+fn read_stdin_secret() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let secret = text.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!secret.is_empty(), "standard input held no password");
+    Ok(secret)
+}
+
+/// A CLI failure that names Zoom's code, so scripts and people see what Zoom said.
+fn failed(e: Error) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+const USER_COLUMNS: &[&str] = &["id", "email", "first_name", "last_name", "type", "status"];
+
+fn done(output: Output, what: &str, value: Value) {
+    if output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        println!("{what}");
+    }
+}
+
+pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::List { status, zoom } => {
+            let client = zoom.client(false).await?;
+            let users = client.list_all_users(Some(&status)).await.map_err(failed)?;
+            let rows = users.iter().map(|u| json!(u)).collect();
+            print_records(zoom.output, USER_COLUMNS, rows, false);
+        }
+        UsersCommand::Get { user, zoom } => {
+            let client = zoom.client(false).await?;
+            let found = client.get_user(&user).await.map_err(failed)?;
+            print_records(zoom.output, USER_COLUMNS, vec![json!(found)], true);
+        }
+        UsersCommand::Create {
+            email,
+            user_type,
+            action,
+            first_name,
+            last_name,
+            password_stdin,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            let password = if password_stdin {
+                Some(read_stdin_secret()?)
+            } else {
+                None
+            };
+            let request = CreateUserRequest {
+                action,
+                user_info: CreateUserInfo {
+                    email,
+                    user_type,
+                    first_name,
+                    last_name,
+                    display_name: None,
+                    password,
+                },
+            };
+            let created = client.create_user(&request).await.map_err(failed)?;
+            print_records(zoom.output, USER_COLUMNS, vec![json!(created)], true);
+        }
+        UsersCommand::Update {
+            user,
+            first_name,
+            last_name,
+            display_name,
+            user_type,
+            dept,
+            job_title,
+            timezone,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            let update = UserUpdate {
+                first_name,
+                last_name,
+                display_name,
+                user_type,
+                dept,
+                job_title,
+                timezone,
+                ..UserUpdate::default()
+            };
+            client.update_user(&user, &update).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("updated {user}"),
+                json!({ "updated": user }),
+            );
+        }
+        UsersCommand::Delete { user, action, zoom } => {
+            let client = zoom.client(false).await?;
+            let how = if action == "delete" {
+                DeleteAction::Delete
+            } else {
+                DeleteAction::Disassociate
+            };
+            client.delete_user(&user, how).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("{action}d {user}"),
+                json!({ "action": action, "user": user }),
+            );
+        }
+        UsersCommand::Status { user, action, zoom } => {
+            let client = zoom.client(false).await?;
+            let to = if action == "activate" {
+                StatusAction::Activate
+            } else {
+                StatusAction::Deactivate
+            };
+            client.update_status(&user, to).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("{action}d {user}"),
+                json!({ "action": action, "user": user }),
+            );
+        }
+        UsersCommand::Password { user, zoom, .. } => {
+            let password = read_stdin_secret()?;
+            let client = zoom.client(false).await?;
+            client
+                .update_password(&user, &password)
+                .await
+                .map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("password of {user} updated"),
+                json!({ "password_updated": user }),
+            );
+        }
+        UsersCommand::RevokeSso { user, zoom } => {
+            let client = zoom.client(false).await?;
+            client.revoke_sso_token(&user).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("SSO token of {user} revoked"),
+                json!({ "sso_token_revoked": user }),
+            );
+        }
+        UsersCommand::Assistants(command) => assistants(command).await?,
+    }
+    Ok(())
+}
+
+async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
+    const COLUMNS: &[&str] = &["id", "email", "can_manage_host_private_event"];
+    match command {
+        AssistantsCommand::List { user, zoom } => {
+            let client = zoom.client(false).await?;
+            let list = client.list_assistants(&user).await.map_err(failed)?;
+            let rows = list.iter().map(|a| json!(a)).collect();
+            print_records(zoom.output, COLUMNS, rows, false);
+        }
+        AssistantsCommand::Add {
+            user,
+            assistants,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            let refs: Vec<AssistantRef> = assistants
+                .iter()
+                .map(|a| AssistantRef {
+                    id: (!a.contains('@')).then(|| a.clone()),
+                    email: a.contains('@').then(|| a.clone()),
+                    can_manage_host_private_event: None,
+                })
+                .collect();
+            let added = client.add_assistants(&user, &refs).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("added {} to {user}", added.ids),
+                json!(added),
+            );
+        }
+        AssistantsCommand::Remove {
+            user,
+            assistant_id,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            client
+                .delete_assistant(&user, &assistant_id)
+                .await
+                .map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("removed {assistant_id} from {user}"),
+                json!({ "removed": assistant_id }),
+            );
+        }
+        AssistantsCommand::Clear { user, zoom } => {
+            let client = zoom.client(false).await?;
+            client.delete_assistants(&user).await.map_err(failed)?;
+            done(
+                zoom.output,
+                &format!("removed all assistants of {user}"),
+                json!({ "cleared": user }),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The users named on the command line and in `--from`.
+fn offboard_list(args: &OffboardArgs) -> anyhow::Result<Vec<String>> {
+    let mut users = args.users.clone();
+    if let Some(path) = &args.from {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let first = line
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
+            let header = n == 0
+                && ["email", "user", "id", "user_id"].contains(&first.to_lowercase().as_str());
+            if !first.is_empty() && !header && !first.starts_with('#') {
+                users.push(first.to_string());
+            }
+        }
+    }
+    anyhow::ensure!(
+        !users.is_empty(),
+        "no users to offboard: name them or pass --from FILE"
+    );
+    Ok(users)
+}
+
+/// What happened to one user.
+struct Outcome {
+    user: String,
+    done: Vec<&'static str>,
+    error: Option<String>,
+}
+
+/// A password Zoom's rules accept (letters of both cases, digits, a special character), never shown.
+fn random_password() -> String {
+    const SETS: [&[u8]; 4] = [
+        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+        b"abcdefghijkmnopqrstuvwxyz",
+        b"23456789",
+        b"!@#$%^*-_=+",
+    ];
+    let mut rng = rand::thread_rng();
+    let mut chars: Vec<u8> = (0..24)
+        .map(|i| {
+            let set = SETS[i % SETS.len()];
+            set[rng.gen_range(0..set.len())]
+        })
+        .collect();
+    // Shuffle so that no run of the pattern reads as consecutive characters.
+    for i in (1..chars.len()).rev() {
+        chars.swap(i, rng.gen_range(0..=i));
+    }
+    String::from_utf8(chars).unwrap_or_default()
+}
+
+/// Offboards one user. Each step is idempotent on Zoom's side (revoking a revoked token, clearing no
+/// assistants, deactivating an inactive user all succeed), so a re-run after a failure finishes the job.
+async fn offboard_user(
+    client: &Client,
+    user: String,
+    reset_password: bool,
+    dry_run: bool,
+) -> Outcome {
+    let mut outcome = Outcome {
+        user,
+        done: Vec::new(),
+        error: None,
+    };
+    let user = outcome.user.clone();
+    let result: Result<(), Error> = async {
+        if dry_run {
+            let found = client.get_user(&user).await?;
+            let assistants = client.list_assistants(&user).await?;
+            outcome.done.push("found");
+            outcome.error = None;
+            outcome.done.push(if assistants.is_empty() {
+                "no assistants"
+            } else {
+                "has assistants"
+            });
+            if found.status == "inactive" {
+                outcome.done.push("already inactive");
+            }
+            return Ok(());
+        }
+        client.revoke_sso_token(&user).await?;
+        outcome.done.push("sso-revoked");
+        client.delete_assistants(&user).await?;
+        outcome.done.push("assistants-removed");
+        if reset_password {
+            // Before deactivation: Zoom may refuse to change an inactive user's password.
+            client.update_password(&user, &random_password()).await?;
+            outcome.done.push("password-reset");
+        }
+        client
+            .update_status(&user, StatusAction::Deactivate)
+            .await?;
+        outcome.done.push("deactivated");
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        outcome.error = Some(e.to_string());
+    }
+    outcome
+}
+
+pub async fn offboard(args: OffboardArgs) -> anyhow::Result<()> {
+    let users = offboard_list(&args)?;
+    // Pacing: after the first 429 of a quota, calls are spaced under it instead of bouncing off it.
+    let client = args.zoom.client(true).await?;
+    let total = users.len();
+    let queue = Arc::new(std::sync::Mutex::new(users.into_iter().enumerate()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Outcome)>();
+    for _ in 0..args.concurrency.max(1) {
+        let (client, queue, tx) = (client.clone(), queue.clone(), tx.clone());
+        let (reset, dry_run) = (args.reset_password, args.dry_run);
+        tokio::spawn(async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some((index, user)) = next else { break };
+                let outcome = offboard_user(&client, user, reset, dry_run).await;
+                if tx.send((index, outcome)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut progress = Progress::new(
+        if args.dry_run {
+            "checking users"
+        } else {
+            "offboarding users"
+        },
+        total as u64,
+    );
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(total);
+    while let Some(result) = rx.recv().await {
+        outcomes.push(result);
+        progress.show(outcomes.len() as u64);
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    let failures = outcomes.iter().filter(|(_, o)| o.error.is_some()).count();
+    let rows = outcomes
+        .iter()
+        .map(|(_, o)| {
+            json!({
+                "user": o.user,
+                "result": if o.error.is_some() { "failed" } else if args.dry_run { "would offboard" } else { "offboarded" },
+                "done": o.done.join(" "),
+                "reason": o.error,
+            })
+        })
+        .collect();
+    print_records(
+        args.zoom.output,
+        &["user", "result", "done", "reason"],
+        rows,
+        false,
+    );
+    eprintln!(
+        "{} of {total} users {}; {failures} failed; {} rate-limit retries",
+        total - failures,
+        if args.dry_run {
+            "checked"
+        } else {
+            "offboarded"
+        },
+        client.rate_limit_retries()
+    );
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} of {total} users failed (reasons above)"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_passwords_have_every_kind_of_character() {
+        for _ in 0..100 {
+            let p = random_password();
+            assert_eq!(p.len(), 24);
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(p.chars().any(|c| c.is_ascii_digit()));
+            assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()));
+        }
+    }
+}
