@@ -529,7 +529,6 @@ async fn offboard_user(
             let found = client.get_user(&user).await?;
             let assistants = client.list_assistants(&user).await?;
             outcome.done.push("found");
-            outcome.error = None;
             outcome.done.push(if assistants.is_empty() {
                 "no assistants"
             } else {

@@ -1010,6 +1010,40 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("2 of 3 users offboarded; 1 failed"));
 
+    // --reset-password: a work-email user's password is replaced (before the deactivation) by one nobody saw.
+    zoom_json(
+        &server,
+        &[
+            "users",
+            "create",
+            "--email",
+            "leaver@localzoom.test",
+            "--type",
+            "2",
+            "--action",
+            "autoCreate",
+            "--password-stdin",
+        ],
+        Some("Leaver1Pass\n"),
+    );
+    let reset = zoom_json(
+        &server,
+        &["offboard", "--reset-password", "leaver@localzoom.test"],
+        None,
+    );
+    assert_eq!(
+        reset[0]["done"],
+        "sso-revoked assistants-removed password-reset deactivated"
+    );
+    let leaver = open_db(dir.path())
+        .read(|s| s.user_by_email(ACCOUNT, "leaver@localzoom.test"))
+        .unwrap()
+        .unwrap();
+    let changes = open_db(dir.path())
+        .read(|s| s.password_changes_since(&leaver.id, 0))
+        .unwrap();
+    assert_eq!(changes, 1);
+
     // A dry run changes nothing.
     let dry = zoom_cli(
         &server,
