@@ -7,6 +7,7 @@ use crate::domain::rate_limits::{AccountLimits, Overrides};
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
+pub mod postgres;
 pub mod sqlite;
 
 pub type StoreResult<T> = Result<T, ApiError>;
@@ -202,13 +203,35 @@ pub trait Store {
     fn outbox(&self) -> StoreResult<Vec<OutboxEmail>>;
 }
 
+/// A JSON object stored as text (an unreadable one reads as empty: it is only ever written by localzoom).
+pub(crate) fn json_map(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub(crate) fn split_scopes(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+pub(crate) fn parse_overrides(json: Option<String>) -> Result<Overrides, String> {
+    json.map_or(Ok(Overrides::default()), |json| Overrides::from_json(&json))
+}
+
+/// Connections a PostgreSQL-backed process opens at most, unless told otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
 /// The configured backend.
 pub enum Database {
     Sqlite(sqlite::SqliteDatabase),
+    Postgres(std::sync::Arc<postgres::PostgresDatabase>),
 }
 
 impl Database {
     pub fn open(url: &str) -> anyhow::Result<Database> {
+        Database::open_with_pool(url, DEFAULT_POOL_SIZE)
+    }
+
+    /// `pool_size`: the most connections this process opens to PostgreSQL (SQLite ignores it).
+    pub fn open_with_pool(url: &str, pool_size: usize) -> anyhow::Result<Database> {
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -216,15 +239,18 @@ impl Database {
             return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(path)?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            anyhow::bail!("PostgreSQL is not supported yet (planned); use a sqlite:// database");
+            let db = postgres::blocking(|| postgres::PostgresDatabase::open(url, pool_size))
+                .map_err(anyhow::Error::msg)??;
+            return Ok(Database::Postgres(std::sync::Arc::new(db)));
         }
-        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")
     }
 
     /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread.
     pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
         match self {
             Database::Sqlite(db) => db.read(f),
+            Database::Postgres(db) => db.read(f),
         }
     }
 
@@ -236,12 +262,14 @@ impl Database {
     ) -> StoreResult<R> {
         match self {
             Database::Sqlite(db) => db.write(f).await,
+            Database::Postgres(db) => db.write(f).await,
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             Database::Sqlite(db) => format!("sqlite://{}", db.path().display()),
+            Database::Postgres(db) => db.describe().to_string(),
         }
     }
 }

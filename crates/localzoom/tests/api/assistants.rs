@@ -1,9 +1,10 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[backend_test]
 async fn add_list_and_delete_all_assistants_both_directions() {
     let app = TestApp::spawn().await;
     let boss = app.member("boss@example.com").await;
@@ -64,7 +65,7 @@ async fn add_list_and_delete_all_assistants_both_directions() {
         .assert_error(404, 1001, "User does not exist: nobody@example.com.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn delete_one_assistant_and_schedulers() {
     let app = TestApp::spawn().await;
     let boss = app.member("boss@example.com").await;
@@ -123,7 +124,7 @@ async fn delete_one_assistant_and_schedulers() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn adding_assistants_follows_zooms_rules() {
     let app = TestApp::spawn().await;
     let boss = app.member("boss@example.com").await;
@@ -190,7 +191,7 @@ async fn adding_assistants_follows_zooms_rules() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_free_account_cannot_add_assistants() {
     let app = TestApp::spawn_with_plan("free").await;
     let boss = app.member("boss@example.com").await;
@@ -208,7 +209,7 @@ async fn a_free_account_cannot_add_assistants() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn at_most_thirty_assistants() {
     let app = TestApp::spawn().await;
     let boss = app.member("boss@example.com").await;

@@ -1,9 +1,10 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[backend_test]
 async fn malformed_bodies_get_zoom_errors() {
     let app = TestApp::spawn().await;
     let id = app.member("b@example.com").await;
@@ -48,7 +49,7 @@ async fn malformed_bodies_get_zoom_errors() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn unknown_routes_and_wrong_methods() {
     let app = TestApp::spawn().await;
     for path in ["/v2/nothing", "/v2/users/x/y/z", "/v1/users", "/"] {
@@ -65,7 +66,7 @@ async fn unknown_routes_and_wrong_methods() {
     reply.assert_error(405, 2300, "This API endpoint is not recognized.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn every_response_carries_a_tracking_id_and_health_answers() {
     let app = TestApp::spawn().await;
     let health = app

@@ -1,5 +1,7 @@
 //! `localzoom-client` against a real localzoom server: every method, token handling, and 429s.
 
+use localzoom_test_macros::backend_test;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -47,7 +49,7 @@ fn zoom_error(result: Result<impl std::fmt::Debug, Error>) -> localzoom_client::
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn every_method_works_against_localzoom() {
     let app = TestApp::spawn().await;
     let zoom = client(&app);
@@ -186,7 +188,7 @@ async fn every_method_works_against_localzoom() {
     assert_eq!(zoom.tokens_fetched(), 1);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn one_token_is_shared_by_concurrent_calls_and_replaced_before_it_expires() {
     let app = TestApp::spawn().await;
     let zoom = client(&app);
@@ -229,7 +231,7 @@ async fn one_token_is_shared_by_concurrent_calls_and_replaced_before_it_expires(
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn user_tokens_are_refreshed_and_the_rotated_pair_is_stored() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();
@@ -287,7 +289,7 @@ async fn limited(light: u32) -> TestApp {
     app
 }
 
-#[tokio::test]
+#[backend_test]
 async fn per_second_429s_are_retried_with_back_off_or_returned_when_retries_are_off() {
     let app = limited(2).await;
     let strict = builder(&app).retry(RetryPolicy::none()).build().unwrap();
@@ -324,7 +326,7 @@ async fn per_second_429s_are_retried_with_back_off_or_returned_when_retries_are_
     assert!(patient.rate_limit_retries() > 0);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_spent_daily_quota_fails_fast_with_its_reset_time() {
     let app = TestApp::spawn_rate_limited("free").await;
     app.edit_account(|a| {
@@ -346,7 +348,7 @@ async fn a_spent_daily_quota_fails_fast_with_its_reset_time() {
     assert_eq!(error.rate_limit().unwrap().kind, RateLimitKind::Daily);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_server_that_does_not_answer_is_a_timeout() {
     // Accepts connections (the kernel's backlog) but never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

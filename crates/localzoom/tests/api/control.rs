@@ -1,5 +1,7 @@
 //! The control API: sign-ins as sessions, and what each seed operation does to them.
 
+use localzoom_test_macros::backend_test;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -51,7 +53,7 @@ async fn open_sessions(app: &TestApp, user: &str) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
+#[backend_test]
 async fn sessions_made_through_the_control_api_end_as_zoom_ends_them() {
     let app = TestApp::spawn().await;
     let id = app.member("user@example.com").await;
@@ -94,7 +96,7 @@ async fn sessions_made_through_the_control_api_end_as_zoom_ends_them() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_control_api_needs_the_admin_key_and_valid_input() {
     let app = TestApp::spawn().await;
     let id = app.member("user@example.com").await;

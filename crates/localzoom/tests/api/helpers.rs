@@ -23,8 +23,118 @@ pub struct TestApp {
     pub token: String,
     pub clock: ManualClock,
     pub server: Option<Started>,
-    /// Holds the temporary database until the test ends.
-    pub _dir: TempDir,
+    /// Holds the test's database until the test ends.
+    pub _db: TestDatabase,
+}
+
+/// The storage backend a `#[backend_test]` variant runs against.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// The PostgreSQL database (URL) in which each test makes its own schema.
+    Postgres(String),
+}
+
+tokio::task_local! {
+    pub static BACKEND: Backend;
+}
+
+impl Backend {
+    pub fn sqlite() -> Option<Backend> {
+        Some(Backend::Sqlite)
+    }
+
+    /// PostgreSQL at `LOCALZOOM_TEST_DATABASE` (default: the local server, database `test`), if it answers.
+    /// Where it does not, its variants are skipped with a printed reason — except under `CI=true`, where a
+    /// missing database is a failure.
+    pub fn postgres() -> Option<Backend> {
+        static REACHABLE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        REACHABLE
+            .get_or_init(|| {
+                let url = std::env::var("LOCALZOOM_TEST_DATABASE")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let probe = url.clone();
+                let answered = std::thread::spawn(move || {
+                    postgres::Client::connect(&probe, postgres::NoTls).map(|_| ())
+                })
+                .join()
+                .unwrap();
+                match answered {
+                    Ok(()) => Some(url),
+                    Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                        panic!("CI=true and PostgreSQL at {url} does not answer: {e}")
+                    }
+                    Err(e) => {
+                        // Straight to stderr: the test harness would swallow eprintln! of a passing test.
+                        use std::io::Write;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "skipping the PostgreSQL variants: {url} does not answer ({e})"
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+            .map(Backend::Postgres)
+    }
+}
+
+/// One test's own database: a temporary SQLite file, or a fresh schema in the test PostgreSQL database, dropped
+/// when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: TempDir,
+}
+
+impl TestDatabase {
+    pub fn new() -> TestDatabase {
+        let dir = tempfile::tempdir().unwrap();
+        match BACKEND.try_with(Backend::clone).unwrap_or(Backend::Sqlite) {
+            Backend::Postgres(base) => {
+                let schema = format!(
+                    "lz_test_{}",
+                    localzoom_server::crypto::new_id()
+                        .to_lowercase()
+                        .replace('-', "_")
+                );
+                pg_execute(&base, &format!("CREATE SCHEMA {schema}"));
+                let separator = if base.contains('?') { '&' } else { '?' };
+                TestDatabase {
+                    url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
+                    postgres: Some((base, schema)),
+                    _dir: dir,
+                }
+            }
+            Backend::Sqlite => TestDatabase {
+                url: format!("sqlite://{}", dir.path().join("localzoom.db").display()),
+                postgres: None,
+                _dir: dir,
+            },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.postgres.take() {
+            pg_execute(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Runs one statement on its own connection, on a thread of its own (the synchronous client must not run on an
+/// async worker).
+fn pg_execute(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let mut client =
+            postgres::Client::connect(&url, postgres::NoTls).expect("PostgreSQL for tests");
+        client.batch_execute(&sql).unwrap();
+    })
+    .join()
+    .unwrap();
 }
 
 #[derive(Debug)]
@@ -86,12 +196,9 @@ impl TestApp {
     }
 
     async fn spawn_inner(plan: &str, admin_key: Option<&str>, rate_limits: bool) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        let db = TestDatabase::new();
         let clock = ManualClock::new(START_MS);
-        let mut config = ServerConfig::new(
-            "127.0.0.1:0",
-            &format!("sqlite://{}", dir.path().join("localzoom.db").display()),
-        );
+        let mut config = ServerConfig::new("127.0.0.1:0", &db.url);
         config.bootstrap.plan = plan.into();
         config.bootstrap.owner_email = OWNER_EMAIL.into();
         config.bootstrap.account_id = Some(ACCOUNT_ID.into());
@@ -108,7 +215,7 @@ impl TestApp {
             token: String::new(),
             clock,
             server: Some(started),
-            _dir: dir,
+            _db: db,
         };
         app.token = app.fresh_token().await;
         app

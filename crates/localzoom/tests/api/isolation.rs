@@ -1,12 +1,14 @@
 //! Accounts are fully isolated: a token of one account neither reads nor changes, nor learns of, another's users.
 
+use localzoom_test_macros::backend_test;
+
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
 use localzoom_server::service::accounts::{self, AppKind};
 
-#[tokio::test]
+#[backend_test]
 async fn every_operation_of_account_a_on_a_user_of_account_b_is_a_404() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();

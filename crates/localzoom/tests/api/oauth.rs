@@ -1,3 +1,4 @@
+use localzoom_test_macros::backend_test;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -18,7 +19,7 @@ async fn token_request(
     app.send(request).await
 }
 
-#[tokio::test]
+#[backend_test]
 async fn account_credentials_grant_by_query_and_by_form_body() {
     let app = TestApp::spawn().await;
     let by_query = token_request(
@@ -68,7 +69,7 @@ async fn account_credentials_grant_by_query_and_by_form_body() {
     assert_ne!(by_query.body["access_token"], by_form.body["access_token"]);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn token_endpoint_errors_use_the_oauth_shape() {
     let app = TestApp::spawn().await;
     let query = format!("?grant_type=account_credentials&account_id={ACCOUNT_ID}");
@@ -140,7 +141,7 @@ async fn token_endpoint_errors_use_the_oauth_shape() {
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn v2_calls_need_a_valid_unexpired_bearer_token() {
     let app = TestApp::spawn().await;
     let url = format!("{}/v2/users/me", app.base);
@@ -182,7 +183,7 @@ async fn v2_calls_need_a_valid_unexpired_bearer_token() {
         .assert_status(200);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn me_is_the_owner_for_server_to_server_tokens() {
     let app = TestApp::spawn().await;
     let me = app.get("/users/me").await;
@@ -197,7 +198,7 @@ async fn me_is_the_owner_for_server_to_server_tokens() {
     assert_eq!(me.body["created_at"], "2026-01-01T00:00:00Z");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn tokens_a_day_past_expiry_are_purged() {
     let app = TestApp::spawn().await;
     let old = app.token.clone();
@@ -234,7 +235,7 @@ async fn tokens_a_day_past_expiry_are_purged() {
     .assert_status(200);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn failed_client_authentication_is_limited_per_client() {
     let app = TestApp::spawn().await;
     let query = format!("?grant_type=account_credentials&account_id={ACCOUNT_ID}");

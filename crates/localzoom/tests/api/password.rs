@@ -1,3 +1,4 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::json;
 
@@ -12,7 +13,7 @@ async fn set_password(app: &TestApp, user: &str, password: &str) -> Reply {
     .await
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_password_change_is_stored_hashed_mails_the_user_and_signs_out_password_sessions() {
     let app = TestApp::spawn().await;
     let id = app.member("pat@example.com").await;
@@ -58,7 +59,7 @@ async fn a_password_change_is_stored_hashed_mails_the_user_and_signs_out_passwor
     assert!(!ended(&sso_session));
 }
 
-#[tokio::test]
+#[backend_test]
 async fn basic_rules_each_have_their_code() {
     let app = TestApp::spawn().await;
     let id = app.member("rules@example.com").await;
@@ -118,7 +119,7 @@ async fn basic_rules_each_have_their_code() {
     assert!(app.db().read(|s| s.outbox()).unwrap().is_empty());
 }
 
-#[tokio::test]
+#[backend_test]
 async fn enhanced_requirements_come_from_the_account_security_settings() {
     let app = TestApp::spawn().await;
     let id = app.member("strict@example.com").await;
@@ -162,7 +163,7 @@ async fn enhanced_requirements_come_from_the_account_security_settings() {
         .assert_status(204);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn same_reused_and_too_frequent_changes_are_refused() {
     let mut app = TestApp::spawn().await;
     let id = app.member("often@example.com").await;
@@ -217,7 +218,7 @@ async fn same_reused_and_too_frequent_changes_are_refused() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn admins_and_non_email_users_cannot_have_their_password_set() {
     let app = TestApp::spawn().await;
     set_password(&app, "me", "Owner1Pass").await.assert_error(
@@ -250,7 +251,7 @@ async fn admins_and_non_email_users_cannot_have_their_password_set() {
         .assert_error(404, 1001, "User does not exist: ghost@example.com.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn concurrent_changes_cannot_exceed_the_daily_cap() {
     let app = TestApp::spawn().await;
     let id = app.member("race@example.com").await;

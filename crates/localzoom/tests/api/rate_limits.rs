@@ -1,6 +1,8 @@
 //! Zoom's rate limits (USERS_API.md §4) with a manual clock: exact counts admitted per plan and label, Zoom's 429
 //! bodies and headers, recovery, the daily reset at 00:00 UTC, per-account quotas, overrides and the off switch.
 
+use localzoom_test_macros::backend_test;
+
 use localzoom_server::domain::rate_limits::{Label, Limit};
 use localzoom_server::service::accounts::{self, AppKind};
 use reqwest::Method;
@@ -78,7 +80,7 @@ async fn owner_path(app: &TestApp) -> String {
     format!("/v2/users/{}", app.user_record(OWNER_EMAIL).await.id)
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_burst_admits_exactly_the_plan_rate_of_each_label_then_one_call_per_interval() {
     // (plan, Light rate, Medium rate); Heavy and Resource-intensive have no implemented operation (their quotas
     // are covered by the limiter's unit tests).
@@ -104,7 +106,7 @@ async fn a_burst_admits_exactly_the_plan_rate_of_each_label_then_one_call_per_in
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn successful_calls_report_the_quota_they_spend() {
     // Pro: Light has no daily quota, so the per-second one is reported.
     let pro = TestApp::spawn_rate_limited("pro").await;
@@ -122,7 +124,7 @@ async fn successful_calls_report_the_quota_they_spend() {
     assert_allowance(&first, 6_000, 5_999);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn medium_has_its_own_quota_and_writes_spend_the_light_one() {
     let app = TestApp::spawn_rate_limited("pro").await;
     let member = app.member("member@example.com").await;
@@ -149,7 +151,7 @@ async fn medium_has_its_own_quota_and_writes_spend_the_light_one() {
     assert_eq!(user.body["status"], "inactive");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_free_accounts_daily_quota_ends_its_day_until_midnight_utc() {
     let app = TestApp::spawn_rate_limited("free").await;
     let path = owner_path(&app).await;
@@ -181,7 +183,7 @@ async fn a_free_accounts_daily_quota_ends_its_day_until_midnight_utc() {
     assert_allowance(&next_day, 6_000, 5_999);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn create_users_is_capped_per_day_and_a_refused_create_creates_nothing() {
     let app = TestApp::spawn_rate_limited("free").await;
     let create = |email: String, action: &'static str| {
@@ -216,7 +218,7 @@ async fn create_users_is_capped_per_day_and_a_refused_create_creates_nothing() {
         .assert_status(201);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_quota_is_the_accounts_shared_by_all_its_apps_and_users_and_no_other_accounts() {
     let app = TestApp::spawn_rate_limited("pro").await;
     let member = app.member("member@example.com").await;
@@ -274,7 +276,7 @@ async fn the_quota_is_the_accounts_shared_by_all_its_apps_and_users_and_no_other
     assert_qps(&refused, "Light", 80);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_plan_and_overrides_apply_to_the_next_call() {
     let app = TestApp::spawn_rate_limited("pro").await;
     let path = owner_path(&app).await;
@@ -310,7 +312,7 @@ async fn the_plan_and_overrides_apply_to_the_next_call() {
     assert_allowance(&last, 6_000, 6_000 - 505);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_call_over_the_limit_is_refused_before_anything_else_is_decided() {
     let app = TestApp::spawn_rate_limited("free").await;
     let path = owner_path(&app).await;
@@ -337,7 +339,7 @@ async fn a_call_over_the_limit_is_refused_before_anything_else_is_decided() {
     assert_eq!(user.body["first_name"], Value::from("owner"));
 }
 
-#[tokio::test]
+#[backend_test]
 async fn with_limits_off_nothing_is_refused_or_reported() {
     let app = TestApp::spawn().await;
     let path = owner_path(&app).await;

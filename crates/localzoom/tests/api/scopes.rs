@@ -1,3 +1,4 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::json;
 
@@ -14,7 +15,7 @@ async fn call_with(
         .await
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_token_without_the_operations_scopes_gets_4711_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let owner = app.get("/users/me").await.body["id"]
@@ -76,7 +77,7 @@ async fn a_token_without_the_operations_scopes_gets_4711_and_changes_nothing() {
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn one_granular_scope_is_enough_for_its_operation_only() {
     let app = TestApp::spawn().await;
     let owner = app.get("/users/me").await.body["id"]
@@ -99,7 +100,7 @@ async fn one_granular_scope_is_enough_for_its_operation_only() {
         );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn user_level_scopes_reach_only_me() {
     let app = TestApp::spawn().await;
     let id = app.member("self@example.com").await;
@@ -134,7 +135,7 @@ async fn user_level_scopes_reach_only_me() {
     .assert_status(204);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn account_level_scopes_reach_only_as_far_as_the_users_role() {
     let app = TestApp::spawn().await;
     let member = app.member("member@example.com").await;

@@ -1,8 +1,9 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[backend_test]
 async fn revoking_the_sso_token_ends_sso_sessions_only_and_is_idempotent() {
     let app = TestApp::spawn().await;
     let id = app
@@ -41,7 +42,7 @@ async fn revoking_the_sso_token_ends_sso_sessions_only_and_is_idempotent() {
     assert_eq!(app.sessions(&id), sessions);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn revoking_for_an_unknown_user_is_404_1001() {
     let app = TestApp::spawn().await;
     app.call(Method::DELETE, "/users/nobody@example.com/token", None)

@@ -1,9 +1,10 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[backend_test]
 async fn deactivate_in_every_body_shape_then_activate() {
     let app = TestApp::spawn().await;
     for (n, shape) in ["json", "multipart", "urlencoded"].into_iter().enumerate() {
@@ -41,7 +42,7 @@ async fn deactivate_in_every_body_shape_then_activate() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn deactivation_ends_sessions_and_kills_tokens_issued_for_the_user() {
     let app = TestApp::spawn().await;
     let id = app.member("leaver@example.com").await;
@@ -62,7 +63,7 @@ async fn deactivation_ends_sessions_and_kills_tokens_issued_for_the_user() {
     app.get("/users/me").await.assert_status(200);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn protected_users_and_bad_actions_are_refused_without_change() {
     let app = TestApp::spawn().await;
     let owner = app.get("/users/me").await.body["id"]
@@ -124,7 +125,7 @@ async fn protected_users_and_bad_actions_are_refused_without_change() {
     .assert_error(404, 1001, "User does not exist: ghost@example.com.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn clock_in_and_out_leave_status_alone() {
     let app = TestApp::spawn().await;
     let id = app.member("worker@example.com").await;
@@ -137,7 +138,7 @@ async fn clock_in_and_out_leave_status_alone() {
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn activation_beyond_the_basic_user_cap_is_3412() {
     let app = TestApp::spawn().await;
     let a = app.member("a@example.com").await;

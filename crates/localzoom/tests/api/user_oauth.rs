@@ -1,5 +1,7 @@
 //! The user-level OAuth flow, driven as a browser and an app would drive it.
 
+use localzoom_test_macros::backend_test;
+
 use base64::Engine;
 use localzoom_server::service::accounts::{self, AppKind};
 use reqwest::Method;
@@ -176,7 +178,7 @@ async fn get_me(app: &TestApp, token: &str) -> Reply {
     .await
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_full_authorization_code_flow() {
     let app = TestApp::spawn().await;
     let ua = user_app(&app).await;
@@ -243,7 +245,7 @@ async fn the_full_authorization_code_flow() {
     assert!(app.sessions(&id)[0].ended_at.is_some());
 }
 
-#[tokio::test]
+#[backend_test]
 async fn codes_are_single_use_short_lived_and_bound_to_redirect_and_verifier() {
     let app = TestApp::spawn().await;
     let ua = user_app(&app).await;
@@ -303,7 +305,7 @@ async fn codes_are_single_use_short_lived_and_bound_to_redirect_and_verifier() {
     assert_eq!(forged.body["error"], "invalid_grant");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn refused_authorization_requests() {
     let app = TestApp::spawn().await;
     let ua = user_app(&app).await;
@@ -353,7 +355,7 @@ async fn refused_authorization_requests() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn user_tokens_die_with_their_user_or_app() {
     let app = TestApp::spawn().await;
     let ua = user_app(&app).await;

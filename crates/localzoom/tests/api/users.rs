@@ -1,9 +1,10 @@
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[backend_test]
 async fn create_actions_set_status_and_login_type() {
     let app = TestApp::spawn().await;
     for (action, email, status, login_type) in [
@@ -49,7 +50,7 @@ async fn create_actions_set_status_and_login_type() {
     assert_eq!(pending_user.body["user_created_at"], "2026-01-01T00:00:00Z");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn create_validation_and_conflicts() {
     let app = TestApp::spawn().await;
     app.create_user("create", "taken@example.com", 1).await;
@@ -108,7 +109,7 @@ async fn create_validation_and_conflicts() {
         .assert_status(201);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn lookup_by_id_email_and_me_within_the_account_only() {
     let app = TestApp::spawn().await;
     let id = app.member("Jane.Doe@Example.com").await;
@@ -159,7 +160,7 @@ async fn lookup_by_id_email_and_me_within_the_account_only() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn list_pages_with_tokens_stable_under_inserts() {
     let app = TestApp::spawn().await;
     for n in 0..6 {
@@ -235,7 +236,7 @@ async fn list_pages_with_tokens_stable_under_inserts() {
     assert_eq!(emails(&owners), vec![OWNER_EMAIL]);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn patch_updates_what_get_shows() {
     let app = TestApp::spawn().await;
     let id = app.member("p@example.com").await;
@@ -292,7 +293,7 @@ async fn patch_updates_what_get_shows() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn delete_and_disassociate() {
     let app = TestApp::spawn().await;
     // Managed domain is the owner's: example.com.
@@ -361,7 +362,7 @@ async fn delete_and_disassociate() {
         .assert_error(400, 1117, "You can not disassociate an Admin user.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn email_check() {
     let app = TestApp::spawn().await;
     app.member("e@example.com").await;
@@ -380,7 +381,7 @@ async fn email_check() {
         .assert_error(400, 300, "Email is required.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn security_settings_round_trip_and_validation() {
     let app = TestApp::spawn().await;
     let initial = app
@@ -438,7 +439,7 @@ async fn security_settings_round_trip_and_validation() {
         .assert_error(404, 2001, "Account does not exist: SomeoneElse.");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_basic_user_cap_also_bounds_creation_and_type_changes() {
     let app = TestApp::spawn().await;
     app.edit_account(|a| a.max_basic_users = Some(1)).await;
@@ -471,7 +472,7 @@ async fn the_basic_user_cap_also_bounds_creation_and_type_changes() {
     assert_eq!(app.get(&format!("/users/{licensed}")).await.body["type"], 2);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn api_users_and_zoom_rooms_cannot_be_removed_that_way() {
     let app = TestApp::spawn().await;
     let api = app.create_user("custCreate", "api@partner.test", 2).await;
@@ -494,7 +495,7 @@ async fn api_users_and_zoom_rooms_cannot_be_removed_that_way() {
     app.get(&format!("/users/{room}")).await.assert_status(200);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn absurd_page_numbers_are_refused_not_crashed_on() {
     let app = TestApp::spawn().await;
     let reply = app
@@ -508,7 +509,7 @@ async fn absurd_page_numbers_are_refused_not_crashed_on() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn get_shows_only_zooms_profile_fields() {
     let app = TestApp::spawn().await;
     let id = app.member("p@example.com").await;
@@ -526,7 +527,7 @@ async fn get_shows_only_zooms_profile_fields() {
     }
 }
 
-#[tokio::test]
+#[backend_test]
 async fn auto_create_passwords_meet_the_accounts_requirements() {
     let app = TestApp::spawn().await;
     app.call(
@@ -545,7 +546,7 @@ async fn auto_create_passwords_meet_the_accounts_requirements() {
         .assert_status(201);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn nested_fields_can_be_sent_as_forms() {
     let app = TestApp::spawn().await;
     let form = app.request(Method::POST, "/users").form(&[

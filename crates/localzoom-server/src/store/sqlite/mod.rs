@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     AccountRecord, AppRecord, AuthCode, OutboxEmail, SessionRecord, Store, StoreResult, TokenKind,
-    TokenRecord, UserQuery,
+    TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
 };
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
@@ -328,10 +328,8 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
 
 /// An account's stored rate-limit overrides; written only by localzoom, so a bad value is corruption.
 fn overrides_from(json: Option<String>) -> rusqlite::Result<Overrides> {
-    json.map_or(Ok(Overrides::default()), |json| {
-        Overrides::from_json(&json).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-        })
+    parse_overrides(json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })
 }
 
@@ -366,14 +364,6 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, UserRecord)> {
             last_login_time: row.get(21)?,
         },
     ))
-}
-
-fn json_map(text: &str) -> Map<String, Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-fn split_scopes(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
 }
 
 const ACCOUNT_COLUMNS: &str = "id, account_number, plan, owner_email, managed_domain, max_basic_users, \
