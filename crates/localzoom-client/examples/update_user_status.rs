@@ -23,7 +23,11 @@ async fn main() -> std::process::ExitCode {
     };
     let action = match action.as_deref() {
         Some("activate") => StatusAction::Activate,
-        _ => StatusAction::Deactivate,
+        None | Some("deactivate") => StatusAction::Deactivate,
+        Some(other) => {
+            eprintln!("unknown action {other:?}: activate or deactivate");
+            return std::process::ExitCode::from(2);
+        }
     };
     let result = async {
         let zoom = Client::from_env()?;

@@ -50,22 +50,39 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// A user's access and refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserTokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_at: SystemTime,
 }
 
+/// Tokens are secrets: `Debug` shows only when they expire.
+impl std::fmt::Debug for UserTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserTokens")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where user tokens live between calls (a file, a database, a secret manager…).
-pub trait TokenStore: Send + Sync {
+pub trait TokenStore: Send + Sync + 'static {
     fn load(&self) -> Option<UserTokens>;
-    fn save(&self, tokens: &UserTokens);
+    /// Zoom retires a refresh token once it is used: a failed save loses the user's authorization, so it is
+    /// reported to the caller.
+    fn save(&self, tokens: &UserTokens) -> Result<(), String>;
 }
 
 /// A `TokenStore` in memory.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryTokenStore(Mutex<Option<UserTokens>>);
+
+impl std::fmt::Debug for MemoryTokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryTokenStore")
+    }
+}
 
 impl MemoryTokenStore {
     pub fn new(tokens: UserTokens) -> Self {
@@ -77,10 +94,10 @@ impl TokenStore for MemoryTokenStore {
     fn load(&self) -> Option<UserTokens> {
         self.0.lock().ok()?.clone()
     }
-    fn save(&self, tokens: &UserTokens) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(tokens.clone());
-        }
+    fn save(&self, tokens: &UserTokens) -> Result<(), String> {
+        let mut slot = self.0.lock().map_err(|e| e.to_string())?;
+        *slot = Some(tokens.clone());
+        Ok(())
     }
 }
 
@@ -91,7 +108,7 @@ pub(crate) struct Auth {
     refresh_before: Duration,
     /// The Server-to-Server token and when it expires; the lock is held while fetching a new one.
     cached: tokio::sync::Mutex<Option<(String, SystemTime)>>,
-    pub(crate) fetched: AtomicU64,
+    pub(crate) fetched: Arc<AtomicU64>,
 }
 
 impl Auth {
@@ -101,7 +118,7 @@ impl Auth {
             token_url,
             refresh_before,
             cached: tokio::sync::Mutex::new(None),
-            fetched: AtomicU64::new(0),
+            fetched: Arc::default(),
         }
     }
 
@@ -128,7 +145,15 @@ impl Auth {
                     ("grant_type", "account_credentials"),
                     ("account_id", account_id.as_str()),
                 ];
-                let response = self.request(http, client_id, client_secret, &form).await?;
+                let response = request(
+                    http,
+                    &self.token_url,
+                    client_id,
+                    client_secret,
+                    &form,
+                    &self.fetched,
+                )
+                .await?;
                 let expires_at = SystemTime::now() + Duration::from_secs(response.expires_in);
                 *cached = Some((response.access_token.clone(), expires_at));
                 Ok(response.access_token)
@@ -146,19 +171,38 @@ impl Auth {
                 if self.fresh(tokens.expires_at) {
                     return Ok(tokens.access_token);
                 }
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", tokens.refresh_token.as_str()),
-                ];
-                let response = self.request(http, client_id, client_secret, &form).await?;
-                let renewed = UserTokens {
-                    access_token: response.access_token,
-                    // Zoom rotates refresh tokens; keep the old one only if none came back.
-                    refresh_token: response.refresh_token.unwrap_or(tokens.refresh_token),
-                    expires_at: SystemTime::now() + Duration::from_secs(response.expires_in),
+                // Zoom retires the old refresh token as it answers: the exchange and the save run as a task of
+                // their own, so a caller that gives up half-way (a timeout, a dropped future) cannot lose the new pair.
+                let refresh = {
+                    let (http, url) = (http.clone(), self.token_url.clone());
+                    let (client_id, client_secret) = (client_id.clone(), client_secret.clone());
+                    let (store, fetched) = (store.clone(), self.fetched.clone());
+                    async move {
+                        let form = [
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", tokens.refresh_token.as_str()),
+                        ];
+                        let response =
+                            request(&http, &url, &client_id, &client_secret, &form, &fetched)
+                                .await?;
+                        let renewed = UserTokens {
+                            access_token: response.access_token,
+                            // Zoom rotates refresh tokens; keep the old one only if none came back.
+                            refresh_token: response
+                                .refresh_token
+                                .unwrap_or_else(|| tokens.refresh_token.clone()),
+                            expires_at: SystemTime::now()
+                                + Duration::from_secs(response.expires_in),
+                        };
+                        store.save(&renewed).map_err(|e| {
+                            Error::Config(format!("cannot save the refreshed user tokens: {e}"))
+                        })?;
+                        Ok(renewed.access_token)
+                    }
                 };
-                store.save(&renewed);
-                Ok(renewed.access_token)
+                tokio::spawn(refresh)
+                    .await
+                    .map_err(|e| Error::Config(format!("token refresh failed: {e}")))?
             }
         }
     }
@@ -179,7 +223,9 @@ impl Auth {
                     && tokens.access_token == token
                 {
                     tokens.expires_at = SystemTime::UNIX_EPOCH;
-                    store.save(&tokens);
+                    if let Err(e) = store.save(&tokens) {
+                        tracing::warn!(error = %e, "cannot mark the user's access token stale");
+                    }
                 }
             }
         }
@@ -189,44 +235,46 @@ impl Auth {
     pub(crate) fn renewable(&self) -> bool {
         !matches!(self.credentials, Credentials::Bearer(_))
     }
+}
 
-    async fn request(
-        &self,
-        http: &reqwest::Client,
-        client_id: &str,
-        client_secret: &str,
-        form: &[(&str, &str)],
-    ) -> Result<TokenResponse, Error> {
-        // Zoom documents `account_credentials` with its parameters in the query and `refresh_token` in a form body.
-        let request = http
-            .post(self.token_url.clone())
-            .basic_auth(client_id, Some(client_secret));
-        let request = if form[0].1 == "account_credentials" {
-            request.query(form)
-        } else {
-            request.form(form)
-        };
-        let span = tracing::debug_span!("zoom_oauth_token", grant = form[0].1);
-        let response = request
-            .send()
-            .instrument(span)
-            .await
-            .map_err(Error::from_reqwest)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(Error::from_reqwest)?;
-        if status == 200 {
-            self.fetched.fetch_add(1, Ordering::Relaxed);
-            return serde_json::from_slice(&body)
-                .map_err(|e| Error::InvalidResponse(format!("token response: {e}")));
-        }
-        let refusal: OAuthError = serde_json::from_slice(&body).unwrap_or_else(|_| OAuthError {
-            reason: String::from_utf8_lossy(&body).into_owned(),
-            error: "unknown".into(),
-        });
-        Err(Error::OAuth {
-            http_status: status,
-            error: refusal.error,
-            reason: refusal.reason,
-        })
+/// One request to the token endpoint.
+async fn request(
+    http: &reqwest::Client,
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &str,
+    form: &[(&str, &str)],
+    fetched: &AtomicU64,
+) -> Result<TokenResponse, Error> {
+    // Zoom documents `account_credentials` with its parameters in the query and `refresh_token` in a form body.
+    let request = http
+        .post(token_url.clone())
+        .basic_auth(client_id, Some(client_secret));
+    let request = if form[0].1 == "account_credentials" {
+        request.query(form)
+    } else {
+        request.form(form)
+    };
+    let span = tracing::debug_span!("zoom_oauth_token", grant = form[0].1);
+    let response = request
+        .send()
+        .instrument(span)
+        .await
+        .map_err(Error::from_reqwest)?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(Error::from_reqwest)?;
+    if status == 200 {
+        fetched.fetch_add(1, Ordering::Relaxed);
+        return serde_json::from_slice(&body)
+            .map_err(|e| Error::InvalidResponse(format!("token response: {e}")));
     }
+    let refusal: OAuthError = serde_json::from_slice(&body).unwrap_or_else(|_| OAuthError {
+        reason: String::from_utf8_lossy(&body).into_owned(),
+        error: "unknown".into(),
+    });
+    Err(Error::OAuth {
+        http_status: status,
+        error: refusal.error,
+        reason: refusal.reason,
+    })
 }

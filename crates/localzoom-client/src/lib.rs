@@ -268,6 +268,13 @@ impl Client {
     }
 
     fn url(&self, call: &Call<'_>) -> Result<Url, Error> {
+        // The URL parser would drop `.` and `..` segments (and an empty one would address another endpoint).
+        if let Some(bad) = call.path.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(Error::Config(format!(
+                "{:?} is not a user or resource id",
+                bad
+            )));
+        }
         let mut url = self.inner.api_url.clone();
         url.path_segments_mut()
             .map_err(|_| Error::Config("API URL cannot be a base".into()))?

@@ -45,3 +45,29 @@ impl Pacer {
         tokio::time::sleep_until(start).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_of_a_learned_category_are_spaced_under_its_quota() {
+        let pacer = Pacer::default();
+        let started = Instant::now();
+        // Nothing learned yet: no waiting.
+        for _ in 0..5 {
+            pacer.wait("Light").await;
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        pacer.learn("Light", 10);
+        for _ in 0..11 {
+            pacer.wait("Light").await;
+        }
+        // 10 a second, a tenth slower: the 11th call starts 10 spacings of 110 ms after the first.
+        assert_eq!(started.elapsed(), Duration::from_millis(1_100));
+        // Other categories are not held up.
+        let before = Instant::now();
+        pacer.wait("Medium").await;
+        assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+}

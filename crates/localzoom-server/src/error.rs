@@ -255,38 +255,14 @@ impl IntoResponse for ApiError {
             }
             // The headers Zoom documents for 429s (§4.4), so clients can tell waiting a moment from waiting a day.
             ApiError::RateLimit { category, limit } => {
-                headers.insert(
-                    rate_limit::X_RATELIMIT_CATEGORY,
-                    HeaderValue::from_static(category.as_str()),
-                );
-                headers.insert(
-                    rate_limit::X_RATELIMIT_TYPE,
-                    HeaderValue::from_static("QPS"),
-                );
-                headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
-                headers.insert(
-                    rate_limit::X_RATELIMIT_REMAINING,
-                    HeaderValue::from_static("0"),
-                );
+                rate_limit_headers(headers, category, "QPS", limit);
             }
             ApiError::DailyRateLimit {
                 category,
                 limit,
                 reset_at_ms,
             } => {
-                headers.insert(
-                    rate_limit::X_RATELIMIT_CATEGORY,
-                    HeaderValue::from_static(category.as_str()),
-                );
-                headers.insert(
-                    rate_limit::X_RATELIMIT_TYPE,
-                    HeaderValue::from_static("Daily-limit"),
-                );
-                headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
-                headers.insert(
-                    rate_limit::X_RATELIMIT_REMAINING,
-                    HeaderValue::from_static("0"),
-                );
+                rate_limit_headers(headers, category, "Daily-limit", limit);
                 if let Ok(reset) = HeaderValue::from_str(&crate::clock::rfc3339(reset_at_ms)) {
                     headers.insert(header::RETRY_AFTER, reset);
                 }
@@ -295,6 +271,24 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+fn rate_limit_headers(
+    headers: &mut axum::http::HeaderMap,
+    category: Label,
+    kind: &'static str,
+    limit: u32,
+) {
+    headers.insert(
+        rate_limit::X_RATELIMIT_CATEGORY,
+        HeaderValue::from_static(category.as_str()),
+    );
+    headers.insert(rate_limit::X_RATELIMIT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+    headers.insert(
+        rate_limit::X_RATELIMIT_REMAINING,
+        HeaderValue::from_static("0"),
+    );
 }
 
 /// Failures of `POST /oauth/token`, in the OAuth shape `{"reason":…,"error":…}`.

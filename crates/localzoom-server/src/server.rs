@@ -38,10 +38,9 @@ impl AppState {
         self.clock.now_ms()
     }
 
-    /// Authenticates the bearer, checks its scopes for the operation on the named user (if any), and runs the
-    /// read in the same read transaction; then spends the call from the account's quota. A read has no effect, so
-    /// charging after it keeps the quota out of the transaction at no cost to correctness: a call over the limit
-    /// gets its 429 and nothing else.
+    /// Authenticates the bearer, spends the call from the account's quota, checks its scopes for the operation
+    /// on the named user (if any), and runs the read, all in one read transaction: a call over the limit costs
+    /// the token lookup and nothing more.
     pub fn read_as<R>(
         &self,
         bearer: &Bearer,
@@ -49,15 +48,12 @@ impl AppState {
         f: impl FnOnce(&dyn Store, &Principal, i64) -> StoreResult<R>,
     ) -> StoreResult<R> {
         let now = self.now();
-        let (principal, result) = self.db.read(|store| {
+        self.db.read(|store| {
             let principal = gate::authenticate(store, bearer, now)?;
-            let result = operation
-                .authorize(&principal, user_ref)
-                .and_then(|()| f(store, &principal, now));
-            Ok((principal, result))
-        })?;
-        self.spend(&principal, operation.label, None, now)?;
-        result
+            self.spend(&principal, operation.label, None, now)?;
+            operation.authorize(&principal, user_ref)?;
+            f(store, &principal, now)
+        })
     }
 
     /// The gate for a write: spends the call from the account's quota, then checks the principal's scopes for
@@ -90,9 +86,7 @@ impl AppState {
         let Some(limiter) = &self.rate_limiter else {
             return Ok(());
         };
-        let daily = Limit::daily_for(label, principal.limits.plan)
-            .into_iter()
-            .chain(extra);
+        let daily = Limit::daily_for(label).chain(extra);
         let allowance =
             limiter.spend(&principal.account_id, &principal.limits, label, daily, now)?;
         rate_limit::report(allowance);

@@ -454,26 +454,31 @@ async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The users named on the command line and in `--from`.
+/// The users named on the command line and in `--from`, each once, in order.
 fn offboard_list(args: &OffboardArgs) -> anyhow::Result<Vec<String>> {
     let mut users = args.users.clone();
     if let Some(path) = &args.from {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        for (n, line) in text.lines().enumerate() {
+        for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let first = line
                 .split(',')
                 .next()
                 .unwrap_or("")
                 .trim()
                 .trim_matches('"');
+            // A header names the column ("email", "Email Address", "user_id"…); users have no spaces.
+            let lower = first.to_lowercase();
             let header = n == 0
-                && ["email", "user", "id", "user_id"].contains(&first.to_lowercase().as_str());
+                && !first.contains('@')
+                && (lower.contains("email") || lower.contains("user") || lower == "id");
             if !first.is_empty() && !header && !first.starts_with('#') {
                 users.push(first.to_string());
             }
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    users.retain(|u| seen.insert(u.to_lowercase()));
     anyhow::ensure!(
         !users.is_empty(),
         "no users to offboard: name them or pass --from FILE"
@@ -510,8 +515,10 @@ fn random_password() -> String {
     String::from_utf8(chars).unwrap_or_default()
 }
 
-/// Offboards one user. Each step is idempotent on Zoom's side (revoking a revoked token, clearing no
-/// assistants, deactivating an inactive user all succeed), so a re-run after a failure finishes the job.
+/// Offboards one user. Each step can be repeated (localzoom answers 204 to revoking a revoked token, clearing no
+/// assistants and deactivating an inactive user; Zoom documents the first two), so a re-run after a failure
+/// finishes the job. With `--reset-password`, a re-run sets yet another password, which counts against Zoom's
+/// daily password-change cap.
 async fn offboard_user(
     client: &Client,
     user: String,
@@ -525,6 +532,7 @@ async fn offboard_user(
     };
     let user = outcome.user.clone();
     let result: Result<(), Error> = async {
+        // The order matters: sign-ins and delegated access end first, the account last.
         if dry_run {
             let found = client.get_user(&user).await?;
             let assistants = client.list_assistants(&user).await?;
@@ -537,22 +545,36 @@ async fn offboard_user(
             if found.status == "inactive" {
                 outcome.done.push("already inactive");
             }
+            if found.role_name != "Member" {
+                outcome.error = Some(format!(
+                    "{} users cannot be deactivated (Zoom refuses with code 200)",
+                    found.role_name
+                ));
+            }
             return Ok(());
         }
         client.revoke_sso_token(&user).await?;
         outcome.done.push("sso-revoked");
         client.delete_assistants(&user).await?;
         outcome.done.push("assistants-removed");
+        let mut reset_failure = None;
         if reset_password {
-            // Before deactivation: Zoom may refuse to change an inactive user's password.
-            client.update_password(&user, &random_password()).await?;
-            outcome.done.push("password-reset");
+            // Before deactivation: Zoom may refuse to change an inactive user's password. A user without a Zoom
+            // password (SSO or API users: error 1123) has none to reset; any other refusal is reported, but the
+            // user is still deactivated.
+            match client.update_password(&user, &random_password()).await {
+                Ok(()) => outcome.done.push("password-reset"),
+                Err(e) if e.zoom().is_some_and(|z| z.code == 1123) => {
+                    outcome.done.push("no-password-to-reset")
+                }
+                Err(e) => reset_failure = Some(e),
+            }
         }
         client
             .update_status(&user, StatusAction::Deactivate)
             .await?;
         outcome.done.push("deactivated");
-        Ok(())
+        reset_failure.map_or(Ok(()), Err)
     }
     .await;
     if let Err(e) = result {
@@ -566,14 +588,18 @@ pub async fn offboard(args: OffboardArgs) -> anyhow::Result<()> {
     // Pacing: after the first 429 of a quota, calls are spaced under it instead of bouncing off it.
     let client = args.zoom.client(true).await?;
     let total = users.len();
-    let queue = Arc::new(std::sync::Mutex::new(users.into_iter().enumerate()));
+    let queue = Arc::new(std::sync::Mutex::new(users.clone().into_iter().enumerate()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Outcome)>();
+    let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.max(1) {
         let (client, queue, tx) = (client.clone(), queue.clone(), tx.clone());
         let (reset, dry_run) = (args.reset_password, args.dry_run);
-        tokio::spawn(async move {
+        workers.spawn(async move {
             loop {
-                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let next = match queue.lock() {
+                    Ok(mut q) => q.next(),
+                    Err(_) => None,
+                };
                 let Some((index, user)) = next else { break };
                 let outcome = offboard_user(&client, user, reset, dry_run).await;
                 if tx.send((index, outcome)).is_err() {
@@ -596,6 +622,21 @@ pub async fn offboard(args: OffboardArgs) -> anyhow::Result<()> {
         outcomes.push(result);
         progress.show(outcomes.len() as u64);
     }
+    while workers.join_next().await.is_some() {}
+    // A user no worker reported on (a worker that panicked) is a failure, never a silent success.
+    let reported: std::collections::HashSet<usize> = outcomes.iter().map(|(i, _)| *i).collect();
+    for (index, user) in users.into_iter().enumerate() {
+        if !reported.contains(&index) {
+            outcomes.push((
+                index,
+                Outcome {
+                    user,
+                    done: Vec::new(),
+                    error: Some("not processed (a worker stopped)".into()),
+                },
+            ));
+        }
+    }
     outcomes.sort_by_key(|(i, _)| *i);
     let failures = outcomes.iter().filter(|(_, o)| o.error.is_some()).count();
     let rows = outcomes
@@ -603,7 +644,12 @@ pub async fn offboard(args: OffboardArgs) -> anyhow::Result<()> {
         .map(|(_, o)| {
             json!({
                 "user": o.user,
-                "result": if o.error.is_some() { "failed" } else if args.dry_run { "would offboard" } else { "offboarded" },
+                "result": match (&o.error, args.dry_run) {
+                    (Some(_), true) => "would fail",
+                    (Some(_), false) => "failed",
+                    (None, true) => "would offboard",
+                    (None, false) => "offboarded",
+                },
                 "done": o.done.join(" "),
                 "reason": o.error,
             })

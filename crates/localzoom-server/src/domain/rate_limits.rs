@@ -143,13 +143,12 @@ impl Limit {
         }
     }
 
-    /// The daily quota a call of `label` also spends on `plan`, if any.
-    pub fn daily_for(label: Label, plan: Plan) -> Option<Limit> {
-        match (plan, label) {
-            (Plan::Free, _) => Some(Limit::Daily(label)),
-            (_, Label::Heavy | Label::ResourceIntensive) => Some(Limit::HeavySharedDaily),
-            _ => None,
-        }
+    /// The daily quotas a call of `label` spends, where the account has them (`AccountLimits::get` is `None`
+    /// where its plan has no such quota and no override gives it one): its label's own, and for Heavy and
+    /// Resource-intensive calls the quota they share.
+    pub fn daily_for(label: Label) -> impl Iterator<Item = Limit> {
+        let shared = matches!(label, Label::Heavy | Label::ResourceIntensive);
+        std::iter::once(Limit::Daily(label)).chain(shared.then_some(Limit::HeavySharedDaily))
     }
 }
 
@@ -192,9 +191,12 @@ impl Overrides {
         let map: std::collections::BTreeMap<&str, Option<u32>> =
             serde_json::from_str(json).map_err(|e| e.to_string())?;
         let mut overrides = Overrides::default();
+        // A name this version does not know (written by a newer one) is skipped, not fatal: failing here would
+        // lock every caller of the account out.
         for (name, value) in map {
-            let limit = Limit::parse(name).ok_or_else(|| format!("unknown limit {name:?}"))?;
-            overrides.set(limit, Some(value));
+            if let Some(limit) = Limit::parse(name) {
+                overrides.set(limit, Some(value));
+            }
         }
         Ok(overrides)
     }
@@ -290,14 +292,23 @@ mod tests {
 
     #[test]
     fn daily_quotas_follow_the_plan() {
+        let quotas = |label, plan| -> Vec<(Limit, u32)> {
+            let limits = AccountLimits {
+                plan,
+                overrides: Overrides::default(),
+            };
+            Limit::daily_for(label)
+                .filter_map(|l| Some((l, limits.get(l)?)))
+                .collect()
+        };
         assert_eq!(
-            Limit::daily_for(Label::Light, Plan::Free),
-            Some(Limit::Daily(Label::Light))
+            quotas(Label::Light, Plan::Free),
+            [(Limit::Daily(Label::Light), 6_000)]
         );
-        assert_eq!(Limit::daily_for(Label::Light, Plan::Pro), None);
+        assert_eq!(quotas(Label::Light, Plan::Pro), []);
         assert_eq!(
-            Limit::daily_for(Label::ResourceIntensive, Plan::BusinessPlus),
-            Some(Limit::HeavySharedDaily)
+            quotas(Label::ResourceIntensive, Plan::BusinessPlus),
+            [(Limit::HeavySharedDaily, 60_000)]
         );
         let pro = AccountLimits {
             plan: Plan::Pro,

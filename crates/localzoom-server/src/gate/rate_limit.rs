@@ -114,7 +114,7 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     /// Spends one call of `account_id` of `label`: its per-second (per-minute) quota and the daily quotas
-    /// `daily` (at most two), each if the account has it. All are checked before any is spent. The allowance
+    /// `daily` (at most three), each if the account has it. All are checked before any is spent. The allowance
     /// returned is the last daily quota's, or the rate's when there is none.
     pub fn spend(
         &self,
@@ -125,7 +125,7 @@ impl RateLimiter {
         now_ms: i64,
     ) -> Result<Option<Allowance>, ApiError> {
         let rate = limits.get(Limit::Rate(label));
-        let mut quotas = [None; 2];
+        let mut quotas = [None; 3];
         for (slot, limit) in quotas.iter_mut().zip(daily) {
             *slot = limits.get(limit).map(|max| (limit, max));
         }
@@ -134,9 +134,9 @@ impl RateLimiter {
         }
         let now_ns = now_ms.saturating_mul(NS_PER_MS);
         let today = now_ms.div_euclid(DAY_MS);
-        // The shard comes from the hash's top bits; the shard's map uses all of them.
+        // The shard comes from middle bits: the map inside keeps the top ones for its own tags.
         let hash = FnvBuild::default().hash_one(account_id);
-        let shard = &self.shards[(hash >> 60) as usize % SHARDS];
+        let shard = &self.shards[(hash >> 32) as usize % SHARDS];
         let mut shard = shard
             .0
             .lock()
@@ -170,6 +170,7 @@ impl RateLimiter {
                 });
             }
             let period = Limit::Rate(label).period_ms() * NS_PER_MS;
+            // Quotas beyond one call per nanosecond are treated as exactly that.
             let interval = (period / i64::from(max)).max(1);
             let tat = &mut state.tat_ns[label.index()];
             let next = (*tat).max(now_ns) + interval;
@@ -182,7 +183,7 @@ impl RateLimiter {
             *tat = next;
             allowance = Some(Allowance {
                 limit: max,
-                remaining: ((period - (next - now_ns)) / interval) as u32,
+                remaining: ((period - (next - now_ns)) / interval).clamp(0, i64::from(max)) as u32,
             });
         }
         for (limit, max) in quotas.iter().flatten() {
@@ -270,13 +271,7 @@ mod tests {
         label: Label,
         now: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        limiter.spend(
-            account,
-            limits,
-            label,
-            Limit::daily_for(label, limits.plan),
-            now,
-        )
+        limiter.spend(account, limits, label, Limit::daily_for(label), now)
     }
 
     fn burst(limiter: &RateLimiter, limits: &AccountLimits, label: Label, now: i64) -> u32 {

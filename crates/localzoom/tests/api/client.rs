@@ -66,6 +66,13 @@ async fn every_method_works_against_localzoom() {
     let by_email = zoom.get_user("ada+test@example.com").await.unwrap();
     assert_eq!(by_email.id.as_deref(), Some(created.id.as_str()));
     assert_eq!(zoom.get_user("me").await.unwrap().email, OWNER_EMAIL);
+    // `.`, `..` and empty ids would address other endpoints: refused before sending.
+    for bad in ["", ".", ".."] {
+        assert!(
+            matches!(zoom.get_user(bad).await, Err(Error::Config(_))),
+            "{bad:?}"
+        );
+    }
     let slash = zoom_error(zoom.get_user("a/b@example.com").await);
     assert_eq!((slash.http_status, slash.code), (404, 1001));
     assert!(slash.tracking_id.is_some());

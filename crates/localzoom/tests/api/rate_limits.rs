@@ -313,6 +313,26 @@ async fn the_plan_and_overrides_apply_to_the_next_call() {
 }
 
 #[backend_test]
+async fn an_override_can_give_a_plan_a_daily_quota_it_does_not_have() {
+    let app = TestApp::spawn_rate_limited("pro").await;
+    let path = owner_path(&app).await;
+    app.edit_account(|a| {
+        a.rate_limit_overrides
+            .set(Limit::Daily(Label::Light), Some(Some(3)))
+    })
+    .await;
+    for remaining in [2, 1, 0] {
+        let reply = app.call_with(&app.token, Method::GET, &path, None).await;
+        assert_allowance(&reply, 3, remaining);
+    }
+    assert_daily(
+        &app.call_with(&app.token, Method::GET, &path, None).await,
+        "Light",
+        3,
+    );
+}
+
+#[backend_test]
 async fn a_call_over_the_limit_is_refused_before_anything_else_is_decided() {
     let app = TestApp::spawn_rate_limited("free").await;
     let path = owner_path(&app).await;
