@@ -114,6 +114,8 @@ impl AppState {
 pub struct ServerConfig {
     pub listen: String,
     pub database: String,
+    /// The most connections to PostgreSQL this process opens (SQLite: unused).
+    pub database_pool: usize,
     pub bootstrap: BootstrapRequest,
     /// Enforce Zoom's rate limits.
     pub rate_limits: bool,
@@ -130,6 +132,7 @@ impl ServerConfig {
         ServerConfig {
             listen: listen.to_string(),
             database: database.to_string(),
+            database_pool: crate::store::DEFAULT_POOL_SIZE,
             bootstrap: BootstrapRequest {
                 plan: "pro".into(),
                 owner_email: "owner@localzoom.test".into(),
@@ -149,10 +152,11 @@ impl ServerConfig {
 /// Opens the database and makes sure the bootstrap account exists (used by `serve` and `token`).
 pub async fn open_and_bootstrap(
     database: &str,
+    pool_size: usize,
     bootstrap: &BootstrapRequest,
     now: i64,
 ) -> anyhow::Result<(Arc<Database>, BootstrapOutcome)> {
-    let db = Arc::new(Database::open(database)?);
+    let db = Arc::new(Database::open_with_pool(database, pool_size)?);
     let request = bootstrap.clone();
     let outcome = db
         .write(move |store| accounts::bootstrap(store, &request, now))
@@ -184,8 +188,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let (db, bootstrap) =
-        open_and_bootstrap(&config.database, &config.bootstrap, config.clock.now_ms()).await?;
+    let (db, bootstrap) = open_and_bootstrap(
+        &config.database,
+        config.database_pool,
+        &config.bootstrap,
+        config.clock.now_ms(),
+    )
+    .await?;
     let addr = listener.local_addr()?;
     let state = AppState {
         db,

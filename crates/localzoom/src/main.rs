@@ -11,7 +11,7 @@ use localzoom_server::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use localzoom_server::error::ApiError;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
-use localzoom_server::store::{AccountRecord, AppRecord, Database};
+use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE, Database};
 
 mod output;
 mod zoom;
@@ -80,7 +80,7 @@ enum AppsCommand {
 /// The database flag of the management commands (the same as `serve`'s).
 #[derive(Args)]
 struct DatabaseArg {
-    /// Database URL: sqlite://PATH (embedded, the default).
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST:PORT/DB.
     #[arg(
         long,
         env = "LOCALZOOM_DATABASE",
@@ -188,7 +188,7 @@ struct SeedArgs {
 
 #[derive(Args, Clone)]
 struct CommonArgs {
-    /// Database URL: sqlite://PATH (embedded, the default).
+    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST:PORT/DB.
     #[arg(
         long,
         env = "LOCALZOOM_DATABASE",
@@ -227,6 +227,10 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// The most connections this process opens to PostgreSQL (size it so that nodes × pool stays under
+    /// PostgreSQL's `max_connections`; see docs/operations.md).
+    #[arg(long, env = "LOCALZOOM_DATABASE_POOL", default_value_t = DEFAULT_POOL_SIZE)]
+    database_pool: usize,
     /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
     #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
@@ -317,6 +321,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(&args.listen, &args.common.database);
     config.bootstrap = args.common.bootstrap();
     config.rate_limits = args.rate_limits == "on";
+    config.database_pool = args.database_pool;
     config.admin_key = args.admin_key;
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,
@@ -332,8 +337,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .db
             .read(|store| localzoom_server::service::users::account(store, &b.account_id))
             .map_err(failed)?;
+        let scope = match started.state.db.as_ref() {
+            // Said plainly: a shared limiter (Redis) is not there yet, so N nodes admit N times the quota.
+            Database::Postgres(_) => {
+                "in this process only — every node on this database enforces the whole quota"
+            }
+            Database::Sqlite(_) => "in this process",
+        };
         format!(
-            "rate limits enforced per account, in this process (this account: {})",
+            "rate limits enforced per account, {scope} (this account: {})",
             limits_of(&account)
         )
     };
@@ -398,7 +410,8 @@ async fn mint_bootstrap_token(
     bootstrap: &BootstrapRequest,
 ) -> anyhow::Result<(String, server::Bootstrap)> {
     let now = SystemClock.now_ms();
-    let (db, outcome) = server::open_and_bootstrap(database, bootstrap, now).await?;
+    let (db, outcome) =
+        server::open_and_bootstrap(database, DEFAULT_POOL_SIZE, bootstrap, now).await?;
     let client_id = outcome.client_id.clone();
     let response = db
         .write(move |store| {
@@ -416,8 +429,13 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     // Small transactions: every statement inside a savepoint pays for the pages the transaction has dirtied.
     const BATCH: u64 = 2_000;
     let now = SystemClock.now_ms();
-    let (db, outcome) =
-        server::open_and_bootstrap(&args.common.database, &args.common.bootstrap(), now).await?;
+    let (db, outcome) = server::open_and_bootstrap(
+        &args.common.database,
+        DEFAULT_POOL_SIZE,
+        &args.common.bootstrap(),
+        now,
+    )
+    .await?;
     let account = outcome.account_id.clone();
     // Continue numbering after earlier seeds so that running it twice adds more users.
     let first = db
@@ -518,8 +536,13 @@ async fn edit_account(
     edit: impl FnOnce(&mut AccountRecord) -> Result<(), ApiError> + Send + 'static,
 ) -> anyhow::Result<AccountRecord> {
     let now = SystemClock.now_ms();
-    let (db, outcome) =
-        server::open_and_bootstrap(&common.database, &common.bootstrap(), now).await?;
+    let (db, outcome) = server::open_and_bootstrap(
+        &common.database,
+        DEFAULT_POOL_SIZE,
+        &common.bootstrap(),
+        now,
+    )
+    .await?;
     let account_id = account.unwrap_or(outcome.account_id);
     db.write(move |store| {
         let mut account = localzoom_server::service::users::account(store, &account_id)?;

@@ -92,27 +92,33 @@ impl TestDatabase {
     pub fn new() -> TestDatabase {
         let dir = tempfile::tempdir().unwrap();
         match BACKEND.try_with(Backend::clone).unwrap_or(Backend::Sqlite) {
-            Backend::Postgres(base) => {
-                let schema = format!(
-                    "lz_test_{}",
-                    localzoom_server::crypto::new_id()
-                        .to_lowercase()
-                        .replace('-', "_")
-                );
-                pg_execute(&base, &format!("CREATE SCHEMA {schema}"));
-                let separator = if base.contains('?') { '&' } else { '?' };
-                TestDatabase {
-                    url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
-                    postgres: Some((base, schema)),
-                    _dir: dir,
-                }
-            }
+            Backend::Postgres(base) => TestDatabase::postgres(base, dir),
             Backend::Sqlite => TestDatabase {
                 url: format!("sqlite://{}", dir.path().join("localzoom.db").display()),
                 postgres: None,
                 _dir: dir,
             },
         }
+    }
+
+    /// A fresh schema in the PostgreSQL database at `base`.
+    pub fn postgres(base: String, dir: TempDir) -> TestDatabase {
+        let id = localzoom_server::crypto::new_id().to_lowercase();
+        let schema = format!("lz_test_{}", id.replace('-', "_"));
+        pg_execute(&base, &format!("CREATE SCHEMA {schema}"));
+        let separator = if base.contains('?') { '&' } else { '?' };
+        TestDatabase {
+            url: format!("{base}{separator}options=-csearch_path%3D{schema}"),
+            postgres: Some((base, schema)),
+            _dir: dir,
+        }
+    }
+}
+
+impl TestDatabase {
+    /// The PostgreSQL database URL and schema, for tests that reach into the schema directly.
+    pub fn postgres_parts(&self) -> Option<(String, String)> {
+        self.postgres.clone()
     }
 }
 
@@ -126,7 +132,7 @@ impl Drop for TestDatabase {
 
 /// Runs one statement on its own connection, on a thread of its own (the synchronous client must not run on an
 /// async worker).
-fn pg_execute(url: &str, sql: &str) {
+pub fn pg_execute(url: &str, sql: &str) {
     let (url, sql) = (url.to_string(), sql.to_string());
     std::thread::spawn(move || {
         let mut client =

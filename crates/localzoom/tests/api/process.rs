@@ -38,15 +38,18 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
+    let db = format!("sqlite://{}", dir.join("lz.db").display());
+    start_on(dir, &db, port, extra)
+}
+
+/// A server on the database at `database` (logs in `dir`).
+fn start_on(dir: &Path, database: &str, port: u16, extra: &[&str]) -> Server {
     let stderr_path = dir.join(format!("stderr-{port}-{}.log", std::process::id()));
     let stderr = std::fs::File::create(&stderr_path).unwrap();
     let mut child = Command::new(BIN)
         .arg("serve")
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--database",
-            &format!("sqlite://{}", dir.join("lz.db").display()),
-        ])
+        .args(["--database", database])
         .args(CREDENTIALS)
         .args(["--password-hash", "minimal"])
         .args(extra)
@@ -1143,4 +1146,161 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
         None,
     );
     assert_eq!(assistants.as_array().unwrap().len(), 1);
+}
+
+/// A fresh PostgreSQL schema for a process test, or `None` (the test is then skipped, as `Backend::postgres`
+/// says why; under CI=true it fails there instead).
+fn postgres_database() -> Option<crate::helpers::TestDatabase> {
+    match crate::helpers::Backend::postgres()? {
+        crate::helpers::Backend::Postgres(base) => Some(crate::helpers::TestDatabase::postgres(
+            base,
+            tempfile::tempdir().unwrap(),
+        )),
+        crate::helpers::Backend::Sqlite => None,
+    }
+}
+
+#[test]
+fn postgres_start_up_errors_are_one_clear_line() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    let run = |database: &str| {
+        let output = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (code, err) = run("postgres://postgres@127.0.0.1:1/test");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(
+            "localzoom: error: cannot connect to PostgreSQL at postgres://127.0.0.1:1/test"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // A schema written by a newer localzoom is refused, not reinterpreted.
+    let (schema_base, schema) = db.postgres_parts().unwrap();
+    crate::helpers::pg_execute(
+        &schema_base,
+        &format!(
+            "CREATE TABLE {schema}.localzoom_schema (version BIGINT NOT NULL); INSERT INTO {schema}.localzoom_schema VALUES (99)"
+        ),
+    );
+    let (code, err) = run(&db.url);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("database schema version 99 is newer than this localzoom understands"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn two_nodes_on_one_postgres_behave_as_one_server() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_on(dir.path(), &db.url, free_port(), &[]);
+    let b = start_on(dir.path(), &db.url, free_port(), &[]);
+    // Nodes starting on an existing schema agree on it; the banner names the shared database.
+    assert!(b.banner.contains("database postgres://"), "{}", b.banner);
+    assert!(
+        b.banner
+            .contains("every node on this database enforces the whole quota"),
+        "{}",
+        b.banner
+    );
+    let token = token(&a.base);
+
+    // Writes on one node are read on the other at once, and ids and page tokens work on either.
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let body = format!(
+            r#"{{"action":"autoCreate","user_info":{{"email":"node{n}@localzoom.test","type":2,"password":"Start{n}Pass"}}}}"#
+        );
+        let (status, created) = api(&a.base, &token, "POST", "/users", Some(&body));
+        assert_eq!(status, 201, "{created}");
+        ids.push(json_field(&created, "id").as_str().unwrap().to_string());
+    }
+    let (status, user) = api(&b.base, &token, "GET", &format!("/users/{}", ids[0]), None);
+    assert_eq!(
+        (status, json_field(&user, "email")),
+        (200, Value::from("node0@localzoom.test"))
+    );
+    let (_, page) = api(&a.base, &token, "GET", "/users?page_size=2", None);
+    let next = json_field(&page, "next_page_token");
+    let (status, page2) = api(
+        &b.base,
+        &token,
+        "GET",
+        &format!(
+            "/users?page_size=2&next_page_token={}",
+            next.as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "{page2}");
+    assert_eq!(json_field(&page2, "users").as_array().unwrap().len(), 2);
+
+    // A deactivation on A is what B reports next.
+    let deactivate = Some(r#"{"action":"deactivate"}"#);
+    assert_eq!(
+        api(
+            &a.base,
+            &token,
+            "PUT",
+            &format!("/users/{}/status", ids[1]),
+            deactivate
+        )
+        .0,
+        204
+    );
+    let (_, user) = api(&b.base, &token, "GET", &format!("/users/{}", ids[1]), None);
+    assert_eq!(json_field(&user, "status"), Value::from("inactive"));
+
+    // Concurrent password changes of one user through both nodes: the daily cap (5) holds.
+    let path = format!("/users/{}/password", ids[2]);
+    let results: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|n| {
+                let (base, token, path) =
+                    (if n % 2 == 0 { &a.base } else { &b.base }, &token, &path);
+                scope.spawn(move || {
+                    let body = format!(r#"{{"password":"Race{n}Pass{n}x"}}"#);
+                    api(base, token, "PUT", path, Some(&body)).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|s| **s == 204).count(),
+        5,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|s| *s == 204 || *s == 400),
+        "{results:?}"
+    );
+
+    // A token revoked through A is refused by B at once.
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{CLIENT}:{SECRET}"),
+        "-d",
+        &format!("token={token}"),
+        &format!("{}/oauth/revoke", a.base),
+    ]);
+    assert_eq!(status, 200);
+    let (status, body) = api(&b.base, &token, "GET", "/users/me", None);
+    assert_eq!((status, json_field(&body, "code")), (401, Value::from(124)));
 }
