@@ -53,6 +53,24 @@ enum Command {
     Users(zoom::UsersCommand),
     /// For each user: revoke the SSO token, remove assistants, (optionally reset the password,) deactivate.
     Offboard(zoom::OffboardArgs),
+    /// Write the whole dataset as NDJSON (to move between backends, or as a backup).
+    Export(PortableArgs),
+    /// Read an export into an empty database.
+    Import(PortableArgs),
+}
+
+#[derive(Args)]
+struct PortableArgs {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        env = "LOCALZOOM_DATABASE",
+        default_value = "sqlite://localzoom.db"
+    )]
+    database: String,
+    /// The export file (default: standard output for export, standard input for import).
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +303,8 @@ fn main() -> ExitCode {
             Command::Apps(AppsCommand::Deactivate(args)) => deactivate_app(args).await,
             Command::Users(command) => zoom::users(command).await,
             Command::Offboard(args) => zoom::offboard(args).await,
+            Command::Export(args) => export(args),
+            Command::Import(args) => import(args).await,
         }
     });
     match result {
@@ -559,6 +579,37 @@ fn limits_of(account: &AccountRecord) -> AccountLimits {
         plan: Plan::of(&account.plan),
         overrides: account.rate_limit_overrides.clone(),
     }
+}
+
+fn export(args: PortableArgs) -> anyhow::Result<()> {
+    use localzoom_server::service::portable;
+    let db = Database::open(&args.database)?;
+    let count = match &args.file {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            portable::export(&db, &mut std::io::BufWriter::new(file))
+        }
+        None => portable::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock())),
+    }
+    .map_err(failed)?;
+    eprintln!("exported {count} records from {}", db.describe());
+    Ok(())
+}
+
+async fn import(args: PortableArgs) -> anyhow::Result<()> {
+    use localzoom_server::service::portable;
+    let db = Database::open(&args.database)?;
+    let count = match &args.file {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            portable::import(&db, &mut std::io::BufReader::new(file)).await?
+        }
+        None => portable::import(&db, &mut std::io::stdin().lock()).await?,
+    };
+    eprintln!("imported {count} records into {}", db.describe());
+    Ok(())
 }
 
 fn open(db: &DatabaseArg) -> anyhow::Result<Database> {

@@ -221,6 +221,31 @@ impl Overrides {
     }
 }
 
+/// As in `to_json`: a map of limit names to counts (`null`: no limit).
+impl serde::Serialize for Overrides {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (limit, value) in &self.0 {
+            map.serialize_entry(limit.name(), value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Overrides {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, Option<u32>>::deserialize(deserializer)?;
+        let mut overrides = Overrides::default();
+        for (name, value) in map {
+            if let Some(limit) = Limit::parse(&name) {
+                overrides.set(limit, Some(value));
+            }
+        }
+        Ok(overrides)
+    }
+}
+
 /// The quotas in force for one account: its plan's values with its overrides applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountLimits {

@@ -16,7 +16,8 @@ pub const TYPE_BASIC: i64 = 1;
 pub const TYPE_LICENSED: i64 = 2;
 pub const VALID_TYPES: [i64; 4] = [1, 2, 4, 99];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Owner,
     Admin,
@@ -65,7 +66,8 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
     Active,
@@ -90,7 +92,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserRecord {
     pub id: String,
     pub account_id: String,

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod assistants;
 pub mod lifecycle;
 pub mod oauth;
+pub mod portable;
 pub mod users;
 
 use crate::domain::user::UserRecord;

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 pub type StoreResult<T> = Result<T, ApiError>;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountRecord {
     pub id: String,
     pub account_number: i64,
@@ -28,7 +28,7 @@ pub struct AccountRecord {
     pub rate_limit_overrides: Overrides,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppRecord {
     pub client_id: String,
     pub client_secret_sha256: Vec<u8>,
@@ -43,7 +43,8 @@ pub struct AppRecord {
 }
 
 /// Access tokens authenticate `/v2` calls; refresh tokens only buy new tokens at `/oauth/token`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     Access,
     Refresh,
@@ -59,7 +60,7 @@ impl TokenKind {
 }
 
 /// An authorization code of the user-level OAuth flow, stored by its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthCode {
     pub code_sha256: Vec<u8>,
     pub client_id: String,
@@ -71,7 +72,7 @@ pub struct AuthCode {
     pub used: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
     pub token_sha256: Vec<u8>,
     pub client_id: String,
@@ -86,12 +87,14 @@ pub struct TokenRecord {
     /// The sign-in session a user-level token opened.
     pub session_id: Option<String>,
     /// Read only (ignored on insert): the acting user's current role, `None` once the user is gone.
+    #[serde(skip)]
     pub role: Option<Role>,
     /// Read only (ignored on insert): the account's plan and rate-limit overrides now.
+    #[serde(skip)]
     pub limits: Option<AccountLimits>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
     pub id: String,
     pub user_id: String,
@@ -100,12 +103,30 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutboxEmail {
     pub to_address: String,
     pub subject: String,
     pub body: String,
     pub created_at: i64,
+}
+
+/// One user's assistant, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AssistantLink {
+    pub user_id: String,
+    pub assistant_id: String,
+    pub can_manage_host_private_event: bool,
+    pub added_at: i64,
+}
+
+/// One entry of a user's password history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordEntry {
+    pub user_id: String,
+    pub fingerprint: String,
+    pub changed_at: i64,
+    pub initial: bool,
 }
 
 /// Which users `GET /users` asks for, and where the page starts.
@@ -201,6 +222,16 @@ pub trait Store {
 
     fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
     fn outbox(&self) -> StoreResult<Vec<OutboxEmail>>;
+
+    // Every row, for `localzoom export`.
+    fn all_meta(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
+    fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>>;
+    fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+    fn all_codes(&self) -> StoreResult<Vec<AuthCode>>;
+    fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
+    fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>>;
+    fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>>;
 }
 
 /// A JSON object stored as text (an unreadable one reads as empty: it is only ever written by localzoom).

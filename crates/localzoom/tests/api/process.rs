@@ -1304,3 +1304,178 @@ fn two_nodes_on_one_postgres_behave_as_one_server() {
     let (status, body) = api(&b.base, &token, "GET", "/users/me", None);
     assert_eq!((status, json_field(&body, "code")), (401, Value::from(124)));
 }
+
+fn export_to(database: &str, file: &Path) -> String {
+    let output = Command::new(BIN)
+        .args([
+            "export",
+            "--database",
+            database,
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(file).unwrap()
+}
+
+fn import_from(database: &str, file: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "import",
+            "--database",
+            database,
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_and_import_move_everything_between_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let mut server = start(dir.path(), free_port(), &["--admin-key", "k"]);
+    let token = token(&server.base);
+    // A little of everything: users with and without passwords, a changed password, assistants, a session,
+    // security settings and a rate-limit override.
+    let body = r#"{"action":"autoCreate","user_info":{"email":"moving@localzoom.test","type":2,"password":"First1Pass"}}"#;
+    let (_, created) = api(&server.base, &token, "POST", "/users", Some(body));
+    let mover = json_field(&created, "id").as_str().unwrap().to_string();
+    let body = r#"{"action":"custCreate","user_info":{"email":"aide@localzoom.test","type":2}}"#;
+    let (_, created) = api(&server.base, &token, "POST", "/users", Some(body));
+    let aide = json_field(&created, "id").as_str().unwrap().to_string();
+    let change = Some(r#"{"password":"Second2Pass"}"#);
+    assert_eq!(
+        api(
+            &server.base,
+            &token,
+            "PUT",
+            &format!("/users/{mover}/password"),
+            change
+        )
+        .0,
+        204
+    );
+    let assistants = format!(r#"{{"assistants":[{{"id":"{aide}"}}]}}"#);
+    let path = format!("/users/{mover}/assistants");
+    let (status, added) = api(&server.base, &token, "POST", &path, Some(&assistants));
+    assert_eq!(status, 201, "{added}");
+    let (status, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer k",
+        "-d",
+        r#"{"login_type":101}"#,
+        "-H",
+        "Content-Type: application/json",
+        &format!("{}/_localzoom/v1/users/{mover}/sessions", server.base),
+    ]);
+    assert_eq!(status, 201);
+    let settings = r#"{"security":{"password_requirement":{"minimum_password_length":10}}}"#;
+    assert_eq!(
+        api(
+            &server.base,
+            &token,
+            "PATCH",
+            "/accounts/me/settings?option=security",
+            Some(settings)
+        )
+        .0,
+        204
+    );
+    server.signal("-TERM");
+    let limits = Command::new(BIN)
+        .args([
+            "accounts",
+            "set-limits",
+            "--rate-limit",
+            "light=7",
+            "--database",
+            &sqlite,
+        ])
+        .output()
+        .unwrap();
+    assert!(limits.status.success());
+
+    let first = export_to(&sqlite, &dir.path().join("first.ndjson"));
+    assert!(
+        first.starts_with(r#"{"record":"header","format":"localzoom-export","version":1}"#),
+        "{first}"
+    );
+    for record in [
+        "meta",
+        "account",
+        "user",
+        "app",
+        "token",
+        "session",
+        "assistant",
+        "password",
+    ] {
+        assert!(
+            first.contains(&format!(r#"{{"record":"{record}""#)),
+            "no {record} in {first}"
+        );
+    }
+
+    // Into a fresh SQLite database, and into PostgreSQL when there is one: exporting again gives the same bytes.
+    let mut targets = vec![(
+        format!("sqlite://{}", dir.path().join("copy.db").display()),
+        None,
+    )];
+    if let Some(pg) = postgres_database() {
+        targets.push((pg.url.clone(), Some(pg)));
+    }
+    for (n, (target, _keep)) in targets.iter().enumerate() {
+        let imported = import_from(target, &dir.path().join("first.ndjson"));
+        assert!(
+            imported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+        let again = export_to(target, &dir.path().join(format!("again{n}.ndjson")));
+        assert_eq!(again, first, "{target}");
+        // Importing twice is refused: the target is no longer empty.
+        let twice = import_from(target, &dir.path().join("first.ndjson"));
+        assert_eq!(twice.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&twice.stderr).contains("already holds accounts"));
+
+        // And the moved data behaves: the old token works, the history and assistants are there, the rules hold.
+        let moved = start_on(dir.path(), target, free_port(), &[]);
+        let (status, me) = api(&moved.base, &token, "GET", "/users/me", None);
+        assert_eq!(
+            (status, json_field(&me, "email")),
+            (200, Value::from("owner@localzoom.test"))
+        );
+        let reuse = Some(r#"{"password":"First1Pass"}"#);
+        let (status, body) = api(
+            &moved.base,
+            &token,
+            "PUT",
+            &format!("/users/{mover}/password"),
+            reuse,
+        );
+        assert_eq!(
+            (status, json_field(&body, "code")),
+            (400, Value::from(1129)),
+            "{body}"
+        );
+        let (_, list) = api(
+            &moved.base,
+            &token,
+            "GET",
+            &format!("/users/{mover}/assistants"),
+            None,
+        );
+        assert!(list.contains(&aide), "{list}");
+        assert!(moved.banner.contains("light 7/s"), "{}", moved.banner);
+    }
+}

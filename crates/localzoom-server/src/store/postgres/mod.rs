@@ -18,8 +18,8 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::{
-    AccountRecord, AppRecord, AuthCode, OutboxEmail, SessionRecord, Store, StoreResult, TokenKind,
-    TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
+    Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
 };
 use crate::domain::rate_limits::{AccountLimits, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
@@ -966,6 +966,119 @@ impl Store for PostgresStore<'_> {
                 subject: row.try_get(1)?,
                 body: row.try_get(2)?,
                 created_at: row.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+        self.query("SELECT key, value FROM meta ORDER BY key", &[])?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE seq > $1 ORDER BY seq LIMIT $2");
+        self.query(&sql, &[&after_seq, &(limit as i64)])?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.query(
+            "SELECT token_sha256, client_id, account_id, user_id, scopes, issued_at, expires_at, revoked, kind, \
+             session_id FROM access_tokens ORDER BY issued_at, token_sha256",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let scopes: String = row.try_get(4)?;
+            let kind: String = row.try_get(8)?;
+            Ok(TokenRecord {
+                token_sha256: row.try_get(0)?,
+                client_id: row.try_get(1)?,
+                account_id: row.try_get(2)?,
+                user_id: row.try_get(3)?,
+                scopes: split_scopes(&scopes),
+                issued_at: row.try_get(5)?,
+                expires_at: row.try_get(6)?,
+                revoked: row.try_get(7)?,
+                kind: if kind == "refresh" {
+                    TokenKind::Refresh
+                } else {
+                    TokenKind::Access
+                },
+                session_id: row.try_get(9)?,
+                role: None,
+                limits: None,
+            })
+        })
+        .collect()
+    }
+
+    fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
+        self.query(
+            "SELECT code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used \
+             FROM oauth_codes ORDER BY expires_at, code_sha256",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(AuthCode {
+                code_sha256: row.try_get(0)?,
+                client_id: row.try_get(1)?,
+                user_id: row.try_get(2)?,
+                redirect_uri: row.try_get(3)?,
+                code_challenge: row.try_get(4)?,
+                expires_at: row.try_get(5)?,
+                used: row.try_get(6)?,
+            })
+        })
+        .collect()
+    }
+
+    fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        self.query(
+            "SELECT id, user_id, login_type, created_at, ended_at FROM sessions ORDER BY created_at, seq",
+            &[],
+        )?
+        .iter()
+        .map(session_from_row)
+        .collect()
+    }
+
+    fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
+        self.query(
+            "SELECT user_id, assistant_id, can_manage_host_private_event, added_at FROM assistants \
+             ORDER BY added_at, user_id, assistant_id",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(AssistantLink {
+                user_id: row.try_get(0)?,
+                assistant_id: row.try_get(1)?,
+                can_manage_host_private_event: row.try_get(2)?,
+                added_at: row.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
+        self.query(
+            "SELECT user_id, fingerprint, changed_at, initial FROM password_history ORDER BY changed_at, seq",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(PasswordEntry {
+                user_id: row.try_get(0)?,
+                fingerprint: row.try_get(1)?,
+                changed_at: row.try_get(2)?,
+                initial: row.try_get(3)?,
             })
         })
         .collect()

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{
-    AccountRecord, AppRecord, AuthCode, OutboxEmail, SessionRecord, Store, StoreResult, TokenKind,
-    TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
+    Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
 };
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
@@ -950,6 +950,118 @@ impl Store for SqliteStore<'_> {
                 subject: row.get(1)?,
                 body: row.get(2)?,
                 created_at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after_seq, limit as i64], user_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT token_sha256, client_id, account_id, user_id, scopes, issued_at, expires_at, revoked, kind, \
+             session_id FROM access_tokens ORDER BY issued_at, token_sha256",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let scopes: String = row.get(4)?;
+            let kind: String = row.get(8)?;
+            Ok(TokenRecord {
+                token_sha256: row.get(0)?,
+                client_id: row.get(1)?,
+                account_id: row.get(2)?,
+                user_id: row.get(3)?,
+                scopes: split_scopes(&scopes),
+                issued_at: row.get(5)?,
+                expires_at: row.get(6)?,
+                revoked: row.get(7)?,
+                kind: if kind == "refresh" {
+                    TokenKind::Refresh
+                } else {
+                    TokenKind::Access
+                },
+                session_id: row.get(9)?,
+                role: None,
+                limits: None,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used \
+             FROM oauth_codes ORDER BY expires_at, code_sha256",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AuthCode {
+                code_sha256: row.get(0)?,
+                client_id: row.get(1)?,
+                user_id: row.get(2)?,
+                redirect_uri: row.get(3)?,
+                code_challenge: row.get(4)?,
+                expires_at: row.get(5)?,
+                used: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, user_id, login_type, created_at, ended_at FROM sessions ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(SessionRecord {
+                id: row.get(0)?,
+                user_id: row.get(1)?,
+                login_type: row.get(2)?,
+                created_at: row.get(3)?,
+                ended_at: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT user_id, assistant_id, can_manage_host_private_event, added_at FROM assistants \
+             ORDER BY added_at, user_id, assistant_id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AssistantLink {
+                user_id: row.get(0)?,
+                assistant_id: row.get(1)?,
+                can_manage_host_private_event: row.get(2)?,
+                added_at: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT user_id, fingerprint, changed_at, initial FROM password_history ORDER BY changed_at, rowid",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(PasswordEntry {
+                user_id: row.get(0)?,
+                fingerprint: row.get(1)?,
+                changed_at: row.get(2)?,
+                initial: row.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
