@@ -76,6 +76,9 @@ pub enum ApiError {
         limit: u32,
         reset_at_ms: i64,
     },
+    /// The shared rate limiter cannot be reached and localzoom was told to fail closed.
+    #[error("rate limiter unavailable")]
+    LimiterUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -202,6 +205,11 @@ impl ApiError {
                 "You have reached the maximum daily rate limit for this API. Refer to the response header for \
                  details on when you can make another request."
                     .into(),
+            ),
+            LimiterUnavailable => (
+                S::SERVICE_UNAVAILABLE,
+                503,
+                "Rate limiting is unavailable, so the request was not admitted. Try again later.".into(),
             ),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "Internal server error.".into()),
         }

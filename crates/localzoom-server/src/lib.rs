@@ -1,9 +1,10 @@
 //! localzoom: a Zoom-compatible Users API server.
 //!
-//! A request flows top to bottom through the folders: `http` (router, extractors) → `gate` (authentication)
+//! A request flows top to bottom through the folders: `http` (router, extractors) → `gate` (authentication, scopes, rate limits)
 //! → `service` (one function per operation: load, ask `domain`, persist) → `domain` (Zoom's rules, no I/O)
 //! → `store` (persistence) → back out through `error` (Zoom's status, code and message).
 
+pub mod blocking;
 pub mod clock;
 pub mod crypto;
 pub mod domain;

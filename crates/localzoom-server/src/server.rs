@@ -12,8 +12,9 @@ use crate::crypto::{HashParams, PasswordHashing};
 use crate::domain::rate_limits::{Label, Limit};
 use crate::error::ApiError;
 use crate::gate::client_failures::ClientFailures;
-use crate::gate::rate_limit::{self, RateLimiter};
+use crate::gate::rate_limit::{self, Limiter, RateLimiter};
 use crate::gate::scopes::{self, Operation};
+use crate::gate::shared_limit::{Failure, RedisLimiter};
 use crate::gate::{self, Bearer, Principal};
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
 use crate::store::{Database, Store, StoreResult};
@@ -30,7 +31,7 @@ pub struct AppState {
     pub admin_key: Option<Arc<str>>,
     pub client_failures: Arc<ClientFailures>,
     /// Zoom's rate limits; `None` when they are switched off.
-    pub rate_limiter: Option<Arc<RateLimiter>>,
+    pub rate_limiter: Option<Arc<Limiter>>,
 }
 
 impl AppState {
@@ -119,6 +120,10 @@ pub struct ServerConfig {
     pub bootstrap: BootstrapRequest,
     /// Enforce Zoom's rate limits.
     pub rate_limits: bool,
+    /// Share rate-limit state between nodes through this Redis.
+    pub redis: Option<String>,
+    /// What calls get while Redis is unreachable.
+    pub redis_failure: Failure,
     pub hash_params: HashParams,
     /// How many argon2 hashes may run at once.
     pub hash_concurrency: usize,
@@ -139,6 +144,8 @@ impl ServerConfig {
                 ..Default::default()
             },
             rate_limits: true,
+            redis: None,
+            redis_failure: Failure::Open,
             hash_params: HashParams::OWASP,
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -196,13 +203,26 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     )
     .await?;
     let addr = listener.local_addr()?;
+    let rate_limiter = match (config.rate_limits, &config.redis) {
+        (false, _) => None,
+        (true, None) => Some(Arc::new(Limiter::Local(RateLimiter::default()))),
+        (true, Some(url)) => {
+            // Nodes of one dataset share counters; other datasets on the same Redis must not.
+            let key = db
+                .read(accounts::server_key)
+                .map_err(|e| anyhow::anyhow!("cannot read the server key: {}", e.body().message))?;
+            let namespace = crate::crypto::hex(&crate::crypto::sha256(&key)[..8]);
+            let shared = RedisLimiter::new(url, &namespace, config.redis_failure)?;
+            Some(Arc::new(Limiter::Shared(Box::new(shared))))
+        }
+    };
     let state = AppState {
         db,
         clock: config.clock,
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
         admin_key: config.admin_key.map(Arc::from),
         client_failures: Arc::default(),
-        rate_limiter: config.rate_limits.then(Arc::default),
+        rate_limiter,
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -9,6 +9,8 @@ use localzoom_server::clock::{Clock, SystemClock};
 use localzoom_server::crypto::HashParams;
 use localzoom_server::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use localzoom_server::error::ApiError;
+use localzoom_server::gate::rate_limit::Limiter;
+use localzoom_server::gate::shared_limit::Failure;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::{self, BootstrapRequest};
 use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE, Database};
@@ -245,6 +247,12 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Share rate-limit state between nodes through this Redis (redis://HOST:PORT).
+    #[arg(long, env = "LOCALZOOM_REDIS")]
+    redis: Option<String>,
+    /// While Redis is unreachable: `open` admits calls without limits, `closed` refuses them (503). Logged.
+    #[arg(long, env = "LOCALZOOM_REDIS_FAILURE", value_enum, default_value_t = RedisFailure::Open)]
+    redis_failure: RedisFailure,
     /// The most connections this process opens to PostgreSQL (size it so that nodes × pool stays under
     /// PostgreSQL's `max_connections`; see docs/operations.md).
     #[arg(long, env = "LOCALZOOM_DATABASE_POOL", default_value_t = DEFAULT_POOL_SIZE)]
@@ -263,6 +271,12 @@ struct ServeArgs {
 enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
+enum RedisFailure {
+    Open,
+    Closed,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -342,6 +356,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.bootstrap = args.common.bootstrap();
     config.rate_limits = args.rate_limits == "on";
     config.database_pool = args.database_pool;
+    config.redis = args.redis.clone();
+    config.redis_failure = match args.redis_failure {
+        RedisFailure::Open => Failure::Open,
+        RedisFailure::Closed => Failure::Closed,
+    };
     config.admin_key = args.admin_key;
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,
@@ -349,25 +368,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let started = server::start(config).await?;
     let b = &started.bootstrap;
-    let rate_limits = if started.state.rate_limiter.is_none() {
-        "rate limits off".to_string()
-    } else {
+    let rate_limits = if let Some(limiter) = started.state.rate_limiter.as_deref() {
         let account = started
             .state
             .db
             .read(|store| localzoom_server::service::users::account(store, &b.account_id))
             .map_err(failed)?;
-        let scope = match started.state.db.as_ref() {
-            // Said plainly: a shared limiter (Redis) is not there yet, so N nodes admit N times the quota.
-            Database::Postgres(_) => {
-                "in this process only — every node on this database enforces the whole quota"
+        let scope = match (limiter, started.state.db.as_ref()) {
+            (Limiter::Shared(redis), _) => format!(
+                "shared by every node through Redis (fail {}){}",
+                if args.redis_failure == RedisFailure::Open { "open" } else { "closed" },
+                if redis.reachable() { "" } else { " — Redis does not answer now" }
+            ),
+            // Said plainly: without a shared limiter, N nodes admit N times the quota.
+            (Limiter::Local(_), Database::Postgres(_)) => {
+                "in this process only — every node on this database enforces the whole quota (use --redis to share)"
+                    .to_string()
             }
-            Database::Sqlite(_) => "in this process",
+            (Limiter::Local(_), Database::Sqlite(_)) => "in this process".to_string(),
         };
         format!(
             "rate limits enforced per account, {scope} (this account: {})",
             limits_of(&account)
         )
+    } else {
+        "rate limits off".to_string()
     };
     let mut banner = format!(
         "localzoom listening on http://{} · database {} · plan {} · {rate_limits}\n\

@@ -18,6 +18,7 @@ use crate::store::{Store, TokenKind};
 pub mod client_failures;
 pub mod rate_limit;
 pub mod scopes;
+pub mod shared_limit;
 
 /// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -270,7 +270,7 @@ impl Database {
             return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(path)?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let db = postgres::blocking(|| postgres::PostgresDatabase::open(url, pool_size))
+            let db = crate::blocking::blocking(|| postgres::PostgresDatabase::open(url, pool_size))
                 .map_err(anyhow::Error::msg)??;
             return Ok(Database::Postgres(std::sync::Arc::new(db)));
         }

@@ -152,7 +152,7 @@ impl PostgresDatabase {
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        blocking(|| self.transaction(false, f)).map_err(ApiError::internal)?
+        crate::blocking::blocking(|| self.transaction(false, f)).map_err(ApiError::internal)?
     }
 
     pub async fn write<R: Send + 'static>(
@@ -175,19 +175,6 @@ impl Drop for PostgresDatabase {
             Err(_) => return,
         };
         let _ = std::thread::spawn(move || drop(idle)).join();
-    }
-}
-
-/// Runs blocking client code from wherever it is called: on an async worker through `block_in_place` (the
-/// synchronous client cannot run inside a runtime's context), elsewhere directly.
-pub fn blocking<R>(f: impl FnOnce() -> R) -> Result<R, &'static str> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            Ok(tokio::task::block_in_place(f))
-        }
-        Ok(_) => Err("the PostgreSQL backend needs tokio's multi-threaded runtime"),
-        Err(_) => Ok(f()),
     }
 }
 

@@ -1,0 +1,192 @@
+//! Rate limits shared by every node: the same GCRA and daily counters as `rate_limit`, kept in Redis and applied
+//! by one Lua script per call, so a check and its spending are atomic across nodes.
+//!
+//! Keys are namespaced by the dataset (a digest of its server key): nodes of one deployment share counters, other
+//! deployments on the same Redis do not. When Redis cannot be reached the configured `Failure` applies: `Open`
+//! admits the call unlimited (the API stays up), `Closed` refuses it with a 503; either way it is logged (at most
+//! every ten seconds).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::domain::rate_limits::{AccountLimits, DAY_MS, Label, Limit};
+use crate::error::ApiError;
+use crate::gate::rate_limit::Allowance;
+
+/// What happens to calls while Redis is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Open,
+    Closed,
+}
+
+/// KEYS[1]: the rate key; KEYS[2..]: daily keys. ARGV: now (µs), whether there is a rate quota, its interval
+/// (µs), its period (µs), milliseconds until the daily keys expire, then each daily key's maximum.
+/// Returns {0, remaining burst or -1, used of each daily key…}, {1} for a refused rate, {2, i} for a refused
+/// daily quota i (1-based).
+const SCRIPT: &str = r#"
+local now = tonumber(ARGV[1])
+for i = 2, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= tonumber(ARGV[4 + i]) then return {2, i - 1} end
+end
+local remaining = -1
+if ARGV[2] == '1' then
+  local interval, period = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < now then tat = now end
+  local nxt = tat + interval
+  if nxt - now > period then return {1} end
+  redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1000)
+  remaining = math.floor((period - (nxt - now)) / interval)
+end
+local result = {0, remaining}
+for i = 2, #KEYS do
+  local used = redis.call('INCR', KEYS[i])
+  if used == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+  result[#result + 1] = used
+end
+return result
+"#;
+
+pub struct RedisLimiter {
+    client: redis::Client,
+    idle: Mutex<Vec<redis::Connection>>,
+    script: redis::Script,
+    namespace: String,
+    failure: Failure,
+    last_warning_ms: AtomicI64,
+}
+
+const TIMEOUT: Duration = Duration::from_millis(250);
+
+impl RedisLimiter {
+    /// `namespace` keeps this deployment's keys apart from others on the same Redis.
+    pub fn new(url: &str, namespace: &str, failure: Failure) -> anyhow::Result<RedisLimiter> {
+        let client =
+            redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL {url:?}: {e}"))?;
+        Ok(RedisLimiter {
+            client,
+            idle: Mutex::new(Vec::new()),
+            script: redis::Script::new(SCRIPT),
+            namespace: namespace.to_string(),
+            failure,
+            last_warning_ms: AtomicI64::new(i64::MIN),
+        })
+    }
+
+    /// Whether Redis answers now (for the start-up banner).
+    pub fn reachable(&self) -> bool {
+        crate::blocking::blocking(|| self.connection().is_ok()).unwrap_or(false)
+    }
+
+    fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        if let Some(con) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(con);
+        }
+        let con = self.client.get_connection_with_timeout(TIMEOUT)?;
+        con.set_read_timeout(Some(TIMEOUT))?;
+        con.set_write_timeout(Some(TIMEOUT))?;
+        Ok(con)
+    }
+
+    /// Like `RateLimiter::spend`, for all nodes at once.
+    pub fn spend(
+        &self,
+        account_id: &str,
+        limits: &AccountLimits,
+        label: Label,
+        daily: impl IntoIterator<Item = Limit>,
+        now_ms: i64,
+    ) -> Result<Option<Allowance>, ApiError> {
+        let rate = limits.get(Limit::Rate(label));
+        let quotas: Vec<(Limit, u32)> = daily
+            .into_iter()
+            .filter_map(|l| Some((l, limits.get(l)?)))
+            .collect();
+        if rate.is_none() && quotas.is_empty() {
+            return Ok(None);
+        }
+        if rate == Some(0) {
+            return Err(ApiError::RateLimit {
+                category: label,
+                limit: 0,
+            });
+        }
+        let today = now_ms.div_euclid(DAY_MS);
+        let prefix = format!("lz:{}:{account_id}", self.namespace);
+        let mut invocation = self.script.prepare_invoke();
+        invocation.key(format!("{prefix}:rate:{}", label.as_str()));
+        for (limit, _) in &quotas {
+            invocation.key(format!("{prefix}:{}:{today}", limit.name()));
+        }
+        let period_us = Limit::Rate(label).period_ms() * 1_000;
+        let max = rate.unwrap_or(1);
+        invocation
+            .arg(now_ms * 1_000)
+            .arg(if rate.is_some() { "1" } else { "0" })
+            .arg((period_us / i64::from(max)).max(1))
+            .arg(period_us)
+            .arg((today + 1) * DAY_MS - now_ms + 60_000);
+        for (_, max) in &quotas {
+            invocation.arg(*max);
+        }
+        let outcome: redis::RedisResult<Vec<i64>> = crate::blocking::blocking(|| {
+            let mut con = self.connection()?;
+            let result = invocation.invoke(&mut con);
+            // A connection that failed is dropped; a healthy one goes back for the next call.
+            if result.is_ok()
+                && let Ok(mut idle) = self.idle.lock()
+            {
+                idle.push(con);
+            }
+            result
+        })
+        .map_err(ApiError::internal)?;
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(e) => return self.unavailable(&e, now_ms),
+        };
+        match reply.as_slice() {
+            [1] => Err(ApiError::RateLimit {
+                category: label,
+                limit: max,
+            }),
+            [2, i] => Err(ApiError::DailyRateLimit {
+                category: label,
+                limit: quotas[(*i - 1) as usize].1,
+                reset_at_ms: (today + 1) * DAY_MS,
+            }),
+            [0, remaining, used @ ..] => Ok(match (quotas.last(), used.last()) {
+                (Some((_, max)), Some(used)) => Some(Allowance {
+                    limit: *max,
+                    remaining: max.saturating_sub(*used as u32),
+                }),
+                _ => rate.map(|max| Allowance {
+                    limit: max,
+                    remaining: (*remaining).clamp(0, i64::from(max)) as u32,
+                }),
+            }),
+            _ => Err(ApiError::internal(format!(
+                "unexpected limiter reply {reply:?}"
+            ))),
+        }
+    }
+
+    fn unavailable(
+        &self,
+        error: &redis::RedisError,
+        now_ms: i64,
+    ) -> Result<Option<Allowance>, ApiError> {
+        let last = self.last_warning_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) >= 10_000 {
+            self.last_warning_ms.store(now_ms, Ordering::Relaxed);
+            tracing::warn!(error = %error, failure = ?self.failure, "the shared rate limiter (Redis) is unreachable");
+        }
+        match self.failure {
+            Failure::Open => Ok(None),
+            Failure::Closed => Err(ApiError::LimiterUnavailable),
+        }
+    }
+}
