@@ -101,9 +101,9 @@ def http(method, url, token=None, body=None):
 class Localzoom:
     """A localzoom server on a fresh database in its own temporary directory."""
 
-    def __init__(self, users, workdir, light_override=False):
+    def __init__(self, users, workdir, light_override=False, database=None):
         self.dir = tempfile.mkdtemp(prefix="lzbench-", dir=workdir)
-        self.db = f"sqlite://{os.path.join(self.dir, 'bench.db')}"
+        self.db = database or f"sqlite://{os.path.join(self.dir, 'bench.db')}"
         creds = ["--account-id", ACCOUNT, "--client-id", CLIENT, "--client-secret", SECRET]
         self.seed_seconds = 0.0
         if users:
@@ -325,6 +325,47 @@ def limiter_overhead(users, seconds, workdir, requests):
             "limiter_ns": single["ns_per_call"], "errors": 0}
 
 
+PG_BASE = os.environ.get("LOCALZOOM_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def postgres_writes(users, seconds, workdir):
+    """The seed operations that write (revoke SSO token, deactivate, delete assistants) on PostgreSQL, in a fresh
+    schema of PG_BASE; None if PostgreSQL does not answer."""
+    schema = f"lzbench_{random.randrange(1 << 30)}"
+    psql = ["psql", PG_BASE, "-q", "-c"]
+    if subprocess.run(psql + [f"CREATE SCHEMA {schema}"], capture_output=True).returncode != 0:
+        return None
+    try:
+        lz = Localzoom(users, workdir, database=f"{PG_BASE}?options=-csearch_path%3D{schema}")
+        ids = lz.users(1000)[0]
+        res = {}
+        run = lambda name, *a, **k: res.__setitem__(name, measure(lz.base, *a, token=lz.token, workdir=workdir, **k))
+        run("revoke_sso_token", "/v2/users/%s/token", ids, seconds, method="DELETE")
+        run("status_deactivate", "/v2/users/%s/status", ids, seconds, method="PUT", body='{"action":"deactivate"}')
+        run("delete_assistants", "/v2/users/%s/assistants", ids, seconds, method="DELETE")
+        lz.stop()
+        return res
+    finally:
+        subprocess.run(psql + [f"DROP SCHEMA IF EXISTS {schema} CASCADE"], capture_output=True)
+
+
+def postgres_section(small, pg):
+    if pg is None:
+        return ["", "## PostgreSQL", "", f"- not measured: PostgreSQL at {PG_BASE} did not answer"]
+    lines = ["", "## PostgreSQL vs SQLite (seed operations that write)", "",
+             "The same requests against a node on PostgreSQL (a fresh schema; every write takes the advisory lock "
+             "that serializes writers across nodes) and, above, on SQLite.", "",
+             "| operation | SQLite requests/s | PostgreSQL requests/s | PostgreSQL p99 ms | ratio |",
+             "|---|---:|---:|---:|---:|"]
+    for key, name in [("revoke_sso_token", "DELETE /v2/users/{id}/token"),
+                      ("status_deactivate", "PUT /v2/users/{id}/status"),
+                      ("delete_assistants", "DELETE /v2/users/{id}/assistants")]:
+        s_rps, p = small[key]["rps"], pg[key]
+        lines.append(f"| {name} | {s_rps:,.0f} | {p['rps']:,.0f} | {p['p99_us'] / 1000:.2f} | "
+                     f"{p['rps'] / s_rps:.0%} |")
+    return lines
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
@@ -357,7 +398,7 @@ def limiter_section(lim):
             f"- the limiter alone (`limiter-cost`, 1,000 accounts, one core): **{lim['limiter_ns']:.0f} ns** per call"]
 
 
-def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim):
+def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim, pg):
     t = TARGETS
     rows = []
 
@@ -412,6 +453,7 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim):
         f"{verdict(small['rss_peak_mb'] < t['rss_load_mb'])}",
     ]
     lines += limiter_section(lim)
+    lines += postgres_section(small, pg)
     if big:
         lines += ["", f"## Scale: {args.scale_users:,} users vs {args.users:,}", "",
                   f"Seeding {args.scale_users:,} users with `localzoom seed`: {big['seed_seconds']:.1f} s "
@@ -455,9 +497,11 @@ def main():
         bares.append(bare_rate(args.seconds, workdir))
         print("measuring the rate limiter's overhead…", file=sys.stderr)
         lim = limiter_overhead(args.users, args.seconds, workdir, args.callgrind_requests)
+        print("measuring writes on PostgreSQL…", file=sys.stderr)
+        pg = postgres_writes(args.users, args.seconds, workdir)
         bare = sorted(bares, key=lambda r: r["rps"])[1]
         bare["all_rps"] = [r["rps"] for r in bares]
-        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big, lim)
+        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big, lim, pg)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = args.out or (os.path.join(tempfile.gettempdir(), "localzoom-bench-smoke.md") if args.smoke else
@@ -467,7 +511,7 @@ def main():
     print(text)
     print(f"results written to {out}", file=sys.stderr)
     errors = sum(r.get("errors", 0) for r in list(small.values()) + list(big.values()) if isinstance(r, dict))
-    errors += lim["errors"]
+    errors += lim["errors"] + sum(r.get("errors", 0) for r in (pg or {}).values())
     if errors:
         print(f"bench: {errors} requests failed", file=sys.stderr)
         sys.exit(1)
