@@ -247,6 +247,41 @@ pub(crate) fn parse_overrides(json: Option<String>) -> Result<Overrides, String>
     json.map_or(Ok(Overrides::default()), |json| Overrides::from_json(&json))
 }
 
+/// How a writer thread answers a write once its batch's commit outcome is known.
+pub(crate) type Reply = Box<dyn FnOnce(Option<ApiError>) + Send>;
+/// A write: runs against the store (or is told the transaction could not start) and says whether it failed,
+/// plus how to answer its caller once the batch's commit outcome is known.
+pub(crate) type Job = Box<dyn FnOnce(Result<&dyn Store, ApiError>) -> (bool, Reply) + Send>;
+
+/// Hands `f` to a backend's writer thread (which commits every write waiting at that moment in one transaction)
+/// and waits for its answer, given only once the commit is durable.
+pub(crate) async fn submit<R: Send + 'static>(
+    writer: &std::sync::mpsc::Sender<Job>,
+    f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
+) -> StoreResult<R> {
+    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<StoreResult<R>>();
+    let job: Job = Box::new(move |store| {
+        let result = match store {
+            Ok(store) => f(store),
+            Err(e) => Err(e),
+        };
+        let failed = result.is_err();
+        let reply: Reply = Box::new(move |commit_error| {
+            let _ = reply_tx.send(match commit_error {
+                Some(e) => Err(e),
+                None => result,
+            });
+        });
+        (failed, reply)
+    });
+    writer
+        .send(job)
+        .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
+    reply_rx
+        .await
+        .map_err(|_| ApiError::internal("the write was dropped"))?
+}
+
 /// Connections a PostgreSQL-backed process opens at most, unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 

@@ -7,8 +7,11 @@
 //! snapshot per request) and need no lock. There is no cache: what one node commits, the next read on any
 //! node sees.
 //!
+//! Like SQLite's, each node has one writer thread that commits every write waiting at that moment in one
+//! transaction (group commit: one commit and one wait for the lock per batch, durability per request).
+//!
 //! The `postgres` crate's client is synchronous (it drives its own small runtime), so it must not run on an async
-//! worker as it is: writes run on the blocking pool, reads in `block_in_place` (PostgreSQL therefore needs the
+//! worker as it is: writes run on the writer thread, reads in `block_in_place` (PostgreSQL therefore needs the
 //! multi-threaded runtime, which `serve` and the CLI use).
 
 use std::cell::RefCell;
@@ -18,8 +21,9 @@ use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use serde_json::Value;
 
 use super::{
-    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
-    Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, Job, OutboxEmail, PasswordEntry, Reply,
+    SessionRecord, Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map,
+    parse_overrides, split_scopes,
 };
 use crate::domain::rate_limits::{AccountLimits, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
@@ -39,8 +43,10 @@ impl From<postgres::Error> for ApiError {
 pub struct PostgresDatabase {
     config: postgres::Config,
     description: String,
+    /// Read connections.
     pool: Mutex<Pool>,
     returned: Condvar,
+    writer: std::sync::mpsc::Sender<Job>,
 }
 
 struct Pool {
@@ -60,15 +66,21 @@ impl PostgresDatabase {
             .connect(NoTls)
             .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {e}"))?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
+        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
+        let writer_config = config.clone();
+        std::thread::Builder::new()
+            .name("localzoom-postgres-writer".into())
+            .spawn(move || writer_loop(client, writer_config, jobs))?;
         Ok(PostgresDatabase {
             config,
             description,
             pool: Mutex::new(Pool {
-                idle: vec![client],
-                open: 1,
+                idle: Vec::new(),
+                open: 0,
                 max: pool_size.max(1),
             }),
             returned: Condvar::new(),
+            writer,
         })
     }
 
@@ -112,39 +124,20 @@ impl PostgresDatabase {
         self.returned.notify_one();
     }
 
-    /// Runs `f` in a transaction on a pooled connection; commits only if `f` succeeds.
-    fn transaction<R>(
-        &self,
-        write: bool,
-        f: impl FnOnce(&dyn Store) -> StoreResult<R>,
-    ) -> StoreResult<R> {
+    /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection.
+    fn read_transaction<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
         let mut client = self.take()?;
         let result = (|| {
-            // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot
-            // would be taken by the lock statement itself, before the wait, and miss what the previous holder
-            // wrote); a read sees one snapshot throughout.
-            let isolation = if write {
-                IsolationLevel::ReadCommitted
-            } else {
-                IsolationLevel::RepeatableRead
-            };
-            let mut txn = client
+            let txn = client
                 .build_transaction()
-                .isolation_level(isolation)
-                .read_only(!write)
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
                 .start()?;
-            if write {
-                txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            }
             let store = PostgresStore {
                 txn: RefCell::new(txn),
             };
             let result = f(&store);
-            let txn = store.txn.into_inner();
-            match &result {
-                Ok(_) => txn.commit()?,
-                Err(_) => txn.rollback()?,
-            }
+            store.txn.into_inner().commit()?;
             result
         })();
         self.give_back(client);
@@ -152,17 +145,14 @@ impl PostgresDatabase {
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        crate::blocking::blocking(|| self.transaction(false, f)).map_err(ApiError::internal)?
+        crate::blocking::blocking(|| self.read_transaction(f)).map_err(ApiError::internal)?
     }
 
     pub async fn write<R: Send + 'static>(
-        self: &std::sync::Arc<Self>,
+        &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || db.transaction(true, f))
-            .await
-            .map_err(|e| ApiError::internal(format!("the write failed: {e}")))?
+        super::submit(&self.writer, f).await
     }
 }
 
@@ -176,6 +166,102 @@ impl Drop for PostgresDatabase {
         };
         let _ = std::thread::spawn(move || drop(idle)).join();
     }
+}
+
+/// How many waiting writes one transaction may take.
+const MAX_BATCH: usize = 256;
+
+/// The node's one writer: takes every write waiting at that moment, applies them in one transaction (each in a
+/// savepoint, so one failing undoes only itself) after the advisory lock that orders writers across nodes, and
+/// commits once — one commit, and one wait for the lock, per batch instead of per write.
+fn writer_loop(mut client: Client, config: postgres::Config, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if client.is_closed() {
+            match config.connect(NoTls) {
+                Ok(fresh) => client = fresh,
+                Err(e) => {
+                    let error = ApiError::internal(format!("cannot reconnect to PostgreSQL: {e}"));
+                    for job in batch {
+                        job(Err(error.clone())).1(Some(error.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        let outcome = run_batch(&mut client, batch);
+        for (reply, error) in outcome {
+            reply(error);
+        }
+    }
+}
+
+/// Runs a batch; every job's reply with the batch's outcome (`None`: committed).
+fn run_batch(client: &mut Client, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)> {
+    // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would
+    // be taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
+    let started = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start();
+    let txn = match started {
+        Ok(txn) => txn,
+        Err(e) => {
+            let error = ApiError::from(e);
+            return batch
+                .into_iter()
+                .map(|job| (job(Err(error.clone())).1, Some(error.clone())))
+                .collect();
+        }
+    };
+    let store = PostgresStore {
+        txn: RefCell::new(txn),
+    };
+    let mut failure = store
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .err();
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Some(error) = &failure {
+            replies.push(job(Err(error.clone())).1);
+            continue;
+        }
+        if let Err(e) = store.execute("SAVEPOINT job", &[]) {
+            replies.push(job(Err(e.clone())).1);
+            failure = Some(e);
+            continue;
+        }
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&store))));
+        let (failed, reply): (bool, Reply) = match run {
+            Ok(done) => done,
+            // The job's reply sender was dropped with it: its caller sees an internal error.
+            Err(_) => (true, Box::new(|_| {})),
+        };
+        let undone = !failed || store.execute("ROLLBACK TO SAVEPOINT job", &[]).is_ok();
+        let released = store.execute("RELEASE SAVEPOINT job", &[]).is_ok();
+        if !(undone && released) {
+            failure = Some(ApiError::internal("the write transaction failed"));
+        }
+        replies.push(reply);
+    }
+    let txn = store.txn.into_inner();
+    let outcome = match failure {
+        Some(error) => {
+            let _ = txn.rollback();
+            Some(error)
+        }
+        None => txn.commit().err().map(ApiError::from),
+    };
+    replies
+        .into_iter()
+        .map(|reply| (reply, outcome.clone()))
+        .collect()
 }
 
 /// `host:port/dbname` without credentials, for banners and errors.

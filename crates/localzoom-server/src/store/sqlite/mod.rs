@@ -10,8 +10,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{
-    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
-    Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map, parse_overrides, split_scopes,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, Job, OutboxEmail, PasswordEntry, Reply,
+    SessionRecord, Store, StoreResult, TokenKind, TokenRecord, UserQuery, json_map,
+    parse_overrides, split_scopes,
 };
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
@@ -27,11 +28,6 @@ const MIGRATIONS: &[&str] = &[
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
-
-type Reply = Box<dyn FnOnce(Option<ApiError>) + Send>;
-/// A write: runs against the store (or is told the transaction could not start) and says whether it failed,
-/// plus how to answer its caller once the batch's commit outcome is known.
-type Job = Box<dyn FnOnce(Result<&SqliteStore<'_>, ApiError>) -> (bool, Reply) + Send>;
 
 pub struct SqliteDatabase {
     path: PathBuf,
@@ -88,27 +84,7 @@ impl SqliteDatabase {
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
-        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<StoreResult<R>>();
-        let job: Job = Box::new(move |store| {
-            let result = match store {
-                Ok(store) => f(store),
-                Err(e) => Err(e),
-            };
-            let failed = result.is_err();
-            let reply: Reply = Box::new(move |commit_error| {
-                let _ = reply_tx.send(match commit_error {
-                    Some(e) => Err(e),
-                    None => result,
-                });
-            });
-            (failed, reply)
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
-        reply_rx
-            .await
-            .map_err(|_| ApiError::internal("the write was dropped"))?
+        super::submit(&self.writer, f).await
     }
 }
 
