@@ -1,4 +1,5 @@
-//! `#[backend_test]` turns one async test into a module with one test per storage backend:
+//! `#[backend_test]` turns one test (async, or synchronous for tests of the binary) into a module with one test
+//! per storage backend:
 //!
 //! ```ignore
 //! #[backend_test]
@@ -33,20 +34,28 @@ pub fn backend_test(_args: TokenStream, item: TokenStream) -> TokenStream {
         .take_while(|t| !matches!(t, TokenTree::Ident(i) if ["async", "fn", "pub"].contains(&i.to_string().as_str())))
         .cloned()
         .collect();
+    let is_async = tokens
+        .iter()
+        .take_while(|t| !matches!(t, TokenTree::Ident(i) if i.to_string() == "fn"))
+        .any(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "async"));
     let variant = |backend: &str| -> String {
-        format!(
-            "{attributes} #[tokio::test(flavor = \"multi_thread\", worker_threads = 2)] \
-             async fn {backend}() {{ \
-                 if let Some(backend) = crate::helpers::Backend::{ctor}() {{ \
-                     crate::helpers::BACKEND.scope(backend, async move BODY).await \
-                 }} \
-             }}",
-            ctor = if backend == "sqlite" {
-                "sqlite"
-            } else {
-                "postgres"
-            },
-        )
+        if is_async {
+            format!(
+                "{attributes} #[tokio::test(flavor = \"multi_thread\", worker_threads = 2)] \
+                 async fn {backend}() {{ \
+                     if let Some(backend) = crate::helpers::Backend::{backend}() {{ \
+                         crate::helpers::BACKEND.scope(backend, async move BODY).await \
+                     }} \
+                 }}"
+            )
+        } else {
+            // A synchronous test (one that drives the real binary) gets its backend through a thread-local.
+            format!(
+                "{attributes} #[test] fn {backend}() {{ \
+                     crate::helpers::run_sync(crate::helpers::Backend::{backend}(), move || BODY) \
+                 }}"
+            )
+        }
     };
     let module = format!(
         "mod {name} {{ #[allow(unused_imports)] use super::*; {} {} }}",

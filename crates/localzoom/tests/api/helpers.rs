@@ -39,6 +39,51 @@ tokio::task_local! {
     pub static BACKEND: Backend;
 }
 
+thread_local! {
+    /// The backend of the synchronous test running on this thread, and the databases it made.
+    static SYNC_BACKEND: std::cell::RefCell<Option<Backend>> = const { std::cell::RefCell::new(None) };
+    static SYNC_DATABASES: std::cell::RefCell<Vec<(std::path::PathBuf, TestDatabase)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs a synchronous test's body with `backend` (skipped when it is `None`), then drops the databases the body
+/// made, also when it fails.
+pub fn run_sync(backend: Option<Backend>, body: impl FnOnce()) {
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            SYNC_BACKEND.with(|b| b.borrow_mut().take());
+            let made = SYNC_DATABASES.with(|d| std::mem::take(&mut *d.borrow_mut()));
+            drop(made);
+        }
+    }
+    let Some(backend) = backend else { return };
+    SYNC_BACKEND.with(|b| *b.borrow_mut() = Some(backend));
+    let _cleanup = Cleanup;
+    body();
+}
+
+/// The database URL a synchronous test uses for the server whose files are in `dir`: an SQLite file there, or,
+/// in the PostgreSQL variant, a schema made for `dir` on first use (so a restart finds the same data).
+pub fn database_for(dir: &std::path::Path) -> String {
+    let backend = SYNC_BACKEND
+        .with(|b| b.borrow().clone())
+        .unwrap_or(Backend::Sqlite);
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("lz.db").display()),
+        Backend::Postgres(base) => SYNC_DATABASES.with(|made| {
+            let mut made = made.borrow_mut();
+            if let Some((_, db)) = made.iter().find(|(d, _)| d == dir) {
+                return db.url.clone();
+            }
+            let db = TestDatabase::postgres(base, tempfile::tempdir().unwrap());
+            let url = db.url.clone();
+            made.push((dir.to_path_buf(), db));
+            url
+        }),
+    }
+}
+
 impl Backend {
     pub fn sqlite() -> Option<Backend> {
         Some(Backend::Sqlite)

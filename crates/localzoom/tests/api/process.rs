@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use localzoom_test_macros::backend_test;
 use serde_json::Value;
+
+use crate::helpers::database_for;
 
 const BIN: &str = env!("CARGO_BIN_EXE_localzoom");
 const ACCOUNT: &str = "ProcAccount00000000000";
@@ -38,7 +41,7 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
-    let db = format!("sqlite://{}", dir.join("lz.db").display());
+    let db = database_for(dir);
     start_on(dir, &db, port, extra)
 }
 
@@ -207,7 +210,7 @@ fn shell_words(command: &str) -> Vec<String> {
     words
 }
 
-#[test]
+#[backend_test]
 fn the_seed_curl_commands_work_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), free_port(), &[]);
@@ -256,7 +259,7 @@ fn the_seed_curl_commands_work_verbatim() {
     );
 }
 
-#[test]
+#[backend_test]
 fn state_survives_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -332,11 +335,10 @@ fn state_survives_a_restart_and_a_kill_9() {
 }
 
 fn open_db(dir: &Path) -> localzoom_server::store::Database {
-    localzoom_server::store::Database::open(&format!("sqlite://{}", dir.join("lz.db").display()))
-        .unwrap()
+    localzoom_server::store::Database::open(&database_for(dir)).unwrap()
 }
 
-#[test]
+#[backend_test]
 fn json_logs_carry_the_tracking_id_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), free_port(), &["--log-format", "json"]);
@@ -362,7 +364,7 @@ fn json_logs_carry_the_tracking_id_and_never_the_token() {
         .trim()
         .to_string();
     // The user-level flow too: app secret, code, access and refresh tokens, through the real endpoints.
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let created = Command::new(BIN)
         .args([
             "apps",
@@ -457,7 +459,7 @@ fn json_logs_carry_the_tracking_id_and_never_the_token() {
     }
 }
 
-#[test]
+#[backend_test]
 fn start_up_errors_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
@@ -470,7 +472,7 @@ fn start_up_errors_are_one_clear_line() {
     // A taken port.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let (code, err) = run(&["serve", "--listen", &addr, "--database", &db]);
     assert_eq!(code, Some(1));
     assert!(
@@ -499,10 +501,10 @@ fn start_up_errors_are_one_clear_line() {
     assert_eq!(api(&server.base, &minted, "GET", "/users/me", None).0, 200);
 }
 
-#[test]
+#[backend_test]
 fn seed_adds_users_that_list_and_count() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let seed = |n: &str| {
         let output = Command::new(BIN)
             .args(["seed", "--users", n, "--database", &db])
@@ -553,10 +555,10 @@ fn seed_adds_users_that_list_and_count() {
     assert_eq!(total("inactive"), 1);
 }
 
-#[test]
+#[backend_test]
 fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let server = start(dir.path(), free_port(), &[]);
     let token = token(&server.base);
     let user = create_member(&server.base, &token, "limited@localzoom.test");
@@ -623,10 +625,10 @@ fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
     assert_eq!(bad.status.code(), Some(1));
 }
 
-#[test]
+#[backend_test]
 fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let server = start(dir.path(), free_port(), &[]);
     let cli = |args: &[&str]| -> Value {
         let output = Command::new(BIN)
@@ -712,10 +714,10 @@ fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
     );
 }
 
-#[test]
+#[backend_test]
 fn rate_limits_are_announced_switched_and_changed_on_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let cli = |args: &[&str]| -> String {
         let output = Command::new(BIN)
             .args(args)
@@ -809,7 +811,7 @@ fn zoom_json(server: &Server, args: &[&str], stdin: Option<&str>) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-#[test]
+#[backend_test]
 fn the_users_commands_drive_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), free_port(), &[]);
@@ -920,10 +922,7 @@ fn the_users_commands_drive_the_api() {
             "LOCALZOOM_LISTEN",
             server.base.trim_start_matches("http://"),
         )
-        .env(
-            "LOCALZOOM_DATABASE",
-            format!("sqlite://{}", dir.path().join("lz.db").display()),
-        )
+        .env("LOCALZOOM_DATABASE", database_for(dir.path()))
         .env_remove("LOCALZOOM_CLIENT_SECRET")
         .output()
         .unwrap();
@@ -936,10 +935,10 @@ fn the_users_commands_drive_the_api() {
     assert_eq!(me["email"], "owner@localzoom.test");
 }
 
-#[test]
+#[backend_test]
 fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let db = database_for(dir.path());
     let seeded = Command::new(BIN)
         .args(["seed", "--users", "500", "--database", &db])
         .args(CREDENTIALS)
@@ -1340,7 +1339,7 @@ fn import_from(database: &str, file: &Path) -> std::process::Output {
 #[test]
 fn export_and_import_move_everything_between_backends() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let sqlite = database_for(dir.path());
     let mut server = start(dir.path(), free_port(), &["--admin-key", "k"]);
     let token = token(&server.base);
     // A little of everything: users with and without passwords, a changed password, assistants, a session,
@@ -1597,7 +1596,7 @@ fn two_nodes_share_one_rate_limit_through_redis() {
     );
 }
 
-#[test]
+#[backend_test]
 fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     let dir = tempfile::tempdir().unwrap();
     let closed = start(
