@@ -49,8 +49,26 @@ pub struct PostgresDatabase {
     writer: std::sync::mpsc::Sender<Job>,
 }
 
+/// A connection and the statements prepared on it: parsing and planning each query once per connection rather
+/// than once per call is most of what a read costs otherwise.
+struct Conn {
+    client: Client,
+    statements: Statements,
+}
+
+type Statements = std::collections::HashMap<String, postgres::Statement>;
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            statements: Statements::new(),
+        }
+    }
+}
+
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     /// Connections open now, idle or in use.
     open: usize,
     max: usize,
@@ -70,7 +88,7 @@ impl PostgresDatabase {
         let writer_config = config.clone();
         std::thread::Builder::new()
             .name("localzoom-postgres-writer".into())
-            .spawn(move || writer_loop(client, writer_config, jobs))?;
+            .spawn(move || writer_loop(Conn::new(client), writer_config, jobs))?;
         Ok(PostgresDatabase {
             config,
             description,
@@ -89,12 +107,12 @@ impl PostgresDatabase {
     }
 
     /// A connection from the pool, a new one while the pool is below its size, or else the next one returned.
-    fn take(&self) -> Result<Client, ApiError> {
+    fn take(&self) -> Result<Conn, ApiError> {
         let mut pool = self.pool.lock().map_err(ApiError::internal)?;
         loop {
-            if let Some(client) = pool.idle.pop() {
-                if !client.is_closed() {
-                    return Ok(client);
+            if let Some(conn) = pool.idle.pop() {
+                if !conn.client.is_closed() {
+                    return Ok(conn);
                 }
                 pool.open -= 1;
                 continue;
@@ -102,7 +120,7 @@ impl PostgresDatabase {
             if pool.open < pool.max {
                 pool.open += 1;
                 drop(pool);
-                return self.config.connect(NoTls).map_err(|e| {
+                return self.config.connect(NoTls).map(Conn::new).map_err(|e| {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.open -= 1;
                     }
@@ -113,12 +131,12 @@ impl PostgresDatabase {
         }
     }
 
-    fn give_back(&self, client: Client) {
+    fn give_back(&self, conn: Conn) {
         if let Ok(mut pool) = self.pool.lock() {
-            if client.is_closed() {
+            if conn.client.is_closed() {
                 pool.open -= 1;
             } else {
-                pool.idle.push(client);
+                pool.idle.push(conn);
             }
         }
         self.returned.notify_one();
@@ -126,7 +144,8 @@ impl PostgresDatabase {
 
     /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection.
     fn read_transaction<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        let mut client = self.take()?;
+        let mut conn = self.take()?;
+        let Conn { client, statements } = &mut conn;
         let result = (|| {
             let txn = client
                 .build_transaction()
@@ -135,12 +154,13 @@ impl PostgresDatabase {
                 .start()?;
             let store = PostgresStore {
                 txn: RefCell::new(txn),
+                statements: RefCell::new(statements),
             };
             let result = f(&store);
             store.txn.into_inner().commit()?;
             result
         })();
-        self.give_back(client);
+        self.give_back(conn);
         result
     }
 
@@ -174,7 +194,7 @@ const MAX_BATCH: usize = 256;
 /// The node's one writer: takes every write waiting at that moment, applies them in one transaction (each in a
 /// savepoint, so one failing undoes only itself) after the advisory lock that orders writers across nodes, and
 /// commits once — one commit, and one wait for the lock, per batch instead of per write.
-fn writer_loop(mut client: Client, config: postgres::Config, jobs: std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Conn, config: postgres::Config, jobs: std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -183,9 +203,9 @@ fn writer_loop(mut client: Client, config: postgres::Config, jobs: std::sync::mp
                 Err(_) => break,
             }
         }
-        if client.is_closed() {
+        if conn.client.is_closed() {
             match config.connect(NoTls) {
-                Ok(fresh) => client = fresh,
+                Ok(fresh) => conn = Conn::new(fresh),
                 Err(e) => {
                     let error = ApiError::internal(format!("cannot reconnect to PostgreSQL: {e}"));
                     for job in batch {
@@ -195,7 +215,7 @@ fn writer_loop(mut client: Client, config: postgres::Config, jobs: std::sync::mp
                 }
             }
         }
-        let outcome = run_batch(&mut client, batch);
+        let outcome = run_batch(&mut conn, batch);
         for (reply, error) in outcome {
             reply(error);
         }
@@ -203,7 +223,8 @@ fn writer_loop(mut client: Client, config: postgres::Config, jobs: std::sync::mp
 }
 
 /// Runs a batch; every job's reply with the batch's outcome (`None`: committed).
-fn run_batch(client: &mut Client, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)> {
+fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)> {
+    let Conn { client, statements } = conn;
     // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would
     // be taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
     let started = client
@@ -222,6 +243,7 @@ fn run_batch(client: &mut Client, batch: Vec<Job>) -> Vec<(Reply, Option<ApiErro
     };
     let store = PostgresStore {
         txn: RefCell::new(txn),
+        statements: RefCell::new(statements),
     };
     let mut failure = store
         .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
@@ -232,7 +254,7 @@ fn run_batch(client: &mut Client, batch: Vec<Job>) -> Vec<(Reply, Option<ApiErro
             replies.push(job(Err(error.clone())).1);
             continue;
         }
-        if let Err(e) = store.execute("SAVEPOINT job", &[]) {
+        if let Err(e) = store.control("SAVEPOINT job") {
             replies.push(job(Err(e.clone())).1);
             failure = Some(e);
             continue;
@@ -243,8 +265,8 @@ fn run_batch(client: &mut Client, batch: Vec<Job>) -> Vec<(Reply, Option<ApiErro
             // The job's reply sender was dropped with it: its caller sees an internal error.
             Err(_) => (true, Box::new(|_| {})),
         };
-        let undone = !failed || store.execute("ROLLBACK TO SAVEPOINT job", &[]).is_ok();
-        let released = store.execute("RELEASE SAVEPOINT job", &[]).is_ok();
+        let undone = !failed || store.control("ROLLBACK TO SAVEPOINT job").is_ok();
+        let released = store.control("RELEASE SAVEPOINT job").is_ok();
         if !(undone && released) {
             failure = Some(ApiError::internal("the write transaction failed"));
         }
@@ -316,6 +338,7 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
 /// `Store` over one PostgreSQL transaction.
 pub struct PostgresStore<'c> {
     txn: RefCell<Transaction<'c>>,
+    statements: RefCell<&'c mut Statements>,
 }
 
 const USER_COLUMNS: &str = "id, account_id, email, first_name, last_name, display_name, type, role, status, \
@@ -451,20 +474,42 @@ fn session_from_row(row: &Row) -> StoreResult<SessionRecord> {
 type Param<'a> = &'a (dyn postgres::types::ToSql + Sync);
 
 impl PostgresStore<'_> {
+    /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
+    /// distinct queries, so the cache stays small).
+    fn statement(&self, sql: &str) -> StoreResult<postgres::Statement> {
+        if let Some(statement) = self.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.txn.borrow_mut().prepare(sql)?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Statements that cannot be prepared (savepoints), sent as they are.
+    fn control(&self, sql: &str) -> StoreResult<()> {
+        Ok(self.txn.borrow_mut().batch_execute(sql)?)
+    }
+
     fn query(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>> {
-        Ok(self.txn.borrow_mut().query(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.txn.borrow_mut().query(&statement, params)?)
     }
 
     fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<Option<Row>> {
-        Ok(self.txn.borrow_mut().query_opt(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.txn.borrow_mut().query_opt(&statement, params)?)
     }
 
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
-        Ok(self.txn.borrow_mut().execute(sql, params)?)
+        let statement = self.statement(sql)?;
+        Ok(self.txn.borrow_mut().execute(&statement, params)?)
     }
 
     fn count(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
-        let row = self.txn.borrow_mut().query_one(sql, params)?;
+        let statement = self.statement(sql)?;
+        let row = self.txn.borrow_mut().query_one(&statement, params)?;
         Ok(row.try_get::<_, i64>(0)?.max(0) as u64)
     }
 
