@@ -57,6 +57,9 @@ pub struct RedisLimiter {
     namespace: String,
     failure: Failure,
     last_warning_ms: AtomicI64,
+    /// After a failure, Redis is not asked again until then: a dead Redis costs one timeout a second, not one
+    /// per call.
+    retry_at_ms: AtomicI64,
 }
 
 const TIMEOUT: Duration = Duration::from_millis(250);
@@ -64,8 +67,8 @@ const TIMEOUT: Duration = Duration::from_millis(250);
 impl RedisLimiter {
     /// `namespace` keeps this deployment's keys apart from others on the same Redis.
     pub fn new(url: &str, namespace: &str, failure: Failure) -> anyhow::Result<RedisLimiter> {
-        let client =
-            redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL {url:?}: {e}"))?;
+        // The error, not the URL: it may hold a password.
+        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL: {e}"))?;
         Ok(RedisLimiter {
             client,
             idle: Mutex::new(Vec::new()),
@@ -73,6 +76,7 @@ impl RedisLimiter {
             namespace: namespace.to_string(),
             failure,
             last_warning_ms: AtomicI64::new(i64::MIN),
+            retry_at_ms: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -113,6 +117,9 @@ impl RedisLimiter {
                 category: label,
                 limit: 0,
             });
+        }
+        if now_ms < self.retry_at_ms.load(Ordering::Relaxed) {
+            return self.policy();
         }
         let today = now_ms.div_euclid(DAY_MS);
         let prefix = format!("lz:{}:{account_id}", self.namespace);
@@ -184,6 +191,10 @@ impl RedisLimiter {
             self.last_warning_ms.store(now_ms, Ordering::Relaxed);
             tracing::warn!(error = %error, failure = ?self.failure, "the shared rate limiter (Redis) is unreachable");
         }
+        self.policy()
+    }
+
+    fn policy(&self) -> Result<Option<Allowance>, ApiError> {
         match self.failure {
             Failure::Open => Ok(None),
             Failure::Closed => Err(ApiError::LimiterUnavailable),

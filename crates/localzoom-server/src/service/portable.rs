@@ -2,7 +2,8 @@
 //! `record` — so a deployment can move between backends (SQLite to PostgreSQL, or back) or be backed up in a form
 //! any tool can read. Everything is kept: accounts, apps (secret hashes), users (password hashes), tokens (as
 //! SHA-256, with their revocation), authorization codes, sessions, assistants, password history, the server key
-//! (in `meta`: page tokens and password fingerprints stay valid) and the outbox.
+//! (in `meta`: password fingerprints and signed values stay valid) and the outbox. Users are numbered anew, so a
+//! `next_page_token` from before a move does not carry over.
 
 use std::io::{BufRead, Write};
 

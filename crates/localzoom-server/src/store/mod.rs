@@ -309,7 +309,11 @@ impl Database {
                 .map_err(anyhow::Error::msg)??;
             return Ok(Database::Postgres(std::sync::Arc::new(db)));
         }
-        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")
+        // Not the URL itself: it may hold a password.
+        let scheme = url.split("://").next().unwrap_or("");
+        anyhow::bail!(
+            "unsupported database URL scheme {scheme:?}: expected sqlite://PATH or postgres://…"
+        )
     }
 
     /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread.

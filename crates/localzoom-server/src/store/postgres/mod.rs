@@ -30,9 +30,15 @@ use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
-/// Advisory lock keys (arbitrary constants, "lz" in ASCII with a suffix).
-const MIGRATION_LOCK: i64 = 0x6c7a_0001;
-const WRITE_LOCK: i64 = 0x6c7a_0002;
+/// Advisory locks are per database, so their keys include the schema: deployments (and test runs) in other
+/// schemas of the same database do not wait for each other. The second key tells the two locks apart.
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(hashtext(current_schema()), 1)";
+const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext(current_schema()), 1)";
+const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 2)";
+/// Settings of every connection: a node that vanishes mid-transaction (its host crashed, its network is gone)
+/// must not hold the write lock for hours, nor a statement block forever.
+const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000; SET statement_timeout = 60000; \
+                                SET lock_timeout = 30000";
 
 impl From<postgres::Error> for ApiError {
     fn from(error: postgres::Error) -> Self {
@@ -76,12 +82,17 @@ struct Pool {
 
 impl PostgresDatabase {
     pub fn open(url: &str, pool_size: usize) -> anyhow::Result<PostgresDatabase> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e| anyhow::anyhow!("bad PostgreSQL URL: {e}"))?;
+        // Without these, an unreachable host hangs start-up for minutes and a dead peer is noticed after hours.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(5));
+        }
+        config.keepalives(true);
+        config.keepalives_idle(std::time::Duration::from_secs(30));
         let description = describe(&config);
-        let mut client = config
-            .connect(NoTls)
+        let mut client = connect(&config)
             .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {e}"))?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
         let (writer, jobs) = std::sync::mpsc::channel::<Job>();
@@ -120,7 +131,7 @@ impl PostgresDatabase {
             if pool.open < pool.max {
                 pool.open += 1;
                 drop(pool);
-                return self.config.connect(NoTls).map(Conn::new).map_err(|e| {
+                return connect(&self.config).map(Conn::new).map_err(|e| {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.open -= 1;
                     }
@@ -144,23 +155,22 @@ impl PostgresDatabase {
 
     /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection.
     fn read_transaction<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        let mut conn = self.take()?;
-        let Conn { client, statements } = &mut conn;
-        let result = (|| {
-            let txn = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
-            let store = PostgresStore {
-                txn: RefCell::new(txn),
-                statements: RefCell::new(statements),
-            };
-            let result = f(&store);
-            store.txn.into_inner().commit()?;
-            result
-        })();
-        self.give_back(conn);
+        let mut lease = Lease {
+            db: self,
+            conn: Some(self.take()?),
+        };
+        let Conn { client, statements } = lease.conn.as_mut().expect("leased");
+        let txn = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let store = PostgresStore {
+            txn: RefCell::new(txn),
+            statements: RefCell::new(statements),
+        };
+        let result = f(&store);
+        store.txn.into_inner().commit()?;
         result
     }
 
@@ -176,6 +186,28 @@ impl PostgresDatabase {
     }
 }
 
+/// A pooled connection in use: back to the pool when done, closed (and its slot freed) if the read panicked,
+/// so a panic can neither leak a slot nor leave a half-done transaction for the next read.
+struct Lease<'a> {
+    db: &'a PostgresDatabase,
+    conn: Option<Conn>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if std::thread::panicking() {
+            drop(conn);
+            if let Ok(mut pool) = self.db.pool.lock() {
+                pool.open -= 1;
+            }
+            self.db.returned.notify_one();
+        } else {
+            self.db.give_back(conn);
+        }
+    }
+}
+
 impl Drop for PostgresDatabase {
     /// Closing a synchronous client blocks on its runtime, which must not happen on an async worker (the
     /// database is usually dropped there, at shutdown): the connections are closed on a thread of their own.
@@ -186,6 +218,12 @@ impl Drop for PostgresDatabase {
         };
         let _ = std::thread::spawn(move || drop(idle)).join();
     }
+}
+
+fn connect(config: &postgres::Config) -> Result<Client, postgres::Error> {
+    let mut client = config.connect(NoTls)?;
+    client.batch_execute(SESSION_SETTINGS)?;
+    Ok(client)
 }
 
 /// How many waiting writes one transaction may take.
@@ -204,7 +242,7 @@ fn writer_loop(mut conn: Conn, config: postgres::Config, jobs: std::sync::mpsc::
             }
         }
         if conn.client.is_closed() {
-            match config.connect(NoTls) {
+            match connect(&config) {
                 Ok(fresh) => conn = Conn::new(fresh),
                 Err(e) => {
                     let error = ApiError::internal(format!("cannot reconnect to PostgreSQL: {e}"));
@@ -245,17 +283,15 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)>
         txn: RefCell::new(txn),
         statements: RefCell::new(statements),
     };
-    let mut failure = store
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-        .err();
+    let mut failure = store.control(WRITE_LOCK).err();
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         if let Some(error) = &failure {
-            replies.push(job(Err(error.clone())).1);
+            replies.push((job(Err(error.clone())).1, None));
             continue;
         }
         if let Err(e) = store.control("SAVEPOINT job") {
-            replies.push(job(Err(e.clone())).1);
+            replies.push((job(Err(e.clone())).1, None));
             failure = Some(e);
             continue;
         }
@@ -266,11 +302,24 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)>
             Err(_) => (true, Box::new(|_| {})),
         };
         let undone = !failed || store.control("ROLLBACK TO SAVEPOINT job").is_ok();
-        let released = store.control("RELEASE SAVEPOINT job").is_ok();
-        if !(undone && released) {
-            failure = Some(ApiError::internal("the write transaction failed"));
+        if undone && store.control("RELEASE SAVEPOINT job").is_ok() {
+            replies.push((reply, None));
+            continue;
         }
-        replies.push(reply);
+        // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
+        // back): undo it alone and fail it alone; only if that fails too is the batch lost.
+        if store
+            .control("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
+            .is_ok()
+        {
+            replies.push((
+                reply,
+                Some(ApiError::internal("a statement of the write failed")),
+            ));
+        } else {
+            failure = Some(ApiError::internal("the write transaction failed"));
+            replies.push((reply, None));
+        }
     }
     let txn = store.txn.into_inner();
     let outcome = match failure {
@@ -282,7 +331,7 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)>
     };
     replies
         .into_iter()
-        .map(|reply| (reply, outcome.clone()))
+        .map(|(reply, own)| (reply, outcome.clone().or(own)))
         .collect()
 }
 
@@ -305,7 +354,7 @@ fn describe(config: &postgres::Config) -> String {
 
 /// Applies pending migrations under a session advisory lock, so nodes starting together migrate once.
 fn migrate(client: &mut Client) -> anyhow::Result<()> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    client.batch_execute(MIGRATION_LOCK)?;
     let result = (|| -> anyhow::Result<()> {
         client.batch_execute(
             "CREATE TABLE IF NOT EXISTS localzoom_schema (version BIGINT NOT NULL); \
@@ -331,7 +380,7 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
         }
         Ok(())
     })();
-    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+    client.batch_execute(MIGRATION_UNLOCK)?;
     result
 }
 
