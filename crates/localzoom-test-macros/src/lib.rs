@@ -28,7 +28,7 @@ pub fn backend_test(_args: TokenStream, item: TokenStream) -> TokenStream {
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.clone(),
         _ => panic!("#[backend_test] needs a function body"),
     };
-    // Attributes written on the function (doc comments, #[ignore]-like markers) go on both variants.
+    // Attributes written on the function (doc comments, lint settings) go on both variants.
     let attributes: TokenStream = tokens
         .iter()
         .take_while(|t| !matches!(t, TokenTree::Ident(i) if ["async", "fn", "pub"].contains(&i.to_string().as_str())))

@@ -97,6 +97,20 @@ fn daily_slot(limit: Limit) -> usize {
     }
 }
 
+/// The quotas a call of `label` spends on this account: its rate, if any, and those of the daily quotas `daily`
+/// (at most three) the account has. Both limiters start from this, so they agree on what applies.
+pub(crate) fn quotas(
+    limits: &AccountLimits,
+    label: Label,
+    daily: impl IntoIterator<Item = Limit>,
+) -> (Option<u32>, [Option<(Limit, u32)>; 3]) {
+    let mut quotas = [None; 3];
+    for (slot, limit) in quotas.iter_mut().zip(daily) {
+        *slot = limits.get(limit).map(|max| (limit, max));
+    }
+    (limits.get(Limit::Rate(label)), quotas)
+}
+
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
@@ -124,11 +138,7 @@ impl RateLimiter {
         daily: impl IntoIterator<Item = Limit>,
         now_ms: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        let rate = limits.get(Limit::Rate(label));
-        let mut quotas = [None; 3];
-        for (slot, limit) in quotas.iter_mut().zip(daily) {
-            *slot = limits.get(limit).map(|max| (limit, max));
-        }
+        let (rate, quotas) = quotas(limits, label, daily);
         if rate.is_none() && quotas.iter().all(Option::is_none) {
             return Ok(None);
         }

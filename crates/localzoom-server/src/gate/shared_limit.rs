@@ -104,11 +104,8 @@ impl RedisLimiter {
         daily: impl IntoIterator<Item = Limit>,
         now_ms: i64,
     ) -> Result<Option<Allowance>, ApiError> {
-        let rate = limits.get(Limit::Rate(label));
-        let quotas: Vec<(Limit, u32)> = daily
-            .into_iter()
-            .filter_map(|l| Some((l, limits.get(l)?)))
-            .collect();
+        let (rate, quotas) = crate::gate::rate_limit::quotas(limits, label, daily);
+        let quotas: Vec<(Limit, u32)> = quotas.into_iter().flatten().collect();
         if rate.is_none() && quotas.is_empty() {
             return Ok(None);
         }

@@ -510,6 +510,18 @@ fn token_from_row(row: &Row) -> StoreResult<TokenRecord> {
     })
 }
 
+fn code_from_row(row: &Row) -> StoreResult<AuthCode> {
+    Ok(AuthCode {
+        code_sha256: row.try_get(0)?,
+        client_id: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        redirect_uri: row.try_get(3)?,
+        code_challenge: row.try_get(4)?,
+        expires_at: row.try_get(5)?,
+        used: row.try_get(6)?,
+    })
+}
+
 fn session_from_row(row: &Row) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id: row.try_get(0)?,
@@ -858,17 +870,7 @@ impl Store for PostgresStore<'_> {
                  FROM oauth_codes WHERE code_sha256 = $1 FOR UPDATE",
                 &[&code_sha256],
             )?
-            .map(|row| -> StoreResult<AuthCode> {
-                Ok(AuthCode {
-                    code_sha256: row.try_get(0)?,
-                    client_id: row.try_get(1)?,
-                    user_id: row.try_get(2)?,
-                    redirect_uri: row.try_get(3)?,
-                    code_challenge: row.try_get(4)?,
-                    expires_at: row.try_get(5)?,
-                    used: row.try_get(6)?,
-                })
-            })
+            .map(|row| code_from_row(&row))
             .transpose()?;
         self.execute(
             "UPDATE oauth_codes SET used = TRUE WHERE code_sha256 = $1",
@@ -1154,32 +1156,20 @@ impl Store for PostgresStore<'_> {
     }
 
     fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        // The lookup's columns, with the revocation as stored (not folded with the app's state).
         self.query(
-            "SELECT token_sha256, client_id, account_id, user_id, scopes, issued_at, expires_at, revoked, kind, \
-             session_id FROM access_tokens ORDER BY issued_at, token_sha256",
+            "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
+             t.revoked, t.kind, t.session_id, u.role, ac.plan, ac.rate_limits \
+             FROM access_tokens t JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
+             ORDER BY t.issued_at, t.token_sha256",
             &[],
         )?
         .iter()
         .map(|row| {
-            let scopes: String = row.try_get(4)?;
-            let kind: String = row.try_get(8)?;
             Ok(TokenRecord {
-                token_sha256: row.try_get(0)?,
-                client_id: row.try_get(1)?,
-                account_id: row.try_get(2)?,
-                user_id: row.try_get(3)?,
-                scopes: split_scopes(&scopes),
-                issued_at: row.try_get(5)?,
-                expires_at: row.try_get(6)?,
-                revoked: row.try_get(7)?,
-                kind: if kind == "refresh" {
-                    TokenKind::Refresh
-                } else {
-                    TokenKind::Access
-                },
-                session_id: row.try_get(9)?,
                 role: None,
                 limits: None,
+                ..token_from_row(row)?
             })
         })
         .collect()
@@ -1192,17 +1182,7 @@ impl Store for PostgresStore<'_> {
             &[],
         )?
         .iter()
-        .map(|row| {
-            Ok(AuthCode {
-                code_sha256: row.try_get(0)?,
-                client_id: row.try_get(1)?,
-                user_id: row.try_get(2)?,
-                redirect_uri: row.try_get(3)?,
-                code_challenge: row.try_get(4)?,
-                expires_at: row.try_get(5)?,
-                used: row.try_get(6)?,
-            })
-        })
+        .map(code_from_row)
         .collect()
     }
 

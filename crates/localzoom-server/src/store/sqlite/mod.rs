@@ -302,6 +302,18 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
+fn code_from_row(row: &Row<'_>) -> rusqlite::Result<AuthCode> {
+    Ok(AuthCode {
+        code_sha256: row.get(0)?,
+        client_id: row.get(1)?,
+        user_id: row.get(2)?,
+        redirect_uri: row.get(3)?,
+        code_challenge: row.get(4)?,
+        expires_at: row.get(5)?,
+        used: row.get(6)?,
+    })
+}
+
 /// An account's stored rate-limit overrides; written only by localzoom, so a bad value is corruption.
 fn overrides_from(json: Option<String>) -> rusqlite::Result<Overrides> {
     parse_overrides(json).map_err(|e| {
@@ -623,17 +635,7 @@ impl Store for SqliteStore<'_> {
                 "SELECT code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used \
                  FROM oauth_codes WHERE code_sha256 = ?1",
             )?
-            .query_row(params![code_sha256], |row| {
-                Ok(AuthCode {
-                    code_sha256: row.get(0)?,
-                    client_id: row.get(1)?,
-                    user_id: row.get(2)?,
-                    redirect_uri: row.get(3)?,
-                    code_challenge: row.get(4)?,
-                    expires_at: row.get(5)?,
-                    used: row.get(6)?,
-                })
-            })
+            .query_row(params![code_sha256], code_from_row)
             .optional()?;
         self.conn
             .prepare_cached("UPDATE oauth_codes SET used = 1 WHERE code_sha256 = ?1")?
@@ -948,30 +950,19 @@ impl Store for SqliteStore<'_> {
     }
 
     fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        // The lookup's columns, with the revocation as stored (not folded with the app's state).
         let mut stmt = self.conn.prepare(
-            "SELECT token_sha256, client_id, account_id, user_id, scopes, issued_at, expires_at, revoked, kind, \
-             session_id FROM access_tokens ORDER BY issued_at, token_sha256",
+            "SELECT t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, \
+             t.revoked, t.kind, t.session_id, u.role, ac.plan, ac.rate_limits \
+             FROM access_tokens t JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
+             ORDER BY t.issued_at, t.token_sha256",
         )?;
         let rows = stmt.query_map([], |row| {
-            let scopes: String = row.get(4)?;
-            let kind: String = row.get(8)?;
+            let token = token_from_row(row)?;
             Ok(TokenRecord {
-                token_sha256: row.get(0)?,
-                client_id: row.get(1)?,
-                account_id: row.get(2)?,
-                user_id: row.get(3)?,
-                scopes: split_scopes(&scopes),
-                issued_at: row.get(5)?,
-                expires_at: row.get(6)?,
-                revoked: row.get(7)?,
-                kind: if kind == "refresh" {
-                    TokenKind::Refresh
-                } else {
-                    TokenKind::Access
-                },
-                session_id: row.get(9)?,
                 role: None,
                 limits: None,
+                ..token
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -982,17 +973,7 @@ impl Store for SqliteStore<'_> {
             "SELECT code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used \
              FROM oauth_codes ORDER BY expires_at, code_sha256",
         )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(AuthCode {
-                code_sha256: row.get(0)?,
-                client_id: row.get(1)?,
-                user_id: row.get(2)?,
-                redirect_uri: row.get(3)?,
-                code_challenge: row.get(4)?,
-                expires_at: row.get(5)?,
-                used: row.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map([], code_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
