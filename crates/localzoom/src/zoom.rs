@@ -251,11 +251,6 @@ fn read_stdin_secret() -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// A CLI failure that names Zoom's code, so scripts and people see what Zoom said.
-fn failed(e: Error) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
 const USER_COLUMNS: &[&str] = &["id", "email", "first_name", "last_name", "type", "status"];
 
 fn done(output: Output, what: &str, value: Value) {
@@ -273,13 +268,13 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::List { status, zoom } => {
             let client = zoom.client(false).await?;
-            let users = client.list_all_users(Some(&status)).await.map_err(failed)?;
+            let users = client.list_all_users(Some(&status)).await?;
             let rows = users.iter().map(|u| json!(u)).collect();
             print_records(zoom.output, USER_COLUMNS, rows, false);
         }
         UsersCommand::Get { user, zoom } => {
             let client = zoom.client(false).await?;
-            let found = client.get_user(&user).await.map_err(failed)?;
+            let found = client.get_user(&user).await?;
             print_records(zoom.output, USER_COLUMNS, vec![json!(found)], true);
         }
         UsersCommand::Create {
@@ -308,7 +303,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                     password,
                 },
             };
-            let created = client.create_user(&request).await.map_err(failed)?;
+            let created = client.create_user(&request).await?;
             print_records(zoom.output, USER_COLUMNS, vec![json!(created)], true);
         }
         UsersCommand::Update {
@@ -333,7 +328,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                 timezone,
                 ..UserUpdate::default()
             };
-            client.update_user(&user, &update).await.map_err(failed)?;
+            client.update_user(&user, &update).await?;
             done(
                 zoom.output,
                 &format!("updated {user}"),
@@ -347,7 +342,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
             } else {
                 DeleteAction::Disassociate
             };
-            client.delete_user(&user, how).await.map_err(failed)?;
+            client.delete_user(&user, how).await?;
             done(
                 zoom.output,
                 &format!("{action}d {user}"),
@@ -361,7 +356,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
             } else {
                 StatusAction::Deactivate
             };
-            client.update_status(&user, to).await.map_err(failed)?;
+            client.update_status(&user, to).await?;
             done(
                 zoom.output,
                 &format!("{action}d {user}"),
@@ -371,10 +366,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
         UsersCommand::Password { user, zoom, .. } => {
             let password = read_stdin_secret()?;
             let client = zoom.client(false).await?;
-            client
-                .update_password(&user, &password)
-                .await
-                .map_err(failed)?;
+            client.update_password(&user, &password).await?;
             done(
                 zoom.output,
                 &format!("password of {user} updated"),
@@ -383,7 +375,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::RevokeSso { user, zoom } => {
             let client = zoom.client(false).await?;
-            client.revoke_sso_token(&user).await.map_err(failed)?;
+            client.revoke_sso_token(&user).await?;
             done(
                 zoom.output,
                 &format!("SSO token of {user} revoked"),
@@ -400,7 +392,7 @@ async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
     match command {
         AssistantsCommand::List { user, zoom } => {
             let client = zoom.client(false).await?;
-            let list = client.list_assistants(&user).await.map_err(failed)?;
+            let list = client.list_assistants(&user).await?;
             let rows = list.iter().map(|a| json!(a)).collect();
             print_records(zoom.output, COLUMNS, rows, false);
         }
@@ -418,7 +410,7 @@ async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
                     can_manage_host_private_event: None,
                 })
                 .collect();
-            let added = client.add_assistants(&user, &refs).await.map_err(failed)?;
+            let added = client.add_assistants(&user, &refs).await?;
             done(
                 zoom.output,
                 &format!("added {} to {user}", added.ids),
@@ -431,10 +423,7 @@ async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
             zoom,
         } => {
             let client = zoom.client(false).await?;
-            client
-                .delete_assistant(&user, &assistant_id)
-                .await
-                .map_err(failed)?;
+            client.delete_assistant(&user, &assistant_id).await?;
             done(
                 zoom.output,
                 &format!("removed {assistant_id} from {user}"),
@@ -443,7 +432,7 @@ async fn assistants(command: AssistantsCommand) -> anyhow::Result<()> {
         }
         AssistantsCommand::Clear { user, zoom } => {
             let client = zoom.client(false).await?;
-            client.delete_assistants(&user).await.map_err(failed)?;
+            client.delete_assistants(&user).await?;
             done(
                 zoom.output,
                 &format!("removed all assistants of {user}"),

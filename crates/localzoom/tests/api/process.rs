@@ -797,6 +797,22 @@ fn zoom_cli(server: &Server, args: &[&str], stdin: Option<&str>) -> std::process
     child.wait_with_output().unwrap()
 }
 
+/// `localzoom users create` of a Licensed user without a Zoom password (assistants must be Licensed).
+#[track_caller]
+fn create_licensed(server: &Server, email: &str) -> Value {
+    let args = [
+        "users",
+        "create",
+        "--email",
+        email,
+        "--type",
+        "2",
+        "--action",
+        "custCreate",
+    ];
+    zoom_json(server, &args, None)
+}
+
 #[track_caller]
 fn zoom_json(server: &Server, args: &[&str], stdin: Option<&str>) -> Value {
     let mut all = args.to_vec();
@@ -833,20 +849,7 @@ fn the_users_commands_drive_the_api() {
         Some("First1Pass\n"),
     );
     let id = created["id"].as_str().unwrap().to_string();
-    zoom_json(
-        &server,
-        &[
-            "users",
-            "create",
-            "--email",
-            "aide@localzoom.test",
-            "--type",
-            "2",
-            "--action",
-            "custCreate",
-        ],
-        None,
-    );
+    create_licensed(&server, "aide@localzoom.test");
     let listed = zoom_json(&server, &["users", "list"], None);
     assert_eq!(listed.as_array().unwrap().len(), 3);
     zoom_json(
@@ -1057,20 +1060,7 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
     assert_eq!(changes, 1);
 
     // An SSO or API user has no Zoom password to reset: still offboarded.
-    zoom_json(
-        &server,
-        &[
-            "users",
-            "create",
-            "--email",
-            "sso@localzoom.test",
-            "--type",
-            "2",
-            "--action",
-            "custCreate",
-        ],
-        None,
-    );
+    create_licensed(&server, "sso@localzoom.test");
     let reset = zoom_json(
         &server,
         &["offboard", "--reset-password", "sso@localzoom.test"],
@@ -1082,34 +1072,8 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
     );
 
     // A dry run changes nothing, and predicts what would fail (an owner cannot be deactivated).
-    zoom_json(
-        &server,
-        &[
-            "users",
-            "create",
-            "--email",
-            "stays@localzoom.test",
-            "--type",
-            "2",
-            "--action",
-            "custCreate",
-        ],
-        None,
-    );
-    zoom_json(
-        &server,
-        &[
-            "users",
-            "create",
-            "--email",
-            "aide@localzoom.test",
-            "--type",
-            "2",
-            "--action",
-            "custCreate",
-        ],
-        None,
-    );
+    create_licensed(&server, "stays@localzoom.test");
+    create_licensed(&server, "aide@localzoom.test");
     zoom_json(
         &server,
         &[

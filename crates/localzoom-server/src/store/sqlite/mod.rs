@@ -302,6 +302,16 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        login_type: row.get(2)?,
+        created_at: row.get(3)?,
+        ended_at: row.get(4)?,
+    })
+}
+
 fn code_from_row(row: &Row<'_>) -> rusqlite::Result<AuthCode> {
     Ok(AuthCode {
         code_sha256: row.get(0)?,
@@ -781,15 +791,7 @@ impl Store for SqliteStore<'_> {
             "SELECT id, user_id, login_type, created_at, ended_at FROM sessions WHERE user_id = ?1 \
              ORDER BY created_at, rowid",
         )?;
-        let rows = stmt.query_map(params![user_id], |row| {
-            Ok(SessionRecord {
-                id: row.get(0)?,
-                user_id: row.get(1)?,
-                login_type: row.get(2)?,
-                created_at: row.get(3)?,
-                ended_at: row.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![user_id], session_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -981,15 +983,7 @@ impl Store for SqliteStore<'_> {
         let mut stmt = self.conn.prepare(
             "SELECT id, user_id, login_type, created_at, ended_at FROM sessions ORDER BY created_at, rowid",
         )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(SessionRecord {
-                id: row.get(0)?,
-                user_id: row.get(1)?,
-                login_type: row.get(2)?,
-                created_at: row.get(3)?,
-                ended_at: row.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([], session_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
