@@ -38,6 +38,8 @@ pub struct ZoomError {
     pub tracking_id: Option<String>,
     /// Present on 429s.
     pub rate_limit: Option<RateLimit>,
+    /// The call that was refused, as `METHOD URL` (what to check when the API calls an endpoint unknown).
+    pub request: Option<String>,
 }
 
 impl std::fmt::Display for ZoomError {

@@ -317,7 +317,8 @@ impl Client {
             if status.is_success() {
                 return Ok(body.to_vec());
             }
-            let error = zoom_error(status, &headers, &body);
+            let mut error = zoom_error(status, &headers, &body);
+            error.request = Some(format!("{} {url}", call.method));
             // An expired or revoked token: fetch another once, then give up.
             if status == StatusCode::UNAUTHORIZED
                 && error.code == 124
@@ -398,6 +399,7 @@ fn zoom_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ZoomError
         errors,
         tracking_id: header(TRACKING_HEADER).map(str::to_string),
         rate_limit,
+        request: None,
     }
 }
 

@@ -31,6 +31,12 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unknown endpoint")]
     UnknownEndpoint,
+    /// A `/_localzoom/v1` call to a server started without an admin key.
+    #[error("control API off")]
+    ControlApiOff,
+    /// A form body whose text is JSON: `curl -d '{…}'` without `-H 'Content-Type: application/json'`.
+    #[error("JSON body sent as a form")]
+    JsonSentAsForm,
     #[error("bad next_page_token")]
     BadPageToken,
     #[error("email is required")]
@@ -105,6 +111,18 @@ impl ApiError {
             ),
             PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, 300, "Request body is too large.".into()),
             UnknownEndpoint => (S::NOT_FOUND, 2300, "This API endpoint is not recognized.".into()),
+            ControlApiOff => (
+                S::NOT_FOUND,
+                2300,
+                "localzoom's control API is off: start the server with --admin-key KEY (or LOCALZOOM_ADMIN_KEY) \
+                 and send Authorization: Bearer KEY."
+                    .into(),
+            ),
+            JsonSentAsForm => (
+                S::BAD_REQUEST,
+                300,
+                "The body looks like JSON but was sent as a form; send Content-Type: application/json.".into(),
+            ),
             BadPageToken => (S::BAD_REQUEST, 300, "The next page token is invalid or expired.".into()),
             EmailRequired => (S::BAD_REQUEST, 300, "Email is required.".into()),
             Invalid(message) => (S::BAD_REQUEST, 300, message.clone()),
@@ -233,6 +251,15 @@ impl ApiError {
             field: field.to_string(),
             message: message.to_string(),
         }])
+    }
+
+    /// What went wrong, for an operator rather than an API client: Zoom's message, or for an internal failure
+    /// its real cause (which API clients never see).
+    pub fn cause(&self) -> String {
+        match self {
+            ApiError::Internal(detail) => detail.clone(),
+            other => other.body().message,
+        }
     }
 
     pub fn internal(error: impl std::fmt::Display) -> ApiError {

@@ -139,8 +139,6 @@ impl ServerConfig {
             database: database.to_string(),
             database_pool: crate::store::DEFAULT_POOL_SIZE,
             bootstrap: BootstrapRequest {
-                plan: "pro".into(),
-                owner_email: "owner@localzoom.test".into(),
                 ..Default::default()
             },
             rate_limits: true,
@@ -164,12 +162,20 @@ pub async fn open_and_bootstrap(
     now: i64,
 ) -> anyhow::Result<(Arc<Database>, BootstrapOutcome)> {
     let db = Arc::new(Database::open_with_pool(database, pool_size)?);
-    let request = bootstrap.clone();
-    let outcome = db
-        .write(move |store| accounts::bootstrap(store, &request, now))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot bootstrap the database: {}", e.body().message))?;
+    let outcome = bootstrap_open(&db, bootstrap, now).await?;
     Ok((db, outcome))
+}
+
+/// Makes sure the bootstrap account of an open database exists.
+pub async fn bootstrap_open(
+    db: &Database,
+    bootstrap: &BootstrapRequest,
+    now: i64,
+) -> anyhow::Result<BootstrapOutcome> {
+    let request = bootstrap.clone();
+    db.write(move |store| accounts::bootstrap(store, &request, now))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))
 }
 
 /// A running server.
@@ -179,6 +185,8 @@ pub struct Started {
     pub state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Held while serving: no second server on the same SQLite file.
+    _claim: Option<std::fs::File>,
 }
 
 impl Started {
@@ -195,13 +203,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let (db, bootstrap) = open_and_bootstrap(
+    let db = Arc::new(Database::open_with_pool(
         &config.database,
         config.database_pool,
-        &config.bootstrap,
-        config.clock.now_ms(),
-    )
-    .await?;
+    )?);
+    // Claimed before the bootstrap writes anything: a refused second server leaves the database as it was.
+    let claim = db.claim_for_serving()?;
+    let bootstrap = bootstrap_open(&db, &config.bootstrap, config.clock.now_ms()).await?;
     let addr = listener.local_addr()?;
     let rate_limiter = match (config.rate_limits, &config.redis) {
         (false, _) => None,
@@ -239,5 +247,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         state,
         stop,
         task,
+        _claim: claim,
     })
 }

@@ -41,7 +41,7 @@ enum Command {
     /// Run the server.
     Serve(ServeArgs),
     /// Print a fresh access token of the bootstrap Server-to-Server app.
-    Token(CommonArgs),
+    Token(BootstrapArgs),
     /// Add N users to the bootstrap account quickly (for load tests), with a progress line on stderr.
     Seed(SeedArgs),
     /// Manage accounts.
@@ -63,13 +63,8 @@ enum Command {
 
 #[derive(Args)]
 struct PortableArgs {
-    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        env = "LOCALZOOM_DATABASE",
-        default_value = "sqlite://localzoom.db"
-    )]
-    database: String,
+    #[command(flatten)]
+    db: DatabaseArg,
     /// The export file (default: standard output for export, standard input for import).
     #[arg(long)]
     file: Option<std::path::PathBuf>,
@@ -97,53 +92,49 @@ enum AppsCommand {
     Deactivate(DeactivateAppArgs),
 }
 
-/// The database flag of the management commands (the same as `serve`'s).
-#[derive(Args)]
-struct DatabaseArg {
-    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        env = "LOCALZOOM_DATABASE",
-        default_value = "sqlite://localzoom.db"
-    )]
-    database: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Table)]
-    output: Output,
-}
-
 #[derive(Args)]
 struct CreateAccountArgs {
-    #[arg(long, default_value = "pro", value_parser = ["free", "pro", "business", "enterprise"])]
+    /// The account's plan (sets its rate limits).
+    #[arg(long, default_value = "pro", value_parser = PLAN_NAMES)]
     plan: String,
+    /// E-mail of the account's owner (its domain becomes the account's managed domain).
     #[arg(long)]
     owner_email: String,
-    /// Account id (generated when absent).
+    /// Id of the new account (generated when absent).
     #[arg(long)]
     account_id: Option<String>,
     #[command(flatten)]
     db: DatabaseArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Args)]
 struct ListArgs {
     #[command(flatten)]
     db: DatabaseArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Args)]
 struct CreateAppArgs {
+    /// The account the app belongs to.
     #[arg(long)]
     account: String,
+    /// `s2s`: Server-to-Server (account credentials); `user`: user-managed (authorization code).
     #[arg(long = "type", value_parser = ["s2s", "user"])]
     kind: String,
     /// Space-separated scopes (default: the classic admin set for s2s, the classic user set for user apps).
     #[arg(long)]
     scopes: Option<String>,
-    #[arg(long)]
+    /// Where the authorization-code flow sends the browser back (required for user apps).
+    #[arg(long, required_if_eq("kind", "user"))]
     redirect_uri: Option<String>,
     #[command(flatten)]
     db: DatabaseArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Args)]
@@ -153,18 +144,23 @@ struct ListAppsArgs {
     account: Option<String>,
     #[command(flatten)]
     db: DatabaseArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Args)]
 struct DeactivateAppArgs {
+    /// The app's client id.
     client_id: String,
     #[command(flatten)]
     db: DatabaseArg,
+    #[command(flatten)]
+    output: OutputArg,
 }
 
 #[derive(Args)]
 struct SetLimitsArgs {
-    /// The account (default: the bootstrap account).
+    /// The account (default: the database's bootstrap account).
     #[arg(long)]
     account: Option<String>,
     /// Most active and pending Basic users (error 3412 beyond), or `unlimited`.
@@ -182,19 +178,19 @@ struct SetLimitsArgs {
     #[arg(long = "rate-limit", value_name = "NAME=VALUE")]
     rate_limits: Vec<String>,
     #[command(flatten)]
-    common: CommonArgs,
+    db: DatabaseArg,
 }
 
 #[derive(Args)]
 struct SetPlanArgs {
     /// The new plan.
-    #[arg(id = "new_plan", value_name = "PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
+    #[arg(id = "new_plan", value_name = "PLAN", value_parser = PLAN_NAMES)]
     plan: String,
-    /// The account (default: the bootstrap account).
+    /// The account (default: the database's bootstrap account).
     #[arg(long)]
     account: Option<String>,
     #[command(flatten)]
-    common: CommonArgs,
+    db: DatabaseArg,
 }
 
 #[derive(Args)]
@@ -203,37 +199,48 @@ struct SeedArgs {
     #[arg(long)]
     users: u64,
     #[command(flatten)]
-    common: CommonArgs,
+    bootstrap: BootstrapArgs,
 }
 
+const PLAN_NAMES: [&str; 4] = ["free", "pro", "business", "enterprise"];
+
+/// The database of every command that opens one. Its default does not depend on the folder a command runs in,
+/// so `serve`, `token` and `--local` commands started anywhere use the same data.
 #[derive(Args, Clone)]
-struct CommonArgs {
-    /// Database URL: sqlite://PATH (embedded, the default) or postgres://USER@HOST:PORT/DB.
-    #[arg(
-        long,
-        env = "LOCALZOOM_DATABASE",
-        default_value = "sqlite://localzoom.db"
-    )]
-    database: String,
-    /// Plan of the bootstrap account.
-    #[arg(long, env = "LOCALZOOM_PLAN", default_value = "pro", value_parser = ["free", "pro", "business", "enterprise"])]
-    plan: String,
-    /// Bootstrap account id (generated when absent).
+struct DatabaseArg {
+    /// Database URL: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB [default:
+    /// sqlite://$XDG_DATA_HOME/localzoom/localzoom.db, or ~/.local/share/localzoom/localzoom.db]
+    #[arg(long, env = "LOCALZOOM_DATABASE", value_name = "URL")]
+    database: Option<String>,
+}
+
+#[derive(Args, Clone, Copy)]
+struct OutputArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// The bootstrap account and Server-to-Server app: created on an empty database, checked against a used one.
+#[derive(Args, Clone)]
+struct BootstrapArgs {
+    #[command(flatten)]
+    db: DatabaseArg,
+    /// Plan of the bootstrap account: set when it is created, and applied to it when given later [default: pro].
+    #[arg(long, env = "LOCALZOOM_PLAN", value_parser = PLAN_NAMES)]
+    plan: Option<String>,
+    /// Bootstrap account id (generated when absent; must match a used database's).
     #[arg(long, env = "LOCALZOOM_ACCOUNT_ID")]
     account_id: Option<String>,
-    /// Client id of the bootstrap Server-to-Server app (generated when absent).
+    /// Client id of the Server-to-Server app to use (generated on an empty database; must exist in a used one).
     #[arg(long, env = "LOCALZOOM_CLIENT_ID")]
     client_id: Option<String>,
-    /// Client secret of the bootstrap Server-to-Server app (generated and printed once when absent).
+    /// Its client secret (generated and printed once on an empty database; must match in a used one).
     #[arg(long, env = "LOCALZOOM_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
-    /// E-mail of the bootstrap account's owner.
-    #[arg(
-        long,
-        env = "LOCALZOOM_OWNER_EMAIL",
-        default_value = "owner@localzoom.test"
-    )]
-    owner_email: String,
+    /// E-mail of the bootstrap account's owner, when it is created [default: owner@localzoom.test].
+    #[arg(long, env = "LOCALZOOM_OWNER_EMAIL")]
+    owner_email: Option<String>,
 }
 
 #[derive(Args)]
@@ -264,7 +271,7 @@ struct ServeArgs {
     #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
     password_hash: HashCost,
     #[command(flatten)]
-    common: CommonArgs,
+    bootstrap: BootstrapArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -285,8 +292,8 @@ enum HashCost {
     Minimal,
 }
 
-impl CommonArgs {
-    fn bootstrap(&self) -> BootstrapRequest {
+impl BootstrapArgs {
+    fn request(&self) -> BootstrapRequest {
         BootstrapRequest {
             plan: self.plan.clone(),
             owner_email: self.owner_email.clone(),
@@ -295,6 +302,43 @@ impl CommonArgs {
             client_secret: self.client_secret.clone(),
         }
     }
+}
+
+impl DatabaseArg {
+    /// The URL to open: the one given, or the SQLite file in the user's data folder (made if missing).
+    fn url(&self) -> anyhow::Result<String> {
+        match &self.database {
+            Some(url) => Ok(url.clone()),
+            None => default_database(),
+        }
+    }
+
+    /// Opens the database and says on stderr which one it is (stdout may be a token or JSON for a script).
+    fn open(&self, pool_size: usize) -> anyhow::Result<Database> {
+        let db = Database::open_with_pool(&self.url()?, pool_size)?;
+        eprintln!("localzoom: database {}", db.describe());
+        Ok(db)
+    }
+}
+
+/// `$XDG_DATA_HOME/localzoom/localzoom.db`, or `~/.local/share/localzoom/localzoom.db` (atuin's convention).
+fn default_database() -> anyhow::Result<String> {
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let data = env_dir("XDG_DATA_HOME")
+        .or_else(|| env_dir("HOME").map(|home| home.join(".local/share")))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "neither XDG_DATA_HOME nor HOME is set: give --database (LOCALZOOM_DATABASE)"
+            )
+        })?;
+    let dir = data.join("localzoom");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    Ok(format!("sqlite://{}", dir.join("localzoom.db").display()))
 }
 
 fn main() -> ExitCode {
@@ -315,8 +359,8 @@ fn main() -> ExitCode {
             Command::Apps(AppsCommand::Create(args)) => create_app(args).await,
             Command::Apps(AppsCommand::List(args)) => list_apps(args),
             Command::Apps(AppsCommand::Deactivate(args)) => deactivate_app(args).await,
-            Command::Users(command) => zoom::users(command).await,
-            Command::Offboard(args) => zoom::offboard(args).await,
+            Command::Users(command) => zoom::users(command).await.map_err(zoom::explain),
+            Command::Offboard(args) => zoom::offboard(args).await.map_err(zoom::explain),
             Command::Export(args) => export(args),
             Command::Import(args) => import(args).await,
         }
@@ -352,8 +396,8 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _log_guard = init_logging(args.log_format);
-    let mut config = ServerConfig::new(&args.listen, &args.common.database);
-    config.bootstrap = args.common.bootstrap();
+    let mut config = ServerConfig::new(&args.listen, &args.bootstrap.db.url()?);
+    config.bootstrap = args.bootstrap.request();
     config.rate_limits = args.rate_limits == "on";
     config.database_pool = args.database_pool;
     config.redis = args.redis.clone();
@@ -394,12 +438,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         "rate limits off".to_string()
     };
+    let plan = match &b.plan_changed_from {
+        Some(old) => format!("{} (moved from {old} by --plan)", b.plan),
+        None => b.plan.clone(),
+    };
     let mut banner = format!(
-        "localzoom listening on http://{} · database {} · plan {} · {rate_limits}\n\
+        "localzoom listening on http://{} · database {} · plan {plan} · {rate_limits}\n\
          account {} · S2S app client id {}\n",
         started.addr,
         started.state.db.describe(),
-        b.plan,
         b.account_id,
         b.client_id
     );
@@ -437,8 +484,8 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn token(args: CommonArgs) -> anyhow::Result<()> {
-    let (token, outcome) = mint_bootstrap_token(&args.database, &args.bootstrap()).await?;
+async fn token(args: BootstrapArgs) -> anyhow::Result<()> {
+    let (token, outcome) = mint_bootstrap_token(&args).await?;
     if let Some(secret) = &outcome.generated_secret {
         eprintln!(
             "localzoom: bootstrapped account {} · client id {} · client secret {secret} (shown once)",
@@ -449,14 +496,23 @@ async fn token(args: CommonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the database and makes sure its bootstrap account and app exist, as `serve` does.
+async fn open_and_bootstrap(args: &BootstrapArgs) -> anyhow::Result<(Database, server::Bootstrap)> {
+    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let outcome = server::bootstrap_open(&db, &args.request(), SystemClock.now_ms()).await?;
+    if let Some(old) = &outcome.plan_changed_from {
+        eprintln!(
+            "localzoom: account {} moved from plan {old} to {} (--plan / LOCALZOOM_PLAN)",
+            outcome.account_id, outcome.plan
+        );
+    }
+    Ok((db, outcome))
+}
+
 /// A fresh access token of the database's bootstrap Server-to-Server app (bootstrapping it if needed).
-async fn mint_bootstrap_token(
-    database: &str,
-    bootstrap: &BootstrapRequest,
-) -> anyhow::Result<(String, server::Bootstrap)> {
+async fn mint_bootstrap_token(args: &BootstrapArgs) -> anyhow::Result<(String, server::Bootstrap)> {
     let now = SystemClock.now_ms();
-    let (db, outcome) =
-        server::open_and_bootstrap(database, DEFAULT_POOL_SIZE, bootstrap, now).await?;
+    let (db, outcome) = open_and_bootstrap(args).await?;
     let client_id = outcome.client_id.clone();
     let response = db
         .write(move |store| {
@@ -466,7 +522,7 @@ async fn mint_bootstrap_token(
             accounts::mint_token(store, &app, now)
         })
         .await
-        .map_err(|e| anyhow::anyhow!("cannot mint a token: {}", e.body().message))?;
+        .map_err(|e| anyhow::anyhow!("cannot mint a token: {}", e.cause()))?;
     Ok((response.access_token, outcome))
 }
 
@@ -474,13 +530,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     // Small transactions: every statement inside a savepoint pays for the pages the transaction has dirtied.
     const BATCH: u64 = 2_000;
     let now = SystemClock.now_ms();
-    let (db, outcome) = server::open_and_bootstrap(
-        &args.common.database,
-        DEFAULT_POOL_SIZE,
-        &args.common.bootstrap(),
-        now,
-    )
-    .await?;
+    let (db, outcome) = open_and_bootstrap(&args.bootstrap).await?;
     let account = outcome.account_id.clone();
     // Continue numbering after earlier seeds so that running it twice adds more users.
     let first = db
@@ -494,7 +544,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             }
             Ok(n)
         })
-        .map_err(|e| anyhow::anyhow!("cannot read the database: {}", e.body().message))?;
+        .map_err(|e| anyhow::anyhow!("cannot read the database: {}", e.cause()))?;
     let started = std::time::Instant::now();
     let mut progress = Progress::new("seeding users", args.users);
     let mut done = 0;
@@ -503,7 +553,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         let (account, from) = (account.clone(), first + done);
         db.write(move |store| accounts::seed_users(store, &account, from, count, now))
             .await
-            .map_err(|e| anyhow::anyhow!("cannot seed users: {}", e.body().message))?;
+            .map_err(|e| anyhow::anyhow!("cannot seed users: {}", e.cause()))?;
         done += count;
         progress.show(done);
     }
@@ -532,7 +582,7 @@ async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (history, per_day) = (args.password_history, args.password_changes_per_day);
-    let account = edit_account(&args.common, args.account, move |account| {
+    let account = edit_account(&args.db, args.account, move |account| {
         if let Some(max) = max_basic_users {
             account.max_basic_users = max;
         }
@@ -563,7 +613,7 @@ async fn set_limits(args: SetLimitsArgs) -> anyhow::Result<()> {
 
 async fn set_plan(args: SetPlanArgs) -> anyhow::Result<()> {
     let plan = args.plan;
-    let account = edit_account(&args.common, args.account, move |account| {
+    let account = edit_account(&args.db, args.account, move |account| {
         account.plan = plan;
         Ok(())
     })
@@ -576,19 +626,24 @@ async fn set_plan(args: SetPlanArgs) -> anyhow::Result<()> {
 /// Changes an account (the bootstrap account unless `account` is given) in one transaction; a running server
 /// sees the change on its next request.
 async fn edit_account(
-    common: &CommonArgs,
+    db: &DatabaseArg,
     account: Option<String>,
     edit: impl FnOnce(&mut AccountRecord) -> Result<(), ApiError> + Send + 'static,
 ) -> anyhow::Result<AccountRecord> {
-    let now = SystemClock.now_ms();
-    let (db, outcome) = server::open_and_bootstrap(
-        &common.database,
-        DEFAULT_POOL_SIZE,
-        &common.bootstrap(),
-        now,
-    )
-    .await?;
-    let account_id = account.unwrap_or(outcome.account_id);
+    let db = db.open(DEFAULT_POOL_SIZE)?;
+    let account_id = match account {
+        Some(id) => id,
+        None => db
+            .read(accounts::bootstrap_account_id)
+            .map_err(failed)?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no accounts yet: start `localzoom serve` on it once, or create one with \
+                     `localzoom accounts create`",
+                    db.describe()
+                )
+            })?,
+    };
     db.write(move |store| {
         let mut account = localzoom_server::service::users::account(store, &account_id)?;
         edit(&mut account)?;
@@ -608,7 +663,7 @@ fn limits_of(account: &AccountRecord) -> AccountLimits {
 
 fn export(args: PortableArgs) -> anyhow::Result<()> {
     use localzoom_server::service::portable;
-    let db = Database::open(&args.database)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE)?;
     let count = match &args.file {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -617,14 +672,14 @@ fn export(args: PortableArgs) -> anyhow::Result<()> {
         }
         None => portable::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock())),
     }
-    .map_err(failed)?;
+    .map_err(|e| anyhow::anyhow!("cannot export {}: {}", db.describe(), e.cause()))?;
     eprintln!("exported {count} records from {}", db.describe());
     Ok(())
 }
 
 async fn import(args: PortableArgs) -> anyhow::Result<()> {
     use localzoom_server::service::portable;
-    let db = Database::open(&args.database)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE)?;
     let count = match &args.file {
         Some(path) => {
             let file = std::fs::File::open(path)
@@ -637,12 +692,9 @@ async fn import(args: PortableArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(db: &DatabaseArg) -> anyhow::Result<Database> {
-    Database::open(&db.database)
-}
-
+/// A failure as an operator needs it: Zoom's message, or the real cause of an internal one.
 fn failed(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.body().message)
+    anyhow::anyhow!("{}", e.cause())
 }
 
 fn account_json(a: &AccountRecord) -> serde_json::Value {
@@ -669,7 +721,7 @@ const ACCOUNT_COLUMNS: &[&str] = &["account_id", "plan", "owner_email", "max_bas
 const APP_COLUMNS: &[&str] = &["client_id", "account_id", "type", "active", "scopes"];
 
 async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
-    let db = open(&args.db)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE)?;
     let now = SystemClock.now_ms();
     let id = args
         .account_id
@@ -680,7 +732,7 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
         .await
         .map_err(failed)?;
     print_records(
-        args.db.output,
+        args.output.output,
         ACCOUNT_COLUMNS,
         vec![account_json(&account)],
         true,
@@ -689,11 +741,13 @@ async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
 }
 
 fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
-    let all = open(&args.db)?
+    let all = args
+        .db
+        .open(DEFAULT_POOL_SIZE)?
         .read(|store| store.accounts())
         .map_err(failed)?;
     print_records(
-        args.db.output,
+        args.output.output,
         ACCOUNT_COLUMNS,
         all.iter().map(account_json).collect(),
         false,
@@ -702,7 +756,7 @@ fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
 }
 
 async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
-    let db = open(&args.db)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE)?;
     let now = SystemClock.now_ms();
     let kind = accounts::AppKind::parse(&args.kind).expect("clap checked the value");
     let scopes = args
@@ -716,7 +770,7 @@ async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
     let mut columns = APP_COLUMNS.to_vec();
     columns.push("client_secret");
     print_records(
-        args.db.output,
+        args.output.output,
         &columns,
         vec![app_json(&app, Some(&secret))],
         true,
@@ -725,14 +779,16 @@ async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
 }
 
 fn list_apps(args: ListAppsArgs) -> anyhow::Result<()> {
-    let apps = open(&args.db)?
+    let apps = args
+        .db
+        .open(DEFAULT_POOL_SIZE)?
         .read(|store| match &args.account {
             Some(account) => store.apps(account),
             None => store.all_apps(),
         })
         .map_err(failed)?;
     print_records(
-        args.db.output,
+        args.output.output,
         APP_COLUMNS,
         apps.iter().map(|a| app_json(a, None)).collect(),
         false,
@@ -742,15 +798,49 @@ fn list_apps(args: ListAppsArgs) -> anyhow::Result<()> {
 
 async fn deactivate_app(args: DeactivateAppArgs) -> anyhow::Result<()> {
     let client_id = args.client_id;
-    let app = open(&args.db)?
+    let app = args
+        .db
+        .open(DEFAULT_POOL_SIZE)?
         .write(move |store| accounts::deactivate_app(store, &client_id))
         .await
         .map_err(failed)?;
     print_records(
-        args.db.output,
+        args.output.output,
         APP_COLUMNS,
         vec![app_json(&app, None)],
         true,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help` is the first thing a newcomer reads: every subcommand and every flag says what it is about.
+    #[test]
+    fn every_subcommand_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                for arg in sub.get_arguments() {
+                    let builtin = ["help", "version"].contains(&arg.get_id().as_str());
+                    if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                        missing.push(format!("{path} <{}>", arg.get_id()));
+                    }
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cli, "localzoom", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }

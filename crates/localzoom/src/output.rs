@@ -93,17 +93,39 @@ impl Progress {
             self.next_tenth += 1;
         }
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        let eta = (self.total - done) as f64 / rate.max(1.0);
-        let line = format!(
-            "{}: {done}/{} ({:.0}%) · {rate:.0} users/s · ETA {eta:.0}s",
-            self.what,
-            self.total,
-            100.0 * done as f64 / self.total.max(1) as f64
-        );
+        let line = progress_line(self.what, done, self.total, rate);
         match (self.terminal, finished) {
             (true, false) => eprint!("\r{line}   "),
             (true, true) => eprintln!("\r{line}   "),
             (false, _) => eprintln!("{line}"),
         }
+    }
+}
+
+/// `offboarding users: 3/10 (30%) · 1 user/s · ETA 7s`
+fn progress_line(what: &str, done: u64, total: u64, rate: f64) -> String {
+    let eta = total.saturating_sub(done) as f64 / rate.max(1.0);
+    let rate = format!("{rate:.0}");
+    let unit = if rate == "1" { "user/s" } else { "users/s" };
+    format!(
+        "{what}: {done}/{total} ({:.0}%) · {rate} {unit} · ETA {eta:.0}s",
+        100.0 * done as f64 / total.max(1) as f64
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_line;
+
+    #[test]
+    fn progress_counts_one_user_in_the_singular() {
+        assert_eq!(
+            progress_line("offboarding users", 3, 10, 1.2),
+            "offboarding users: 3/10 (30%) · 1 user/s · ETA 6s"
+        );
+        assert_eq!(
+            progress_line("checking users", 10, 10, 12.4),
+            "checking users: 10/10 (100%) · 12 users/s · ETA 0s"
+        );
     }
 }

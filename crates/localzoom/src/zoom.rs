@@ -23,10 +23,13 @@ pub struct ZoomArgs {
     /// The OAuth host (`/oauth/token` is appended).
     #[arg(long, env = "ZOOM_OAUTH_URL", default_value = localzoom_client::DEFAULT_OAUTH_URL)]
     oauth_url: String,
+    /// Account id of the Server-to-Server OAuth app.
     #[arg(long, env = "ZOOM_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Client id of the Server-to-Server OAuth app.
     #[arg(long, env = "ZOOM_CLIENT_ID")]
     client_id: Option<String>,
+    /// Client secret of the Server-to-Server OAuth app.
     #[arg(long, env = "ZOOM_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
     /// Use the local server (`LOCALZOOM_LISTEN`, default 127.0.0.1:9800) with its bootstrap app: the
@@ -54,21 +57,26 @@ pub enum UsersCommand {
     },
     /// Show one user (id, e-mail or `me`).
     Get {
+        /// The user: id, e-mail or `me`.
         user: String,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
     /// Create a user.
     Create {
+        /// The new user's e-mail address.
         #[arg(long)]
         email: String,
         /// 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic, 99 None (ssoCreate only).
         #[arg(long = "type", default_value_t = 1)]
         user_type: i64,
+        /// How Zoom creates the user: `create` (invitation e-mail), `autoCreate`, `custCreate`, `ssoCreate`.
         #[arg(long, default_value = "create", value_parser = ["create", "autoCreate", "custCreate", "ssoCreate"])]
         action: String,
+        /// First name.
         #[arg(long)]
         first_name: Option<String>,
+        /// Last name.
         #[arg(long)]
         last_name: Option<String>,
         /// Read the initial password (autoCreate) from standard input.
@@ -79,19 +87,27 @@ pub enum UsersCommand {
     },
     /// Change a user's profile fields.
     Update {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// First name.
         #[arg(long)]
         first_name: Option<String>,
+        /// Last name.
         #[arg(long)]
         last_name: Option<String>,
+        /// Display name.
         #[arg(long)]
         display_name: Option<String>,
+        /// User type: 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic.
         #[arg(long = "type")]
         user_type: Option<i64>,
+        /// Department.
         #[arg(long)]
         dept: Option<String>,
+        /// Job title.
         #[arg(long)]
         job_title: Option<String>,
+        /// Time zone (IANA name, e.g. Europe/Berlin).
         #[arg(long)]
         timezone: Option<String>,
         #[command(flatten)]
@@ -99,7 +115,9 @@ pub enum UsersCommand {
     },
     /// Remove a user from the account (`disassociate`, Zoom's default) or delete it for good (`delete`).
     Delete {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// `disassociate` keeps the user as a Zoom user outside this account; `delete` removes it for good.
         #[arg(long, default_value = "disassociate", value_parser = ["disassociate", "delete"])]
         action: String,
         #[command(flatten)]
@@ -107,7 +125,9 @@ pub enum UsersCommand {
     },
     /// Activate or deactivate a user.
     Status {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// `activate` or `deactivate`.
         #[arg(value_parser = ["activate", "deactivate"])]
         action: String,
         #[command(flatten)]
@@ -115,7 +135,9 @@ pub enum UsersCommand {
     },
     /// Set a user's password, read from standard input.
     Password {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// Read the new password from standard input (required: a password on the command line would be seen).
         #[arg(long, required = true)]
         password_stdin: bool,
         #[command(flatten)]
@@ -123,6 +145,7 @@ pub enum UsersCommand {
     },
     /// Revoke a user's SSO token (ends their SSO sessions).
     RevokeSso {
+        /// The user: id, e-mail or `me`.
         user: String,
         #[command(flatten)]
         zoom: ZoomArgs,
@@ -134,14 +157,18 @@ pub enum UsersCommand {
 
 #[derive(Subcommand)]
 pub enum AssistantsCommand {
+    /// List a user's assistants.
     List {
+        /// The user: id, e-mail or `me`.
         user: String,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
     /// Add assistants (ids or e-mails of users of the same account).
     Add {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// The assistants: ids or e-mails.
         #[arg(required = true)]
         assistants: Vec<String>,
         #[command(flatten)]
@@ -149,13 +176,16 @@ pub enum AssistantsCommand {
     },
     /// Remove one assistant (by id).
     Remove {
+        /// The user: id, e-mail or `me`.
         user: String,
+        /// The assistant's id.
         assistant_id: String,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
     /// Remove all of a user's assistants.
     Clear {
+        /// The user: id, e-mail or `me`.
         user: String,
         #[command(flatten)]
         zoom: ZoomArgs,
@@ -232,15 +262,70 @@ impl ZoomArgs {
 /// A token of the local database's bootstrap app, as `localzoom token` mints it (same `LOCALZOOM_*` variables).
 async fn local_token() -> anyhow::Result<String> {
     let env = |name: &str| std::env::var(name).ok();
-    let database = env("LOCALZOOM_DATABASE").unwrap_or_else(|| "sqlite://localzoom.db".into());
-    let request = localzoom_server::service::accounts::BootstrapRequest {
-        plan: env("LOCALZOOM_PLAN").unwrap_or_else(|| "pro".into()),
-        owner_email: env("LOCALZOOM_OWNER_EMAIL").unwrap_or_else(|| "owner@localzoom.test".into()),
+    let args = crate::BootstrapArgs {
+        db: crate::DatabaseArg {
+            database: env("LOCALZOOM_DATABASE"),
+        },
+        plan: env("LOCALZOOM_PLAN"),
+        owner_email: env("LOCALZOOM_OWNER_EMAIL"),
         account_id: env("LOCALZOOM_ACCOUNT_ID"),
         client_id: env("LOCALZOOM_CLIENT_ID"),
         client_secret: env("LOCALZOOM_CLIENT_SECRET"),
     };
-    Ok(crate::mint_bootstrap_token(&database, &request).await?.0)
+    Ok(crate::mint_bootstrap_token(&args).await?.0)
+}
+
+/// A client failure as a person at a terminal needs it to fix the cause: where nothing listens, or which URL the
+/// API did not know.
+pub fn describe(error: &Error) -> String {
+    match error {
+        Error::Transport(e) => {
+            let place = e
+                .url()
+                .map(|u| {
+                    format!(
+                        "{}:{}",
+                        u.host_str().unwrap_or(""),
+                        u.port_or_known_default().unwrap_or(0)
+                    )
+                })
+                .unwrap_or_else(|| "the server".into());
+            let refused =
+                std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+            if refused {
+                format!("nothing listens on {place} — is `localzoom serve` running?")
+            } else {
+                format!("cannot reach {place}: {}", error_chain(e))
+            }
+        }
+        Error::Api(e) if e.code == 2300 || (e.http_status == 404 && e.code == 0) => format!(
+            "{e}; the call was {} — is the API URL right (--api-url, ZOOM_API_URL)? Zoom's is {}, a local \
+             server's http://HOST:PORT/v2",
+            e.request.as_deref().unwrap_or("unknown"),
+            localzoom_client::DEFAULT_API_URL
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message alone says only "error sending request").
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// `describe` for failures that reach `main` as `anyhow` errors.
+pub fn explain(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<Error>() {
+        Some(e) => anyhow::anyhow!(describe(e)),
+        None => error,
+    }
 }
 
 fn read_stdin_secret() -> anyhow::Result<String> {
@@ -504,6 +589,18 @@ fn random_password() -> String {
     String::from_utf8(chars).unwrap_or_default()
 }
 
+/// Why Zoom would refuse to deactivate this user, if it would: owners and admins (`PUT …/status`, code 200).
+fn cannot_deactivate(user: &localzoom_client::types::User) -> Option<String> {
+    let role = match (user.role_id.as_str(), user.role_name.as_str()) {
+        ("0", _) | (_, "Owner") => "Owner",
+        ("1", _) | (_, "Admin") => "Admin",
+        _ => return None,
+    };
+    Some(format!(
+        "{role} users cannot be deactivated (Zoom refuses with code 200); left unchanged"
+    ))
+}
+
 /// Offboards one user. Each step can be repeated (localzoom answers 204 to revoking a revoked token, clearing no
 /// assistants and deactivating an inactive user; Zoom documents the first two), so a re-run after a failure
 /// finishes the job. With `--reset-password`, a re-run sets yet another password, which counts against Zoom's
@@ -521,9 +618,14 @@ async fn offboard_user(
     };
     let user = outcome.user.clone();
     let result: Result<(), Error> = async {
-        // The order matters: sign-ins and delegated access end first, the account last.
+        // What Zoom would refuse at the last step is checked before the first: a user it will fail on is left
+        // as it was, never half offboarded (SSO revoked and assistants gone, yet still active).
+        let found = client.get_user(&user).await?;
+        if let Some(reason) = cannot_deactivate(&found) {
+            outcome.error = Some(reason);
+            return Ok(());
+        }
         if dry_run {
-            let found = client.get_user(&user).await?;
             let assistants = client.list_assistants(&user).await?;
             outcome.done.push("found");
             outcome.done.push(if assistants.is_empty() {
@@ -534,14 +636,9 @@ async fn offboard_user(
             if found.status == "inactive" {
                 outcome.done.push("already inactive");
             }
-            if found.role_name != "Member" {
-                outcome.error = Some(format!(
-                    "{} users cannot be deactivated (Zoom refuses with code 200)",
-                    found.role_name
-                ));
-            }
             return Ok(());
         }
+        // The order matters: sign-ins and delegated access end first, the account last.
         client.revoke_sso_token(&user).await?;
         outcome.done.push("sso-revoked");
         client.delete_assistants(&user).await?;
@@ -567,7 +664,7 @@ async fn offboard_user(
     }
     .await;
     if let Err(e) = result {
-        outcome.error = Some(e.to_string());
+        outcome.error = Some(describe(&e));
     }
     outcome
 }

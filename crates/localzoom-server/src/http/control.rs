@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Some(key) = &state.admin_key else {
-            return Err(ApiError::UnknownEndpoint);
+            return Err(ApiError::ControlApiOff);
         };
         let given = parts
             .headers

@@ -123,6 +123,9 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
                 let request = Request::from_parts(parts, Body::from(bytes));
                 multipart_fields(request).await?
             }
+            "application/x-www-form-urlencoded" if looks_like_json(&bytes) => {
+                return Err(ApiError::JsonSentAsForm);
+            }
             "application/x-www-form-urlencoded" => nest_form_fields(
                 serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| {
                     ApiError::Invalid("Request Body should be a valid form.".into())
@@ -135,6 +138,13 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             prefix: String::new(),
         })
     }
+}
+
+/// A form body that is a JSON object or array: what `curl -d '{"a":1}'` sends when no Content-Type is given.
+fn looks_like_json(bytes: &[u8]) -> bool {
+    let text = bytes.trim_ascii();
+    matches!(text.first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// A form field may carry an object or array as JSON text (`assistants=[{"id":"…"}]`): read it as JSON.

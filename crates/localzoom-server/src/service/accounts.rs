@@ -21,6 +21,8 @@ pub const S2S_ADMIN_SCOPES: &[&str] = &[
     "account:write:admin",
 ];
 
+pub const DEFAULT_OWNER_EMAIL: &str = "owner@localzoom.test";
+
 pub const PLANS: &[&str] = &["free", "pro", "business", "enterprise"];
 
 const META_BOOTSTRAP_ACCOUNT: &str = "bootstrap_account_id";
@@ -30,8 +32,10 @@ const META_SERVER_KEY: &str = "server_key";
 /// What `serve` and `token` are told about the bootstrap account.
 #[derive(Debug, Clone, Default)]
 pub struct BootstrapRequest {
-    pub plan: String,
-    pub owner_email: String,
+    /// The plan of a new account, or the plan to move a used database's account to (`pro` when none is given).
+    pub plan: Option<String>,
+    /// The owner of a new account (`owner@localzoom.test` when none is given); must be a used database's owner.
+    pub owner_email: Option<String>,
     pub account_id: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -46,6 +50,8 @@ pub struct BootstrapOutcome {
     pub generated_secret: Option<String>,
     pub created: bool,
     pub plan: String,
+    /// The plan the account had before this bootstrap moved it to `plan`.
+    pub plan_changed_from: Option<String>,
 }
 
 /// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
@@ -59,10 +65,15 @@ pub fn bootstrap(
         store.meta_set(META_SERVER_KEY, &crypto::new_secret())?;
     }
     if let Some(account_id) = store.meta_get(META_BOOTSTRAP_ACCOUNT)? {
-        return reuse_bootstrap(store, req, account_id, now);
+        return reuse_bootstrap(store, req, account_id);
     }
     let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
-    let (_, owner) = create_account(store, &account_id, &req.plan, &req.owner_email, now)?;
+    let plan = req.plan.clone().unwrap_or_else(|| "pro".into());
+    let owner_email = req
+        .owner_email
+        .clone()
+        .unwrap_or_else(|| DEFAULT_OWNER_EMAIL.into());
+    let (_, owner) = create_account(store, &account_id, &plan, &owner_email, now)?;
     let client_id = req.client_id.clone().unwrap_or_else(crypto::new_id);
     let (secret, generated_secret) = match &req.client_secret {
         Some(secret) => (secret.clone(), None),
@@ -86,63 +97,92 @@ pub fn bootstrap(
         client_id,
         generated_secret,
         created: true,
-        plan: req.plan.clone(),
+        plan,
+        plan_changed_from: None,
     })
 }
 
+/// The account `serve` made when it first ran on this database, if it has.
+pub fn bootstrap_account_id(store: &dyn Store) -> StoreResult<Option<String>> {
+    store.meta_get(META_BOOTSTRAP_ACCOUNT)
+}
+
+/// A used database: the given credentials must be the ones it holds. Nothing is registered here (a mistyped
+/// client id must not become a new app); apps are added with `localzoom apps create`. A given plan is applied.
 fn reuse_bootstrap(
     store: &dyn Store,
     req: &BootstrapRequest,
     account_id: String,
-    now: i64,
 ) -> StoreResult<BootstrapOutcome> {
     if let Some(given) = &req.account_id
         && given != &account_id
     {
         return Err(ApiError::Invalid(format!(
-            "this database belongs to account {account_id}, not {given}"
+            "this database belongs to account {account_id}, not {given}: leave out --account-id \
+             (LOCALZOOM_ACCOUNT_ID) to use it, or give --database (LOCALZOOM_DATABASE) a new file for account {given}"
         )));
     }
-    let account = store
+    let mut account = store
         .account(&account_id)?
         .ok_or_else(|| ApiError::internal("bootstrap account missing"))?;
+    if let Some(given) = &req.owner_email
+        && !given.eq_ignore_ascii_case(&account.owner_email)
+    {
+        return Err(ApiError::Invalid(format!(
+            "this database's account {account_id} is owned by {}, not {given}: --owner-email \
+             (LOCALZOOM_OWNER_EMAIL) only names the owner of a new database; leave it out to use this one",
+            account.owner_email
+        )));
+    }
     let owner = store
         .user_by_email(&account_id, &account.owner_email)?
         .ok_or_else(|| ApiError::internal("bootstrap owner missing"))?;
     let stored_client = store
         .meta_get(META_BOOTSTRAP_CLIENT)?
         .ok_or_else(|| ApiError::internal("bootstrap app missing"))?;
-    let client_id = req.client_id.clone().unwrap_or(stored_client);
-    if let Some(secret) = &req.client_secret {
-        match store.app(&client_id)? {
-            Some(app) if app.account_id != account_id => {
-                return Err(ApiError::Invalid(format!(
-                    "client id {client_id} belongs to another account"
-                )));
-            }
-            Some(app)
-                if crypto::constant_time_eq(
+    let client_id = req.client_id.clone().unwrap_or(stored_client.clone());
+    match store.app(&client_id)? {
+        None => {
+            return Err(ApiError::Invalid(format!(
+                "this database has no app with client id {client_id}: leave out --client-id \
+                 (LOCALZOOM_CLIENT_ID) to use its bootstrap app {stored_client}, or register another with \
+                 `localzoom apps create --account {account_id} --type s2s`"
+            )));
+        }
+        Some(app) if app.account_id != account_id => {
+            return Err(ApiError::Invalid(format!(
+                "client id {client_id} belongs to another account than this database's bootstrap account \
+                 {account_id}"
+            )));
+        }
+        Some(app) if app.kind != AppKind::S2s.as_str() => {
+            return Err(ApiError::Invalid(format!(
+                "client id {client_id} is a user-managed app; the bootstrap app must be a Server-to-Server app"
+            )));
+        }
+        Some(app) => {
+            if let Some(secret) = &req.client_secret
+                && !crypto::constant_time_eq(
                     &app.client_secret_sha256,
                     &crypto::sha256(secret.as_bytes()),
-                ) => {}
-            Some(_) => {
+                )
+            {
                 return Err(ApiError::Invalid(format!(
-                    "client id {client_id} exists with another secret"
+                    "client id {client_id} has another secret in this database: give its secret, or leave out \
+                     --client-secret (LOCALZOOM_CLIENT_SECRET)"
                 )));
             }
-            None => store.insert_app(&bootstrap_app(
-                &client_id,
-                secret,
-                &account_id,
-                &owner.id,
-                now,
-            ))?,
         }
+    }
+    if client_id != stored_client {
         store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
-    } else if store.app(&client_id)?.is_none() {
-        return Err(ApiError::Invalid(format!(
-            "no app with client id {client_id}: give --client-secret to create it"
-        )));
+    }
+    let mut plan_changed_from = None;
+    if let Some(plan) = &req.plan
+        && plan != &account.plan
+    {
+        plan_changed_from = Some(std::mem::replace(&mut account.plan, plan.clone()));
+        store.update_account(&account)?;
     }
     Ok(BootstrapOutcome {
         account_id,
@@ -151,6 +191,7 @@ fn reuse_bootstrap(
         generated_secret: None,
         created: false,
         plan: account.plan,
+        plan_changed_from,
     })
 }
 
@@ -325,6 +366,12 @@ pub fn create_app(
     redirect_uri: Option<String>,
     now: i64,
 ) -> StoreResult<(AppRecord, String)> {
+    // The authorization-code flow sends the browser back to it; an app without one could never be authorized.
+    if kind == AppKind::User && redirect_uri.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::Invalid(
+            "a user-managed app needs a redirect URI (--redirect-uri)".into(),
+        ));
+    }
     let account = store
         .account(account_id)?
         .ok_or_else(|| ApiError::AccountNotFound(account_id.to_string()))?;

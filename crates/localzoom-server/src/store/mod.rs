@@ -302,7 +302,9 @@ impl Database {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(path)?));
+            return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(
+                &sqlite_path(path)?,
+            )?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let db = crate::blocking::blocking(|| postgres::PostgresDatabase::open(url, pool_size))
@@ -336,10 +338,59 @@ impl Database {
         }
     }
 
+    /// Claims the database for one serving process. Two `serve`s on one SQLite file would each run their own rate
+    /// limiter and writer; PostgreSQL is made for several nodes and needs no claim. Commands that change the
+    /// database while a server runs (`accounts set-limits`, `token`) do not claim it. The claim ends when the
+    /// returned file is dropped, or with the process.
+    pub fn claim_for_serving(&self) -> anyhow::Result<Option<std::fs::File>> {
+        let Database::Sqlite(db) = self else {
+            return Ok(None);
+        };
+        let path = db.path();
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        // An advisory lock of its own kind (flock), apart from the POSIX locks SQLite takes on the same file.
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another `localzoom serve` is already serving {}: stop it first, or give this one another \
+                 --database (LOCALZOOM_DATABASE)",
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                anyhow::bail!("cannot lock {}: {e}", path.display())
+            }
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Database::Sqlite(db) => format!("sqlite://{}", db.path().display()),
             Database::Postgres(db) => db.describe().to_string(),
         }
     }
+}
+
+/// The absolute path of an SQLite database URL's file, so that every message names the file that was opened and
+/// not one relative to wherever the command happened to run.
+fn sqlite_path(path: &str) -> anyhow::Result<std::path::PathBuf> {
+    // The reader pool and the writer are separate connections: an in-memory database would be one per connection.
+    if path.is_empty() || path.starts_with(":memory:") || path.contains("mode=memory") {
+        anyhow::bail!(
+            "an in-memory SQLite database cannot work: localzoom's writer and readers are separate connections, \
+             which would each see their own empty database; give a file instead (sqlite:///tmp/localzoom.db)"
+        );
+    }
+    let absolute = std::path::absolute(path)
+        .map_err(|e| anyhow::anyhow!("cannot resolve the database path {path:?}: {e}"))?;
+    if let Some(dir) = absolute.parent()
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "cannot open the SQLite database {}: the directory {} does not exist",
+            absolute.display(),
+            dir.display()
+        );
+    }
+    Ok(absolute)
 }

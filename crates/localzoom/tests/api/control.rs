@@ -121,9 +121,14 @@ async fn the_control_api_needs_the_admin_key_and_valid_input() {
         .await
         .assert_error(404, 1001, "User does not exist: nobody.");
 
-    // Without an admin key the control API does not exist.
+    // Without an admin key the control API does not exist, and says how to turn it on.
     let closed = TestApp::spawn_configured("pro", None).await;
     control(&closed, Method::GET, "/users/me/sessions", "", None)
         .await
-        .assert_error(404, 2300, "This API endpoint is not recognized.");
+        .assert_error(
+            404,
+            2300,
+            "localzoom's control API is off: start the server with --admin-key KEY (or LOCALZOOM_ADMIN_KEY) \
+             and send Authorization: Bearer KEY.",
+        );
 }

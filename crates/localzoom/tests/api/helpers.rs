@@ -114,7 +114,8 @@ impl Backend {
                         use std::io::Write;
                         let _ = writeln!(
                             std::io::stderr(),
-                            "skipping the PostgreSQL variants: {url} does not answer ({e})"
+                            "skipping the PostgreSQL variants and tests: {url} does not answer ({e}); start \
+                             PostgreSQL there or set LOCALZOOM_TEST_DATABASE (.ci/run starts it)"
                         );
                         None
                     }
@@ -250,8 +251,8 @@ impl TestApp {
         let db = TestDatabase::new();
         let clock = ManualClock::new(START_MS);
         let mut config = ServerConfig::new("127.0.0.1:0", &db.url);
-        config.bootstrap.plan = plan.into();
-        config.bootstrap.owner_email = OWNER_EMAIL.into();
+        config.bootstrap.plan = Some(plan.into());
+        config.bootstrap.owner_email = Some(OWNER_EMAIL.into());
         config.bootstrap.account_id = Some(ACCOUNT_ID.into());
         config.bootstrap.client_id = Some(CLIENT_ID.into());
         config.bootstrap.client_secret = Some(CLIENT_SECRET.into());

@@ -7,6 +7,7 @@ mod assistants;
 mod bad_input;
 mod client;
 mod control;
+mod first_hour;
 mod isolation;
 mod oauth;
 mod password;

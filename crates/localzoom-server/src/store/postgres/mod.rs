@@ -92,8 +92,20 @@ impl PostgresDatabase {
         config.keepalives(true);
         config.keepalives_idle(std::time::Duration::from_secs(30));
         let description = describe(&config);
-        let mut client = connect(&config)
-            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {e}"))?;
+        let mut client = connect(&config).map_err(|e| {
+            if e.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) {
+                let name = config.get_dbname().unwrap_or("");
+                let user = config.get_user().unwrap_or("postgres");
+                let (host, port) = host_and_port(&config);
+                anyhow::anyhow!(
+                    "database {name:?} does not exist on PostgreSQL at {host}:{port}; create it with \
+                     `createdb -h {host} -p {port} -U {user} {name}` (or `psql -h {host} -p {port} -U {user} -c \
+                     'CREATE DATABASE \"{name}\"'`)"
+                )
+            } else {
+                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {e}")
+            }
+        })?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
         let (writer, jobs) = std::sync::mpsc::channel::<Job>();
         let writer_config = config.clone();
@@ -336,7 +348,7 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)>
 }
 
 /// `host:port/dbname` without credentials, for banners and errors.
-fn describe(config: &postgres::Config) -> String {
+fn host_and_port(config: &postgres::Config) -> (String, u16) {
     let host = config
         .get_hosts()
         .first()
@@ -345,7 +357,11 @@ fn describe(config: &postgres::Config) -> String {
             postgres::config::Host::Unix(path) => path.display().to_string(),
         })
         .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
+    (host, config.get_ports().first().copied().unwrap_or(5432))
+}
+
+fn describe(config: &postgres::Config) -> String {
+    let (host, port) = host_and_port(config);
     format!(
         "postgres://{host}:{port}/{}",
         config.get_dbname().unwrap_or("")

@@ -36,8 +36,8 @@ pub struct SqliteDatabase {
 }
 
 impl SqliteDatabase {
-    pub fn open(path: &str) -> anyhow::Result<SqliteDatabase> {
-        let path = PathBuf::from(path);
+    pub fn open(path: &Path) -> anyhow::Result<SqliteDatabase> {
+        let path = path.to_path_buf();
         let mut conn = open_connection(&path, true)?;
         // The writer touches random pages of the id and e-mail indexes; a larger cache keeps bulk inserts fast.
         conn.pragma_update(None, "cache_size", -32 * 1024)?;

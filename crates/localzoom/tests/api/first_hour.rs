@@ -1,0 +1,456 @@
+//! What a newcomer walks into first: where the data is, flags that cannot surprise, and failures that name their
+//! real cause and what to do about it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use localzoom_test_macros::backend_test;
+use serde_json::Value;
+
+use crate::helpers::database_for;
+use crate::process::{
+    ACCOUNT, BIN, CLIENT, CREDENTIALS, SECRET, api, free_port, json_field, postgres_database,
+    start, start_on, token, zoom_cli,
+};
+
+/// The binary with no database named: `LOCALZOOM_*` cleared, the data folder under `data_home`, run in `cwd`.
+fn bare(data_home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LOCALZOOM_") || name.starts_with("ZOOM_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .env("XDG_DATA_HOME", data_home)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The binary on the test's database, with `LOCALZOOM_*` cleared.
+fn on_db(dir: &Path, args: &[&str]) -> Output {
+    let db = database_for(dir);
+    let mut all = args.to_vec();
+    all.extend(["--database", &db]);
+    bare(&dir.join("data"), dir, &all)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_default_database_is_one_file_whatever_the_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let (here, there) = (root.path().join("here"), root.path().join("there"));
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&there).unwrap();
+    let expected = format!(
+        "localzoom: database sqlite://{}",
+        data.join("localzoom/localzoom.db").display()
+    );
+
+    let first = bare(&data, &here, &["token"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains(&expected), "{}", stderr(&first));
+    assert!(stderr(&first).contains("bootstrapped account"));
+    // From another folder: the same database (no second bootstrap), and the token works on it.
+    let second = bare(&data, &there, &["token"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stderr(&second).contains(&expected), "{}", stderr(&second));
+    assert!(
+        !stderr(&second).contains("bootstrapped"),
+        "{}",
+        stderr(&second)
+    );
+    let accounts = bare(&data, &there, &["accounts", "list", "--output", "json"]);
+    let listed: Value = serde_json::from_slice(&accounts.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert!(!here.join("localzoom.db").exists() && !there.join("localzoom.db").exists());
+
+    // A relative --database is named by its absolute path.
+    let relative = bare(&data, &here, &["token", "--database", "sqlite://mine.db"]);
+    assert!(relative.status.success(), "{}", stderr(&relative));
+    assert!(
+        stderr(&relative).contains(&format!(
+            "localzoom: database sqlite://{}",
+            here.join("mine.db").display()
+        )),
+        "{}",
+        stderr(&relative)
+    );
+}
+
+#[test]
+fn a_second_serve_on_one_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    let mut first = start_on(dir.path(), &db, free_port(), &[]);
+    let second = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        stderr(&second).trim(),
+        format!(
+            "localzoom: error: another `localzoom serve` is already serving {}: stop it first, or give this one \
+             another --database (LOCALZOOM_DATABASE)",
+            dir.path().join("lz.db").display()
+        )
+    );
+    // The first server is unharmed; once it stops, the file is free again.
+    let (status, _) = api(&first.base, &token(&first.base), "GET", "/users/me", None);
+    assert_eq!(status, 200);
+    first.signal("-TERM");
+    let again = start_on(dir.path(), &db, free_port(), &[]);
+    assert!(again.banner.contains("localzoom listening on"));
+}
+
+#[backend_test]
+fn bootstrap_and_management_flags_never_surprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), free_port(), &[]);
+    server.signal("-TERM");
+    let apps = |dir: &Path| {
+        let output = on_db(dir, &["apps", "list", "--output", "json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let before = apps(dir.path());
+
+    // A mistyped client id is refused, says what to do, and registers nothing.
+    let typo = on_db(
+        dir.path(),
+        &["token", "--client-id", "typo", "--client-secret", "x"],
+    );
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        stderr(&typo).contains(&format!(
+            "this database has no app with client id typo: leave out --client-id (LOCALZOOM_CLIENT_ID) to use \
+             its bootstrap app {CLIENT}, or register another with `localzoom apps create --account {ACCOUNT} \
+             --type s2s`"
+        )),
+        "{}",
+        stderr(&typo)
+    );
+    assert_eq!(apps(dir.path()), before);
+    // Another account id, owner or secret than the database's: refused with what to do.
+    let other = on_db(dir.path(), &["token", "--account-id", "Other"]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        stderr(&other).contains(&format!(
+            "this database belongs to account {ACCOUNT}, not Other: leave out --account-id (LOCALZOOM_ACCOUNT_ID) \
+             to use it, or give --database (LOCALZOOM_DATABASE) a new file for account Other"
+        )),
+        "{}",
+        stderr(&other)
+    );
+    let owner = on_db(
+        dir.path(),
+        &["token", "--owner-email", "boss@elsewhere.test"],
+    );
+    assert_eq!(owner.status.code(), Some(1));
+    assert!(stderr(&owner).contains("is owned by owner@localzoom.test, not boss@elsewhere.test"));
+    let secret = on_db(
+        dir.path(),
+        &["token", "--client-id", CLIENT, "--client-secret", "wrong"],
+    );
+    assert_eq!(secret.status.code(), Some(1));
+    assert!(stderr(&secret).contains(&format!(
+        "client id {CLIENT} has another secret in this database"
+    )));
+    // The right ones, or none, work.
+    let right = on_db(
+        dir.path(),
+        &["token", "--client-id", CLIENT, "--client-secret", SECRET],
+    );
+    assert!(right.status.success(), "{}", stderr(&right));
+
+    // Flags a subcommand would ignore are refused (exit 2), not silently dropped.
+    for args in [
+        &["accounts", "set-plan", "free", "--plan", "business"][..],
+        &[
+            "accounts",
+            "set-limits",
+            "--account-id",
+            ACCOUNT,
+            "--password-history",
+            "3",
+        ],
+        &[
+            "accounts",
+            "set-limits",
+            "--client-id",
+            "typo",
+            "--password-history",
+            "3",
+        ],
+        &["accounts", "list", "--plan", "free"],
+    ] {
+        let refused = on_db(dir.path(), args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains("unexpected argument"),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    // A user-managed app needs its redirect URI.
+    let no_redirect = on_db(
+        dir.path(),
+        &["apps", "create", "--account", ACCOUNT, "--type", "user"],
+    );
+    assert_eq!(no_redirect.status.code(), Some(2));
+    assert!(
+        stderr(&no_redirect).contains("--redirect-uri"),
+        "{}",
+        stderr(&no_redirect)
+    );
+    assert_eq!(apps(dir.path()), before);
+
+    // `serve --plan` on a used database applies the plan and says so.
+    let mut moved = start(dir.path(), free_port(), &["--plan", "business"]);
+    assert!(
+        moved
+            .banner
+            .contains("plan business (moved from pro by --plan)"),
+        "{}",
+        moved.banner
+    );
+    moved.signal("-TERM");
+    let listed = on_db(dir.path(), &["accounts", "list", "--output", "json"]);
+    let accounts: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(accounts[0]["plan"], "business");
+    // Unchanged plans are not announced.
+    let same = start(dir.path(), free_port(), &["--plan", "business"]);
+    assert!(same.banner.contains("plan business ·"), "{}", same.banner);
+}
+
+#[backend_test]
+fn cli_failures_name_their_real_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    // An in-memory SQLite database cannot be shared by localzoom's connections.
+    let memory = bare(
+        dir.path(),
+        dir.path(),
+        &["export", "--database", "sqlite://:memory:"],
+    );
+    assert_eq!(memory.status.code(), Some(1));
+    assert!(
+        stderr(&memory).contains("an in-memory SQLite database cannot work"),
+        "{}",
+        stderr(&memory)
+    );
+
+    let seeded = on_db(
+        dir.path(),
+        &[&["seed", "--users", "3000"][..], &CREDENTIALS].concat(),
+    );
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    // A full disk.
+    let full = on_db(dir.path(), &["export", "--file", "/dev/full"]);
+    assert_eq!(full.status.code(), Some(1));
+    assert!(
+        stderr(&full).contains("No space left on device"),
+        "{}",
+        stderr(&full)
+    );
+    assert!(!stderr(&full).contains("Internal server error"));
+    // A reader that went away (`localzoom export | head -1` of a large export).
+    let db = database_for(dir.path());
+    let mut child = Command::new(BIN)
+        .args(["export", "--database", &db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().unwrap();
+    assert_eq!(closed.status.code(), Some(1));
+    assert!(
+        stderr(&closed).contains("Broken pipe"),
+        "{}",
+        stderr(&closed)
+    );
+
+    // Nothing listens where `--local` looks.
+    let port = free_port();
+    let refused = Command::new(BIN)
+        .args(["users", "list", "--local"])
+        .env("LOCALZOOM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LOCALZOOM_ACCOUNT_ID", ACCOUNT)
+        .env("LOCALZOOM_CLIENT_ID", CLIENT)
+        .env("LOCALZOOM_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused).trim(),
+        format!(
+            "localzoom: error: nothing listens on 127.0.0.1:{port} — is `localzoom serve` running?"
+        )
+    );
+
+    // An API URL without /v2: Zoom's 2300 names the URL that was tried.
+    let server = start(dir.path(), free_port(), &[]);
+    let wrong = Command::new(BIN)
+        .args(["users", "get", "me"])
+        .env("ZOOM_API_URL", &server.base)
+        .env("ZOOM_OAUTH_URL", &server.base)
+        .env("ZOOM_ACCOUNT_ID", ACCOUNT)
+        .env("ZOOM_CLIENT_ID", CLIENT)
+        .env("ZOOM_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains(&format!(
+            "This API endpoint is not recognized. (code 2300, HTTP 404); the call was GET {}/users/me — is the \
+             API URL right (--api-url, ZOOM_API_URL)?",
+            server.base
+        )),
+        "{}",
+        stderr(&wrong)
+    );
+}
+
+#[test]
+fn a_missing_postgres_database_says_how_to_create_it() {
+    let Some(_db) = postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("localzoom_missing_{}", std::process::id());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let missing = bare(dir.path(), dir.path(), &["token", "--database", &url]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing).trim(),
+        format!(
+            "localzoom: error: database \"{name}\" does not exist on PostgreSQL at 127.0.0.1:5432; create it with \
+             `createdb -h 127.0.0.1 -p 5432 -U postgres {name}` (or `psql -h 127.0.0.1 -p 5432 -U postgres -c \
+             'CREATE DATABASE \"{name}\"'`)"
+        )
+    );
+}
+
+#[backend_test]
+fn offboarding_leaves_a_user_it_would_fail_on_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        free_port(),
+        &["--admin-key", "first-hour-admin-key"],
+    );
+    let token = token(&server.base);
+    crate::process::create_member(&server.base, &token, "aide@localzoom.test");
+    let (status, body) = api(
+        &server.base,
+        &token,
+        "POST",
+        "/users/owner@localzoom.test/assistants",
+        Some(r#"{"assistants":[{"email":"aide@localzoom.test"}]}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let output = zoom_cli(
+        &server,
+        &["offboard", "owner@localzoom.test", "--output", "json"],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows[0]["result"], "failed");
+    assert_eq!(rows[0]["done"], "");
+    assert_eq!(
+        rows[0]["reason"],
+        "Owner users cannot be deactivated (Zoom refuses with code 200); left unchanged"
+    );
+    // Its assistants are still there: nothing was done before the refusal was known.
+    let (_, body) = api(
+        &server.base,
+        &token,
+        "GET",
+        "/users/owner@localzoom.test/assistants",
+        None,
+    );
+    assert_eq!(
+        json_field(&body, "assistants").as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+}
+
+/// `curl -d '{…}'` without a JSON Content-Type sends a form; the answer says what to change.
+#[backend_test]
+fn a_json_body_sent_as_a_form_says_to_send_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        free_port(),
+        &["--admin-key", "first-hour-admin-key"],
+    );
+    let token = token(&server.base);
+    let auth = format!("Authorization: Bearer {token}");
+    let url = format!("{}/v2/users", server.base);
+    let body = r#"{"action":"autoCreate","user_info":{"email":"form@localzoom.test","type":1,"password":"Initial1Pass"}}"#;
+    let (status, reply) = crate::process::curl(&["-X", "POST", "-H", &auth, "-d", body, &url]);
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&reply).unwrap(),
+        serde_json::json!({
+            "code": 300,
+            "message": "The body looks like JSON but was sent as a form; send Content-Type: application/json."
+        })
+    );
+    let (status, _) = api(
+        &server.base,
+        &token,
+        "GET",
+        "/users/form@localzoom.test",
+        None,
+    );
+    assert_eq!(status, 404, "nothing was created");
+    // The control API's example, as it was once written in the README.
+    let control = format!(
+        "{}/_localzoom/v1/users/owner@localzoom.test/sessions",
+        server.base
+    );
+    let (status, reply) = crate::process::curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer first-hour-admin-key",
+        "-d",
+        r#"{"login_type":101}"#,
+        &control,
+    ]);
+    assert_eq!(status, 400);
+    assert!(
+        reply.contains("send Content-Type: application/json"),
+        "{reply}"
+    );
+    // Sent as JSON, the same body works.
+    let (status, reply) = crate::process::curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer first-hour-admin-key",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"login_type":101}"#,
+        &control,
+    ]);
+    assert_eq!(status, 201, "{reply}");
+}
