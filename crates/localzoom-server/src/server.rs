@@ -218,7 +218,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
             // Nodes of one dataset share counters; other datasets on the same Redis must not.
             let key = db
                 .read(accounts::server_key)
-                .map_err(|e| anyhow::anyhow!("cannot read the server key: {}", e.body().message))?;
+                .map_err(|e| anyhow::anyhow!("cannot read the server key: {}", e.cause()))?;
             let namespace = crate::crypto::hex(&crate::crypto::sha256(&key)[..8]);
             let shared = RedisLimiter::new(url, &namespace, config.redis_failure)?;
             Some(Arc::new(Limiter::Shared(Box::new(shared))))

@@ -121,7 +121,7 @@ fn apply(store: &dyn Store, line: Line) -> StoreResult<()> {
 pub async fn import(db: &Database, input: &mut dyn BufRead) -> anyhow::Result<u64> {
     let empty = db
         .read(|store| store.accounts().map(|a| a.is_empty()))
-        .map_err(|e| anyhow::anyhow!("cannot read the target database: {}", e.body().message))?;
+        .map_err(|e| anyhow::anyhow!("cannot read the target database: {}", e.cause()))?;
     anyhow::ensure!(
         empty,
         "the target database already holds accounts: import only into an empty one"
@@ -162,7 +162,7 @@ pub async fn import(db: &Database, input: &mut dyn BufRead) -> anyhow::Result<u6
                 anyhow::anyhow!(
                     "import stopped near line {number} after {imported} records: {} (the target now holds a \
                      partial import: empty it before trying again)",
-                    e.body().message
+                    e.cause()
                 )
             })?;
         imported += n;
