@@ -113,8 +113,11 @@ class Localzoom:
             self.seed_seconds = time.monotonic() - started
         if light_override:
             # A Light quota no load here reaches: with limits on, every call pays the limiter and none is refused.
+            # (`token` bootstraps the account when no seed did.)
+            subprocess.run([LOCALZOOM, "token", "--database", self.db] + creds, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             subprocess.run([LOCALZOOM, "accounts", "set-limits", "--rate-limit", "light=1000000000",
-                            "--database", self.db] + creds, check=True, stdout=subprocess.DEVNULL)
+                            "--database", self.db, "--account", ACCOUNT], check=True, stdout=subprocess.DEVNULL)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         log = open(os.path.join(self.dir, "server.log"), "w")
