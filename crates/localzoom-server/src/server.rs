@@ -198,7 +198,18 @@ impl Started {
     }
 }
 
+/// The shortest admin key accepted: an empty or short key would open the control API to anyone who guesses it.
+pub const MIN_ADMIN_KEY_LEN: usize = 12;
+
 pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
+    if let Some(key) = &config.admin_key
+        && key.trim().chars().count() < MIN_ADMIN_KEY_LEN
+    {
+        anyhow::bail!(
+            "--admin-key (LOCALZOOM_ADMIN_KEY) must be at least {MIN_ADMIN_KEY_LEN} characters: a shorter one \
+             would open the control API to whoever guesses it (leave it unset to keep the control API off)"
+        );
+    }
     // Bind first: a start that cannot serve leaves the database untouched.
     let listener = TcpListener::bind(&config.listen)
         .await

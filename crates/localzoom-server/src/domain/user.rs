@@ -253,16 +253,56 @@ pub fn email_domain(email: &str) -> &str {
 }
 
 /// A pragmatic e-mail check: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// What only owners and admins may change, also on themselves: Zoom's user-management operations act "as an owner
+/// or admin", so a Member's own token reaches its profile, not its licence, status or password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOnly {
+    LicenseType,
+    Status,
+    Password,
+}
+
+pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), ApiError> {
+    if actor.is_admin() {
+        return Ok(());
+    }
+    let what = match change {
+        AdminOnly::LicenseType => "a user's license type",
+        AdminOnly::Status => "a user's status",
+        AdminOnly::Password => "a user's password",
+    };
+    Err(ApiError::NotAllowed(format!(
+        "Only an account administrator can change {what}."
+    )))
+}
+
+/// An address as mail systems take it: an RFC 5322 dot-atom local part (at most 64 characters) and a domain of at
+/// least two DNS labels (letters, digits, inner hyphens; at most 63 characters each) whose last is not numeric.
+/// Quoted local parts, comments and address literals, legal but never seen in Zoom accounts, are refused.
 pub fn is_valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
+    let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = local.len() <= 64
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    local_ok
+        && domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Zoom's length limits count characters, not bytes.
@@ -273,6 +313,43 @@ pub fn too_long(value: &str, max: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn e_mail_addresses_are_checked_as_addresses() {
+        for good in [
+            "jane@example.com",
+            "Jane.Doe+zoom@mail.example.co.uk",
+            "o'brien@example.com",
+            "x@a-b.io",
+        ] {
+            assert!(is_valid_email(good), "{good}");
+        }
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "jane@@example.com",
+            "a@b@example.com",
+            ".jane@example.com",
+            "jane.@example.com",
+            "ja..ne@example.com",
+            "ja ne@example.com",
+            "jane@exa mple.com",
+            "jane@-example.com",
+            "jane@example-.com",
+            "jane@example..com",
+            "jane@example.123",
+            "jane@exam_ple.com",
+            "\"jane\"@example.com",
+            "jane\u{0}@example.com",
+            "jané@example.com",
+        ] {
+            assert!(!is_valid_email(bad), "{bad:?}");
+        }
+        assert!(!is_valid_email(&format!("{}@example.com", "a".repeat(65))));
+    }
 
     fn user(role: Role, status: Status) -> UserRecord {
         UserRecord {

@@ -288,8 +288,14 @@ impl Operation {
             return Err(ApiError::MissingScopes(self.granular.join(", ")));
         }
         // Account-level access is only as wide as the acting user's role: owners and admins hold these
-        // permissions, members none (they may still act on themselves through `me`).
-        if account_level && principal.role == Role::Member && user_ref != Some("me") {
+        // permissions, members none (they may still act on themselves through `me`). An operation on no one user
+        // (listing, creating, e-mail checks) reaches the whole account, so it needs the permission whatever the
+        // scope's level.
+        let whole_account = user_ref.is_none();
+        if (account_level || whole_account)
+            && principal.role == Role::Member
+            && user_ref != Some("me")
+        {
             return Err(ApiError::NotAllowed(format!(
                 "Invalid access token. Does not contain permissions [{}].",
                 self.permissions.join(", ")

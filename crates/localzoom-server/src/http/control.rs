@@ -30,12 +30,17 @@ impl FromRequestParts<AppState> for Admin {
         let Some(key) = &state.admin_key else {
             return Err(ApiError::ControlApiOff);
         };
+        // Only `Bearer KEY`: a bare value, another scheme or an empty key never matches.
         let given = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
+            .filter(|key| !key.is_empty())
+            .ok_or(ApiError::InvalidToken)?;
+        // Digests of equal length, compared in constant time: neither the key's length nor its prefix leaks.
         let matches = crypto::constant_time_eq(
             &crypto::sha256(given.as_bytes()),
             &crypto::sha256(key.as_bytes()),

@@ -13,6 +13,13 @@ use crate::error::ApiError;
 /// Largest accepted request body. Zoom's JSON bodies are small; anything bigger is a mistake or an attack.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// How deep a form field's name may nest (`user_info[email]` is 2). Zoom's bodies nest 3 deep at most; a deeper
+/// name only builds objects nobody reads, and thousands of levels would overflow the stack that drops them.
+const MAX_FORM_DEPTH: usize = 4;
+
+/// Most fields in one form body or query string: Zoom's operations take a few dozen at most.
+const MAX_FORM_FIELDS: usize = 256;
+
 /// A request body's fields, whatever the content type. Form values arrive as strings and are read leniently
 /// (`"2"` as a number, `"true"` as a boolean); JSON values must have the right type.
 #[derive(Debug, Clone, Default)]
@@ -38,10 +45,12 @@ impl Fields {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
+    /// A text field. Control characters (NUL, line breaks, escapes) belong in no name, e-mail or password, and a
+    /// stored one would surprise whoever reads it later: refused.
     pub fn str(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) if !s.chars().any(char::is_control) => Ok(Some(s.clone())),
             Some(_) => Err(self.invalid(name)),
         }
     }
@@ -126,11 +135,14 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             "application/x-www-form-urlencoded" if looks_like_json(&bytes) => {
                 return Err(ApiError::JsonSentAsForm);
             }
-            "application/x-www-form-urlencoded" => nest_form_fields(
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| {
-                    ApiError::Invalid("Request Body should be a valid form.".into())
-                })?,
-            ),
+            "application/x-www-form-urlencoded" => {
+                nest_form_fields(parse_form(&bytes).ok_or_else(|| {
+                    ApiError::Invalid(
+                        "Request Body should be a valid form: UTF-8 text, at most 256 fields."
+                            .into(),
+                    )
+                })?)?
+            }
             _ => return Err(ApiError::UnsupportedMediaType),
         };
         Ok(Fields {
@@ -157,14 +169,59 @@ fn from_form_text(value: &Value) -> Value {
     }
 }
 
+/// `application/x-www-form-urlencoded` pairs (a body or a query string), decoded strictly: bytes that are not
+/// UTF-8 once percent-decoded refuse the whole input (a lenient decoder would store another password than the
+/// client sent). `None` for such input, or for more than `MAX_FORM_FIELDS` pairs.
+pub fn parse_form(input: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        if pairs.len() == MAX_FORM_FIELDS {
+            return None;
+        }
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        pairs.push((percent_decode(name)?, percent_decode(value)?));
+    }
+    Some(pairs)
+}
+
+/// `+` is a space; `%XY` a byte; a `%` not followed by two hex digits stays as it is (as browsers do).
+fn percent_decode(input: &[u8]) -> Option<String> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut bytes = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'+' => bytes.push(b' '),
+            b'%' if i + 2 < input.len() => match (hex(input[i + 1]), hex(input[i + 2])) {
+                (Some(high), Some(low)) => {
+                    bytes.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => bytes.push(b'%'),
+            },
+            other => bytes.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// Form keys name nested fields as `user_info[email]` or `user_info.email`; builds the objects they name.
-fn nest_form_fields(flat: Vec<(String, String)>) -> Map<String, Value> {
+fn nest_form_fields(flat: Vec<(String, String)>) -> Result<Map<String, Value>, ApiError> {
     let mut map = Map::new();
     for (key, value) in flat {
         let path: Vec<&str> = key
             .split(['[', ']', '.'])
             .filter(|segment| !segment.is_empty())
             .collect();
+        if path.len() > MAX_FORM_DEPTH {
+            return Err(ApiError::Invalid(format!(
+                "Form field names may nest at most {MAX_FORM_DEPTH} levels deep."
+            )));
+        }
         let Some((last, parents)) = path.split_last() else {
             continue;
         };
@@ -180,7 +237,7 @@ fn nest_form_fields(flat: Vec<(String, String)>) -> Map<String, Value> {
         }
         target.insert(last.to_string(), Value::String(value));
     }
-    map
+    Ok(map)
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -205,9 +262,14 @@ async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiErr
         let Some(name) = field.name().map(str::to_string) else {
             continue;
         };
-        fields.push((name, field.text().await.map_err(|_| bad())?));
+        if fields.len() == MAX_FORM_FIELDS {
+            return Err(bad());
+        }
+        // Bytes, then strict UTF-8: `text()` would replace what it cannot decode.
+        let bytes = field.bytes().await.map_err(|_| bad())?;
+        fields.push((name, String::from_utf8(bytes.to_vec()).map_err(|_| bad())?));
     }
-    Ok(nest_form_fields(fields))
+    nest_form_fields(fields)
 }
 
 /// Query parameters. Unknown ones are ignored; known ones are read with the same leniency as form fields.
@@ -238,9 +300,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(raw)
+        parse_form(raw.as_bytes())
             .map(Query)
-            .map_err(|_| ApiError::Invalid("Invalid query string.".into()))
+            .ok_or_else(|| ApiError::Invalid("Invalid query string.".into()))
     }
 }
 

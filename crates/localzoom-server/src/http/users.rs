@@ -331,7 +331,14 @@ pub async fn check_email(
         .get("email")
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .ok_or(ApiError::EmailRequired);
+        .ok_or(ApiError::EmailRequired)
+        .and_then(|e| {
+            if is_valid_email(e) {
+                Ok(e)
+            } else {
+                Err(ApiError::field("email", "Invalid field."))
+            }
+        });
     let existed_email = state.read_as(
         &bearer,
         (&scopes::USER_EMAIL, None),

@@ -4,8 +4,8 @@ use crate::crypto;
 use crate::domain::password::{self, PasswordRule};
 use crate::domain::settings;
 use crate::domain::user::{
-    LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC, UserRecord,
-    decide_status,
+    AdminOnly, LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC,
+    UserRecord, decide_status, require_admin,
 };
 use crate::error::ApiError;
 use crate::gate::Principal;
@@ -33,6 +33,9 @@ pub fn set_status(
     now: i64,
 ) -> StoreResult<()> {
     let mut user = resolve_user(store, principal, user_ref)?;
+    if matches!(action, StatusAction::Activate | StatusAction::Deactivate) {
+        require_admin(principal.role, AdminOnly::Status)?;
+    }
     let account = users::account(store, &principal.account_id)?;
     let basic_users = match (action, account.max_basic_users) {
         (StatusAction::Activate, Some(_)) => store.count_basic_users(&account.id)?,
@@ -75,6 +78,7 @@ pub fn check_password_change(
     now: i64,
 ) -> StoreResult<(UserRecord, String)> {
     let user = resolve_user(store, principal, user_ref)?;
+    require_admin(principal.role, AdminOnly::Password)?;
     if user.role.is_admin() {
         return Err(ApiError::AdminPassword);
     }

@@ -130,10 +130,16 @@ pub fn exchange_code(
     now: i64,
 ) -> Result<TokenResponse, OAuthFailure> {
     let app = user_app(store, client_id, secret)?;
+    let digest = crypto::sha256(code.as_bytes());
     let found = store
-        .use_code(&crypto::sha256(code.as_bytes()))?
-        .filter(|c| !c.used && c.client_id == app.client_id)
+        .use_code(&digest)?
+        .filter(|c| c.client_id == app.client_id)
         .ok_or(OAuthFailure::InvalidCode)?;
+    if found.used {
+        // A code presented twice was stolen or leaked: what it was exchanged for is revoked (RFC 6749 §4.1.2).
+        store.end_session(&session_of_code(&digest), now)?;
+        return Err(OAuthFailure::InvalidCode);
+    }
     if found.expires_at <= now {
         return Err(OAuthFailure::ExpiredCode);
     }
@@ -154,7 +160,7 @@ pub fn exchange_code(
         .filter(|u| u.status == Status::Active)
         .ok_or(OAuthFailure::InvalidCode)?;
     let session = SessionRecord {
-        id: crypto::new_id(),
+        id: session_of_code(&digest),
         user_id: user.id.clone(),
         login_type: user.login_type,
         created_at: now,
@@ -171,7 +177,16 @@ pub fn exchange_code(
     )?)
 }
 
-/// The `refresh_token` grant: the old refresh token is retired, a new pair issued in the same session.
+/// The session an authorization code opens has an id derived from the code, so that a replay of the code can find
+/// it (and end it) without the code record keeping a pointer.
+fn session_of_code(code_sha256: &[u8]) -> String {
+    let derived = crypto::sha256(&[b"session-of-code:".as_slice(), code_sha256].concat());
+    URL_SAFE_NO_PAD.encode(&derived[..16])
+}
+
+/// The `refresh_token` grant: the old refresh token is retired, a new pair issued in the same session. A retired
+/// refresh token presented again means two parties hold it: the whole session ends, its newer tokens with it (the
+/// OAuth 2.0 Security BCP's reuse detection).
 pub fn refresh(
     store: &dyn Store,
     (client_id, secret): (&str, &str),
@@ -182,13 +197,17 @@ pub fn refresh(
     let digest = crypto::sha256(refresh_token.as_bytes());
     let old = store
         .token(&digest)?
-        .filter(|t| {
-            t.kind == TokenKind::Refresh
-                && !t.revoked
-                && t.client_id == app.client_id
-                && t.expires_at > now
-        })
+        .filter(|t| t.kind == TokenKind::Refresh && t.client_id == app.client_id)
         .ok_or(OAuthFailure::InvalidGrant)?;
+    if old.revoked {
+        if let Some(session) = &old.session_id {
+            store.end_session(session, now)?;
+        }
+        return Err(OAuthFailure::InvalidGrant);
+    }
+    if old.expires_at <= now {
+        return Err(OAuthFailure::InvalidGrant);
+    }
     store.revoke_token(&digest)?;
     store
         .user_by_id(&app.account_id, &old.user_id)?

@@ -8,8 +8,8 @@ use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::settings;
 use crate::domain::user::{
-    CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
-    decide_delete,
+    AdminOnly, CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
+    decide_delete, require_admin,
 };
 use crate::error::ApiError;
 use crate::gate::Principal;
@@ -213,7 +213,8 @@ struct PageCursor {
 }
 
 impl PageCursor {
-    fn encode(&self, key: &[u8]) -> String {
+    /// The MAC covers the account too: a token is good only for the account that was listed.
+    fn encode(&self, key: &[u8], account_id: &str) -> String {
         let body = format!(
             "{}.{}.{}.{}.{}",
             self.status.as_str(),
@@ -222,12 +223,12 @@ impl PageCursor {
             self.page_number,
             self.issued_at
         );
-        let mac = crypto::hmac_hex(key, &[b"page", body.as_bytes()]);
+        let mac = crypto::hmac_hex(key, &[b"page", account_id.as_bytes(), body.as_bytes()]);
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{body}.{}", &mac[..32]))
     }
 
-    fn decode(token: &str, key: &[u8], now: i64) -> Result<PageCursor, ApiError> {
+    fn decode(token: &str, key: &[u8], account_id: &str, now: i64) -> Result<PageCursor, ApiError> {
         use base64::Engine;
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
@@ -235,7 +236,7 @@ impl PageCursor {
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(ApiError::BadPageToken)?;
         let (body, mac) = raw.rsplit_once('.').ok_or(ApiError::BadPageToken)?;
-        let expected = crypto::hmac_hex(key, &[b"page", body.as_bytes()]);
+        let expected = crypto::hmac_hex(key, &[b"page", account_id.as_bytes(), body.as_bytes()]);
         if !crypto::constant_time_eq(&expected.as_bytes()[..32], mac.as_bytes()) {
             return Err(ApiError::BadPageToken);
         }
@@ -271,7 +272,7 @@ pub fn list(
     let key = crate::service::accounts::server_key(store)?;
     let (status, role, after_seq, page_number, offset) = match &req.next_page_token {
         Some(token) => {
-            let c = PageCursor::decode(token, &key, now)?;
+            let c = PageCursor::decode(token, &key, &principal.account_id, now)?;
             (c.status, c.role, c.after_seq, c.page_number, 0)
         }
         None => {
@@ -303,7 +304,7 @@ pub fn list(
             page_number: page_number + 1,
             issued_at: now,
         }
-        .encode(&key),
+        .encode(&key, &principal.account_id),
         _ => String::new(),
     };
     Ok(UserList {
@@ -341,6 +342,7 @@ pub fn update(
     if let Some(t) = patch.user_type
         && t != user.user_type
     {
+        require_admin(principal.role, AdminOnly::LicenseType)?;
         if user.is_zoom_room && t == TYPE_BASIC {
             return Err(ApiError::NotAllowed(format!(
                 "A Zoom Room user cannot be changed to a free user type: {user_ref}"

@@ -186,8 +186,10 @@ pub trait Store {
 
     fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
-    /// Ends the user's open sessions (only those of `login_type` when given); returns how many.
+    /// Ends the user's open sessions (only those of `login_type` when given) and revokes every token issued in
+    /// them: a sign-in that ended leaves no token behind. Returns how many sessions ended.
     fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64>;
+    /// Ends one session and revokes its tokens.
     fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
 
     /// The user's assistants with their `can_manage_host_private_event`.

@@ -89,3 +89,194 @@ async fn every_response_carries_a_tracking_id_and_health_answers() {
         assert!(seen.insert(id));
     }
 }
+
+/// Form bodies whose field names nest thousands deep once overflowed a worker's stack and killed the process; they
+/// are refused at the parser, from the unauthenticated OAuth endpoints to `/v2`, and the server keeps serving.
+#[backend_test]
+async fn deeply_nested_form_names_are_refused_not_fatal() {
+    let app = TestApp::spawn().await;
+    let id = app.member("nest@example.com").await;
+    let dotted = format!("{}=1", vec!["a"; 15_000].join("."));
+    let bracketed = format!("a{}=1", "[a]".repeat(10_000));
+    for body in [dotted, bracketed] {
+        let oauth = app
+            .send(
+                app.http
+                    .post(format!("{}/oauth/token", app.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.clone()),
+            )
+            .await;
+        assert_eq!(oauth.status, 400, "{:?}", oauth.body);
+        let reply = app
+            .send(
+                app.request(Method::PUT, &format!("/users/{id}/status"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.clone()),
+            )
+            .await;
+        reply.assert_error(400, 300, "Form field names may nest at most 4 levels deep.");
+        let name = body.split('=').next().unwrap().to_string();
+        let multipart = reqwest::multipart::Form::new().text(name, "1");
+        let reply = app
+            .send(
+                app.request(Method::PUT, &format!("/users/{id}/status"))
+                    .multipart(multipart),
+            )
+            .await;
+        reply.assert_error(400, 300, "Form field names may nest at most 4 levels deep.");
+    }
+    // Still serving, nothing changed; a name nesting as deep as Zoom's bodies do is read.
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["status"],
+        "active"
+    );
+    app.send(app.request(Method::POST, "/users").form(&[
+        ("action", "autoCreate"),
+        ("user_info[email]", "formed@example.com"),
+        ("user_info[type]", "1"),
+        ("user_info[password]", "Formed1Pass"),
+    ]))
+    .await
+    .assert_status(201);
+}
+
+/// Input that would be stored as something other than what the client sent, or not as what it claims to be, is
+/// refused with 300 and changes nothing.
+#[backend_test]
+async fn lenient_input_is_refused() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user("autoCreate", "strict@example.com", 2).await;
+    // Invalid UTF-8 in a form value (a password would differ from what was sent) and in a query string.
+    let reply = app
+        .send(
+            app.request(Method::PUT, &format!("/users/{id}/password"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("password=Valid1Pass%FF"),
+        )
+        .await;
+    reply.assert_error(
+        400,
+        300,
+        "Request Body should be a valid form: UTF-8 text, at most 256 fields.",
+    );
+    let multipart = reqwest::multipart::Form::new().part(
+        "password",
+        reqwest::multipart::Part::bytes(b"Valid1Pass\xff".to_vec()),
+    );
+    app.send(
+        app.request(Method::PUT, &format!("/users/{id}/password"))
+            .multipart(multipart),
+    )
+    .await
+    .assert_error(
+        400,
+        300,
+        "Request Body should be a valid multipart/form-data body.",
+    );
+    app.get("/users?status=act%FFive")
+        .await
+        .assert_error(400, 300, "Invalid query string.");
+    assert_eq!(
+        app.db().read(|s| s.password_changes_since(&id, 0)).unwrap(),
+        0
+    );
+
+    // Control characters in names and passwords.
+    for (method, path, body, field) in [
+        (
+            Method::PATCH,
+            format!("/users/{id}"),
+            json!({ "first_name": "Ro\u{0}bert" }),
+            "first_name",
+        ),
+        (
+            Method::PATCH,
+            format!("/users/{id}"),
+            json!({ "last_name": "Line\nBreak" }),
+            "last_name",
+        ),
+        (
+            Method::PUT,
+            format!("/users/{id}/password"),
+            json!({ "password": "Valid1Pass\u{1b}" }),
+            "password",
+        ),
+    ] {
+        let reply = app.call(method, &path, Some(body)).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), vec![field.to_string()]);
+    }
+    let record = app.user_record("strict@example.com").await;
+    assert_eq!(
+        (record.first_name.as_str(), record.last_name.as_str()),
+        ("Test", "User")
+    );
+    assert!(record.password_hash.is_some());
+
+    // Addresses that are not addresses.
+    for email in [
+        "a..b@example.com",
+        "jane@-example.com",
+        "jane@example",
+        "\"q\"@example.com",
+        "jané@example.com",
+    ] {
+        let body = json!({ "action": "autoCreate", "user_info": { "email": email, "type": 1, "password": "Valid1Pass" } });
+        let reply = app.call(Method::POST, "/users", Some(body)).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), vec!["user_info.email"]);
+        app.get(&format!("/users/email?email={}", email.replace('"', "%22")))
+            .await
+            .assert_error(400, 300, "Validation Failed.");
+    }
+}
+
+/// A `next_page_token` is good for the account that was listed, no other.
+#[backend_test]
+async fn a_page_token_of_another_account_is_refused() {
+    let app = TestApp::spawn().await;
+    for n in 0..3 {
+        app.member(&format!("page{n}@example.com")).await;
+    }
+    let first = app.get("/users?page_size=1").await;
+    let token = first.body["next_page_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+    app.get(&format!("/users?page_size=1&next_page_token={token}"))
+        .await
+        .assert_status(200);
+    let now = app.clock_now();
+    let (other_token, _) = app
+        .db()
+        .write(move |s| {
+            let (account, _) = localzoom_server::service::accounts::create_account(
+                s,
+                "OtherAccount0000000000",
+                "pro",
+                "boss@other.test",
+                now,
+            )?;
+            let (app_record, _) = localzoom_server::service::accounts::create_app(
+                s,
+                &account.id,
+                localzoom_server::service::accounts::AppKind::S2s,
+                None,
+                None,
+                now,
+            )?;
+            Ok((
+                localzoom_server::service::accounts::mint_token(s, &app_record, now)?.access_token,
+                (),
+            ))
+        })
+        .await
+        .unwrap();
+    app.call_with(
+        &other_token,
+        Method::GET,
+        &format!("/v2/users?page_size=1&next_page_token={token}"),
+        None,
+    )
+    .await
+    .assert_error(400, 300, "The next page token is invalid or expired.");
+}

@@ -132,3 +132,45 @@ async fn the_control_api_needs_the_admin_key_and_valid_input() {
              and send Authorization: Bearer KEY.",
         );
 }
+
+/// The admin key is a bearer token: the `Bearer` scheme is required, and an empty or short key never opens the
+/// control API (the server refuses to start with one).
+#[backend_test]
+async fn the_admin_key_must_be_a_real_bearer_key() {
+    let app = TestApp::spawn().await;
+    let id = app.member("keyed@example.com").await;
+    let url = format!("{}/_localzoom/v1/users/{id}/sessions", app.base);
+    for header in [
+        ADMIN_KEY.to_string(),
+        format!("Basic {ADMIN_KEY}"),
+        "Bearer ".to_string(),
+        "Bearer".to_string(),
+        format!("Bearer {}", &ADMIN_KEY[..ADMIN_KEY.len() - 1]),
+    ] {
+        app.send(app.http.get(&url).header("authorization", header))
+            .await
+            .assert_error(401, 124, "Invalid access token.");
+    }
+    app.send(
+        app.http
+            .get(&url)
+            .header("authorization", format!("bearer {ADMIN_KEY}")),
+    )
+    .await
+    .assert_status(200);
+
+    for key in ["", "   ", "short-key"] {
+        let db = TestDatabase::new();
+        let mut config = localzoom_server::server::ServerConfig::new("127.0.0.1:0", &db.url);
+        config.admin_key = Some(key.to_string());
+        let refused = localzoom_server::server::start(config)
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(
+            refused.to_string(),
+            "--admin-key (LOCALZOOM_ADMIN_KEY) must be at least 12 characters: a shorter one would open the \
+             control API to whoever guesses it (leave it unset to keep the control API off)"
+        );
+    }
+}

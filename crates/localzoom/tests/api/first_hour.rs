@@ -454,3 +454,29 @@ fn a_json_body_sent_as_a_form_says_to_send_json() {
     ]);
     assert_eq!(status, 201, "{reply}");
 }
+
+/// An empty `LOCALZOOM_ADMIN_KEY=` (a variable exported without a value) must not open the control API to anyone.
+#[test]
+fn an_empty_admin_key_variable_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("lz.db").display());
+    for key in ["", "tiny"] {
+        let output = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+            .env("LOCALZOOM_ADMIN_KEY", key)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{key:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output)
+                .contains("--admin-key (LOCALZOOM_ADMIN_KEY) must be at least 12 characters"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -1318,7 +1318,11 @@ fn import_from(database: &str, file: &Path) -> std::process::Output {
 fn export_and_import_move_everything_between_backends() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = database_for(dir.path());
-    let mut server = start(dir.path(), free_port(), &["--admin-key", "k"]);
+    let mut server = start(
+        dir.path(),
+        free_port(),
+        &["--admin-key", "export-admin-key"],
+    );
     let token = token(&server.base);
     // A little of everything: users with and without passwords, a changed password, assistants, a session,
     // security settings and a rate-limit override.
@@ -1348,7 +1352,7 @@ fn export_and_import_move_everything_between_backends() {
         "-X",
         "POST",
         "-H",
-        "Authorization: Bearer k",
+        "Authorization: Bearer export-admin-key",
         "-d",
         r#"{"login_type":101}"#,
         "-H",

@@ -124,15 +124,84 @@ async fn user_level_scopes_reach_only_me() {
         app.get(&format!("/users/{other}")).await.body["status"],
         "active"
     );
+}
+
+/// A Member's own token reaches its own profile, never the account: no listing, creating or probing of users, and
+/// no change of its own licence, status or password, which Zoom leaves to owners and admins.
+#[backend_test]
+async fn a_members_token_reaches_its_profile_not_the_account() {
+    let app = TestApp::spawn().await;
+    let id = app.member("self@example.com").await;
+    let token = app
+        .token_with_scopes(&id, &["user:read", "user:write"])
+        .await;
+    let no_permission =
+        |p: &str| format!("Invalid access token. Does not contain permissions [{p}].");
+    call_with(&app, &token, Method::GET, "/users", None)
+        .await
+        .assert_error(400, 200, &no_permission("User:Read"));
     call_with(
         &app,
         &token,
-        Method::PUT,
-        "/users/me/password",
-        Some(json!({ "password": "Mine1Pass" })),
+        Method::GET,
+        "/users/email?email=owner@example.com",
+        None,
+    )
+    .await
+    .assert_error(400, 200, &no_permission("User:Read"));
+    let body = json!({ "action": "autoCreate", "user_info": { "email": "sneaky@example.com", "type": 1, "password": "Sneaky1Pass" } });
+    call_with(&app, &token, Method::POST, "/users", Some(body))
+        .await
+        .assert_error(400, 200, &no_permission("User:Edit"));
+    app.get("/users/sneaky@example.com").await.assert_error(
+        404,
+        1001,
+        "User does not exist: sneaky@example.com.",
+    );
+
+    for (method, path, body, what) in [
+        (
+            Method::PATCH,
+            "/users/me",
+            json!({ "type": 1 }),
+            "a user's license type",
+        ),
+        (
+            Method::PUT,
+            "/users/me/status",
+            json!({ "action": "deactivate" }),
+            "a user's status",
+        ),
+        (
+            Method::PUT,
+            "/users/me/password",
+            json!({ "password": "Mine1Pass" }),
+            "a user's password",
+        ),
+    ] {
+        call_with(&app, &token, method, path, Some(body))
+            .await
+            .assert_error(
+                400,
+                200,
+                &format!("Only an account administrator can change {what}."),
+            );
+    }
+    let record = app.user_record("self@example.com").await;
+    assert_eq!((record.user_type, record.status.as_str()), (2, "active"));
+    assert!(record.password_hash.is_none());
+    // Its own profile is its to change.
+    call_with(
+        &app,
+        &token,
+        Method::PATCH,
+        "/users/me",
+        Some(json!({ "job_title": "Engineer", "type": 2 })),
     )
     .await
     .assert_status(204);
+    let me = call_with(&app, &token, Method::GET, "/users/me", None).await;
+    assert_eq!(me.body["job_title"], "Engineer");
 }
 
 #[backend_test]

@@ -215,12 +215,6 @@ async fn the_full_authorization_code_flow() {
         .unwrap()
         .to_string();
     assert_ne!(new_refresh, refresh);
-    let again = refresh_with(&app, &ua, &refresh).await;
-    again.assert_status(400);
-    assert_eq!(
-        again.body,
-        json!({ "reason": "Invalid Token!", "error": "invalid_grant" })
-    );
     let new_access = refreshed.body["access_token"].as_str().unwrap().to_string();
     get_me(&app, &new_access).await.assert_status(200);
     // A refresh token is not an access token.
@@ -398,4 +392,110 @@ async fn user_tokens_die_with_their_user_or_app() {
         .assert_error(401, 124, "Invalid access token.");
     let refreshed = refresh_with(&app, &ua, &c.2).await;
     assert_eq!(refreshed.body["error"], "invalid_client");
+}
+
+/// Signs `email` in through the app: (access token, refresh token, the code that was exchanged).
+async fn sign_in(
+    app: &TestApp,
+    ua: &UserApp,
+    email: &str,
+    password: &str,
+) -> (String, String, String) {
+    let (status, location) = authorize(app, ua, email, password).await;
+    assert_eq!(status, 302, "{location}");
+    let code = code_of(&location);
+    let tokens = exchange(app, ua, &code, VERIFIER, REDIRECT).await;
+    tokens.assert_status(200);
+    let field = |name: &str| tokens.body[name].as_str().unwrap().to_string();
+    (field("access_token"), field("refresh_token"), code)
+}
+
+async fn assert_dead(app: &TestApp, ua: &UserApp, access: &str, refresh: &str) {
+    get_me(app, access)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    let refused = refresh_with(app, ua, refresh).await;
+    refused.assert_status(400);
+    assert_eq!(
+        refused.body,
+        json!({ "reason": "Invalid Token!", "error": "invalid_grant" })
+    );
+}
+
+/// What ends a sign-in session ends the tokens issued in it: a password change (work-email sessions), revoking
+/// the SSO token (SSO sessions), revoking one token of the session.
+#[backend_test]
+async fn ending_a_sign_in_ends_its_tokens() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let id = app.create_user("autoCreate", "leaver@example.com", 2).await;
+    let (access, refresh, _) = sign_in(&app, &ua, "leaver@example.com", "Initial1Pass").await;
+    get_me(&app, &access).await.assert_status(200);
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/password"),
+        Some(json!({ "password": "Changed2Pass" })),
+    )
+    .await
+    .assert_status(204);
+    assert_dead(&app, &ua, &access, &refresh).await;
+    assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
+
+    // An SSO user's app tokens end with its SSO token.
+    let sso = app.member("sso@example.com").await;
+    app.edit_user("sso@example.com", |u| u.login_type = 101)
+        .await;
+    let (access, refresh, _) = sign_in(&app, &ua, "sso@example.com", "").await;
+    get_me(&app, &access).await.assert_status(200);
+    app.call(Method::DELETE, &format!("/users/{sso}/token"), None)
+        .await
+        .assert_status(204);
+    assert_dead(&app, &ua, &access, &refresh).await;
+
+    // Revoking the access token ends its refresh token too (one sign-in, one session).
+    let (access, refresh, _) = sign_in(&app, &ua, "leaver@example.com", "Changed2Pass").await;
+    app.send(
+        app.http
+            .post(format!("{}/oauth/revoke", app.base))
+            .basic_auth(&ua.client_id, Some(&ua.secret))
+            .form(&[("token", access.as_str())]),
+    )
+    .await
+    .assert_status(200);
+    assert_dead(&app, &ua, &access, &refresh).await;
+}
+
+/// A code or a retired refresh token presented twice means someone else holds it: everything issued from it is
+/// revoked (RFC 6749 §4.1.2; the OAuth 2.0 Security BCP's refresh-token reuse detection).
+#[backend_test]
+async fn a_replayed_code_or_refresh_token_ends_its_whole_sign_in() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let id = app.member("person@example.com").await;
+
+    let (access, refresh, code) = sign_in(&app, &ua, "person@example.com", "").await;
+    let replayed = exchange(&app, &ua, &code, VERIFIER, REDIRECT).await;
+    replayed.assert_status(400);
+    assert_eq!(
+        replayed.body,
+        json!({ "reason": "Invalid authorization code", "error": "invalid_grant" })
+    );
+    assert_dead(&app, &ua, &access, &refresh).await;
+    assert!(app.sessions(&id)[0].ended_at.is_some());
+
+    let (_, first_refresh, _) = sign_in(&app, &ua, "person@example.com", "").await;
+    let rotated = refresh_with(&app, &ua, &first_refresh).await;
+    rotated.assert_status(200);
+    let access = rotated.body["access_token"].as_str().unwrap().to_string();
+    let refresh = rotated.body["refresh_token"].as_str().unwrap().to_string();
+    get_me(&app, &access).await.assert_status(200);
+    // The retired refresh token comes back: refused, and the rotated pair dies with the session.
+    let reused = refresh_with(&app, &ua, &first_refresh).await;
+    reused.assert_status(400);
+    assert_eq!(
+        reused.body,
+        json!({ "reason": "Invalid Token!", "error": "invalid_grant" })
+    );
+    assert_dead(&app, &ua, &access, &refresh).await;
+    assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
 }

@@ -29,7 +29,10 @@ use crate::domain::rate_limits::{AccountLimits, Plan};
 use crate::domain::user::{Role, Status, UserRecord};
 use crate::error::ApiError;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_session_tokens.sql"),
+];
 /// Advisory locks are per database, so their keys include the schema: deployments (and test runs) in other
 /// schemas of the same database do not wait for each other. The second key tells the two locks apart.
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(hashtext(current_schema()), 1)";
@@ -1020,6 +1023,13 @@ impl Store for PostgresStore<'_> {
     }
 
     fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64> {
+        // The tokens first, while their sessions are still the open ones.
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE NOT revoked AND session_id IN \
+             (SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
+             AND ($2::BIGINT IS NULL OR login_type = $2))",
+            &[&user_id, &login_type],
+        )?;
         self.execute(
             "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND ended_at IS NULL \
              AND ($2::BIGINT IS NULL OR login_type = $2)",
@@ -1028,6 +1038,10 @@ impl Store for PostgresStore<'_> {
     }
 
     fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE session_id = $1 AND NOT revoked",
+            &[&id],
+        )?;
         self.execute(
             "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
             &[&id, &now],

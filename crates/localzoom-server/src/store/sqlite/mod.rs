@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_app_redirect_uri.sql"),
     include_str!("migrations/0005_user_oauth.sql"),
     include_str!("migrations/0006_rate_limits.sql"),
+    include_str!("migrations/0007_session_tokens.sql"),
 ];
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 512;
@@ -796,6 +797,14 @@ impl Store for SqliteStore<'_> {
     }
 
     fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64> {
+        // The tokens first, while their sessions are still the open ones.
+        self.conn
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked = 1 WHERE revoked = 0 AND session_id IN \
+                 (SELECT id FROM sessions WHERE user_id = ?1 AND ended_at IS NULL \
+                 AND (?2 IS NULL OR login_type = ?2))",
+            )?
+            .execute(params![user_id, login_type])?;
         Ok(self
             .conn
             .prepare_cached(
@@ -806,6 +815,11 @@ impl Store for SqliteStore<'_> {
     }
 
     fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked = 1 WHERE session_id = ?1 AND revoked = 0",
+            )?
+            .execute(params![id])?;
         self.conn
             .prepare_cached("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")?
             .execute(params![id, now])?;
