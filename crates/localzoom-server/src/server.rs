@@ -138,9 +138,7 @@ impl ServerConfig {
             listen: listen.to_string(),
             database: database.to_string(),
             database_pool: crate::store::DEFAULT_POOL_SIZE,
-            bootstrap: BootstrapRequest {
-                ..Default::default()
-            },
+            bootstrap: BootstrapRequest::default(),
             rate_limits: true,
             redis: None,
             redis_failure: Failure::Open,
@@ -152,18 +150,6 @@ impl ServerConfig {
             admin_key: None,
         }
     }
-}
-
-/// Opens the database and makes sure the bootstrap account exists (used by `serve` and `token`).
-pub async fn open_and_bootstrap(
-    database: &str,
-    pool_size: usize,
-    bootstrap: &BootstrapRequest,
-    now: i64,
-) -> anyhow::Result<(Arc<Database>, BootstrapOutcome)> {
-    let db = Arc::new(Database::open_with_pool(database, pool_size)?);
-    let outcome = bootstrap_open(&db, bootstrap, now).await?;
-    Ok((db, outcome))
 }
 
 /// Makes sure the bootstrap account of an open database exists.
@@ -211,15 +197,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         );
     }
     // Bind first: a start that cannot serve leaves the database untouched.
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " — is another `localzoom serve` running there? (--listen, LOCALZOOM_LISTEN, chooses another address)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on {}: {e}{hint}", config.listen)
+    })?;
+    // Claimed before the database is opened: a refused second server leaves it as it was.
+    let claim = Database::claim_for_serving(&config.database)?;
     let db = Arc::new(Database::open_with_pool(
         &config.database,
         config.database_pool,
     )?);
-    // Claimed before the bootstrap writes anything: a refused second server leaves the database as it was.
-    let claim = db.claim_for_serving()?;
     let bootstrap = bootstrap_open(&db, &config.bootstrap, config.clock.now_ms()).await?;
     let addr = listener.local_addr()?;
     let rate_limiter = match (config.rate_limits, &config.redis) {

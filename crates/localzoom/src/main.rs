@@ -12,7 +12,7 @@ use localzoom_server::error::ApiError;
 use localzoom_server::gate::rate_limit::Limiter;
 use localzoom_server::gate::shared_limit::Failure;
 use localzoom_server::server::{self, ServerConfig};
-use localzoom_server::service::accounts::{self, BootstrapRequest};
+use localzoom_server::service::accounts::{self, BootstrapRequest, PlanNote};
 use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE, Database};
 
 mod output;
@@ -95,7 +95,7 @@ enum AppsCommand {
 #[derive(Args)]
 struct CreateAccountArgs {
     /// The account's plan (sets its rate limits).
-    #[arg(long, default_value = "pro", value_parser = PLAN_NAMES)]
+    #[arg(long, default_value = "pro", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
     plan: String,
     /// E-mail of the account's owner (its domain becomes the account's managed domain).
     #[arg(long)]
@@ -184,7 +184,7 @@ struct SetLimitsArgs {
 #[derive(Args)]
 struct SetPlanArgs {
     /// The new plan.
-    #[arg(id = "new_plan", value_name = "PLAN", value_parser = PLAN_NAMES)]
+    #[arg(id = "new_plan", value_name = "PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
     plan: String,
     /// The account (default: the database's bootstrap account).
     #[arg(long)]
@@ -201,8 +201,6 @@ struct SeedArgs {
     #[command(flatten)]
     bootstrap: BootstrapArgs,
 }
-
-const PLAN_NAMES: [&str; 4] = ["free", "pro", "business", "enterprise"];
 
 /// The database of every command that opens one. Its default does not depend on the folder a command runs in,
 /// so `serve`, `token` and `--local` commands started anywhere use the same data.
@@ -227,7 +225,7 @@ struct BootstrapArgs {
     #[command(flatten)]
     db: DatabaseArg,
     /// Plan of the bootstrap account: set when it is created, and applied to it when given later [default: pro].
-    #[arg(long, env = "LOCALZOOM_PLAN", value_parser = PLAN_NAMES)]
+    #[arg(long, env = "LOCALZOOM_PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
     plan: Option<String>,
     /// Bootstrap account id (generated when absent; must match a used database's).
     #[arg(long, env = "LOCALZOOM_ACCOUNT_ID")]
@@ -293,9 +291,11 @@ enum HashCost {
 }
 
 impl BootstrapArgs {
-    fn request(&self) -> BootstrapRequest {
+    /// `serve` applies `--plan` to a used database's account; `token` and `seed` only create with it.
+    fn request(&self, apply_plan: bool) -> BootstrapRequest {
         BootstrapRequest {
             plan: self.plan.clone(),
+            apply_plan,
             owner_email: self.owner_email.clone(),
             account_id: self.account_id.clone(),
             client_id: self.client_id.clone(),
@@ -397,7 +397,7 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _log_guard = init_logging(args.log_format);
     let mut config = ServerConfig::new(&args.listen, &args.bootstrap.db.url()?);
-    config.bootstrap = args.bootstrap.request();
+    config.bootstrap = args.bootstrap.request(true);
     config.rate_limits = args.rate_limits == "on";
     config.database_pool = args.database_pool;
     config.redis = args.redis.clone();
@@ -438,9 +438,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         "rate limits off".to_string()
     };
-    let plan = match &b.plan_changed_from {
-        Some(old) => format!("{} (moved from {old} by --plan)", b.plan),
-        None => b.plan.clone(),
+    let plan = match &b.plan_note {
+        Some(PlanNote::MovedFrom(old)) => {
+            format!("{} (moved from {old} by --plan / LOCALZOOM_PLAN)", b.plan)
+        }
+        _ => b.plan.clone(),
     };
     let mut banner = format!(
         "localzoom listening on http://{} · database {} · plan {plan} · {rate_limits}\n\
@@ -499,10 +501,11 @@ async fn token(args: BootstrapArgs) -> anyhow::Result<()> {
 /// Opens the database and makes sure its bootstrap account and app exist, as `serve` does.
 async fn open_and_bootstrap(args: &BootstrapArgs) -> anyhow::Result<(Database, server::Bootstrap)> {
     let db = args.db.open(DEFAULT_POOL_SIZE)?;
-    let outcome = server::bootstrap_open(&db, &args.request(), SystemClock.now_ms()).await?;
-    if let Some(old) = &outcome.plan_changed_from {
+    let outcome = server::bootstrap_open(&db, &args.request(false), SystemClock.now_ms()).await?;
+    if let Some(PlanNote::NotApplied(requested)) = &outcome.plan_note {
         eprintln!(
-            "localzoom: account {} moved from plan {old} to {} (--plan / LOCALZOOM_PLAN)",
+            "localzoom: plan {requested} (--plan / LOCALZOOM_PLAN) not applied: account {} stays on plan {}; \
+             `localzoom serve --plan` or `localzoom accounts set-plan` changes it",
             outcome.account_id, outcome.plan
         );
     }
@@ -638,8 +641,8 @@ async fn edit_account(
             .map_err(failed)?
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "{} has no accounts yet: start `localzoom serve` on it once, or create one with \
-                     `localzoom accounts create`",
+                    "{} has no bootstrap account (`localzoom serve` makes one on its first start): name the \
+                     account with --account ID (`localzoom accounts list` shows them)",
                     db.describe()
                 )
             })?,

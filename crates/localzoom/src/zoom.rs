@@ -218,6 +218,49 @@ impl ZoomArgs {
         if self.no_retries {
             builder = builder.retry(RetryPolicy::none());
         }
+        if self.local {
+            let given: Vec<&str> = [
+                (
+                    "--api-url",
+                    "ZOOM_API_URL",
+                    Some(&self.api_url),
+                    localzoom_client::DEFAULT_API_URL,
+                ),
+                (
+                    "--oauth-url",
+                    "ZOOM_OAUTH_URL",
+                    Some(&self.oauth_url),
+                    localzoom_client::DEFAULT_OAUTH_URL,
+                ),
+                (
+                    "--account-id",
+                    "ZOOM_ACCOUNT_ID",
+                    self.account_id.as_ref(),
+                    "",
+                ),
+                ("--client-id", "ZOOM_CLIENT_ID", self.client_id.as_ref(), ""),
+                (
+                    "--client-secret",
+                    "ZOOM_CLIENT_SECRET",
+                    self.client_secret.as_ref(),
+                    "",
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, var, value, default)| {
+                // Given on the command line: neither the default nor what the (Zoom) variable holds.
+                value.is_some_and(|v| v != default && std::env::var(var).ok().as_ref() != Some(v))
+            })
+            .map(|(flag, ..)| flag)
+            .collect();
+            anyhow::ensure!(
+                given.is_empty(),
+                "--local talks to the local server with its bootstrap app, so {} would be ignored: leave {} out, \
+                 or leave out --local to call that API",
+                given.join(", "),
+                if given.len() == 1 { "it" } else { "them" }
+            );
+        }
         let builder = if self.local {
             let listen =
                 std::env::var("LOCALZOOM_LISTEN").unwrap_or_else(|_| "127.0.0.1:9800".into());

@@ -22,6 +22,7 @@ pub const S2S_ADMIN_SCOPES: &[&str] = &[
 ];
 
 pub const DEFAULT_OWNER_EMAIL: &str = "owner@localzoom.test";
+pub const DEFAULT_PLAN: &str = "pro";
 
 pub const PLANS: &[&str] = &["free", "pro", "business", "enterprise"];
 
@@ -32,8 +33,11 @@ const META_SERVER_KEY: &str = "server_key";
 /// What `serve` and `token` are told about the bootstrap account.
 #[derive(Debug, Clone, Default)]
 pub struct BootstrapRequest {
-    /// The plan of a new account, or the plan to move a used database's account to (`pro` when none is given).
+    /// The plan of a new account (`pro` when none is given); on a used database, see `apply_plan`.
     pub plan: Option<String>,
+    /// Move a used database's account to `plan` (what `serve --plan` does); otherwise a differing plan is only
+    /// reported back, so a `LOCALZOOM_PLAN` exported for `serve` cannot undo `accounts set-plan` through `token`.
+    pub apply_plan: bool,
     /// The owner of a new account (`owner@localzoom.test` when none is given); must be a used database's owner.
     pub owner_email: Option<String>,
     pub account_id: Option<String>,
@@ -50,8 +54,16 @@ pub struct BootstrapOutcome {
     pub generated_secret: Option<String>,
     pub created: bool,
     pub plan: String,
-    /// The plan the account had before this bootstrap moved it to `plan`.
-    pub plan_changed_from: Option<String>,
+    /// What became of a requested plan that differed from the account's.
+    pub plan_note: Option<PlanNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanNote {
+    /// The account was moved to the requested plan from this one.
+    MovedFrom(String),
+    /// This plan was requested but not applied (`apply_plan` was off).
+    NotApplied(String),
 }
 
 /// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
@@ -68,7 +80,7 @@ pub fn bootstrap(
         return reuse_bootstrap(store, req, account_id);
     }
     let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
-    let plan = req.plan.clone().unwrap_or_else(|| "pro".into());
+    let plan = req.plan.clone().unwrap_or_else(|| DEFAULT_PLAN.into());
     let owner_email = req
         .owner_email
         .clone()
@@ -98,7 +110,7 @@ pub fn bootstrap(
         generated_secret,
         created: true,
         plan,
-        plan_changed_from: None,
+        plan_note: None,
     })
 }
 
@@ -160,6 +172,12 @@ fn reuse_bootstrap(
                 "client id {client_id} is a user-managed app; the bootstrap app must be a Server-to-Server app"
             )));
         }
+        Some(app) if !app.active => {
+            return Err(ApiError::Invalid(format!(
+                "client id {client_id} is deactivated: leave out --client-id (LOCALZOOM_CLIENT_ID) to use the \
+                 bootstrap app {stored_client}"
+            )));
+        }
         Some(app) => {
             if let Some(secret) = &req.client_secret
                 && !crypto::constant_time_eq(
@@ -174,15 +192,20 @@ fn reuse_bootstrap(
             }
         }
     }
-    if client_id != stored_client {
-        store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
-    }
-    let mut plan_changed_from = None;
+    // Another Server-to-Server app of the account may be named for this run; the bootstrap app stays what it was.
+    let mut plan_note = None;
     if let Some(plan) = &req.plan
         && plan != &account.plan
     {
-        plan_changed_from = Some(std::mem::replace(&mut account.plan, plan.clone()));
-        store.update_account(&account)?;
+        if req.apply_plan {
+            plan_note = Some(PlanNote::MovedFrom(std::mem::replace(
+                &mut account.plan,
+                plan.clone(),
+            )));
+            store.update_account(&account)?;
+        } else {
+            plan_note = Some(PlanNote::NotApplied(plan.clone()));
+        }
     }
     Ok(BootstrapOutcome {
         account_id,
@@ -191,7 +214,7 @@ fn reuse_bootstrap(
         generated_secret: None,
         created: false,
         plan: account.plan,
-        plan_changed_from,
+        plan_note,
     })
 }
 

@@ -300,10 +300,7 @@ impl Database {
 
     /// `pool_size`: the most connections this process opens to PostgreSQL (SQLite ignores it).
     pub fn open_with_pool(url: &str, pool_size: usize) -> anyhow::Result<Database> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = sqlite_url_path(url) {
             return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(
                 &sqlite_path(path)?,
             )?));
@@ -340,18 +337,24 @@ impl Database {
         }
     }
 
-    /// Claims the database for one serving process. Two `serve`s on one SQLite file would each run their own rate
-    /// limiter and writer; PostgreSQL is made for several nodes and needs no claim. Commands that change the
-    /// database while a server runs (`accounts set-limits`, `token`) do not claim it. The claim ends when the
-    /// returned file is dropped, or with the process.
-    pub fn claim_for_serving(&self) -> anyhow::Result<Option<std::fs::File>> {
-        let Database::Sqlite(db) = self else {
+    /// Claims the database at `url` for one serving process, before it is opened. Two `serve`s on one SQLite file
+    /// would each run their own rate limiter and writer; PostgreSQL is made for several nodes and needs no claim.
+    /// Commands that change the database while a server runs (`accounts set-limits`, `token`) do not claim it.
+    /// The claim is an advisory lock on a file of its own beside the database (`PATH.serve-lock`): a lock on the
+    /// database file itself would share SQLite's POSIX locks, which closing any handle of the file drops. It ends
+    /// when the returned file is dropped, or with the process.
+    pub fn claim_for_serving(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+        let Some(path) = sqlite_url_path(url) else {
             return Ok(None);
         };
-        let path = db.path();
-        let file = std::fs::File::open(path)
-            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        // An advisory lock of its own kind (flock), apart from the POSIX locks SQLite takes on the same file.
+        let path = sqlite_path(path)?;
+        let lock_path = std::path::PathBuf::from(format!("{}.serve-lock", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", lock_path.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(file)),
             Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -360,7 +363,7 @@ impl Database {
                 path.display()
             ),
             Err(std::fs::TryLockError::Error(e)) => {
-                anyhow::bail!("cannot lock {}: {e}", path.display())
+                anyhow::bail!("cannot lock {}: {e}", lock_path.display())
             }
         }
     }
@@ -373,11 +376,20 @@ impl Database {
     }
 }
 
+/// The path part of an SQLite URL (`sqlite://PATH` or `sqlite:PATH`), or `None` for another scheme.
+fn sqlite_url_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
 /// The absolute path of an SQLite database URL's file, so that every message names the file that was opened and
 /// not one relative to wherever the command happened to run.
 fn sqlite_path(path: &str) -> anyhow::Result<std::path::PathBuf> {
     // The reader pool and the writer are separate connections: an in-memory database would be one per connection.
-    if path.is_empty() || path.starts_with(":memory:") || path.contains("mode=memory") {
+    if path.is_empty() {
+        anyhow::bail!("the SQLite URL names no file: give sqlite://PATH");
+    }
+    if path.starts_with(":memory:") || path.contains("mode=memory") {
         anyhow::bail!(
             "an in-memory SQLite database cannot work: localzoom's writer and readers are separate connections, \
              which would each see their own empty database; give a file instead (sqlite:///tmp/localzoom.db)"

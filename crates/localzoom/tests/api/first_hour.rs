@@ -223,7 +223,7 @@ fn bootstrap_and_management_flags_never_surprise() {
     assert!(
         moved
             .banner
-            .contains("plan business (moved from pro by --plan)"),
+            .contains("plan business (moved from pro by --plan / LOCALZOOM_PLAN)"),
         "{}",
         moved.banner
     );
@@ -232,8 +232,96 @@ fn bootstrap_and_management_flags_never_surprise() {
     let accounts: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(accounts[0]["plan"], "business");
     // Unchanged plans are not announced.
-    let same = start(dir.path(), free_port(), &["--plan", "business"]);
+    let mut same = start(dir.path(), free_port(), &["--plan", "business"]);
     assert!(same.banner.contains("plan business ·"), "{}", same.banner);
+    same.signal("-TERM");
+    // `token` (like `seed`) creates with a plan but never moves a used account: it says so instead.
+    let token = on_db(dir.path(), &["token", "--plan", "free"]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    assert!(
+        stderr(&token).contains(&format!(
+            "localzoom: plan free (--plan / LOCALZOOM_PLAN) not applied: account {ACCOUNT} stays on plan \
+             business; `localzoom serve --plan` or `localzoom accounts set-plan` changes it"
+        )),
+        "{}",
+        stderr(&token)
+    );
+    let listed = on_db(dir.path(), &["accounts", "list", "--output", "json"]);
+    let accounts: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(accounts[0]["plan"], "business");
+
+    // Another active Server-to-Server app of the account may be named for one run; it does not become the
+    // bootstrap app, and once deactivated it is refused.
+    let created = on_db(
+        dir.path(),
+        &[
+            "apps",
+            "create",
+            "--account",
+            ACCOUNT,
+            "--type",
+            "s2s",
+            "--output",
+            "json",
+        ],
+    );
+    let other: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let (other_id, other_secret) = (
+        other["client_id"].as_str().unwrap(),
+        other["client_secret"].as_str().unwrap(),
+    );
+    let named = on_db(
+        dir.path(),
+        &[
+            "token",
+            "--client-id",
+            other_id,
+            "--client-secret",
+            other_secret,
+        ],
+    );
+    assert!(named.status.success(), "{}", stderr(&named));
+    let deactivated = on_db(dir.path(), &["apps", "deactivate", other_id]);
+    assert!(deactivated.status.success(), "{}", stderr(&deactivated));
+    let plain = on_db(dir.path(), &["token"]);
+    assert!(
+        plain.status.success(),
+        "the bootstrap app is still {CLIENT}: {}",
+        stderr(&plain)
+    );
+    let refused = on_db(dir.path(), &["token", "--client-id", other_id]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(&format!("client id {other_id} is deactivated")),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+/// `--local` uses the local server and its bootstrap app: API URLs and credentials given with it are refused, not
+/// silently dropped (the same values exported as `ZOOM_*` variables are fine: they serve other commands).
+#[test]
+fn local_refuses_flags_it_would_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bare(
+        &dir.path().join("data"),
+        dir.path(),
+        &[
+            "users",
+            "list",
+            "--local",
+            "--api-url",
+            "http://elsewhere.test/v2",
+            "--client-id",
+            "x",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).trim(),
+        "localzoom: error: --local talks to the local server with its bootstrap app, so --api-url, --client-id \
+         would be ignored: leave them out, or leave out --local to call that API"
+    );
 }
 
 #[backend_test]
