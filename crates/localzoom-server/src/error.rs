@@ -29,6 +29,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("body too large")]
     PayloadTooLarge,
+    #[error("body too slow")]
+    BodyTimeout,
     #[error("unknown endpoint")]
     UnknownEndpoint,
     /// A `/_localzoom/v1` call to a server started without an admin key.
@@ -110,6 +112,11 @@ impl ApiError {
                     .into(),
             ),
             PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, 300, "Request body is too large.".into()),
+            BodyTimeout => (
+                S::REQUEST_TIMEOUT,
+                300,
+                "The request body did not arrive in time.".into(),
+            ),
             UnknownEndpoint => (S::NOT_FOUND, 2300, "This API endpoint is not recognized.".into()),
             ControlApiOff => (
                 S::NOT_FOUND,

@@ -130,6 +130,10 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// Enables `/_localzoom/v1/…` for callers presenting this key.
     pub admin_key: Option<String>,
+    /// The most connections served at once.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers or body, or keep a connection idle.
+    pub read_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -148,6 +152,8 @@ impl ServerConfig {
                 .unwrap_or(2),
             clock: Arc::new(SystemClock),
             admin_key: None,
+            max_connections: crate::http::listener::DEFAULT_MAX_CONNECTIONS,
+            read_timeout: crate::http::listener::DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -236,13 +242,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = (config.max_connections, config.read_timeout);
+    let task = tokio::spawn(crate::http::listener::serve(listener, app, limits, async {
+        let _ = stopped.await;
+    }));
     Ok(Started {
         addr,
         bootstrap,

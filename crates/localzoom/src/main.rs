@@ -265,6 +265,12 @@ struct ServeArgs {
     /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
     #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// The most client connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "LOCALZOOM_MAX_CONNECTIONS", default_value_t = localzoom_server::http::listener::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers or body, or leave a kept-alive connection idle.
+    #[arg(long, env = "LOCALZOOM_READ_TIMEOUT", default_value_t = 10)]
+    read_timeout: u64,
     /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
     #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
     password_hash: HashCost,
@@ -406,6 +412,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         RedisFailure::Closed => Failure::Closed,
     };
     config.admin_key = args.admin_key;
+    config.max_connections = args.max_connections;
+    config.read_timeout = std::time::Duration::from_secs(args.read_timeout.max(1));
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,
         HashCost::Minimal => HashParams::MINIMAL,

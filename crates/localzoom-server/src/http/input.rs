@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::listener::{DEFAULT_READ_TIMEOUT, ReadTimeout};
 use crate::error::ApiError;
 
 /// Largest accepted request body. Zoom's JSON bodies are small; anything bigger is a mistake or an attack.
@@ -121,8 +122,14 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             .trim()
             .to_string();
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        // A body trickled in a byte at a time must not hold the connection (and its slot) for minutes.
+        let timeout = parts
+            .extensions
+            .get::<ReadTimeout>()
+            .map_or(DEFAULT_READ_TIMEOUT, |t| t.0);
+        let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
             .await
+            .map_err(|_| ApiError::BodyTimeout)?
             .map_err(|_| ApiError::PayloadTooLarge)?;
         let map = match essence.as_str() {
             // Clients that send no type (or text/plain) with a JSON body are read as JSON, as Zoom does.

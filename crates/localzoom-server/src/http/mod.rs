@@ -17,6 +17,7 @@ use crate::server::AppState;
 pub mod assistants;
 pub mod control;
 pub mod input;
+pub mod listener;
 pub mod oauth;
 pub mod password;
 pub mod settings;

@@ -247,7 +247,21 @@ impl TestApp {
         Self::spawn_inner(plan, Some(ADMIN_KEY), true).await
     }
 
+    /// A server whose configuration `tune` adjusts (limits, timeouts) before it starts.
+    pub async fn spawn_tuned(tune: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        Self::spawn_full("pro", Some(ADMIN_KEY), false, tune).await
+    }
+
     async fn spawn_inner(plan: &str, admin_key: Option<&str>, rate_limits: bool) -> TestApp {
+        Self::spawn_full(plan, admin_key, rate_limits, |_| {}).await
+    }
+
+    async fn spawn_full(
+        plan: &str,
+        admin_key: Option<&str>,
+        rate_limits: bool,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
         let db = TestDatabase::new();
         let clock = ManualClock::new(START_MS);
         let mut config = ServerConfig::new("127.0.0.1:0", &db.url);
@@ -260,6 +274,7 @@ impl TestApp {
         config.clock = Arc::new(clock.clone());
         config.admin_key = admin_key.map(str::to_string);
         config.rate_limits = rate_limits;
+        tune(&mut config);
         let started = server::start(config).await.unwrap();
         let mut app = TestApp {
             base: format!("http://{}", started.addr),

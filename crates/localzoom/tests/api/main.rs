@@ -14,6 +14,7 @@ mod password;
 mod process;
 mod rate_limits;
 mod scopes;
+mod slow_clients;
 mod sso_token;
 mod status;
 mod user_oauth;
