@@ -105,6 +105,9 @@ impl HashParams {
 #[derive(Clone)]
 pub struct PasswordHashing {
     jobs: mpsc::Sender<HashJob>,
+    /// A hash of nothing anyone knows, made on first use, to verify against when a sign-in names nobody: the
+    /// answer then takes as long as for a real user.
+    decoy: Arc<tokio::sync::OnceCell<String>>,
 }
 
 enum HashJob {
@@ -122,7 +125,10 @@ impl PasswordHashing {
                 .name(format!("localzoom-argon2-{n}"))
                 .spawn(move || hashing_thread(params, &queue));
         }
-        PasswordHashing { jobs }
+        PasswordHashing {
+            jobs,
+            decoy: Arc::default(),
+        }
     }
 
     fn argon2(params: HashParams) -> Argon2<'static> {
@@ -177,6 +183,16 @@ impl PasswordHashing {
             .send(HashJob::Hash(password, reply))
             .map_err(|_| ApiError::internal("password hashing threads stopped"))?;
         answer.await.map_err(ApiError::internal)?
+    }
+
+    /// `verify` against the decoy hash: always false, and as slow as a real verification.
+    pub async fn verify_decoy(&self, password: String) -> Result<bool, ApiError> {
+        let decoy = self
+            .decoy
+            .get_or_try_init(|| self.hash(new_secret()))
+            .await?
+            .clone();
+        self.verify(password, decoy).await.map(|_| false)
     }
 
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, ApiError> {

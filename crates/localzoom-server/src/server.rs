@@ -11,7 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, PasswordHashing};
 use crate::domain::rate_limits::{Label, Limit};
 use crate::error::ApiError;
-use crate::gate::client_failures::ClientFailures;
+use crate::gate::failures::FailureWindows;
 use crate::gate::rate_limit::{self, Limiter, RateLimiter};
 use crate::gate::scopes::{self, Operation};
 use crate::gate::shared_limit::{Failure, RedisLimiter};
@@ -29,7 +29,11 @@ pub struct AppState {
     pub hashing: PasswordHashing,
     /// The control API's key; without one the control API does not exist.
     pub admin_key: Option<Arc<str>>,
-    pub client_failures: Arc<ClientFailures>,
+    pub client_failures: Arc<FailureWindows>,
+    /// Failed sign-ins on the authorization page, per user e-mail.
+    pub sign_in_failures_per_user: Arc<FailureWindows>,
+    /// Failed sign-ins on the authorization page, per app: higher, so one user's guesser cannot lock out the rest.
+    pub sign_in_failures_per_app: Arc<FailureWindows>,
     /// Zoom's rate limits; `None` when they are switched off.
     pub rate_limiter: Option<Arc<Limiter>>,
 }
@@ -238,6 +242,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
         admin_key: config.admin_key.map(Arc::from),
         client_failures: Arc::default(),
+        sign_in_failures_per_user: Arc::default(),
+        sign_in_failures_per_app: Arc::new(FailureWindows::with_limit(
+            crate::gate::failures::MAX_SIGN_IN_FAILURES_PER_APP,
+        )),
         rate_limiter,
     };
     let app = crate::http::router(state.clone());

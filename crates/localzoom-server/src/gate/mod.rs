@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::{Store, TokenKind};
 
-pub mod client_failures;
+pub mod failures;
 pub mod rate_limit;
 pub mod scopes;
 pub mod shared_limit;

@@ -204,29 +204,46 @@ pub async fn authorize_submit(
         Err(e) => return e.into_response(),
     };
     let email = params.get("email").unwrap_or_default();
+    // Wrong guesses are throttled per user and per app, so a password cannot be guessed at request speed.
+    let now = state.now();
+    let throttles = [
+        (&state.sign_in_failures_per_user, email.to_lowercase()),
+        (&state.sign_in_failures_per_app, app.client_id.clone()),
+    ];
+    if let Some(wait_ms) = throttles
+        .iter()
+        .filter_map(|(windows, key)| windows.blocked_for(key, now))
+        .max()
+    {
+        return too_many_sign_ins(wait_ms);
+    }
     let user = match state
         .db
         .read(|store| oauth::authorizing_user(store, &app, &email))
     {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            return sign_in_page(
-                &request,
-                &app.client_id,
-                Some("No active user with that e-mail in this account."),
-            );
-        }
+        Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    if let Some(hash) = &user.password_hash {
-        let given = params.get("password").unwrap_or_default();
-        match state.hashing.verify(given, hash.clone()).await {
-            Ok(true) => {}
-            Ok(false) => return sign_in_page(&request, &app.client_id, Some("Wrong password.")),
-            Err(e) => return e.into_response(),
+    let given = params.get("password").unwrap_or_default();
+    // Nobody by that e-mail and a wrong password get the same answer, after the same argon2 work: the page does
+    // not tell which e-mails have users.
+    let signed_in = match &user {
+        Some(u) => match &u.password_hash {
+            Some(hash) => state.hashing.verify(given, hash.clone()).await,
+            None => Ok(true),
+        },
+        None => state.hashing.verify_decoy(given).await,
+    };
+    let user = match (signed_in, user) {
+        (Ok(true), Some(user)) => user,
+        (Err(e), _) => return e.into_response(),
+        _ => {
+            for (windows, key) in &throttles {
+                windows.record_failure(key, now);
+            }
+            return sign_in_page(&request, &app.client_id, Some(WRONG_SIGN_IN));
         }
-    }
-    let now = state.now();
+    };
     let (challenge, target) = (request.code_challenge.clone(), redirect.clone());
     let code = match state
         .db
@@ -266,6 +283,50 @@ fn escape(value: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The one answer to a sign-in that failed, whether the e-mail or the password was wrong.
+pub const WRONG_SIGN_IN: &str = "The e-mail or password is wrong.";
+
+fn too_many_sign_ins(wait_ms: i64) -> Response {
+    let seconds = (wait_ms as u64).div_ceil(1000);
+    let mut response = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed sign-ins",
+        &format!(
+            r#"<h1>Too many failed sign-ins</h1><p class="problem">Try again in {seconds} seconds.</p>"#
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// A page of the sign-in flow: never framed by another site (clickjacking), never cached, no referrer leaks the
+/// query (which carries the state and code challenge), and nothing runs on it.
+fn page(status: StatusCode, title: &str, content: &str) -> Response {
+    use axum::http::header;
+    let body = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>{} · localzoom</title></head><body>
+{content}</body></html>"#,
+        escape(title)
+    );
+    let mut response = (status, Html(body)).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
 fn sign_in_page(request: &AuthorizeRequest, client_id: &str, problem: Option<&str>) -> Response {
     let hidden = [
         ("response_type", Some(request.response_type.as_str())),
@@ -296,25 +357,23 @@ fn sign_in_page(request: &AuthorizeRequest, client_id: &str, problem: Option<&st
     } else {
         StatusCode::UNAUTHORIZED
     };
-    let body = format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in · localzoom</title></head><body>
-<h1>Sign in to authorize the app</h1>{problem}
+    let content = format!(
+        r#"<h1>Sign in to authorize the app</h1>{problem}
 <form method="post" action="/oauth/authorize">{hidden}
 <label>E-mail <input name="email" type="email" autocomplete="username" required></label>
 <label>Password (if the user has one) <input name="password" type="password" autocomplete="current-password"></label>
 <button type="submit">Authorize</button>
-</form></body></html>"#
+</form>"#
     );
-    (status, Html(body)).into_response()
+    page(status, "Sign in", &content)
 }
 
 fn error_page(message: &str) -> Response {
-    let body = format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Error · localzoom</title></head><body>
-<h1>This authorization request cannot be completed</h1><p class="problem">{}</p></body></html>"#,
+    let content = format!(
+        r#"<h1>This authorization request cannot be completed</h1><p class="problem">{}</p>"#,
         escape(message)
     );
-    (StatusCode::BAD_REQUEST, Html(body)).into_response()
+    page(StatusCode::BAD_REQUEST, "Error", &content)
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

@@ -187,7 +187,7 @@ async fn the_full_authorization_code_flow() {
     // A user with a password is asked for it.
     let (status, page) = authorize(&app, &ua, "person@example.com", "wrong").await;
     assert_eq!(status, 401);
-    assert!(page.contains("Wrong password."));
+    assert!(page.contains("The e-mail or password is wrong."));
     let (status, location) = authorize(&app, &ua, "person@example.com", "Initial1Pass").await;
     assert_eq!(status, 302);
     let code = code_of(&location);
@@ -343,7 +343,7 @@ async fn refused_authorization_requests() {
     app.set_status(&id, "deactivate").await.assert_status(204);
     let (status, page) = authorize(&app, &ua, "gone@example.com", "").await;
     assert_eq!(status, 401);
-    assert!(page.contains("No active user"));
+    assert!(page.contains("The e-mail or password is wrong."));
     // Nor can a user of another account than the app's.
     let (status, _) = authorize(&app, &ua, "nobody@elsewhere.test", "").await;
     assert_eq!(status, 401);
@@ -498,4 +498,56 @@ async fn a_replayed_code_or_refresh_token_ends_its_whole_sign_in() {
     );
     assert_dead(&app, &ua, &access, &refresh).await;
     assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
+}
+
+/// The sign-in page tells no one which e-mails have users, cannot be framed or cached, and stops a guesser after
+/// ten wrong passwords a minute for one user.
+#[backend_test]
+async fn the_sign_in_page_resists_guessing_and_framing() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    app.create_user("autoCreate", "person@example.com", 2).await;
+    let (wrong_password, page_one) = authorize(&app, &ua, "person@example.com", "Wrong1Pass").await;
+    let (nobody, page_two) = authorize(&app, &ua, "nobody@example.com", "Wrong1Pass").await;
+    assert_eq!((wrong_password, nobody), (401, 401));
+    assert_eq!(page_one, page_two, "the two refusals must read the same");
+    assert!(page_one.contains("The e-mail or password is wrong."));
+
+    let page = browser()
+        .get(format!("{}/oauth/authorize", app.base))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", ua.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| page.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header("cache-control"), "no-store");
+
+    // Nine more wrong passwords make ten: the right one is then refused too, until the minute has passed.
+    for _ in 0..9 {
+        assert_eq!(
+            authorize(&app, &ua, "person@example.com", "Wrong1Pass")
+                .await
+                .0,
+            401
+        );
+    }
+    let (blocked, page) = authorize(&app, &ua, "person@example.com", "Initial1Pass").await;
+    assert_eq!(blocked, 429, "{page}");
+    assert!(page.contains("Too many failed sign-ins"), "{page}");
+    // Another user of the same app is not locked out by it.
+    app.member("other@example.com").await;
+    assert_eq!(authorize(&app, &ua, "other@example.com", "").await.0, 302);
+    app.clock.advance_ms(61_000);
+    assert_eq!(
+        authorize(&app, &ua, "person@example.com", "Initial1Pass")
+            .await
+            .0,
+        302
+    );
 }
