@@ -36,6 +36,75 @@ pub fn new_tracking_id() -> String {
 }
 
 /// An opaque bearer token or secret: 32 random bytes, URL-safe.
+/// The key of the password-history fingerprints. It lives outside the database (a file, or the environment), so
+/// a copied database alone cannot test password guesses against the history at SHA-256 speed.
+#[derive(Clone)]
+pub struct HistoryKey(Arc<[u8; 32]>);
+
+impl HistoryKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> HistoryKey {
+        HistoryKey(Arc::new(bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0[..]
+    }
+
+    /// Reads the key from `path`, or creates the file (mode 0600) with a fresh random key if there is none.
+    pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<HistoryKey> {
+        use std::io::Write;
+        let read = |text: &str| -> anyhow::Result<HistoryKey> {
+            let text = text.trim();
+            let bytes: Option<Vec<u8>> = (text.len() == 64)
+                .then(|| {
+                    (0..32)
+                        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+                        .collect()
+                })
+                .flatten();
+            let bytes: [u8; 32] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} does not hold a password-history key (64 hex digits)",
+                    path.display()
+                )
+            })?;
+            Ok(HistoryKey::from_bytes(bytes))
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => return read(&text),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                anyhow::bail!(
+                    "cannot read the password-history key {}: {e}",
+                    path.display()
+                )
+            }
+            Err(_) => {}
+        }
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(mut file) => {
+                writeln!(file, "{}", hex(&key))
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                Ok(HistoryKey::from_bytes(key))
+            }
+            // Another process made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                read(&std::fs::read_to_string(path)?)
+            }
+            Err(e) => anyhow::bail!(
+                "cannot create the password-history key {}: {e}",
+                path.display()
+            ),
+        }
+    }
+}
+
 pub fn new_secret() -> String {
     random_urlsafe(32)
 }

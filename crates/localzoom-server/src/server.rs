@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
-use crate::crypto::{HashParams, PasswordHashing};
+use crate::crypto::{HashParams, HistoryKey, PasswordHashing};
 use crate::domain::rate_limits::{Label, Limit};
 use crate::error::ApiError;
 use crate::gate::failures::FailureWindows;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub sign_in_failures_per_app: Arc<FailureWindows>,
     /// Zoom's rate limits; `None` when they are switched off.
     pub rate_limiter: Option<Arc<Limiter>>,
+    /// Keys the password-history fingerprints; kept out of the database.
+    pub history_key: HistoryKey,
 }
 
 impl AppState {
@@ -136,6 +138,10 @@ pub struct ServerConfig {
     pub admin_key: Option<String>,
     /// The most connections served at once.
     pub max_connections: usize,
+    /// The password-history key itself (tests), or else
+    pub history_key: Option<HistoryKey>,
+    /// the file holding it, created on first start; default: beside an SQLite database (`PATH.history-key`).
+    pub history_key_file: Option<std::path::PathBuf>,
     /// How long a client may take to send a request's headers or body, or keep a connection idle.
     pub read_timeout: std::time::Duration,
 }
@@ -157,6 +163,8 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             admin_key: None,
             max_connections: crate::http::listener::DEFAULT_MAX_CONNECTIONS,
+            history_key: None,
+            history_key_file: None,
             read_timeout: crate::http::listener::DEFAULT_READ_TIMEOUT,
         }
     }
@@ -222,6 +230,17 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         config.database_pool,
     )?);
     let bootstrap = bootstrap_open(&db, &config.bootstrap, config.clock.now_ms()).await?;
+    let history_key = match (config.history_key, &config.history_key_file, db.as_ref()) {
+        (Some(key), _, _) => key,
+        (None, Some(path), _) => HistoryKey::load_or_create(path)?,
+        (None, None, Database::Sqlite(sqlite)) => HistoryKey::load_or_create(
+            &std::path::PathBuf::from(format!("{}.history-key", sqlite.path().display())),
+        )?,
+        (None, None, Database::Postgres(_)) => anyhow::bail!(
+            "a PostgreSQL database needs --history-key-file (LOCALZOOM_HISTORY_KEY_FILE), the same file on \
+             every node"
+        ),
+    };
     let addr = listener.local_addr()?;
     let rate_limiter = match (config.rate_limits, &config.redis) {
         (false, _) => None,
@@ -247,6 +266,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
             crate::gate::failures::MAX_SIGN_IN_FAILURES_PER_APP,
         )),
         rate_limiter,
+        history_key,
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

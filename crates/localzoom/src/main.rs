@@ -271,6 +271,11 @@ struct ServeArgs {
     /// Seconds a client may take to send a request's headers or body, or leave a kept-alive connection idle.
     #[arg(long, env = "LOCALZOOM_READ_TIMEOUT", default_value_t = 10)]
     read_timeout: u64,
+    /// The file holding the key of the password-history fingerprints, kept out of the database and created on
+    /// first start [default: beside an SQLite database (PATH.history-key); for PostgreSQL
+    /// ~/.local/share/localzoom/history.key, which every node must share].
+    #[arg(long, env = "LOCALZOOM_HISTORY_KEY_FILE", value_name = "PATH")]
+    history_key_file: Option<std::path::PathBuf>,
     /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
     #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
     password_hash: HashCost,
@@ -329,6 +334,14 @@ impl DatabaseArg {
 
 /// `$XDG_DATA_HOME/localzoom/localzoom.db`, or `~/.local/share/localzoom/localzoom.db` (atuin's convention).
 fn default_database() -> anyhow::Result<String> {
+    Ok(format!(
+        "sqlite://{}",
+        data_dir()?.join("localzoom.db").display()
+    ))
+}
+
+/// `$XDG_DATA_HOME/localzoom`, or `~/.local/share/localzoom`, made if missing.
+fn data_dir() -> anyhow::Result<std::path::PathBuf> {
     let env_dir = |name: &str| {
         std::env::var_os(name)
             .map(std::path::PathBuf::from)
@@ -344,7 +357,7 @@ fn default_database() -> anyhow::Result<String> {
     let dir = data.join("localzoom");
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    Ok(format!("sqlite://{}", dir.join("localzoom.db").display()))
+    Ok(dir)
 }
 
 fn main() -> ExitCode {
@@ -413,6 +426,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.admin_key = args.admin_key;
     config.max_connections = args.max_connections;
+    config.history_key_file = match args.history_key_file {
+        Some(path) => Some(path),
+        None if config.database.starts_with("postgres") => Some(data_dir()?.join("history.key")),
+        None => None,
+    };
     config.read_timeout = std::time::Duration::from_secs(args.read_timeout.max(1));
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,

@@ -19,13 +19,21 @@ pub async fn update(
     state.admit(&principal, &scopes::USER_PASSWORD, Some(&user_id))?;
     let password = body.required_str("password")?;
     let now = state.now();
+    let key = state.history_key.clone();
     state.db.read(|store| {
-        lifecycle::check_password_change(store, &principal, &user_id, &password, now)
+        lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
     })?;
     let hash = state.hashing.hash(password.clone()).await?;
     state
         .write_as(principal, move |store, principal| {
-            lifecycle::commit_password_change(store, principal, &user_id, &password, hash, now)
+            lifecycle::commit_password_change(
+                store,
+                principal,
+                &user_id,
+                &password,
+                hash,
+                (&key, now),
+            )
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

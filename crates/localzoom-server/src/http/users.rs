@@ -14,10 +14,10 @@ use crate::domain::{password, settings};
 use crate::error::ApiError;
 use crate::gate::{Bearer, Principal, scopes};
 use crate::server::AppState;
+use crate::service::lifecycle;
 use crate::service::users::{
     self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,
 };
-use crate::service::{accounts, lifecycle};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -37,9 +37,9 @@ pub async fn create(
     let created = match (new.action, password) {
         (CreateAction::AutoCreate, Some(password)) => {
             let hash = state.hashing.hash(password.clone()).await?;
+            let key = state.history_key.clone();
             state
                 .write_as(principal, move |store, principal| {
-                    let key = accounts::server_key(store)?;
                     new.password_hash = Some(hash);
                     let created = users::create(store, principal, new, now)?;
                     let print = lifecycle::fingerprint(&key, &created.id, &password);

@@ -1,6 +1,6 @@
 //! Three of the four seed operations: revoke the SSO token, change status, change password.
 
-use crate::crypto;
+use crate::crypto::{self, HistoryKey};
 use crate::domain::password::{self, PasswordRule};
 use crate::domain::settings;
 use crate::domain::user::{
@@ -60,10 +60,11 @@ pub fn set_status(
     Ok(())
 }
 
-/// The fingerprint the password history keeps: a keyed hash, so reuse checks cost no argon2 runs.
-pub fn fingerprint(server_key: &[u8], user_id: &str, password: &str) -> String {
+/// The fingerprint the password history keeps: a keyed hash, so reuse checks cost no argon2 runs, under a key
+/// kept out of the database, so a copy of the database cannot check guesses against it.
+pub fn fingerprint(key: &HistoryKey, user_id: &str, password: &str) -> String {
     crypto::hmac_hex(
-        server_key,
+        key.bytes(),
         &[b"password", user_id.as_bytes(), password.as_bytes()],
     )
 }
@@ -75,7 +76,7 @@ pub fn check_password_change(
     principal: &Principal,
     user_ref: &str,
     password: &str,
-    now: i64,
+    (key, now): (&HistoryKey, i64),
 ) -> StoreResult<(UserRecord, String)> {
     let user = resolve_user(store, principal, user_ref)?;
     require_admin(principal.role, AdminOnly::Password)?;
@@ -88,8 +89,7 @@ pub fn check_password_change(
     let account = users::account(store, &principal.account_id)?;
     password::check(password, &settings::password_requirement(&account.security))
         .map_err(ApiError::Password)?;
-    let key = crate::service::accounts::server_key(store)?;
-    let print = fingerprint(&key, &user.id, password);
+    let print = fingerprint(key, &user.id, password);
     let history = store.password_history(&user.id, account.password_history_count.max(1))?;
     if user.password_hash.is_some() && history.first() == Some(&print) {
         return Err(ApiError::Password(PasswordRule::SameAsCurrent));
@@ -116,9 +116,10 @@ pub fn commit_password_change(
     user_ref: &str,
     password: &str,
     hash: String,
-    now: i64,
+    (key, now): (&HistoryKey, i64),
 ) -> StoreResult<()> {
-    let (mut user, print) = check_password_change(store, principal, user_ref, password, now)?;
+    let (mut user, print) =
+        check_password_change(store, principal, user_ref, password, (key, now))?;
     user.password_hash = Some(hash);
     store.update_user(&user)?;
     store.record_password(&user.id, &print, now, false)?;

@@ -274,6 +274,7 @@ impl TestApp {
         config.clock = Arc::new(clock.clone());
         config.admin_key = admin_key.map(str::to_string);
         config.rate_limits = rate_limits;
+        config.history_key = Some(localzoom_server::crypto::HistoryKey::from_bytes([7; 32]));
         tune(&mut config);
         let started = server::start(config).await.unwrap();
         let mut app = TestApp {

@@ -8,6 +8,7 @@ mod bad_input;
 mod client;
 mod control;
 mod first_hour;
+mod history_key;
 mod isolation;
 mod oauth;
 mod password;

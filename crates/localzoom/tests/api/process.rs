@@ -55,6 +55,8 @@ pub(crate) fn start_on(dir: &Path, database: &str, port: u16, extra: &[&str]) ->
         .args(["--database", database])
         .args(CREDENTIALS)
         .args(["--password-hash", "minimal"])
+        .arg("--history-key-file")
+        .arg(dir.join("history.key"))
         .args(extra)
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
