@@ -31,6 +31,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("body too slow")]
     BodyTimeout,
+    #[error("body unreadable")]
+    UnreadableBody,
     #[error("unknown endpoint")]
     UnknownEndpoint,
     /// A `/_localzoom/v1` call to a server started without an admin key.
@@ -87,6 +89,10 @@ pub enum ApiError {
     /// The shared rate limiter cannot be reached and localzoom was told to fail closed.
     #[error("rate limiter unavailable")]
     LimiterUnavailable,
+    /// The database failed (disk full, connection lost, I/O error): nothing was carried out, and trying again
+    /// later may work.
+    #[error("storage failed: {0}")]
+    Storage(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -112,6 +118,12 @@ impl ApiError {
                     .into(),
             ),
             PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, 300, "Request body is too large.".into()),
+            UnreadableBody => (
+                S::BAD_REQUEST,
+                300,
+                "The request body could not be read (malformed chunked encoding, or the connection ended early)."
+                    .into(),
+            ),
             BodyTimeout => (
                 S::REQUEST_TIMEOUT,
                 300,
@@ -236,6 +248,13 @@ impl ApiError {
                 503,
                 "Rate limiting is unavailable, so the request was not admitted. Try again later.".into(),
             ),
+            Storage(_) => (
+                S::SERVICE_UNAVAILABLE,
+                503,
+                "The service cannot store or read data right now; the request was not carried out. Try again \
+                 later."
+                    .into(),
+            ),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "Internal server error.".into()),
         }
     }
@@ -264,7 +283,7 @@ impl ApiError {
     /// its real cause (which API clients never see).
     pub fn cause(&self) -> String {
         match self {
-            ApiError::Internal(detail) => detail.clone(),
+            ApiError::Internal(detail) | ApiError::Storage(detail) => detail.clone(),
             other => other.body().message,
         }
     }
@@ -272,19 +291,25 @@ impl ApiError {
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(error.to_string())
     }
+
+    pub fn storage(error: impl std::fmt::Display) -> ApiError {
+        ApiError::Storage(error.to_string())
+    }
 }
 
 impl From<rusqlite::Error> for ApiError {
     fn from(error: rusqlite::Error) -> Self {
-        ApiError::internal(error)
+        ApiError::storage(error)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _, _) = self.parts();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Storage(detail) => tracing::error!(%detail, "storage failed"),
+            _ => {}
         }
         let mut response = (status, axum::Json(self.body())).into_response();
         let headers = response.headers_mut();

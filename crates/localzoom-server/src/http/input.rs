@@ -130,7 +130,19 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
             .await
             .map_err(|_| ApiError::BodyTimeout)?
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+            .map_err(|e| {
+                // Too long, or unreadable (a malformed chunk, a connection dropped mid-body): two answers.
+                let too_large =
+                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                        e.source()
+                    })
+                    .any(|e| e.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::UnreadableBody
+                }
+            })?;
         let map = match essence.as_str() {
             // Clients that send no type (or text/plain) with a JSON body are read as JSON, as Zoom does.
             "" | "application/json" | "text/plain" => json_object(&bytes)?,

@@ -4,7 +4,9 @@
 //! sends a byte a minute, holds a slot for seconds, not forever.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::{Extension, Router};
@@ -12,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -71,7 +74,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(
+                TokioIo::new(ZoomShapedParseErrors::new(stream)),
+                service,
+            )
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -87,4 +93,135 @@ pub async fn serve(
         tracing::warn!("stopped with requests still in flight after {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// A connection whose HTTP/1 parse-error answers are Zoom-shaped. hyper answers a request it cannot parse (a
+/// garbled request line, too many or too large headers, an over-long URI) itself, before any handler runs, with
+/// an empty body; this rewrites exactly those answers (`400`, `414`, `431` with `content-length: 0`, which no
+/// handler of localzoom sends) into `{"code":300,"message":…}`. Everything else passes through untouched.
+pub struct ZoomShapedParseErrors<T> {
+    inner: T,
+    /// A rewritten answer still to be written, and how much of it is.
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl<T> ZoomShapedParseErrors<T> {
+    pub fn new(inner: T) -> Self {
+        ZoomShapedParseErrors {
+            inner,
+            pending: Vec::new(),
+            written: 0,
+        }
+    }
+}
+
+/// The Zoom-shaped replacement of hyper's own error answer at the start of `buf`: (bytes of `buf` it replaces,
+/// the new bytes).
+fn zoom_shaped(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
+    if !buf.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
+    let message = match head.get(9..12)? {
+        "400" => "The request could not be read as HTTP.",
+        "414" => "The request URI is too long.",
+        "431" => "The request's headers are too large or too many.",
+        _ => return None,
+    };
+    if !head.contains("\r\ncontent-length: 0\r\n") {
+        return None;
+    }
+    let body = serde_json::json!({ "code": 300, "message": message }).to_string();
+    let head = head.replacen(
+        "\r\ncontent-length: 0\r\n",
+        &format!(
+            "\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+        1,
+    );
+    Some((head_end, [head.into_bytes(), body.into_bytes()].concat()))
+}
+
+impl<T: AsyncWrite + Unpin> ZoomShapedParseErrors<T> {
+    /// Writes what remains of a rewritten answer.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.written < self.pending.len() {
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.pending.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ZoomShapedParseErrors<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ZoomShapedParseErrors<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.drain(cx))?;
+        if let Some((replaced, answer)) = zoom_shaped(buf) {
+            this.pending = answer;
+            // The rest is written by the next write, flush or shutdown (hyper flushes an answer it wrote).
+            if let Poll::Ready(Err(e)) = this.drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(replaced));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.drain(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.drain(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zoom_shaped;
+
+    #[test]
+    fn only_hypers_empty_error_answers_are_rewritten() {
+        let hyper_431 =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let (replaced, answer) = zoom_shaped(hyper_431).unwrap();
+        assert_eq!(replaced, hyper_431.len());
+        let answer = String::from_utf8(answer).unwrap();
+        let body = r#"{"code":300,"message":"The request's headers are too large or too many."}"#;
+        assert!(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(answer.contains(&format!("content-length: {}\r\n", body.len())));
+        assert!(answer.ends_with(&format!("\r\n\r\n{body}")));
+        // A handler's own 400 (a JSON body) and other statuses pass through.
+        assert!(zoom_shaped(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 52\r\n\r\n{}").is_none());
+        assert!(zoom_shaped(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(zoom_shaped(b"HTTP/1.1 204 No Content\r\n\r\n").is_none());
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -81,8 +81,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+/// `GET /healthz`: 200 while storage works; 503 while it fails (a write failed in storage and none has succeeded
+/// since, or a probe fails), so a load balancer stops sending traffic to a node with a full disk.
+async fn health(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.db.unhealthy(state.now()).await {
+        None => axum::Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Some(detail) => {
+            // The detail (paths, hosts) is for the operator's log, not for whoever polls the health check.
+            tracing::warn!(%detail, "health check: storage is failing");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({
+                    "status": "unavailable",
+                    "reason": "storage is failing; see the server's log",
+                })),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn unknown_endpoint() -> ApiError {

@@ -1,6 +1,8 @@
 //! Persistence. `Store` is the set of row operations the service layer needs inside one transaction; each
 //! backend implements it. `Database` runs a closure against a `&dyn Store` as a read or as one durable write.
 
+use std::sync::Mutex;
+
 use serde_json::{Map, Value};
 
 use crate::domain::rate_limits::{AccountLimits, Overrides};
@@ -331,10 +333,33 @@ impl Database {
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
-        match self {
+        let result = match self {
             Database::Sqlite(db) => db.write(f).await,
             Database::Postgres(db) => db.write(f).await,
+        };
+        self.health().record(&result);
+        result
+    }
+
+    fn health(&self) -> &StorageHealth {
+        match self {
+            Database::Sqlite(db) => &db.health,
+            Database::Postgres(db) => &db.health,
         }
+    }
+
+    /// Why storage is failing now, if it is: the last write failed in storage and none has succeeded since, or a
+    /// probe fails. A failed state is probed with a small write, so it clears as soon as storage works again.
+    pub async fn unhealthy(&self, now: i64) -> Option<String> {
+        if self.health().failure().is_some() {
+            let probe = self
+                .write(move |store| store.meta_set("health_probe", &now.to_string()))
+                .await;
+            return probe.err().map(|e| e.cause());
+        }
+        self.read(|store| store.meta_get("health_probe"))
+            .err()
+            .map(|e| e.cause())
     }
 
     /// Claims the database at `url` for one serving process, before it is opened. Two `serve`s on one SQLite file
@@ -407,4 +432,28 @@ fn sqlite_path(path: &str) -> anyhow::Result<std::path::PathBuf> {
         );
     }
     Ok(absolute)
+}
+
+/// Whether the last write reached storage.
+#[derive(Default)]
+pub struct StorageHealth {
+    failure: Mutex<Option<String>>,
+}
+
+impl StorageHealth {
+    fn record<R>(&self, result: &StoreResult<R>) {
+        let outcome = match result {
+            Err(ApiError::Storage(detail)) => Some(detail.clone()),
+            Ok(_) => None,
+            // A refusal by the rules says nothing about storage.
+            Err(_) => return,
+        };
+        if let Ok(mut failure) = self.failure.lock() {
+            *failure = outcome;
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
 }

@@ -280,3 +280,65 @@ async fn a_page_token_of_another_account_is_refused() {
     .await
     .assert_error(400, 300, "The next page token is invalid or expired.");
 }
+
+/// What hyper refuses before any handler runs, and bodies that cannot be read, still get Zoom's JSON shape.
+#[backend_test]
+async fn requests_that_are_not_http_get_zoom_shaped_answers() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn().await;
+    let (addr, token) = (
+        app.base.trim_start_matches("http://").to_string(),
+        app.token.clone(),
+    );
+    let answers = tokio::task::spawn_blocking(move || {
+        let send = |raw: Vec<u8>| {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let _ = stream.write_all(&raw);
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        };
+        let many_headers: String = (0..200).map(|i| format!("X-Filler-{i}: x\r\n")).collect();
+        vec![
+            send(b"THIS IS NOT HTTP\r\n\r\n".to_vec()),
+            send(format!("GET /v2/users/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)).into_bytes()),
+            send(format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes()),
+            send(
+                format!(
+                    "PUT /v2/users/me/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                     Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+                     zz\r\n{{}}\r\n0\r\n\r\n"
+                )
+                .into_bytes(),
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    let expected = [
+        ("400", "The request could not be read as HTTP."),
+        ("414", "The request URI is too long."),
+        ("431", "The request's headers are too large or too many."),
+        (
+            "400",
+            "The request body could not be read (malformed chunked encoding, or the connection ended early).",
+        ),
+    ];
+    for (answer, (status, message)) in answers.iter().zip(expected) {
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{answer}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(body).unwrap_or_default(),
+            json!({ "code": 300, "message": message }),
+            "{answer}"
+        );
+    }
+    // The user was not touched, and the server serves on.
+    assert_eq!(app.get("/users/me").await.body["status"], "active");
+}

@@ -18,5 +18,6 @@ mod scopes;
 mod slow_clients;
 mod sso_token;
 mod status;
+mod storage;
 mod user_oauth;
 mod users;

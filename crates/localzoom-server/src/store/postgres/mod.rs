@@ -45,7 +45,7 @@ const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000;
 
 impl From<postgres::Error> for ApiError {
     fn from(error: postgres::Error) -> Self {
-        ApiError::internal(error)
+        ApiError::storage(error)
     }
 }
 
@@ -56,6 +56,7 @@ pub struct PostgresDatabase {
     pool: Mutex<Pool>,
     returned: Condvar,
     writer: std::sync::mpsc::Sender<Job>,
+    pub(crate) health: super::StorageHealth,
 }
 
 /// A connection and the statements prepared on it: parsing and planning each query once per connection rather
@@ -125,6 +126,7 @@ impl PostgresDatabase {
             }),
             returned: Condvar::new(),
             writer,
+            health: super::StorageHealth::default(),
         })
     }
 
@@ -134,7 +136,7 @@ impl PostgresDatabase {
 
     /// A connection from the pool, a new one while the pool is below its size, or else the next one returned.
     fn take(&self) -> Result<Conn, ApiError> {
-        let mut pool = self.pool.lock().map_err(ApiError::internal)?;
+        let mut pool = self.pool.lock().map_err(ApiError::storage)?;
         loop {
             if let Some(conn) = pool.idle.pop() {
                 if !conn.client.is_closed() {
@@ -150,10 +152,10 @@ impl PostgresDatabase {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.open -= 1;
                     }
-                    ApiError::internal(format!("cannot connect to PostgreSQL: {e}"))
+                    ApiError::storage(format!("cannot connect to PostgreSQL: {e}"))
                 });
             }
-            pool = self.returned.wait(pool).map_err(ApiError::internal)?;
+            pool = self.returned.wait(pool).map_err(ApiError::storage)?;
         }
     }
 
@@ -190,7 +192,7 @@ impl PostgresDatabase {
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        crate::blocking::blocking(|| self.read_transaction(f)).map_err(ApiError::internal)?
+        crate::blocking::blocking(|| self.read_transaction(f)).map_err(ApiError::storage)?
     }
 
     pub async fn write<R: Send + 'static>(
@@ -260,7 +262,7 @@ fn writer_loop(mut conn: Conn, config: postgres::Config, jobs: std::sync::mpsc::
             match connect(&config) {
                 Ok(fresh) => conn = Conn::new(fresh),
                 Err(e) => {
-                    let error = ApiError::internal(format!("cannot reconnect to PostgreSQL: {e}"));
+                    let error = ApiError::storage(format!("cannot reconnect to PostgreSQL: {e}"));
                     for job in batch {
                         job(Err(error.clone())).1(Some(error.clone()));
                     }
@@ -329,10 +331,10 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<ApiError>)>
         {
             replies.push((
                 reply,
-                Some(ApiError::internal("a statement of the write failed")),
+                Some(ApiError::storage("a statement of the write failed")),
             ));
         } else {
-            failure = Some(ApiError::internal("the write transaction failed"));
+            failure = Some(ApiError::storage("the write transaction failed"));
             replies.push((reply, None));
         }
     }
@@ -481,7 +483,7 @@ fn account_from_row(row: &Row) -> StoreResult<AccountRecord> {
         password_changes_per_day: to_u32(row.try_get(7)?),
         security: json_map(&security),
         created_at: row.try_get(9)?,
-        rate_limit_overrides: parse_overrides(row.try_get(10)?).map_err(ApiError::internal)?,
+        rate_limit_overrides: parse_overrides(row.try_get(10)?).map_err(ApiError::storage)?,
     })
 }
 
@@ -524,7 +526,7 @@ fn token_from_row(row: &Row) -> StoreResult<TokenRecord> {
             .and_then(Role::parse),
         limits: Some(AccountLimits {
             plan: Plan::of(&row.try_get::<_, String>(11)?),
-            overrides: parse_overrides(row.try_get(12)?).map_err(ApiError::internal)?,
+            overrides: parse_overrides(row.try_get(12)?).map_err(ApiError::storage)?,
         }),
     })
 }

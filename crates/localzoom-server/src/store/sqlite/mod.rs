@@ -34,6 +34,7 @@ pub struct SqliteDatabase {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: mpsc::Sender<Job>,
+    pub(crate) health: super::StorageHealth,
 }
 
 impl SqliteDatabase {
@@ -52,6 +53,7 @@ impl SqliteDatabase {
             path,
             readers: Mutex::new(vec![reader]),
             writer: tx,
+            health: super::StorageHealth::default(),
         })
     }
 
@@ -60,10 +62,10 @@ impl SqliteDatabase {
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
-        let pooled = self.readers.lock().map_err(ApiError::internal)?.pop();
+        let pooled = self.readers.lock().map_err(ApiError::storage)?.pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => open_connection(&self.path, false).map_err(ApiError::internal)?,
+            None => open_connection(&self.path, false).map_err(ApiError::storage)?,
         };
         // A deferred transaction gives every statement in `f` the same snapshot.
         conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
@@ -146,7 +148,7 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
             .prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .err()
-            .map(ApiError::internal);
+            .map(ApiError::storage);
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             if let Some(error) = &failure {
@@ -157,11 +159,10 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
             replies.push(reply);
             // Some errors (I/O, disk full, out of memory) roll back the whole transaction, not just the job.
             if !intact || conn.is_autocommit() {
-                failure = Some(ApiError::internal("the write transaction was rolled back"));
+                failure = Some(ApiError::storage("the write transaction was rolled back"));
             }
         }
-        let outcome =
-            failure.or_else(|| conn.execute_batch("COMMIT").err().map(ApiError::internal));
+        let outcome = failure.or_else(|| conn.execute_batch("COMMIT").err().map(ApiError::storage));
         if outcome.is_some() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -182,7 +183,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> (Reply, bool) {
     };
     if !run("SAVEPOINT job") {
         return (
-            job(Err(ApiError::internal("cannot open a savepoint"))).1,
+            job(Err(ApiError::storage("cannot open a savepoint"))).1,
             false,
         );
     }

@@ -1,0 +1,100 @@
+//! A database that cannot take writes (a full disk, a lost connection) gives 503 in Zoom's shape, never a 500 or a
+//! partial write, and `/healthz` fails until storage works again.
+
+use localzoom_test_macros::backend_test;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Makes every change of users and of the server's own records fail in the database itself, as a full disk would
+/// (`failing = true`), or work again.
+fn break_storage(app: &TestApp, failing: bool) {
+    let url = &app._db.url;
+    let tables = ["users", "meta"];
+    match app._db.postgres_parts() {
+        None => {
+            let path = url.trim_start_matches("sqlite://");
+            let conn = rusqlite::Connection::open(path).unwrap();
+            for table in tables {
+                let sql = if failing {
+                    format!(
+                        "CREATE TRIGGER full_{table}_update BEFORE UPDATE ON {table} \
+                         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END; \
+                         CREATE TRIGGER full_{table}_insert BEFORE INSERT ON {table} \
+                         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+                    )
+                } else {
+                    format!("DROP TRIGGER full_{table}_update; DROP TRIGGER full_{table}_insert;")
+                };
+                conn.execute_batch(&sql).unwrap();
+            }
+        }
+        Some((base, schema)) => {
+            let mut sql = format!("SET search_path TO {schema};");
+            if failing {
+                sql.push_str(
+                    "CREATE FUNCTION disk_full() RETURNS trigger AS \
+                     $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$ \
+                     LANGUAGE plpgsql;",
+                );
+                for table in tables {
+                    sql.push_str(&format!(
+                        "CREATE TRIGGER full_{table} BEFORE INSERT OR UPDATE ON {table} \
+                         FOR EACH ROW EXECUTE FUNCTION disk_full();"
+                    ));
+                }
+            } else {
+                sql.push_str("DROP FUNCTION disk_full() CASCADE;");
+            }
+            pg_execute(&base, &sql);
+        }
+    }
+}
+
+#[backend_test]
+async fn a_failing_database_answers_503_and_fails_the_health_check_until_it_recovers() {
+    let app = TestApp::spawn().await;
+    let id = app.member("stored@example.com").await;
+    let health = || async {
+        app.send(app.http.get(format!("{}/healthz", app.base)))
+            .await
+    };
+    health().await.assert_status(200);
+
+    break_storage(&app, true);
+    let refused = app
+        .call(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({ "job_title": "Lost" })),
+        )
+        .await;
+    refused.assert_error(
+        503,
+        503,
+        "The service cannot store or read data right now; the request was not carried out. Try again later.",
+    );
+    let unhealthy = health().await;
+    unhealthy.assert_status(503);
+    assert_eq!(unhealthy.body["status"], "unavailable");
+    // Reads still work, and the refused write left nothing behind.
+    assert_ne!(
+        app.get(&format!("/users/{id}")).await.body["job_title"],
+        "Lost"
+    );
+
+    break_storage(&app, false);
+    health().await.assert_status(200);
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "job_title": "Found" })),
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["job_title"],
+        "Found"
+    );
+}
