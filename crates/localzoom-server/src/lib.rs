@@ -9,6 +9,8 @@ pub mod clock;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod gate;
 pub mod http;
 pub mod server;

@@ -240,3 +240,39 @@ mod tests {
         assert_eq!(basic("P@ssw0rd!2024"), Ok(()));
     }
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::fuzz::fuzz;
+
+    /// Any password text, against the strictest requirement, is accepted or refused by a rule; never a panic.
+    #[test]
+    fn fuzz_password_rules() {
+        let strict = PasswordRequirement {
+            minimum_password_length: 14,
+            have_special_character: true,
+            consecutive_characters_length: 4,
+            weak_enhance_detection: true,
+        };
+        fuzz(
+            "password_rules",
+            &[
+                b"a",
+                b"A",
+                b"1",
+                b"!",
+                b"abcd",
+                b"4321",
+                b"password",
+                b"\xc3\xa9",
+                b"\xf0\x9f\x98\x80",
+            ],
+            |input| {
+                let text = String::from_utf8_lossy(input);
+                let _ = check(&text, &strict);
+                let _ = check(&text, &PasswordRequirement::default());
+            },
+        );
+    }
+}

@@ -433,3 +433,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::fuzz::fuzz;
+
+    /// Any text is an address or not; an address has exactly the parts the check promises.
+    #[test]
+    fn fuzz_email_addresses() {
+        fuzz(
+            "email_addresses",
+            &[
+                b"@",
+                b".",
+                b"-",
+                b"a",
+                b"example",
+                b"com",
+                b"\"",
+                b" ",
+                b"+",
+                b"\xc3\xa9",
+            ],
+            |input| {
+                let text = String::from_utf8_lossy(input);
+                if is_valid_email(&text) {
+                    let (local, domain) = text.rsplit_once('@').unwrap();
+                    assert!(!local.is_empty() && domain.contains('.') && text.is_ascii());
+                }
+            },
+        );
+    }
+}

@@ -207,6 +207,34 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ZoomShapedParseErrors<T> {
 #[cfg(test)]
 mod tests {
     use super::zoom_shaped;
+    use crate::fuzz::fuzz;
+
+    /// Any bytes a response could start with are passed through or turned into a complete Zoom-shaped answer.
+    #[test]
+    fn fuzz_parse_error_rewriting() {
+        fuzz(
+            "parse_error_rewriting",
+            &[
+                b"HTTP/1.1 4",
+                b"00",
+                b"14",
+                b"31",
+                b" Bad Request",
+                b"\r\n",
+                b"content-length: 0",
+                b"\r\n\r\n",
+            ],
+            |input| {
+                if let Some((replaced, answer)) = zoom_shaped(input) {
+                    assert!(replaced <= input.len());
+                    let answer = String::from_utf8(answer).unwrap();
+                    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+                    let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
+                    assert_eq!(parsed["code"], 300);
+                }
+            },
+        );
+    }
 
     #[test]
     fn only_hypers_empty_error_answers_are_rewritten() {

@@ -389,3 +389,38 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let (id, secret) = text.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::fuzz::fuzz;
+
+    /// Any `Authorization` header of an OAuth request yields credentials or none; never a panic.
+    #[test]
+    fn fuzz_client_credentials() {
+        fuzz(
+            "client_credentials",
+            &[
+                b"Basic ",
+                b"basic ",
+                b"Bearer ",
+                b":",
+                b"=",
+                b"==",
+                b"dGVzdDp0ZXN0",
+                b" ",
+                b"\xc3\xa9",
+            ],
+            |input| {
+                let Ok(value) = HeaderValue::from_bytes(input) else {
+                    return;
+                };
+                let mut headers = HeaderMap::new();
+                headers.insert(AUTHORIZATION, value);
+                if let Some((id, secret)) = basic_credentials(&headers) {
+                    assert!(!id.contains(':') || secret.is_empty() || id.len() < input.len());
+                }
+            },
+        );
+    }
+}

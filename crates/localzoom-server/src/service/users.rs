@@ -450,3 +450,35 @@ pub fn update_security_settings(
     settings::apply_security_patch(&mut account.security, security)?;
     store.update_account(&account)
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::fuzz::fuzz;
+
+    /// Any `next_page_token` is a cursor of this account that encodes back to itself, or a 300; never a panic.
+    #[test]
+    fn fuzz_page_tokens() {
+        let key = b"fuzz-key";
+        fuzz(
+            "page_tokens",
+            &[b"active", b"inactive", b"-", b".", b"0", b"9", b"=", b"_"],
+            |input| {
+                let token = String::from_utf8_lossy(input);
+                if let Ok(cursor) = PageCursor::decode(&token, key, "account", 1_000_000) {
+                    let again = PageCursor::decode(
+                        &cursor.encode(key, "account"),
+                        key,
+                        "account",
+                        1_000_000,
+                    );
+                    assert_eq!(again, Ok(cursor.clone()));
+                    assert!(
+                        PageCursor::decode(&cursor.encode(key, "account"), key, "other", 1_000_000)
+                            .is_err()
+                    );
+                }
+            },
+        );
+    }
+}
