@@ -38,6 +38,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<Limiter>>,
     /// Keys the password-history fingerprints; kept out of the database.
     pub history_key: HistoryKey,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl AppState {
@@ -267,6 +269,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         )),
         rate_limiter,
         history_key,
+        metrics: Arc::default(),
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

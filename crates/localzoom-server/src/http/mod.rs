@@ -13,11 +13,13 @@ use axum::routing::{delete, get, post, put};
 use crate::error::ApiError;
 use crate::gate::rate_limit;
 use crate::server::AppState;
+use metrics::AuthFailure;
 
 pub mod assistants;
 pub mod control;
 pub mod input;
 pub mod listener;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod settings;
@@ -74,10 +76,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(input::BODY_LIMIT))
-        .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
 
@@ -102,6 +105,19 @@ async fn health(State(state): State<AppState>) -> axum::response::Response {
     }
 }
 
+/// `GET /metrics`: Prometheus' text format (see `metrics`).
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(state.db.writer_stats()),
+    )
+        .into_response()
+}
+
 async fn unknown_endpoint() -> ApiError {
     ApiError::UnknownEndpoint
 }
@@ -112,12 +128,33 @@ async fn method_not_allowed() -> ApiError {
 
 /// Gives each request a tracking id (Zoom's `x-zm-trackingid`, which clients such as Rivet surface) and logs
 /// one line per request carrying it. Paths are logged, query strings and headers never (they may hold secrets).
-async fn track(request: Request, next: Next) -> Response {
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let tracking_id = crate::crypto::new_tracking_id();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
     let started = Instant::now();
     let mut response = rate_limit::with_allowance_headers(next.run(request)).await;
+    let latency_us = started.elapsed().as_micros() as u64;
+    let status = response.status().as_u16();
+    let category = (status == 429)
+        .then(|| response.headers().get(rate_limit::X_RATELIMIT_CATEGORY))
+        .flatten()
+        .and_then(|v| v.to_str().ok());
+    state.metrics.record(
+        (method.as_str(), route.as_ref().map(|r| r.as_str())),
+        status,
+        latency_us,
+        category,
+    );
+    if status == 401 && path.starts_with("/v2/") {
+        state.metrics.auth_failure(AuthFailure::AccessToken);
+    } else if status == 401 && path.starts_with("/_localzoom/") {
+        state.metrics.auth_failure(AuthFailure::AdminKey);
+    }
     if let Ok(value) = HeaderValue::from_str(&tracking_id) {
         response.headers_mut().insert(TRACKING_HEADER, value);
     }
@@ -125,8 +162,8 @@ async fn track(request: Request, next: Next) -> Response {
         tracking_id = %tracking_id,
         %method,
         %path,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        status,
+        latency_us,
         "served"
     );
     response

@@ -130,6 +130,9 @@ fn count_failure<T>(
 ) {
     if matches!(outcome, Err(OAuthFailure::InvalidClient)) {
         state.client_failures.record_failure(client_id, now);
+        state
+            .metrics
+            .auth_failure(super::metrics::AuthFailure::ClientCredentials);
     }
 }
 
@@ -241,6 +244,9 @@ pub async fn authorize_submit(
             for (windows, key) in &throttles {
                 windows.record_failure(key, now);
             }
+            state
+                .metrics
+                .auth_failure(super::metrics::AuthFailure::SignIn);
             return sign_in_page(&request, &app.client_id, Some(WRONG_SIGN_IN));
         }
     };

@@ -333,12 +333,26 @@ impl Database {
         &self,
         f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
     ) -> StoreResult<R> {
+        let stats = self.writer_stats();
+        stats
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match self {
             Database::Sqlite(db) => db.write(f).await,
             Database::Postgres(db) => db.write(f).await,
         };
+        stats
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.health().record(&result);
         result
+    }
+
+    pub fn writer_stats(&self) -> &WriterStats {
+        match self {
+            Database::Sqlite(db) => &db.writer_stats,
+            Database::Postgres(db) => &db.writer_stats,
+        }
     }
 
     fn health(&self) -> &StorageHealth {
@@ -455,5 +469,43 @@ impl StorageHealth {
 
     fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+/// What the writer does, for `/metrics`: writes waiting or running now, and how many writes each commit carried.
+#[derive(Default)]
+pub struct WriterStats {
+    in_flight: std::sync::atomic::AtomicI64,
+    /// Commits by batch size: bucket `i` counts batches of at most `BATCH_BUCKETS[i]` writes.
+    batches: [std::sync::atomic::AtomicU64; BATCH_BUCKETS.len()],
+    batched_writes: std::sync::atomic::AtomicU64,
+}
+
+/// Upper bounds of the batch-size buckets (the writers take at most 256 writes a batch).
+pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+impl WriterStats {
+    pub(crate) fn record_batch(&self, size: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|&bound| size as u64 <= bound)
+            .unwrap_or(BATCH_BUCKETS.len() - 1);
+        self.batches[bucket].fetch_add(1, Relaxed);
+        self.batched_writes.fetch_add(size as u64, Relaxed);
+    }
+
+    /// Writes queued or running now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Batches per bucket (not cumulative), and the writes they carried in all.
+    pub fn batches(&self) -> ([u64; BATCH_BUCKETS.len()], u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            std::array::from_fn(|i| self.batches[i].load(Relaxed)),
+            self.batched_writes.load(Relaxed),
+        )
     }
 }

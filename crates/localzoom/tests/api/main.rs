@@ -10,6 +10,7 @@ mod control;
 mod first_hour;
 mod history_key;
 mod isolation;
+mod metrics;
 mod oauth;
 mod password;
 mod process;

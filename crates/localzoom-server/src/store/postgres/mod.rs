@@ -57,6 +57,7 @@ pub struct PostgresDatabase {
     returned: Condvar,
     writer: std::sync::mpsc::Sender<Job>,
     pub(crate) health: super::StorageHealth,
+    pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
 }
 
 /// A connection and the statements prepared on it: parsing and planning each query once per connection rather
@@ -113,9 +114,13 @@ impl PostgresDatabase {
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
         let (writer, jobs) = std::sync::mpsc::channel::<Job>();
         let writer_config = config.clone();
+        let writer_stats = std::sync::Arc::new(super::WriterStats::default());
         std::thread::Builder::new()
             .name("localzoom-postgres-writer".into())
-            .spawn(move || writer_loop(Conn::new(client), writer_config, jobs))?;
+            .spawn({
+                let stats = writer_stats.clone();
+                move || writer_loop(Conn::new(client), writer_config, jobs, &stats)
+            })?;
         Ok(PostgresDatabase {
             config,
             description,
@@ -127,6 +132,7 @@ impl PostgresDatabase {
             returned: Condvar::new(),
             writer,
             health: super::StorageHealth::default(),
+            writer_stats,
         })
     }
 
@@ -249,7 +255,12 @@ const MAX_BATCH: usize = 256;
 /// The node's one writer: takes every write waiting at that moment, applies them in one transaction (each in a
 /// savepoint, so one failing undoes only itself) after the advisory lock that orders writers across nodes, and
 /// commits once — one commit, and one wait for the lock, per batch instead of per write.
-fn writer_loop(mut conn: Conn, config: postgres::Config, jobs: std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(
+    mut conn: Conn,
+    config: postgres::Config,
+    jobs: std::sync::mpsc::Receiver<Job>,
+    stats: &super::WriterStats,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -258,6 +269,7 @@ fn writer_loop(mut conn: Conn, config: postgres::Config, jobs: std::sync::mpsc::
                 Err(_) => break,
             }
         }
+        stats.record_batch(batch.len());
         if conn.client.is_closed() {
             match connect(&config) {
                 Ok(fresh) => conn = Conn::new(fresh),

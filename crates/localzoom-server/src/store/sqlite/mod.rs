@@ -35,6 +35,7 @@ pub struct SqliteDatabase {
     readers: Mutex<Vec<Connection>>,
     writer: mpsc::Sender<Job>,
     pub(crate) health: super::StorageHealth,
+    pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
 }
 
 impl SqliteDatabase {
@@ -46,14 +47,17 @@ impl SqliteDatabase {
         migrate(&mut conn)?;
         let reader = open_connection(&path, false)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let writer_stats = std::sync::Arc::new(super::WriterStats::default());
+        let stats = writer_stats.clone();
         std::thread::Builder::new()
             .name("localzoom-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))?;
+            .spawn(move || writer_loop(conn, rx, &stats))?;
         Ok(SqliteDatabase {
             path,
             readers: Mutex::new(vec![reader]),
             writer: tx,
             health: super::StorageHealth::default(),
+            writer_stats,
         })
     }
 
@@ -133,7 +137,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::WriterStats) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -142,6 +146,7 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        stats.record_batch(batch.len());
         // Once anything goes wrong with the transaction itself, nothing in this batch is committed: the jobs
         // not yet run are failed without running, and every job is answered with the error.
         let mut failure = conn
