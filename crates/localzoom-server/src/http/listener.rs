@@ -1,7 +1,12 @@
 //! The accept loop: every connection is bounded in how many there are, how long a client may take to send a
-//! request's headers (also the idle time allowed between requests on a kept-alive connection), and how long the
-//! server waits for in-flight requests when told to stop. A client that opens connections and sends nothing, or
-//! sends a byte a minute, holds a slot for seconds, not forever.
+//! request's headers (from the moment it connects, and again between requests on a kept-alive connection), how
+//! long a write may stall on a client that does not read, and how long the server waits for in-flight requests
+//! when told to stop. A client that opens connections and sends nothing, sends a byte a minute, or never reads
+//! its answer holds a slot for seconds, not forever.
+//!
+//! Only HTTP/1.1 is served: Zoom's API is reached over HTTP/1.1 (or HTTP/2 through TLS, which a proxy in front of
+//! localzoom would terminate), and HTTP/1's header timeout is what bounds an idle connection; cleartext HTTP/2
+//! would need its own idle handling.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +15,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -40,16 +45,10 @@ pub async fn serve(
     (max_connections, read_timeout): (usize, Duration),
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(read_timeout)
-        .keep_alive_timeout(read_timeout);
     let app = app.layer(Extension(ReadTimeout(read_timeout)));
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -73,12 +72,8 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(ZoomShapedParseErrors::new(stream)),
-                service,
-            )
-            .into_owned();
+        let io = GuardedConnection::new(stream, read_timeout);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -90,28 +85,39 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("stopped with requests still in flight after {DRAIN_TIMEOUT:?}");
+        // Their tasks end with the runtime, which the caller stops next.
+        tracing::warn!("stopped waiting for requests still in flight after {DRAIN_TIMEOUT:?}");
     }
     Ok(())
 }
 
-/// A connection whose HTTP/1 parse-error answers are Zoom-shaped. hyper answers a request it cannot parse (a
-/// garbled request line, too many or too large headers, an over-long URI) itself, before any handler runs, with
-/// an empty body; this rewrites exactly those answers (`400`, `414`, `431` with `content-length: 0`, which no
-/// handler of localzoom sends) into `{"code":300,"message":…}`. Everything else passes through untouched.
-pub struct ZoomShapedParseErrors<T> {
+/// A client connection as hyper sees it, with two guards hyper does not have.
+///
+/// - Parse-error answers are Zoom-shaped. hyper answers a request it cannot parse (a garbled request line, too many
+///   or too large headers, an over-long URI) itself, before any handler runs, with an empty body; this rewrites
+///   exactly those answers (`400`, `414`, `431` with `content-length: 0`, which no handler of localzoom sends) into
+///   `{"code":300,"message":…}`. It needs each answer's head in one buffer: the wrapper does not offer vectored
+///   writes, so hyper flattens head and body into one buffer (for localzoom's small answers, one copy, one write).
+/// - A write that makes no progress for the read timeout (a client that does not read its answer) fails, which
+///   ends the connection and frees its slot.
+pub struct GuardedConnection<T> {
     inner: T,
     /// A rewritten answer still to be written, and how much of it is.
     pending: Vec<u8>,
     written: usize,
+    stall_timeout: Duration,
+    /// Armed while a write waits on the client.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl<T> ZoomShapedParseErrors<T> {
-    pub fn new(inner: T) -> Self {
-        ZoomShapedParseErrors {
+impl<T> GuardedConnection<T> {
+    pub fn new(inner: T, stall_timeout: Duration) -> Self {
+        GuardedConnection {
             inner,
             pending: Vec::new(),
             written: 0,
+            stall_timeout,
+            stalled: None,
         }
     }
 }
@@ -145,12 +151,34 @@ fn zoom_shaped(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
     Some((head_end, [head.into_bytes(), body.into_bytes()].concat()))
 }
 
-impl<T: AsyncWrite + Unpin> ZoomShapedParseErrors<T> {
+impl<T: AsyncWrite + Unpin> GuardedConnection<T> {
+    /// The inner write, failing once it has made no progress for the stall timeout.
+    fn write_inner(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => {
+                let timeout = self.stall_timeout;
+                let stalled = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::ErrorKind::TimedOut.into())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
     /// Writes what remains of a rewritten answer.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while self.written < self.pending.len() {
-            let n =
-                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            let pending = std::mem::take(&mut self.pending);
+            let wrote = self.write_inner(cx, &pending[self.written..]);
+            self.pending = pending;
+            let n = ready!(wrote)?;
             if n == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
@@ -162,7 +190,7 @@ impl<T: AsyncWrite + Unpin> ZoomShapedParseErrors<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for ZoomShapedParseErrors<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -172,7 +200,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ZoomShapedParseErrors<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for ZoomShapedParseErrors<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -188,7 +216,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ZoomShapedParseErrors<T> {
             }
             return Poll::Ready(Ok(replaced));
         }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
+        this.write_inner(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -36,6 +36,12 @@ async fn half_sent_requests_and_idle_connections_are_closed_after_the_read_timeo
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             s
         };
+        // A connection that sends nothing at all: closed after the read timeout.
+        let mut silent = open();
+        let started = std::time::Instant::now();
+        assert_eq!(read_to_close(&mut silent), "");
+        assert!(started.elapsed() < Duration::from_secs(5), "closed by the server, not by the test's timeout");
+
         // Headers that never end: closed, nothing served.
         let mut partial = open();
         partial
@@ -49,8 +55,10 @@ async fn half_sent_requests_and_idle_connections_are_closed_after_the_read_timeo
         let mut idle = open();
         idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localzoom\r\n\r\n")
             .unwrap();
+        let started = std::time::Instant::now();
         let answered = read_to_close(&mut idle);
         assert!(answered.starts_with("HTTP/1.1 200 OK"), "{answered}");
+        assert!(started.elapsed() < Duration::from_secs(5), "closed by the server, not by the test's timeout");
 
         // A body announced and then trickled: refused in Zoom's shape, not waited for.
         let mut trickle = open();
@@ -119,6 +127,44 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
             .unwrap();
         let reply = read_to_close(&mut third);
         assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    })
+    .await
+    .unwrap();
+}
+
+/// A client that asks for large answers and never reads them cannot keep its connection: the stalled write fails
+/// after the read timeout, and the slot goes to the next client.
+#[backend_test]
+async fn a_client_that_never_reads_loses_its_connection() {
+    let app = TestApp::spawn_tuned(|c| {
+        c.max_connections = 1;
+        c.read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let now = app.clock_now();
+    app.db()
+        .write(move |s| {
+            localzoom_server::service::accounts::seed_users(s, ACCOUNT_ID, 0, 2_000, now)
+        })
+        .await
+        .unwrap();
+    let (base, token) = (app.base.clone(), app.token.clone());
+    tokio::task::spawn_blocking(move || {
+        let addr = base.trim_start_matches("http://").to_string();
+        // Fifty pages of 2,000 users asked for at once (pipelined), none read: far more than socket buffers hold.
+        let mut greedy = TcpStream::connect(&addr).unwrap();
+        let ask = format!(
+            "GET /v2/users?page_size=2000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        greedy.write_all(ask.repeat(50).as_bytes()).unwrap();
+        // The next client is served once the greedy one's stalled write has timed out.
+        let mut next = TcpStream::connect(&addr).unwrap();
+        next.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let reply = read_to_close(&mut next);
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        drop(greedy);
     })
     .await
     .unwrap();
