@@ -374,6 +374,11 @@ pub enum OAuthFailure {
     InvalidGrant,
     /// Too many failed client authentications; retry after this many seconds.
     TooManyFailures(u64),
+    /// A query or body that cannot be read (too large, too slow, too deep, not UTF-8): its status and reason are
+    /// the ones `/v2` would give.
+    Unreadable(ApiError),
+    /// The database failed: try again later (RFC 6749's `temporarily_unavailable`).
+    Unavailable,
     Internal,
 }
 
@@ -381,7 +386,10 @@ pub enum OAuthFailure {
 impl From<ApiError> for OAuthFailure {
     fn from(error: ApiError) -> Self {
         tracing::error!(detail = %error, "token endpoint failed");
-        OAuthFailure::Internal
+        match error {
+            ApiError::Storage(_) => OAuthFailure::Unavailable,
+            _ => OAuthFailure::Internal,
+        }
     }
 }
 
@@ -445,6 +453,17 @@ impl OAuthFailure {
                 "invalid_request",
                 "Invalid account_id",
             ),
+            // The reason is the body's own error (see `into_response`); this one is only the fallback.
+            Unreadable(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Invalid request",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The service cannot store or read data right now. Try again later.",
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
@@ -456,9 +475,14 @@ impl OAuthFailure {
 
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
-        let (status, error, reason) = self.parts();
+        let (mut status, error, reason) = self.parts();
+        let mut reason = reason.to_string();
+        if let OAuthFailure::Unreadable(cause) = &self {
+            let (cause_status, _, message) = cause.parts();
+            (status, reason) = (cause_status, message);
+        }
         let body = OAuthError {
-            reason: reason.to_string(),
+            reason,
             error: error.to_string(),
         };
         let mut response = (status, axum::Json(body)).into_response();

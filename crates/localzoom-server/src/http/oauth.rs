@@ -14,6 +14,7 @@ use crate::error::{ApiError, OAuthFailure};
 use crate::server::AppState;
 use crate::service::accounts;
 use crate::service::oauth::{self, AuthorizeRequest};
+use crate::store::Store;
 
 /// Parameters may come as query parameters or in a urlencoded body, as Zoom accepts them.
 struct Params {
@@ -26,9 +27,10 @@ impl Params {
         query: Result<Query, ApiError>,
         body: Result<Fields, ApiError>,
     ) -> Result<Params, OAuthFailure> {
+        // A body that cannot be read is refused for what it is, never taken for an empty one.
         Ok(Params {
-            query: query.map_err(|_| OAuthFailure::InvalidRequest)?,
-            body: body.unwrap_or_default(),
+            query: query.map_err(OAuthFailure::Unreadable)?,
+            body: body.map_err(OAuthFailure::Unreadable)?,
         })
     }
 
@@ -64,55 +66,57 @@ pub async fn token(
             let account_id = params
                 .get("account_id")
                 .ok_or(OAuthFailure::MissingAccountId)?;
-            state
-                .db
-                .write(move |store| {
-                    Ok(accounts::account_credentials_grant(
-                        store,
-                        &client_id,
-                        &secret,
-                        &account_id,
-                        now,
-                    ))
-                })
-                .await?
+            grant(&state, move |store| {
+                accounts::account_credentials_grant(store, &client_id, &secret, &account_id, now)
+            })
+            .await
         }
         "authorization_code" => {
             let code = params.require("code")?;
             let (redirect_uri, verifier) =
                 (params.get("redirect_uri"), params.get("code_verifier"));
-            state
-                .db
-                .write(move |store| {
-                    Ok(oauth::exchange_code(
-                        store,
-                        (&client_id, &secret),
-                        &code,
-                        redirect_uri.as_deref(),
-                        verifier.as_deref(),
-                        now,
-                    ))
-                })
-                .await?
+            grant(&state, move |store| {
+                oauth::exchange_code(
+                    store,
+                    (&client_id, &secret),
+                    &code,
+                    redirect_uri.as_deref(),
+                    verifier.as_deref(),
+                    now,
+                )
+            })
+            .await
         }
         "refresh_token" => {
             let refresh_token = params.require("refresh_token")?;
-            state
-                .db
-                .write(move |store| {
-                    Ok(oauth::refresh(
-                        store,
-                        (&client_id, &secret),
-                        &refresh_token,
-                        now,
-                    ))
-                })
-                .await?
+            grant(&state, move |store| {
+                oauth::refresh(store, (&client_id, &secret), &refresh_token, now)
+            })
+            .await
         }
         _ => Err(OAuthFailure::UnsupportedGrantType),
     };
     count_failure(&state, &guarded, now, &response);
     response.map(Json)
+}
+
+/// Runs an OAuth grant as one write. A refusal is the grant's answer, and what the grant wrote before refusing
+/// stands (a replayed code revokes its session, then refuses); a failure of the database is a failed write, rolled
+/// back whole and seen by the health check, answered `temporarily_unavailable`.
+async fn grant<R: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<R, OAuthFailure> + Send + 'static,
+) -> Result<R, OAuthFailure> {
+    state
+        .db
+        .write(move |store| match f(store) {
+            Err(OAuthFailure::Unavailable) => {
+                Err(ApiError::storage("storage failed in an OAuth grant"))
+            }
+            Err(OAuthFailure::Internal) => Err(ApiError::internal("an OAuth grant failed")),
+            answer => Ok(answer),
+        })
+        .await?
 }
 
 fn refuse_if_blocked(state: &AppState, client_id: &str, now: i64) -> Result<(), OAuthFailure> {
@@ -149,10 +153,10 @@ pub async fn revoke(
     let now = state.now();
     let guarded = client_id.clone();
     refuse_if_blocked(&state, &guarded, now)?;
-    let outcome = state
-        .db
-        .write(move |store| Ok(oauth::revoke(store, (&client_id, &secret), &token, now)))
-        .await?;
+    let outcome = grant(&state, move |store| {
+        oauth::revoke(store, (&client_id, &secret), &token, now)
+    })
+    .await;
     count_failure(&state, &guarded, now, &outcome);
     outcome?;
     Ok(Json(serde_json::json!({ "status": "success" })))
@@ -210,7 +214,11 @@ pub async fn authorize_submit(
     // Wrong guesses are throttled per user and per app, so a password cannot be guessed at request speed.
     let now = state.now();
     let throttles = [
-        (&state.sign_in_failures_per_user, email.to_lowercase()),
+        // The user as the lookup finds them: in this app's account, the e-mail trimmed and in any case.
+        (
+            &state.sign_in_failures_per_user,
+            format!("{}/{}", app.account_id, email.trim().to_lowercase()),
+        ),
         (&state.sign_in_failures_per_app, app.client_id.clone()),
     ];
     if let Some(wait_ms) = throttles

@@ -481,8 +481,8 @@ pub struct WriterStats {
     batched_writes: std::sync::atomic::AtomicU64,
 }
 
-/// Upper bounds of the batch-size buckets (the writers take at most 256 writes a batch).
-pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+/// Upper bounds of the batch-size buckets (SQLite's writer takes at most 512 writes a batch, PostgreSQL's 256).
+pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 impl WriterStats {
     pub(crate) fn record_batch(&self, size: usize) {

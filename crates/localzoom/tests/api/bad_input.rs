@@ -99,15 +99,21 @@ async fn deeply_nested_form_names_are_refused_not_fatal() {
     let dotted = format!("{}=1", vec!["a"; 15_000].join("."));
     let bracketed = format!("a{}=1", "[a]".repeat(10_000));
     for body in [dotted, bracketed] {
+        // With valid client credentials, so that the refusal is the body's.
         let oauth = app
             .send(
                 app.http
                     .post(format!("{}/oauth/token", app.base))
+                    .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(body.clone()),
             )
             .await;
         assert_eq!(oauth.status, 400, "{:?}", oauth.body);
+        assert_eq!(
+            oauth.body,
+            json!({ "reason": "Form field names may nest at most 4 levels deep.", "error": "invalid_request" })
+        );
         let reply = app
             .send(
                 app.request(Method::PUT, &format!("/users/{id}/status"))
@@ -177,6 +183,18 @@ async fn lenient_input_is_refused() {
     app.get("/users?status=act%FFive")
         .await
         .assert_error(400, 300, "Invalid query string.");
+    let many: String = (0..257).map(|i| format!("f{i}=1&")).collect();
+    app.send(
+        app.request(Method::PUT, &format!("/users/{id}/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{many}action=deactivate")),
+    )
+    .await
+    .assert_error(
+        400,
+        300,
+        "Request Body should be a valid form: UTF-8 text, at most 256 fields.",
+    );
     assert_eq!(
         app.db().read(|s| s.password_changes_since(&id, 0)).unwrap(),
         0

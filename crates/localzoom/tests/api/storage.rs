@@ -11,7 +11,7 @@ use crate::helpers::*;
 /// (`failing = true`), or work again.
 fn break_storage(app: &TestApp, failing: bool) {
     let url = &app._db.url;
-    let tables = ["users", "meta"];
+    let tables = ["users", "meta", "access_tokens"];
     match app._db.postgres_parts() {
         None => {
             let path = url.trim_start_matches("sqlite://");
@@ -75,6 +75,19 @@ async fn a_failing_database_answers_503_and_fails_the_health_check_until_it_reco
         503,
         "The service cannot store or read data right now; the request was not carried out. Try again later.",
     );
+    // The OAuth endpoints answer in their own shape, with RFC 6749's code for it.
+    let token = app
+        .send(
+            app.http
+                .post(format!(
+                    "{}/oauth/token?grant_type=account_credentials&account_id={ACCOUNT_ID}",
+                    app.base
+                ))
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET)),
+        )
+        .await;
+    token.assert_status(503);
+    assert_eq!(token.body["error"], "temporarily_unavailable");
     let unhealthy = health().await;
     unhealthy.assert_status(503);
     assert_eq!(unhealthy.body["status"], "unavailable");

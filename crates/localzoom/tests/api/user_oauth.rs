@@ -525,6 +525,7 @@ async fn the_sign_in_page_resists_guessing_and_framing() {
         .unwrap();
     let header = |name: &str| page.headers()[name].to_str().unwrap().to_string();
     assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "no-referrer");
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
     assert_eq!(header("cache-control"), "no-store");
 
@@ -540,6 +541,8 @@ async fn the_sign_in_page_resists_guessing_and_framing() {
     let (blocked, page) = authorize(&app, &ua, "person@example.com", "Initial1Pass").await;
     assert_eq!(blocked, 429, "{page}");
     assert!(page.contains("Too many failed sign-ins"), "{page}");
+    // The same user spelt otherwise is the same user.
+    assert_eq!(authorize(&app, &ua, " PERSON@example.com ", "Initial1Pass").await.0, 429);
     // Another user of the same app is not locked out by it.
     app.member("other@example.com").await;
     assert_eq!(authorize(&app, &ua, "other@example.com", "").await.0, 302);
@@ -550,4 +553,20 @@ async fn the_sign_in_page_resists_guessing_and_framing() {
             .0,
         302
     );
+}
+
+/// One app's sign-ins fail at most 100 times a minute in all, whichever users they name, and that does not lock
+/// out another app.
+#[backend_test]
+async fn an_apps_failed_sign_ins_are_capped() {
+    let app = TestApp::spawn().await;
+    let ua = user_app(&app).await;
+    let other = user_app(&app).await;
+    app.create_user("autoCreate", "person@example.com", 2).await;
+    for n in 0..100 {
+        let email = format!("guess{n}@example.com");
+        assert_eq!(authorize(&app, &ua, &email, "Wrong1Pass").await.0, 401);
+    }
+    assert_eq!(authorize(&app, &ua, "person@example.com", "Initial1Pass").await.0, 429);
+    assert_eq!(authorize(&app, &other, "person@example.com", "Initial1Pass").await.0, 302);
 }
