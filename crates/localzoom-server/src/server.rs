@@ -208,8 +208,10 @@ impl Started {
 pub const MIN_ADMIN_KEY_LEN: usize = 12;
 
 pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
-    if let Some(key) = &config.admin_key
-        && key.trim().chars().count() < MIN_ADMIN_KEY_LEN
+    // Trimmed once, here: the key compared is the key checked.
+    let admin_key = config.admin_key.as_deref().map(str::trim);
+    if let Some(key) = admin_key
+        && key.chars().count() < MIN_ADMIN_KEY_LEN
     {
         anyhow::bail!(
             "--admin-key (LOCALZOOM_ADMIN_KEY) must be at least {MIN_ADMIN_KEY_LEN} characters: a shorter one \
@@ -261,7 +263,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         db,
         clock: config.clock,
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
-        admin_key: config.admin_key.map(Arc::from),
+        admin_key: admin_key.map(Arc::from),
         client_failures: Arc::default(),
         sign_in_failures_per_user: Arc::default(),
         sign_in_failures_per_app: Arc::new(FailureWindows::with_limit(

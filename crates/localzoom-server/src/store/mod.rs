@@ -364,8 +364,14 @@ impl Database {
 
     /// Why storage is failing now, if it is: the last write failed in storage and none has succeeded since, or a
     /// probe fails. A failed state is probed with a small write, so it clears as soon as storage works again.
+    ///
+    /// The write probe runs at most once a second, however often `/healthz` is polled.
     pub async fn unhealthy(&self, now: i64) -> Option<String> {
-        if self.health().failure().is_some() {
+        let health = self.health();
+        if let Some(failure) = health.failure() {
+            if !health.probe_due() {
+                return Some(failure);
+            }
             let probe = self
                 .write(move |store| store.meta_set("health_probe", &now.to_string()))
                 .await;
@@ -452,6 +458,7 @@ fn sqlite_path(path: &str) -> anyhow::Result<std::path::PathBuf> {
 #[derive(Default)]
 pub struct StorageHealth {
     failure: Mutex<Option<String>>,
+    last_probe: Mutex<Option<std::time::Instant>>,
 }
 
 impl StorageHealth {
@@ -469,6 +476,19 @@ impl StorageHealth {
 
     fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Whether a write probe may run now (and, if so, that one runs): at most one a second.
+    fn probe_due(&self) -> bool {
+        let Ok(mut last) = self.last_probe.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        let due = last.is_none_or(|at| now.duration_since(at) >= std::time::Duration::from_secs(1));
+        if due {
+            *last = Some(now);
+        }
+        due
     }
 }
 
