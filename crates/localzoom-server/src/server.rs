@@ -140,10 +140,12 @@ pub struct ServerConfig {
     pub admin_key: Option<String>,
     /// The most connections served at once.
     pub max_connections: usize,
-    /// The password-history key itself (tests), or else
+    /// The password-history key itself (tests); without it, `history_key_file` must name the file holding it,
+    /// which is created on first start.
     pub history_key: Option<HistoryKey>,
-    /// the file holding it, created on first start; default: beside an SQLite database (`PATH.history-key`).
     pub history_key_file: Option<std::path::PathBuf>,
+    /// Drop a password history recorded with another key (a lost one) instead of refusing to start.
+    pub forget_password_history: bool,
     /// How long a client may take to send a request's headers or body, or keep a connection idle.
     pub read_timeout: std::time::Duration,
 }
@@ -167,6 +169,7 @@ impl ServerConfig {
             max_connections: crate::http::listener::DEFAULT_MAX_CONNECTIONS,
             history_key: None,
             history_key_file: None,
+            forget_password_history: false,
             read_timeout: crate::http::listener::DEFAULT_READ_TIMEOUT,
         }
     }
@@ -234,17 +237,15 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         config.database_pool,
     )?);
     let bootstrap = bootstrap_open(&db, &config.bootstrap, config.clock.now_ms()).await?;
-    let history_key = match (config.history_key, &config.history_key_file, db.as_ref()) {
-        (Some(key), _, _) => key,
-        (None, Some(path), _) => HistoryKey::load_or_create(path)?,
-        (None, None, Database::Sqlite(sqlite)) => HistoryKey::load_or_create(
-            &std::path::PathBuf::from(format!("{}.history-key", sqlite.path().display())),
-        )?,
-        (None, None, Database::Postgres(_)) => anyhow::bail!(
-            "a PostgreSQL database needs --history-key-file (LOCALZOOM_HISTORY_KEY_FILE), the same file on \
-             every node"
-        ),
+    let history_key = match (config.history_key, &config.history_key_file) {
+        (Some(key), _) => key,
+        (None, Some(path)) => HistoryKey::load_or_create(path)?,
+        (None, None) => anyhow::bail!("no password-history key: give --history-key-file"),
     };
+    let (key, forget) = (history_key.clone(), config.forget_password_history);
+    db.write(move |store| crate::service::lifecycle::adopt_history_key(store, &key, forget))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))?;
     let addr = listener.local_addr()?;
     let rate_limiter = match (config.rate_limits, &config.redis) {
         (false, _) => None,

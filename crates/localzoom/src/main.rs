@@ -271,11 +271,15 @@ struct ServeArgs {
     /// Seconds a client may take to send a request's headers or body, or leave a kept-alive connection idle.
     #[arg(long, env = "LOCALZOOM_READ_TIMEOUT", default_value_t = 10)]
     read_timeout: u64,
-    /// The file holding the key of the password-history fingerprints, kept out of the database and created on
-    /// first start [default: beside an SQLite database (PATH.history-key); for PostgreSQL
-    /// ~/.local/share/localzoom/history.key, which every node must share].
+    /// The file holding the key of the password-history fingerprints, kept out of the database and its folder,
+    /// created on first start; every node of one database needs the same [default:
+    /// $XDG_CONFIG_HOME/localzoom/history.key, or ~/.config/localzoom/history.key].
     #[arg(long, env = "LOCALZOOM_HISTORY_KEY_FILE", value_name = "PATH")]
     history_key_file: Option<std::path::PathBuf>,
+    /// Drop the password history if it was recorded with another key than the one given (its key is lost),
+    /// rather than refuse to start.
+    #[arg(long)]
+    forget_password_history: bool,
     /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
     #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
     password_hash: HashCost,
@@ -340,21 +344,32 @@ fn default_database() -> anyhow::Result<String> {
     ))
 }
 
+/// `$XDG_CONFIG_HOME/localzoom`, or `~/.config/localzoom`, made if missing: apart from the data, so that a copy
+/// of the data folder does not carry the password-history key.
+fn config_dir() -> anyhow::Result<std::path::PathBuf> {
+    user_dir("XDG_CONFIG_HOME", ".config")
+}
+
 /// `$XDG_DATA_HOME/localzoom`, or `~/.local/share/localzoom`, made if missing.
 fn data_dir() -> anyhow::Result<std::path::PathBuf> {
+    user_dir("XDG_DATA_HOME", ".local/share")
+}
+
+/// `$VARIABLE/localzoom`, or `~/UNDER_HOME/localzoom`, made if missing.
+fn user_dir(variable: &str, under_home: &str) -> anyhow::Result<std::path::PathBuf> {
     let env_dir = |name: &str| {
         std::env::var_os(name)
             .map(std::path::PathBuf::from)
             .filter(|p| p.is_absolute())
     };
-    let data = env_dir("XDG_DATA_HOME")
-        .or_else(|| env_dir("HOME").map(|home| home.join(".local/share")))
+    let base = env_dir(variable)
+        .or_else(|| env_dir("HOME").map(|home| home.join(under_home)))
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "neither XDG_DATA_HOME nor HOME is set: give --database (LOCALZOOM_DATABASE)"
+                "neither {variable} nor HOME is set: give the path explicitly (--database, --history-key-file)"
             )
         })?;
-    let dir = data.join("localzoom");
+    let dir = base.join("localzoom");
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
@@ -426,11 +441,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.admin_key = args.admin_key;
     config.max_connections = args.max_connections;
-    config.history_key_file = match args.history_key_file {
-        Some(path) => Some(path),
-        None if config.database.starts_with("postgres") => Some(data_dir()?.join("history.key")),
-        None => None,
-    };
+    config.history_key_file = Some(match args.history_key_file {
+        Some(path) => path,
+        None => config_dir()?.join("history.key"),
+    });
+    config.forget_password_history = args.forget_password_history;
     config.read_timeout = std::time::Duration::from_secs(args.read_timeout.max(1));
     config.hash_params = match args.password_hash {
         HashCost::Owasp => HashParams::OWASP,

@@ -69,6 +69,34 @@ pub fn fingerprint(key: &HistoryKey, user_id: &str, password: &str) -> String {
     )
 }
 
+const META_HISTORY_KEY_CHECK: &str = "history_key_check";
+
+/// A value only the history key produces, kept in the database to tell whether a key is the one its history was
+/// recorded with (it does not help anyone recover the key).
+fn key_check(key: &HistoryKey) -> String {
+    crypto::hmac_hex(key.bytes(), &[b"history-key-check"])
+}
+
+/// Makes sure the password history was recorded with `key`: on a database that has none, `key` becomes its key;
+/// with another key, the start is refused, unless `forget` says to drop the history (whose key is lost).
+pub fn adopt_history_key(store: &dyn Store, key: &HistoryKey, forget: bool) -> StoreResult<()> {
+    let check = key_check(key);
+    match store.meta_get(META_HISTORY_KEY_CHECK)? {
+        Some(stored) if crypto::constant_time_eq(stored.as_bytes(), check.as_bytes()) => return Ok(()),
+        Some(_) if !forget => return Err(ApiError::Invalid(
+            "the password history of this database was recorded with another key than the one given: give its \
+             key file (--history-key-file), or, if that key is lost, start once with --forget-password-history"
+                .into(),
+        )),
+        Some(_) => {
+            let forgotten = store.clear_password_history()?;
+            tracing::warn!(forgotten, "password history forgotten: its key was lost");
+        }
+        None => {}
+    }
+    store.meta_set(META_HISTORY_KEY_CHECK, &check)
+}
+
 /// Every check of `PUT /users/{userId}/password` that needs stored state, in Zoom's order. Run once before the
 /// (slow) hash and again inside the write, so a concurrent change cannot slip past the history or daily cap.
 pub fn check_password_change(

@@ -213,6 +213,8 @@ pub trait Store {
     fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>>;
     /// Changes since `since`, not counting the password a user was created with.
     fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64>;
+    /// Forgets every account's password history (the key it was recorded under is lost); returns the entries.
+    fn clear_password_history(&self) -> StoreResult<u64>;
     /// `initial`: the password the user was created with (history, but not a change).
     fn record_password(
         &self,

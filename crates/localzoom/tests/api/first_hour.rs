@@ -24,6 +24,7 @@ fn bare(data_home: &Path, cwd: &Path, args: &[&str]) -> Output {
     command
         .args(args)
         .env("XDG_DATA_HOME", data_home)
+        .env("XDG_CONFIG_HOME", data_home.join("config"))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .output()

@@ -79,6 +79,64 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     );
     drop(server);
 
+    // Another key than the history's: refused, unless the history is to be forgotten.
+    let other_key = dir.path().join("other.key");
+    let serve_with = |key: &std::path::Path| {
+        std::process::Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--database", &database_for(dir.path())])
+            .arg("--history-key-file")
+            .arg(key)
+            .args(CREDENTIALS)
+            .output()
+            .unwrap()
+    };
+    let refused = serve_with(&other_key);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(
+            "the password history of this database was recorded with another key than the one given: give its \
+             key file (--history-key-file), or, if that key is lost, start once with --forget-password-history"
+        ),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // Its own key still opens it, with the history whole (the initial password and the change).
+    let mut own = crate::process::start(dir.path(), free_port(), &[]);
+    own.signal("-TERM");
+    let db = open_db(dir.path());
+    assert_eq!(
+        db.read(|s| s.password_history(&user.id, 5)).unwrap().len(),
+        2,
+        "nothing forgotten yet"
+    );
+    drop(db);
+    // With the history forgotten, the password it held may be set again (once).
+    let logs = tempfile::tempdir().unwrap();
+    let forgetting = crate::process::start_on(
+        logs.path(),
+        &database_for(dir.path()),
+        free_port(),
+        &["--forget-password-history"],
+    );
+    let token = crate::process::token(&forgetting.base);
+    let set = |token: &str| {
+        api(
+            &forgetting.base,
+            token,
+            "PUT",
+            &format!("/users/{id}/password"),
+            Some(r#"{"password":"Guessable1Pass"}"#),
+        )
+    };
+    assert_eq!(
+        set(&token).0,
+        204,
+        "the forgotten history no longer refuses it"
+    );
+    assert_eq!(set(&token).0, 400, "the new history does");
+    drop(forgetting);
+
     // A damaged key file stops the start with one clear line.
     std::fs::write(&key_path, "not a key\n").unwrap();
     let output = std::process::Command::new(BIN)

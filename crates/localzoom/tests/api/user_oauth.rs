@@ -542,7 +542,12 @@ async fn the_sign_in_page_resists_guessing_and_framing() {
     assert_eq!(blocked, 429, "{page}");
     assert!(page.contains("Too many failed sign-ins"), "{page}");
     // The same user spelt otherwise is the same user.
-    assert_eq!(authorize(&app, &ua, " PERSON@example.com ", "Initial1Pass").await.0, 429);
+    assert_eq!(
+        authorize(&app, &ua, " PERSON@example.com ", "Initial1Pass")
+            .await
+            .0,
+        429
+    );
     // Another user of the same app is not locked out by it.
     app.member("other@example.com").await;
     assert_eq!(authorize(&app, &ua, "other@example.com", "").await.0, 302);
@@ -567,6 +572,16 @@ async fn an_apps_failed_sign_ins_are_capped() {
         let email = format!("guess{n}@example.com");
         assert_eq!(authorize(&app, &ua, &email, "Wrong1Pass").await.0, 401);
     }
-    assert_eq!(authorize(&app, &ua, "person@example.com", "Initial1Pass").await.0, 429);
-    assert_eq!(authorize(&app, &other, "person@example.com", "Initial1Pass").await.0, 302);
+    assert_eq!(
+        authorize(&app, &ua, "person@example.com", "Initial1Pass")
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        authorize(&app, &other, "person@example.com", "Initial1Pass")
+            .await
+            .0,
+        302
+    );
 }

@@ -1137,6 +1137,10 @@ impl Store for PostgresStore<'_> {
         )
     }
 
+    fn clear_password_history(&self) -> StoreResult<u64> {
+        self.execute("DELETE FROM password_history", &[])
+    }
+
     fn record_password(
         &self,
         user_id: &str,

@@ -908,6 +908,10 @@ impl Store for SqliteStore<'_> {
         Ok(stmt.query_row(params![user_id, since], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    fn clear_password_history(&self) -> StoreResult<u64> {
+        Ok(self.conn.execute("DELETE FROM password_history", [])? as u64)
+    }
+
     fn record_password(
         &self,
         user_id: &str,
