@@ -1,8 +1,9 @@
 //! The harness of the parsers' fuzz targets (tests only). Each target first replays every input of its corpus
 //! (`fuzz/corpus/TARGET/`, in the repository), then feeds the parser inputs built from random bytes and the
 //! target's dictionary of tricky tokens for a time budget (`ARBTEST_BUDGET_MS`, 1 s by default; `.ci/run` gives
-//! more). An input that panics is written into the corpus before the panic goes on, so that once the bug is
-//! fixed, the crash stays a regression test: commit the new file.
+//! more). An input that panics is written into the corpus before the panic goes on, and one that kills the process
+//! outright is left as `.current`: once the bug is fixed, commit the file (renamed) and the crash stays a
+//! regression test.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
@@ -61,8 +62,12 @@ pub fn fuzz(name: &str, dictionary: &[&[u8]], target: impl Fn(&[u8])) {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .unwrap_or(1_000);
+    // A crash that unwinding cannot catch (a stack overflow, an abort) ends the process: the input then waits in
+    // `.current`, which the next run replays first.
+    let current = dir.join(".current");
     arbtest::arbtest(|u| {
         let input = generate(u, dictionary)?;
+        let _ = std::fs::write(&current, &input);
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| target(&input))) {
             let digest = crate::crypto::hex(&crate::crypto::sha256(&input)[..8]);
             let path = dir.join(format!("crash-{digest}"));
@@ -77,4 +82,5 @@ pub fn fuzz(name: &str, dictionary: &[&[u8]], target: impl Fn(&[u8])) {
         Ok(())
     })
     .budget_ms(budget_ms);
+    let _ = std::fs::remove_file(&current);
 }

@@ -431,8 +431,14 @@ mod fuzz_targets {
                 };
                 let mut headers = HeaderMap::new();
                 headers.insert(AUTHORIZATION, value);
+                // Credentials come only from a Basic header whose decoded text holds a colon; the id is what
+                // precedes the first colon.
                 if let Some((id, secret)) = basic_credentials(&headers) {
-                    assert!(!id.contains(':') || secret.is_empty() || id.len() < input.len());
+                    let text = String::from_utf8_lossy(input);
+                    let (scheme, _) = text.trim().split_once(' ').unwrap();
+                    assert!(scheme.eq_ignore_ascii_case("basic"));
+                    assert!(!id.contains(':'));
+                    assert!(id.len() + secret.len() < input.len());
                 }
             },
         );

@@ -29,3 +29,75 @@ pub fn resolve_user(
     };
     found.ok_or_else(|| ApiError::UserNotFound(user_ref.to_string()))
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::domain::rate_limits::{AccountLimits, Plan};
+    use crate::domain::user::Role;
+    use crate::fuzz::fuzz;
+    use crate::store::Database;
+
+    /// Any `{userId}` text finds a user of the caller's account or is a 404 naming it; never a panic, never another
+    /// account's user, never a storage error.
+    #[test]
+    fn fuzz_user_references() {
+        let dir = std::env::temp_dir().join(format!("localzoom-fuzz-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("fuzz.db").display());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = Database::open(&url).unwrap();
+        let request = accounts::BootstrapRequest {
+            account_id: Some("FuzzAccount".into()),
+            ..Default::default()
+        };
+        let outcome = runtime
+            .block_on(db.write(move |store| accounts::bootstrap(store, &request, 0)))
+            .unwrap();
+        runtime
+            .block_on(
+                db.write(|store| {
+                    accounts::create_account(store, "Other", "pro", "o@other.test", 0)
+                }),
+            )
+            .unwrap();
+        let principal = Principal {
+            account_id: "FuzzAccount".into(),
+            user_id: outcome.owner_user_id.clone(),
+            client_id: outcome.client_id.clone(),
+            scopes: Vec::new(),
+            token_sha256: [0; 32],
+            role: Role::Owner,
+            limits: AccountLimits {
+                plan: Plan::Pro,
+                overrides: Default::default(),
+            },
+        };
+        fuzz(
+            "user_references",
+            &[
+                b"me",
+                b"@",
+                b"owner@localzoom.test",
+                b"o@other.test",
+                b"%",
+                b"/",
+                b"..",
+                b"\0",
+                b"\xc3\xa9",
+            ],
+            |input| {
+                let text = String::from_utf8_lossy(input);
+                match db.read(|store| resolve_user(store, &principal, &text)) {
+                    Ok(user) => assert_eq!(user.account_id, "FuzzAccount"),
+                    Err(e) => assert_eq!(e, ApiError::UserNotFound(text.to_string())),
+                }
+            },
+        );
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -464,19 +464,35 @@ mod fuzz_targets {
             "page_tokens",
             &[b"active", b"inactive", b"-", b".", b"0", b"9", b"=", b"_"],
             |input| {
+                // Raw text as a token: a cursor or a refusal.
                 let token = String::from_utf8_lossy(input);
-                if let Ok(cursor) = PageCursor::decode(&token, key, "account", 1_000_000) {
-                    let again = PageCursor::decode(
-                        &cursor.encode(key, "account"),
-                        key,
-                        "account",
-                        1_000_000,
-                    );
-                    assert_eq!(again, Ok(cursor.clone()));
-                    assert!(
-                        PageCursor::decode(&cursor.encode(key, "account"), key, "other", 1_000_000)
-                            .is_err()
-                    );
+                let _ = PageCursor::decode(&token, key, "account", 1_000_000);
+                // A cursor built from the bytes: what it encodes decodes to itself, for its account only, and any
+                // change to the token is refused.
+                let number = |at: usize| {
+                    input
+                        .get(at..at + 8)
+                        .map_or(0, |b| i64::from_le_bytes(b.try_into().unwrap()))
+                };
+                let cursor = PageCursor {
+                    status: [Status::Active, Status::Inactive, Status::Pending][input.len() % 3],
+                    role: None,
+                    after_seq: number(0),
+                    page_number: number(8).unsigned_abs(),
+                    issued_at: 1_000_000 - number(16).rem_euclid(PAGE_TOKEN_TTL_MS),
+                };
+                let token = cursor.encode(key, "account");
+                assert_eq!(
+                    PageCursor::decode(&token, key, "account", 1_000_000),
+                    Ok(cursor)
+                );
+                assert!(PageCursor::decode(&token, key, "other", 1_000_000).is_err());
+                if let Some(&byte) = input.first() {
+                    let mut tampered = token.clone().into_bytes();
+                    let at = byte as usize % tampered.len();
+                    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+                    let tampered = String::from_utf8(tampered).unwrap();
+                    assert!(PageCursor::decode(&tampered, key, "account", 1_000_000).is_err());
                 }
             },
         );
