@@ -5,8 +5,9 @@
 
 Traffic (Python threads, keep-alive connections): reads of users and pages; writes — users created, their job
 title changed, some deactivated — each remembered once the server acknowledged it; and faults: clients that send
-half a request and wait, bodies trickled and abandoned, connections dropped mid-request, and bodies no parser
-should take (broken JSON, form names nested thousands deep, invalid UTF-8, JSON sent as a form).
+half a request and wait, or nothing at all, bodies trickled and abandoned, connections dropped mid-request, large
+answers asked for and never read, and bodies no parser should take (broken JSON, form names nested thousands deep,
+invalid UTF-8, JSON sent as a form).
 
 Verdicts, written to bench/results/soak-<date>.md (printed as pass/miss, never asserted):
 - RSS flat: the median anonymous RSS (the heap; SQLite's mapped database pages grow with the data and are left
@@ -169,7 +170,7 @@ def faults(port, token, deadline, tally, seed):
     rng = random.Random(seed)
     client = Client(port, token)
     while time.monotonic() < deadline:
-        kind = rng.randrange(4)
+        kind = rng.randrange(6)
         try:
             if kind == 0:
                 content_type, raw = rng.choice(BAD_BODIES)
@@ -189,8 +190,18 @@ def faults(port, token, deadline, tally, seed):
                     s.sendall(f"PUT /v2/users/me/status HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer {token}\r\n"
                               "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode())
                     time.sleep(rng.uniform(0.1, 1.0))
-                else:  # dropped mid-request
+                elif kind == 3:  # dropped mid-request
                     s.sendall(b"POST /v2/users HTTP/1.1\r\nHost: soak\r\nContent-Length: 50\r\n\r\n{\"act")
+                elif kind == 4:  # connected, and nothing sent at all
+                    s.settimeout(15)
+                    try:
+                        s.recv(1024)
+                    except OSError:
+                        pass
+                else:  # large answers asked for and never read
+                    ask = f"GET /v2/users?page_size=2000 HTTP/1.1\r\nHost: soak\r\nAuthorization: Bearer {token}\r\n\r\n"
+                    s.sendall(ask.encode() * 20)
+                    time.sleep(rng.uniform(1.0, 4.0))
                 s.close()
         except OSError:
             with tally.lock:

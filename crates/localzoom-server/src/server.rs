@@ -276,7 +276,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let limits = (config.max_connections, config.read_timeout);
+    let limits = crate::http::listener::ConnectionLimits {
+        max_connections: config.max_connections,
+        read_timeout: config.read_timeout,
+    };
     let task = tokio::spawn(crate::http::listener::serve(listener, app, limits, async {
         let _ = stopped.await;
     }));

@@ -39,12 +39,24 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// How many connections, and how long each may keep the server waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    /// For a request's headers (from connect, and between requests), its body, and a stalled write.
+    pub read_timeout: Duration,
+}
+
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    (max_connections, read_timeout): (usize, Duration),
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let ConnectionLimits {
+        max_connections,
+        read_timeout,
+    } = limits;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
