@@ -43,6 +43,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The command failed with `code` and said `text` on stderr.
+#[track_caller]
+fn assert_fails(output: &Output, code: i32, text: &str) {
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(output));
+    assert!(stderr(output).contains(text), "{}", stderr(output));
+}
+
 #[test]
 fn the_default_database_is_one_file_whatever_the_folder() {
     let root = tempfile::tempdir().unwrap();
@@ -129,27 +136,25 @@ fn bootstrap_and_management_flags_never_surprise() {
         dir.path(),
         &["token", "--client-id", "typo", "--client-secret", "x"],
     );
-    assert_eq!(typo.status.code(), Some(1));
-    assert!(
-        stderr(&typo).contains(&format!(
+    assert_fails(
+        &typo,
+        1,
+        &format!(
             "this database has no app with client id typo: leave out --client-id (LOCALZOOM_CLIENT_ID) to use \
              its bootstrap app {CLIENT}, or register another with `localzoom apps create --account {ACCOUNT} \
              --type s2s`"
-        )),
-        "{}",
-        stderr(&typo)
+        ),
     );
     assert_eq!(apps(dir.path()), before);
     // Another account id, owner or secret than the database's: refused with what to do.
     let other = on_db(dir.path(), &["token", "--account-id", "Other"]);
-    assert_eq!(other.status.code(), Some(1));
-    assert!(
-        stderr(&other).contains(&format!(
+    assert_fails(
+        &other,
+        1,
+        &format!(
             "this database belongs to account {ACCOUNT}, not Other: leave out --account-id (LOCALZOOM_ACCOUNT_ID) \
              to use it, or give --database (LOCALZOOM_DATABASE) a new file for account Other"
-        )),
-        "{}",
-        stderr(&other)
+        ),
     );
     let owner = on_db(
         dir.path(),
@@ -211,12 +216,7 @@ fn bootstrap_and_management_flags_never_surprise() {
         dir.path(),
         &["apps", "create", "--account", ACCOUNT, "--type", "user"],
     );
-    assert_eq!(no_redirect.status.code(), Some(2));
-    assert!(
-        stderr(&no_redirect).contains("--redirect-uri"),
-        "{}",
-        stderr(&no_redirect)
-    );
+    assert_fails(&no_redirect, 2, "--redirect-uri");
     assert_eq!(apps(dir.path()), before);
 
     // `serve --plan` on a used database applies the plan and says so.
@@ -291,12 +291,7 @@ fn bootstrap_and_management_flags_never_surprise() {
         stderr(&plain)
     );
     let refused = on_db(dir.path(), &["token", "--client-id", other_id]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        stderr(&refused).contains(&format!("client id {other_id} is deactivated")),
-        "{}",
-        stderr(&refused)
-    );
+    assert_fails(&refused, 1, &format!("client id {other_id} is deactivated"));
 }
 
 /// `--local` uses the local server and its bootstrap app: API URLs and credentials given with it are refused, not
@@ -334,12 +329,7 @@ fn cli_failures_name_their_real_cause() {
         dir.path(),
         &["export", "--database", "sqlite://:memory:"],
     );
-    assert_eq!(memory.status.code(), Some(1));
-    assert!(
-        stderr(&memory).contains("an in-memory SQLite database cannot work"),
-        "{}",
-        stderr(&memory)
-    );
+    assert_fails(&memory, 1, "an in-memory SQLite database cannot work");
 
     let seeded = on_db(
         dir.path(),
@@ -348,12 +338,7 @@ fn cli_failures_name_their_real_cause() {
     assert!(seeded.status.success(), "{}", stderr(&seeded));
     // A full disk.
     let full = on_db(dir.path(), &["export", "--file", "/dev/full"]);
-    assert_eq!(full.status.code(), Some(1));
-    assert!(
-        stderr(&full).contains("No space left on device"),
-        "{}",
-        stderr(&full)
-    );
+    assert_fails(&full, 1, "No space left on device");
     assert!(!stderr(&full).contains("Internal server error"));
     // A reader that went away (`localzoom export | head -1` of a large export).
     let db = database_for(dir.path());
@@ -365,12 +350,7 @@ fn cli_failures_name_their_real_cause() {
         .unwrap();
     drop(child.stdout.take());
     let closed = child.wait_with_output().unwrap();
-    assert_eq!(closed.status.code(), Some(1));
-    assert!(
-        stderr(&closed).contains("Broken pipe"),
-        "{}",
-        stderr(&closed)
-    );
+    assert_fails(&closed, 1, "Broken pipe");
 
     // Nothing listens where `--local` looks.
     let port = free_port();
@@ -436,11 +416,7 @@ fn a_missing_postgres_database_says_how_to_create_it() {
 #[backend_test]
 fn offboarding_leaves_a_user_it_would_fail_on_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        dir.path(),
-        free_port(),
-        &["--admin-key", "first-hour-admin-key"],
-    );
+    let server = start(dir.path(), free_port(), &[]);
     let token = token(&server.base);
     crate::process::create_member(&server.base, &token, "aide@localzoom.test");
     let (status, body) = api(

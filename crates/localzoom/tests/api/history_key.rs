@@ -18,13 +18,16 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     let mut server = start(dir.path(), free_port(), &[]);
     let token = token(&server.base);
     let id = create_member(&server.base, &token, "keyed@localzoom.test");
-    let (status, body) = api(
-        &server.base,
-        &token,
-        "PUT",
-        &format!("/users/{id}/password"),
-        Some(r#"{"password":"Guessable1Pass"}"#),
-    );
+    let set_password = |base: &str, token: &str| {
+        api(
+            base,
+            token,
+            "PUT",
+            &format!("/users/{id}/password"),
+            Some(r#"{"password":"Guessable1Pass"}"#),
+        )
+    };
+    let (status, body) = set_password(&server.base, &token);
     assert_eq!(status, 204, "{body}");
     server.signal("-TERM");
 
@@ -65,13 +68,7 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     // A restart with the same key file still refuses the reused password.
     let server = start(dir.path(), free_port(), &[]);
     let token = crate::process::token(&server.base);
-    let (status, body) = api(
-        &server.base,
-        &token,
-        "PUT",
-        &format!("/users/{id}/password"),
-        Some(r#"{"password":"Guessable1Pass"}"#),
-    );
+    let (status, body) = set_password(&server.base, &token);
     assert_eq!(status, 400, "{body}");
     assert_eq!(
         body,
@@ -120,21 +117,16 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
         &["--forget-password-history"],
     );
     let token = crate::process::token(&forgetting.base);
-    let set = |token: &str| {
-        api(
-            &forgetting.base,
-            token,
-            "PUT",
-            &format!("/users/{id}/password"),
-            Some(r#"{"password":"Guessable1Pass"}"#),
-        )
-    };
     assert_eq!(
-        set(&token).0,
+        set_password(&forgetting.base, &token).0,
         204,
         "the forgotten history no longer refuses it"
     );
-    assert_eq!(set(&token).0, 400, "the new history does");
+    assert_eq!(
+        set_password(&forgetting.base, &token).0,
+        400,
+        "the new history does"
+    );
     drop(forgetting);
 
     // A damaged key file stops the start with one clear line.
