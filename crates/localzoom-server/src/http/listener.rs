@@ -31,14 +31,13 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct ReadTimeout(pub Duration);
 
-/// How long a graceful stop waits for in-flight requests before it drops them.
+/// How long a graceful stop waits for in-flight requests before it stops waiting.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most connections served at once, unless configured otherwise; beyond it, new connections wait in the
 /// kernel's backlog until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
 /// How many connections, and how long each may keep the server waiting.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -47,6 +46,7 @@ pub struct ConnectionLimits {
     pub read_timeout: Duration,
 }
 
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
