@@ -97,7 +97,7 @@ fn the_default_database_is_one_file_whatever_the_folder() {
 fn a_second_serve_on_one_sqlite_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("lz.db").display());
-    let mut first = start_on(dir.path(), &db, free_port(), &[]);
+    let mut first = start_on(dir.path(), &db, &[]);
     let second = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
         .output()
@@ -115,14 +115,14 @@ fn a_second_serve_on_one_sqlite_file_refuses_to_start() {
     let (status, _) = api(&first.base, &token(&first.base), "GET", "/users/me", None);
     assert_eq!(status, 200);
     first.signal("-TERM");
-    let again = start_on(dir.path(), &db, free_port(), &[]);
+    let again = start_on(dir.path(), &db, &[]);
     assert!(again.banner.contains("localzoom listening on"));
 }
 
 #[backend_test]
 fn bootstrap_and_management_flags_never_surprise() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path(), free_port(), &[]);
+    let mut server = start(dir.path(), &[]);
     server.signal("-TERM");
     let apps = |dir: &Path| {
         let output = on_db(dir, &["apps", "list", "--output", "json"]);
@@ -220,7 +220,7 @@ fn bootstrap_and_management_flags_never_surprise() {
     assert_eq!(apps(dir.path()), before);
 
     // `serve --plan` on a used database applies the plan and says so.
-    let mut moved = start(dir.path(), free_port(), &["--plan", "business"]);
+    let mut moved = start(dir.path(), &["--plan", "business"]);
     assert!(
         moved
             .banner
@@ -233,7 +233,7 @@ fn bootstrap_and_management_flags_never_surprise() {
     let accounts: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(accounts[0]["plan"], "business");
     // Unchanged plans are not announced.
-    let mut same = start(dir.path(), free_port(), &["--plan", "business"]);
+    let mut same = start(dir.path(), &["--plan", "business"]);
     assert!(same.banner.contains("plan business ·"), "{}", same.banner);
     same.signal("-TERM");
     // `token` (like `seed`) creates with a plan but never moves a used account: it says so instead.
@@ -371,7 +371,7 @@ fn cli_failures_name_their_real_cause() {
     );
 
     // An API URL without /v2: Zoom's 2300 names the URL that was tried.
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let wrong = Command::new(BIN)
         .args(["users", "get", "me"])
         .env("ZOOM_API_URL", &server.base)
@@ -416,7 +416,7 @@ fn a_missing_postgres_database_says_how_to_create_it() {
 #[backend_test]
 fn offboarding_leaves_a_user_it_would_fail_on_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let token = token(&server.base);
     crate::process::create_member(&server.base, &token, "aide@localzoom.test");
     let (status, body) = api(
@@ -460,11 +460,7 @@ fn offboarding_leaves_a_user_it_would_fail_on_untouched() {
 #[backend_test]
 fn a_json_body_sent_as_a_form_says_to_send_json() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        dir.path(),
-        free_port(),
-        &["--admin-key", "first-hour-admin-key"],
-    );
+    let server = start(dir.path(), &["--admin-key", "first-hour-admin-key"]);
     let token = token(&server.base);
     let auth = format!("Authorization: Bearer {token}");
     let url = format!("{}/v2/users", server.base);

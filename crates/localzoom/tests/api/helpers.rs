@@ -276,6 +276,16 @@ impl TestApp {
         config.rate_limits = rate_limits;
         config.history_key = Some(localzoom_server::crypto::HistoryKey::from_bytes([7; 32]));
         tune(&mut config);
+        // `TEST_LOG=1 cargo test …`: the server's log, shown with the test's output (repeated calls are no-ops).
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_test_writer()
+                .try_init();
+        }
         let started = server::start(config).await.unwrap();
         let mut app = TestApp {
             base: format!("http://{}", started.addr),

@@ -7,15 +7,13 @@ use localzoom_server::crypto::HistoryKey;
 use localzoom_server::service::{accounts, lifecycle};
 
 use crate::helpers::database_for;
-use crate::process::{
-    ACCOUNT, BIN, CREDENTIALS, api, create_member, free_port, open_db, start, token,
-};
+use crate::process::{ACCOUNT, BIN, CREDENTIALS, api, create_member, open_db, start, token};
 
 #[test]
 fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("history.key");
-    let mut server = start(dir.path(), free_port(), &[]);
+    let mut server = start(dir.path(), &[]);
     let token = token(&server.base);
     let id = create_member(&server.base, &token, "keyed@localzoom.test");
     let set_password = |base: &str, token: &str| {
@@ -66,7 +64,7 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     );
 
     // A restart with the same key file still refuses the reused password.
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let token = crate::process::token(&server.base);
     let (status, body) = set_password(&server.base, &token);
     assert_eq!(status, 400, "{body}");
@@ -99,7 +97,7 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
         String::from_utf8_lossy(&refused.stderr)
     );
     // Its own key still opens it, with the history whole (the initial password and the change).
-    let mut own = crate::process::start(dir.path(), free_port(), &[]);
+    let mut own = crate::process::start(dir.path(), &[]);
     own.signal("-TERM");
     let db = open_db(dir.path());
     assert_eq!(
@@ -113,7 +111,6 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     let forgetting = crate::process::start_on(
         logs.path(),
         &database_for(dir.path()),
-        free_port(),
         &["--forget-password-history"],
     );
     let token = crate::process::token(&forgetting.base);

@@ -40,18 +40,21 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-pub(crate) fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
+pub(crate) fn start(dir: &Path, extra: &[&str]) -> Server {
     let db = database_for(dir);
-    start_on(dir, &db, port, extra)
+    start_on(dir, &db, extra)
 }
 
-/// A server on the database at `database` (logs in `dir`).
-pub(crate) fn start_on(dir: &Path, database: &str, port: u16, extra: &[&str]) -> Server {
-    let stderr_path = dir.join(format!("stderr-{port}-{}.log", std::process::id()));
+/// A server on the database at `database` (logs in `dir`). It listens on a port the system picks, read back from
+/// its banner: no port is chosen here and then raced for.
+pub(crate) fn start_on(dir: &Path, database: &str, extra: &[&str]) -> Server {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stderr_path = dir.join(format!("stderr-{}-{n}.log", std::process::id()));
     let stderr = std::fs::File::create(&stderr_path).unwrap();
     let mut child = Command::new(BIN)
         .arg("serve")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", "127.0.0.1:0"])
         .args(["--database", database])
         .args(CREDENTIALS)
         .args(["--password-hash", "minimal"])
@@ -63,18 +66,19 @@ pub(crate) fn start_on(dir: &Path, database: &str, port: u16, extra: &[&str]) ->
         .stderr(stderr)
         .spawn()
         .unwrap();
-    // The banner is printed once the listener is bound.
+    // The banner is printed once the listener is bound: `localzoom listening on http://ADDR · …`.
     let mut first_line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first_line)
         .unwrap();
-    assert!(
-        first_line.starts_with("localzoom listening on"),
-        "banner: {first_line:?}"
-    );
+    let base = first_line
+        .strip_prefix("localzoom listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("banner: {first_line:?}"))
+        .to_string();
     Server {
         child,
-        base: format!("http://127.0.0.1:{port}"),
+        base,
         banner: first_line,
         stderr_path,
     }
@@ -110,6 +114,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // `TEST_LOG=1 cargo test …`: the server's log, after the test's own output.
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprintln!("---- log of the server at {} ----\n{}", self.base, self.logs());
+        }
     }
 }
 
@@ -221,7 +229,7 @@ fn shell_words(command: &str) -> Vec<String> {
 #[backend_test]
 fn the_seed_curl_commands_work_verbatim() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let token = token(&server.base);
     let user = create_member(&server.base, &token, "seed.user@localzoom.test");
     let commands = seed_commands();
@@ -270,8 +278,7 @@ fn the_seed_curl_commands_work_verbatim() {
 #[backend_test]
 fn state_survives_a_restart_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = start(dir.path(), port, &[]);
+    let mut server = start(dir.path(), &[]);
     let token = token(&server.base);
     let user = create_member(&server.base, &token, "persist@localzoom.test");
     let password = Some(r#"{"password":"Changed1Pass"}"#);
@@ -305,7 +312,7 @@ fn state_survives_a_restart_and_a_kill_9() {
     assert!(server.signal("-TERM").success());
     drop(server);
 
-    let mut server = start(dir.path(), port, &[]);
+    let mut server = start(dir.path(), &[]);
     // The token issued before the restart still works, and every change is there.
     let (status, body) = api(&server.base, &token, "GET", &assistants_path, None);
     assert_eq!(status, 200);
@@ -333,7 +340,7 @@ fn state_survives_a_restart_and_a_kill_9() {
     // kill -9 right after the acknowledged write: it must survive.
     server.signal("-KILL");
     drop(server);
-    let server = start(dir.path(), port, &[]);
+    let server = start(dir.path(), &[]);
     let (_, body) = api(&server.base, &token, "GET", &format!("/users/{user}"), None);
     assert_eq!(json_field(&body, "status"), "inactive");
     // The session written before the first restart is there, ended by the deactivation.
@@ -349,7 +356,7 @@ pub(crate) fn open_db(dir: &Path) -> localzoom_server::store::Database {
 #[backend_test]
 fn json_logs_carry_the_tracking_id_and_never_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path(), free_port(), &["--log-format", "json"]);
+    let mut server = start(dir.path(), &["--log-format", "json"]);
     let token = token(&server.base);
     let output = Command::new("curl")
         .args([
@@ -509,7 +516,7 @@ fn start_up_errors_are_one_clear_line() {
         .unwrap();
     assert!(output.status.success());
     let minted = String::from_utf8(output.stdout).unwrap().trim().to_string();
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     assert_eq!(api(&server.base, &minted, "GET", "/users/me", None).0, 200);
 }
 
@@ -533,7 +540,7 @@ fn seed_adds_users_that_list_and_count() {
     seed("2500");
     // A second run continues the numbering.
     seed("10");
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let token = token(&server.base);
     let total = |status: &str| {
         let (_, body) = api(
@@ -571,7 +578,7 @@ fn seed_adds_users_that_list_and_count() {
 fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = database_for(dir.path());
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let token = token(&server.base);
     let user = create_member(&server.base, &token, "limited@localzoom.test");
     // Changing limits while the server runs: the next request sees them.
@@ -641,7 +648,7 @@ fn account_limits_are_set_from_the_command_line_and_bite_at_once() {
 fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let db = database_for(dir.path());
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let cli = |args: &[&str]| -> Value {
         let output = Command::new(BIN)
             .args(args)
@@ -743,7 +750,7 @@ fn rate_limits_are_announced_switched_and_changed_on_a_running_server() {
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let mut server = start(dir.path(), free_port(), &[]);
+    let mut server = start(dir.path(), &[]);
     assert!(
         server.banner.contains("rate limits enforced per account")
             && server.banner.contains("light 30/s"),
@@ -776,7 +783,7 @@ fn rate_limits_are_announced_switched_and_changed_on_a_running_server() {
     server.signal("-TERM");
 
     // Switched off, the same account's limits are not enforced.
-    let server = start(dir.path(), free_port(), &["--rate-limits", "off"]);
+    let server = start(dir.path(), &["--rate-limits", "off"]);
     assert!(
         server.banner.contains("rate limits off"),
         "{}",
@@ -846,7 +853,7 @@ pub(crate) fn zoom_json(server: &Server, args: &[&str], stdin: Option<&str>) -> 
 #[backend_test]
 fn the_users_commands_drive_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     let created = zoom_json(
         &server,
         &[
@@ -969,7 +976,7 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
         String::from_utf8_lossy(&seeded.stderr)
     );
     // Limits on (the default), plan pro (the default): 30 Light calls a second for the whole account.
-    let server = start(dir.path(), free_port(), &[]);
+    let server = start(dir.path(), &[]);
     assert!(server.banner.contains("light 30/s"), "{}", server.banner);
     let mut list = String::from("email,name\n");
     for n in 0..500 {
@@ -1186,8 +1193,8 @@ fn two_nodes_on_one_postgres_behave_as_one_server() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = start_on(dir.path(), &db.url, free_port(), &[]);
-    let b = start_on(dir.path(), &db.url, free_port(), &[]);
+    let a = start_on(dir.path(), &db.url, &[]);
+    let b = start_on(dir.path(), &db.url, &[]);
     // Nodes starting on an existing schema agree on it; the banner names the shared database.
     assert!(b.banner.contains("database postgres://"), "{}", b.banner);
     assert!(
@@ -1320,11 +1327,7 @@ fn import_from(database: &str, file: &Path) -> std::process::Output {
 fn export_and_import_move_everything_between_backends() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = database_for(dir.path());
-    let mut server = start(
-        dir.path(),
-        free_port(),
-        &["--admin-key", "export-admin-key"],
-    );
+    let mut server = start(dir.path(), &["--admin-key", "export-admin-key"]);
     let token = token(&server.base);
     // A little of everything: users with and without passwords, a changed password, assistants, a session,
     // security settings and a rate-limit override.
@@ -1432,7 +1435,7 @@ fn export_and_import_move_everything_between_backends() {
         assert!(String::from_utf8_lossy(&twice.stderr).contains("already holds accounts"));
 
         // And the moved data behaves: the old token works, the history and assistants are there, the rules hold.
-        let moved = start_on(dir.path(), target, free_port(), &[]);
+        let moved = start_on(dir.path(), target, &[]);
         let (status, me) = api(&moved.base, &token, "GET", "/users/me", None);
         assert_eq!(
             (status, json_field(&me, "email")),
@@ -1508,8 +1511,8 @@ fn two_nodes_share_one_rate_limit_through_redis() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = start_on(dir.path(), &db.url, free_port(), &["--redis", &redis]);
-    let b = start_on(dir.path(), &db.url, free_port(), &["--redis", &redis]);
+    let a = start_on(dir.path(), &db.url, &["--redis", &redis]);
+    let b = start_on(dir.path(), &db.url, &["--redis", &redis]);
     assert!(
         a.banner
             .contains("shared by every node through Redis (fail open)"),
@@ -1592,7 +1595,6 @@ fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     let dir = tempfile::tempdir().unwrap();
     let closed = start(
         dir.path(),
-        free_port(),
         &[
             "--redis",
             "redis://127.0.0.1:1",
@@ -1613,7 +1615,7 @@ fn an_unreachable_redis_fails_open_or_closed_as_configured() {
         "{body}"
     );
     drop(closed);
-    let open = start(dir.path(), free_port(), &["--redis", "redis://127.0.0.1:1"]);
+    let open = start(dir.path(), &["--redis", "redis://127.0.0.1:1"]);
     let (status, _) = api(&open.base, &token, "GET", "/users/me", None);
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(5);
