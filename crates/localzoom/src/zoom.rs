@@ -305,8 +305,8 @@ impl ZoomArgs {
 /// A token of the local database's bootstrap app, as `localzoom token` mints it (same `LOCALZOOM_*` variables).
 async fn local_token() -> anyhow::Result<String> {
     let env = |name: &str| std::env::var(name).ok();
-    let args = crate::BootstrapArgs {
-        db: crate::DatabaseArg {
+    let args = crate::database::BootstrapArgs {
+        db: crate::database::DatabaseArg {
             database: env("LOCALZOOM_DATABASE"),
         },
         plan: env("LOCALZOOM_PLAN"),
@@ -315,7 +315,7 @@ async fn local_token() -> anyhow::Result<String> {
         client_id: env("LOCALZOOM_CLIENT_ID"),
         client_secret: env("LOCALZOOM_CLIENT_SECRET"),
     };
-    Ok(crate::mint_bootstrap_token(&args).await?.0)
+    Ok(crate::database::mint_bootstrap_token(&args).await?.0)
 }
 
 /// A client failure as a person at a terminal needs it to fix the cause: where nothing listens, or which URL the

@@ -116,7 +116,11 @@ impl Drop for Server {
         let _ = self.child.wait();
         // `TEST_LOG=1 cargo test …`: the server's log, after the test's own output.
         if std::env::var_os("TEST_LOG").is_some() {
-            eprintln!("---- log of the server at {} ----\n{}", self.base, self.logs());
+            eprintln!(
+                "---- log of the server at {} ----\n{}",
+                self.base,
+                self.logs()
+            );
         }
     }
 }

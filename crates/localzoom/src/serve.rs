@@ -1,0 +1,194 @@
+//! `localzoom serve`: its flags, logging, the banner, and a clean stop on SIGTERM or Ctrl-C.
+
+use std::io::Write;
+
+use crate::accounts::limits_of;
+use crate::database::{BootstrapArgs, config_dir, failed};
+use clap::{Args, ValueEnum};
+use localzoom_server::crypto::HashParams;
+use localzoom_server::gate::rate_limit::Limiter;
+use localzoom_server::gate::shared_limit::Failure;
+use localzoom_server::server::{self, ServerConfig};
+use localzoom_server::service::accounts::PlanNote;
+use localzoom_server::store::{DEFAULT_POOL_SIZE, Database};
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOCALZOOM_LISTEN", default_value = "127.0.0.1:9800")]
+    pub(crate) listen: String,
+    /// Enforce Zoom's rate limits per account, by plan (`off` for load tests).
+    #[arg(long, env = "LOCALZOOM_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    pub(crate) rate_limits: String,
+    /// Log format.
+    #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+    /// Share rate-limit state between nodes through this Redis (redis://HOST:PORT).
+    #[arg(long, env = "LOCALZOOM_REDIS")]
+    pub(crate) redis: Option<String>,
+    /// While Redis is unreachable: `open` admits calls without limits, `closed` refuses them (503). Logged.
+    #[arg(long, env = "LOCALZOOM_REDIS_FAILURE", value_enum, default_value_t = RedisFailure::Open)]
+    pub(crate) redis_failure: RedisFailure,
+    /// The most connections this process opens to PostgreSQL (size it so that nodes × pool stays under
+    /// PostgreSQL's `max_connections`; see docs/operations.md).
+    #[arg(long, env = "LOCALZOOM_DATABASE_POOL", default_value_t = DEFAULT_POOL_SIZE)]
+    pub(crate) database_pool: usize,
+    /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
+    #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
+    pub(crate) admin_key: Option<String>,
+    /// The most client connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "LOCALZOOM_MAX_CONNECTIONS", default_value_t = localzoom_server::http::listener::DEFAULT_MAX_CONNECTIONS)]
+    pub(crate) max_connections: usize,
+    /// Seconds a client may take to send a request's headers or body, or leave a kept-alive connection idle.
+    #[arg(long, env = "LOCALZOOM_READ_TIMEOUT", default_value_t = 10)]
+    pub(crate) read_timeout: u64,
+    /// The file holding the key of the password-history fingerprints, kept out of the database and its folder,
+    /// created on first start; every node of one database needs the same [default:
+    /// $XDG_CONFIG_HOME/localzoom/history.key, or ~/.config/localzoom/history.key].
+    #[arg(long, env = "LOCALZOOM_HISTORY_KEY_FILE", value_name = "PATH")]
+    pub(crate) history_key_file: Option<std::path::PathBuf>,
+    /// Drop the password history if it was recorded with another key than the one given (its key is lost),
+    /// rather than refuse to start.
+    #[arg(long)]
+    pub(crate) forget_password_history: bool,
+    /// argon2id cost: `owasp` (production) or `minimal` (tests only: fast and weak).
+    #[arg(long, env = "LOCALZOOM_PASSWORD_HASH", value_enum, default_value_t = HashCost::Owasp)]
+    pub(crate) password_hash: HashCost,
+    #[command(flatten)]
+    pub(crate) bootstrap: BootstrapArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
+pub(crate) enum RedisFailure {
+    Open,
+    Closed,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum HashCost {
+    Owasp,
+    Minimal,
+}
+
+/// Logs go to stderr through a background writer, so a request never waits for the terminal or the disk;
+/// the returned guard flushes what is queued when `serve` returns.
+pub(crate) fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The background thread flushes whenever it has drained what was queued: one write per burst of lines.
+    let (writer, guard) =
+        tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    guard
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let _log_guard = init_logging(args.log_format);
+    let mut config = ServerConfig::new(&args.listen, &args.bootstrap.db.url()?);
+    config.bootstrap = args.bootstrap.request(true);
+    config.rate_limits = args.rate_limits == "on";
+    config.database_pool = args.database_pool;
+    config.redis = args.redis.clone();
+    config.redis_failure = match args.redis_failure {
+        RedisFailure::Open => Failure::Open,
+        RedisFailure::Closed => Failure::Closed,
+    };
+    config.admin_key = args.admin_key;
+    config.max_connections = args.max_connections;
+    config.history_key_file = Some(match args.history_key_file {
+        Some(path) => path,
+        None => config_dir()?.join("history.key"),
+    });
+    config.forget_password_history = args.forget_password_history;
+    config.read_timeout = std::time::Duration::from_secs(args.read_timeout.max(1));
+    config.hash_params = match args.password_hash {
+        HashCost::Owasp => HashParams::OWASP,
+        HashCost::Minimal => HashParams::MINIMAL,
+    };
+    let started = server::start(config).await?;
+    let b = &started.bootstrap;
+    let rate_limits = if let Some(limiter) = started.state.rate_limiter.as_deref() {
+        let account = started
+            .state
+            .db
+            .read(|store| localzoom_server::service::users::account(store, &b.account_id))
+            .map_err(failed)?;
+        let scope = match (limiter, started.state.db.as_ref()) {
+            (Limiter::Shared(redis), _) => format!(
+                "shared by every node through Redis (fail {}){}",
+                if args.redis_failure == RedisFailure::Open { "open" } else { "closed" },
+                if redis.reachable() { "" } else { " — Redis does not answer now" }
+            ),
+            // Said plainly: without a shared limiter, N nodes admit N times the quota.
+            (Limiter::Local(_), Database::Postgres(_)) => {
+                "in this process only — every node on this database enforces the whole quota (use --redis to share)"
+                    .to_string()
+            }
+            (Limiter::Local(_), Database::Sqlite(_)) => "in this process".to_string(),
+        };
+        format!(
+            "rate limits enforced per account, {scope} (this account: {})",
+            limits_of(&account)
+        )
+    } else {
+        "rate limits off".to_string()
+    };
+    let plan = match &b.plan_note {
+        Some(PlanNote::MovedFrom(old)) => {
+            format!("{} (moved from {old} by --plan / LOCALZOOM_PLAN)", b.plan)
+        }
+        _ => b.plan.clone(),
+    };
+    let mut banner = format!(
+        "localzoom listening on http://{} · database {} · plan {plan} · {rate_limits}\n\
+         account {} · S2S app client id {}\n",
+        started.addr,
+        started.state.db.describe(),
+        b.account_id,
+        b.client_id
+    );
+    if let Some(secret) = &b.generated_secret {
+        banner.push_str(&format!(
+            "client secret {secret} (generated now and shown once; only its hash is stored)\n"
+        ));
+    }
+    // Whoever started us may have stopped reading stdout; that must not stop the server.
+    let _ = std::io::stdout().write_all(banner.as_bytes());
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    started.stop().await
+}
+
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
