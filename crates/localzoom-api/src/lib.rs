@@ -218,3 +218,19 @@ pub struct ListedUser {
     #[serde(default)]
     pub im_group_ids: Vec<String>,
 }
+
+/// The header names Zoom's API answers with, for the server that sends them and the client that reads them.
+pub mod headers {
+    /// Zoom's id of one request, to quote to its support.
+    pub const TRACKING_ID: &str = "x-zm-trackingid";
+    /// The rate-limit category of the quota spent or refused: `Light`, `Medium`, `Heavy`, `Resource-intensive`.
+    pub const RATE_LIMIT_CATEGORY: &str = "x-ratelimit-category";
+    /// On a 429: `QPS` (a per-second quota) or `Daily-limit`.
+    pub const RATE_LIMIT_TYPE: &str = "x-ratelimit-type";
+    pub const RATE_LIMIT_LIMIT: &str = "x-ratelimit-limit";
+    pub const RATE_LIMIT_REMAINING: &str = "x-ratelimit-remaining";
+    /// `X-RateLimit-Type` of a daily quota.
+    pub const DAILY_LIMIT: &str = "Daily-limit";
+    /// `X-RateLimit-Type` of a per-second quota.
+    pub const QPS: &str = "QPS";
+}

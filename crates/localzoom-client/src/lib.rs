@@ -38,7 +38,7 @@ pub use users::{DeleteAction, ListUsers, StatusAction, UserUpdate};
 
 pub const DEFAULT_API_URL: &str = "https://api.zoom.us/v2";
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us";
-const TRACKING_HEADER: &str = "x-zm-trackingid";
+use localzoom_api::headers::{self, TRACKING_ID as TRACKING_HEADER};
 
 /// How 429s of per-second quotas are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,16 +379,16 @@ fn zoom_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ZoomError
         ),
     };
     let rate_limit = (status == StatusCode::TOO_MANY_REQUESTS).then(|| {
-        let daily =
-            header("x-ratelimit-type").is_some_and(|t| t.eq_ignore_ascii_case("Daily-limit"));
+        let daily = header(headers::RATE_LIMIT_TYPE)
+            .is_some_and(|t| t.eq_ignore_ascii_case(headers::DAILY_LIMIT));
         RateLimit {
             kind: if daily {
                 RateLimitKind::Daily
             } else {
                 RateLimitKind::Qps
             },
-            category: header("x-ratelimit-category").map(str::to_string),
-            limit: header("x-ratelimit-limit").and_then(|v| v.parse().ok()),
+            category: header(headers::RATE_LIMIT_CATEGORY).map(str::to_string),
+            limit: header(headers::RATE_LIMIT_LIMIT).and_then(|v| v.parse().ok()),
             retry_after: header(RETRY_AFTER.as_str()).and_then(parse_retry_after),
         }
     });

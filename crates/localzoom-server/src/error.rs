@@ -7,7 +7,6 @@ use localzoom_api::{FieldError, OAuthError, ZoomError};
 
 use crate::domain::password::PasswordRule;
 use crate::domain::rate_limits::Label;
-use crate::gate::rate_limit;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -322,14 +321,19 @@ impl IntoResponse for ApiError {
             }
             // The headers Zoom documents for 429s (§4.4), so clients can tell waiting a moment from waiting a day.
             ApiError::RateLimit { category, limit } => {
-                rate_limit_headers(headers, category, "QPS", limit);
+                rate_limit_headers(headers, category, localzoom_api::headers::QPS, limit);
             }
             ApiError::DailyRateLimit {
                 category,
                 limit,
                 reset_at_ms,
             } => {
-                rate_limit_headers(headers, category, "Daily-limit", limit);
+                rate_limit_headers(
+                    headers,
+                    category,
+                    localzoom_api::headers::DAILY_LIMIT,
+                    limit,
+                );
                 if let Ok(reset) = HeaderValue::from_str(&crate::clock::rfc3339(reset_at_ms)) {
                     headers.insert(header::RETRY_AFTER, reset);
                 }
@@ -346,16 +350,19 @@ fn rate_limit_headers(
     kind: &'static str,
     limit: u32,
 ) {
-    headers.insert(
-        rate_limit::X_RATELIMIT_CATEGORY,
-        HeaderValue::from_static(category.as_str()),
-    );
-    headers.insert(rate_limit::X_RATELIMIT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(rate_limit::X_RATELIMIT_LIMIT, HeaderValue::from(limit));
-    headers.insert(
-        rate_limit::X_RATELIMIT_REMAINING,
-        HeaderValue::from_static("0"),
-    );
+    use axum::http::HeaderName;
+    use localzoom_api::headers as names;
+    for (name, value) in [
+        (
+            names::RATE_LIMIT_CATEGORY,
+            HeaderValue::from_static(category.as_str()),
+        ),
+        (names::RATE_LIMIT_TYPE, HeaderValue::from_static(kind)),
+        (names::RATE_LIMIT_LIMIT, HeaderValue::from(limit)),
+        (names::RATE_LIMIT_REMAINING, HeaderValue::from_static("0")),
+    ] {
+        headers.insert(HeaderName::from_static(name), value);
+    }
 }
 
 /// Failures of `POST /oauth/token`, in the OAuth shape `{"reason":…,"error":…}`.

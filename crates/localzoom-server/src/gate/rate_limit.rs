@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use localzoom_api::headers;
 
 use crate::domain::rate_limits::{AccountLimits, DAY_MS, Label, Limit};
 use crate::error::ApiError;
@@ -32,10 +33,9 @@ pub struct Allowance {
     pub remaining: u32,
 }
 
-pub const X_RATELIMIT_CATEGORY: HeaderName = HeaderName::from_static("x-ratelimit-category");
-pub const X_RATELIMIT_TYPE: HeaderName = HeaderName::from_static("x-ratelimit-type");
-pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static(headers::RATE_LIMIT_LIMIT);
+pub const X_RATELIMIT_REMAINING: HeaderName =
+    HeaderName::from_static(headers::RATE_LIMIT_REMAINING);
 
 pub struct RateLimiter {
     shards: Vec<Padded>,

@@ -27,7 +27,7 @@ pub mod status;
 pub mod token;
 pub mod users;
 
-pub const TRACKING_HEADER: &str = "x-zm-trackingid";
+pub use localzoom_api::headers::TRACKING_ID as TRACKING_HEADER;
 
 pub fn router(state: AppState) -> Router {
     let v2 = Router::new()
@@ -141,7 +141,11 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     let latency_us = started.elapsed().as_micros() as u64;
     let status = response.status().as_u16();
     let category = (status == 429)
-        .then(|| response.headers().get(rate_limit::X_RATELIMIT_CATEGORY))
+        .then(|| {
+            response
+                .headers()
+                .get(localzoom_api::headers::RATE_LIMIT_CATEGORY)
+        })
         .flatten()
         .and_then(|v| v.to_str().ok());
     state.metrics.record(
