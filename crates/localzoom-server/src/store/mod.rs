@@ -459,24 +459,33 @@ fn sqlite_path(path: &str) -> anyhow::Result<std::path::PathBuf> {
 /// Whether the last write reached storage.
 #[derive(Default)]
 pub struct StorageHealth {
+    /// Whether `failure` holds one: lets every successful write pass without taking the lock.
+    failing: std::sync::atomic::AtomicBool,
     failure: Mutex<Option<String>>,
     last_probe: Mutex<Option<std::time::Instant>>,
 }
 
 impl StorageHealth {
     fn record<R>(&self, result: &StoreResult<R>) {
+        use std::sync::atomic::Ordering;
         let outcome = match result {
             Err(ApiError::Storage(detail)) => Some(detail.clone()),
+            // The common case: healthy and staying so, no lock taken.
+            Ok(_) if !self.failing.load(Ordering::Acquire) => return,
             Ok(_) => None,
             // A refusal by the rules says nothing about storage.
             Err(_) => return,
         };
         if let Ok(mut failure) = self.failure.lock() {
+            self.failing.store(outcome.is_some(), Ordering::Release);
             *failure = outcome;
         }
     }
 
     fn failure(&self) -> Option<String> {
+        if !self.failing.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
