@@ -3,6 +3,9 @@
 //! (`#[serde(default)]`): real Zoom leaves some out (e.g. `pmi` of some users), and a client must not fail on that.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub mod operations;
 
 /// Zoom's error body: `{"code":…, "message":…}`, plus `errors[]` on field validation failures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +220,96 @@ pub struct ListedUser {
     pub group_ids: Vec<String>,
     #[serde(default)]
     pub im_group_ids: Vec<String>,
+}
+
+/// A closed set of names Zoom's API takes as text, each with its wire name.
+macro_rules! wire_names {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_names! {
+    /// `PUT /users/{userId}/status` `action`.
+    StatusAction {
+        Activate = "activate",
+        Deactivate = "deactivate",
+        ClockIn = "clock_in",
+        ClockOut = "clock_out",
+    }
+}
+
+wire_names! {
+    /// `DELETE /users/{userId}` `action`.
+    DeleteAction {
+        /// Remove the user from the account; the user keeps a Basic Zoom account of their own.
+        Disassociate = "disassociate",
+        /// Delete the user permanently.
+        Delete = "delete",
+    }
+}
+
+/// `PUT /users/{userId}/status` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub action: StatusAction,
+}
+
+/// `PUT /users/{userId}/password` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// `PATCH /users/{userId}` body: only the fields that are set are sent; `extra` carries any other field Zoom
+/// accepts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dept: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The header names Zoom's API answers with, for the server that sends them and the client that reads them.

@@ -34,11 +34,13 @@ mod users;
 pub use auth::{Credentials, MemoryTokenStore, TokenStore, UserTokens};
 pub use error::{Error, RateLimit, RateLimitKind, ZoomError};
 pub use localzoom_api as types;
-pub use users::{DeleteAction, ListUsers, StatusAction, UserUpdate};
+pub use localzoom_api::{DeleteAction, StatusAction, UserUpdate};
+pub use users::ListUsers;
 
 pub const DEFAULT_API_URL: &str = "https://api.zoom.us/v2";
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us";
 use localzoom_api::headers::{self, TRACKING_ID as TRACKING_HEADER};
+use localzoom_api::operations::{Method as ApiMethod, Operation};
 
 /// How 429s of per-second quotas are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,16 +222,45 @@ struct Inner {
     rate_limit_retries: AtomicU64,
 }
 
+/// A path template's segments with each `{param}` replaced by the next value (encoded later, one segment each).
+fn segments<'a>(template: &'a str, values: &'a [&'a str]) -> impl Iterator<Item = &'a str> {
+    let mut values = values.iter();
+    template
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(move |segment| {
+            if segment.starts_with('{') {
+                values.next().copied().unwrap_or_default()
+            } else {
+                segment
+            }
+        })
+}
+
 /// One API call, as the methods in `users` describe it.
 struct Call<'a> {
-    /// Zoom's operation id, for spans and logs.
-    operation: &'static str,
-    method: Method,
-    path: &'a [&'a str],
+    /// The operation's entry in the table: its id, method, path and rate-limit label.
+    operation: &'static Operation,
+    /// The values of the path's `{param}`s, in order.
+    path_values: Vec<&'a str>,
     query: Vec<(&'static str, String)>,
     body: Option<Value>,
-    /// The operation's rate-limit label.
-    category: &'static str,
+}
+
+impl Call<'_> {
+    fn method(&self) -> Method {
+        match self.operation.method {
+            ApiMethod::Get => Method::GET,
+            ApiMethod::Post => Method::POST,
+            ApiMethod::Put => Method::PUT,
+            ApiMethod::Patch => Method::PATCH,
+            ApiMethod::Delete => Method::DELETE,
+        }
+    }
+
+    fn category(&self) -> &'static str {
+        self.operation.label.as_str()
+    }
 }
 
 impl Client {
@@ -269,7 +300,11 @@ impl Client {
 
     fn url(&self, call: &Call<'_>) -> Result<Url, Error> {
         // The URL parser would drop `.` and `..` segments (and an empty one would address another endpoint).
-        if let Some(bad) = call.path.iter().find(|s| matches!(**s, "" | "." | "..")) {
+        if let Some(bad) = call
+            .path_values
+            .iter()
+            .find(|s| matches!(**s, "" | "." | ".."))
+        {
             return Err(Error::Config(format!(
                 "{:?} is not a user or resource id",
                 bad
@@ -280,7 +315,7 @@ impl Client {
             .map_err(|_| Error::Config("API URL cannot be a base".into()))?
             .pop_if_empty()
             // Each segment is percent-encoded: an e-mail with `+` or `/` stays one segment.
-            .extend(call.path);
+            .extend(segments(call.operation.path, &call.path_values));
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&call.query);
         }
@@ -289,8 +324,7 @@ impl Client {
 
     async fn send(&self, call: Call<'_>) -> Result<Vec<u8>, Error> {
         let url = self.url(&call)?;
-        let span =
-            tracing::debug_span!("zoom_api", operation = call.operation, method = %call.method);
+        let span = tracing::debug_span!("zoom_api", operation = call.operation.name, method = %call.method());
         self.send_with_retries(&call, url).instrument(span).await
     }
 
@@ -300,12 +334,12 @@ impl Client {
         let mut renewed_token = false;
         loop {
             if let Some(pacer) = &inner.pacer {
-                pacer.wait(call.category).await;
+                pacer.wait(call.category()).await;
             }
             let token = inner.auth.token(&inner.http).await?;
             let mut request = inner
                 .http
-                .request(call.method.clone(), url.clone())
+                .request(call.method(), url.clone())
                 .bearer_auth(&token);
             if let Some(body) = &call.body {
                 request = request.json(body);
@@ -318,7 +352,7 @@ impl Client {
                 return Ok(body.to_vec());
             }
             let mut error = zoom_error(status, &headers, &body);
-            error.request = Some(format!("{} {url}", call.method));
+            error.request = Some(format!("{} {url}", call.method()));
             // An expired or revoked token: fetch another once, then give up.
             if status == StatusCode::UNAUTHORIZED
                 && error.code == 124
@@ -333,7 +367,7 @@ impl Client {
                 && limit.kind == RateLimitKind::Qps
             {
                 if let (Some(pacer), Some(max)) = (&inner.pacer, limit.limit) {
-                    let category = limit.category.as_deref().unwrap_or(call.category);
+                    let category = limit.category.as_deref().unwrap_or(call.category());
                     pacer.learn(category, max);
                 }
                 if retries < inner.retry.max_retries {
@@ -341,7 +375,7 @@ impl Client {
                     retries += 1;
                     inner.rate_limit_retries.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
-                        operation = call.operation,
+                        operation = call.operation.name,
                         retry = retries,
                         delay_ms = delay.as_millis() as u64,
                         "per-second rate limit reached; retrying"
@@ -355,7 +389,7 @@ impl Client {
     }
 
     async fn json<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, Error> {
-        let operation = call.operation;
+        let operation = call.operation.name;
         let body = self.send(call).await?;
         serde_json::from_slice(&body)
             .map_err(|e| Error::InvalidResponse(format!("{operation}: {e}")))

@@ -7,6 +7,7 @@ use localzoom_api::{FieldError, OAuthError, ZoomError};
 
 use crate::domain::password::PasswordRule;
 use crate::domain::rate_limits::Label;
+use crate::store::{StoreError, TransactionError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -296,11 +297,25 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(error: rusqlite::Error) -> Self {
-        ApiError::storage(error)
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(detail) => ApiError::Storage(detail),
+            corrupt @ StoreError::Corrupt(_) => ApiError::Internal(corrupt.to_string()),
+        }
     }
 }
+
+impl TransactionError for ApiError {
+    fn storage_failure(&self) -> Option<String> {
+        match self {
+            ApiError::Storage(detail) => Some(detail.clone()),
+            _ => None,
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -387,6 +402,21 @@ pub enum OAuthFailure {
     /// The database failed: try again later (RFC 6749's `temporarily_unavailable`).
     Unavailable,
     Internal,
+}
+
+impl From<StoreError> for OAuthFailure {
+    fn from(error: StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl TransactionError for OAuthFailure {
+    fn storage_failure(&self) -> Option<String> {
+        match self {
+            OAuthFailure::Unreadable(error) => error.storage_failure(),
+            _ => None,
+        }
+    }
 }
 
 /// A store failure behind the token endpoint: logged with its detail, answered in the OAuth shape.

@@ -9,116 +9,14 @@ use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{HashParams, HistoryKey, PasswordHashing};
-use crate::domain::rate_limits::{Label, Limit};
-use crate::error::ApiError;
 use crate::gate::failures::FailureWindows;
-use crate::gate::rate_limit::{self, Limiter, RateLimiter};
-use crate::gate::scopes::{self, Operation};
+use crate::gate::rate_limit::{Limiter, RateLimiter};
 use crate::gate::shared_limit::{Failure, RedisLimiter};
-use crate::gate::{self, Bearer, Principal};
+pub use crate::http::state::AppState;
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
-use crate::store::{Database, Store, StoreResult};
+use crate::store::Database;
 
 pub use crate::service::accounts::BootstrapOutcome as Bootstrap;
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Arc<Database>,
-    pub clock: Arc<dyn Clock>,
-    pub hashing: PasswordHashing,
-    /// The control API's key; without one the control API does not exist.
-    pub admin_key: Option<Arc<str>>,
-    pub client_failures: Arc<FailureWindows>,
-    /// Failed sign-ins on the authorization page, per user e-mail.
-    pub sign_in_failures_per_user: Arc<FailureWindows>,
-    /// Failed sign-ins on the authorization page, per app: higher, so one user's guesser cannot lock out the rest.
-    pub sign_in_failures_per_app: Arc<FailureWindows>,
-    /// Zoom's rate limits; `None` when they are switched off.
-    pub rate_limiter: Option<Arc<Limiter>>,
-    /// Keys the password-history fingerprints; kept out of the database.
-    pub history_key: HistoryKey,
-    /// What `/metrics` reports.
-    pub metrics: Arc<crate::http::metrics::Metrics>,
-}
-
-impl AppState {
-    pub fn now(&self) -> i64 {
-        self.clock.now_ms()
-    }
-
-    /// Authenticates the bearer, spends the call from the account's quota, checks its scopes for the operation
-    /// on the named user (if any), and runs the read, all in one read transaction: a call over the limit costs
-    /// the token lookup and nothing more.
-    pub fn read_as<R>(
-        &self,
-        bearer: &Bearer,
-        (operation, user_ref): (&Operation, Option<&str>),
-        f: impl FnOnce(&dyn Store, &Principal, i64) -> StoreResult<R>,
-    ) -> StoreResult<R> {
-        let now = self.now();
-        self.db.read(|store| {
-            let principal = gate::authenticate(store, bearer, now)?;
-            self.spend(&principal, operation.label, None, now)?;
-            operation.authorize(&principal, user_ref)?;
-            f(store, &principal, now)
-        })
-    }
-
-    /// The gate for a write: spends the call from the account's quota, then checks the principal's scopes for
-    /// the operation on the named user (if any). Every authenticated call counts, as at Zoom's gateway.
-    pub fn admit(
-        &self,
-        principal: &Principal,
-        operation: &Operation,
-        user_ref: Option<&str>,
-    ) -> Result<(), ApiError> {
-        self.spend(principal, operation.label, None, self.now())?;
-        operation.authorize(principal, user_ref)
-    }
-
-    /// `admit` for `POST /users`, whose `action=create` calls also spend a daily quota of their own (§4.3).
-    pub fn admit_user_create(&self, principal: &Principal, create: bool) -> Result<(), ApiError> {
-        let extra = create.then_some(Limit::UserCreateDaily);
-        self.spend(principal, scopes::USER_CREATE.label, extra, self.now())?;
-        scopes::USER_CREATE.authorize(principal, None)
-    }
-
-    /// Spends one call of `label`: its per-second quota, the daily quota the plan has for it, and `extra`.
-    fn spend(
-        &self,
-        principal: &Principal,
-        label: Label,
-        extra: Option<Limit>,
-        now: i64,
-    ) -> Result<(), ApiError> {
-        let Some(limiter) = &self.rate_limiter else {
-            return Ok(());
-        };
-        let daily = Limit::daily_for(label).chain(extra);
-        let allowance =
-            limiter.spend(&principal.account_id, &principal.limits, label, daily, now)?;
-        rate_limit::report(allowance);
-        Ok(())
-    }
-
-    /// Runs a write as one transaction, authenticating the caller's token again inside it: a token revoked
-    /// (or a user deactivated) while the request waited is refused, not honoured.
-    pub async fn write_as<R: Send + 'static>(
-        &self,
-        principal: Principal,
-        f: impl FnOnce(&dyn Store, &Principal) -> StoreResult<R> + Send + 'static,
-    ) -> StoreResult<R> {
-        let now = self.now();
-        let bearer = principal.bearer();
-        self.db
-            .write(move |store| {
-                let principal = gate::authenticate(store, &bearer, now)?;
-                f(store, &principal)
-            })
-            .await
-    }
-}
 
 pub struct ServerConfig {
     pub listen: String,

@@ -6,7 +6,7 @@ use localzoom_server::clock::{Clock, SystemClock};
 use localzoom_server::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use localzoom_server::error::ApiError;
 use localzoom_server::service::accounts;
-use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE};
+use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE, StoreError};
 
 use crate::database::{
     BootstrapArgs, DatabaseArg, OutputArg, failed, mint_bootstrap_token, open_and_bootstrap,
@@ -184,7 +184,7 @@ pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             }
             Ok(n)
         })
-        .map_err(|e| anyhow::anyhow!("cannot read the database: {}", e.cause()))?;
+        .map_err(|e: StoreError| anyhow::anyhow!("cannot read the database: {e}"))?;
     let started = std::time::Instant::now();
     let mut progress = Progress::new("seeding users", args.users);
     let mut done = 0;
@@ -284,7 +284,7 @@ pub(crate) async fn edit_account(
                 )
             })?,
     };
-    db.write(move |store| {
+    db.write(move |store| -> Result<_, ApiError> {
         let mut account = localzoom_server::service::users::account(store, &account_id)?;
         edit(&mut account)?;
         store.update_account(&account)?;

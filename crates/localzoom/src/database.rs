@@ -155,6 +155,6 @@ pub(crate) async fn mint_bootstrap_token(
 }
 
 /// A failure as an operator needs it: Zoom's message, or the real cause of an internal one.
-pub(crate) fn failed(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.cause())
+pub(crate) fn failed(e: impl Into<ApiError>) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.into().cause())
 }

@@ -4,36 +4,7 @@
 use std::fmt;
 
 /// An operation's *Rate Limit Label* in Zoom's spec: the request type whose quota a call spends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Label {
-    Light,
-    Medium,
-    Heavy,
-    ResourceIntensive,
-}
-
-impl Label {
-    pub const ALL: [Label; 4] = [
-        Label::Light,
-        Label::Medium,
-        Label::Heavy,
-        Label::ResourceIntensive,
-    ];
-
-    /// As Zoom writes it in `X-RateLimit-Category`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Label::Light => "Light",
-            Label::Medium => "Medium",
-            Label::Heavy => "Heavy",
-            Label::ResourceIntensive => "Resource-intensive",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use localzoom_api::operations::Label;
 
 /// The plan tiers of Zoom's rate-limit table; Business, Education, Enterprise and Partners share one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -149,26 +149,7 @@ impl CreateAction {
     }
 }
 
-/// `PUT /users/{userId}/status` `action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusAction {
-    Activate,
-    Deactivate,
-    ClockIn,
-    ClockOut,
-}
-
-impl StatusAction {
-    pub fn parse(s: &str) -> Option<StatusAction> {
-        match s {
-            "activate" => Some(StatusAction::Activate),
-            "deactivate" => Some(StatusAction::Deactivate),
-            "clock_in" => Some(StatusAction::ClockIn),
-            "clock_out" => Some(StatusAction::ClockOut),
-            _ => None,
-        }
-    }
-}
+pub use localzoom_api::{DeleteAction, StatusAction};
 
 /// What a status action does to the user, once allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,13 +189,6 @@ pub fn decide_status(
             Ok(StatusEffect::Activate)
         }
     }
-}
-
-/// `DELETE /users/{userId}` `action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteAction {
-    Disassociate,
-    Delete,
 }
 
 pub fn decide_delete(

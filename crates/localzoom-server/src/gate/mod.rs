@@ -1,8 +1,8 @@
 //! What every `/v2` request passes before its handler: the bearer token becomes a `Principal`.
 //!
-//! Reads authenticate inside the same read transaction as the operation (`AppState::read_as`): one snapshot,
-//! one round of locking. Writes authenticate before their body is parsed (the `Principal` extractor), so a bad
-//! token is reported before a bad body, as Zoom does.
+//! Reads authenticate inside the same read transaction as the operation (`AppState::read_as` in `http/`): one
+//! snapshot, one round of locking. Writes authenticate before their body is parsed (the `Principal` extractor),
+//! so a bad token is reported before a bad body, as Zoom does.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -12,7 +12,6 @@ use crate::crypto;
 use crate::domain::rate_limits::AccountLimits;
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::server::AppState;
 use crate::store::{Store, TokenKind};
 
 pub mod failures;
@@ -66,20 +65,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let bearer = Bearer::from_request_parts(parts, state).await?;
-        let now = state.now();
-        state.db.read(|store| authenticate(store, &bearer, now))
-    }
-}
-
-pub fn authenticate(store: &dyn Store, bearer: &Bearer, now: i64) -> Result<Principal, ApiError> {
+pub fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Principal, ApiError> {
     let record = store.token(&bearer.0)?.ok_or(ApiError::InvalidToken)?;
     // The lookup matched on the digest; compare again in constant time so the check does not hinge on the
     // index's comparison.

@@ -7,8 +7,8 @@ use localzoom_api::{AddedAssistants, AssistantList, AssistantRef, SchedulerList}
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal, scopes};
-use crate::server::AppState;
+use crate::gate::{Bearer, Principal, scopes::OperationId};
+use crate::http::state::AppState;
 use crate::service::assistants::{self, MAX_ASSISTANTS};
 
 pub async fn list(
@@ -18,7 +18,7 @@ pub async fn list(
 ) -> Result<Json<AssistantList>, ApiError> {
     Ok(Json(state.read_as(
         &bearer,
-        (&scopes::USER_ASSISTANTS, Some(&user_id)),
+        (OperationId::UserAssistants.operation(), Some(&user_id)),
         |store, principal, _| assistants::list(store, principal, &user_id),
     )?))
 }
@@ -29,7 +29,11 @@ pub async fn add(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<(StatusCode, Json<AddedAssistants>), ApiError> {
-    state.admit(&principal, &scopes::USER_ASSISTANT_CREATE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserAssistantCreate.operation(),
+        Some(&user_id),
+    )?;
     let refs: Vec<AssistantRef> = body
         .typed("assistants")?
         .filter(|refs: &Vec<AssistantRef>| !refs.is_empty() && refs.len() <= MAX_ASSISTANTS)
@@ -48,7 +52,11 @@ pub async fn remove_all(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_ASSISTANTS_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserAssistantsDelete.operation(),
+        Some(&user_id),
+    )?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_all(store, principal, &user_id)
@@ -62,7 +70,11 @@ pub async fn remove_one(
     principal: Principal,
     PathParams((user_id, assistant_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_ASSISTANT_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserAssistantDelete.operation(),
+        Some(&user_id),
+    )?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_one(store, principal, &user_id, &assistant_id)
@@ -78,7 +90,7 @@ pub async fn schedulers(
 ) -> Result<Json<SchedulerList>, ApiError> {
     Ok(Json(state.read_as(
         &bearer,
-        (&scopes::USER_SCHEDULERS, Some(&user_id)),
+        (OperationId::UserSchedulers.operation(), Some(&user_id)),
         |store, principal, _| assistants::schedulers(store, principal, &user_id),
     )?))
 }
@@ -88,7 +100,11 @@ pub async fn remove_all_schedulers(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_SCHEDULERS_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserSchedulersDelete.operation(),
+        Some(&user_id),
+    )?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_all_schedulers(store, principal, &user_id)
@@ -102,7 +118,11 @@ pub async fn remove_scheduler(
     principal: Principal,
     PathParams((user_id, scheduler_id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_SCHEDULER_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserSchedulerDelete.operation(),
+        Some(&user_id),
+    )?;
     state
         .write_as(principal, move |store, principal| {
             assistants::remove_scheduler(store, principal, &user_id, &scheduler_id)

@@ -14,7 +14,7 @@ use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::user::{LOGIN_TYPES, Status};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::http::state::AppState;
 use crate::store::SessionRecord;
 
 /// A request carrying the server's admin key as its bearer token.
@@ -108,11 +108,11 @@ pub async fn sessions(
     _admin: Admin,
     PathParams(user_ref): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let sessions = state.db.read(|store| {
+    let sessions = state.db.read(|store| -> Result<_, ApiError> {
         let user = store
             .find_user(&user_ref)?
             .ok_or_else(|| ApiError::UserNotFound(user_ref.clone()))?;
-        store.sessions(&user.id)
+        Ok(store.sessions(&user.id)?)
     })?;
     Ok(Json(
         json!({ "sessions": sessions.iter().map(session_json).collect::<Vec<_>>() }),

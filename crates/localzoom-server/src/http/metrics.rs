@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::domain::rate_limits::Label;
-use crate::gate::scopes;
+use crate::gate::scopes::OPERATIONS;
 use crate::store::{BATCH_BUCKETS, WriterStats};
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -15,13 +15,14 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Routes that are not Zoom operations, by the name they are counted under.
-const OWN_ROUTES: [(&str, &str, &str); 7] = [
+const OWN_ROUTES: [(&str, &str, &str); 8] = [
     ("POST", "/oauth/token", "oauth_token"),
     ("GET", "/oauth/authorize", "oauth_authorize_page"),
     ("POST", "/oauth/authorize", "oauth_authorize"),
     ("POST", "/oauth/revoke", "oauth_revoke"),
     ("GET", "/healthz", "healthz"),
     ("GET", "/metrics", "metrics"),
+    ("GET", "/openapi.json", "openapi"),
     (
         "*",
         "/_localzoom/v1/users/{userId}/sessions",
@@ -80,9 +81,9 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let zoom = scopes::ALL
+        let zoom = OPERATIONS
             .iter()
-            .map(|op| (op.method, format!("/v2{}", op.path), op.id));
+            .map(|op| (op.method.as_str(), format!("/v2{}", op.path), op.name));
         let own = OWN_ROUTES
             .iter()
             .map(|&(method, path, name)| (method, path.to_string(), name));

@@ -8,12 +8,13 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, get, on, post};
+use localzoom_api::operations::{Method, OPERATIONS, Operation, OperationId};
 
 use crate::error::ApiError;
 use crate::gate::rate_limit;
-use crate::server::AppState;
 use metrics::AuthFailure;
+use state::AppState;
 
 pub mod assistants;
 pub mod control;
@@ -21,47 +22,53 @@ pub mod input;
 pub mod listener;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod password;
 pub mod settings;
+pub mod state;
 pub mod status;
 pub mod token;
 pub mod users;
 
 pub use localzoom_api::headers::TRACKING_ID as TRACKING_HEADER;
 
+/// Each operation of the table's handler. The match is exhaustive: an entry without a handler does not compile.
+fn handler(operation: &Operation) -> MethodRouter<AppState> {
+    use OperationId::*;
+    let method = match operation.method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
+        Method::Put => MethodFilter::PUT,
+        Method::Patch => MethodFilter::PATCH,
+        Method::Delete => MethodFilter::DELETE,
+    };
+    match operation.id {
+        Users => on(method, users::list),
+        UserCreate => on(method, users::create),
+        UserEmail => on(method, users::check_email),
+        User => on(method, users::get),
+        UserUpdate => on(method, users::update),
+        UserDelete => on(method, users::delete),
+        UserStatus => on(method, status::update),
+        UserPassword => on(method, password::update),
+        UserSsoTokenDelete => on(method, token::revoke_sso),
+        UserAssistants => on(method, assistants::list),
+        UserAssistantCreate => on(method, assistants::add),
+        UserAssistantsDelete => on(method, assistants::remove_all),
+        UserAssistantDelete => on(method, assistants::remove_one),
+        UserSchedulers => on(method, assistants::schedulers),
+        UserSchedulersDelete => on(method, assistants::remove_all_schedulers),
+        UserSchedulerDelete => on(method, assistants::remove_scheduler),
+        AccountSettings => on(method, settings::get),
+        AccountSettingsUpdate => on(method, settings::update),
+    }
+}
+
 pub fn router(state: AppState) -> Router {
-    let v2 = Router::new()
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/email", get(users::check_email))
-        .route(
-            "/users/{userId}",
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route("/users/{userId}/status", put(status::update))
-        .route("/users/{userId}/password", put(password::update))
-        .route("/users/{userId}/token", delete(token::revoke_sso))
-        .route(
-            "/users/{userId}/assistants",
-            get(assistants::list)
-                .post(assistants::add)
-                .delete(assistants::remove_all),
-        )
-        .route(
-            "/users/{userId}/assistants/{assistantId}",
-            delete(assistants::remove_one),
-        )
-        .route(
-            "/users/{userId}/schedulers",
-            get(assistants::schedulers).delete(assistants::remove_all_schedulers),
-        )
-        .route(
-            "/users/{userId}/schedulers/{schedulerId}",
-            delete(assistants::remove_scheduler),
-        )
-        .route(
-            "/accounts/{accountId}/settings",
-            get(settings::get).patch(settings::update),
-        );
+    // Routes of one path and several methods merge into one.
+    let v2 = OPERATIONS
+        .iter()
+        .fold(Router::new(), |v2, op| v2.route(op.path, handler(op)));
     let control = Router::new().route(
         "/users/{userId}/sessions",
         get(control::sessions).post(control::sign_in),
@@ -75,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             get(oauth::authorize_page).post(oauth::authorize_submit),
         )
         .route("/oauth/revoke", post(oauth::revoke))
+        .route("/openapi.json", get(openapi_document))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(unknown_endpoint)
@@ -114,6 +122,16 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.metrics.render(state.db.writer_stats()),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: what this server implements (see `openapi`).
+async fn openapi_document() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi::document(),
     )
         .into_response()
 }

@@ -11,7 +11,7 @@ use localzoom_api::TokenResponse;
 
 use super::input::{Fields, Query};
 use crate::error::{ApiError, OAuthFailure};
-use crate::server::AppState;
+use crate::http::state::AppState;
 use crate::service::accounts;
 use crate::service::oauth::{self, AuthorizeRequest};
 use crate::store::Store;
@@ -105,7 +105,7 @@ pub async fn token(
 /// back whole and seen by the health check, answered `temporarily_unavailable`.
 async fn grant<R: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&dyn Store) -> Result<R, OAuthFailure> + Send + 'static,
+    f: impl FnOnce(&Store) -> Result<R, OAuthFailure> + Send + 'static,
 ) -> Result<R, OAuthFailure> {
     state
         .db

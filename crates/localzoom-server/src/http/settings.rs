@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal, scopes};
-use crate::server::AppState;
+use crate::gate::{Bearer, Principal, scopes::OperationId};
+use crate::http::state::AppState;
 use crate::service::users;
 
 /// localzoom keeps the `security` option only; other options are refused rather than answered with made-up data.
@@ -28,7 +28,7 @@ pub async fn get(
     let option = require_security_option(&query);
     Ok(Json(state.read_as(
         &bearer,
-        (&scopes::ACCOUNT_SETTINGS, None),
+        (OperationId::AccountSettings.operation(), None),
         |store, principal, _| {
             option?;
             users::security_settings(store, principal, &account_id)
@@ -43,7 +43,11 @@ pub async fn update(
     query: Query,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::ACCOUNT_SETTINGS_UPDATE, None)?;
+    state.admit(
+        &principal,
+        OperationId::AccountSettingsUpdate.operation(),
+        None,
+    )?;
     require_security_option(&query)?;
     let security = body
         .get("security")

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use super::input::{Fields, PathParams};
 use crate::domain::user::StatusAction;
 use crate::error::ApiError;
-use crate::gate::{Principal, scopes};
-use crate::server::AppState;
+use crate::gate::{Principal, scopes::OperationId};
+use crate::http::state::AppState;
 use crate::service::lifecycle;
 
 pub async fn update(
@@ -16,7 +16,11 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_STATUS, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserStatus.operation(),
+        Some(&user_id),
+    )?;
     let action = body
         .str("action")?
         .as_deref()

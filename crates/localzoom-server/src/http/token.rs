@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 
 use super::input::PathParams;
 use crate::error::ApiError;
-use crate::gate::{Principal, scopes};
-use crate::server::AppState;
+use crate::gate::{Principal, scopes::OperationId};
+use crate::http::state::AppState;
 use crate::service::lifecycle;
 
 pub async fn revoke_sso(
@@ -14,7 +14,11 @@ pub async fn revoke_sso(
     principal: Principal,
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_SSO_TOKEN_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserSsoTokenDelete.operation(),
+        Some(&user_id),
+    )?;
     let now = state.now();
     state
         .write_as(principal, move |store, principal| {

@@ -12,8 +12,8 @@ use crate::domain::user::{
 };
 use crate::domain::{password, settings};
 use crate::error::ApiError;
-use crate::gate::{Bearer, Principal, scopes};
-use crate::server::AppState;
+use crate::gate::{Bearer, Principal, scopes::OperationId};
+use crate::http::state::AppState;
 use crate::service::lifecycle;
 use crate::service::users::{
     self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,
@@ -138,7 +138,7 @@ pub async fn list(
     let request = list_request(&query);
     Ok(Json(state.read_as(
         &bearer,
-        (&scopes::USERS, None),
+        (OperationId::Users.operation(), None),
         |store, principal, now| users::list(store, principal, request?, now),
     )?))
 }
@@ -183,7 +183,7 @@ pub async fn get(
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.read_as(
         &bearer,
-        (&scopes::USER, Some(&user_id)),
+        (OperationId::User.operation(), Some(&user_id)),
         |store, principal, now| users::get(store, principal, &user_id, now),
     )?))
 }
@@ -194,7 +194,11 @@ pub async fn update(
     PathParams(user_id): PathParams<String>,
     body: Fields,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_UPDATE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserUpdate.operation(),
+        Some(&user_id),
+    )?;
     let patch = parse_patch(&body)?;
     state
         .write_as(principal, move |store, principal| {
@@ -308,11 +312,15 @@ pub async fn delete(
     PathParams(user_id): PathParams<String>,
     query: Query,
 ) -> Result<StatusCode, ApiError> {
-    state.admit(&principal, &scopes::USER_DELETE, Some(&user_id))?;
+    state.admit(
+        &principal,
+        OperationId::UserDelete.operation(),
+        Some(&user_id),
+    )?;
     let action = match query.get("action") {
-        None | Some("") | Some("disassociate") => DeleteAction::Disassociate,
-        Some("delete") => DeleteAction::Delete,
-        Some(_) => return Err(ApiError::field("action", "Invalid field.")),
+        None | Some("") => DeleteAction::Disassociate,
+        Some(action) => DeleteAction::parse(action)
+            .ok_or_else(|| ApiError::field("action", "Invalid field."))?,
     };
     state
         .write_as(principal, move |store, principal| {
@@ -341,7 +349,7 @@ pub async fn check_email(
         });
     let existed_email = state.read_as(
         &bearer,
-        (&scopes::USER_EMAIL, None),
+        (OperationId::UserEmail.operation(), None),
         |store, principal, _| users::email_exists(store, principal, email?),
     )?;
     Ok(Json(EmailCheck { existed_email }))

@@ -7,8 +7,8 @@ use crate::crypto;
 use crate::domain::user::{
     LOGIN_WORK_EMAIL, Role, Status, TYPE_LICENSED, UserRecord, email_domain,
 };
-use crate::error::{ApiError, OAuthFailure};
-use crate::store::{AccountRecord, AppRecord, Store, StoreResult, TokenKind, TokenRecord};
+use crate::error::{ApiError, ApiResult, OAuthFailure};
+use crate::store::{AccountRecord, AppRecord, Store, TokenKind, TokenRecord};
 
 /// Access tokens live one hour, as Zoom's do.
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
@@ -68,11 +68,7 @@ pub enum PlanNote {
 
 /// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
 /// the given credentials and makes sure they work.
-pub fn bootstrap(
-    store: &dyn Store,
-    req: &BootstrapRequest,
-    now: i64,
-) -> StoreResult<BootstrapOutcome> {
+pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<BootstrapOutcome> {
     if store.meta_get(META_SERVER_KEY)?.is_none() {
         store.meta_set(META_SERVER_KEY, &crypto::new_secret())?;
     }
@@ -115,17 +111,17 @@ pub fn bootstrap(
 }
 
 /// The account `serve` made when it first ran on this database, if it has.
-pub fn bootstrap_account_id(store: &dyn Store) -> StoreResult<Option<String>> {
-    store.meta_get(META_BOOTSTRAP_ACCOUNT)
+pub fn bootstrap_account_id(store: &Store) -> ApiResult<Option<String>> {
+    Ok(store.meta_get(META_BOOTSTRAP_ACCOUNT)?)
 }
 
 /// A used database: the given credentials must be the ones it holds. Nothing is registered here (a mistyped
 /// client id must not become a new app); apps are added with `localzoom apps create`. A given plan is applied.
 fn reuse_bootstrap(
-    store: &dyn Store,
+    store: &Store,
     req: &BootstrapRequest,
     account_id: String,
-) -> StoreResult<BootstrapOutcome> {
+) -> ApiResult<BootstrapOutcome> {
     if let Some(given) = &req.account_id
         && given != &account_id
     {
@@ -335,12 +331,12 @@ fn new_app(
 
 /// Creates an account and its owner (role Owner, Licensed, work-email login; the managed domain is the owner's).
 pub fn create_account(
-    store: &dyn Store,
+    store: &Store,
     account_id: &str,
     plan: &str,
     owner_email: &str,
     now: i64,
-) -> StoreResult<(AccountRecord, UserRecord)> {
+) -> ApiResult<(AccountRecord, UserRecord)> {
     if !PLANS.contains(&plan) {
         return Err(ApiError::Invalid(format!(
             "unknown plan {plan:?}: one of {}",
@@ -382,13 +378,13 @@ pub fn create_account(
 /// Registers an app in an account, acting for (S2S) or owned by the account owner; returns it with its
 /// client secret, which is shown once and stored only as a hash.
 pub fn create_app(
-    store: &dyn Store,
+    store: &Store,
     account_id: &str,
     kind: AppKind,
     scopes: Option<Vec<String>>,
     redirect_uri: Option<String>,
     now: i64,
-) -> StoreResult<(AppRecord, String)> {
+) -> ApiResult<(AppRecord, String)> {
     // The authorization-code flow sends the browser back to it; an app without one could never be authorized.
     if kind == AppKind::User && redirect_uri.as_deref().is_none_or(str::is_empty) {
         return Err(ApiError::Invalid(
@@ -417,7 +413,7 @@ pub fn create_app(
 }
 
 /// Deactivates an app: its tokens stop working at once (the token lookup checks the app).
-pub fn deactivate_app(store: &dyn Store, client_id: &str) -> StoreResult<AppRecord> {
+pub fn deactivate_app(store: &Store, client_id: &str) -> ApiResult<AppRecord> {
     let mut app = store
         .app(client_id)?
         .ok_or_else(|| ApiError::Invalid(format!("no app with client id {client_id}")))?;
@@ -427,7 +423,7 @@ pub fn deactivate_app(store: &dyn Store, client_id: &str) -> StoreResult<AppReco
 }
 
 /// The server's own secret key (page tokens, password fingerprints); created by `bootstrap`.
-pub fn server_key(store: &dyn Store) -> StoreResult<Vec<u8>> {
+pub fn server_key(store: &Store) -> ApiResult<Vec<u8>> {
     store
         .meta_get(META_SERVER_KEY)?
         .map(String::into_bytes)
@@ -436,7 +432,7 @@ pub fn server_key(store: &dyn Store) -> StoreResult<Vec<u8>> {
 
 /// Mints an access token of an app acting for its owner (Server-to-Server); returns it in clear (only its digest
 /// is stored).
-pub fn mint_token(store: &dyn Store, app: &AppRecord, now: i64) -> StoreResult<TokenResponse> {
+pub fn mint_token(store: &Store, app: &AppRecord, now: i64) -> ApiResult<TokenResponse> {
     issue_tokens(store, app, &app.owner_user_id, None, false, now)
 }
 
@@ -446,16 +442,16 @@ pub const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
 /// Issues an access token for `user_id` through `app`, with a refresh token when `refresh` (user-level grants),
 /// both tied to the sign-in `session_id` if any.
 pub fn issue_tokens(
-    store: &dyn Store,
+    store: &Store,
     app: &AppRecord,
     user_id: &str,
     session_id: Option<String>,
     refresh: bool,
     now: i64,
-) -> StoreResult<TokenResponse> {
+) -> ApiResult<TokenResponse> {
     // Tokens a day past expiry are of no use to anyone: each mint sweeps a few, so the table stays bounded.
     store.purge_expired_tokens(now - 24 * 3600 * 1000)?;
-    let issue = |kind: TokenKind, ttl_ms: i64| -> StoreResult<String> {
+    let issue = |kind: TokenKind, ttl_ms: i64| -> ApiResult<String> {
         let token = crypto::new_secret();
         store.insert_token(&TokenRecord {
             token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
@@ -491,10 +487,10 @@ pub fn issue_tokens(
 
 /// Checks an app's client credentials; `Ok(None)` when they do not match an active app.
 pub fn authenticate_client(
-    store: &dyn Store,
+    store: &Store,
     client_id: &str,
     secret: &str,
-) -> StoreResult<Option<AppRecord>> {
+) -> ApiResult<Option<AppRecord>> {
     let digest = crypto::sha256(secret.as_bytes());
     let app = store.app(client_id)?;
     // Compare against a dummy digest when the app is unknown, so timing does not tell which client ids exist.
@@ -508,7 +504,7 @@ pub fn authenticate_client(
 
 /// The `account_credentials` grant: HTTP Basic client credentials plus the account id.
 pub fn account_credentials_grant(
-    store: &dyn Store,
+    store: &Store,
     client_id: &str,
     secret: &str,
     account_id: &str,
@@ -527,12 +523,12 @@ pub fn account_credentials_grant(
 /// Bulk-creates `count` active, Licensed, work-email members in the account, numbered from `first`
 /// (`seed{n}@seed.localzoom.test`): the fast path behind `localzoom seed`, for load tests.
 pub fn seed_users(
-    store: &dyn Store,
+    store: &Store,
     account_id: &str,
     first: u64,
     count: u64,
     now: i64,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     for n in first..first + count {
         let mut user = new_owner(account_id, &format!("seed{n}@seed.localzoom.test"), now);
         user.role = Role::Member;

@@ -6,10 +6,10 @@ use localzoom_api::{
 
 use crate::clock::rfc3339;
 use crate::domain::user::{TYPE_LICENSED, UserRecord};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::gate::Principal;
 use crate::service::{resolve_user, users};
-use crate::store::{Store, StoreResult};
+use crate::store::Store;
 
 /// Zoom's limit of assistants per user.
 pub const MAX_ASSISTANTS: usize = 30;
@@ -19,11 +19,7 @@ fn licensed(user: &UserRecord) -> bool {
     user.user_type == TYPE_LICENSED || user.user_type == 3
 }
 
-pub fn list(
-    store: &dyn Store,
-    principal: &Principal,
-    user_ref: &str,
-) -> StoreResult<AssistantList> {
+pub fn list(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<AssistantList> {
     let user = resolve_user(store, principal, user_ref)?;
     Ok(AssistantList {
         assistants: store
@@ -39,12 +35,12 @@ pub fn list(
 }
 
 pub fn add(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     refs: &[AssistantRef],
     now: i64,
-) -> StoreResult<AddedAssistants> {
+) -> ApiResult<AddedAssistants> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = users::account(store, &principal.account_id)?;
     if account.plan == "free" {
@@ -110,19 +106,19 @@ pub fn add(
 }
 
 /// `DELETE /users/{userId}/assistants`: removes the relation both ways (the assistants' schedulers lists too).
-pub fn remove_all(store: &dyn Store, principal: &Principal, user_ref: &str) -> StoreResult<u64> {
+pub fn remove_all(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<u64> {
     let user = resolve_user(store, principal, user_ref)?;
-    store.remove_assistants(&user.id)
+    Ok(store.remove_assistants(&user.id)?)
 }
 
 /// `DELETE /users/{userId}/assistants/{assistantId}`. An assistant id that names no user of the account is a
 /// 404; one that names a user who is not an assistant is already in the asked-for state.
 pub fn remove_one(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     assistant_ref: &str,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let assistant = resolve_user(store, principal, assistant_ref)?;
     store.remove_assistant(&user.id, &assistant.id)?;
@@ -130,10 +126,10 @@ pub fn remove_one(
 }
 
 pub fn schedulers(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
-) -> StoreResult<SchedulerList> {
+) -> ApiResult<SchedulerList> {
     let user = resolve_user(store, principal, user_ref)?;
     Ok(SchedulerList {
         schedulers: store
@@ -149,20 +145,20 @@ pub fn schedulers(
 }
 
 pub fn remove_all_schedulers(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
-) -> StoreResult<u64> {
+) -> ApiResult<u64> {
     let user = resolve_user(store, principal, user_ref)?;
-    store.remove_schedulers(&user.id)
+    Ok(store.remove_schedulers(&user.id)?)
 }
 
 pub fn remove_scheduler(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     scheduler_ref: &str,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let scheduler = resolve_user(store, principal, scheduler_ref)?;
     store.remove_assistant(&scheduler.id, &user.id)?;

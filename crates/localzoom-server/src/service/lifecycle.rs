@@ -7,31 +7,31 @@ use crate::domain::user::{
     AdminOnly, LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC,
     UserRecord, decide_status, require_admin,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::gate::Principal;
 use crate::service::{resolve_user, users};
-use crate::store::{OutboxEmail, Store, StoreResult};
+use crate::store::{OutboxEmail, Store};
 
 /// `DELETE /users/{userId}/token`: ends the user's SSO sign-in sessions. Idempotent; non-SSO users simply have
 /// none to end.
 pub fn revoke_sso_token(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     now: i64,
-) -> StoreResult<u64> {
+) -> ApiResult<u64> {
     let user = resolve_user(store, principal, user_ref)?;
-    store.end_sessions(&user.id, Some(LOGIN_SSO), now)
+    Ok(store.end_sessions(&user.id, Some(LOGIN_SSO), now)?)
 }
 
 /// `PUT /users/{userId}/status`.
 pub fn set_status(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     action: StatusAction,
     now: i64,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let mut user = resolve_user(store, principal, user_ref)?;
     if matches!(action, StatusAction::Activate | StatusAction::Deactivate) {
         require_admin(principal.role, AdminOnly::Status)?;
@@ -79,7 +79,7 @@ fn key_check(key: &HistoryKey) -> String {
 
 /// Makes sure the password history was recorded with `key`: on a database that has none, `key` becomes its key;
 /// with another key, the start is refused, unless `forget` says to drop the history (whose key is lost).
-pub fn adopt_history_key(store: &dyn Store, key: &HistoryKey, forget: bool) -> StoreResult<()> {
+pub fn adopt_history_key(store: &Store, key: &HistoryKey, forget: bool) -> ApiResult<()> {
     let check = key_check(key);
     match store.meta_get(META_HISTORY_KEY_CHECK)? {
         Some(stored) if crypto::constant_time_eq(stored.as_bytes(), check.as_bytes()) => return Ok(()),
@@ -94,18 +94,18 @@ pub fn adopt_history_key(store: &dyn Store, key: &HistoryKey, forget: bool) -> S
         }
         None => {}
     }
-    store.meta_set(META_HISTORY_KEY_CHECK, &check)
+    Ok(store.meta_set(META_HISTORY_KEY_CHECK, &check)?)
 }
 
 /// Every check of `PUT /users/{userId}/password` that needs stored state, in Zoom's order. Run once before the
 /// (slow) hash and again inside the write, so a concurrent change cannot slip past the history or daily cap.
 pub fn check_password_change(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     password: &str,
     (key, now): (&HistoryKey, i64),
-) -> StoreResult<(UserRecord, String)> {
+) -> ApiResult<(UserRecord, String)> {
     let user = resolve_user(store, principal, user_ref)?;
     require_admin(principal.role, AdminOnly::Password)?;
     if user.role.is_admin() {
@@ -139,20 +139,20 @@ pub fn check_password_change(
 /// Stores a checked, hashed password; signs the user out of password sessions and records the e-mail Zoom
 /// sends.
 pub fn commit_password_change(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     password: &str,
     hash: String,
     (key, now): (&HistoryKey, i64),
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let (mut user, print) =
         check_password_change(store, principal, user_ref, password, (key, now))?;
     user.password_hash = Some(hash);
     store.update_user(&user)?;
     store.record_password(&user.id, &print, now, false)?;
     store.end_sessions(&user.id, Some(LOGIN_WORK_EMAIL), now)?;
-    store.enqueue_email(&OutboxEmail {
+    Ok(store.enqueue_email(&OutboxEmail {
         to_address: user.email.clone(),
         subject: "Your Zoom password has been changed".into(),
         body: format!(
@@ -163,5 +163,5 @@ pub fn commit_password_change(
             crate::clock::rfc3339(now)
         ),
         created_at: now,
-    })
+    })?)
 }

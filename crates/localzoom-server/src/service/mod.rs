@@ -8,17 +8,13 @@ pub mod portable;
 pub mod users;
 
 use crate::domain::user::UserRecord;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::gate::Principal;
-use crate::store::{Store, StoreResult};
+use crate::store::Store;
 
 /// Resolves a `{userId}` path value: `me`, an e-mail (case-insensitive) or an id, within the caller's account.
 /// A user of another account is indistinguishable from a missing one.
-pub fn resolve_user(
-    store: &dyn Store,
-    principal: &Principal,
-    user_ref: &str,
-) -> StoreResult<UserRecord> {
+pub fn resolve_user(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<UserRecord> {
     let account = &principal.account_id;
     let found = if user_ref == "me" {
         store.user_by_id(account, &principal.user_id)?

@@ -7,9 +7,10 @@ use localzoom_api::TokenResponse;
 
 use crate::crypto;
 use crate::domain::user::{Status, UserRecord};
+use crate::error::ApiResult;
 use crate::error::OAuthFailure;
 use crate::service::accounts::{AppKind, authenticate_client, issue_tokens};
-use crate::store::{AppRecord, AuthCode, SessionRecord, Store, StoreResult, TokenKind};
+use crate::store::{AppRecord, AuthCode, SessionRecord, Store, TokenKind};
 
 /// Authorization codes are exchanged within five minutes, once.
 pub const CODE_TTL_MS: i64 = 5 * 60 * 1000;
@@ -56,9 +57,9 @@ impl AuthorizeError {
 
 /// Checks an authorization request; returns the app and the redirect URI the code will go to.
 pub fn check_authorize(
-    store: &dyn Store,
+    store: &Store,
     req: &AuthorizeRequest,
-) -> StoreResult<Result<(AppRecord, String), AuthorizeError>> {
+) -> ApiResult<Result<(AppRecord, String), AuthorizeError>> {
     let Some(app) = store
         .app(&req.client_id)?
         .filter(|app| app.active && app.kind == AppKind::User.as_str())
@@ -83,10 +84,10 @@ pub fn check_authorize(
 
 /// The user a person typed on the sign-in page, if they may authorize the app (same account, active).
 pub fn authorizing_user(
-    store: &dyn Store,
+    store: &Store,
     app: &AppRecord,
     email: &str,
-) -> StoreResult<Option<UserRecord>> {
+) -> ApiResult<Option<UserRecord>> {
     Ok(store
         .user_by_email(&app.account_id, email.trim())?
         .filter(|u| u.status == Status::Active))
@@ -94,13 +95,13 @@ pub fn authorizing_user(
 
 /// Issues a code for `user` to `redirect_uri`; returns the code in clear.
 pub fn issue_code(
-    store: &dyn Store,
+    store: &Store,
     app: &AppRecord,
     user: &UserRecord,
     redirect_uri: &str,
     code_challenge: Option<String>,
     now: i64,
-) -> StoreResult<String> {
+) -> ApiResult<String> {
     let code = crypto::new_secret();
     store.insert_code(&AuthCode {
         code_sha256: crypto::sha256(code.as_bytes()).to_vec(),
@@ -114,7 +115,7 @@ pub fn issue_code(
     Ok(code)
 }
 
-fn user_app(store: &dyn Store, client_id: &str, secret: &str) -> Result<AppRecord, OAuthFailure> {
+fn user_app(store: &Store, client_id: &str, secret: &str) -> Result<AppRecord, OAuthFailure> {
     authenticate_client(store, client_id, secret)?
         .filter(|app| app.kind == AppKind::User.as_str())
         .ok_or(OAuthFailure::InvalidClient)
@@ -122,7 +123,7 @@ fn user_app(store: &dyn Store, client_id: &str, secret: &str) -> Result<AppRecor
 
 /// The `authorization_code` grant. The sign-in it completes becomes a session of the user.
 pub fn exchange_code(
-    store: &dyn Store,
+    store: &Store,
     (client_id, secret): (&str, &str),
     code: &str,
     redirect_uri: Option<&str>,
@@ -188,7 +189,7 @@ fn session_of_code(code_sha256: &[u8]) -> String {
 /// refresh token presented again means two parties hold it: the whole session ends, its newer tokens with it (the
 /// OAuth 2.0 Security BCP's reuse detection).
 pub fn refresh(
-    store: &dyn Store,
+    store: &Store,
     (client_id, secret): (&str, &str),
     refresh_token: &str,
     now: i64,
@@ -226,7 +227,7 @@ pub fn refresh(
 /// `POST /oauth/revoke`: revokes an access or refresh token of the calling app and ends its sign-in session.
 /// Unknown tokens are not an error (RFC 7009).
 pub fn revoke(
-    store: &dyn Store,
+    store: &Store,
     (client_id, secret): (&str, &str),
     token: &str,
     now: i64,

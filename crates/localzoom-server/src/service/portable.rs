@@ -10,10 +10,10 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::user::UserRecord;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::store::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, Database, OutboxEmail, PasswordEntry,
-    SessionRecord, Store, StoreResult, TokenRecord,
+    SessionRecord, Store, TokenRecord,
 };
 
 pub const FORMAT: &str = "localzoom-export";
@@ -40,10 +40,10 @@ pub enum Line {
 
 /// Writes every record, in an order `import` can apply (what a record refers to comes before it), from one
 /// consistent snapshot. Returns how many records were written.
-pub fn export(db: &Database, out: &mut dyn Write) -> StoreResult<u64> {
+pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
     db.read(|store| {
         let mut count = 0u64;
-        let mut emit = |line: Line| -> StoreResult<()> {
+        let mut emit = |line: Line| -> ApiResult<()> {
             serde_json::to_writer(&mut *out, &line).map_err(ApiError::internal)?;
             out.write_all(b"\n").map_err(ApiError::internal)?;
             count += 1;
@@ -94,9 +94,9 @@ pub fn export(db: &Database, out: &mut dyn Write) -> StoreResult<u64> {
     })
 }
 
-fn apply(store: &dyn Store, line: Line) -> StoreResult<()> {
-    match line {
-        Line::Header { .. } => Err(ApiError::Invalid("a second header line".into())),
+fn apply(store: &Store, line: Line) -> ApiResult<()> {
+    Ok(match line {
+        Line::Header { .. } => return Err(ApiError::Invalid("a second header line".into())),
         Line::Meta { key, value } => store.meta_set(&key, &value),
         Line::Account(a) => store.insert_account(&a),
         Line::User(u) => store.insert_user(&u),
@@ -114,14 +114,14 @@ fn apply(store: &dyn Store, line: Line) -> StoreResult<()> {
             store.record_password(&p.user_id, &p.fingerprint, p.changed_at, p.initial)
         }
         Line::Email(e) => store.enqueue_email(&e),
-    }
+    }?)
 }
 
 /// Reads an export into an empty database, `BATCH` records per transaction. Returns how many were imported.
 pub async fn import(db: &Database, input: &mut dyn BufRead) -> anyhow::Result<u64> {
     let empty = db
         .read(|store| store.accounts().map(|a| a.is_empty()))
-        .map_err(|e| anyhow::anyhow!("cannot read the target database: {}", e.cause()))?;
+        .map_err(|e| anyhow::anyhow!("cannot read the target database: {e}"))?;
     anyhow::ensure!(
         empty,
         "the target database already holds accounts: import only into an empty one"

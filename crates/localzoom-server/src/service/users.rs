@@ -11,10 +11,10 @@ use crate::domain::user::{
     AdminOnly, CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
     decide_delete, require_admin,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::gate::Principal;
 use crate::service::resolve_user;
-use crate::store::{AccountRecord, Store, StoreResult, UserQuery};
+use crate::store::{AccountRecord, Store, UserQuery};
 
 /// A validated `POST /users`.
 #[derive(Debug, Clone)]
@@ -30,11 +30,11 @@ pub struct NewUser {
 }
 
 pub fn create(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     new: NewUser,
     now: i64,
-) -> StoreResult<CreatedUser> {
+) -> ApiResult<CreatedUser> {
     if store.email_exists(&new.email)? {
         return Err(ApiError::EmailTaken(new.email));
     }
@@ -85,7 +85,7 @@ pub fn create(
     })
 }
 
-pub fn account(store: &dyn Store, id: &str) -> StoreResult<AccountRecord> {
+pub fn account(store: &Store, id: &str) -> ApiResult<AccountRecord> {
     store
         .account(id)?
         .ok_or_else(|| ApiError::AccountNotFound(id.to_string()))
@@ -175,12 +175,7 @@ pub fn listed(user: &UserRecord) -> ListedUser {
     }
 }
 
-pub fn get(
-    store: &dyn Store,
-    principal: &Principal,
-    user_ref: &str,
-    now: i64,
-) -> StoreResult<User> {
+pub fn get(store: &Store, principal: &Principal, user_ref: &str, now: i64) -> ApiResult<User> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = account(store, &principal.account_id)?;
     Ok(view(&user, &account, now))
@@ -264,11 +259,11 @@ impl PageCursor {
 
 /// `GET /users`: keyset pages by `next_page_token`, or legacy `page_number` pages.
 pub fn list(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     req: ListRequest,
     now: i64,
-) -> StoreResult<UserList> {
+) -> ApiResult<UserList> {
     let key = crate::service::accounts::server_key(store)?;
     let (status, role, after_seq, page_number, offset) = match &req.next_page_token {
         Some(token) => {
@@ -333,11 +328,11 @@ pub struct UserPatch {
 }
 
 pub fn update(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     patch: UserPatch,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let mut user = resolve_user(store, principal, user_ref)?;
     if let Some(t) = patch.user_type
         && t != user.user_type
@@ -395,25 +390,25 @@ pub fn update(
         user.language = v;
     }
     user.profile.extend(patch.profile);
-    store.update_user(&user)
+    Ok(store.update_user(&user)?)
 }
 
 pub fn delete(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     user_ref: &str,
     action: DeleteAction,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = account(store, &principal.account_id)?;
     decide_delete(&user, action, account.managed_domain.as_deref())?;
     // Disassociating leaves the user's Zoom identity elsewhere; from this account's side both actions remove
     // the user and every relation, session and token it had here.
-    store.delete_user(&user.id)
+    Ok(store.delete_user(&user.id)?)
 }
 
 /// `GET /users/email`: true only for e-mail sign-up users of the caller's account.
-pub fn email_exists(store: &dyn Store, principal: &Principal, email: &str) -> StoreResult<bool> {
+pub fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiResult<bool> {
     Ok(store
         .user_by_email(&principal.account_id, email)?
         .is_some_and(|u| u.login_type == LOGIN_WORK_EMAIL))
@@ -421,10 +416,10 @@ pub fn email_exists(store: &dyn Store, principal: &Principal, email: &str) -> St
 
 /// `accountId` in `/accounts/{accountId}/settings`: `me` or the caller's own account; any other id is unknown.
 fn own_account(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     account_ref: &str,
-) -> StoreResult<AccountRecord> {
+) -> ApiResult<AccountRecord> {
     if account_ref != "me" && account_ref != principal.account_id {
         return Err(ApiError::AccountNotFound(account_ref.to_string()));
     }
@@ -432,23 +427,23 @@ fn own_account(
 }
 
 pub fn security_settings(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     account_ref: &str,
-) -> StoreResult<Value> {
+) -> ApiResult<Value> {
     let account = own_account(store, principal, account_ref)?;
     Ok(serde_json::json!({ "security": settings::security_view(&account.security) }))
 }
 
 pub fn update_security_settings(
-    store: &dyn Store,
+    store: &Store,
     principal: &Principal,
     account_ref: &str,
     security: &Value,
-) -> StoreResult<()> {
+) -> ApiResult<()> {
     let mut account = own_account(store, principal, account_ref)?;
     settings::apply_security_patch(&mut account.security, security)?;
-    store.update_account(&account)
+    Ok(store.update_account(&account)?)
 }
 
 #[cfg(test)]

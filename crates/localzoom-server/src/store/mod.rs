@@ -1,18 +1,56 @@
-//! Persistence. `Store` is the set of row operations the service layer needs inside one transaction; each
-//! backend implements it. `Database` runs a closure against a `&dyn Store` as a read or as one durable write.
+//! Persistence. `Store` (queries.rs) is every row operation the service layer needs inside one transaction,
+//! written once over the small interface each backend supplies (sql.rs). `Database` runs a closure against a
+//! `&Store` as a read or as one durable write.
 
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
 use crate::domain::rate_limits::{AccountLimits, Overrides};
-use crate::domain::user::{Role, Status, UserRecord};
-use crate::error::ApiError;
+use crate::domain::user::{Role, Status};
 
 pub mod postgres;
+mod queries;
+pub(crate) mod sql;
 pub mod sqlite;
 
-pub type StoreResult<T> = Result<T, ApiError>;
+pub use queries::Store;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How storage failed. The layers above turn it into their own errors (`From<StoreError>`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (disk full, connection lost, I/O error, a statement refused): nothing was carried out,
+    /// and trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A stored value this localzoom cannot read (written by a newer version, or edited by hand).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn unavailable(error: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+/// What a read or write closure may fail with: a store failure converts into it, and it tells whether it is one
+/// (so that `/healthz` learns of storage failures whatever layer carried them up).
+pub trait TransactionError: From<StoreError> + Send + 'static {
+    /// The storage failure this error reports, if it is one.
+    fn storage_failure(&self) -> Option<String>;
+}
+
+impl TransactionError for StoreError {
+    fn storage_failure(&self) -> Option<String> {
+        match self {
+            StoreError::Unavailable(detail) => Some(detail.clone()),
+            StoreError::Corrupt(_) => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountRecord {
@@ -57,6 +95,14 @@ impl TokenKind {
         match self {
             TokenKind::Access => "access",
             TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenKind> {
+        match text {
+            "access" => Some(TokenKind::Access),
+            "refresh" => Some(TokenKind::Refresh),
+            _ => None,
         }
     }
 }
@@ -144,137 +190,28 @@ pub struct UserQuery {
     pub limit: u64,
 }
 
-pub trait Store {
-    fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
-    fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
-
-    fn insert_account(&self, account: &AccountRecord) -> StoreResult<()>;
-    fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>>;
-    fn accounts(&self) -> StoreResult<Vec<AccountRecord>>;
-    fn update_account(&self, account: &AccountRecord) -> StoreResult<()>;
-
-    fn insert_app(&self, app: &AppRecord) -> StoreResult<()>;
-    fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>>;
-    fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>>;
-    fn all_apps(&self) -> StoreResult<Vec<AppRecord>>;
-    fn update_app(&self, app: &AppRecord) -> StoreResult<()>;
-
-    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
-    fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;
-    /// Revokes every access and refresh token issued for the user.
-    fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64>;
-    /// Revokes one token (access or refresh); returns it as it was.
-    fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>>;
-    fn insert_code(&self, code: &AuthCode) -> StoreResult<()>;
-    /// Marks a code used and returns it as it was (so a second use can be told from a first).
-    fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>>;
-
-    fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
-    fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>>;
-    fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>>;
-    /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
-    fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>>;
-    /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
-    fn email_exists(&self, email: &str) -> StoreResult<bool>;
-    fn update_user(&self, user: &UserRecord) -> StoreResult<()>;
-    /// Removes the user and every row that refers to it.
-    fn delete_user(&self, id: &str) -> StoreResult<()>;
-    /// A page of users with their `seq`, in `seq` order.
-    fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>>;
-    fn count_users(&self, account_id: &str, status: Status, role: Option<Role>)
-    -> StoreResult<u64>;
-    /// Active and pending Basic users: the seats the Basic-user cap counts.
-    fn count_basic_users(&self, account_id: &str) -> StoreResult<u64>;
-
-    fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
-    fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>>;
-    /// Ends the user's open sessions (only those of `login_type` when given) and revokes every token issued in
-    /// them: a sign-in that ended leaves no token behind. Returns how many sessions ended.
-    fn end_sessions(&self, user_id: &str, login_type: Option<i64>, now: i64) -> StoreResult<u64>;
-    /// Ends one session and revokes its tokens.
-    fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
-
-    /// The user's assistants with their `can_manage_host_private_event`.
-    fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>>;
-    /// The users the given user is an assistant of.
-    fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>>;
-    fn add_assistant(
-        &self,
-        user_id: &str,
-        assistant_id: &str,
-        can_manage: bool,
-        now: i64,
-    ) -> StoreResult<()>;
-    fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64>;
-    fn remove_assistants(&self, user_id: &str) -> StoreResult<u64>;
-    fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64>;
-
-    /// Fingerprints of the user's passwords, newest first.
-    fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>>;
-    /// Changes since `since`, not counting the password a user was created with.
-    fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64>;
-    /// Forgets every account's password history (the key it was recorded under is lost); returns the entries.
-    fn clear_password_history(&self) -> StoreResult<u64>;
-    /// `initial`: the password the user was created with (history, but not a change).
-    fn record_password(
-        &self,
-        user_id: &str,
-        fingerprint: &str,
-        at: i64,
-        initial: bool,
-    ) -> StoreResult<()>;
-    /// Deletes up to a hundred tokens that expired before `before`; returns how many.
-    fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64>;
-
-    fn enqueue_email(&self, email: &OutboxEmail) -> StoreResult<()>;
-    fn outbox(&self) -> StoreResult<Vec<OutboxEmail>>;
-
-    // Every row, for `localzoom export`.
-    fn all_meta(&self) -> StoreResult<Vec<(String, String)>>;
-    /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
-    fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>>;
-    fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
-    fn all_codes(&self) -> StoreResult<Vec<AuthCode>>;
-    fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
-    fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>>;
-    fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>>;
-}
-
-/// A JSON object stored as text (an unreadable one reads as empty: it is only ever written by localzoom).
-pub(crate) fn json_map(text: &str) -> Map<String, Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-pub(crate) fn split_scopes(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
-
-pub(crate) fn parse_overrides(json: Option<String>) -> Result<Overrides, String> {
-    json.map_or(Ok(Overrides::default()), |json| Overrides::from_json(&json))
-}
-
 /// How a writer thread answers a write once its batch's commit outcome is known.
-pub(crate) type Reply = Box<dyn FnOnce(Option<ApiError>) + Send>;
+pub(crate) type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// A write: runs against the store (or is told the transaction could not start) and says whether it failed,
 /// plus how to answer its caller once the batch's commit outcome is known.
-pub(crate) type Job = Box<dyn FnOnce(Result<&dyn Store, ApiError>) -> (bool, Reply) + Send>;
+pub(crate) type Job = Box<dyn FnOnce(Result<&Store<'_>, StoreError>) -> (bool, Reply) + Send>;
 
 /// Hands `f` to a backend's writer thread (which commits every write waiting at that moment in one transaction)
 /// and waits for its answer, given only once the commit is durable.
-pub(crate) async fn submit<R: Send + 'static>(
+pub(crate) async fn submit<R: Send + 'static, E: TransactionError>(
     writer: &std::sync::mpsc::Sender<Job>,
-    f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
-) -> StoreResult<R> {
-    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<StoreResult<R>>();
+    f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
+) -> Result<R, E> {
+    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
     let job: Job = Box::new(move |store| {
         let result = match store {
             Ok(store) => f(store),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         let failed = result.is_err();
         let reply: Reply = Box::new(move |commit_error| {
             let _ = reply_tx.send(match commit_error {
-                Some(e) => Err(e),
+                Some(e) => Err(e.into()),
                 None => result,
             });
         });
@@ -282,10 +219,10 @@ pub(crate) async fn submit<R: Send + 'static>(
     });
     writer
         .send(job)
-        .map_err(|_| ApiError::internal("the writer thread has stopped"))?;
+        .map_err(|_| StoreError::unavailable("the writer thread has stopped"))?;
     reply_rx
         .await
-        .map_err(|_| ApiError::internal("the write was dropped"))?
+        .map_err(|_| StoreError::unavailable("the write was dropped"))?
 }
 
 /// Connections a PostgreSQL-backed process opens at most, unless told otherwise.
@@ -322,7 +259,10 @@ impl Database {
     }
 
     /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread.
-    pub fn read<R>(&self, f: impl FnOnce(&dyn Store) -> StoreResult<R>) -> StoreResult<R> {
+    pub fn read<R, E: TransactionError>(
+        &self,
+        f: impl FnOnce(&Store<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
         match self {
             Database::Sqlite(db) => db.read(f),
             Database::Postgres(db) => db.read(f),
@@ -331,10 +271,10 @@ impl Database {
 
     /// Runs `f` as one transaction; the result is returned only once it is durably committed. If `f` fails,
     /// none of its writes happen.
-    pub async fn write<R: Send + 'static>(
+    pub async fn write<R: Send + 'static, E: TransactionError>(
         &self,
-        f: impl FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
-    ) -> StoreResult<R> {
+        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
         let stats = self.writer_stats();
         stats
             .in_flight
@@ -377,11 +317,11 @@ impl Database {
             let probe = self
                 .write(move |store| store.meta_set("health_probe", &now.to_string()))
                 .await;
-            return probe.err().map(|e| e.cause());
+            return probe.err().map(|e| e.to_string());
         }
         self.read(|store| store.meta_get("health_probe"))
             .err()
-            .map(|e| e.cause())
+            .map(|e| e.to_string())
     }
 
     /// Claims the database at `url` for one serving process, before it is opened. Two `serve`s on one SQLite file
@@ -466,15 +406,17 @@ pub struct StorageHealth {
 }
 
 impl StorageHealth {
-    fn record<R>(&self, result: &StoreResult<R>) {
+    fn record<R, E: TransactionError>(&self, result: &Result<R, E>) {
         use std::sync::atomic::Ordering;
         let outcome = match result {
-            Err(ApiError::Storage(detail)) => Some(detail.clone()),
             // The common case: healthy and staying so, no lock taken.
             Ok(_) if !self.failing.load(Ordering::Acquire) => return,
             Ok(_) => None,
-            // A refusal by the rules says nothing about storage.
-            Err(_) => return,
+            Err(error) => match error.storage_failure() {
+                Some(detail) => Some(detail),
+                // A refusal by the rules says nothing about storage.
+                None => return,
+            },
         };
         if let Ok(mut failure) = self.failure.lock() {
             self.failing.store(outcome.is_some(), Ordering::Release);

@@ -266,7 +266,7 @@ async fn a_page_token_of_another_account_is_refused() {
     let now = app.clock_now();
     let (other_token, _) = app
         .db()
-        .write(move |s| {
+        .write(move |s| -> localzoom_server::error::ApiResult<_> {
             let (account, _) = localzoom_server::service::accounts::create_account(
                 s,
                 "OtherAccount0000000000",

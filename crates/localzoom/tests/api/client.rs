@@ -245,7 +245,7 @@ async fn user_tokens_are_refreshed_and_the_rotated_pair_is_stored() {
     let owner = app.user_record(OWNER_EMAIL).await.id;
     let (record, secret, tokens) = app
         .db()
-        .write(move |s| {
+        .write(move |s| -> localzoom_server::error::ApiResult<_> {
             let (app, secret) = accounts::create_app(
                 s,
                 ACCOUNT_ID,

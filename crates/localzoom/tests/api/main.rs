@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod architecture;
 mod assistants;
 mod bad_input;
 mod client;

@@ -205,7 +205,7 @@ async fn tokens_a_day_past_expiry_are_purged() {
     let count = |app: &TestApp| {
         let mut n = 0;
         app.db()
-            .read(|s| {
+            .read(|s| -> localzoom_server::error::ApiResult<_> {
                 n = s
                     .token(&localzoom_server::crypto::sha256(old.as_bytes()))?
                     .map_or(0, |_| 1);

@@ -1,0 +1,508 @@
+//! Every Zoom operation localzoom serves, declared once. The server's router, its gate (scopes, role
+//! permissions, rate-limit label), the client's calls and the served OpenAPI document are all built from
+//! `OPERATIONS`; a test of the server checks each entry against Zoom's own spec files.
+//!
+//! To add an operation: add its `OperationId` variant and its entry here (in the same position), then the
+//! handler the server's router names for it.
+
+/// An HTTP method of Zoom's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    /// As HTTP writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// As OpenAPI's path items key it.
+    pub fn openapi_key(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+            Method::Patch => "patch",
+            Method::Delete => "delete",
+        }
+    }
+}
+
+/// Zoom's rate-limit labels: which quota a call spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Label {
+    Light,
+    Medium,
+    Heavy,
+    ResourceIntensive,
+}
+
+impl Label {
+    pub const ALL: [Label; 4] = [
+        Label::Light,
+        Label::Medium,
+        Label::Heavy,
+        Label::ResourceIntensive,
+    ];
+
+    /// As Zoom writes it in `X-RateLimit-Category`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Light => "Light",
+            Label::Medium => "Medium",
+            Label::Heavy => "Heavy",
+            Label::ResourceIntensive => "Resource-intensive",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// The type of this crate of that name.
+    Type(&'static str),
+    /// A JSON object kept as a map (account settings: Zoom has hundreds of them, localzoom keeps what it is sent).
+    Object,
+}
+
+/// What a successful call answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Success {
+    Json {
+        status: u16,
+        body: Body,
+    },
+    /// `204 No Content`.
+    NoContent,
+}
+
+/// The operations localzoom serves, in the order of `OPERATIONS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationId {
+    Users,
+    UserCreate,
+    UserEmail,
+    User,
+    UserUpdate,
+    UserDelete,
+    UserStatus,
+    UserPassword,
+    UserSsoTokenDelete,
+    UserAssistants,
+    UserAssistantCreate,
+    UserAssistantsDelete,
+    UserAssistantDelete,
+    UserSchedulers,
+    UserSchedulersDelete,
+    UserSchedulerDelete,
+    AccountSettings,
+    AccountSettingsUpdate,
+}
+
+impl OperationId {
+    pub fn operation(self) -> &'static Operation {
+        &OPERATIONS[self as usize]
+    }
+}
+
+/// One operation: where it is, what it takes and answers, and who may call it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub id: OperationId,
+    /// Zoom's `operationId`.
+    pub name: &'static str,
+    pub method: Method,
+    /// The path under `/v2`, with Zoom's `{param}` placeholders.
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// The quota a call spends (the spec's *Rate Limit Label*).
+    pub label: Label,
+    /// Classic scopes (`x-macro-scopes`); holding any one scope of either list suffices.
+    pub classic: &'static [&'static str],
+    /// Granular scopes (`x-granular-scopes`).
+    pub granular: &'static [&'static str],
+    /// The role permissions (`x-permissions`) the acting user needs when the app acts with account-level scopes.
+    pub permissions: &'static [&'static str],
+    /// The JSON body, for operations that take one.
+    pub request: Option<Body>,
+    pub success: Success,
+}
+
+impl Operation {
+    /// The names of the path's `{param}`s, in order.
+    pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+    }
+}
+
+const READ_USER: &[&str] = &[
+    "user:read",
+    "user:write",
+    "user:read:admin",
+    "user:write:admin",
+];
+const WRITE_USER: &[&str] = &["user:write:admin", "user:write"];
+
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: OperationId::Users,
+        name: "users",
+        method: Method::Get,
+        path: "/users",
+        summary: "List users",
+        label: Label::Medium,
+        classic: READ_USER,
+        granular: &["user:read:list_users:admin"],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("UserList"),
+        },
+    },
+    Operation {
+        id: OperationId::UserCreate,
+        name: "userCreate",
+        method: Method::Post,
+        path: "/users",
+        summary: "Create users",
+        label: Label::Light,
+        classic: &["user:write", "user:write:admin"],
+        granular: &["user:write:user:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("CreateUserRequest")),
+        success: Success::Json {
+            status: 201,
+            body: Body::Type("CreatedUser"),
+        },
+    },
+    Operation {
+        id: OperationId::UserEmail,
+        name: "userEmail",
+        method: Method::Get,
+        path: "/users/email",
+        summary: "Check a user email",
+        label: Label::Light,
+        classic: READ_USER,
+        granular: &["user:read:email", "user:read:email:admin"],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("EmailCheck"),
+        },
+    },
+    Operation {
+        id: OperationId::User,
+        name: "user",
+        method: Method::Get,
+        path: "/users/{userId}",
+        summary: "Get a user",
+        label: Label::Light,
+        classic: &[
+            "user:read",
+            "user:write",
+            "user:read:admin",
+            "user:write:admin",
+            "user_profile",
+            "user_info:read",
+        ],
+        granular: &["user:read:user", "user:read:user:admin"],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("User"),
+        },
+    },
+    Operation {
+        id: OperationId::UserUpdate,
+        name: "userUpdate",
+        method: Method::Patch,
+        path: "/users/{userId}",
+        summary: "Update a user",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:update:user", "user:update:user:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("UserUpdate")),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserDelete,
+        name: "userDelete",
+        method: Method::Delete,
+        path: "/users/{userId}",
+        summary: "Delete a user",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:user", "user:delete:user:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserStatus,
+        name: "userStatus",
+        method: Method::Put,
+        path: "/users/{userId}/status",
+        summary: "Update user status",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:update:status", "user:update:status:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("StatusRequest")),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserPassword,
+        name: "userPassword",
+        method: Method::Put,
+        path: "/users/{userId}/password",
+        summary: "Update a user's password",
+        label: Label::Medium,
+        classic: WRITE_USER,
+        granular: &["user:update:password", "user:update:password:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("PasswordRequest")),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserSsoTokenDelete,
+        name: "userSSOTokenDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/token",
+        summary: "Revoke a user's SSO token",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:token", "user:delete:token:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserAssistants,
+        name: "userAssistants",
+        method: Method::Get,
+        path: "/users/{userId}/assistants",
+        summary: "List user assistants",
+        label: Label::Medium,
+        classic: &[
+            "user:read",
+            "user:write",
+            "user:read:admin",
+            "user:write:admin",
+            "user_profile",
+        ],
+        granular: &[
+            "user:read:list_assistants",
+            "user:read:list_assistants:admin",
+        ],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("AssistantList"),
+        },
+    },
+    Operation {
+        id: OperationId::UserAssistantCreate,
+        name: "userAssistantCreate",
+        method: Method::Post,
+        path: "/users/{userId}/assistants",
+        summary: "Add assistants",
+        label: Label::Medium,
+        classic: WRITE_USER,
+        granular: &["user:write:assistant", "user:write:assistant:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("AddAssistantsRequest")),
+        success: Success::Json {
+            status: 201,
+            body: Body::Type("AddedAssistants"),
+        },
+    },
+    Operation {
+        id: OperationId::UserAssistantsDelete,
+        name: "userAssistantsDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/assistants",
+        summary: "Delete user assistants",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:assistant", "user:delete:assistant:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserAssistantDelete,
+        name: "userAssistantDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/assistants/{assistantId}",
+        summary: "Delete a user assistant",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:assistant", "user:delete:assistant:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserSchedulers,
+        name: "userSchedulers",
+        method: Method::Get,
+        path: "/users/{userId}/schedulers",
+        summary: "List user schedulers",
+        label: Label::Medium,
+        classic: &[
+            "user:read",
+            "user:write",
+            "user:read:admin",
+            "user:write:admin",
+            "user_profile",
+        ],
+        granular: &[
+            "user:read:list_schedulers",
+            "user:read:list_schedulers:admin",
+        ],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("SchedulerList"),
+        },
+    },
+    Operation {
+        id: OperationId::UserSchedulersDelete,
+        name: "userSchedulersDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/schedulers",
+        summary: "Delete user schedulers",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:scheduler", "user:delete:scheduler:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserSchedulerDelete,
+        name: "userSchedulerDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/schedulers/{schedulerId}",
+        summary: "Delete a scheduler",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:delete:scheduler", "user:delete:scheduler:admin"],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::AccountSettings,
+        name: "accountSettings",
+        method: Method::Get,
+        path: "/accounts/{accountId}/settings",
+        summary: "Get account settings",
+        label: Label::Medium,
+        classic: &["account:read:admin"],
+        granular: &[
+            "account:read:settings:admin",
+            "account:read:settings:master",
+        ],
+        permissions: &["AccountSetting:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::AccountSettingsUpdate,
+        name: "accountSettingsUpdate",
+        method: Method::Patch,
+        path: "/accounts/{accountId}/settings",
+        summary: "Update account settings",
+        label: Label::Medium,
+        classic: &["account:write:admin"],
+        granular: &[
+            "account:update:settings:admin",
+            "account:update:settings:master",
+        ],
+        permissions: &["AccountProfile:Edit", "AccountSetting:Edit"],
+        request: Some(Body::Object),
+        success: Success::NoContent,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_id_indexes_its_own_entry() {
+        for (index, operation) in OPERATIONS.iter().enumerate() {
+            assert_eq!(operation.id as usize, index, "{}", operation.name);
+            assert_eq!(operation.id.operation().name, operation.name);
+        }
+    }
+
+    /// Every `Body::Type` names a type of this crate.
+    #[test]
+    fn bodies_name_real_types() {
+        use std::any::type_name;
+        let types = [
+            type_name::<crate::UserList>(),
+            type_name::<crate::CreateUserRequest>(),
+            type_name::<crate::CreatedUser>(),
+            type_name::<crate::EmailCheck>(),
+            type_name::<crate::User>(),
+            type_name::<crate::UserUpdate>(),
+            type_name::<crate::StatusRequest>(),
+            type_name::<crate::PasswordRequest>(),
+            type_name::<crate::AssistantList>(),
+            type_name::<crate::AddAssistantsRequest>(),
+            type_name::<crate::AddedAssistants>(),
+            type_name::<crate::SchedulerList>(),
+        ];
+        let bodies = OPERATIONS.iter().flat_map(|op| {
+            let success = match op.success {
+                Success::Json { body, .. } => Some(body),
+                Success::NoContent => None,
+            };
+            op.request.into_iter().chain(success)
+        });
+        for body in bodies {
+            if let Body::Type(name) = body {
+                let suffix = format!("::{name}");
+                assert!(types.iter().any(|t| t.ends_with(&suffix)), "no type {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn path_params_are_named_in_order() {
+        let op = OperationId::UserAssistantDelete.operation();
+        assert_eq!(
+            op.path_params().collect::<Vec<_>>(),
+            ["userId", "assistantId"]
+        );
+    }
+}

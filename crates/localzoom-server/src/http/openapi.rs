@@ -1,0 +1,161 @@
+//! `GET /openapi.json`: an OpenAPI 3.0 document of exactly what localzoom serves, built from the operation table.
+//! Each entry's path, method, id, summary, scopes, permissions, rate-limit label and success status come from
+//! the table; its parameters, request body and documented responses (with Zoom's error codes) from Zoom's own
+//! spec files, vendored in `spec/`, which the table is tested against.
+
+use std::sync::OnceLock;
+
+use localzoom_api::operations::{Body, OPERATIONS, Operation, Success};
+use serde_json::{Map, Value, json};
+
+const USERS_SPEC: &str = include_str!("../../spec/zoom-users-api.endpoints.json");
+const ACCOUNTS_SPEC: &str = include_str!("../../spec/zoom-accounts-api.endpoints.json");
+
+/// The document, rendered on first use (it parses 2.5 MB of Zoom's spec, which is then dropped).
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| build().to_string())
+}
+
+fn build() -> Value {
+    let users: Value = serde_json::from_str(USERS_SPEC).unwrap_or_default();
+    let accounts: Value = serde_json::from_str(ACCOUNTS_SPEC).unwrap_or_default();
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let spec = if op.path.starts_with("/accounts") {
+            &accounts
+        } else {
+            &users
+        };
+        let item = paths
+            .entry(op.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item is an object");
+        item.insert(op.method.openapi_key().into(), operation(op, spec));
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {
+            "title": "localzoom: Zoom Users API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The operations of Zoom's API that this localzoom serves, as Zoom documents them.",
+        },
+        "servers": [{ "url": "/v2" }],
+        "paths": paths,
+        "components": users.get("components").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+/// One operation: Zoom's description of it, with what the table says put over it.
+fn operation(op: &Operation, spec: &Value) -> Value {
+    let zoom = &spec["paths"][op.path][op.method.openapi_key()];
+    let mut out = zoom.as_object().cloned().unwrap_or_default();
+    out.insert("operationId".into(), op.name.into());
+    out.insert("summary".into(), op.summary.into());
+    out.insert(
+        "x-extensions".into(),
+        json!({
+            "x-macro-scopes": op.classic,
+            "x-granular-scopes": op.granular,
+            "x-permissions": op.permissions,
+        }),
+    );
+    out.insert("x-rate-limit-label".into(), op.label.as_str().into());
+    // Path parameters are declared on the path item in some of Zoom's files: each operation carries its own here.
+    let mut parameters: Vec<Value> = zoom["parameters"].as_array().cloned().unwrap_or_default();
+    for name in op.path_params() {
+        let declared = parameters
+            .iter()
+            .any(|p| p["in"] == "path" && p["name"] == name);
+        if !declared {
+            parameters.push(json!({
+                "name": name, "in": "path", "required": true, "schema": { "type": "string" },
+            }));
+        }
+    }
+    out.insert("parameters".into(), parameters.into());
+    if op.request.is_none() {
+        out.remove("requestBody");
+    }
+    let mut responses = zoom["responses"].as_object().cloned().unwrap_or_default();
+    let (status, body) = match op.success {
+        Success::Json { status, body } => (status, Some(body)),
+        Success::NoContent => (204, None),
+    };
+    // Where localzoom answers another success status than Zoom documents (docs/fidelity.md), Zoom's success
+    // entry moves to the status localzoom answers.
+    if !responses.contains_key(&status.to_string()) {
+        let zoom_success = responses.keys().find(|code| code.starts_with('2')).cloned();
+        let entry = zoom_success
+            .and_then(|code| responses.remove(&code))
+            .unwrap_or_else(|| json!({ "description": "Success." }));
+        responses.insert(status.to_string(), entry);
+    }
+    let success = responses
+        .get_mut(&status.to_string())
+        .expect("inserted above");
+    if let (Some(Body::Type(name)), Some(success)) = (body, success.as_object_mut()) {
+        success.insert("x-localzoom-type".into(), name.into());
+    }
+    out.insert("responses".into(), responses.into());
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_has_every_operation_of_the_table_and_nothing_else() {
+        let doc: Value = serde_json::from_str(document()).unwrap();
+        assert_eq!(doc["openapi"], "3.0.0");
+        let paths = doc["paths"].as_object().unwrap();
+        let served: usize = paths
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(served, OPERATIONS.len());
+        for op in OPERATIONS {
+            let entry = &doc["paths"][op.path][op.method.openapi_key()];
+            assert_eq!(entry["operationId"], op.name);
+            assert_eq!(entry["x-rate-limit-label"], op.label.as_str());
+            assert_eq!(
+                entry["x-extensions"]["x-granular-scopes"],
+                json!(op.granular)
+            );
+            let path_params: Vec<&str> = entry["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                path_params,
+                op.path_params().collect::<Vec<_>>(),
+                "{}",
+                op.name
+            );
+            assert_eq!(
+                entry.get("requestBody").is_some(),
+                op.request.is_some(),
+                "{}",
+                op.name
+            );
+            let responses = entry["responses"].as_object().unwrap();
+            let status = match op.success {
+                Success::Json { status, .. } => status,
+                Success::NoContent => 204,
+            };
+            let successes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
+            assert_eq!(successes, [&status.to_string()], "{}", op.name);
+            // Zoom's documented error codes come with each operation.
+            assert!(
+                responses.keys().any(|code| code.starts_with('4')),
+                "{} documents no error",
+                op.name
+            );
+        }
+    }
+}

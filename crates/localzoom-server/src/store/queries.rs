@@ -1,0 +1,973 @@
+//! Every query localzoom runs, written once for both backends over `sql::Connection`. Rows are read by column
+//! name. SQL here is what SQLite and PostgreSQL both accept: `$N` placeholders (translated for SQLite when
+//! prepared), `CAST(… AS BIGINT|TEXT)` where PostgreSQL must know a parameter's type, `TRUE`/`FALSE`, and no `$`
+//! anywhere else. What differs comes from `Dialect`.
+
+use serde_json::Value;
+
+use super::sql::{Connection, Dialect, Param, Row, params};
+use super::{
+    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
+    StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
+};
+use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
+use crate::domain::user::{Role, Status, UserRecord};
+
+/// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
+pub struct Store<'c> {
+    conn: &'c dyn Connection,
+}
+
+const USER_COLUMNS: &str = "id, account_id, email, first_name, last_name, display_name, type, role, status, \
+    login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, \
+    password_hash, profile, created_at, last_login_time, seq";
+
+/// The columns a user write sets, in the order of `user_params`.
+const USER_WRITE_COLUMNS: [&str; 23] = [
+    "id",
+    "account_id",
+    "email",
+    "email_lower",
+    "first_name",
+    "last_name",
+    "display_name",
+    "type",
+    "role",
+    "status",
+    "login_type",
+    "pmi",
+    "use_pmi",
+    "timezone",
+    "dept",
+    "language",
+    "verified",
+    "is_zoom_room",
+    "upcoming_zoom_events",
+    "password_hash",
+    "profile",
+    "created_at",
+    "last_login_time",
+];
+
+const ACCOUNT_COLUMNS: &str = "id, account_number, plan, owner_email, managed_domain, max_basic_users, \
+    password_history_count, password_changes_per_day, security, created_at, rate_limits";
+
+const APP_COLUMNS: &str = "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, \
+    created_at, redirect_uri";
+
+const TOKEN_COLUMNS: &str = "t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, t.kind, \
+     t.session_id, u.role, ac.plan, ac.rate_limits";
+
+const CODE_COLUMNS: &str =
+    "code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used";
+
+const SESSION_COLUMNS: &str = "id, user_id, login_type, created_at, ended_at";
+
+/// `USER_COLUMNS` qualified with a table alias, for joins.
+fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        email: row.get("email")?,
+        first_name: row.get("first_name")?,
+        last_name: row.get("last_name")?,
+        display_name: row.get("display_name")?,
+        user_type: row.get("type")?,
+        role: parsed(row, "role", Role::parse)?,
+        status: parsed(row, "status", Status::parse)?,
+        login_type: row.get("login_type")?,
+        pmi: row.get("pmi")?,
+        use_pmi: row.get("use_pmi")?,
+        timezone: row.get("timezone")?,
+        dept: row.get("dept")?,
+        language: row.get("language")?,
+        verified: row.get("verified")?,
+        is_zoom_room: row.get("is_zoom_room")?,
+        upcoming_zoom_events: row.get("upcoming_zoom_events")?,
+        password_hash: row.get("password_hash")?,
+        profile: json_map(row, "profile")?,
+        created_at: row.get("created_at")?,
+        last_login_time: row.get("last_login_time")?,
+    })
+}
+
+fn sequenced_user_from_row(row: &Row<'_>) -> StoreResult<(i64, UserRecord)> {
+    let user = user_from_row(row)?;
+    Ok((row.get("seq")?, user))
+}
+
+/// A text column holding one of a closed set of names: a name this version does not know is an error, never a
+/// silent default.
+fn parsed<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| {
+        StoreError::Corrupt(format!("column {column:?} holds an unknown value {text:?}"))
+    })
+}
+
+/// A JSON object stored as text; only localzoom writes it, so anything else is corruption.
+fn json_map(row: &Row<'_>, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("column {column:?} is not a JSON object: {e}")))
+}
+
+fn overrides(row: &Row<'_>) -> StoreResult<Overrides> {
+    row.get::<Option<String>>("rate_limits")?
+        .map_or(Ok(Overrides::default()), |json| Overrides::from_json(&json))
+        .map_err(|e| StoreError::Corrupt(format!("column \"rate_limits\": {e}")))
+}
+
+fn scopes(row: &Row<'_>) -> StoreResult<Vec<String>> {
+    let text: String = row.get("scopes")?;
+    Ok(text.split_whitespace().map(str::to_string).collect())
+}
+
+fn account_from_row(row: &Row<'_>) -> StoreResult<AccountRecord> {
+    Ok(AccountRecord {
+        id: row.get("id")?,
+        account_number: row.get("account_number")?,
+        plan: row.get("plan")?,
+        owner_email: row.get("owner_email")?,
+        managed_domain: row.get("managed_domain")?,
+        max_basic_users: row.get("max_basic_users")?,
+        password_history_count: row.get("password_history_count")?,
+        password_changes_per_day: row.get("password_changes_per_day")?,
+        security: json_map(row, "security")?,
+        created_at: row.get("created_at")?,
+        rate_limit_overrides: overrides(row)?,
+    })
+}
+
+fn app_from_row(row: &Row<'_>) -> StoreResult<AppRecord> {
+    Ok(AppRecord {
+        client_id: row.get("client_id")?,
+        client_secret_sha256: row.get("client_secret_sha256")?,
+        account_id: row.get("account_id")?,
+        owner_user_id: row.get("owner_user_id")?,
+        kind: row.get("kind")?,
+        scopes: scopes(row)?,
+        active: row.get("active")?,
+        created_at: row.get("created_at")?,
+        redirect_uri: row.get("redirect_uri")?,
+    })
+}
+
+/// A token with what the gate needs beside it: the acting user's role and the account's limits.
+fn token_from_row(row: &Row<'_>) -> StoreResult<TokenRecord> {
+    Ok(TokenRecord {
+        token_sha256: row.get("token_sha256")?,
+        client_id: row.get("client_id")?,
+        account_id: row.get("account_id")?,
+        user_id: row.get("user_id")?,
+        scopes: scopes(row)?,
+        issued_at: row.get("issued_at")?,
+        expires_at: row.get("expires_at")?,
+        kind: parsed(row, "kind", TokenKind::parse)?,
+        session_id: row.get("session_id")?,
+        role: row
+            .get::<Option<String>>("role")?
+            .map(|role| {
+                Role::parse(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))
+            })
+            .transpose()?,
+        limits: Some(AccountLimits {
+            plan: Plan::of(&row.get::<String>("plan")?),
+            overrides: overrides(row)?,
+        }),
+        revoked: row.get("revoked")?,
+    })
+}
+
+fn code_from_row(row: &Row<'_>) -> StoreResult<AuthCode> {
+    Ok(AuthCode {
+        code_sha256: row.get("code_sha256")?,
+        client_id: row.get("client_id")?,
+        user_id: row.get("user_id")?,
+        redirect_uri: row.get("redirect_uri")?,
+        code_challenge: row.get("code_challenge")?,
+        expires_at: row.get("expires_at")?,
+        used: row.get("used")?,
+    })
+}
+
+fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.get("id")?,
+        user_id: row.get("user_id")?,
+        login_type: row.get("login_type")?,
+        created_at: row.get("created_at")?,
+        ended_at: row.get("ended_at")?,
+    })
+}
+
+impl<'c> Store<'c> {
+    pub(crate) fn new(conn: &'c dyn Connection) -> Store<'c> {
+        Store { conn }
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
+    fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+        self.conn.execute(sql, params)
+    }
+
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: impl Fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut rows = Vec::new();
+        self.conn.query(sql, params, &mut |row| {
+            rows.push(map(row)?);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: impl Fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut found = None;
+        self.conn.query(sql, params, &mut |row| {
+            found = Some(map(row)?);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// A query whose one row has one column `n`.
+    fn count(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+        self.one(sql, params, |row| row.get::<u64>("n"))?
+            .ok_or_else(|| StoreError::Corrupt("a count returned no row".into()))
+    }
+
+    pub fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        self.one("SELECT value FROM meta WHERE key = $1", params![key], |r| {
+            r.get("value")
+        })
+    }
+
+    pub fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+        self.all("SELECT key, value FROM meta ORDER BY key", &[], |r| {
+            Ok((r.get("key")?, r.get("value")?))
+        })
+    }
+
+    pub fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
+        let security = Value::Object(a.security.clone()).to_string();
+        self.execute(
+            &format!(
+                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            params![
+                &a.id,
+                a.account_number,
+                &a.plan,
+                &a.owner_email,
+                a.managed_domain.as_deref(),
+                a.max_basic_users,
+                a.password_history_count,
+                a.password_changes_per_day,
+                &security,
+                a.created_at,
+                a.rate_limit_overrides.to_json().as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
+        self.one(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+            params![id],
+            account_from_row,
+        )
+    }
+
+    pub fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+        self.all(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id"),
+            &[],
+            account_from_row,
+        )
+    }
+
+    pub fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
+        let security = Value::Object(a.security.clone()).to_string();
+        self.execute(
+            "UPDATE accounts SET plan = $2, owner_email = $3, managed_domain = $4, max_basic_users = $5, \
+             password_history_count = $6, password_changes_per_day = $7, security = $8, rate_limits = $9 \
+             WHERE id = $1",
+            params![
+                &a.id,
+                &a.plan,
+                &a.owner_email,
+                a.managed_domain.as_deref(),
+                a.max_basic_users,
+                a.password_history_count,
+                a.password_changes_per_day,
+                &security,
+                a.rate_limit_overrides.to_json().as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
+        let scopes = app.scopes.join(" ");
+        self.execute(
+            &format!(
+                "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ),
+            params![
+                &app.client_id,
+                &app.client_secret_sha256,
+                &app.account_id,
+                &app.owner_user_id,
+                &app.kind,
+                &scopes,
+                app.active,
+                app.created_at,
+                app.redirect_uri.as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_app(&self, app: &AppRecord) -> StoreResult<()> {
+        let scopes = app.scopes.join(" ");
+        self.execute(
+            "UPDATE apps SET client_secret_sha256 = $2, owner_user_id = $3, scopes = $4, active = $5, \
+             redirect_uri = $6 WHERE client_id = $1",
+            params![
+                &app.client_id,
+                &app.client_secret_sha256,
+                &app.owner_user_id,
+                &scopes,
+                app.active,
+                app.redirect_uri.as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
+        self.one(
+            &format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"),
+            params![client_id],
+            app_from_row,
+        )
+    }
+
+    pub fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>> {
+        self.all(
+            &format!(
+                "SELECT {APP_COLUMNS} FROM apps WHERE account_id = $1 ORDER BY created_at, client_id"
+            ),
+            params![account_id],
+            app_from_row,
+        )
+    }
+
+    pub fn all_apps(&self) -> StoreResult<Vec<AppRecord>> {
+        self.all(
+            &format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, client_id"),
+            &[],
+            app_from_row,
+        )
+    }
+
+    pub fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        let scopes = t.scopes.join(" ");
+        self.execute(
+            "INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at, \
+             expires_at, revoked, kind, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            params![
+                &t.token_sha256,
+                &t.client_id,
+                &t.account_id,
+                &t.user_id,
+                &scopes,
+                t.issued_at,
+                t.expires_at,
+                t.revoked,
+                t.kind.as_str(),
+                t.session_id.as_deref(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A token as the gate sees it: revoked also when its app is deactivated.
+    pub fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        self.one(
+            &format!(
+                "SELECT {TOKEN_COLUMNS}, t.revoked OR NOT a.active AS revoked \
+                 FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
+                 JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_sha256 = $1"
+            ),
+            params![token_sha256],
+            token_from_row,
+        )
+    }
+
+    pub fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        // The lookup's columns, with the revocation as stored (not folded with the app's state).
+        self.all(
+            &format!(
+                "SELECT {TOKEN_COLUMNS}, t.revoked FROM access_tokens t \
+                 JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
+                 ORDER BY t.issued_at, t.token_sha256"
+            ),
+            &[],
+            |row| {
+                Ok(TokenRecord {
+                    role: None,
+                    limits: None,
+                    ..token_from_row(row)?
+                })
+            },
+        )
+    }
+
+    /// Revokes every access and refresh token issued for the user.
+    pub fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE",
+            params![user_id],
+        )
+    }
+
+    /// Revokes one token (access or refresh); returns it as it was.
+    pub fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let found = self.token(token_sha256)?;
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE token_sha256 = $1",
+            params![token_sha256],
+        )?;
+        Ok(found)
+    }
+
+    /// Deletes up to a hundred tokens that expired before `before`; returns how many.
+    pub fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM access_tokens WHERE token_sha256 IN \
+             (SELECT token_sha256 FROM access_tokens WHERE expires_at < $1 LIMIT 100)",
+            params![before],
+        )
+    }
+
+    pub fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+        self.execute(
+            &format!(
+                "INSERT INTO oauth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ),
+            params![
+                &c.code_sha256,
+                &c.client_id,
+                &c.user_id,
+                &c.redirect_uri,
+                c.code_challenge.as_deref(),
+                c.expires_at,
+                c.used,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a code used and returns it as it was (so a second use can be told from a first).
+    pub fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>> {
+        let found = self.one(
+            &format!(
+                "SELECT {CODE_COLUMNS} FROM oauth_codes WHERE code_sha256 = $1{}",
+                self.dialect().for_update()
+            ),
+            params![code_sha256],
+            code_from_row,
+        )?;
+        self.execute(
+            "UPDATE oauth_codes SET used = TRUE WHERE code_sha256 = $1",
+            params![code_sha256],
+        )?;
+        Ok(found)
+    }
+
+    pub fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
+        self.all(
+            &format!("SELECT {CODE_COLUMNS} FROM oauth_codes ORDER BY expires_at, code_sha256"),
+            &[],
+            code_from_row,
+        )
+    }
+
+    pub fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let placeholders = (1..=USER_WRITE_COLUMNS.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO users ({}) VALUES ({placeholders})",
+            USER_WRITE_COLUMNS.join(", ")
+        );
+        self.write_user(&sql, u)?;
+        self.count_user(&u.account_id, u.status, u.role, 1)
+    }
+
+    pub fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let before = self.counted_as(&u.id)?;
+        // The insert's parameter numbering. `id` (the key) and `created_at` never change, but PostgreSQL must see
+        // every parameter to type it, hence the no-op test of `created_at`'s.
+        let created_at = 1 + USER_WRITE_COLUMNS
+            .iter()
+            .position(|c| *c == "created_at")
+            .expect("a listed column");
+        let assignments = USER_WRITE_COLUMNS
+            .iter()
+            .enumerate()
+            .filter(|(_, column)| !matches!(**column, "id" | "created_at"))
+            .map(|(i, column)| format!("{column} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE users SET {assignments} WHERE id = $1 AND CAST(${created_at} AS BIGINT) IS NOT NULL"
+        );
+        self.write_user(&sql, u)?;
+        if let Some((account, status, role)) = before
+            && (status != u.status || role != u.role)
+        {
+            self.count_user(&account, status, role, -1)?;
+            self.count_user(&account, u.status, u.role, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
+    fn write_user(&self, sql: &str, u: &UserRecord) -> StoreResult<()> {
+        let email_lower = u.email.to_lowercase();
+        let profile = Value::Object(u.profile.clone()).to_string();
+        self.execute(
+            sql,
+            params![
+                &u.id,
+                &u.account_id,
+                &u.email,
+                &email_lower,
+                &u.first_name,
+                &u.last_name,
+                &u.display_name,
+                u.user_type,
+                u.role.as_str(),
+                u.status.as_str(),
+                u.login_type,
+                u.pmi,
+                u.use_pmi,
+                &u.timezone,
+                &u.dept,
+                &u.language,
+                u.verified,
+                u.is_zoom_room,
+                u.upcoming_zoom_events,
+                u.password_hash.as_deref(),
+                &profile,
+                u.created_at,
+                u.last_login_time,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Moves a user between the per-(account, status, role) counts `GET /users` reports as `total_records`.
+    fn count_user(
+        &self,
+        account_id: &str,
+        status: Status,
+        role: Role,
+        delta: i64,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO user_counts (account_id, status, role, n) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, status, role) DO UPDATE SET n = user_counts.n + excluded.n",
+            params![account_id, status.as_str(), role.as_str(), delta],
+        )?;
+        Ok(())
+    }
+
+    /// The account, status and role a user row has now (what its count is filed under).
+    fn counted_as(&self, id: &str) -> StoreResult<Option<(String, Status, Role)>> {
+        self.one(
+            "SELECT account_id, status, role FROM users WHERE id = $1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get("account_id")?,
+                    parsed(r, "status", Status::parse)?,
+                    parsed(r, "role", Role::parse)?,
+                ))
+            },
+        )
+    }
+
+    pub fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.one(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND account_id = $1"),
+            params![account_id, id],
+            user_from_row,
+        )
+    }
+
+    pub fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
+        self.one(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $2 AND account_id = $1"),
+            params![account_id, &email.to_lowercase()],
+            user_from_row,
+        )
+    }
+
+    /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
+    pub fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>> {
+        self.one(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR email_lower = lower($1)"),
+            params![id_or_email],
+            user_from_row,
+        )
+    }
+
+    /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
+    pub fn email_exists(&self, email: &str) -> StoreResult<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 AS found FROM users WHERE email_lower = $1",
+                params![&email.to_lowercase()],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    /// Removes the user and every row that refers to it.
+    pub fn delete_user(&self, id: &str) -> StoreResult<()> {
+        if let Some((account, status, role)) = self.counted_as(id)? {
+            self.count_user(&account, status, role, -1)?;
+        }
+        for sql in [
+            "DELETE FROM assistants WHERE user_id = $1 OR assistant_id = $1",
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM password_history WHERE user_id = $1",
+            "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            self.execute(sql, params![id])?;
+        }
+        Ok(())
+    }
+
+    /// A page of users with their `seq`, in `seq` order.
+    pub fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>> {
+        // Two statements rather than `(… IS NULL OR role = …)`: each gets the plan for its own filter.
+        let role_filter = if q.role.is_some() {
+            "role = $5"
+        } else {
+            "CAST($5 AS TEXT) IS NULL"
+        };
+        self.all(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
+                 AND {role_filter} ORDER BY seq LIMIT $4 OFFSET $6"
+            ),
+            params![
+                &q.account_id,
+                q.status.as_str(),
+                q.after_seq,
+                q.limit,
+                q.role.map(Role::as_str),
+                q.offset,
+            ],
+            sequenced_user_from_row,
+        )
+    }
+
+    /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
+    pub fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
+        self.all(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            params![after_seq, limit],
+            sequenced_user_from_row,
+        )
+    }
+
+    pub fn count_users(
+        &self,
+        account_id: &str,
+        status: Status,
+        role: Option<Role>,
+    ) -> StoreResult<u64> {
+        self.count(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_counts WHERE account_id = $1 \
+             AND status = $2 AND (CAST($3 AS TEXT) IS NULL OR role = $3)",
+            params![account_id, status.as_str(), role.map(Role::as_str)],
+        )
+    }
+
+    /// Active and pending Basic users: the seats the Basic-user cap counts.
+    pub fn count_basic_users(&self, account_id: &str) -> StoreResult<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM users WHERE account_id = $1 AND type = 1 \
+             AND status IN ('active', 'pending')",
+            params![account_id],
+        )
+    }
+
+    pub fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        self.execute(
+            &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+            params![&s.id, &s.user_id, s.login_type, s.created_at, s.ended_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
+        self.all(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at, {}",
+                self.dialect().insertion_order()
+            ),
+            params![user_id],
+            session_from_row,
+        )
+    }
+
+    pub fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+        self.all(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at, {}",
+                self.dialect().insertion_order()
+            ),
+            &[],
+            session_from_row,
+        )
+    }
+
+    /// Ends the user's open sessions (only those of `login_type` when given) and revokes every token issued in
+    /// them: a sign-in that ended leaves no token behind. Returns how many sessions ended.
+    pub fn end_sessions(
+        &self,
+        user_id: &str,
+        login_type: Option<i64>,
+        now: i64,
+    ) -> StoreResult<u64> {
+        // The tokens first, while their sessions are still the open ones.
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE revoked = FALSE AND session_id IN \
+             (SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
+             AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2))",
+            params![user_id, login_type],
+        )?;
+        self.execute(
+            "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND ended_at IS NULL \
+             AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2)",
+            params![user_id, login_type, now],
+        )
+    }
+
+    /// Ends one session and revokes its tokens.
+    pub fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE access_tokens SET revoked = TRUE WHERE session_id = $1 AND revoked = FALSE",
+            params![id],
+        )?;
+        self.execute(
+            "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    /// The user's assistants with their `can_manage_host_private_event`.
+    pub fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
+        self.all(
+            &format!(
+                "SELECT {}, a.can_manage_host_private_event FROM assistants a JOIN users u \
+                 ON u.id = a.assistant_id WHERE a.user_id = $1 ORDER BY a.added_at, u.seq",
+                user_columns_of("u")
+            ),
+            params![user_id],
+            |row| {
+                let user = user_from_row(row)?;
+                Ok((user, row.get("can_manage_host_private_event")?))
+            },
+        )
+    }
+
+    /// The users the given user is an assistant of.
+    pub fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
+        self.all(
+            &format!(
+                "SELECT {} FROM assistants a JOIN users u ON u.id = a.user_id WHERE a.assistant_id = $1 \
+                 ORDER BY a.added_at, u.seq",
+                user_columns_of("u")
+            ),
+            params![assistant_id],
+            user_from_row,
+        )
+    }
+
+    pub fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
+        self.all(
+            "SELECT user_id, assistant_id, can_manage_host_private_event, added_at FROM assistants \
+             ORDER BY added_at, user_id, assistant_id",
+            &[],
+            |row| {
+                Ok(AssistantLink {
+                    user_id: row.get("user_id")?,
+                    assistant_id: row.get("assistant_id")?,
+                    can_manage_host_private_event: row.get("can_manage_host_private_event")?,
+                    added_at: row.get("added_at")?,
+                })
+            },
+        )
+    }
+
+    pub fn add_assistant(
+        &self,
+        user_id: &str,
+        assistant_id: &str,
+        can_manage: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO assistants (user_id, assistant_id, can_manage_host_private_event, added_at) \
+             VALUES ($1, $2, $3, $4)",
+            params![user_id, assistant_id, can_manage, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM assistants WHERE user_id = $1 AND assistant_id = $2",
+            params![user_id, assistant_id],
+        )
+    }
+
+    pub fn remove_assistants(&self, user_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM assistants WHERE user_id = $1",
+            params![user_id],
+        )
+    }
+
+    pub fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM assistants WHERE assistant_id = $1",
+            params![assistant_id],
+        )
+    }
+
+    /// Fingerprints of the user's passwords, newest first.
+    pub fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>> {
+        self.all(
+            &format!(
+                "SELECT fingerprint FROM password_history WHERE user_id = $1 \
+                 ORDER BY changed_at DESC, {} DESC LIMIT $2",
+                self.dialect().insertion_order()
+            ),
+            params![user_id, limit],
+            |r| r.get("fingerprint"),
+        )
+    }
+
+    /// Changes since `since`, not counting the password a user was created with.
+    pub fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM password_history WHERE user_id = $1 AND changed_at > $2 \
+             AND initial = FALSE",
+            params![user_id, since],
+        )
+    }
+
+    /// Forgets every account's password history (the key it was recorded under is lost); returns the entries.
+    pub fn clear_password_history(&self) -> StoreResult<u64> {
+        self.execute("DELETE FROM password_history", &[])
+    }
+
+    /// `initial`: the password the user was created with (history, but not a change).
+    pub fn record_password(
+        &self,
+        user_id: &str,
+        fingerprint: &str,
+        at: i64,
+        initial: bool,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO password_history (user_id, fingerprint, changed_at, initial) VALUES ($1, $2, $3, $4)",
+            params![user_id, fingerprint, at, initial],
+        )?;
+        Ok(())
+    }
+
+    pub fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
+        self.all(
+            &format!(
+                "SELECT user_id, fingerprint, changed_at, initial FROM password_history \
+                 ORDER BY changed_at, {}",
+                self.dialect().insertion_order()
+            ),
+            &[],
+            |row| {
+                Ok(PasswordEntry {
+                    user_id: row.get("user_id")?,
+                    fingerprint: row.get("fingerprint")?,
+                    changed_at: row.get("changed_at")?,
+                    initial: row.get("initial")?,
+                })
+            },
+        )
+    }
+
+    pub fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO outbox (to_address, subject, body, created_at) VALUES ($1, $2, $3, $4)",
+            params![&e.to_address, &e.subject, &e.body, e.created_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn outbox(&self) -> StoreResult<Vec<OutboxEmail>> {
+        self.all(
+            "SELECT to_address, subject, body, created_at FROM outbox ORDER BY id",
+            &[],
+            |row| {
+                Ok(OutboxEmail {
+                    to_address: row.get("to_address")?,
+                    subject: row.get("subject")?,
+                    body: row.get("body")?,
+                    created_at: row.get("created_at")?,
+                })
+            },
+        )
+    }
+}
