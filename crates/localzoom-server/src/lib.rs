@@ -1,8 +1,9 @@
 //! localzoom: a Zoom-compatible Users API server.
 //!
-//! A request flows top to bottom through the folders: `http` (router, extractors) → `gate` (authentication, scopes, rate limits)
-//! → `service` (one function per operation: load, ask `domain`, persist) → `domain` (Zoom's rules, no I/O)
-//! → `store` (persistence) → back out through `error` (Zoom's status, code and message).
+//! A request flows top to bottom through the folders: `http` (router, extractors, the error table) → `gate`
+//! (authentication, scopes, rate limits) → `service` (one function per operation: load, ask `domain`, persist)
+//! → `domain` (Zoom's rules, no I/O) and `store` (persistence). Imports only point down (`layering.rs` checks
+//! it); docs/architecture.md is the map.
 
 pub mod blocking;
 pub mod clock;
@@ -13,6 +14,8 @@ pub mod error;
 mod fuzz;
 pub mod gate;
 pub mod http;
+#[cfg(test)]
+mod layering;
 pub mod server;
 pub mod service;
 pub mod store;

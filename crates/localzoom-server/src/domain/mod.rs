@@ -1,6 +1,8 @@
 //! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like.
 
+pub mod error;
 pub mod password;
+pub mod principal;
 pub mod rate_limits;
 pub mod settings;
 pub mod user;

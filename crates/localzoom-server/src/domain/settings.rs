@@ -1,9 +1,8 @@
 //! The account's `security` settings (Zoom's Accounts API), of which localzoom acts on `password_requirement`.
 
+use crate::domain::error::DomainError;
 use localzoom_api::PasswordRequirement;
 use serde_json::{Map, Value, json};
-
-use crate::error::ApiError;
 
 /// The `security` object as `GET /accounts/{accountId}/settings?option=security` returns it: Zoom's defaults
 /// overlaid with what the account stored.
@@ -40,13 +39,13 @@ pub fn password_requirement(stored: &Map<String, Value>) -> PasswordRequirement 
 pub fn apply_security_patch(
     stored: &mut Map<String, Value>,
     patch: &Value,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let Some(patch) = patch.as_object() else {
-        return Err(ApiError::field("security", "Invalid field."));
+        return Err(DomainError::field("security", "Invalid field."));
     };
     if let Some(req) = patch.get("password_requirement") {
         let Some(req) = req.as_object() else {
-            return Err(ApiError::field(
+            return Err(DomainError::field(
                 "security.password_requirement",
                 "Invalid field.",
             ));
@@ -64,7 +63,7 @@ pub fn apply_security_patch(
                 _ => true,
             };
             if !ok {
-                return Err(ApiError::field(&field, "Invalid field."));
+                return Err(DomainError::field(&field, "Invalid field."));
             }
         }
     }
@@ -78,7 +77,7 @@ pub fn apply_security_patch(
             && expect_bool
             && !v.is_boolean()
         {
-            return Err(ApiError::field(
+            return Err(DomainError::field(
                 &format!("security.{key}"),
                 "Invalid field.",
             ));

@@ -1,8 +1,7 @@
 //! The user record and the rules of its lifecycle (create, status, delete).
 
+use crate::domain::error::DomainError;
 use serde_json::{Map, Value};
-
-use crate::error::ApiError;
 
 /// Zoom's login types (`login_type` / `login_types[]`).
 pub const LOGIN_API_USER: i64 = 99;
@@ -167,15 +166,17 @@ pub fn decide_status(
     action: StatusAction,
     max_basic_users: Option<u32>,
     basic_users: u64,
-) -> Result<StatusEffect, ApiError> {
+) -> Result<StatusEffect, DomainError> {
     match action {
         StatusAction::ClockIn | StatusAction::ClockOut => Ok(StatusEffect::None),
         StatusAction::Activate | StatusAction::Deactivate
             if user.role.is_admin() || user.is_zoom_room =>
         {
-            Err(ApiError::StatusProtected)
+            Err(DomainError::StatusProtected)
         }
-        StatusAction::Deactivate if user.upcoming_zoom_events => Err(ApiError::UpcomingZoomEvents),
+        StatusAction::Deactivate if user.upcoming_zoom_events => {
+            Err(DomainError::UpcomingZoomEvents)
+        }
         StatusAction::Deactivate => Ok(StatusEffect::Deactivate),
         StatusAction::Activate => {
             // A deactivated Basic user takes a Basic seat again; active and pending users already hold theirs.
@@ -184,7 +185,7 @@ pub fn decide_status(
                 && let Some(max) = max_basic_users
                 && basic_users >= u64::from(max)
             {
-                return Err(ApiError::BasicUserCap(max));
+                return Err(DomainError::BasicUserCap(max));
             }
             Ok(StatusEffect::Activate)
         }
@@ -195,28 +196,28 @@ pub fn decide_delete(
     user: &UserRecord,
     action: DeleteAction,
     managed_domain: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if user.role == Role::Owner {
-        return Err(ApiError::NotAllowed(
+        return Err(DomainError::NotAllowed(
             "Cannot delete a user out of your account.".into(),
         ));
     }
     if user.is_zoom_room {
-        return Err(ApiError::NotAllowed(
+        return Err(DomainError::NotAllowed(
             "Cannot delete a Zoom Rooms user.".into(),
         ));
     }
     if action == DeleteAction::Disassociate && user.status != Status::Pending {
         if user.login_type == LOGIN_API_USER {
-            return Err(ApiError::Invalid("Unable to unlink API user(s).".into()));
+            return Err(DomainError::Invalid("Unable to unlink API user(s).".into()));
         }
         if user.role == Role::Admin {
-            return Err(ApiError::DisassociateAdmin);
+            return Err(DomainError::DisassociateAdmin);
         }
         if managed_domain
             .is_some_and(|domain| email_domain(&user.email).eq_ignore_ascii_case(domain))
         {
-            return Err(ApiError::DisassociateManagedDomain);
+            return Err(DomainError::DisassociateManagedDomain);
         }
     }
     Ok(())
@@ -236,7 +237,7 @@ pub enum AdminOnly {
     Password,
 }
 
-pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), ApiError> {
+pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> {
     if actor.is_admin() {
         return Ok(());
     }
@@ -245,7 +246,7 @@ pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), ApiError> {
         AdminOnly::Status => "a user's status",
         AdminOnly::Password => "a user's password",
     };
-    Err(ApiError::NotAllowed(format!(
+    Err(DomainError::NotAllowed(format!(
         "Only an account administrator can change {what}."
     )))
 }
@@ -358,7 +359,7 @@ mod tests {
             let u = user(role, Status::Active);
             assert_eq!(
                 decide_status(&u, StatusAction::Deactivate, None, 0),
-                Err(ApiError::StatusProtected)
+                Err(DomainError::StatusProtected)
             );
             assert_eq!(
                 decide_status(&u, StatusAction::ClockIn, None, 0),
@@ -373,7 +374,7 @@ mod tests {
         inactive.user_type = TYPE_BASIC;
         assert_eq!(
             decide_status(&inactive, StatusAction::Activate, Some(3), 3),
-            Err(ApiError::BasicUserCap(3))
+            Err(DomainError::BasicUserCap(3))
         );
         assert_eq!(
             decide_status(&inactive, StatusAction::Activate, Some(3), 2),

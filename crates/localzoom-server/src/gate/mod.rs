@@ -9,8 +9,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::crypto;
-use crate::domain::rate_limits::AccountLimits;
-use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::{Store, TokenKind};
 
@@ -19,30 +17,18 @@ pub mod rate_limit;
 pub mod scopes;
 pub mod shared_limit;
 
-/// Who is calling: the account, the user the token acts for (`me`), the app and its scopes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub account_id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub scopes: Vec<String>,
-    /// The SHA-256 of the bearer token the principal came from, to check it again inside a write.
-    pub token_sha256: [u8; 32],
-    /// The acting user's role now (not when the token was issued).
-    pub role: Role,
-    /// The account's rate limits now (its plan and overrides).
-    pub limits: AccountLimits,
-}
-
-impl Principal {
-    pub fn bearer(&self) -> Bearer {
-        Bearer(self.token_sha256)
-    }
-}
+pub use crate::domain::principal::Principal;
 
 /// A well-formed `Authorization: Bearer …` header, not yet checked against the store: only its SHA-256 is kept.
 #[derive(Debug, Clone)]
 pub struct Bearer([u8; 32]);
+
+impl Bearer {
+    /// The bearer a principal came from, to check it again inside a write.
+    pub fn of(principal: &Principal) -> Bearer {
+        Bearer(principal.token_sha256)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::input::{Fields, PathParams};
 use crate::clock::rfc3339;
 use crate::crypto;
+use crate::domain::error::DomainError;
 use crate::domain::user::{LOGIN_TYPES, Status};
 use crate::error::ApiError;
 use crate::http::state::AppState;
@@ -77,16 +78,17 @@ pub async fn sign_in(
     let now = state.now();
     let session = state
         .db
-        .write(move |store| {
+        .write(move |store| -> Result<_, ApiError> {
             let user = store
                 .find_user(&user_ref)?
-                .ok_or(ApiError::UserNotFound(user_ref))?;
+                .ok_or(DomainError::UserNotFound(user_ref))?;
             if user.status != Status::Active {
-                return Err(ApiError::Invalid(format!(
+                return Err(DomainError::Invalid(format!(
                     "User {} is {} and cannot sign in.",
                     user.email,
                     user.status.as_str()
-                )));
+                ))
+                .into());
             }
             let session = SessionRecord {
                 id: crypto::new_id(),
@@ -111,7 +113,7 @@ pub async fn sessions(
     let sessions = state.db.read(|store| -> Result<_, ApiError> {
         let user = store
             .find_user(&user_ref)?
-            .ok_or_else(|| ApiError::UserNotFound(user_ref.clone()))?;
+            .ok_or_else(|| DomainError::UserNotFound(user_ref.clone()))?;
         Ok(store.sessions(&user.id)?)
     })?;
     Ok(Json(

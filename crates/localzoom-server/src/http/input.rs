@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::listener::{DEFAULT_READ_TIMEOUT, ReadTimeout};
+use crate::domain::error::DomainError;
 use crate::error::ApiError;
 
 /// Largest accepted request body. Zoom's JSON bodies are small; anything bigger is a mistake or an attack.
@@ -39,7 +40,7 @@ impl Fields {
     }
 
     pub fn invalid(&self, name: &str) -> ApiError {
-        ApiError::field(&self.path(name), "Invalid field.")
+        DomainError::field(&self.path(name), "Invalid field.").into()
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -156,7 +157,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             }
             "application/x-www-form-urlencoded" => {
                 nest_form_fields(parse_form(&bytes).ok_or_else(|| {
-                    ApiError::Invalid(
+                    DomainError::Invalid(
                         "Request Body should be a valid form: UTF-8 text, at most 256 fields."
                             .into(),
                     )
@@ -237,9 +238,10 @@ fn nest_form_fields(flat: Vec<(String, String)>) -> Result<Map<String, Value>, A
             .filter(|segment| !segment.is_empty())
             .collect();
         if path.len() > MAX_FORM_DEPTH {
-            return Err(ApiError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "Form field names may nest at most {MAX_FORM_DEPTH} levels deep."
-            )));
+            ))
+            .into());
         }
         let Some((last, parents)) = path.split_last() else {
             continue;
@@ -271,8 +273,11 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 
 async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiError> {
     // Text parts only; file parts of the implemented operations do not exist.
-    let bad =
-        || ApiError::Invalid("Request Body should be a valid multipart/form-data body.".into());
+    let bad = || {
+        ApiError::from(DomainError::Invalid(
+            "Request Body should be a valid multipart/form-data body.".into(),
+        ))
+    };
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|_| bad())?;
@@ -308,7 +313,7 @@ impl Query {
             .map(|v| {
                 v.trim()
                     .parse()
-                    .map_err(|_| ApiError::field(name, "Invalid field."))
+                    .map_err(|_| DomainError::field(name, "Invalid field.").into())
             })
             .transpose()
     }
@@ -321,7 +326,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
         let raw = parts.uri.query().unwrap_or("");
         parse_form(raw.as_bytes())
             .map(Query)
-            .ok_or_else(|| ApiError::Invalid("Invalid query string.".into()))
+            .ok_or_else(|| DomainError::Invalid("Invalid query string.".into()).into())
     }
 }
 
@@ -335,7 +340,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(t)| PathParams(t))
-            .map_err(|_| ApiError::Invalid("Invalid path parameter.".into()))
+            .map_err(|_| DomainError::Invalid("Invalid path parameter.".into()).into())
     }
 }
 

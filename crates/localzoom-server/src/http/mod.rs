@@ -18,6 +18,7 @@ use state::AppState;
 
 pub mod assistants;
 pub mod control;
+pub mod error;
 pub mod input;
 pub mod listener;
 pub mod metrics;

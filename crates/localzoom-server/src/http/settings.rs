@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
+use crate::domain::error::DomainError;
 use crate::error::ApiError;
 use crate::gate::{Bearer, Principal, scopes::OperationId};
 use crate::http::state::AppState;
@@ -15,7 +16,7 @@ use crate::service::users;
 fn require_security_option(query: &Query) -> Result<(), ApiError> {
     match query.get("option") {
         Some("security") => Ok(()),
-        _ => Err(ApiError::field("option", "Invalid field.")),
+        _ => Err(DomainError::field("option", "Invalid field.").into()),
     }
 }
 

@@ -106,7 +106,7 @@ impl AppState {
         f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
     ) -> ApiResult<R> {
         let now = self.now();
-        let bearer = principal.bearer();
+        let bearer = Bearer::of(&principal);
         self.db
             .write(move |store| {
                 let principal = gate::authenticate(store, &bearer, now)?;

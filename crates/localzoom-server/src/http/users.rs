@@ -7,6 +7,7 @@ use localzoom_api::{CreatedUser, EmailCheck, FieldError, PasswordRequirement, Us
 use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
+use crate::domain::error::DomainError;
 use crate::domain::user::{
     CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
 };
@@ -107,7 +108,7 @@ fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<Ne
     let last_name = text("last_name", 64, &mut invalid).unwrap_or_default();
     let display_name = text("display_name", 128, &mut invalid);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(DomainError::Validation(errors).into());
     }
     let action = action.expect("checked above");
     if action == CreateAction::AutoCreate {
@@ -116,7 +117,7 @@ fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<Ne
             .str("password")?
             .is_some_and(|p| password::check(&p, requirement).is_ok());
         if !ok {
-            return Err(ApiError::Invalid("Invalid parameter: password".into()));
+            return Err(DomainError::Invalid("Invalid parameter: password".into()).into());
         }
     }
     Ok(NewUser {
@@ -146,23 +147,25 @@ pub async fn list(
 fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
     let status = match query.get("status") {
         None | Some("") => Status::Active,
-        Some(s) => Status::parse(s).ok_or_else(|| ApiError::field("status", "Invalid field."))?,
+        Some(s) => {
+            Status::parse(s).ok_or_else(|| DomainError::field("status", "Invalid field."))?
+        }
     };
     let page_size = match query.int("page_size")? {
         None => DEFAULT_PAGE_SIZE,
         Some(n) if n >= 1 => (n as u64).min(MAX_PAGE_SIZE),
-        Some(_) => return Err(ApiError::field("page_size", "Invalid field.")),
+        Some(_) => return Err(DomainError::field("page_size", "Invalid field.").into()),
     };
     let role = match query.get("role_id") {
         None | Some("") => None,
         Some(id) => {
-            Some(Role::from_id(id).ok_or_else(|| ApiError::field("role_id", "Invalid field."))?)
+            Some(Role::from_id(id).ok_or_else(|| DomainError::field("role_id", "Invalid field."))?)
         }
     };
     let page_number = match query.int("page_number")? {
         None => None,
         Some(n) if n >= 1 => Some(n as u64),
-        Some(_) => return Err(ApiError::field("page_number", "Invalid field.")),
+        Some(_) => return Err(DomainError::field("page_number", "Invalid field.").into()),
     };
     Ok(ListRequest {
         status,
@@ -269,9 +272,10 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
             || lower.contains("www.")
             || about.contains('<')
         {
-            return Err(ApiError::Invalid(
+            return Err(DomainError::Invalid(
                 "The `about_me` field is illegal and can't contain hyperlinks or HTML code.".into(),
-            ));
+            )
+            .into());
         }
         patch
             .profile
@@ -279,9 +283,10 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
     }
     if let Some(url) = body.str("linkedin_url")? {
         if !url.contains("linkedin.com") {
-            return Err(ApiError::Invalid(
+            return Err(DomainError::Invalid(
                 "The `linkedin_url` field is illegal. The URL must contain `linkedin.com`.".into(),
-            ));
+            )
+            .into());
         }
         patch
             .profile
@@ -320,7 +325,7 @@ pub async fn delete(
     let action = match query.get("action") {
         None | Some("") => DeleteAction::Disassociate,
         Some(action) => DeleteAction::parse(action)
-            .ok_or_else(|| ApiError::field("action", "Invalid field."))?,
+            .ok_or_else(|| DomainError::field("action", "Invalid field."))?,
     };
     state
         .write_as(principal, move |store, principal| {
@@ -339,12 +344,12 @@ pub async fn check_email(
         .get("email")
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .ok_or(ApiError::EmailRequired)
+        .ok_or(DomainError::EmailRequired)
         .and_then(|e| {
             if is_valid_email(e) {
                 Ok(e)
             } else {
-                Err(ApiError::field("email", "Invalid field."))
+                Err(DomainError::field("email", "Invalid field."))
             }
         });
     let existed_email = state.read_as(

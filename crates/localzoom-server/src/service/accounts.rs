@@ -4,6 +4,7 @@ use localzoom_api::TokenResponse;
 use serde_json::Map;
 
 use crate::crypto;
+use crate::domain::error::DomainError;
 use crate::domain::user::{
     LOGIN_WORK_EMAIL, Role, Status, TYPE_LICENSED, UserRecord, email_domain,
 };
@@ -125,10 +126,10 @@ fn reuse_bootstrap(
     if let Some(given) = &req.account_id
         && given != &account_id
     {
-        return Err(ApiError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "this database belongs to account {account_id}, not {given}: leave out --account-id \
              (LOCALZOOM_ACCOUNT_ID) to use it, or give --database (LOCALZOOM_DATABASE) a new file for account {given}"
-        )));
+        )).into());
     }
     let mut account = store
         .account(&account_id)?
@@ -136,11 +137,11 @@ fn reuse_bootstrap(
     if let Some(given) = &req.owner_email
         && !given.eq_ignore_ascii_case(&account.owner_email)
     {
-        return Err(ApiError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "this database's account {account_id} is owned by {}, not {given}: --owner-email \
              (LOCALZOOM_OWNER_EMAIL) only names the owner of a new database; leave it out to use this one",
             account.owner_email
-        )));
+        )).into());
     }
     let owner = store
         .user_by_email(&account_id, &account.owner_email)?
@@ -151,28 +152,28 @@ fn reuse_bootstrap(
     let client_id = req.client_id.clone().unwrap_or(stored_client.clone());
     match store.app(&client_id)? {
         None => {
-            return Err(ApiError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "this database has no app with client id {client_id}: leave out --client-id \
                  (LOCALZOOM_CLIENT_ID) to use its bootstrap app {stored_client}, or register another with \
                  `localzoom apps create --account {account_id} --type s2s`"
-            )));
+            )).into());
         }
         Some(app) if app.account_id != account_id => {
-            return Err(ApiError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "client id {client_id} belongs to another account than this database's bootstrap account \
                  {account_id}"
-            )));
+            )).into());
         }
         Some(app) if app.kind != AppKind::S2s.as_str() => {
-            return Err(ApiError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "client id {client_id} is a user-managed app; the bootstrap app must be a Server-to-Server app"
-            )));
+            )).into());
         }
         Some(app) if !app.active => {
-            return Err(ApiError::Invalid(format!(
+            return Err(DomainError::Invalid(format!(
                 "client id {client_id} is deactivated: leave out --client-id (LOCALZOOM_CLIENT_ID) to use the \
                  bootstrap app {stored_client}"
-            )));
+            )).into());
         }
         Some(app) => {
             if let Some(secret) = &req.client_secret
@@ -181,10 +182,10 @@ fn reuse_bootstrap(
                     &crypto::sha256(secret.as_bytes()),
                 )
             {
-                return Err(ApiError::Invalid(format!(
+                return Err(DomainError::Invalid(format!(
                     "client id {client_id} has another secret in this database: give its secret, or leave out \
                      --client-secret (LOCALZOOM_CLIENT_SECRET)"
-                )));
+                )).into());
             }
         }
     }
@@ -338,23 +339,22 @@ pub fn create_account(
     now: i64,
 ) -> ApiResult<(AccountRecord, UserRecord)> {
     if !PLANS.contains(&plan) {
-        return Err(ApiError::Invalid(format!(
+        return Err(DomainError::Invalid(format!(
             "unknown plan {plan:?}: one of {}",
             PLANS.join(", ")
-        )));
+        ))
+        .into());
     }
     if !crate::domain::user::is_valid_email(owner_email) {
-        return Err(ApiError::Invalid(format!(
-            "{owner_email:?} is not an e-mail address"
-        )));
+        return Err(
+            DomainError::Invalid(format!("{owner_email:?} is not an e-mail address")).into(),
+        );
     }
     if store.email_exists(owner_email)? {
-        return Err(ApiError::EmailTaken(owner_email.to_string()));
+        return Err(DomainError::EmailTaken(owner_email.to_string()).into());
     }
     if store.account(account_id)?.is_some() {
-        return Err(ApiError::Invalid(format!(
-            "account {account_id} exists already"
-        )));
+        return Err(DomainError::Invalid(format!("account {account_id} exists already")).into());
     }
     let account = AccountRecord {
         id: account_id.to_string(),
@@ -387,13 +387,14 @@ pub fn create_app(
 ) -> ApiResult<(AppRecord, String)> {
     // The authorization-code flow sends the browser back to it; an app without one could never be authorized.
     if kind == AppKind::User && redirect_uri.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::Invalid(
+        return Err(DomainError::Invalid(
             "a user-managed app needs a redirect URI (--redirect-uri)".into(),
-        ));
+        )
+        .into());
     }
     let account = store
         .account(account_id)?
-        .ok_or_else(|| ApiError::AccountNotFound(account_id.to_string()))?;
+        .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
     let owner = store
         .user_by_email(&account.id, &account.owner_email)?
         .ok_or_else(|| ApiError::internal("account owner missing"))?;
@@ -416,7 +417,7 @@ pub fn create_app(
 pub fn deactivate_app(store: &Store, client_id: &str) -> ApiResult<AppRecord> {
     let mut app = store
         .app(client_id)?
-        .ok_or_else(|| ApiError::Invalid(format!("no app with client id {client_id}")))?;
+        .ok_or_else(|| DomainError::Invalid(format!("no app with client id {client_id}")))?;
     app.active = false;
     store.update_app(&app)?;
     Ok(app)

@@ -5,9 +5,10 @@ use localzoom_api::{
 };
 
 use crate::clock::rfc3339;
+use crate::domain::error::DomainError;
+use crate::domain::principal::Principal;
 use crate::domain::user::{TYPE_LICENSED, UserRecord};
-use crate::error::{ApiError, ApiResult};
-use crate::gate::Principal;
+use crate::error::ApiResult;
 use crate::service::{resolve_user, users};
 use crate::store::Store;
 
@@ -44,20 +45,23 @@ pub fn add(
     let user = resolve_user(store, principal, user_ref)?;
     let account = users::account(store, &principal.account_id)?;
     if account.plan == "free" {
-        return Err(ApiError::NotAllowed(format!(
+        return Err(DomainError::NotAllowed(format!(
             "Current account must be paid account: {user_ref}"
-        )));
+        ))
+        .into());
     }
     if !licensed(&user) {
-        return Err(ApiError::NotAllowed(format!(
+        return Err(DomainError::NotAllowed(format!(
             "The user must either be a Licensed user or an On-prem user : {user_ref}."
-        )));
+        ))
+        .into());
     }
     let existing = store.assistants(&user.id)?.len();
     if existing + refs.len() > MAX_ASSISTANTS {
-        return Err(ApiError::NotAllowed(format!(
+        return Err(DomainError::NotAllowed(format!(
             "A user can have at most {MAX_ASSISTANTS} assistants."
-        )));
+        ))
+        .into());
     }
     let mut ids = Vec::with_capacity(refs.len());
     for r in refs {
@@ -65,20 +69,22 @@ pub fn add(
         let (found, named) = match (&r.id, &r.email) {
             (Some(id), _) => (store.user_by_id(&account.id, id)?, id.clone()),
             (None, Some(email)) => (store.user_by_email(&account.id, email)?, email.clone()),
-            (None, None) => return Err(ApiError::field("assistants", "Invalid field.")),
+            (None, None) => return Err(DomainError::field("assistants", "Invalid field.").into()),
         };
         let assistant =
-            found.ok_or_else(|| ApiError::NotAllowed(format!("Can't find user {named}.")))?;
+            found.ok_or_else(|| DomainError::NotAllowed(format!("Can't find user {named}.")))?;
         if assistant.id == user.id {
-            return Err(ApiError::NotAllowed(
+            return Err(DomainError::NotAllowed(
                 "Can't assign scheduling privilege to yourself.".into(),
-            ));
+            )
+            .into());
         }
         if !licensed(&assistant) {
-            return Err(ApiError::NotAllowed(format!(
+            return Err(DomainError::NotAllowed(format!(
                 "The user must either be a Licensed user or an On-prem user : {}.",
                 assistant.email
-            )));
+            ))
+            .into());
         }
         if ids.contains(&assistant.id)
             || store
@@ -86,10 +92,11 @@ pub fn add(
                 .iter()
                 .any(|(a, _)| a.id == assistant.id)
         {
-            return Err(ApiError::NotAllowed(format!(
+            return Err(DomainError::NotAllowed(format!(
                 "User {} has already granted scheduling privilege.",
                 assistant.email
-            )));
+            ))
+            .into());
         }
         store.add_assistant(
             &user.id,

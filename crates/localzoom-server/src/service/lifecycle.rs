@@ -1,14 +1,15 @@
 //! Three of the four seed operations: revoke the SSO token, change status, change password.
 
 use crate::crypto::{self, HistoryKey};
+use crate::domain::error::DomainError;
 use crate::domain::password::{self, PasswordRule};
+use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC,
     UserRecord, decide_status, require_admin,
 };
-use crate::error::{ApiError, ApiResult};
-use crate::gate::Principal;
+use crate::error::ApiResult;
 use crate::service::{resolve_user, users};
 use crate::store::{OutboxEmail, Store};
 
@@ -83,11 +84,11 @@ pub fn adopt_history_key(store: &Store, key: &HistoryKey, forget: bool) -> ApiRe
     let check = key_check(key);
     match store.meta_get(META_HISTORY_KEY_CHECK)? {
         Some(stored) if crypto::constant_time_eq(stored.as_bytes(), check.as_bytes()) => return Ok(()),
-        Some(_) if !forget => return Err(ApiError::Invalid(
+        Some(_) if !forget => return Err(DomainError::Invalid(
             "the password history of this database was recorded with another key than the one given: give its \
              key file (--history-key-file), or, if that key is lost, start once with --forget-password-history"
                 .into(),
-        )),
+        ).into()),
         Some(_) => {
             let forgotten = store.clear_password_history()?;
             tracing::warn!(forgotten, "password history forgotten: its key was lost");
@@ -109,29 +110,29 @@ pub fn check_password_change(
     let user = resolve_user(store, principal, user_ref)?;
     require_admin(principal.role, AdminOnly::Password)?;
     if user.role.is_admin() {
-        return Err(ApiError::AdminPassword);
+        return Err(DomainError::AdminPassword.into());
     }
     if user.login_type != LOGIN_WORK_EMAIL {
-        return Err(ApiError::NotWorkEmailUser);
+        return Err(DomainError::NotWorkEmailUser.into());
     }
     let account = users::account(store, &principal.account_id)?;
     password::check(password, &settings::password_requirement(&account.security))
-        .map_err(ApiError::Password)?;
+        .map_err(DomainError::Password)?;
     let print = fingerprint(key, &user.id, password);
     let history = store.password_history(&user.id, account.password_history_count.max(1))?;
     if user.password_hash.is_some() && history.first() == Some(&print) {
-        return Err(ApiError::Password(PasswordRule::SameAsCurrent));
+        return Err(DomainError::Password(PasswordRule::SameAsCurrent).into());
     }
     if history.contains(&print) {
-        return Err(ApiError::Password(PasswordRule::Reused(
-            account.password_history_count,
-        )));
+        return Err(
+            DomainError::Password(PasswordRule::Reused(account.password_history_count)).into(),
+        );
     }
     let day_ago = now - 24 * 60 * 60 * 1000;
     if store.password_changes_since(&user.id, day_ago)?
         >= u64::from(account.password_changes_per_day)
     {
-        return Err(ApiError::Password(PasswordRule::TooManyChangesToday));
+        return Err(DomainError::Password(PasswordRule::TooManyChangesToday).into());
     }
     Ok((user, print))
 }

@@ -7,9 +7,10 @@ pub mod oauth;
 pub mod portable;
 pub mod users;
 
+use crate::domain::error::DomainError;
+use crate::domain::principal::Principal;
 use crate::domain::user::UserRecord;
-use crate::error::{ApiError, ApiResult};
-use crate::gate::Principal;
+use crate::error::ApiResult;
 use crate::store::Store;
 
 /// Resolves a `{userId}` path value: `me`, an e-mail (case-insensitive) or an id, within the caller's account.
@@ -23,7 +24,7 @@ pub fn resolve_user(store: &Store, principal: &Principal, user_ref: &str) -> Api
     } else {
         store.user_by_id(account, user_ref)?
     };
-    found.ok_or_else(|| ApiError::UserNotFound(user_ref.to_string()))
+    found.ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()).into())
 }
 
 #[cfg(test)]
@@ -89,7 +90,7 @@ mod fuzz_targets {
                 let text = String::from_utf8_lossy(input);
                 match db.read(|store| resolve_user(store, &principal, &text)) {
                     Ok(user) => assert_eq!(user.account_id, "FuzzAccount"),
-                    Err(e) => assert_eq!(e, ApiError::UserNotFound(text.to_string())),
+                    Err(e) => assert_eq!(e, DomainError::UserNotFound(text.to_string()).into()),
                 }
             },
         );

@@ -9,6 +9,7 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::error::DomainError;
 use crate::domain::user::UserRecord;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
@@ -96,7 +97,9 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
 
 fn apply(store: &Store, line: Line) -> ApiResult<()> {
     Ok(match line {
-        Line::Header { .. } => return Err(ApiError::Invalid("a second header line".into())),
+        Line::Header { .. } => {
+            return Err(DomainError::Invalid("a second header line".into()).into());
+        }
         Line::Meta { key, value } => store.meta_set(&key, &value),
         Line::Account(a) => store.insert_account(&a),
         Line::User(u) => store.insert_user(&u),

@@ -6,13 +6,14 @@ use serde_json::{Map, Value};
 
 use crate::clock::rfc3339;
 use crate::crypto;
+use crate::domain::error::DomainError;
+use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
     decide_delete, require_admin,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::gate::Principal;
 use crate::service::resolve_user;
 use crate::store::{AccountRecord, Store, UserQuery};
 
@@ -36,14 +37,14 @@ pub fn create(
     now: i64,
 ) -> ApiResult<CreatedUser> {
     if store.email_exists(&new.email)? {
-        return Err(ApiError::EmailTaken(new.email));
+        return Err(DomainError::EmailTaken(new.email).into());
     }
     let account = account(store, &principal.account_id)?;
     if new.user_type == TYPE_BASIC
         && let Some(max) = account.max_basic_users
         && store.count_basic_users(&account.id)? >= u64::from(max)
     {
-        return Err(ApiError::BasicUserCapOnCreate(max));
+        return Err(DomainError::BasicUserCapOnCreate(max).into());
     }
     let (status, login_type) = new.action.initial();
     let display_name = new.display_name.unwrap_or_else(|| {
@@ -88,7 +89,7 @@ pub fn create(
 pub fn account(store: &Store, id: &str) -> ApiResult<AccountRecord> {
     store
         .account(id)?
-        .ok_or_else(|| ApiError::AccountNotFound(id.to_string()))
+        .ok_or_else(|| DomainError::AccountNotFound(id.to_string()).into())
 }
 
 /// `GET /users/{userId}`.
@@ -229,29 +230,29 @@ impl PageCursor {
             .decode(token)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or(ApiError::BadPageToken)?;
-        let (body, mac) = raw.rsplit_once('.').ok_or(ApiError::BadPageToken)?;
+            .ok_or(DomainError::BadPageToken)?;
+        let (body, mac) = raw.rsplit_once('.').ok_or(DomainError::BadPageToken)?;
         let expected = crypto::hmac_hex(key, &[b"page", account_id.as_bytes(), body.as_bytes()]);
         if !crypto::constant_time_eq(&expected.as_bytes()[..32], mac.as_bytes()) {
-            return Err(ApiError::BadPageToken);
+            return Err(DomainError::BadPageToken.into());
         }
         let parts: Vec<&str> = body.split('.').collect();
         let [status, role, after_seq, page_number, issued_at] = parts[..] else {
-            return Err(ApiError::BadPageToken);
+            return Err(DomainError::BadPageToken.into());
         };
         let cursor = PageCursor {
-            status: Status::parse(status).ok_or(ApiError::BadPageToken)?,
+            status: Status::parse(status).ok_or(DomainError::BadPageToken)?,
             role: if role == "-" {
                 None
             } else {
-                Some(Role::parse(role).ok_or(ApiError::BadPageToken)?)
+                Some(Role::parse(role).ok_or(DomainError::BadPageToken)?)
             },
-            after_seq: after_seq.parse().map_err(|_| ApiError::BadPageToken)?,
-            page_number: page_number.parse().map_err(|_| ApiError::BadPageToken)?,
-            issued_at: issued_at.parse().map_err(|_| ApiError::BadPageToken)?,
+            after_seq: after_seq.parse().map_err(|_| DomainError::BadPageToken)?,
+            page_number: page_number.parse().map_err(|_| DomainError::BadPageToken)?,
+            issued_at: issued_at.parse().map_err(|_| DomainError::BadPageToken)?,
         };
         if now - cursor.issued_at > PAGE_TOKEN_TTL_MS || cursor.issued_at > now + 60_000 {
-            return Err(ApiError::BadPageToken);
+            return Err(DomainError::BadPageToken.into());
         }
         Ok(cursor)
     }
@@ -275,7 +276,7 @@ pub fn list(
             let offset = (page - 1)
                 .checked_mul(req.page_size)
                 .filter(|offset| *offset <= i64::MAX as u64)
-                .ok_or_else(|| ApiError::field("page_number", "Invalid field."))?;
+                .ok_or_else(|| DomainError::field("page_number", "Invalid field."))?;
             (req.status, req.role, 0, page, offset)
         }
     };
@@ -339,16 +340,17 @@ pub fn update(
     {
         require_admin(principal.role, AdminOnly::LicenseType)?;
         if user.is_zoom_room && t == TYPE_BASIC {
-            return Err(ApiError::NotAllowed(format!(
+            return Err(DomainError::NotAllowed(format!(
                 "A Zoom Room user cannot be changed to a free user type: {user_ref}"
-            )));
+            ))
+            .into());
         }
         if t == TYPE_BASIC
             && user.status != Status::Inactive
             && let Some(max) = account(store, &user.account_id)?.max_basic_users
             && store.count_basic_users(&user.account_id)? >= u64::from(max)
         {
-            return Err(ApiError::BasicUserCapOnConvert(max));
+            return Err(DomainError::BasicUserCapOnConvert(max).into());
         }
         user.user_type = t;
     }
@@ -421,7 +423,7 @@ fn own_account(
     account_ref: &str,
 ) -> ApiResult<AccountRecord> {
     if account_ref != "me" && account_ref != principal.account_id {
-        return Err(ApiError::AccountNotFound(account_ref.to_string()));
+        return Err(DomainError::AccountNotFound(account_ref.to_string()).into());
     }
     account(store, &principal.account_id)
 }

@@ -1,0 +1,59 @@
+//! What the rules refuse, in the domain's own words. Nothing here knows HTTP: `http/error.rs` is the one table
+//! that turns each refusal into Zoom's status, code and message.
+
+use localzoom_api::FieldError;
+
+use super::password::PasswordRule;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("user not found: {0}")]
+    UserNotFound(String),
+    #[error("account not found: {0}")]
+    AccountNotFound(String),
+    #[error("email taken: {0}")]
+    EmailTaken(String),
+    /// Fields that are missing or malformed.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("bad next_page_token")]
+    BadPageToken,
+    #[error("email is required")]
+    EmailRequired,
+    /// Zoom's generic code 300 with a specific message.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Zoom's generic code 200 ("no privilege / not allowed") with a specific message.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    #[error("admin or Zoom Room status change")]
+    StatusProtected,
+    #[error("user has upcoming Zoom Events")]
+    UpcomingZoomEvents,
+    #[error("basic user cap {0} reached")]
+    BasicUserCap(u32),
+    #[error("basic user cap {0} reached on create")]
+    BasicUserCapOnCreate(u32),
+    #[error("basic user cap {0} reached on type change")]
+    BasicUserCapOnConvert(u32),
+    #[error("password rule: {0:?}")]
+    Password(PasswordRule),
+    #[error("admin password")]
+    AdminPassword,
+    #[error("not a work-email user")]
+    NotWorkEmailUser,
+    #[error("admin cannot be disassociated")]
+    DisassociateAdmin,
+    #[error("managed-domain user cannot be disassociated")]
+    DisassociateManagedDomain,
+}
+
+impl DomainError {
+    /// One field that is missing or malformed.
+    pub fn field(field: &str, message: &str) -> DomainError {
+        DomainError::Validation(vec![FieldError {
+            field: field.to_string(),
+            message: message.to_string(),
+        }])
+    }
+}
