@@ -222,11 +222,13 @@ pub struct ListedUser {
     pub im_group_ids: Vec<String>,
 }
 
-/// A closed set of names Zoom's API takes as text, each with its wire name.
+/// A closed set of names Zoom's API takes as text, each with its wire name: `as_str`, `parse` (`None` for a name
+/// not in the set), `ALL`, `Display`, and serde as the wire name.
+#[macro_export]
 macro_rules! wire_names {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }

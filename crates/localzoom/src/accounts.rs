@@ -3,13 +3,14 @@
 
 use clap::{Args, Subcommand};
 use localzoom_server::clock::{Clock, SystemClock};
+use localzoom_server::domain::account::{AccountPlan, AppKind};
 use localzoom_server::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use localzoom_server::error::ApiError;
 use localzoom_server::service::accounts;
 use localzoom_server::store::{AccountRecord, AppRecord, DEFAULT_POOL_SIZE, StoreError};
 
 use crate::database::{
-    BootstrapArgs, DatabaseArg, OutputArg, failed, mint_bootstrap_token, open_and_bootstrap,
+    BootstrapArgs, DatabaseArg, OutputArg, failed, mint_bootstrap_token, one_of, open_and_bootstrap,
 };
 use crate::output::{Progress, print_records};
 
@@ -47,8 +48,8 @@ pub(crate) enum AppsCommand {
 #[derive(Args)]
 pub(crate) struct CreateAccountArgs {
     /// The account's plan (sets its rate limits).
-    #[arg(long, default_value = "pro", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
-    pub(crate) plan: String,
+    #[arg(long, default_value = "pro", value_parser = one_of(AccountPlan::ALL, AccountPlan::as_str))]
+    pub(crate) plan: AccountPlan,
     /// E-mail of the account's owner (its domain becomes the account's managed domain).
     #[arg(long)]
     pub(crate) owner_email: String,
@@ -75,8 +76,8 @@ pub(crate) struct CreateAppArgs {
     #[arg(long)]
     pub(crate) account: String,
     /// `s2s`: Server-to-Server (account credentials); `user`: user-managed (authorization code).
-    #[arg(long = "type", value_parser = ["s2s", "user"])]
-    pub(crate) kind: String,
+    #[arg(long = "type", value_parser = one_of(AppKind::ALL, AppKind::as_str))]
+    pub(crate) kind: AppKind,
     /// Space-separated scopes (default: the classic admin set for s2s, the classic user set for user apps).
     #[arg(long)]
     pub(crate) scopes: Option<String>,
@@ -136,8 +137,8 @@ pub(crate) struct SetLimitsArgs {
 #[derive(Args)]
 pub(crate) struct SetPlanArgs {
     /// The new plan.
-    #[arg(id = "new_plan", value_name = "PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
-    pub(crate) plan: String,
+    #[arg(id = "new_plan", value_name = "PLAN", value_parser = one_of(AccountPlan::ALL, AccountPlan::as_str))]
+    pub(crate) plan: AccountPlan,
     /// The account (default: the database's bootstrap account).
     #[arg(long)]
     pub(crate) account: Option<String>,
@@ -296,7 +297,7 @@ pub(crate) async fn edit_account(
 
 pub(crate) fn limits_of(account: &AccountRecord) -> AccountLimits {
     AccountLimits {
-        plan: Plan::of(&account.plan),
+        plan: Plan::of(account.plan),
         overrides: account.rate_limit_overrides.clone(),
     }
 }
@@ -364,7 +365,7 @@ pub(crate) async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()
         .unwrap_or_else(localzoom_server::crypto::new_id);
     let (plan, email) = (args.plan, args.owner_email);
     let (account, _) = db
-        .write(move |store| accounts::create_account(store, &id, &plan, &email, now))
+        .write(move |store| accounts::create_account(store, &id, plan, &email, now))
         .await
         .map_err(failed)?;
     print_records(
@@ -394,7 +395,7 @@ pub(crate) fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
 pub(crate) async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
     let db = args.db.open(DEFAULT_POOL_SIZE)?;
     let now = SystemClock.now_ms();
-    let kind = accounts::AppKind::parse(&args.kind).expect("clap checked the value");
+    let kind = args.kind;
     let scopes = args
         .scopes
         .map(|s| s.split_whitespace().map(str::to_string).collect());

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use localzoom_server::clock::{Clock, SystemClock};
+use localzoom_server::domain::account::AccountPlan;
 use localzoom_server::error::ApiError;
 use localzoom_server::server;
 use localzoom_server::service::accounts::{self, BootstrapRequest, PlanNote};
@@ -33,8 +34,8 @@ pub(crate) struct BootstrapArgs {
     #[command(flatten)]
     pub(crate) db: DatabaseArg,
     /// Plan of the bootstrap account: set when it is created, and applied to it when given later [default: pro].
-    #[arg(long, env = "LOCALZOOM_PLAN", value_parser = clap::builder::PossibleValuesParser::new(accounts::PLANS))]
-    pub(crate) plan: Option<String>,
+    #[arg(long, env = "LOCALZOOM_PLAN", value_parser = one_of(AccountPlan::ALL, AccountPlan::as_str))]
+    pub(crate) plan: Option<AccountPlan>,
     /// Bootstrap account id (generated when absent; must match a used database's).
     #[arg(long, env = "LOCALZOOM_ACCOUNT_ID")]
     pub(crate) account_id: Option<String>,
@@ -53,7 +54,7 @@ impl BootstrapArgs {
     /// `serve` applies `--plan` to a used database's account; `token` and `seed` only create with it.
     pub(crate) fn request(&self, apply_plan: bool) -> BootstrapRequest {
         BootstrapRequest {
-            plan: self.plan.clone(),
+            plan: self.plan,
             apply_plan,
             owner_email: self.owner_email.clone(),
             account_id: self.account_id.clone(),
@@ -155,6 +156,20 @@ pub(crate) async fn mint_bootstrap_token(
 }
 
 /// A failure as an operator needs it: Zoom's message, or the real cause of an internal one.
+/// A value parser for one of a closed set: its names as clap's possible values (in help and errors), the typed
+/// value out.
+pub(crate) fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(all.iter().map(|v| name(*v))).map(move |text| {
+        *all.iter()
+            .find(|v| name(**v) == text)
+            .expect("clap accepts only the listed names")
+    })
+}
+
 pub(crate) fn failed(e: impl Into<ApiError>) -> anyhow::Error {
     anyhow::anyhow!("{}", e.into().cause())
 }

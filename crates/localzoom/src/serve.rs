@@ -149,7 +149,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(PlanNote::MovedFrom(old)) => {
             format!("{} (moved from {old} by --plan / LOCALZOOM_PLAN)", b.plan)
         }
-        _ => b.plan.clone(),
+        _ => b.plan.to_string(),
     };
     let mut banner = format!(
         "localzoom listening on http://{} · database {} · plan {plan} · {rate_limits}\n\

@@ -9,6 +9,7 @@ use localzoom_client::types::{AssistantRef, CreateUserInfo, CreateUserRequest};
 use localzoom_client::{
     Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
 };
+use localzoom_server::domain::account::AccountPlan;
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -309,7 +310,20 @@ async fn local_token() -> anyhow::Result<String> {
         db: crate::database::DatabaseArg {
             database: env("LOCALZOOM_DATABASE"),
         },
-        plan: env("LOCALZOOM_PLAN"),
+        plan: env("LOCALZOOM_PLAN")
+            .map(|plan| {
+                AccountPlan::parse(&plan).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "LOCALZOOM_PLAN={plan:?} is no plan: one of {}",
+                        AccountPlan::ALL
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            })
+            .transpose()?,
         owner_email: env("LOCALZOOM_OWNER_EMAIL"),
         account_id: env("LOCALZOOM_ACCOUNT_ID"),
         client_id: env("LOCALZOOM_CLIENT_ID"),

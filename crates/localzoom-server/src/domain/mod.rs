@@ -1,5 +1,6 @@
 //! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like.
 
+pub mod account;
 pub mod error;
 pub mod password;
 pub mod principal;

@@ -6,6 +6,8 @@ use std::fmt;
 /// An operation's *Rate Limit Label* in Zoom's spec: the request type whose quota a call spends.
 pub use localzoom_api::operations::Label;
 
+use super::account::AccountPlan;
+
 /// The plan tiers of Zoom's rate-limit table; Business, Education, Enterprise and Partners share one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
@@ -15,12 +17,12 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// From an account's plan (`free`, `pro`, `business`, `enterprise`).
-    pub fn of(plan: &str) -> Plan {
+    /// The column of an account's plan.
+    pub fn of(plan: AccountPlan) -> Plan {
         match plan {
-            "free" => Plan::Free,
-            "pro" => Plan::Pro,
-            _ => Plan::BusinessPlus,
+            AccountPlan::Free => Plan::Free,
+            AccountPlan::Pro => Plan::Pro,
+            AccountPlan::Business | AccountPlan::Enterprise => Plan::BusinessPlus,
         }
     }
 }

@@ -3,42 +3,95 @@
 use crate::domain::error::DomainError;
 use serde_json::{Map, Value};
 
-/// Zoom's login types (`login_type` / `login_types[]`).
-pub const LOGIN_API_USER: i64 = 99;
-pub const LOGIN_WORK_EMAIL: i64 = 100;
-pub const LOGIN_SSO: i64 = 101;
-/// Every login type Zoom defines (`0` Facebook, `1` Google, … `100` work e-mail, `101` SSO).
-pub const LOGIN_TYPES: [i64; 12] = [0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101];
+/// A closed set of Zoom's integer codes: an integer on the wire, in the database and in exports; a code this
+/// version does not know is refused wherever it is read.
+macro_rules! zoom_codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(into = "i64", try_from = "i64")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $code),+
+        }
 
-/// User plan types.
-pub const TYPE_BASIC: i64 = 1;
-pub const TYPE_LICENSED: i64 = 2;
-pub const VALID_TYPES: [i64; 4] = [1, 2, 4, 99];
+        impl $name {
+            pub fn code(self) -> i64 {
+                self as i64
+            }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
+            pub fn from_code(code: i64) -> Option<$name> {
+                match code {
+                    $($code => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(value: $name) -> i64 {
+                value.code()
+            }
+        }
+
+        impl TryFrom<i64> for $name {
+            type Error = String;
+
+            fn try_from(code: i64) -> Result<$name, String> {
+                $name::from_code(code).ok_or_else(|| format!("unknown {} {code}", stringify!($name)))
+            }
+        }
+    };
+}
+
+zoom_codes! {
+    /// Zoom's login types (`login_type` / `login_types[]`): how a user signs in.
+    LoginType {
+        Facebook = 0,
+        Google = 1,
+        Phone = 11,
+        WeChat = 21,
+        Alipay = 23,
+        Apple = 24,
+        Microsoft = 27,
+        MobileDevice = 97,
+        RingCentral = 98,
+        ApiUser = 99,
+        WorkEmail = 100,
+        Sso = 101,
+    }
+}
+
+zoom_codes! {
+    /// Zoom's user types (`type`): the licence a user holds.
+    UserType {
+        Basic = 1,
+        Licensed = 2,
+        /// Older specs' "On-prem"; no request sets it, an import may carry it.
+        OnPrem = 3,
+        Unassigned = 4,
+        /// "None": only `ssoCreate` users.
+        None = 99,
+    }
+}
+
+/// The types `POST /users` accepts.
+pub const CREATABLE_TYPES: [UserType; 4] = [
+    UserType::Basic,
+    UserType::Licensed,
+    UserType::Unassigned,
+    UserType::None,
+];
+
+localzoom_api::wire_names! {
+    /// A user's role in the account (Zoom's built-in roles).
+    Role {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
     /// Zoom's `role_name`.
     pub fn name(self) -> &'static str {
         match self {
@@ -56,38 +109,19 @@ impl Role {
         }
     }
     pub fn from_id(id: &str) -> Option<Role> {
-        [Role::Owner, Role::Admin, Role::Member]
-            .into_iter()
-            .find(|r| r.id() == id)
+        Role::ALL.iter().copied().find(|r| r.id() == id)
     }
     pub fn is_admin(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pending,
-    Active,
-    Inactive,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Active => "active",
-            Status::Inactive => "inactive",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "pending" => Some(Status::Pending),
-            "active" => Some(Status::Active),
-            "inactive" => Some(Status::Inactive),
-            _ => None,
-        }
+localzoom_api::wire_names! {
+    /// A user's status (`GET /users?status=`).
+    Status {
+        Pending = "pending",
+        Active = "active",
+        Inactive = "inactive",
     }
 }
 
@@ -99,10 +133,10 @@ pub struct UserRecord {
     pub first_name: String,
     pub last_name: String,
     pub display_name: String,
-    pub user_type: i64,
+    pub user_type: UserType,
     pub role: Role,
     pub status: Status,
-    pub login_type: i64,
+    pub login_type: LoginType,
     pub pmi: i64,
     pub use_pmi: bool,
     pub timezone: String,
@@ -138,12 +172,12 @@ impl CreateAction {
         }
     }
     /// The state a new user starts in and how they sign in.
-    pub fn initial(self) -> (Status, i64) {
+    pub fn initial(self) -> (Status, LoginType) {
         match self {
-            CreateAction::Create => (Status::Pending, LOGIN_WORK_EMAIL),
-            CreateAction::AutoCreate => (Status::Active, LOGIN_WORK_EMAIL),
-            CreateAction::CustCreate => (Status::Active, LOGIN_API_USER),
-            CreateAction::SsoCreate => (Status::Active, LOGIN_SSO),
+            CreateAction::Create => (Status::Pending, LoginType::WorkEmail),
+            CreateAction::AutoCreate => (Status::Active, LoginType::WorkEmail),
+            CreateAction::CustCreate => (Status::Active, LoginType::ApiUser),
+            CreateAction::SsoCreate => (Status::Active, LoginType::Sso),
         }
     }
 }
@@ -181,7 +215,7 @@ pub fn decide_status(
         StatusAction::Activate => {
             // A deactivated Basic user takes a Basic seat again; active and pending users already hold theirs.
             if user.status == Status::Inactive
-                && user.user_type == TYPE_BASIC
+                && user.user_type == UserType::Basic
                 && let Some(max) = max_basic_users
                 && basic_users >= u64::from(max)
             {
@@ -208,7 +242,7 @@ pub fn decide_delete(
         ));
     }
     if action == DeleteAction::Disassociate && user.status != Status::Pending {
-        if user.login_type == LOGIN_API_USER {
+        if user.login_type == LoginType::ApiUser {
             return Err(DomainError::Invalid("Unable to unlink API user(s).".into()));
         }
         if user.role == Role::Admin {
@@ -334,10 +368,10 @@ mod tests {
             first_name: String::new(),
             last_name: String::new(),
             display_name: String::new(),
-            user_type: 2,
+            user_type: UserType::Licensed,
             role,
             status,
-            login_type: LOGIN_WORK_EMAIL,
+            login_type: LoginType::WorkEmail,
             pmi: 1,
             use_pmi: false,
             timezone: String::new(),
@@ -371,7 +405,7 @@ mod tests {
     #[test]
     fn activation_respects_the_basic_cap_only_for_inactive_basic_users() {
         let mut inactive = user(Role::Member, Status::Inactive);
-        inactive.user_type = TYPE_BASIC;
+        inactive.user_type = UserType::Basic;
         assert_eq!(
             decide_status(&inactive, StatusAction::Activate, Some(3), 3),
             Err(DomainError::BasicUserCap(3))
@@ -381,9 +415,9 @@ mod tests {
             Ok(StatusEffect::Activate)
         );
         let mut licensed = user(Role::Member, Status::Inactive);
-        licensed.user_type = TYPE_LICENSED;
+        licensed.user_type = UserType::Licensed;
         let mut pending = user(Role::Member, Status::Pending);
-        pending.user_type = TYPE_BASIC;
+        pending.user_type = UserType::Basic;
         for u in [user(Role::Member, Status::Active), licensed, pending] {
             assert_eq!(
                 decide_status(&u, StatusAction::Activate, Some(0), 9),

@@ -13,7 +13,7 @@ use super::input::{Fields, PathParams};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::error::DomainError;
-use crate::domain::user::{LOGIN_TYPES, Status};
+use crate::domain::user::{LoginType, Status};
 use crate::error::ApiError;
 use crate::http::state::AppState;
 use crate::store::SessionRecord;
@@ -58,7 +58,7 @@ fn session_json(s: &SessionRecord) -> Value {
     json!({
         "id": s.id,
         "user_id": s.user_id,
-        "login_type": s.login_type,
+        "login_type": s.login_type.code(),
         "created_at": rfc3339(s.created_at),
         "ended_at": s.ended_at.map(rfc3339),
     })
@@ -73,7 +73,7 @@ pub async fn sign_in(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let login_type = body
         .int("login_type")?
-        .filter(|t| LOGIN_TYPES.contains(t))
+        .and_then(LoginType::from_code)
         .ok_or_else(|| body.invalid("login_type"))?;
     let now = state.now();
     let session = state

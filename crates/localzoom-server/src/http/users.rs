@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::input::{Fields, PathParams, Query};
 use crate::domain::error::DomainError;
 use crate::domain::user::{
-    CreateAction, DeleteAction, Role, Status, VALID_TYPES, is_valid_email, too_long,
+    CREATABLE_TYPES, CreateAction, DeleteAction, Role, Status, UserType, is_valid_email, too_long,
 };
 use crate::domain::{password, settings};
 use crate::error::ApiError;
@@ -87,11 +87,18 @@ fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<Ne
     if email.is_empty() || too_long(&email, 128) || !is_valid_email(&email) {
         invalid("user_info.email");
     }
-    let user_type = info.int("type").ok().flatten();
+    let user_type = info
+        .int("type")
+        .ok()
+        .flatten()
+        .and_then(UserType::from_code)
+        .filter(|t| CREATABLE_TYPES.contains(t));
     match user_type {
-        Some(99) if action != Some(CreateAction::SsoCreate) => invalid("user_info.type"),
-        Some(t) if VALID_TYPES.contains(&t) => {}
-        _ => invalid("user_info.type"),
+        Some(UserType::None) if action != Some(CreateAction::SsoCreate) => {
+            invalid("user_info.type")
+        }
+        Some(_) => {}
+        None => invalid("user_info.type"),
     }
     let text = |name: &str, max: usize, invalid: &mut dyn FnMut(&str)| match info.str(name) {
         Ok(Some(v)) if too_long(&v, max) => {
@@ -240,11 +247,11 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
         use_pmi: body.bool("use_pmi")?,
         ..Default::default()
     };
-    if let Some(t) = body.int("type")? {
-        if !VALID_TYPES.contains(&t) || t == 99 {
-            return Err(body.invalid("type"));
-        }
-        patch.user_type = Some(t);
+    if let Some(code) = body.int("type")? {
+        let user_type = UserType::from_code(code)
+            .filter(|t| CREATABLE_TYPES.contains(t) && *t != UserType::None)
+            .ok_or_else(|| body.invalid("type"))?;
+        patch.user_type = Some(user_type);
     }
     if let Some(pmi) = body.int("pmi")? {
         if !(1_000_000_000..=9_999_999_999).contains(&pmi) {

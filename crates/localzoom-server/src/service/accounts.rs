@@ -4,10 +4,9 @@ use localzoom_api::TokenResponse;
 use serde_json::Map;
 
 use crate::crypto;
+use crate::domain::account::AccountPlan;
 use crate::domain::error::DomainError;
-use crate::domain::user::{
-    LOGIN_WORK_EMAIL, Role, Status, TYPE_LICENSED, UserRecord, email_domain,
-};
+use crate::domain::user::{LoginType, Role, Status, UserRecord, UserType, email_domain};
 use crate::error::{ApiError, ApiResult, OAuthFailure};
 use crate::store::{AccountRecord, AppRecord, Store, TokenKind, TokenRecord};
 
@@ -23,9 +22,6 @@ pub const S2S_ADMIN_SCOPES: &[&str] = &[
 ];
 
 pub const DEFAULT_OWNER_EMAIL: &str = "owner@localzoom.test";
-pub const DEFAULT_PLAN: &str = "pro";
-
-pub const PLANS: &[&str] = &["free", "pro", "business", "enterprise"];
 
 const META_BOOTSTRAP_ACCOUNT: &str = "bootstrap_account_id";
 const META_BOOTSTRAP_CLIENT: &str = "bootstrap_client_id";
@@ -35,7 +31,7 @@ const META_SERVER_KEY: &str = "server_key";
 #[derive(Debug, Clone, Default)]
 pub struct BootstrapRequest {
     /// The plan of a new account (`pro` when none is given); on a used database, see `apply_plan`.
-    pub plan: Option<String>,
+    pub plan: Option<AccountPlan>,
     /// Move a used database's account to `plan` (what `serve --plan` does); otherwise a differing plan is only
     /// reported back, so a `LOCALZOOM_PLAN` exported for `serve` cannot undo `accounts set-plan` through `token`.
     pub apply_plan: bool,
@@ -54,7 +50,7 @@ pub struct BootstrapOutcome {
     /// Set when this run generated the secret: it is shown once and only its hash is kept.
     pub generated_secret: Option<String>,
     pub created: bool,
-    pub plan: String,
+    pub plan: AccountPlan,
     /// What became of a requested plan that differed from the account's.
     pub plan_note: Option<PlanNote>,
 }
@@ -62,9 +58,9 @@ pub struct BootstrapOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanNote {
     /// The account was moved to the requested plan from this one.
-    MovedFrom(String),
+    MovedFrom(AccountPlan),
     /// This plan was requested but not applied (`apply_plan` was off).
-    NotApplied(String),
+    NotApplied(AccountPlan),
 }
 
 /// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
@@ -77,12 +73,12 @@ pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<B
         return reuse_bootstrap(store, req, account_id);
     }
     let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
-    let plan = req.plan.clone().unwrap_or_else(|| DEFAULT_PLAN.into());
+    let plan = req.plan.unwrap_or(AccountPlan::DEFAULT);
     let owner_email = req
         .owner_email
         .clone()
         .unwrap_or_else(|| DEFAULT_OWNER_EMAIL.into());
-    let (_, owner) = create_account(store, &account_id, &plan, &owner_email, now)?;
+    let (_, owner) = create_account(store, &account_id, plan, &owner_email, now)?;
     let client_id = req.client_id.clone().unwrap_or_else(crypto::new_id);
     let (secret, generated_secret) = match &req.client_secret {
         Some(secret) => (secret.clone(), None),
@@ -164,7 +160,7 @@ fn reuse_bootstrap(
                  {account_id}"
             )).into());
         }
-        Some(app) if app.kind != AppKind::S2s.as_str() => {
+        Some(app) if app.kind != AppKind::S2s => {
             return Err(DomainError::Invalid(format!(
                 "client id {client_id} is a user-managed app; the bootstrap app must be a Server-to-Server app"
             )).into());
@@ -191,17 +187,17 @@ fn reuse_bootstrap(
     }
     // Another Server-to-Server app of the account may be named for this run; the bootstrap app stays what it was.
     let mut plan_note = None;
-    if let Some(plan) = &req.plan
-        && plan != &account.plan
+    if let Some(plan) = req.plan
+        && plan != account.plan
     {
         if req.apply_plan {
             plan_note = Some(PlanNote::MovedFrom(std::mem::replace(
                 &mut account.plan,
-                plan.clone(),
+                plan,
             )));
             store.update_account(&account)?;
         } else {
-            plan_note = Some(PlanNote::NotApplied(plan.clone()));
+            plan_note = Some(PlanNote::NotApplied(plan));
         }
     }
     Ok(BootstrapOutcome {
@@ -225,10 +221,10 @@ fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
         first_name: local.to_string(),
         last_name: String::new(),
         display_name: local.to_string(),
-        user_type: TYPE_LICENSED,
+        user_type: UserType::Licensed,
         role: Role::Owner,
         status: Status::Active,
-        login_type: LOGIN_WORK_EMAIL,
+        login_type: LoginType::WorkEmail,
         pmi: crypto::random_digits(10),
         use_pmi: false,
         timezone: String::new(),
@@ -244,40 +240,15 @@ fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
     }
 }
 
-/// The two kinds of OAuth app localzoom serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppKind {
-    /// Server-to-Server: `account_credentials` grant, acts as the account owner with admin scopes.
-    S2s,
-    /// User-managed: authorization-code grant, acts for the user who authorized it, as `me`.
-    User,
-}
+pub use crate::domain::account::AppKind;
 
-impl AppKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppKind::S2s => "s2s",
-            AppKind::User => "user",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AppKind> {
-        match s {
-            "s2s" => Some(AppKind::S2s),
-            "user" => Some(AppKind::User),
-            _ => None,
-        }
-    }
-
-    /// The classic scope set an app of this kind holds unless told otherwise.
-    pub fn default_scopes(self) -> &'static [&'static str] {
-        match self {
-            AppKind::S2s => S2S_ADMIN_SCOPES,
-            AppKind::User => USER_APP_SCOPES,
-        }
+/// The classic scope set an app of this kind holds unless told otherwise.
+pub fn default_scopes(kind: AppKind) -> &'static [&'static str] {
+    match kind {
+        AppKind::S2s => S2S_ADMIN_SCOPES,
+        AppKind::User => USER_APP_SCOPES,
     }
 }
-
 /// The classic user-level scopes a user-managed app holds by default.
 pub const USER_APP_SCOPES: &[&str] = &["user:read", "user:write"];
 
@@ -317,13 +288,9 @@ fn new_app(
         client_secret_sha256: crypto::sha256(secret.as_bytes()).to_vec(),
         account_id: account_id.to_string(),
         owner_user_id: owner_id.to_string(),
-        kind: kind.as_str().into(),
-        scopes: scopes.unwrap_or_else(|| {
-            kind.default_scopes()
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        }),
+        kind,
+        scopes: scopes
+            .unwrap_or_else(|| default_scopes(kind).iter().map(|s| s.to_string()).collect()),
         active: true,
         created_at: now,
         redirect_uri,
@@ -334,17 +301,10 @@ fn new_app(
 pub fn create_account(
     store: &Store,
     account_id: &str,
-    plan: &str,
+    plan: AccountPlan,
     owner_email: &str,
     now: i64,
 ) -> ApiResult<(AccountRecord, UserRecord)> {
-    if !PLANS.contains(&plan) {
-        return Err(DomainError::Invalid(format!(
-            "unknown plan {plan:?}: one of {}",
-            PLANS.join(", ")
-        ))
-        .into());
-    }
     if !crate::domain::user::is_valid_email(owner_email) {
         return Err(
             DomainError::Invalid(format!("{owner_email:?} is not an e-mail address")).into(),
@@ -359,7 +319,7 @@ pub fn create_account(
     let account = AccountRecord {
         id: account_id.to_string(),
         account_number: crypto::random_digits(9),
-        plan: plan.to_string(),
+        plan,
         owner_email: owner_email.to_string(),
         managed_domain: Some(email_domain(owner_email).to_lowercase()),
         max_basic_users: None,
@@ -513,7 +473,7 @@ pub fn account_credentials_grant(
 ) -> Result<TokenResponse, OAuthFailure> {
     let app = authenticate_client(store, client_id, secret)
         .map_err(OAuthFailure::from)?
-        .filter(|app| app.kind == "s2s")
+        .filter(|app| app.kind == AppKind::S2s)
         .ok_or(OAuthFailure::InvalidClient)?;
     if app.account_id != account_id {
         return Err(OAuthFailure::InvalidAccount);

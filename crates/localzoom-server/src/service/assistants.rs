@@ -5,9 +5,10 @@ use localzoom_api::{
 };
 
 use crate::clock::rfc3339;
+use crate::domain::account::AccountPlan;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
-use crate::domain::user::{TYPE_LICENSED, UserRecord};
+use crate::domain::user::{UserRecord, UserType};
 use crate::error::ApiResult;
 use crate::service::{resolve_user, users};
 use crate::store::Store;
@@ -17,7 +18,7 @@ pub const MAX_ASSISTANTS: usize = 30;
 
 /// On-prem (legacy type 3) also qualifies.
 fn licensed(user: &UserRecord) -> bool {
-    user.user_type == TYPE_LICENSED || user.user_type == 3
+    matches!(user.user_type, UserType::Licensed | UserType::OnPrem)
 }
 
 pub fn list(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<AssistantList> {
@@ -44,7 +45,7 @@ pub fn add(
 ) -> ApiResult<AddedAssistants> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = users::account(store, &principal.account_id)?;
-    if account.plan == "free" {
+    if account.plan == AccountPlan::Free {
         return Err(DomainError::NotAllowed(format!(
             "Current account must be paid account: {user_ref}"
         ))

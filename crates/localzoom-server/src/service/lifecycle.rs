@@ -6,8 +6,8 @@ use crate::domain::password::{self, PasswordRule};
 use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
-    AdminOnly, LOGIN_SSO, LOGIN_WORK_EMAIL, Status, StatusAction, StatusEffect, TYPE_BASIC,
-    UserRecord, decide_status, require_admin,
+    AdminOnly, LoginType, Status, StatusAction, StatusEffect, UserRecord, UserType, decide_status,
+    require_admin,
 };
 use crate::error::ApiResult;
 use crate::service::{resolve_user, users};
@@ -22,7 +22,7 @@ pub fn revoke_sso_token(
     now: i64,
 ) -> ApiResult<u64> {
     let user = resolve_user(store, principal, user_ref)?;
-    Ok(store.end_sessions(&user.id, Some(LOGIN_SSO), now)?)
+    Ok(store.end_sessions(&user.id, Some(LoginType::Sso), now)?)
 }
 
 /// `PUT /users/{userId}/status`.
@@ -45,7 +45,7 @@ pub fn set_status(
     match decide_status(&user, action, account.max_basic_users, basic_users)? {
         StatusEffect::Deactivate => {
             user.status = Status::Inactive;
-            user.user_type = TYPE_BASIC;
+            user.user_type = UserType::Basic;
             store.update_user(&user)?;
             store.end_sessions(&user.id, None, now)?;
             store.revoke_user_tokens(&user.id)?;
@@ -112,7 +112,7 @@ pub fn check_password_change(
     if user.role.is_admin() {
         return Err(DomainError::AdminPassword.into());
     }
-    if user.login_type != LOGIN_WORK_EMAIL {
+    if user.login_type != LoginType::WorkEmail {
         return Err(DomainError::NotWorkEmailUser.into());
     }
     let account = users::account(store, &principal.account_id)?;
@@ -152,7 +152,7 @@ pub fn commit_password_change(
     user.password_hash = Some(hash);
     store.update_user(&user)?;
     store.record_password(&user.id, &print, now, false)?;
-    store.end_sessions(&user.id, Some(LOGIN_WORK_EMAIL), now)?;
+    store.end_sessions(&user.id, Some(LoginType::WorkEmail), now)?;
     Ok(store.enqueue_email(&OutboxEmail {
         to_address: user.email.clone(),
         subject: "Your Zoom password has been changed".into(),

@@ -55,11 +55,15 @@ mod fuzz_targets {
             .block_on(db.write(move |store| accounts::bootstrap(store, &request, 0)))
             .unwrap();
         runtime
-            .block_on(
-                db.write(|store| {
-                    accounts::create_account(store, "Other", "pro", "o@other.test", 0)
-                }),
-            )
+            .block_on(db.write(|store| {
+                accounts::create_account(
+                    store,
+                    "Other",
+                    crate::domain::account::AccountPlan::Pro,
+                    "o@other.test",
+                    0,
+                )
+            }))
             .unwrap();
         let principal = Principal {
             account_id: "FuzzAccount".into(),

@@ -62,7 +62,7 @@ pub fn check_authorize(
 ) -> ApiResult<Result<(AppRecord, String), AuthorizeError>> {
     let Some(app) = store
         .app(&req.client_id)?
-        .filter(|app| app.active && app.kind == AppKind::User.as_str())
+        .filter(|app| app.active && app.kind == AppKind::User)
     else {
         return Ok(Err(AuthorizeError::UnknownClient));
     };
@@ -117,7 +117,7 @@ pub fn issue_code(
 
 fn user_app(store: &Store, client_id: &str, secret: &str) -> Result<AppRecord, OAuthFailure> {
     authenticate_client(store, client_id, secret)?
-        .filter(|app| app.kind == AppKind::User.as_str())
+        .filter(|app| app.kind == AppKind::User)
         .ok_or(OAuthFailure::InvalidClient)
 }
 

@@ -10,7 +10,7 @@ use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
-    AdminOnly, CreateAction, DeleteAction, LOGIN_WORK_EMAIL, Role, Status, TYPE_BASIC, UserRecord,
+    AdminOnly, CreateAction, DeleteAction, LoginType, Role, Status, UserRecord, UserType,
     decide_delete, require_admin,
 };
 use crate::error::{ApiError, ApiResult};
@@ -22,7 +22,7 @@ use crate::store::{AccountRecord, Store, UserQuery};
 pub struct NewUser {
     pub action: CreateAction,
     pub email: String,
-    pub user_type: i64,
+    pub user_type: UserType,
     pub first_name: String,
     pub last_name: String,
     pub display_name: Option<String>,
@@ -40,7 +40,7 @@ pub fn create(
         return Err(DomainError::EmailTaken(new.email).into());
     }
     let account = account(store, &principal.account_id)?;
-    if new.user_type == TYPE_BASIC
+    if new.user_type == UserType::Basic
         && let Some(max) = account.max_basic_users
         && store.count_basic_users(&account.id)? >= u64::from(max)
     {
@@ -82,7 +82,7 @@ pub fn create(
         first_name: user.first_name,
         last_name: user.last_name,
         email: user.email,
-        user_type: user.user_type,
+        user_type: user.user_type.code(),
     })
 }
 
@@ -106,7 +106,7 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         last_name: user.last_name.clone(),
         display_name: user.display_name.clone(),
         email: user.email.clone(),
-        user_type: user.user_type,
+        user_type: user.user_type.code(),
         role_name: user.role.name().into(),
         role_id: user.role.id().into(),
         pmi: user.pmi,
@@ -123,7 +123,7 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         status: user.status.as_str().into(),
         account_id: account.id.clone(),
         account_number: account.account_number,
-        login_types: vec![user.login_type],
+        login_types: vec![user.login_type.code()],
         group_ids: Vec::new(),
         im_group_ids: Vec::new(),
         jid: format!("{}@xmpp.localzoom.test", user.id.to_lowercase()),
@@ -160,7 +160,7 @@ pub fn listed(user: &UserRecord) -> ListedUser {
         last_name: user.last_name.clone(),
         display_name: user.display_name.clone(),
         email: user.email.clone(),
-        user_type: user.user_type,
+        user_type: user.user_type.code(),
         pmi: user.pmi,
         timezone: user.timezone.clone(),
         verified: i64::from(user.verified),
@@ -319,7 +319,7 @@ pub struct UserPatch {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub display_name: Option<String>,
-    pub user_type: Option<i64>,
+    pub user_type: Option<UserType>,
     pub pmi: Option<i64>,
     pub use_pmi: Option<bool>,
     pub timezone: Option<String>,
@@ -339,13 +339,13 @@ pub fn update(
         && t != user.user_type
     {
         require_admin(principal.role, AdminOnly::LicenseType)?;
-        if user.is_zoom_room && t == TYPE_BASIC {
+        if user.is_zoom_room && t == UserType::Basic {
             return Err(DomainError::NotAllowed(format!(
                 "A Zoom Room user cannot be changed to a free user type: {user_ref}"
             ))
             .into());
         }
-        if t == TYPE_BASIC
+        if t == UserType::Basic
             && user.status != Status::Inactive
             && let Some(max) = account(store, &user.account_id)?.max_basic_users
             && store.count_basic_users(&user.account_id)? >= u64::from(max)
@@ -413,7 +413,7 @@ pub fn delete(
 pub fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiResult<bool> {
     Ok(store
         .user_by_email(&principal.account_id, email)?
-        .is_some_and(|u| u.login_type == LOGIN_WORK_EMAIL))
+        .is_some_and(|u| u.login_type == LoginType::WorkEmail))
 }
 
 /// `accountId` in `/accounts/{accountId}/settings`: `me` or the caller's own account; any other id is unknown.

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
+use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::rate_limits::{AccountLimits, Overrides};
-use crate::domain::user::{Role, Status};
+use crate::domain::user::{LoginType, Role, Status};
 
 pub mod postgres;
 mod queries;
@@ -56,7 +57,7 @@ impl TransactionError for StoreError {
 pub struct AccountRecord {
     pub id: String,
     pub account_number: i64,
-    pub plan: String,
+    pub plan: AccountPlan,
     pub owner_email: String,
     pub managed_domain: Option<String>,
     pub max_basic_users: Option<u32>,
@@ -74,7 +75,7 @@ pub struct AppRecord {
     pub client_secret_sha256: Vec<u8>,
     pub account_id: String,
     pub owner_user_id: String,
-    pub kind: String,
+    pub kind: AppKind,
     pub scopes: Vec<String>,
     pub active: bool,
     pub created_at: i64,
@@ -146,7 +147,7 @@ pub struct TokenRecord {
 pub struct SessionRecord {
     pub id: String,
     pub user_id: String,
-    pub login_type: i64,
+    pub login_type: LoginType,
     pub created_at: i64,
     pub ended_at: Option<i64>,
 }

@@ -10,8 +10,9 @@ use super::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
     StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
 };
+use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
-use crate::domain::user::{Role, Status, UserRecord};
+use crate::domain::user::{LoginType, Role, Status, UserRecord, UserType};
 
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
 pub struct Store<'c> {
@@ -80,10 +81,10 @@ fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
         first_name: row.get("first_name")?,
         last_name: row.get("last_name")?,
         display_name: row.get("display_name")?,
-        user_type: row.get("type")?,
+        user_type: coded(row, "type", UserType::from_code)?,
         role: parsed(row, "role", Role::parse)?,
         status: parsed(row, "status", Status::parse)?,
-        login_type: row.get("login_type")?,
+        login_type: coded(row, "login_type", LoginType::from_code)?,
         pmi: row.get("pmi")?,
         use_pmi: row.get("use_pmi")?,
         timezone: row.get("timezone")?,
@@ -113,6 +114,14 @@ fn parsed<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> 
     })
 }
 
+/// An integer column holding one of Zoom's codes: a code this version does not know is an error.
+fn coded<T>(row: &Row<'_>, column: &str, from_code: impl Fn(i64) -> Option<T>) -> StoreResult<T> {
+    let code: i64 = row.get(column)?;
+    from_code(code).ok_or_else(|| {
+        StoreError::Corrupt(format!("column {column:?} holds an unknown code {code}"))
+    })
+}
+
 /// A JSON object stored as text; only localzoom writes it, so anything else is corruption.
 fn json_map(row: &Row<'_>, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
     let text: String = row.get(column)?;
@@ -135,7 +144,7 @@ fn account_from_row(row: &Row<'_>) -> StoreResult<AccountRecord> {
     Ok(AccountRecord {
         id: row.get("id")?,
         account_number: row.get("account_number")?,
-        plan: row.get("plan")?,
+        plan: parsed(row, "plan", AccountPlan::parse)?,
         owner_email: row.get("owner_email")?,
         managed_domain: row.get("managed_domain")?,
         max_basic_users: row.get("max_basic_users")?,
@@ -153,7 +162,7 @@ fn app_from_row(row: &Row<'_>) -> StoreResult<AppRecord> {
         client_secret_sha256: row.get("client_secret_sha256")?,
         account_id: row.get("account_id")?,
         owner_user_id: row.get("owner_user_id")?,
-        kind: row.get("kind")?,
+        kind: parsed(row, "kind", AppKind::parse)?,
         scopes: scopes(row)?,
         active: row.get("active")?,
         created_at: row.get("created_at")?,
@@ -181,7 +190,7 @@ fn token_from_row(row: &Row<'_>) -> StoreResult<TokenRecord> {
             })
             .transpose()?,
         limits: Some(AccountLimits {
-            plan: Plan::of(&row.get::<String>("plan")?),
+            plan: Plan::of(parsed(row, "plan", AccountPlan::parse)?),
             overrides: overrides(row)?,
         }),
         revoked: row.get("revoked")?,
@@ -204,7 +213,7 @@ fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id: row.get("id")?,
         user_id: row.get("user_id")?,
-        login_type: row.get("login_type")?,
+        login_type: coded(row, "login_type", LoginType::from_code)?,
         created_at: row.get("created_at")?,
         ended_at: row.get("ended_at")?,
     })
@@ -286,7 +295,7 @@ impl<'c> Store<'c> {
             params![
                 &a.id,
                 a.account_number,
-                &a.plan,
+                a.plan.as_str(),
                 &a.owner_email,
                 a.managed_domain.as_deref(),
                 a.max_basic_users,
@@ -324,7 +333,7 @@ impl<'c> Store<'c> {
              WHERE id = $1",
             params![
                 &a.id,
-                &a.plan,
+                a.plan.as_str(),
                 &a.owner_email,
                 a.managed_domain.as_deref(),
                 a.max_basic_users,
@@ -348,7 +357,7 @@ impl<'c> Store<'c> {
                 &app.client_secret_sha256,
                 &app.account_id,
                 &app.owner_user_id,
-                &app.kind,
+                app.kind.as_str(),
                 &scopes,
                 app.active,
                 app.created_at,
@@ -580,10 +589,10 @@ impl<'c> Store<'c> {
                 &u.first_name,
                 &u.last_name,
                 &u.display_name,
-                u.user_type,
+                u.user_type.code(),
                 u.role.as_str(),
                 u.status.as_str(),
-                u.login_type,
+                u.login_type.code(),
                 u.pmi,
                 u.use_pmi,
                 &u.timezone,
@@ -744,7 +753,13 @@ impl<'c> Store<'c> {
     pub fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         self.execute(
             &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
-            params![&s.id, &s.user_id, s.login_type, s.created_at, s.ended_at],
+            params![
+                &s.id,
+                &s.user_id,
+                s.login_type.code(),
+                s.created_at,
+                s.ended_at
+            ],
         )?;
         Ok(())
     }
@@ -776,7 +791,7 @@ impl<'c> Store<'c> {
     pub fn end_sessions(
         &self,
         user_id: &str,
-        login_type: Option<i64>,
+        login_type: Option<LoginType>,
         now: i64,
     ) -> StoreResult<u64> {
         // The tokens first, while their sessions are still the open ones.
@@ -784,12 +799,12 @@ impl<'c> Store<'c> {
             "UPDATE access_tokens SET revoked = TRUE WHERE revoked = FALSE AND session_id IN \
              (SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
              AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2))",
-            params![user_id, login_type],
+            params![user_id, login_type.map(LoginType::code)],
         )?;
         self.execute(
             "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND ended_at IS NULL \
              AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2)",
-            params![user_id, login_type, now],
+            params![user_id, login_type.map(LoginType::code), now],
         )
     }
 

@@ -193,4 +193,18 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
     );
     // Other users are unaffected.
     app.get("/users/me").await.assert_status(200);
+    // Integer codes too: a user type Zoom does not define is not read as any other.
+    let typed = app.member("typed@example.com").await;
+    execute(
+        &app,
+        &format!("UPDATE users SET type = 7 WHERE id = '{typed}'"),
+    );
+    app.get(&format!("/users/{typed}"))
+        .await
+        .assert_error(500, 500, "Internal server error.");
+    // An account on a plan this version does not know serves nobody rather than the wrong rate limits.
+    execute(&app, "UPDATE accounts SET plan = 'platinum'");
+    app.get("/users/me")
+        .await
+        .assert_error(500, 500, "Internal server error.");
 }

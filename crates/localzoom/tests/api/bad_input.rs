@@ -270,7 +270,7 @@ async fn a_page_token_of_another_account_is_refused() {
             let (account, _) = localzoom_server::service::accounts::create_account(
                 s,
                 "OtherAccount0000000000",
-                "pro",
+                localzoom_server::domain::account::AccountPlan::Pro,
                 "boss@other.test",
                 now,
             )?;

@@ -161,8 +161,10 @@ async fn every_method_works_against_localzoom() {
     assert_eq!(zoom.get_user(&created.id).await.unwrap().status, "active");
 
     // Passwords: only work-email users have one; Zoom's rules come back as typed errors.
-    app.edit_user("ada+test@example.com", |u| u.login_type = 100)
-        .await;
+    app.edit_user("ada+test@example.com", |u| {
+        u.login_type = localzoom_server::domain::user::LoginType::WorkEmail
+    })
+    .await;
     zoom.update_password(&created.id, "Correct7Horse")
         .await
         .unwrap();

@@ -265,7 +265,8 @@ impl TestApp {
         let db = TestDatabase::new();
         let clock = ManualClock::new(START_MS);
         let mut config = ServerConfig::new("127.0.0.1:0", &db.url);
-        config.bootstrap.plan = Some(plan.into());
+        config.bootstrap.plan =
+            Some(localzoom_server::domain::account::AccountPlan::parse(plan).expect("a plan"));
         config.bootstrap.owner_email = Some(OWNER_EMAIL.into());
         config.bootstrap.account_id = Some(ACCOUNT_ID.into());
         config.bootstrap.client_id = Some(CLIENT_ID.into());
@@ -404,7 +405,10 @@ impl TestApp {
     /// An active, Licensed member who signs in with a work e-mail and has no password yet.
     pub async fn member(&self, email: &str) -> String {
         let id = self.create_user("custCreate", email, 2).await;
-        self.edit_user(email, |u| u.login_type = 100).await;
+        self.edit_user(email, |u| {
+            u.login_type = localzoom_server::domain::user::LoginType::WorkEmail
+        })
+        .await;
         id
     }
 
@@ -437,7 +441,8 @@ impl TestApp {
         let session = SessionRecord {
             id: localzoom_server::crypto::new_id(),
             user_id: user_id.to_string(),
-            login_type,
+            login_type: localzoom_server::domain::user::LoginType::from_code(login_type)
+                .expect("a login type"),
             created_at: self.clock_now(),
             ended_at: None,
         };
@@ -484,7 +489,7 @@ impl TestApp {
                     client_secret_sha256: vec![0; 32],
                     account_id: ACCOUNT_ID.into(),
                     owner_user_id: user_id,
-                    kind: "user".into(),
+                    kind: localzoom_server::domain::account::AppKind::User,
                     scopes,
                     active: true,
                     created_at: now,

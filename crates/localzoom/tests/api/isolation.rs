@@ -15,8 +15,13 @@ async fn every_operation_of_account_a_on_a_user_of_account_b_is_a_404() {
     let (b_owner, b_app, b_secret) = app
         .db()
         .write(move |s| -> localzoom_server::error::ApiResult<_> {
-            let (_, owner) =
-                accounts::create_account(s, "AccountB", "business", "owner@b.test", now)?;
+            let (_, owner) = accounts::create_account(
+                s,
+                "AccountB",
+                localzoom_server::domain::account::AccountPlan::Business,
+                "owner@b.test",
+                now,
+            )?;
             let (app, secret) = accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
             Ok((owner, app, secret))
         })

@@ -255,7 +255,13 @@ async fn the_quota_is_the_accounts_shared_by_all_its_apps_and_users_and_no_other
     let (b_app, b_secret) = app
         .db()
         .write(move |s| {
-            accounts::create_account(s, "AccountB", "business", "owner@b.test", now)?;
+            accounts::create_account(
+                s,
+                "AccountB",
+                localzoom_server::domain::account::AccountPlan::Business,
+                "owner@b.test",
+                now,
+            )?;
             accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)
         })
         .await
@@ -292,7 +298,7 @@ async fn the_plan_and_overrides_apply_to_the_next_call() {
     app.clock.advance_ms(1_000);
     app.edit_account(|a| {
         a.rate_limit_overrides.set(Limit::Rate(Label::Light), None);
-        a.plan = "free".into();
+        a.plan = localzoom_server::domain::account::AccountPlan::Free;
     })
     .await;
     assert_eq!(burst(&app, &app.token, Method::GET, &path).await.0, 4);

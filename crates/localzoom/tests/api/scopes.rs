@@ -188,7 +188,10 @@ async fn a_members_token_reaches_its_profile_not_the_account() {
             );
     }
     let record = app.user_record("self@example.com").await;
-    assert_eq!((record.user_type, record.status.as_str()), (2, "active"));
+    assert_eq!(
+        (record.user_type, record.status.as_str()),
+        (localzoom_server::domain::user::UserType::Licensed, "active")
+    );
     assert!(record.password_hash.is_none());
     // Its own profile is its to change.
     call_with(

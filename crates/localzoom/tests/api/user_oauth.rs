@@ -205,7 +205,10 @@ async fn the_full_authorization_code_flow() {
     // The sign-in is a session of the user.
     let sessions = app.sessions(&id);
     assert_eq!(sessions.len(), 1);
-    assert_eq!((sessions[0].login_type, sessions[0].ended_at), (100, None));
+    assert_eq!(
+        (sessions[0].login_type, sessions[0].ended_at),
+        (localzoom_server::domain::user::LoginType::WorkEmail, None)
+    );
 
     // Refresh rotates: a new pair, the old refresh token retired.
     let refreshed = refresh_with(&app, &ua, &refresh).await;
@@ -443,8 +446,10 @@ async fn ending_a_sign_in_ends_its_tokens() {
 
     // An SSO user's app tokens end with its SSO token.
     let sso = app.member("sso@example.com").await;
-    app.edit_user("sso@example.com", |u| u.login_type = 101)
-        .await;
+    app.edit_user("sso@example.com", |u| {
+        u.login_type = localzoom_server::domain::user::LoginType::Sso
+    })
+    .await;
     let (access, refresh, _) = sign_in(&app, &ua, "sso@example.com", "").await;
     get_me(&app, &access).await.assert_status(200);
     app.call(Method::DELETE, &format!("/users/{sso}/token"), None)

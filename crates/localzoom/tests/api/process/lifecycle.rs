@@ -25,7 +25,7 @@ fn state_survives_a_restart_and_a_kill_9() {
     let session = localzoom_server::store::SessionRecord {
         id: "session-1".into(),
         user_id: user.clone(),
-        login_type: 100,
+        login_type: localzoom_server::domain::user::LoginType::WorkEmail,
         created_at: 1,
         ended_at: None,
     };
