@@ -12,7 +12,7 @@ use crate::crypto::{HashParams, HistoryKey, PasswordHashing};
 use crate::gate::failures::FailureWindows;
 use crate::gate::rate_limit::{Limiter, RateLimiter};
 use crate::gate::shared_limit::{Failure, RedisLimiter};
-pub use crate::http::state::AppState;
+pub use crate::gate::state::AppState;
 use crate::service::accounts::{self, BootstrapOutcome, BootstrapRequest};
 use crate::store::Database;
 

@@ -13,9 +13,11 @@ use crate::error::ApiError;
 use crate::store::{Store, TokenKind};
 
 pub mod failures;
+pub mod metrics;
 pub mod rate_limit;
 pub mod scopes;
 pub mod shared_limit;
+pub mod state;
 
 pub use crate::domain::principal::Principal;
 

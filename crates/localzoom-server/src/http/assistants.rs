@@ -7,8 +7,8 @@ use localzoom_api::{AddedAssistants, AssistantList, AssistantRef, SchedulerList}
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
+use crate::gate::state::AppState;
 use crate::gate::{Bearer, Principal, scopes::OperationId};
-use crate::http::state::AppState;
 use crate::service::assistants::{self, MAX_ASSISTANTS};
 
 pub async fn list(

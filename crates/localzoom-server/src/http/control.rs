@@ -15,7 +15,7 @@ use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::user::{LoginType, Status};
 use crate::error::ApiError;
-use crate::http::state::AppState;
+use crate::gate::state::AppState;
 use crate::store::SessionRecord;
 
 /// A request carrying the server's admin key as its bearer token.

@@ -12,21 +12,19 @@ use axum::routing::{MethodFilter, MethodRouter, get, on, post};
 use localzoom_api::operations::{Method, OPERATIONS, Operation, OperationId};
 
 use crate::error::ApiError;
+use crate::gate::metrics::AuthFailure;
 use crate::gate::rate_limit;
-use metrics::AuthFailure;
-use state::AppState;
+use crate::gate::state::AppState;
 
 pub mod assistants;
 pub mod control;
 pub mod error;
 pub mod input;
 pub mod listener;
-pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod settings;
-pub mod state;
 pub mod status;
 pub mod token;
 pub mod users;

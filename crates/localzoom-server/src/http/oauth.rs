@@ -11,7 +11,7 @@ use localzoom_api::TokenResponse;
 
 use super::input::{Fields, Query};
 use crate::error::{ApiError, OAuthFailure};
-use crate::http::state::AppState;
+use crate::gate::state::AppState;
 use crate::service::accounts;
 use crate::service::oauth::{self, AuthorizeRequest};
 use crate::store::Store;
@@ -136,7 +136,7 @@ fn count_failure<T>(
         state.client_failures.record_failure(client_id, now);
         state
             .metrics
-            .auth_failure(super::metrics::AuthFailure::ClientCredentials);
+            .auth_failure(crate::gate::metrics::AuthFailure::ClientCredentials);
     }
 }
 
@@ -254,7 +254,7 @@ pub async fn authorize_submit(
             }
             state
                 .metrics
-                .auth_failure(super::metrics::AuthFailure::SignIn);
+                .auth_failure(crate::gate::metrics::AuthFailure::SignIn);
             return sign_in_page(&request, &app.client_id, Some(WRONG_SIGN_IN));
         }
     };

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 
 use super::input::{Fields, PathParams};
 use crate::error::ApiError;
+use crate::gate::state::AppState;
 use crate::gate::{Principal, scopes::OperationId};
-use crate::http::state::AppState;
 use crate::service::lifecycle;
 
 pub async fn update(

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::input::{Fields, PathParams, Query};
 use crate::domain::error::DomainError;
 use crate::error::ApiError;
+use crate::gate::state::AppState;
 use crate::gate::{Bearer, Principal, scopes::OperationId};
-use crate::http::state::AppState;
 use crate::service::users;
 
 /// localzoom keeps the `security` option only; other options are refused rather than answered with made-up data.

@@ -13,8 +13,8 @@ use crate::domain::user::{
 };
 use crate::domain::{password, settings};
 use crate::error::ApiError;
+use crate::gate::state::AppState;
 use crate::gate::{Bearer, Principal, scopes::OperationId};
-use crate::http::state::AppState;
 use crate::service::lifecycle;
 use crate::service::users::{
     self, DEFAULT_PAGE_SIZE, ListRequest, MAX_PAGE_SIZE, NewUser, UserPatch,

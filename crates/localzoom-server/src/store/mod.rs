@@ -17,6 +17,18 @@ pub mod sqlite;
 
 pub use queries::Store;
 
+/// Schema changes written once for both backends, applied in order after each backend's own history (SQLite's
+/// `sqlite/migrations/0001`–`0007`, PostgreSQL's `postgres/migrations/0001`–`0002`). Each is SQL both accept
+/// (`ALTER TABLE … ADD COLUMN … DEFAULT …`, `CREATE INDEX …`); a change they cannot share goes into both
+/// backends' own lists instead. Appending here is the only way a new migration is added.
+const SHARED_MIGRATIONS: &[&str] = &[];
+
+/// A backend's migrations: its own history, then the shared ones. A database's schema version is how many of
+/// these it has applied.
+fn migrations(own: &'static [&'static str]) -> Vec<&'static str> {
+    own.iter().chain(SHARED_MIGRATIONS).copied().collect()
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// How storage failed. The layers above turn it into their own errors (`From<StoreError>`).

@@ -24,6 +24,7 @@ use postgres::{Client, IsolationLevel, NoTls, Transaction};
 use super::sql::{self, Columns, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
+/// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_session_tokens.sql"),
@@ -404,13 +405,14 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
         let version: i64 = client
             .query_one("SELECT version FROM localzoom_schema", &[])?
             .try_get(0)?;
-        let known = MIGRATIONS.len() as i64;
+        let migrations = super::migrations(MIGRATIONS);
+        let known = migrations.len() as i64;
         if version > known {
             anyhow::bail!(
                 "database schema version {version} is newer than this localzoom understands ({known}); upgrade localzoom"
             );
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
             let mut txn = client.transaction()?;
             txn.batch_execute(sql)?;
             txn.execute(

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::sql::{self, Columns, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
+/// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_user_counts.sql"),
@@ -121,13 +122,14 @@ fn open_connection(path: &Path, create: bool) -> anyhow::Result<Connection> {
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    if version > MIGRATIONS.len() {
+    let migrations = super::migrations(MIGRATIONS);
+    if version > migrations.len() {
         anyhow::bail!(
             "database schema version {version} is newer than this localzoom understands ({}); upgrade localzoom",
-            MIGRATIONS.len()
+            migrations.len()
         );
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;

@@ -1,5 +1,6 @@
 //! What every request shares, and the per-request orchestration of the gate: authenticate, spend the quota,
-//! authorize, then run the service's read or write in one transaction.
+//! authorize, then run the service's read or write in one transaction. Below `http/` (which extracts and
+//! answers) and above `service/` (which it runs), so nothing imports back up.
 
 use std::sync::Arc;
 
