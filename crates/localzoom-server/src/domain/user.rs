@@ -152,6 +152,38 @@ pub struct UserRecord {
     pub last_login_time: Option<i64>,
 }
 
+impl UserRecord {
+    /// A user as one starts: a pending Member with a Basic licence who signs in with a work e-mail, no names, no
+    /// profile, `en-US`. Callers set what differs (`UserRecord { role, ..UserRecord::new(…) }`); a new column's
+    /// default goes here.
+    pub fn new(id: String, account_id: &str, email: &str, created_at: i64) -> UserRecord {
+        UserRecord {
+            id,
+            account_id: account_id.to_string(),
+            email: email.to_string(),
+            first_name: String::new(),
+            last_name: String::new(),
+            display_name: String::new(),
+            user_type: UserType::Basic,
+            role: Role::Member,
+            status: Status::Pending,
+            login_type: LoginType::WorkEmail,
+            pmi: 0,
+            use_pmi: false,
+            timezone: String::new(),
+            dept: String::new(),
+            language: "en-US".into(),
+            verified: false,
+            is_zoom_room: false,
+            upcoming_zoom_events: false,
+            password_hash: None,
+            profile: Map::new(),
+            created_at,
+            last_login_time: None,
+        }
+    }
+}
+
 /// `POST /users` `action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateAction {
@@ -362,28 +394,12 @@ mod tests {
 
     fn user(role: Role, status: Status) -> UserRecord {
         UserRecord {
-            id: "u".into(),
-            account_id: "a".into(),
-            email: "a@b.test".into(),
-            first_name: String::new(),
-            last_name: String::new(),
-            display_name: String::new(),
             user_type: UserType::Licensed,
             role,
             status,
-            login_type: LoginType::WorkEmail,
             pmi: 1,
-            use_pmi: false,
-            timezone: String::new(),
-            dept: String::new(),
-            language: String::new(),
             verified: true,
-            is_zoom_room: false,
-            upcoming_zoom_events: false,
-            password_hash: None,
-            profile: Map::new(),
-            created_at: 0,
-            last_login_time: None,
+            ..UserRecord::new("u".into(), "a", "a@b.test", 0)
         }
     }
 

@@ -6,7 +6,7 @@ use serde_json::Map;
 use crate::crypto;
 use crate::domain::account::AccountPlan;
 use crate::domain::error::DomainError;
-use crate::domain::user::{LoginType, Role, Status, UserRecord, UserType, email_domain};
+use crate::domain::user::{Role, Status, UserRecord, UserType, email_domain};
 use crate::error::{ApiError, ApiResult, OAuthFailure};
 use crate::store::{AccountRecord, AppRecord, Store, TokenKind, TokenRecord};
 
@@ -215,28 +215,14 @@ fn reuse_bootstrap(
 fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
     let local = email.split('@').next().unwrap_or("owner");
     UserRecord {
-        id: crypto::new_id(),
-        account_id: account_id.to_string(),
-        email: email.to_string(),
         first_name: local.to_string(),
-        last_name: String::new(),
         display_name: local.to_string(),
         user_type: UserType::Licensed,
         role: Role::Owner,
         status: Status::Active,
-        login_type: LoginType::WorkEmail,
         pmi: crypto::random_digits(10),
-        use_pmi: false,
-        timezone: String::new(),
-        dept: String::new(),
-        language: "en-US".into(),
         verified: true,
-        is_zoom_room: false,
-        upcoming_zoom_events: false,
-        password_hash: None,
-        profile: Map::new(),
-        created_at: now,
-        last_login_time: None,
+        ..UserRecord::new(crypto::new_id(), account_id, email, now)
     }
 }
 

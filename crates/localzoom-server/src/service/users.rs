@@ -53,28 +53,16 @@ pub fn create(
             .to_string()
     });
     let user = UserRecord {
-        id: crypto::new_id(),
-        account_id: account.id.clone(),
-        email: new.email,
         first_name: new.first_name,
         last_name: new.last_name,
         display_name,
         user_type: new.user_type,
-        role: Role::Member,
         status,
         login_type,
         pmi: crypto::random_digits(10),
-        use_pmi: false,
-        timezone: String::new(),
-        dept: String::new(),
-        language: "en-US".into(),
         verified: status == Status::Active,
-        is_zoom_room: false,
-        upcoming_zoom_events: false,
         password_hash: new.password_hash,
-        profile: Map::new(),
-        created_at: now,
-        last_login_time: None,
+        ..UserRecord::new(crypto::new_id(), &account.id, &new.email, now)
     };
     store.insert_user(&user)?;
     Ok(CreatedUser {
