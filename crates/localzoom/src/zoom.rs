@@ -10,9 +10,11 @@ use localzoom_client::{
     Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
 };
 use localzoom_server::domain::account::AccountPlan;
+use localzoom_server::domain::user::{CREATABLE_TYPES, Status, UserType};
 use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::database::one_of;
 use crate::output::{Output, Progress, print_records};
 
 /// Where the API is and who calls it.
@@ -50,9 +52,9 @@ pub struct ZoomArgs {
 pub enum UsersCommand {
     /// List users (every page).
     List {
-        /// active, inactive or pending.
-        #[arg(long, default_value = "active")]
-        status: String,
+        /// Which users.
+        #[arg(long, default_value = "active", value_parser = one_of(Status::ALL, Status::as_str))]
+        status: Status,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
@@ -69,8 +71,8 @@ pub enum UsersCommand {
         #[arg(long)]
         email: String,
         /// 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic, 99 None (ssoCreate only).
-        #[arg(long = "type", default_value_t = 1)]
-        user_type: i64,
+        #[arg(long = "type", default_value = "1", value_parser = one_of(&CREATABLE_TYPES, UserType::as_str))]
+        user_type: UserType,
         /// How Zoom creates the user: `create` (invitation e-mail), `autoCreate`, `custCreate`, `ssoCreate`.
         #[arg(long, default_value = "create", value_parser = ["create", "autoCreate", "custCreate", "ssoCreate"])]
         action: String,
@@ -100,8 +102,8 @@ pub enum UsersCommand {
         #[arg(long)]
         display_name: Option<String>,
         /// User type: 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic.
-        #[arg(long = "type")]
-        user_type: Option<i64>,
+        #[arg(long = "type", value_parser = one_of(&[UserType::Basic, UserType::Licensed, UserType::Unassigned], UserType::as_str))]
+        user_type: Option<UserType>,
         /// Department.
         #[arg(long)]
         dept: Option<String>,
@@ -410,7 +412,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::List { status, zoom } => {
             let client = zoom.client(false).await?;
-            let users = client.list_all_users(Some(&status)).await?;
+            let users = client.list_all_users(Some(status.as_str())).await?;
             let rows = users.iter().map(|u| json!(u)).collect();
             print_records(zoom.output, USER_COLUMNS, rows, false);
         }
@@ -438,7 +440,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                 action,
                 user_info: CreateUserInfo {
                     email,
-                    user_type,
+                    user_type: user_type.code(),
                     first_name,
                     last_name,
                     display_name: None,
@@ -464,7 +466,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                 first_name,
                 last_name,
                 display_name,
-                user_type,
+                user_type: user_type.map(UserType::code),
                 dept,
                 job_title,
                 timezone,

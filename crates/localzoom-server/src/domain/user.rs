@@ -15,8 +15,17 @@ macro_rules! zoom_codes {
         }
 
         impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
             pub fn code(self) -> i64 {
                 self as i64
+            }
+
+            /// The code as text (command-line values).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($code)),+
+                }
             }
 
             pub fn from_code(code: i64) -> Option<$name> {

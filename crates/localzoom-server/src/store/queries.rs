@@ -3,9 +3,11 @@
 //! prepared), `CAST(… AS BIGINT|TEXT)` where PostgreSQL must know a parameter's type, `TRUE`/`FALSE`, and no `$`
 //! anywhere else. What differs comes from `Dialect`.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
-use super::sql::{Connection, Dialect, Param, Row, params};
+use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
     StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
@@ -19,9 +21,49 @@ pub struct Store<'c> {
     conn: &'c dyn Connection,
 }
 
-const USER_COLUMNS: &str = "id, account_id, email, first_name, last_name, display_name, type, role, status, \
-    login_type, pmi, use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, \
-    password_hash, profile, created_at, last_login_time, seq";
+// Column lists as literals, so that statements are `concat!`ed at compile time: building them per call showed in
+// the per-request instruction count.
+macro_rules! user_columns {
+    () => {
+        "id, account_id, email, first_name, last_name, display_name, type, role, status, login_type, pmi, \
+         use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, password_hash, profile, \
+         created_at, last_login_time, seq"
+    };
+}
+
+macro_rules! account_columns {
+    () => {
+        "id, account_number, plan, owner_email, managed_domain, max_basic_users, password_history_count, \
+         password_changes_per_day, security, created_at, rate_limits"
+    };
+}
+
+macro_rules! app_columns {
+    () => {
+        "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, created_at, redirect_uri"
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        "t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, t.kind, \
+         t.session_id, u.role, ac.plan, ac.rate_limits"
+    };
+}
+
+macro_rules! code_columns {
+    () => {
+        "code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, login_type, created_at, ended_at"
+    };
+}
+
+const USER_COLUMNS: &str = user_columns!();
 
 /// The columns a user write sets, in the order of `user_params`.
 const USER_WRITE_COLUMNS: [&str; 23] = [
@@ -49,20 +91,6 @@ const USER_WRITE_COLUMNS: [&str; 23] = [
     "created_at",
     "last_login_time",
 ];
-
-const ACCOUNT_COLUMNS: &str = "id, account_number, plan, owner_email, managed_domain, max_basic_users, \
-    password_history_count, password_changes_per_day, security, created_at, rate_limits";
-
-const APP_COLUMNS: &str = "client_id, client_secret_sha256, account_id, owner_user_id, kind, scopes, active, \
-    created_at, redirect_uri";
-
-const TOKEN_COLUMNS: &str = "t.token_sha256, t.client_id, t.account_id, t.user_id, t.scopes, t.issued_at, t.expires_at, t.kind, \
-     t.session_id, u.role, ac.plan, ac.rate_limits";
-
-const CODE_COLUMNS: &str =
-    "code_sha256, client_id, user_id, redirect_uri, code_challenge, expires_at, used";
-
-const SESSION_COLUMNS: &str = "id, user_id, login_type, created_at, ended_at";
 
 /// `USER_COLUMNS` qualified with a table alias, for joins.
 fn user_columns_of(alias: &str) -> String {
@@ -228,13 +256,13 @@ impl<'c> Store<'c> {
         self.conn.dialect()
     }
 
-    fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
         self.conn.execute(sql, params)
     }
 
     fn all<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         map: impl Fn(&Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
@@ -248,7 +276,7 @@ impl<'c> Store<'c> {
 
     fn one<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         map: impl Fn(&Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
@@ -261,7 +289,7 @@ impl<'c> Store<'c> {
     }
 
     /// A query whose one row has one column `n`.
-    fn count(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+    fn count(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
         self.one(sql, params, |row| row.get::<u64>("n"))?
             .ok_or_else(|| StoreError::Corrupt("a count returned no row".into()))
     }
@@ -289,8 +317,10 @@ impl<'c> Store<'c> {
     pub fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
         let security = Value::Object(a.security.clone()).to_string();
         self.execute(
-            &format!(
-                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            concat!(
+                "INSERT INTO accounts (",
+                account_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ),
             params![
                 &a.id,
@@ -311,7 +341,11 @@ impl<'c> Store<'c> {
 
     pub fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
         self.one(
-            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+            concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts WHERE id = $1"
+            ),
             params![id],
             account_from_row,
         )
@@ -319,7 +353,11 @@ impl<'c> Store<'c> {
 
     pub fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
         self.all(
-            &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id"),
+            concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM accounts ORDER BY created_at, id"
+            ),
             &[],
             account_from_row,
         )
@@ -328,11 +366,10 @@ impl<'c> Store<'c> {
     pub fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
         let security = Value::Object(a.security.clone()).to_string();
         self.execute(
-            "UPDATE accounts SET plan = $2, owner_email = $3, managed_domain = $4, max_basic_users = $5, \
-             password_history_count = $6, password_changes_per_day = $7, security = $8, rate_limits = $9 \
-             WHERE id = $1",
+            "UPDATE accounts SET plan = $1, owner_email = $2, managed_domain = $3, max_basic_users = $4, \
+             password_history_count = $5, password_changes_per_day = $6, security = $7, rate_limits = $8 \
+             WHERE id = $9",
             params![
-                &a.id,
                 a.plan.as_str(),
                 &a.owner_email,
                 a.managed_domain.as_deref(),
@@ -341,6 +378,7 @@ impl<'c> Store<'c> {
                 a.password_changes_per_day,
                 &security,
                 a.rate_limit_overrides.to_json().as_deref(),
+                &a.id,
             ],
         )?;
         Ok(())
@@ -349,8 +387,10 @@ impl<'c> Store<'c> {
     pub fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let scopes = app.scopes.join(" ");
         self.execute(
-            &format!(
-                "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            concat!(
+                "INSERT INTO apps (",
+                app_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ),
             params![
                 &app.client_id,
@@ -370,15 +410,15 @@ impl<'c> Store<'c> {
     pub fn update_app(&self, app: &AppRecord) -> StoreResult<()> {
         let scopes = app.scopes.join(" ");
         self.execute(
-            "UPDATE apps SET client_secret_sha256 = $2, owner_user_id = $3, scopes = $4, active = $5, \
-             redirect_uri = $6 WHERE client_id = $1",
+            "UPDATE apps SET client_secret_sha256 = $1, owner_user_id = $2, scopes = $3, active = $4, \
+             redirect_uri = $5 WHERE client_id = $6",
             params![
-                &app.client_id,
                 &app.client_secret_sha256,
                 &app.owner_user_id,
                 &scopes,
                 app.active,
                 app.redirect_uri.as_deref(),
+                &app.client_id,
             ],
         )?;
         Ok(())
@@ -386,7 +426,7 @@ impl<'c> Store<'c> {
 
     pub fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
         self.one(
-            &format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"),
+            concat!("SELECT ", app_columns!(), " FROM apps WHERE client_id = $1"),
             params![client_id],
             app_from_row,
         )
@@ -394,8 +434,10 @@ impl<'c> Store<'c> {
 
     pub fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>> {
         self.all(
-            &format!(
-                "SELECT {APP_COLUMNS} FROM apps WHERE account_id = $1 ORDER BY created_at, client_id"
+            concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM apps WHERE account_id = $1 ORDER BY created_at, client_id"
             ),
             params![account_id],
             app_from_row,
@@ -404,7 +446,11 @@ impl<'c> Store<'c> {
 
     pub fn all_apps(&self) -> StoreResult<Vec<AppRecord>> {
         self.all(
-            &format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, client_id"),
+            concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM apps ORDER BY created_at, client_id"
+            ),
             &[],
             app_from_row,
         )
@@ -434,8 +480,10 @@ impl<'c> Store<'c> {
     /// A token as the gate sees it: revoked also when its app is deactivated.
     pub fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
         self.one(
-            &format!(
-                "SELECT {TOKEN_COLUMNS}, t.revoked OR NOT a.active AS revoked \
+            concat!(
+                "SELECT ",
+                token_columns!(),
+                ", t.revoked OR NOT a.active AS revoked \
                  FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
                  JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
                  WHERE t.token_sha256 = $1"
@@ -448,8 +496,10 @@ impl<'c> Store<'c> {
     pub fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         // The lookup's columns, with the revocation as stored (not folded with the app's state).
         self.all(
-            &format!(
-                "SELECT {TOKEN_COLUMNS}, t.revoked FROM access_tokens t \
+            concat!(
+                "SELECT ",
+                token_columns!(),
+                ", t.revoked FROM access_tokens t \
                  JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
                  ORDER BY t.issued_at, t.token_sha256"
             ),
@@ -493,8 +543,10 @@ impl<'c> Store<'c> {
 
     pub fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
         self.execute(
-            &format!(
-                "INSERT INTO oauth_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            concat!(
+                "INSERT INTO oauth_codes (",
+                code_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
             ),
             params![
                 &c.code_sha256,
@@ -509,12 +561,14 @@ impl<'c> Store<'c> {
         Ok(())
     }
 
-    /// Marks a code used and returns it as it was (so a second use can be told from a first).
+    /// Marks a code used and returns it as it was (so a second use can be told from a first). Needs no row lock:
+    /// writes run one at a time on either backend (PostgreSQL's writers take one advisory lock first).
     pub fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>> {
         let found = self.one(
-            &format!(
-                "SELECT {CODE_COLUMNS} FROM oauth_codes WHERE code_sha256 = $1{}",
-                self.dialect().for_update()
+            concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM oauth_codes WHERE code_sha256 = $1"
             ),
             params![code_sha256],
             code_from_row,
@@ -528,44 +582,44 @@ impl<'c> Store<'c> {
 
     pub fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
         self.all(
-            &format!("SELECT {CODE_COLUMNS} FROM oauth_codes ORDER BY expires_at, code_sha256"),
+            concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM oauth_codes ORDER BY expires_at, code_sha256"
+            ),
             &[],
             code_from_row,
         )
     }
 
     pub fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let placeholders = (1..=USER_WRITE_COLUMNS.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO users ({}) VALUES ({placeholders})",
-            USER_WRITE_COLUMNS.join(", ")
-        );
-        self.write_user(&sql, u)?;
+        static INSERT: LazyLock<String> = LazyLock::new(|| {
+            let placeholders = (1..=USER_WRITE_COLUMNS.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "INSERT INTO users ({}) VALUES ({placeholders})",
+                USER_WRITE_COLUMNS.join(", ")
+            )
+        });
+        self.write_user(INSERT.as_str(), u)?;
         self.count_user(&u.account_id, u.status, u.role, 1)
     }
 
+    /// Writes the whole record back (its `id` and `created_at` are the ones it was read with).
     pub fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        static UPDATE: LazyLock<String> = LazyLock::new(|| {
+            let assignments = USER_WRITE_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, column)| format!("{column} = ${}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("UPDATE users SET {assignments} WHERE id = $1")
+        });
         let before = self.counted_as(&u.id)?;
-        // The insert's parameter numbering. `id` (the key) and `created_at` never change, but PostgreSQL must see
-        // every parameter to type it, hence the no-op test of `created_at`'s.
-        let created_at = 1 + USER_WRITE_COLUMNS
-            .iter()
-            .position(|c| *c == "created_at")
-            .expect("a listed column");
-        let assignments = USER_WRITE_COLUMNS
-            .iter()
-            .enumerate()
-            .filter(|(_, column)| !matches!(**column, "id" | "created_at"))
-            .map(|(i, column)| format!("{column} = ${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "UPDATE users SET {assignments} WHERE id = $1 AND CAST(${created_at} AS BIGINT) IS NOT NULL"
-        );
-        self.write_user(&sql, u)?;
+        self.write_user(UPDATE.as_str(), u)?;
         if let Some((account, status, role)) = before
             && (status != u.status || role != u.role)
         {
@@ -576,7 +630,7 @@ impl<'c> Store<'c> {
     }
 
     /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
-    fn write_user(&self, sql: &str, u: &UserRecord) -> StoreResult<()> {
+    fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         let email_lower = u.email.to_lowercase();
         let profile = Value::Object(u.profile.clone()).to_string();
         self.execute(
@@ -643,7 +697,11 @@ impl<'c> Store<'c> {
 
     pub fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
         self.one(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $2 AND account_id = $1"),
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE account_id = $1 AND id = $2"
+            ),
             params![account_id, id],
             user_from_row,
         )
@@ -651,7 +709,11 @@ impl<'c> Store<'c> {
 
     pub fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
         self.one(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $2 AND account_id = $1"),
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE account_id = $1 AND email_lower = $2"
+            ),
             params![account_id, &email.to_lowercase()],
             user_from_row,
         )
@@ -660,7 +722,11 @@ impl<'c> Store<'c> {
     /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
     pub fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>> {
         self.one(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR email_lower = lower($1)"),
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = $1 OR email_lower = lower($1)"
+            ),
             params![id_or_email],
             user_from_row,
         )
@@ -697,22 +763,29 @@ impl<'c> Store<'c> {
     /// A page of users with their `seq`, in `seq` order.
     pub fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>> {
         // Two statements rather than `(… IS NULL OR role = …)`: each gets the plan for its own filter.
-        let role_filter = if q.role.is_some() {
-            "role = $5"
+        let sql = if q.role.is_some() {
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 AND role = $4 \
+                 ORDER BY seq LIMIT $5 OFFSET $6"
+            )
         } else {
-            "CAST($5 AS TEXT) IS NULL"
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
+                 AND CAST($4 AS TEXT) IS NULL ORDER BY seq LIMIT $5 OFFSET $6"
+            )
         };
         self.all(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
-                 AND {role_filter} ORDER BY seq LIMIT $4 OFFSET $6"
-            ),
+            sql,
             params![
                 &q.account_id,
                 q.status.as_str(),
                 q.after_seq,
-                q.limit,
                 q.role.map(Role::as_str),
+                q.limit,
                 q.offset,
             ],
             sequenced_user_from_row,
@@ -722,7 +795,11 @@ impl<'c> Store<'c> {
     /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
     pub fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
         self.all(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ),
             params![after_seq, limit],
             sequenced_user_from_row,
         )
@@ -752,7 +829,11 @@ impl<'c> Store<'c> {
 
     pub fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         self.execute(
-            &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+            concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5)"
+            ),
             params![
                 &s.id,
                 &s.user_id,
@@ -766,9 +847,14 @@ impl<'c> Store<'c> {
 
     pub fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
         self.all(
-            &format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at, {}",
-                self.dialect().insertion_order()
+            by_insertion_order!(
+                self.dialect(),
+                concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE user_id = $1 ORDER BY created_at, "
+                ),
+                ""
             ),
             params![user_id],
             session_from_row,
@@ -777,9 +863,14 @@ impl<'c> Store<'c> {
 
     pub fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
         self.all(
-            &format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at, {}",
-                self.dialect().insertion_order()
+            by_insertion_order!(
+                self.dialect(),
+                concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions ORDER BY created_at, "
+                ),
+                ""
             ),
             &[],
             session_from_row,
@@ -802,9 +893,9 @@ impl<'c> Store<'c> {
             params![user_id, login_type.map(LoginType::code)],
         )?;
         self.execute(
-            "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND ended_at IS NULL \
-             AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2)",
-            params![user_id, login_type.map(LoginType::code), now],
+            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
+             AND (CAST($3 AS BIGINT) IS NULL OR login_type = $3)",
+            params![now, user_id, login_type.map(LoginType::code)],
         )
     }
 
@@ -815,39 +906,37 @@ impl<'c> Store<'c> {
             params![id],
         )?;
         self.execute(
-            "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
-            params![id, now],
+            "UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
+            params![now, id],
         )?;
         Ok(())
     }
 
     /// The user's assistants with their `can_manage_host_private_event`.
     pub fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
-        self.all(
-            &format!(
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
                 "SELECT {}, a.can_manage_host_private_event FROM assistants a JOIN users u \
                  ON u.id = a.assistant_id WHERE a.user_id = $1 ORDER BY a.added_at, u.seq",
                 user_columns_of("u")
-            ),
-            params![user_id],
-            |row| {
-                let user = user_from_row(row)?;
-                Ok((user, row.get("can_manage_host_private_event")?))
-            },
-        )
+            )
+        });
+        self.all(SQL.as_str(), params![user_id], |row| {
+            let user = user_from_row(row)?;
+            Ok((user, row.get("can_manage_host_private_event")?))
+        })
     }
 
     /// The users the given user is an assistant of.
     pub fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
-        self.all(
-            &format!(
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
                 "SELECT {} FROM assistants a JOIN users u ON u.id = a.user_id WHERE a.assistant_id = $1 \
                  ORDER BY a.added_at, u.seq",
                 user_columns_of("u")
-            ),
-            params![assistant_id],
-            user_from_row,
-        )
+            )
+        });
+        self.all(SQL.as_str(), params![assistant_id], user_from_row)
     }
 
     pub fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
@@ -905,10 +994,10 @@ impl<'c> Store<'c> {
     /// Fingerprints of the user's passwords, newest first.
     pub fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>> {
         self.all(
-            &format!(
-                "SELECT fingerprint FROM password_history WHERE user_id = $1 \
-                 ORDER BY changed_at DESC, {} DESC LIMIT $2",
-                self.dialect().insertion_order()
+            by_insertion_order!(
+                self.dialect(),
+                "SELECT fingerprint FROM password_history WHERE user_id = $1 ORDER BY changed_at DESC, ",
+                " DESC LIMIT $2"
             ),
             params![user_id, limit],
             |r| r.get("fingerprint"),
@@ -946,10 +1035,10 @@ impl<'c> Store<'c> {
 
     pub fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
         self.all(
-            &format!(
-                "SELECT user_id, fingerprint, changed_at, initial FROM password_history \
-                 ORDER BY changed_at, {}",
-                self.dialect().insertion_order()
+            by_insertion_order!(
+                self.dialect(),
+                "SELECT user_id, fingerprint, changed_at, initial FROM password_history ORDER BY changed_at, ",
+                ""
             ),
             &[],
             |row| {

@@ -1,7 +1,7 @@
 //! What a backend supplies: a connection inside a transaction that runs SQL with positional parameters and hands
 //! back rows whose columns are read by name. Every query is written once, in `queries.rs`, in the SQL both
-//! backends accept (`$1` placeholders, `CAST(… AS BIGINT)`, `TRUE`/`FALSE`); the few real differences sit in
-//! `Dialect`.
+//! backends accept (`$N` placeholders first appearing in order, `CAST(… AS BIGINT)`, `TRUE`/`FALSE`); the few
+//! real differences sit in `Dialect`.
 
 use std::cell::Cell;
 
@@ -90,53 +90,43 @@ pub enum Value<'r> {
     Blob(&'r [u8]),
 }
 
-/// A backend's row: column values by position.
+/// A backend's row: its columns' names and values by position.
 pub trait RawRow {
+    fn column_count(&self) -> usize;
+    fn column_name(&self, index: usize) -> Option<&str>;
     fn value(&self, index: usize) -> StoreResult<Value<'_>>;
 }
 
-/// The column names of a result, looked up by name. Row mappers read columns in about the order the query lists
-/// them, so the column after the last one found is tried first: a lookup is one comparison, not a scan.
-pub struct Columns {
-    names: Vec<String>,
-    next: Cell<usize>,
+/// A row of a result, read by column name. Row mappers read columns in about the order the query lists them, so
+/// the column after the last one found (`next`, shared by the rows of one query) is tried first: a lookup is one
+/// comparison, not a scan.
+pub struct Row<'r> {
+    raw: &'r dyn RawRow,
+    next: &'r Cell<usize>,
 }
 
-impl Columns {
-    pub fn new(names: impl IntoIterator<Item = impl Into<String>>) -> Columns {
-        Columns {
-            names: names.into_iter().map(Into::into).collect(),
-            next: Cell::new(0),
-        }
+impl<'r> Row<'r> {
+    pub fn new(raw: &'r dyn RawRow, next: &'r Cell<usize>) -> Row<'r> {
+        Row { raw, next }
     }
 
     fn index(&self, name: &str) -> StoreResult<usize> {
         let hint = self.next.get();
-        let found = if self.names.get(hint).is_some_and(|n| n == name) {
+        let found = if self.raw.column_name(hint) == Some(name) {
             hint
         } else {
-            self.names.iter().position(|n| n == name).ok_or_else(|| {
-                StoreError::Corrupt(format!("the query returned no column {name:?}"))
-            })?
+            (0..self.raw.column_count())
+                .find(|i| self.raw.column_name(*i) == Some(name))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("the query returned no column {name:?}"))
+                })?
         };
         self.next.set(found + 1);
         Ok(found)
     }
-}
-
-/// A row of a result, read by column name.
-pub struct Row<'r> {
-    raw: &'r dyn RawRow,
-    columns: &'r Columns,
-}
-
-impl<'r> Row<'r> {
-    pub fn new(raw: &'r dyn RawRow, columns: &'r Columns) -> Row<'r> {
-        Row { raw, columns }
-    }
 
     pub fn get<T: FromValue>(&self, column: &str) -> StoreResult<T> {
-        let value = self.raw.value(self.columns.index(column)?)?;
+        let value = self.raw.value(self.index(column)?)?;
         T::from_value(value).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "column {column:?} holds {value:?}, not a {}",
@@ -226,44 +216,50 @@ pub enum Dialect {
     Postgres,
 }
 
-impl Dialect {
-    /// A column that orders a table's rows as they were inserted, for tables whose key is not a sequence:
-    /// SQLite's implicit `rowid`, PostgreSQL's `seq` column.
-    pub fn insertion_order(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "rowid",
-            Dialect::Postgres => "seq",
+/// `before` + the column that orders a table's rows as they were inserted + `after`, for this dialect: SQLite's
+/// implicit `rowid`, PostgreSQL's `seq` column (tables whose key is not a sequence). A literal, built at compile
+/// time.
+macro_rules! by_insertion_order {
+    ($dialect:expr, $before:expr, $after:expr) => {
+        match $dialect {
+            $crate::store::sql::Dialect::Sqlite => concat!($before, "rowid", $after),
+            $crate::store::sql::Dialect::Postgres => concat!($before, "seq", $after),
         }
-    }
+    };
+}
+pub(crate) use by_insertion_order;
 
-    /// Appended to a `SELECT` that reads a row the same transaction then changes. PostgreSQL locks it (another
-    /// node's writer must not read it in between); SQLite's single writer already excludes that.
-    pub fn for_update(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE",
+/// Whether `sql`'s parameters first appear in the order of their numbers (`$1` before `$2` …; repeats anywhere).
+/// SQLite numbers `$N` parameters by first appearance, PostgreSQL by `N`: written in order, the same text binds the
+/// same way on both, so no statement needs translating. Both backends check it in debug builds (every test).
+pub fn placeholders_in_order(sql: &str) -> bool {
+    let mut next = 1;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(n) = rest[..digits].parse::<usize>() else {
+            return false;
+        };
+        if n == next {
+            next += 1;
+        } else if n > next {
+            return false;
         }
     }
-
-    /// `sql` as this backend prepares it: SQLite numbers its parameters `?N` (to it, `$1` is a parameter *named*
-    /// "$1", numbered by first appearance, which would bind `$2 … $1` the wrong way round).
-    pub fn prepare(self, sql: &str) -> std::borrow::Cow<'_, str> {
-        match self {
-            Dialect::Postgres => std::borrow::Cow::Borrowed(sql),
-            Dialect::Sqlite => std::borrow::Cow::Owned(sql.replace('$', "?")),
-        }
-    }
+    true
 }
 
-/// One connection inside a transaction: all a backend implements.
+/// One connection inside a transaction: all a backend implements. Statements are `'static` (literals, or built
+/// once): a backend may key what it learns of a statement (its column names) by its address.
 pub trait Connection {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
-    fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64>;
+    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64>;
     /// Runs a query and hands every row to `each`, in order.
     fn query(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()>;
@@ -274,33 +270,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_numbers_the_parameters_postgres_keeps_them() {
-        let sql = "UPDATE t SET a = $2 WHERE id = $1 AND b = $12";
-        assert_eq!(
-            Dialect::Sqlite.prepare(sql),
-            "UPDATE t SET a = ?2 WHERE id = ?1 AND b = ?12"
-        );
-        assert_eq!(Dialect::Postgres.prepare(sql), sql);
+    fn parameters_must_first_appear_in_order() {
+        assert!(placeholders_in_order(
+            "UPDATE t SET a = $1 WHERE id = $2 OR $1 IS NULL AND b = $3"
+        ));
+        assert!(!placeholders_in_order("UPDATE t SET a = $2 WHERE id = $1"));
+        assert!(!placeholders_in_order("SELECT $1, $3"));
+        assert!(!placeholders_in_order("SELECT '$'"));
     }
 
-    struct Values(Vec<Value<'static>>);
+    struct Values(Vec<(&'static str, Value<'static>)>);
 
     impl RawRow for Values {
+        fn column_count(&self) -> usize {
+            self.0.len()
+        }
+
+        fn column_name(&self, index: usize) -> Option<&str> {
+            self.0.get(index).map(|(name, _)| *name)
+        }
+
         fn value(&self, index: usize) -> StoreResult<Value<'_>> {
-            Ok(self.0[index])
+            Ok(self.0[index].1)
         }
     }
 
     #[test]
     fn columns_are_read_by_name_in_any_order_and_wrong_values_are_errors() {
-        let columns = Columns::new(["id", "n", "flag", "gone"]);
         let raw = Values(vec![
-            Value::Text("u1"),
-            Value::Int(7),
-            Value::Int(1),
-            Value::Null,
+            ("id", Value::Text("u1")),
+            ("n", Value::Int(7)),
+            ("flag", Value::Int(1)),
+            ("gone", Value::Null),
         ]);
-        let row = Row::new(&raw, &columns);
+        let next = Cell::new(0);
+        let row = Row::new(&raw, &next);
         assert!(row.get::<bool>("flag").unwrap());
         assert_eq!(row.get::<String>("id").unwrap(), "u1");
         assert_eq!(row.get::<u32>("n").unwrap(), 7);

@@ -21,7 +21,7 @@ use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 
-use super::sql::{self, Columns, Dialect, Param, RawRow, Row, Value};
+use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
 /// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
@@ -460,6 +460,14 @@ impl ToSql for Param<'_> {
 struct PostgresRow<'r>(&'r postgres::Row);
 
 impl RawRow for PostgresRow<'_> {
+    fn column_count(&self) -> usize {
+        self.0.columns().len()
+    }
+
+    fn column_name(&self, index: usize) -> Option<&str> {
+        self.0.columns().get(index).map(|c| c.name())
+    }
+
     fn value(&self, index: usize) -> StoreResult<Value<'_>> {
         let row = self.0;
         let ty = row.columns()[index].type_();
@@ -511,22 +519,24 @@ impl sql::Connection for PostgresConnection<'_> {
         Dialect::Postgres
     }
 
-    fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
         Ok(self.txn.borrow_mut().execute(&statement, &bound(params))?)
     }
 
     fn query(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()> {
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
-        let columns = Columns::new(statement.columns().iter().map(|c| c.name()));
         let rows = self.txn.borrow_mut().query(&statement, &bound(params))?;
+        let next = std::cell::Cell::new(0);
         for row in &rows {
-            each(&Row::new(&PostgresRow(row), &columns))?;
+            each(&Row::new(&PostgresRow(row), &next))?;
         }
         Ok(())
     }

@@ -1,15 +1,17 @@
 //! SQLite backend: WAL, one writer thread that commits every write waiting at that moment in one transaction
 //! (group commit: one fsync per batch, durability per request), and a pool of reader connections.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use super::sql::{self, Columns, Dialect, Param, RawRow, Row, Value};
+use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
 /// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
@@ -27,7 +29,7 @@ const MAX_BATCH: usize = 512;
 
 pub struct SqliteDatabase {
     path: PathBuf,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<(Connection, ColumnNames)>>,
     writer: mpsc::Sender<Job>,
     pub(crate) health: super::StorageHealth,
     pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
@@ -49,7 +51,7 @@ impl SqliteDatabase {
             .spawn(move || writer_loop(conn, rx, &stats))?;
         Ok(SqliteDatabase {
             path,
-            readers: Mutex::new(vec![reader]),
+            readers: Mutex::new(vec![(reader, ColumnNames::default())]),
             writer: tx,
             health: super::StorageHealth::default(),
             writer_stats,
@@ -65,15 +67,21 @@ impl SqliteDatabase {
         f: impl FnOnce(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let pooled = self.readers.lock().map_err(StoreError::unavailable)?.pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => open_connection(&self.path, false).map_err(StoreError::unavailable)?,
+        let (conn, names) = match pooled {
+            Some(pooled) => pooled,
+            None => (
+                open_connection(&self.path, false).map_err(StoreError::unavailable)?,
+                ColumnNames::default(),
+            ),
         };
         // A deferred transaction gives every statement in `f` the same snapshot.
         conn.prepare_cached("BEGIN DEFERRED")
             .and_then(|mut s| s.execute([]))
             .map_err(StoreError::from)?;
-        let result = f(&Store::new(&SqliteConnection(&conn)));
+        let result = f(&Store::new(&SqliteConnection {
+            conn: &conn,
+            names: &names,
+        }));
         let ended = conn
             .prepare_cached("COMMIT")
             .and_then(|mut s| s.execute([]));
@@ -81,7 +89,7 @@ impl SqliteDatabase {
         if ended.is_ok()
             && let Ok(mut readers) = self.readers.lock()
         {
-            readers.push(conn);
+            readers.push((conn, names));
         }
         ended.map_err(StoreError::from)?;
         result
@@ -139,6 +147,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::WriterStats) {
+    let names = ColumnNames::default();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -161,7 +170,7 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::Write
                 replies.push(job(Err(error.clone())).1);
                 continue;
             }
-            let (reply, intact) = run_in_savepoint(&conn, job);
+            let (reply, intact) = run_in_savepoint(&conn, &names, job);
             replies.push(reply);
             // Some errors (I/O, disk full, out of memory) roll back the whole transaction, not just the job.
             if !intact || conn.is_autocommit() {
@@ -186,7 +195,7 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::Write
 
 /// Runs one job so that its failure (an error or a panic) undoes only its own writes. Returns its reply and
 /// whether the transaction is still sound (its undo worked).
-fn run_in_savepoint(conn: &Connection, job: Job) -> (Reply, bool) {
+fn run_in_savepoint(conn: &Connection, names: &ColumnNames, job: Job) -> (Reply, bool) {
     // Cached statements: these run around every write, and parsing them each time showed in profiles.
     let run = |sql: &str| {
         conn.prepare_cached(sql)
@@ -199,7 +208,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> (Reply, bool) {
             false,
         );
     }
-    let connection = SqliteConnection(conn);
+    let connection = SqliteConnection { conn, names };
     let store = Store::new(&connection);
     match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&store)))) {
         Ok((failed, reply)) => {
@@ -216,7 +225,35 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> (Reply, bool) {
 }
 
 /// One SQLite connection inside a transaction, as the store's queries use it.
-struct SqliteConnection<'c>(&'c Connection);
+struct SqliteConnection<'c> {
+    conn: &'c Connection,
+    names: &'c ColumnNames,
+}
+
+/// The column names of the statements run on one connection, keyed by the statement's address (statements are
+/// `'static`). Asking SQLite for a name takes its mutex and a UTF-8 check each time, which showed in the
+/// instructions per request; a statement's columns do not change while the server runs.
+#[derive(Default)]
+struct ColumnNames(RefCell<HashMap<(usize, usize), Names>>);
+
+/// One statement's column names, in order.
+type Names = Arc<[Box<str>]>;
+
+impl ColumnNames {
+    fn of(&self, sql: &'static str, statement: &rusqlite::Statement<'_>) -> Names {
+        self.0
+            .borrow_mut()
+            .entry((sql.as_ptr() as usize, sql.len()))
+            .or_insert_with(|| {
+                statement
+                    .column_names()
+                    .into_iter()
+                    .map(Box::from)
+                    .collect()
+            })
+            .clone()
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -236,11 +273,22 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
+struct SqliteRow<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    names: &'r [Box<str>],
+}
 
 impl RawRow for SqliteRow<'_, '_> {
+    fn column_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn column_name(&self, index: usize) -> Option<&str> {
+        self.names.get(index).map(|name| &**name)
+    }
+
     fn value(&self, index: usize) -> StoreResult<Value<'_>> {
-        Ok(match self.0.get_ref(index)? {
+        Ok(match self.row.get_ref(index)? {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(n) => Value::Int(n),
             ValueRef::Text(bytes) => Value::Text(
@@ -261,22 +309,25 @@ impl sql::Connection for SqliteConnection<'_> {
         Dialect::Sqlite
     }
 
-    fn execute(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
-        let mut statement = self.0.prepare_cached(&Dialect::Sqlite.prepare(sql))?;
+    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
+        let mut statement = self.conn.prepare_cached(sql)?;
         Ok(statement.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
     fn query(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let mut statement = self.0.prepare_cached(&Dialect::Sqlite.prepare(sql))?;
-        let columns = Columns::new(statement.column_names());
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let names = self.names.of(sql, &statement);
         let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+        let next = Cell::new(0);
         while let Some(row) = rows.next()? {
-            each(&Row::new(&SqliteRow(row), &columns))?;
+            each(&Row::new(&SqliteRow { row, names: &names }, &next))?;
         }
         Ok(())
     }

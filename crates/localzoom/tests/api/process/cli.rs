@@ -111,6 +111,42 @@ fn the_users_commands_drive_the_api() {
     );
     let me: Value = serde_json::from_slice(&local.stdout).unwrap();
     assert_eq!(me["email"], "owner@localzoom.test");
+
+    // Closed sets are checked before anything is sent: a value outside one is clap's error (exit 2) with the
+    // possible values; a listed one arrives typed.
+    let refused: [(&[&str], &str); 3] = [
+        (&["users", "list", "--status", "gone"], "gone"),
+        (
+            &[
+                "users",
+                "create",
+                "--email",
+                "x@localzoom.test",
+                "--type",
+                "3",
+            ],
+            "3",
+        ),
+        (&["users", "update", &id, "--type", "99"], "99"),
+    ];
+    for (args, value) in refused {
+        let output = zoom_cli(&server, args, None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}'"))
+                && stderr.contains("possible values"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let inactive = zoom_json(&server, &["users", "list", "--status", "inactive"], None);
+    let ids: Vec<&str> = inactive
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
 }
 
 #[backend_test]
