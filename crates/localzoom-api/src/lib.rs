@@ -43,9 +43,9 @@ pub struct TokenResponse {
 }
 
 /// `POST /users` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateUserRequest {
-    pub action: String,
+    pub action: CreateAction,
     pub user_info: CreateUserInfo,
 }
 
@@ -275,6 +275,20 @@ wire_names! {
         Disassociate = "disassociate",
         /// Delete the user permanently.
         Delete = "delete",
+    }
+}
+
+wire_names! {
+    /// `POST /users` `action`: how Zoom creates the user.
+    CreateAction {
+        /// A pending user who gets an invitation e-mail.
+        Create = "create",
+        /// An active user with the password given, on a managed domain.
+        AutoCreate = "autoCreate",
+        /// An active API user (no sign-in).
+        CustCreate = "custCreate",
+        /// An active SSO user.
+        SsoCreate = "ssoCreate",
     }
 }
 

@@ -21,11 +21,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("usage: update_user_status USER [activate|deactivate]");
         return std::process::ExitCode::from(2);
     };
-    let action = match action.as_deref() {
-        Some("activate") => StatusAction::Activate,
-        None | Some("deactivate") => StatusAction::Deactivate,
-        Some(other) => {
-            eprintln!("unknown action {other:?}: activate or deactivate");
+    let action = match action.as_deref().map(StatusAction::parse) {
+        None => StatusAction::Deactivate,
+        Some(Some(action)) => action,
+        Some(None) => {
+            eprintln!("unknown action: activate, deactivate, clock_in or clock_out");
             return std::process::ExitCode::from(2);
         }
     };

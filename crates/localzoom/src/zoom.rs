@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use localzoom_client::types::{AssistantRef, CreateUserInfo, CreateUserRequest};
+use localzoom_client::types::{AssistantRef, CreateAction, CreateUserInfo, CreateUserRequest};
 use localzoom_client::{
     Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
 };
@@ -74,8 +74,8 @@ pub enum UsersCommand {
         #[arg(long = "type", default_value = "1", value_parser = one_of(&CREATABLE_TYPES, UserType::as_str))]
         user_type: UserType,
         /// How Zoom creates the user: `create` (invitation e-mail), `autoCreate`, `custCreate`, `ssoCreate`.
-        #[arg(long, default_value = "create", value_parser = ["create", "autoCreate", "custCreate", "ssoCreate"])]
-        action: String,
+        #[arg(long, default_value = "create", value_parser = one_of(CreateAction::ALL, CreateAction::as_str))]
+        action: CreateAction,
         /// First name.
         #[arg(long)]
         first_name: Option<String>,
@@ -121,8 +121,8 @@ pub enum UsersCommand {
         /// The user: id, e-mail or `me`.
         user: String,
         /// `disassociate` keeps the user as a Zoom user outside this account; `delete` removes it for good.
-        #[arg(long, default_value = "disassociate", value_parser = ["disassociate", "delete"])]
-        action: String,
+        #[arg(long, default_value = "disassociate", value_parser = one_of(DeleteAction::ALL, DeleteAction::as_str))]
+        action: DeleteAction,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
@@ -131,8 +131,8 @@ pub enum UsersCommand {
         /// The user: id, e-mail or `me`.
         user: String,
         /// `activate` or `deactivate`.
-        #[arg(value_parser = ["activate", "deactivate"])]
-        action: String,
+        #[arg(value_parser = one_of(&[StatusAction::Activate, StatusAction::Deactivate], StatusAction::as_str))]
+        action: StatusAction,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
@@ -481,12 +481,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::Delete { user, action, zoom } => {
             let client = zoom.client(false).await?;
-            let how = if action == "delete" {
-                DeleteAction::Delete
-            } else {
-                DeleteAction::Disassociate
-            };
-            client.delete_user(&user, how).await?;
+            client.delete_user(&user, action).await?;
             done(
                 zoom.output,
                 &format!("{action}d {user}"),
@@ -495,12 +490,7 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::Status { user, action, zoom } => {
             let client = zoom.client(false).await?;
-            let to = if action == "activate" {
-                StatusAction::Activate
-            } else {
-                StatusAction::Deactivate
-            };
-            client.update_status(&user, to).await?;
+            client.update_status(&user, action).await?;
             done(
                 zoom.output,
                 &format!("{action}d {user}"),

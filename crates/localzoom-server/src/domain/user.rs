@@ -193,37 +193,17 @@ impl UserRecord {
     }
 }
 
-/// `POST /users` `action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreateAction {
-    Create,
-    AutoCreate,
-    CustCreate,
-    SsoCreate,
-}
-
-impl CreateAction {
-    pub fn parse(s: &str) -> Option<CreateAction> {
-        match s {
-            "create" => Some(CreateAction::Create),
-            "autoCreate" => Some(CreateAction::AutoCreate),
-            "custCreate" => Some(CreateAction::CustCreate),
-            "ssoCreate" => Some(CreateAction::SsoCreate),
-            _ => None,
-        }
-    }
-    /// The state a new user starts in and how they sign in.
-    pub fn initial(self) -> (Status, LoginType) {
-        match self {
-            CreateAction::Create => (Status::Pending, LoginType::WorkEmail),
-            CreateAction::AutoCreate => (Status::Active, LoginType::WorkEmail),
-            CreateAction::CustCreate => (Status::Active, LoginType::ApiUser),
-            CreateAction::SsoCreate => (Status::Active, LoginType::Sso),
-        }
+/// The state a new user starts in and how they sign in, by how they were created.
+pub fn initial_state(action: CreateAction) -> (Status, LoginType) {
+    match action {
+        CreateAction::Create => (Status::Pending, LoginType::WorkEmail),
+        CreateAction::AutoCreate => (Status::Active, LoginType::WorkEmail),
+        CreateAction::CustCreate => (Status::Active, LoginType::ApiUser),
+        CreateAction::SsoCreate => (Status::Active, LoginType::Sso),
     }
 }
 
-pub use localzoom_api::{DeleteAction, StatusAction};
+pub use localzoom_api::{CreateAction, DeleteAction, StatusAction};
 
 /// What a status action does to the user, once allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, CreateAction, DeleteAction, LoginType, Role, Status, UserRecord, UserType,
-    decide_delete, require_admin,
+    decide_delete, initial_state, require_admin,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
@@ -46,7 +46,7 @@ pub fn create(
     {
         return Err(DomainError::BasicUserCapOnCreate(max).into());
     }
-    let (status, login_type) = new.action.initial();
+    let (status, login_type) = initial_state(new.action);
     let display_name = new.display_name.unwrap_or_else(|| {
         format!("{} {}", new.first_name, new.last_name)
             .trim()

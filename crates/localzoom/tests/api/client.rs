@@ -29,7 +29,7 @@ fn client(app: &TestApp) -> Client {
 
 fn new_user(email: &str, action: &str) -> CreateUserRequest {
     CreateUserRequest {
-        action: action.into(),
+        action: localzoom_client::types::CreateAction::parse(action).expect("an action"),
         user_info: CreateUserInfo {
             email: email.into(),
             // Licensed: assistants must be.

@@ -114,8 +114,21 @@ fn the_users_commands_drive_the_api() {
 
     // Closed sets are checked before anything is sent: a value outside one is clap's error (exit 2) with the
     // possible values; a listed one arrives typed.
-    let refused: [(&[&str], &str); 3] = [
+    let refused: [(&[&str], &str); 6] = [
         (&["users", "list", "--status", "gone"], "gone"),
+        (&["users", "status", &id, "clock_in"], "clock_in"),
+        (&["users", "delete", &id, "--action", "purge"], "purge"),
+        (
+            &[
+                "users",
+                "create",
+                "--email",
+                "y@localzoom.test",
+                "--action",
+                "invite",
+            ],
+            "invite",
+        ),
         (
             &[
                 "users",
