@@ -292,6 +292,51 @@ wire_names! {
     }
 }
 
+/// `GET /users/summary`: the account's users by licence. `total_users_count` is the sum of the licensed, basic,
+/// on-prem, join-only and room counts (pending users are counted apart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    #[serde(default)]
+    pub licensed_users_count: u64,
+    #[serde(default)]
+    pub basic_users_count: u64,
+    #[serde(default)]
+    pub on_prem_users_count: u64,
+    #[serde(default)]
+    pub room_users_count: u64,
+    #[serde(default)]
+    pub pending_users_count: u64,
+    #[serde(default)]
+    pub join_only_users_count: u64,
+    #[serde(default)]
+    pub total_users_count: u64,
+}
+
+/// `GET /users/{userId}/token` and `GET /users/me/zak`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserToken {
+    pub token: String,
+}
+
+/// `GET /users/{userId}/permissions`: the privileges of the user's role.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPermissions {
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+wire_names! {
+    /// `GET /users/{userId}/token` `type`.
+    UserTokenType {
+        /// Zoom's deprecated user token.
+        Token = "token",
+        /// A Zoom Access Key, to start meetings.
+        Zak = "zak",
+        /// An on-behalf-of token, for Meeting SDK apps joining as the user.
+        OnBehalf = "onbehalf",
+    }
+}
+
 /// `PUT /users/{userId}/status` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRequest {

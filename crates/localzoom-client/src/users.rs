@@ -4,7 +4,8 @@ use localzoom_api::operations::OperationId;
 use localzoom_api::{
     AddAssistantsRequest, AddedAssistants, Assistant, AssistantList, AssistantRef,
     CreateUserRequest, CreatedUser, DeleteAction, EmailCheck, ListedUser, Scheduler, SchedulerList,
-    StatusAction, User, UserList, UserUpdate,
+    StatusAction, User, UserList, UserPermissions, UserSummary, UserToken, UserTokenType,
+    UserUpdate,
 };
 use localzoom_api::{PasswordRequest, StatusRequest};
 use serde::Serialize;
@@ -79,6 +80,34 @@ impl Client {
     /// `GET /users/{userId}`.
     pub async fn get_user(&self, user_id: &str) -> Result<User, Error> {
         self.json(call(OperationId::User, &[user_id])).await
+    }
+
+    /// `GET /users/summary`: the account's users by licence.
+    pub async fn user_summary(&self) -> Result<UserSummary, Error> {
+        self.json(call(OperationId::UserSummary, &[])).await
+    }
+
+    /// `GET /users/{userId}/permissions`: the privileges of the user's role.
+    pub async fn user_permissions(&self, user_id: &str) -> Result<Vec<String>, Error> {
+        let found: UserPermissions = self
+            .json(call(OperationId::UserPermission, &[user_id]))
+            .await?;
+        Ok(found.permissions)
+    }
+
+    /// `GET /users/{userId}/token?type=…`: a ZAK or an on-behalf token (Zoom's legacy `token` is refused).
+    pub async fn user_token(&self, user_id: &str, kind: UserTokenType) -> Result<String, Error> {
+        let mut c = call(OperationId::UserToken, &[user_id]);
+        c.query.push(("type", kind.as_str().to_string()));
+        Ok(self.json::<UserToken>(c).await?.token)
+    }
+
+    /// `GET /users/me/zak`: a ZAK of the token's own user.
+    pub async fn zak(&self) -> Result<String, Error> {
+        Ok(self
+            .json::<UserToken>(call(OperationId::UserZak, &[]))
+            .await?
+            .token)
     }
 
     /// `POST /users`.

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use localzoom_client::types::{AssistantRef, CreateAction, CreateUserInfo, CreateUserRequest};
+use localzoom_client::types::{
+    AssistantRef, CreateAction, CreateUserInfo, CreateUserRequest, UserTokenType,
+};
 use localzoom_client::{
     Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
 };
@@ -55,6 +57,28 @@ pub enum UsersCommand {
         /// Which users.
         #[arg(long, default_value = "active", value_parser = one_of(Status::ALL, Status::as_str))]
         status: Status,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// The account's users counted by licence.
+    Summary {
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// The privileges of a user's role.
+    Permissions {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// A ZAK (to start meetings) or an on-behalf token of a user.
+    Token {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// `zak` or `onbehalf`.
+        #[arg(long = "type", default_value = "zak", value_parser = one_of(&[UserTokenType::Zak, UserTokenType::OnBehalf], UserTokenType::as_str))]
+        kind: UserTokenType,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
@@ -396,6 +420,15 @@ fn read_stdin_secret() -> anyhow::Result<String> {
 }
 
 const USER_COLUMNS: &[&str] = &["id", "email", "first_name", "last_name", "type", "status"];
+const SUMMARY_COLUMNS: &[&str] = &[
+    "licensed_users_count",
+    "basic_users_count",
+    "on_prem_users_count",
+    "room_users_count",
+    "pending_users_count",
+    "join_only_users_count",
+    "total_users_count",
+];
 
 fn done(output: Output, what: &str, value: Value) {
     if output == Output::Json {
@@ -415,6 +448,30 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
             let users = client.list_all_users(Some(status.as_str())).await?;
             let rows = users.iter().map(|u| json!(u)).collect();
             print_records(zoom.output, USER_COLUMNS, rows, false);
+        }
+        UsersCommand::Summary { zoom } => {
+            let client = zoom.client(false).await?;
+            let summary = client.user_summary().await?;
+            print_records(zoom.output, SUMMARY_COLUMNS, vec![json!(summary)], true);
+        }
+        UsersCommand::Permissions { user, zoom } => {
+            let client = zoom.client(false).await?;
+            let permissions = client.user_permissions(&user).await?;
+            let rows = permissions
+                .iter()
+                .map(|name| json!({ "permission": name }))
+                .collect();
+            print_records(zoom.output, &["permission"], rows, false);
+        }
+        UsersCommand::Token { user, kind, zoom } => {
+            let client = zoom.client(false).await?;
+            let token = client.user_token(&user, kind).await?;
+            print_records(
+                zoom.output,
+                &["type", "token"],
+                vec![json!({ "type": kind, "token": token })],
+                true,
+            );
         }
         UsersCommand::Get { user, zoom } => {
             let client = zoom.client(false).await?;

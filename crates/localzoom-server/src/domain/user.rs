@@ -203,6 +203,46 @@ pub fn initial_state(action: CreateAction) -> (Status, LoginType) {
     }
 }
 
+/// `GET /users/summary` from the account's users counted by (type, status, Zoom Room). Pending users are counted
+/// apart; the others by licence: a Zoom Room as a room whatever its type, types 4 (unassigned) and 99 (none) as
+/// join-only (docs/fidelity.md row 84).
+pub fn summarize(census: &[(UserType, Status, bool, u64)]) -> localzoom_api::UserSummary {
+    let mut summary = localzoom_api::UserSummary::default();
+    for &(user_type, status, is_zoom_room, n) in census {
+        let bucket = match (status, is_zoom_room, user_type) {
+            (Status::Pending, _, _) => &mut summary.pending_users_count,
+            (_, true, _) => &mut summary.room_users_count,
+            (_, false, UserType::Licensed) => &mut summary.licensed_users_count,
+            (_, false, UserType::Basic) => &mut summary.basic_users_count,
+            (_, false, UserType::OnPrem) => &mut summary.on_prem_users_count,
+            (_, false, UserType::Unassigned | UserType::None) => &mut summary.join_only_users_count,
+        };
+        *bucket += n;
+    }
+    summary.total_users_count = summary.licensed_users_count
+        + summary.basic_users_count
+        + summary.on_prem_users_count
+        + summary.join_only_users_count
+        + summary.room_users_count;
+    summary
+}
+
+/// `GET /users/{userId}/permissions`: the privileges a role holds among those localzoom enforces (the
+/// `x-permissions` of the operations it serves). Owners and admins hold them all; Zoom's built-in Member role holds
+/// no admin privilege (docs/fidelity.md row 85).
+pub fn permissions(role: Role) -> Vec<String> {
+    if !role.is_admin() {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = localzoom_api::operations::OPERATIONS
+        .iter()
+        .flat_map(|op| op.permissions.iter().map(|p| p.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 pub use localzoom_api::{CreateAction, DeleteAction, StatusAction};
 
 /// What a status action does to the user, once allowed.

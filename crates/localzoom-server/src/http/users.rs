@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use localzoom_api::{CreatedUser, EmailCheck, FieldError, PasswordRequirement, User, UserList};
+use localzoom_api::{
+    CreatedUser, EmailCheck, FieldError, PasswordRequirement, User, UserList, UserPermissions,
+    UserSummary,
+};
 use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
@@ -340,6 +343,31 @@ pub async fn delete(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /users/summary`.
+pub async fn summary(
+    State(state): State<AppState>,
+    bearer: Bearer,
+) -> Result<Json<UserSummary>, ApiError> {
+    Ok(Json(state.read_as(
+        &bearer,
+        (OperationId::UserSummary.operation(), None),
+        |store, principal, _| users::summary(store, principal),
+    )?))
+}
+
+/// `GET /users/{userId}/permissions`.
+pub async fn permissions(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<UserPermissions>, ApiError> {
+    Ok(Json(state.read_as(
+        &bearer,
+        (OperationId::UserPermission.operation(), Some(&user_id)),
+        |store, principal, _| users::permissions(store, principal, &user_id),
+    )?))
 }
 
 pub async fn check_email(

@@ -1,7 +1,9 @@
 //! The user lifecycle around the seed operations: create, read, list, update, delete, e-mail check, and the
 //! account's security settings.
 
-use localzoom_api::{CreatedUser, ListedUser, User, UserList};
+use localzoom_api::{
+    CreatedUser, ListedUser, User, UserList, UserPermissions, UserSummary, UserToken, UserTokenType,
+};
 use serde_json::{Map, Value};
 
 use crate::clock::rfc3339;
@@ -11,7 +13,7 @@ use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, CreateAction, DeleteAction, LoginType, Role, Status, UserRecord, UserType,
-    decide_delete, initial_state, require_admin,
+    decide_delete, initial_state, permissions as domain_permissions, require_admin, summarize,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
@@ -402,6 +404,44 @@ pub fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiRes
     Ok(store
         .user_by_email(&principal.account_id, email)?
         .is_some_and(|u| u.login_type == LoginType::WorkEmail))
+}
+
+/// `GET /users/summary`.
+pub fn summary(store: &Store, principal: &Principal) -> ApiResult<UserSummary> {
+    Ok(summarize(&store.user_census(&principal.account_id)?))
+}
+
+/// `GET /users/{userId}/permissions`.
+pub fn permissions(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> ApiResult<UserPermissions> {
+    let user = resolve_user(store, principal, user_ref)?;
+    Ok(UserPermissions {
+        permissions: domain_permissions(user.role),
+    })
+}
+
+/// `GET /users/{userId}/token` and `GET /users/me/zak`: a fresh token of the kind asked for. localzoom starts no
+/// meetings, so a ZAK or on-behalf token is opaque and kept nowhere; Zoom's legacy user token is refused as Zoom
+/// refuses it to accounts not on its allowlist (docs/fidelity.md row 86).
+pub fn token(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    kind: UserTokenType,
+) -> ApiResult<UserToken> {
+    resolve_user(store, principal, user_ref)?;
+    match kind {
+        UserTokenType::Token => Err(DomainError::Invalid(
+            "Token is no longer supported. Please use ZAK token instead.".into(),
+        )
+        .into()),
+        UserTokenType::Zak | UserTokenType::OnBehalf => Ok(UserToken {
+            token: crypto::new_secret(),
+        }),
+    }
 }
 
 /// `accountId` in `/accounts/{accountId}/settings`: `me` or the caller's own account; any other id is unknown.

@@ -818,6 +818,23 @@ impl<'c> Store<'c> {
         )
     }
 
+    /// The account's users counted by type, status and whether they are Zoom Rooms.
+    pub fn user_census(&self, account_id: &str) -> StoreResult<Vec<(UserType, Status, bool, u64)>> {
+        self.all(
+            "SELECT type, status, is_zoom_room, COUNT(*) AS n FROM users WHERE account_id = $1 \
+             GROUP BY type, status, is_zoom_room",
+            params![account_id],
+            |row| {
+                Ok((
+                    coded(row, "type", UserType::from_code)?,
+                    parsed(row, "status", Status::parse)?,
+                    row.get("is_zoom_room")?,
+                    row.get("n")?,
+                ))
+            },
+        )
+    }
+
     /// Active and pending Basic users: the seats the Basic-user cap counts.
     pub fn count_basic_users(&self, account_id: &str) -> StoreResult<u64> {
         self.count(

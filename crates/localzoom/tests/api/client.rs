@@ -66,6 +66,36 @@ async fn every_method_works_against_localzoom() {
     let by_email = zoom.get_user("ada+test@example.com").await.unwrap();
     assert_eq!(by_email.id.as_deref(), Some(created.id.as_str()));
     assert_eq!(zoom.get_user("me").await.unwrap().email, OWNER_EMAIL);
+    // The account's reads: summary, permissions, tokens.
+    let summary = zoom.user_summary().await.unwrap();
+    assert_eq!(
+        (summary.licensed_users_count, summary.total_users_count),
+        (3, 3)
+    );
+    assert!(
+        zoom.user_permissions("me")
+            .await
+            .unwrap()
+            .contains(&"User:Edit".to_string())
+    );
+    let zak = zoom
+        .user_token(&created.id, localzoom_client::types::UserTokenType::Zak)
+        .await
+        .unwrap();
+    assert!(zak.len() >= 32);
+    let legacy = zoom_error(
+        zoom.user_token(&created.id, localzoom_client::types::UserTokenType::Token)
+            .await,
+    );
+    assert_eq!(
+        (legacy.code, legacy.message.as_str()),
+        (
+            300,
+            "Token is no longer supported. Please use ZAK token instead."
+        )
+    );
+    // The bootstrap app holds no ZAK scope.
+    assert_eq!(zoom_error(zoom.zak().await).code, 4711);
     // `.`, `..` and empty ids would address other endpoints: refused before sending.
     for bad in ["", ".", ".."] {
         assert!(

@@ -22,4 +22,5 @@ mod sso_token;
 mod status;
 mod storage;
 mod user_oauth;
+mod user_reads;
 mod users;

@@ -152,6 +152,28 @@ fn the_users_commands_drive_the_api() {
             "{args:?}: {stderr}"
         );
     }
+    // The account's reads.
+    let summary = zoom_json(&server, &["users", "summary"], None);
+    // The owner is licensed; the deactivated user lost the licence (Zoom's deactivation removes it).
+    assert_eq!(
+        (
+            &summary["licensed_users_count"],
+            &summary["basic_users_count"]
+        ),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{summary}"
+    );
+    let permissions = zoom_json(&server, &["users", "permissions", "me"], None);
+    assert!(
+        permissions
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({ "permission": "User:Read" })),
+        "{permissions}"
+    );
+    let token = zoom_json(&server, &["users", "token", &id], None);
+    assert_eq!(token["type"], "zak");
+    assert!(token["token"].as_str().unwrap().len() >= 32, "{token}");
     let inactive = zoom_json(&server, &["users", "list", "--status", "inactive"], None);
     let ids: Vec<&str> = inactive
         .as_array()

@@ -1,0 +1,202 @@
+//! `GET /users/summary`, `GET /users/{userId}/permissions`, `GET /users/{userId}/token` and `GET /users/me/zak`.
+
+use localzoom_test_macros::backend_test;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn counts(body: &serde_json::Value) -> [u64; 7] {
+    [
+        "licensed_users_count",
+        "basic_users_count",
+        "on_prem_users_count",
+        "room_users_count",
+        "pending_users_count",
+        "join_only_users_count",
+        "total_users_count",
+    ]
+    .map(|name| {
+        body[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+    })
+}
+
+#[backend_test]
+async fn the_summary_counts_the_accounts_users_by_licence_and_follows_changes() {
+    let app = TestApp::spawn().await;
+    // The owner: licensed and active.
+    let reply = app.get("/users/summary").await;
+    reply.assert_status(200);
+    assert_eq!(counts(&reply.body), [1, 0, 0, 0, 0, 0, 1]);
+
+    app.create_user("autoCreate", "licensed@example.com", 2)
+        .await;
+    let basic = app.create_user("custCreate", "basic@example.com", 1).await;
+    app.create_user("create", "pending@example.com", 1).await;
+    app.create_user("custCreate", "joiner@example.com", 4).await;
+    app.create_user("custCreate", "room@example.com", 2).await;
+    app.edit_user("room@example.com", |u| u.is_zoom_room = true)
+        .await;
+    // licensed, basic, on-prem, room, pending, join-only, total (pending apart).
+    assert_eq!(
+        counts(&app.get("/users/summary").await.body),
+        [2, 1, 0, 1, 1, 1, 5]
+    );
+
+    // A deactivated user is still counted (deactivation leaves a Basic user Basic); a deleted one is gone.
+    app.set_status(&basic, "deactivate")
+        .await
+        .assert_status(204);
+    assert_eq!(
+        counts(&app.get("/users/summary").await.body),
+        [2, 1, 0, 1, 1, 1, 5]
+    );
+    app.call(
+        Method::DELETE,
+        &format!("/users/{basic}?action=delete"),
+        None,
+    )
+    .await
+    .assert_status(204);
+    assert_eq!(
+        counts(&app.get("/users/summary").await.body),
+        [2, 0, 0, 1, 1, 1, 4]
+    );
+
+    // The whole account's summary needs the User:Read privilege: a Member acting for themselves has none.
+    let member = app.member("member@example.com").await;
+    let token = app.token_for_user(&member).await;
+    let refused = app
+        .send(
+            app.http
+                .get(format!("{}/v2/users/summary", app.base))
+                .bearer_auth(token),
+        )
+        .await;
+    refused.assert_error(
+        400,
+        200,
+        "Invalid access token. Does not contain permissions [User:Read].",
+    );
+    // No longer read as a user named "summary".
+    assert_ne!(refused.body["code"], 1001);
+}
+
+#[backend_test]
+async fn permissions_are_the_roles_privileges() {
+    let app = TestApp::spawn().await;
+    let owner = app.get("/users/me/permissions").await;
+    owner.assert_status(200);
+    let names: Vec<&str> = owner.body["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "AccountProfile:Edit",
+            "AccountSetting:Edit",
+            "AccountSetting:Read",
+            "User:Edit",
+            "User:Read"
+        ]
+    );
+    let member = app.member("member@example.com").await;
+    let reply = app.get(&format!("/users/{member}/permissions")).await;
+    reply.assert_status(200);
+    assert_eq!(reply.body, json!({ "permissions": [] }));
+    // Made an admin, the same user holds the admin's privileges.
+    app.edit_user("member@example.com", |u| {
+        u.role = localzoom_server::domain::user::Role::Admin
+    })
+    .await;
+    assert_eq!(
+        app.get("/users/member@example.com/permissions").await.body["permissions"],
+        owner.body["permissions"]
+    );
+    app.get("/users/nobody@example.com/permissions")
+        .await
+        .assert_error(404, 1001, "User does not exist: nobody@example.com.");
+}
+
+#[backend_test]
+async fn a_users_token_is_a_zak_or_an_on_behalf_token_and_the_legacy_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let member = app.member("member@example.com").await;
+    let first = app.get(&format!("/users/{member}/token?type=zak")).await;
+    first.assert_status(200);
+    let second = app
+        .get(&format!("/users/{member}/token?type=zak&ttl=7200"))
+        .await;
+    second.assert_status(200);
+    let (a, b) = (
+        first.body["token"].as_str().unwrap(),
+        second.body["token"].as_str().unwrap(),
+    );
+    assert!(a.len() >= 32 && a != b, "{a} / {b}");
+    app.get(&format!(
+        "/users/{member}/token?type=onbehalf&meeting_id=123456"
+    ))
+    .await
+    .assert_status(200);
+    // The legacy token, asked for or by default.
+    for path in [
+        format!("/users/{member}/token"),
+        format!("/users/{member}/token?type=token"),
+    ] {
+        app.get(&path).await.assert_error(
+            400,
+            300,
+            "Token is no longer supported. Please use ZAK token instead.",
+        );
+    }
+    for query in [
+        "type=jwt",
+        "type=zak&ttl=0",
+        "type=zak&ttl=31536001",
+        "type=zak&ttl=soon",
+    ] {
+        let reply = app.get(&format!("/users/{member}/token?{query}")).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        let field = query.rsplit('&').next().unwrap().split('=').next().unwrap();
+        assert_eq!(reply.error_fields(), [field], "{query}");
+    }
+    app.get("/users/gone@example.com/token?type=zak")
+        .await
+        .assert_error(404, 1001, "User does not exist: gone@example.com.");
+}
+
+#[backend_test]
+async fn the_zak_endpoint_needs_its_own_scopes_and_serves_the_tokens_user() {
+    let app = TestApp::spawn().await;
+    // The bootstrap app's classic admin scopes do not include the ZAK's.
+    app.get("/users/me/zak").await.assert_error(
+        400,
+        4711,
+        "Invalid access token, does not contain scopes:[user:read:zak, user:read:zak:admin].",
+    );
+    let member = app.member("member@example.com").await;
+    let token = app.token_with_scopes(&member, &["user:read:zak"]).await;
+    let reply = app
+        .send(
+            app.http
+                .get(format!("{}/v2/users/me/zak", app.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    reply.assert_status(200);
+    assert!(reply.body["token"].as_str().unwrap().len() >= 32);
+    // `/users/me/zak` is its own route, not `GET /users/{userId}` of a user named "me" with a suffix.
+    let other = app
+        .send(
+            app.http
+                .get(format!("{}/v2/users/{member}/zak", app.base))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(other.body["code"], 2300, "{}", other.body);
+}
