@@ -312,6 +312,12 @@ pub struct UserSummary {
     pub total_users_count: u64,
 }
 
+/// `GET /users/vanity_name`: whether a personal meeting room has that name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VanityNameCheck {
+    pub existed: bool,
+}
+
 /// `GET /users/{userId}/token` and `GET /users/me/zak`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserToken {

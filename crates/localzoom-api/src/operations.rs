@@ -98,6 +98,7 @@ pub enum OperationId {
     UserCreate,
     UserEmail,
     UserSummary,
+    UserVanityName,
     UserZak,
     User,
     UserUpdate,
@@ -227,6 +228,22 @@ pub const OPERATIONS: &[Operation] = &[
         success: Success::Json {
             status: 200,
             body: Body::Type("UserSummary"),
+        },
+    },
+    Operation {
+        id: OperationId::UserVanityName,
+        name: "userVanityName",
+        method: Method::Get,
+        path: "/users/vanity_name",
+        summary: "Check a user's PM room",
+        label: Label::Light,
+        classic: READ_USER,
+        granular: &["user:read:pm_room", "user:read:pm_room:admin"],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("VanityNameCheck"),
         },
     },
     Operation {
@@ -567,6 +584,7 @@ mod tests {
             type_name::<crate::UserSummary>(),
             type_name::<crate::UserToken>(),
             type_name::<crate::UserPermissions>(),
+            type_name::<crate::VanityNameCheck>(),
         ];
         let bodies = OPERATIONS.iter().flat_map(|op| {
             let success = match op.success {

@@ -159,6 +159,9 @@ pub struct UserRecord {
     pub profile: Map<String, Value>,
     pub created_at: i64,
     pub last_login_time: Option<i64>,
+    /// The personal meeting room's name (`vanity_name`), unique across Zoom (case aside).
+    #[serde(default)]
+    pub vanity_name: Option<String>,
 }
 
 impl UserRecord {
@@ -189,6 +192,7 @@ impl UserRecord {
             profile: Map::new(),
             created_at,
             last_login_time: None,
+            vanity_name: None,
         }
     }
 }

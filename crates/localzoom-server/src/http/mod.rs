@@ -46,6 +46,7 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserCreate => on(method, users::create),
         UserEmail => on(method, users::check_email),
         UserSummary => on(method, users::summary),
+        UserVanityName => on(method, users::vanity_name),
         UserZak => on(method, token::zak),
         User => on(method, users::get),
         UserUpdate => on(method, users::update),

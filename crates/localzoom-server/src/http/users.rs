@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use localzoom_api::{
     CreatedUser, EmailCheck, FieldError, PasswordRequirement, User, UserList, UserPermissions,
-    UserSummary,
+    UserSummary, VanityNameCheck,
 };
 use serde_json::Value;
 
@@ -230,7 +230,6 @@ const PROFILE_TEXT: &[(&str, usize)] = &[
     ("manager", 128),
     ("pronouns", 256),
     ("cms_user_id", 256),
-    ("vanity_name", 256),
 ];
 
 fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
@@ -248,6 +247,7 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
         dept: text("dept", 256)?,
         language: text("language", 16)?,
         use_pmi: body.bool("use_pmi")?,
+        vanity_name: text("vanity_name", 256)?.map(|name| name.trim().to_string()),
         ..Default::default()
     };
     if let Some(code) = body.int("type")? {
@@ -354,6 +354,24 @@ pub async fn summary(
         &bearer,
         (OperationId::UserSummary.operation(), None),
         |store, principal, _| users::summary(store, principal),
+    )?))
+}
+
+/// `GET /users/vanity_name?vanity_name=…`.
+pub async fn vanity_name(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    query: Query,
+) -> Result<Json<VanityNameCheck>, ApiError> {
+    let name = query
+        .get("vanity_name")
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| DomainError::Invalid("Vanity name is required.".into()));
+    Ok(Json(state.read_as(
+        &bearer,
+        (OperationId::UserVanityName.operation(), None),
+        |store, _, _| users::vanity_name_exists(store, name?),
     )?))
 }
 

@@ -2,7 +2,8 @@
 //! account's security settings.
 
 use localzoom_api::{
-    CreatedUser, ListedUser, User, UserList, UserPermissions, UserSummary, UserToken, UserTokenType,
+    CreatedUser, ListedUser, User, UserList, UserPermissions, UserSummary, UserToken,
+    UserTokenType, VanityNameCheck,
 };
 use serde_json::{Map, Value};
 
@@ -128,7 +129,7 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
 }
 
 /// Profile fields kept from `PATCH` that `GET /users/{userId}` returns (S1's schema): `host_key`, `about_me`,
-/// `linkedin_url` and `vanity_name` are stored but not shown there.
+/// and `linkedin_url` are stored but not shown there.
 const GET_PROFILE_FIELDS: &[&str] = &[
     "company",
     "job_title",
@@ -315,6 +316,8 @@ pub struct UserPatch {
     pub timezone: Option<String>,
     pub dept: Option<String>,
     pub language: Option<String>,
+    /// The personal meeting room's name; empty clears it.
+    pub vanity_name: Option<String>,
     pub profile: Map<String, Value>,
 }
 
@@ -381,6 +384,15 @@ pub fn update(
     if let Some(v) = patch.language {
         user.language = v;
     }
+    if let Some(name) = patch.vanity_name {
+        if !name.is_empty() && store.vanity_name_taken(&name, &user.id)? {
+            return Err(DomainError::Invalid(format!(
+                "The personal meeting room name {name} is already in use."
+            ))
+            .into());
+        }
+        user.vanity_name = (!name.is_empty()).then_some(name);
+    }
     user.profile.extend(patch.profile);
     Ok(store.update_user(&user)?)
 }
@@ -409,6 +421,14 @@ pub fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiRes
 /// `GET /users/summary`.
 pub fn summary(store: &Store, principal: &Principal) -> ApiResult<UserSummary> {
     Ok(summarize(&store.user_census(&principal.account_id)?))
+}
+
+/// `GET /users/vanity_name`: whether any user of Zoom (here: of this server) has a personal meeting room of that
+/// name, in any case.
+pub fn vanity_name_exists(store: &Store, name: &str) -> ApiResult<VanityNameCheck> {
+    Ok(VanityNameCheck {
+        existed: store.vanity_name_taken(name, "")?,
+    })
 }
 
 /// `GET /users/{userId}/permissions`.

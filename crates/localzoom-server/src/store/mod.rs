@@ -17,16 +17,39 @@ pub mod sqlite;
 
 pub use queries::Store;
 
-/// Schema changes written once for both backends, applied in order after each backend's own history (SQLite's
-/// `sqlite/migrations/0001`–`0007`, PostgreSQL's `postgres/migrations/0001`–`0002`). Each is SQL both accept
-/// (`ALTER TABLE … ADD COLUMN … DEFAULT …`, `CREATE INDEX …`); a change they cannot share goes into both
-/// backends' own lists instead. Appending here is the only way a new migration is added.
-const SHARED_MIGRATIONS: &[&str] = &[];
+/// A schema change after the backends' own histories (SQLite's `sqlite/migrations/0001`–`0007`, PostgreSQL's
+/// `postgres/migrations/0001`–`0002`, which stay as they are).
+enum Migration {
+    /// SQL both backends accept (`ALTER TABLE … ADD COLUMN …`, `CREATE INDEX …`).
+    Both(&'static str),
+    /// A change that needs each backend's own SQL (JSON functions, say).
+    PerBackend {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
 
-/// A backend's migrations: its own history, then the shared ones. A database's schema version is how many of
-/// these it has applied.
-fn migrations(own: &'static [&'static str]) -> Vec<&'static str> {
-    own.iter().chain(SHARED_MIGRATIONS).copied().collect()
+/// Every schema change since the histories, in order, in `store/migrations/`. Appending here is the only way a
+/// migration is added, so both backends always number them alike.
+const MIGRATIONS: &[Migration] = &[
+    Migration::Both(include_str!("migrations/0001_users_vanity_name.sql")),
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0002_users_vanity_name_from_profile.sqlite.sql"),
+        postgres: include_str!("migrations/0002_users_vanity_name_from_profile.postgres.sql"),
+    },
+];
+
+/// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
+/// how many of these it has applied.
+fn migrations(dialect: sql::Dialect, history: &'static [&'static str]) -> Vec<&'static str> {
+    let later = MIGRATIONS
+        .iter()
+        .map(|migration| match (migration, dialect) {
+            (Migration::Both(sql), _) => *sql,
+            (Migration::PerBackend { sqlite, .. }, sql::Dialect::Sqlite) => *sqlite,
+            (Migration::PerBackend { postgres, .. }, sql::Dialect::Postgres) => *postgres,
+        });
+    history.iter().copied().chain(later).collect()
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

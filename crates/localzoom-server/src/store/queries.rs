@@ -27,7 +27,7 @@ macro_rules! user_columns {
     () => {
         "id, account_id, email, first_name, last_name, display_name, type, role, status, login_type, pmi, \
          use_pmi, timezone, dept, language, verified, is_zoom_room, upcoming_zoom_events, password_hash, profile, \
-         created_at, last_login_time, seq"
+         created_at, last_login_time, vanity_name, seq"
     };
 }
 
@@ -66,7 +66,7 @@ macro_rules! session_columns {
 const USER_COLUMNS: &str = user_columns!();
 
 /// The columns a user write sets, in the order of `user_params`.
-const USER_WRITE_COLUMNS: [&str; 23] = [
+const USER_WRITE_COLUMNS: [&str; 24] = [
     "id",
     "account_id",
     "email",
@@ -90,6 +90,7 @@ const USER_WRITE_COLUMNS: [&str; 23] = [
     "profile",
     "created_at",
     "last_login_time",
+    "vanity_name",
 ];
 
 /// `USER_COLUMNS` qualified with a table alias, for joins.
@@ -125,6 +126,7 @@ fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
         profile: json_map(row, "profile")?,
         created_at: row.get("created_at")?,
         last_login_time: row.get("last_login_time")?,
+        vanity_name: row.get("vanity_name")?,
     })
 }
 
@@ -659,6 +661,7 @@ impl<'c> Store<'c> {
                 &profile,
                 u.created_at,
                 u.last_login_time,
+                u.vanity_name.as_deref(),
             ],
         )?;
         Ok(())
@@ -730,6 +733,17 @@ impl<'c> Store<'c> {
             params![id_or_email],
             user_from_row,
         )
+    }
+
+    /// Whether a user other than `except_user_id` has this personal meeting room name (any account, any case).
+    pub fn vanity_name_taken(&self, name: &str, except_user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 AS found FROM users WHERE lower(vanity_name) = lower($1) AND id <> $2",
+                params![name, except_user_id],
+                |_| Ok(()),
+            )?
+            .is_some())
     }
 
     /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).

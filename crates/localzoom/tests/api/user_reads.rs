@@ -200,3 +200,103 @@ async fn the_zak_endpoint_needs_its_own_scopes_and_serves_the_tokens_user() {
         .await;
     assert_eq!(other.body["code"], 2300, "{}", other.body);
 }
+
+#[backend_test]
+async fn personal_meeting_room_names_are_unique_and_can_be_looked_up() {
+    let app = TestApp::spawn().await;
+    let jill = app.member("jill@example.com").await;
+    let jack = app.member("jack@example.com").await;
+    let exists = |name: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app
+                .get(&format!("/users/vanity_name?vanity_name={name}"))
+                .await;
+            reply.assert_status(200);
+            reply.body["existed"].as_bool().unwrap()
+        }
+    };
+    assert!(!exists("Jill%20Room").await);
+    let rename = |user: String, name: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::PATCH,
+                &format!("/users/{user}"),
+                Some(json!({ "vanity_name": name })),
+            )
+            .await
+        }
+    };
+    rename(jill.clone(), "Jill Room").await.assert_status(204);
+    // Any case finds it.
+    assert!(exists("jill%20room").await);
+    assert!(!exists("Jack%20Room").await);
+    // Zoom-wide unique, whatever the case; the owner of the name may set it again.
+    rename(jack.clone(), "JILL ROOM").await.assert_error(
+        400,
+        300,
+        "The personal meeting room name JILL ROOM is already in use.",
+    );
+    rename(jill.clone(), "Jill Room").await.assert_status(204);
+    // An empty name clears it, and then someone else may take it.
+    rename(jill.clone(), "").await.assert_status(204);
+    assert!(!exists("Jill%20Room").await);
+    rename(jack, "Jill Room").await.assert_status(204);
+    assert!(exists("Jill%20Room").await);
+    app.get("/users/vanity_name")
+        .await
+        .assert_error(400, 300, "Vanity name is required.");
+    app.get("/users/vanity_name?vanity_name=%20")
+        .await
+        .assert_error(400, 300, "Vanity name is required.");
+}
+
+/// Earlier versions kept `vanity_name` in the profile JSON; the migration that gives it a column moves it there, on
+/// both backends (each has its own SQL for it).
+#[backend_test]
+async fn the_migration_moves_vanity_names_out_of_the_profile() {
+    let app = TestApp::spawn().await;
+    let id = app.member("old@example.com").await;
+    // The state an earlier version left, and its schema version one behind the newest.
+    let revert = format!(
+        "UPDATE users SET vanity_name = NULL, profile = '{{\"job_title\":\"Pilot\",\"vanity_name\":\"Old Room\"}}' \
+         WHERE id = '{id}';"
+    );
+    match app._db.postgres_parts() {
+        None => {
+            let path = app._db.url.trim_start_matches("sqlite://");
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            conn.execute_batch(&format!("{revert} PRAGMA user_version = {};", version - 1))
+                .unwrap();
+        }
+        Some((base, schema)) => pg_execute(
+            &base,
+            &format!(
+                "SET search_path TO {schema}; {revert} UPDATE localzoom_schema SET version = version - 1;"
+            ),
+        ),
+    }
+    let url = app._db.url.clone();
+    let user = tokio::task::spawn_blocking(move || {
+        let db = localzoom_server::store::Database::open(&url).unwrap();
+        db.read(|s| s.user_by_id(ACCOUNT_ID, &id)).unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(user.vanity_name.as_deref(), Some("Old Room"));
+    assert_eq!(
+        user.profile,
+        *json!({ "job_title": "Pilot" }).as_object().unwrap()
+    );
+    assert!(
+        app.get("/users/vanity_name?vanity_name=old%20room")
+            .await
+            .body["existed"]
+            .as_bool()
+            .unwrap()
+    );
+}

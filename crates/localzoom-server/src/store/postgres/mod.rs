@@ -24,7 +24,7 @@ use postgres::{Client, IsolationLevel, NoTls, Transaction};
 use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
-/// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
+/// This backend's own history; later migrations are `super::MIGRATIONS`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_session_tokens.sql"),
@@ -405,7 +405,7 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
         let version: i64 = client
             .query_one("SELECT version FROM localzoom_schema", &[])?
             .try_get(0)?;
-        let migrations = super::migrations(MIGRATIONS);
+        let migrations = super::migrations(Dialect::Postgres, MIGRATIONS);
         let known = migrations.len() as i64;
         if version > known {
             anyhow::bail!(

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
-/// This backend's own history; later migrations are `super::SHARED_MIGRATIONS`.
+/// This backend's own history; later migrations are `super::MIGRATIONS`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_user_counts.sql"),
@@ -130,7 +130,7 @@ fn open_connection(path: &Path, create: bool) -> anyhow::Result<Connection> {
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
-    let migrations = super::migrations(MIGRATIONS);
+    let migrations = super::migrations(Dialect::Sqlite, MIGRATIONS);
     if version > migrations.len() {
         anyhow::bail!(
             "database schema version {version} is newer than this localzoom understands ({}); upgrade localzoom",
