@@ -46,6 +46,12 @@ pub enum DomainError {
     DisassociateAdmin,
     #[error("managed-domain user cannot be disassociated")]
     DisassociateManagedDomain,
+    /// Another user holds this personal meeting room name (Zoom's "Personal Link Name").
+    #[error("vanity name taken")]
+    VanityNameTaken,
+    /// Another user holds this Personal Meeting ID.
+    #[error("PMI {0} taken")]
+    PmiTaken(i64),
 }
 
 impl DomainError {

@@ -334,6 +334,9 @@ pub enum AdminOnly {
     LicenseType,
     Status,
     Password,
+    VanityName,
+    Pmi,
+    HostKey,
 }
 
 pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> {
@@ -344,6 +347,9 @@ pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> 
         AdminOnly::LicenseType => "a user's license type",
         AdminOnly::Status => "a user's status",
         AdminOnly::Password => "a user's password",
+        AdminOnly::VanityName => "a vanity name",
+        AdminOnly::Pmi => "a Personal Meeting ID (PMI)",
+        AdminOnly::HostKey => "the host key",
     };
     Err(DomainError::NotAllowed(format!(
         "Only an account administrator can change {what}."

@@ -139,6 +139,17 @@ impl ApiError {
                 "Can only update password of Zoom work email account".into(),
             ),
             Domain(DomainError::DisassociateAdmin) => (S::BAD_REQUEST, 1117, "You can not disassociate an Admin user.".into()),
+            Domain(DomainError::PmiTaken(pmi)) => (
+                S::BAD_REQUEST,
+                300,
+                format!("The Personal Meeting ID {pmi} is already in use. Choose another one."),
+            ),
+            Domain(DomainError::VanityNameTaken) => (
+                S::BAD_REQUEST,
+                4100,
+                "User is already taken by another user from your account. Choose another \"Personal Link Name\"."
+                    .into(),
+            ),
             Domain(DomainError::DisassociateManagedDomain) => (
                 S::BAD_REQUEST,
                 1107,

@@ -220,7 +220,6 @@ fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
         user_type: UserType::Licensed,
         role: Role::Owner,
         status: Status::Active,
-        pmi: crypto::random_digits(10),
         verified: true,
         ..UserRecord::new(crypto::new_id(), account_id, email, now)
     }
@@ -316,7 +315,10 @@ pub fn create_account(
         rate_limit_overrides: Default::default(),
     };
     store.insert_account(&account)?;
-    let owner = new_owner(account_id, owner_email, now);
+    let owner = UserRecord {
+        pmi: super::fresh_pmi(store)?,
+        ..new_owner(account_id, owner_email, now)
+    };
     store.insert_user(&owner)?;
     Ok((account, owner))
 }
@@ -482,6 +484,7 @@ pub fn seed_users(
         user.first_name = "Seed".into();
         user.last_name = format!("User {n}");
         user.display_name = format!("Seed User {n}");
+        user.pmi = super::fresh_pmi(store)?;
         store.insert_user(&user)?;
     }
     Ok(())

@@ -7,11 +7,23 @@ pub mod oauth;
 pub mod portable;
 pub mod users;
 
+use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::user::UserRecord;
 use crate::error::ApiResult;
 use crate::store::Store;
+
+/// A Personal Meeting ID no user holds: ten random digits, drawn again on the rare collision (PMIs are unique
+/// across Zoom).
+pub fn fresh_pmi(store: &Store) -> ApiResult<i64> {
+    loop {
+        let pmi = crypto::random_digits(10);
+        if !store.pmi_taken(pmi, "")? {
+            return Ok(pmi);
+        }
+    }
+}
 
 /// Resolves a `{userId}` path value: `me`, an e-mail (case-insensitive) or an id, within the caller's account.
 /// A user of another account is indistinguishable from a missing one.

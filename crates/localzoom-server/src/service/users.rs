@@ -62,7 +62,7 @@ pub fn create(
         user_type: new.user_type,
         status,
         login_type,
-        pmi: crypto::random_digits(10),
+        pmi: super::fresh_pmi(store)?,
         verified: status == Status::Active,
         password_hash: new.password_hash,
         ..UserRecord::new(crypto::new_id(), &account.id, &new.email, now)
@@ -369,8 +369,15 @@ pub fn update(
         }
         None => {}
     }
-    if let Some(v) = patch.pmi {
-        user.pmi = v;
+    if let Some(pmi) = patch.pmi {
+        require_admin(principal.role, AdminOnly::Pmi)?;
+        if pmi != user.pmi && store.pmi_taken(pmi, &user.id)? {
+            return Err(DomainError::PmiTaken(pmi).into());
+        }
+        user.pmi = pmi;
+    }
+    if patch.profile.contains_key("host_key") {
+        require_admin(principal.role, AdminOnly::HostKey)?;
     }
     if let Some(v) = patch.use_pmi {
         user.use_pmi = v;
@@ -385,11 +392,9 @@ pub fn update(
         user.language = v;
     }
     if let Some(name) = patch.vanity_name {
+        require_admin(principal.role, AdminOnly::VanityName)?;
         if !name.is_empty() && store.vanity_name_taken(&name, &user.id)? {
-            return Err(DomainError::Invalid(format!(
-                "The personal meeting room name {name} is already in use."
-            ))
-            .into());
+            return Err(DomainError::VanityNameTaken.into());
         }
         user.vanity_name = (!name.is_empty()).then_some(name);
     }

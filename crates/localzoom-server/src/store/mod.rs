@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0002_users_vanity_name_from_profile.sqlite.sql"),
         postgres: include_str!("migrations/0002_users_vanity_name_from_profile.postgres.sql"),
     },
+    Migration::Both(include_str!("migrations/0003_users_pmi_index.sql")),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is

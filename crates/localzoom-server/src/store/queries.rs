@@ -735,6 +735,17 @@ impl<'c> Store<'c> {
         )
     }
 
+    /// Whether a user other than `except_user_id` has this Personal Meeting ID (any account).
+    pub fn pmi_taken(&self, pmi: i64, except_user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 AS found FROM users WHERE pmi = $1 AND id <> $2",
+                params![pmi, except_user_id],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
     /// Whether a user other than `except_user_id` has this personal meeting room name (any account, any case).
     pub fn vanity_name_taken(&self, name: &str, except_user_id: &str) -> StoreResult<bool> {
         Ok(self
