@@ -349,6 +349,12 @@ pub struct StatusRequest {
     pub action: StatusAction,
 }
 
+/// `PUT /users/{userId}/email` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailUpdateRequest {
+    pub email: String,
+}
+
 /// `PUT /users/{userId}/password` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordRequest {

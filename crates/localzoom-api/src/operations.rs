@@ -105,6 +105,7 @@ pub enum OperationId {
     UserDelete,
     UserStatus,
     UserPassword,
+    UserEmailUpdate,
     UserSsoTokenDelete,
     UserToken,
     UserPermission,
@@ -335,6 +336,19 @@ pub const OPERATIONS: &[Operation] = &[
         granular: &["user:update:password", "user:update:password:admin"],
         permissions: &["User:Edit"],
         request: Some(Body::Type("PasswordRequest")),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserEmailUpdate,
+        name: "userEmailUpdate",
+        method: Method::Put,
+        path: "/users/{userId}/email",
+        summary: "Update a user's email",
+        label: Label::Light,
+        classic: WRITE_USER,
+        granular: &["user:update:email", "user:update:email:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("EmailUpdateRequest")),
         success: Success::NoContent,
     },
     Operation {
@@ -585,6 +599,7 @@ mod tests {
             type_name::<crate::UserToken>(),
             type_name::<crate::UserPermissions>(),
             type_name::<crate::VanityNameCheck>(),
+            type_name::<crate::EmailUpdateRequest>(),
         ];
         let bodies = OPERATIONS.iter().flat_map(|op| {
             let success = match op.success {

@@ -7,7 +7,7 @@ use localzoom_api::{
     StatusAction, User, UserList, UserPermissions, UserSummary, UserToken, UserTokenType,
     UserUpdate,
 };
-use localzoom_api::{PasswordRequest, StatusRequest};
+use localzoom_api::{EmailUpdateRequest, PasswordRequest, StatusRequest};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -142,6 +142,15 @@ impl Client {
     pub async fn update_status(&self, user_id: &str, action: StatusAction) -> Result<(), Error> {
         let mut c = call(OperationId::UserStatus, &[user_id]);
         c.body = body(StatusRequest { action })?;
+        self.empty(c).await
+    }
+
+    /// `PUT /users/{userId}/email`: needs the account's managed domain; 3 changes in any 24 hours.
+    pub async fn update_email(&self, user_id: &str, email: &str) -> Result<(), Error> {
+        let mut c = call(OperationId::UserEmailUpdate, &[user_id]);
+        c.body = body(EmailUpdateRequest {
+            email: email.to_string(),
+        })?;
         self.empty(c).await
     }
 

@@ -160,6 +160,15 @@ pub enum UsersCommand {
         #[command(flatten)]
         zoom: ZoomArgs,
     },
+    /// Change a user's e-mail (on the account's managed domain; 3 changes in any 24 hours).
+    Email {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The new e-mail address.
+        email: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
     /// Set a user's password, read from standard input.
     Password {
         /// The user: id, e-mail or `me`.
@@ -552,6 +561,15 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                 zoom.output,
                 &format!("{action}d {user}"),
                 json!({ "action": action, "user": user }),
+            );
+        }
+        UsersCommand::Email { user, email, zoom } => {
+            let client = zoom.client(false).await?;
+            client.update_email(&user, &email).await?;
+            done(
+                zoom.output,
+                &format!("e-mail of {user} changed to {email}"),
+                json!({ "user": user, "email": email }),
             );
         }
         UsersCommand::Password { user, zoom, .. } => {

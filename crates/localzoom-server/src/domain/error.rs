@@ -49,6 +49,15 @@ pub enum DomainError {
     /// Another user holds this personal meeting room name (Zoom's "Personal Link Name").
     #[error("vanity name taken")]
     VanityNameTaken,
+    /// An admin changing another admin's (or the owner's) e-mail.
+    #[error("admin changing another admin's email")]
+    OtherAdminsEmail,
+    /// The new e-mail is not on the account's managed domain (or it has none).
+    #[error("email outside the managed domain")]
+    EmailOutsideManagedDomain,
+    /// Three e-mail changes in the last 24 hours.
+    #[error("too many email changes")]
+    TooManyEmailChanges,
     /// Another user holds this Personal Meeting ID.
     #[error("PMI {0} taken")]
     PmiTaken(i64),

@@ -337,6 +337,7 @@ pub enum AdminOnly {
     VanityName,
     Pmi,
     HostKey,
+    Email,
 }
 
 pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> {
@@ -350,6 +351,7 @@ pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> 
         AdminOnly::VanityName => "a vanity name",
         AdminOnly::Pmi => "a Personal Meeting ID (PMI)",
         AdminOnly::HostKey => "the host key",
+        AdminOnly::Email => "email",
     };
     Err(DomainError::NotAllowed(format!(
         "Only an account administrator can change {what}."

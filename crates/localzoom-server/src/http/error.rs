@@ -139,6 +139,23 @@ impl ApiError {
                 "Can only update password of Zoom work email account".into(),
             ),
             Domain(DomainError::DisassociateAdmin) => (S::BAD_REQUEST, 1117, "You can not disassociate an Admin user.".into()),
+            Domain(DomainError::OtherAdminsEmail) => (
+                S::BAD_REQUEST,
+                1000,
+                "Admin can not change other admins email.".into(),
+            ),
+            Domain(DomainError::EmailOutsideManagedDomain) => (
+                S::BAD_REQUEST,
+                300,
+                "Domain name doesn't match. Please contact the Zoom Customer Support to set managed domains for \
+                 your account."
+                    .into(),
+            ),
+            Domain(DomainError::TooManyEmailChanges) => (
+                S::BAD_REQUEST,
+                300,
+                "A user's email address can be changed up to 3 times in any 24 hour period.".into(),
+            ),
             Domain(DomainError::PmiTaken(pmi)) => (
                 S::BAD_REQUEST,
                 300,

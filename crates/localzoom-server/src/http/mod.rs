@@ -53,6 +53,7 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserDelete => on(method, users::delete),
         UserStatus => on(method, status::update),
         UserPassword => on(method, password::update),
+        UserEmailUpdate => on(method, users::update_email),
         UserSsoTokenDelete => on(method, token::revoke_sso),
         UserToken => on(method, token::get),
         UserPermission => on(method, users::permissions),

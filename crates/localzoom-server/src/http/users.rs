@@ -345,6 +345,32 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT /users/{userId}/email`.
+pub async fn update_email(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    state.admit(
+        &principal,
+        OperationId::UserEmailUpdate.operation(),
+        Some(&user_id),
+    )?;
+    let email = body
+        .str("email")?
+        .map(|e| e.trim().to_string())
+        .filter(|e| !too_long(e, 127) && is_valid_email(e))
+        .ok_or_else(|| body.invalid("email"))?;
+    let now = state.now();
+    state
+        .write_as(principal, move |store, principal| {
+            users::change_email(store, principal, &user_id, &email, now)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /users/summary`.
 pub async fn summary(
     State(state): State<AppState>,

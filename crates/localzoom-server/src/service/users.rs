@@ -11,10 +11,12 @@ use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
+use crate::domain::rate_limits::DAY_MS;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, CreateAction, DeleteAction, LoginType, Role, Status, UserRecord, UserType,
-    decide_delete, initial_state, permissions as domain_permissions, require_admin, summarize,
+    decide_delete, email_domain, initial_state, permissions as domain_permissions, require_admin,
+    summarize,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
@@ -400,6 +402,43 @@ pub fn update(
     }
     user.profile.extend(patch.profile);
     Ok(store.update_user(&user)?)
+}
+
+/// Zoom's cap on e-mail changes of one user in any 24 hours.
+pub const EMAIL_CHANGES_PER_DAY: u64 = 3;
+
+/// `PUT /users/{userId}/email`: only admins change e-mails, an admin not another admin's; the new address must be
+/// on the account's managed domain and unused across Zoom; at most 3 changes in any 24 hours.
+pub fn change_email(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    email: &str,
+    now: i64,
+) -> ApiResult<()> {
+    require_admin(principal.role, AdminOnly::Email)?;
+    let mut user = resolve_user(store, principal, user_ref)?;
+    if principal.role == Role::Admin && user.role.is_admin() && user.id != principal.user_id {
+        return Err(DomainError::OtherAdminsEmail.into());
+    }
+    let account = account(store, &user.account_id)?;
+    let on_managed_domain = account
+        .managed_domain
+        .as_deref()
+        .is_some_and(|domain| email_domain(email).eq_ignore_ascii_case(domain));
+    if !on_managed_domain {
+        return Err(DomainError::EmailOutsideManagedDomain.into());
+    }
+    let same_address = email.eq_ignore_ascii_case(&user.email);
+    if !same_address && store.email_exists(email)? {
+        return Err(DomainError::EmailTaken(email.to_string()).into());
+    }
+    if store.email_changes_since(&user.id, now - DAY_MS)? >= EMAIL_CHANGES_PER_DAY {
+        return Err(DomainError::TooManyEmailChanges.into());
+    }
+    user.email = email.to_string();
+    store.update_user(&user)?;
+    Ok(store.record_email_change(&user.id, now)?)
 }
 
 pub fn delete(

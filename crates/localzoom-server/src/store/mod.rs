@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/0002_users_vanity_name_from_profile.postgres.sql"),
     },
     Migration::Both(include_str!("migrations/0003_users_pmi_index.sql")),
+    Migration::Both(include_str!("migrations/0004_email_changes.sql")),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is

@@ -777,6 +777,7 @@ impl<'c> Store<'c> {
             "DELETE FROM assistants WHERE user_id = $1 OR assistant_id = $1",
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM password_history WHERE user_id = $1",
+            "DELETE FROM email_changes WHERE user_id = $1",
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ] {
@@ -1031,6 +1032,22 @@ impl<'c> Store<'c> {
             "DELETE FROM assistants WHERE assistant_id = $1",
             params![assistant_id],
         )
+    }
+
+    /// How many times the user's e-mail was changed after `since`.
+    pub fn email_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM email_changes WHERE user_id = $1 AND changed_at > $2",
+            params![user_id, since],
+        )
+    }
+
+    pub fn record_email_change(&self, user_id: &str, at: i64) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO email_changes (user_id, changed_at) VALUES ($1, $2)",
+            params![user_id, at],
+        )?;
+        Ok(())
     }
 
     /// Fingerprints of the user's passwords, newest first.

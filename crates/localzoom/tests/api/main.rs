@@ -8,6 +8,7 @@ mod assistants;
 mod bad_input;
 mod client;
 mod control;
+mod email_change;
 mod first_hour;
 mod history_key;
 mod isolation;
