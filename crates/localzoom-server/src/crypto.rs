@@ -105,8 +105,15 @@ impl HistoryKey {
     }
 }
 
+/// 32 random bytes, URL-safe. Never starting with `-`: a secret is passed on command lines
+/// (`--client-secret SECRET`), where a leading dash reads as an option.
 pub fn new_secret() -> String {
-    random_urlsafe(32)
+    loop {
+        let secret = random_urlsafe(32);
+        if !secret.starts_with('-') {
+            return secret;
+        }
+    }
 }
 
 fn random_urlsafe(bytes: usize) -> String {
@@ -313,6 +320,16 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One secret in 64 would start with `-` and be taken for an option by `--client-secret SECRET`.
+    #[test]
+    fn secrets_never_start_with_a_dash() {
+        for _ in 0..2_000 {
+            let secret = new_secret();
+            assert!(!secret.starts_with('-'), "{secret}");
+            assert_eq!(secret.len(), 43);
+        }
+    }
 
     #[test]
     fn ids_have_zooms_shape() {
