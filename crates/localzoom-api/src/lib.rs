@@ -349,6 +349,42 @@ pub struct StatusRequest {
     pub action: StatusAction,
 }
 
+wire_names! {
+    /// A user's presence status in Zoom's clients.
+    PresenceStatus {
+        Away = "Away",
+        DoNotDisturb = "Do_Not_Disturb",
+        Available = "Available",
+        InCalendarEvent = "In_Calendar_Event",
+        Presenting = "Presenting",
+        InAZoomMeeting = "In_A_Zoom_Meeting",
+        OnACall = "On_A_Call",
+        OutOfOffice = "Out_of_Office",
+        Busy = "Busy",
+        Offline = "Offline",
+    }
+}
+
+/// `GET /users/{userId}/presence_status`. `end_time` and `remaining_time` (seconds) only for a user's own
+/// Do-Not-Disturb.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceStatusReply {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_time: Option<i64>,
+}
+
+/// `PUT /users/{userId}/presence_status` body: a status, and for `Do_No_Disturb` (Zoom's spelling here) a
+/// duration in minutes (1–1440, default 20).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceStatusUpdate {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+}
+
 /// `PUT /users/{userId}/email` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailUpdateRequest {

@@ -106,6 +106,8 @@ pub enum OperationId {
     UserStatus,
     UserPassword,
     UserEmailUpdate,
+    UserPresenceStatus,
+    UserPresenceStatusUpdate,
     UserSsoTokenDelete,
     UserToken,
     UserPermission,
@@ -349,6 +351,41 @@ pub const OPERATIONS: &[Operation] = &[
         granular: &["user:update:email", "user:update:email:admin"],
         permissions: &["User:Edit"],
         request: Some(Body::Type("EmailUpdateRequest")),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserPresenceStatus,
+        name: "getUserPresenceStatus",
+        method: Method::Get,
+        path: "/users/{userId}/presence_status",
+        summary: "Get a user presence status",
+        label: Label::Medium,
+        classic: &["user:read", "user:read:admin"],
+        granular: &[
+            "user:read:presence_status",
+            "user:read:presence_status:admin",
+        ],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Type("PresenceStatusReply"),
+        },
+    },
+    Operation {
+        id: OperationId::UserPresenceStatusUpdate,
+        name: "updatePresenceStatus",
+        method: Method::Put,
+        path: "/users/{userId}/presence_status",
+        summary: "Update a user's presence status",
+        label: Label::Medium,
+        classic: &["user:write", "user:write:admin"],
+        granular: &[
+            "user:update:presence_status",
+            "user:update:presence_status:admin",
+        ],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("PresenceStatusUpdate")),
         success: Success::NoContent,
     },
     Operation {
@@ -600,6 +637,8 @@ mod tests {
             type_name::<crate::UserPermissions>(),
             type_name::<crate::VanityNameCheck>(),
             type_name::<crate::EmailUpdateRequest>(),
+            type_name::<crate::PresenceStatusReply>(),
+            type_name::<crate::PresenceStatusUpdate>(),
         ];
         let bodies = OPERATIONS.iter().flat_map(|op| {
             let success = match op.success {

@@ -7,7 +7,10 @@ use localzoom_api::{
     StatusAction, User, UserList, UserPermissions, UserSummary, UserToken, UserTokenType,
     UserUpdate,
 };
-use localzoom_api::{EmailUpdateRequest, PasswordRequest, StatusRequest};
+use localzoom_api::{
+    EmailUpdateRequest, PasswordRequest, PresenceStatus, PresenceStatusReply, PresenceStatusUpdate,
+    StatusRequest,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -150,6 +153,28 @@ impl Client {
         let mut c = call(OperationId::UserEmailUpdate, &[user_id]);
         c.body = body(EmailUpdateRequest {
             email: email.to_string(),
+        })?;
+        self.empty(c).await
+    }
+
+    /// `GET /users/{userId}/presence_status`.
+    pub async fn presence_status(&self, user_id: &str) -> Result<PresenceStatusReply, Error> {
+        self.json(call(OperationId::UserPresenceStatus, &[user_id]))
+            .await
+    }
+
+    /// `PUT /users/{userId}/presence_status`: once a minute per user, for a user signed in to a client;
+    /// `dnd_minutes` only with `Do_Not_Disturb`.
+    pub async fn update_presence_status(
+        &self,
+        user_id: &str,
+        status: PresenceStatus,
+        dnd_minutes: Option<u32>,
+    ) -> Result<(), Error> {
+        let mut c = call(OperationId::UserPresenceStatusUpdate, &[user_id]);
+        c.body = body(PresenceStatusUpdate {
+            status: status.as_str().to_string(),
+            duration: dnd_minutes,
         })?;
         self.empty(c).await
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use localzoom_client::types::{
-    AssistantRef, CreateAction, CreateUserInfo, CreateUserRequest, UserTokenType,
+    AssistantRef, CreateAction, CreateUserInfo, CreateUserRequest, PresenceStatus, UserTokenType,
 };
 use localzoom_client::{
     Client, Credentials, DeleteAction, Error, RetryPolicy, StatusAction, UserUpdate,
@@ -157,6 +157,19 @@ pub enum UsersCommand {
         /// `activate` or `deactivate`.
         #[arg(value_parser = one_of(&[StatusAction::Activate, StatusAction::Deactivate], StatusAction::as_str))]
         action: StatusAction,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Show a user's presence status, or set it (`--set`; once a minute, only while signed in to a client).
+    Presence {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The status to set.
+        #[arg(long, value_parser = one_of(PresenceStatus::ALL, PresenceStatus::as_str))]
+        set: Option<PresenceStatus>,
+        /// With `--set Do_Not_Disturb`: for how many minutes (1–1440; Zoom's default 20).
+        #[arg(long)]
+        minutes: Option<u32>,
         #[command(flatten)]
         zoom: ZoomArgs,
     },
@@ -561,6 +574,26 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
                 zoom.output,
                 &format!("{action}d {user}"),
                 json!({ "action": action, "user": user }),
+            );
+        }
+        UsersCommand::Presence {
+            user,
+            set,
+            minutes,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            if let Some(status) = set {
+                client
+                    .update_presence_status(&user, status, minutes)
+                    .await?;
+            }
+            let now = client.presence_status(&user).await?;
+            print_records(
+                zoom.output,
+                &["status", "end_time", "remaining_time"],
+                vec![json!(now)],
+                true,
             );
         }
         UsersCommand::Email { user, email, zoom } => {

@@ -58,6 +58,12 @@ pub enum DomainError {
     /// Three e-mail changes in the last 24 hours.
     #[error("too many email changes")]
     TooManyEmailChanges,
+    /// A presence update for a user signed in to no client.
+    #[error("presence update failed")]
+    PresenceUpdateFailed,
+    /// A second presence update of one user within a minute.
+    #[error("presence updated too often")]
+    PresenceTooFrequent,
     /// Another user holds this Personal Meeting ID.
     #[error("PMI {0} taken")]
     PmiTaken(i64),

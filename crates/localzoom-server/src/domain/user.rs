@@ -247,7 +247,26 @@ pub fn permissions(role: Role) -> Vec<String> {
     names
 }
 
-pub use localzoom_api::{CreateAction, DeleteAction, StatusAction};
+pub use localzoom_api::{CreateAction, DeleteAction, PresenceStatus, StatusAction};
+
+/// A user's presence now: `Offline` unless signed in; then what was last set (a Do-Not-Disturb only until it
+/// ends), or `Available`. With the end of a Do-Not-Disturb in effect.
+pub fn current_presence(
+    last_set: Option<(PresenceStatus, Option<i64>)>,
+    signed_in: bool,
+    now: i64,
+) -> (PresenceStatus, Option<i64>) {
+    if !signed_in {
+        return (PresenceStatus::Offline, None);
+    }
+    match last_set {
+        Some((PresenceStatus::DoNotDisturb, Some(until))) if until > now => {
+            (PresenceStatus::DoNotDisturb, Some(until))
+        }
+        Some((PresenceStatus::DoNotDisturb, _)) | None => (PresenceStatus::Available, None),
+        Some((status, _)) => (status, None),
+    }
+}
 
 /// What a status action does to the user, once allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -139,6 +139,16 @@ impl ApiError {
                 "Can only update password of Zoom work email account".into(),
             ),
             Domain(DomainError::DisassociateAdmin) => (S::BAD_REQUEST, 1117, "You can not disassociate an Admin user.".into()),
+            Domain(DomainError::PresenceUpdateFailed) => (
+                S::BAD_REQUEST,
+                5301,
+                "Request to update the presence status of this user failed.".into(),
+            ),
+            Domain(DomainError::PresenceTooFrequent) => (
+                S::TOO_MANY_REQUESTS,
+                429,
+                "A user's presence status can be updated at most once per minute. Try again later.".into(),
+            ),
             Domain(DomainError::OtherAdminsEmail) => (
                 S::BAD_REQUEST,
                 1000,

@@ -24,6 +24,7 @@ pub mod listener;
 pub mod oauth;
 pub mod openapi;
 pub mod password;
+pub mod presence;
 pub mod settings;
 pub mod status;
 pub mod token;
@@ -54,6 +55,8 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserStatus => on(method, status::update),
         UserPassword => on(method, password::update),
         UserEmailUpdate => on(method, users::update_email),
+        UserPresenceStatus => on(method, presence::get),
+        UserPresenceStatusUpdate => on(method, presence::update),
         UserSsoTokenDelete => on(method, token::revoke_sso),
         UserToken => on(method, token::get),
         UserPermission => on(method, users::permissions),

@@ -2,8 +2,8 @@
 //! account's security settings.
 
 use localzoom_api::{
-    CreatedUser, ListedUser, User, UserList, UserPermissions, UserSummary, UserToken,
-    UserTokenType, VanityNameCheck,
+    CreatedUser, ListedUser, PresenceStatusReply, User, UserList, UserPermissions, UserSummary,
+    UserToken, UserTokenType, VanityNameCheck,
 };
 use serde_json::{Map, Value};
 
@@ -14,13 +14,13 @@ use crate::domain::principal::Principal;
 use crate::domain::rate_limits::DAY_MS;
 use crate::domain::settings;
 use crate::domain::user::{
-    AdminOnly, CreateAction, DeleteAction, LoginType, Role, Status, UserRecord, UserType,
-    decide_delete, email_domain, initial_state, permissions as domain_permissions, require_admin,
-    summarize,
+    AdminOnly, CreateAction, DeleteAction, LoginType, PresenceStatus, Role, Status, UserRecord,
+    UserType, current_presence, decide_delete, email_domain, initial_state,
+    permissions as domain_permissions, require_admin, summarize,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
-use crate::store::{AccountRecord, Store, UserQuery};
+use crate::store::{AccountRecord, PresenceRecord, Store, UserQuery};
 
 /// A validated `POST /users`.
 #[derive(Debug, Clone)]
@@ -402,6 +402,56 @@ pub fn update(
     }
     user.profile.extend(patch.profile);
     Ok(store.update_user(&user)?)
+}
+
+/// Zoom's minimum time between two presence updates of one user.
+pub const PRESENCE_UPDATE_INTERVAL_MS: i64 = 60_000;
+
+/// `GET /users/{userId}/presence_status`: the end of a Do-Not-Disturb only for the user asking about themselves.
+pub fn presence(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    now: i64,
+) -> ApiResult<PresenceStatusReply> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let last_set = store.presence(&user.id)?.map(|p| (p.status, p.until_ms));
+    let (status, until) = current_presence(last_set, store.signed_in(&user.id)?, now);
+    let own = user.id == principal.user_id;
+    Ok(PresenceStatusReply {
+        status: status.as_str().to_string(),
+        end_time: until.filter(|_| own).map(rfc3339),
+        remaining_time: until.filter(|_| own).map(|until| (until - now) / 1000),
+    })
+}
+
+/// `PUT /users/{userId}/presence_status`: only for a user signed in to a client, once a minute.
+pub fn set_presence(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    status: PresenceStatus,
+    dnd_minutes: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let user = resolve_user(store, principal, user_ref)?;
+    if !store.signed_in(&user.id)? {
+        return Err(DomainError::PresenceUpdateFailed.into());
+    }
+    if let Some(last) = store.presence(&user.id)?
+        && now - last.updated_at < PRESENCE_UPDATE_INTERVAL_MS
+    {
+        return Err(DomainError::PresenceTooFrequent.into());
+    }
+    let until_ms = (status == PresenceStatus::DoNotDisturb).then_some(now + dnd_minutes * 60_000);
+    Ok(store.set_presence(
+        &user.id,
+        &PresenceRecord {
+            status,
+            until_ms,
+            updated_at: now,
+        },
+    )?)
 }
 
 /// Zoom's cap on e-mail changes of one user in any 24 hours.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::rate_limits::{AccountLimits, Overrides};
-use crate::domain::user::{LoginType, Role, Status};
+use crate::domain::user::{LoginType, PresenceStatus, Role, Status};
 
 pub mod postgres;
 mod queries;
@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration::Both(include_str!("migrations/0003_users_pmi_index.sql")),
     Migration::Both(include_str!("migrations/0004_email_changes.sql")),
+    Migration::Both(include_str!("migrations/0005_presence.sql")),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
@@ -195,6 +196,15 @@ pub struct OutboxEmail {
     pub subject: String,
     pub body: String,
     pub created_at: i64,
+}
+
+/// A user's presence status as last set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceRecord {
+    pub status: PresenceStatus,
+    /// When a Do-Not-Disturb ends (epoch ms).
+    pub until_ms: Option<i64>,
+    pub updated_at: i64,
 }
 
 /// One user's assistant, as stored.

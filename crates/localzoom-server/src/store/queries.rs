@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
-    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, SessionRecord,
-    StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, PresenceRecord,
+    SessionRecord, StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
 };
 use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
-use crate::domain::user::{LoginType, Role, Status, UserRecord, UserType};
+use crate::domain::user::{LoginType, PresenceStatus, Role, Status, UserRecord, UserType};
 
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
 pub struct Store<'c> {
@@ -778,6 +778,7 @@ impl<'c> Store<'c> {
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM password_history WHERE user_id = $1",
             "DELETE FROM email_changes WHERE user_id = $1",
+            "DELETE FROM presence WHERE user_id = $1",
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ] {
@@ -1032,6 +1033,46 @@ impl<'c> Store<'c> {
             "DELETE FROM assistants WHERE assistant_id = $1",
             params![assistant_id],
         )
+    }
+
+    pub fn presence(&self, user_id: &str) -> StoreResult<Option<PresenceRecord>> {
+        self.one(
+            "SELECT status, until_ms, updated_at FROM presence WHERE user_id = $1",
+            params![user_id],
+            |row| {
+                Ok(PresenceRecord {
+                    status: parsed(row, "status", PresenceStatus::parse)?,
+                    until_ms: row.get("until_ms")?,
+                    updated_at: row.get("updated_at")?,
+                })
+            },
+        )
+    }
+
+    pub fn set_presence(&self, user_id: &str, presence: &PresenceRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO presence (user_id, status, until_ms, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, until_ms = excluded.until_ms, \
+             updated_at = excluded.updated_at",
+            params![
+                user_id,
+                presence.status.as_str(),
+                presence.until_ms,
+                presence.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the user has a sign-in session that has not ended.
+    pub fn signed_in(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 AS found FROM sessions WHERE user_id = $1 AND ended_at IS NULL LIMIT 1",
+                params![user_id],
+                |_| Ok(()),
+            )?
+            .is_some())
     }
 
     /// How many times the user's e-mail was changed after `since`.

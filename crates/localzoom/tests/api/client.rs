@@ -96,6 +96,13 @@ async fn every_method_works_against_localzoom() {
     );
     // The bootstrap app holds no ZAK scope.
     assert_eq!(zoom_error(zoom.zak().await).code, 4711);
+    // Presence: the owner is signed in to no client.
+    assert_eq!(zoom.presence_status("me").await.unwrap().status, "Offline");
+    let offline = zoom_error(
+        zoom.update_presence_status("me", localzoom_client::types::PresenceStatus::Away, None)
+            .await,
+    );
+    assert_eq!(offline.code, 5301);
     // `.`, `..` and empty ids would address other endpoints: refused before sending.
     for bad in ["", ".", ".."] {
         assert!(

@@ -15,6 +15,7 @@ mod isolation;
 mod metrics;
 mod oauth;
 mod password;
+mod presence;
 mod process;
 mod rate_limits;
 mod scopes;

@@ -171,6 +171,8 @@ fn the_users_commands_drive_the_api() {
             .contains(&serde_json::json!({ "permission": "User:Read" })),
         "{permissions}"
     );
+    let presence = zoom_json(&server, &["users", "presence", "me"], None);
+    assert_eq!(presence["status"], "Offline", "{presence}");
     let token = zoom_json(&server, &["users", "token", &id], None);
     assert_eq!(token["type"], "zak");
     assert!(token["token"].as_str().unwrap().len() >= 32, "{token}");
