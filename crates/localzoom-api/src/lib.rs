@@ -220,6 +220,28 @@ pub struct ListedUser {
     pub group_ids: Vec<String>,
     #[serde(default)]
     pub im_group_ids: Vec<String>,
+    /// Only with `include_fields=custom_attributes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<Vec<Value>>,
+    /// Only with `include_fields=host_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+}
+
+wire_names! {
+    /// `GET /users` `include_fields`: what the listed users carry beyond the default fields.
+    IncludeField {
+        CustomAttributes = "custom_attributes",
+        HostKey = "host_key",
+    }
+}
+
+wire_names! {
+    /// `GET /users` `license`: only users holding this add-on licence.
+    UserLicense {
+        ZoomWorkforceManagement = "zoom_workforce_management",
+        ZoomComplianceManagement = "zoom_compliance_management",
+    }
 }
 
 /// A closed set of names Zoom's API takes as text, each with its wire name: `as_str`, `parse` (`None` for a name

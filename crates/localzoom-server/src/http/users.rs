@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use localzoom_api::{
-    CreatedUser, EmailCheck, FieldError, PasswordRequirement, User, UserList, UserPermissions,
-    UserSummary, VanityNameCheck,
+    CreatedUser, EmailCheck, FieldError, IncludeField, PasswordRequirement, User, UserLicense,
+    UserList, UserPermissions, UserSummary, VanityNameCheck,
 };
 use serde_json::Value;
 
@@ -177,7 +177,24 @@ fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
         Some(n) if n >= 1 => Some(n as u64),
         Some(_) => return Err(DomainError::field("page_number", "Invalid field.").into()),
     };
+    let include = match query.get("include_fields") {
+        None | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|name| IncludeField::parse(name.trim()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| DomainError::field("include_fields", "Invalid field."))?,
+    };
+    let license = match query.get("license") {
+        None | Some("") => None,
+        Some(name) => Some(
+            UserLicense::parse(name)
+                .ok_or_else(|| DomainError::field("license", "Invalid field."))?,
+        ),
+    };
     Ok(ListRequest {
+        include,
+        license,
         status,
         role,
         page_size,

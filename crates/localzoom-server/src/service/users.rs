@@ -2,8 +2,8 @@
 //! account's security settings.
 
 use localzoom_api::{
-    CreatedUser, ListedUser, PresenceStatusReply, User, UserList, UserPermissions, UserSummary,
-    UserToken, UserTokenType, VanityNameCheck,
+    CreatedUser, IncludeField, ListedUser, PresenceStatusReply, User, UserLicense, UserList,
+    UserPermissions, UserSummary, UserToken, UserTokenType, VanityNameCheck,
 };
 use serde_json::{Map, Value};
 
@@ -146,8 +146,29 @@ const GET_PROFILE_FIELDS: &[&str] = &[
 ];
 
 /// One element of `GET /users`: pending users have no `id` there.
+/// A user as `GET /users` lists them, with the `include_fields` asked for.
+pub fn listed_with(user: &UserRecord, include: &[IncludeField]) -> ListedUser {
+    let wants = |field| include.contains(&field);
+    ListedUser {
+        custom_attributes: wants(IncludeField::CustomAttributes).then(|| {
+            user.profile
+                .get("custom_attributes")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        }),
+        host_key: wants(IncludeField::HostKey)
+            .then(|| user.profile.get("host_key").and_then(Value::as_str))
+            .flatten()
+            .map(str::to_string),
+        ..listed(user)
+    }
+}
+
 pub fn listed(user: &UserRecord) -> ListedUser {
     ListedUser {
+        custom_attributes: None,
+        host_key: None,
         id: (user.status != Status::Pending).then(|| user.id.clone()),
         first_name: user.first_name.clone(),
         last_name: user.last_name.clone(),
@@ -183,6 +204,10 @@ pub struct ListRequest {
     pub page_size: u64,
     pub next_page_token: Option<String>,
     pub page_number: Option<u64>,
+    /// Fields the listed users carry beyond the default ones.
+    pub include: Vec<IncludeField>,
+    /// Only users holding this add-on licence.
+    pub license: Option<UserLicense>,
 }
 
 /// Default and largest `page_size` (S1: default 30, maximum 2000).
@@ -258,6 +283,17 @@ pub fn list(
     req: ListRequest,
     now: i64,
 ) -> ApiResult<UserList> {
+    // No API gives a user Workforce or Compliance Management, so nobody here holds one (docs/fidelity.md row 91).
+    if req.license.is_some() {
+        return Ok(UserList {
+            page_count: 0,
+            page_number: 1,
+            page_size: req.page_size,
+            total_records: 0,
+            next_page_token: String::new(),
+            users: Vec::new(),
+        });
+    }
     let key = crate::service::accounts::server_key(store)?;
     let (status, role, after_seq, page_number, offset) = match &req.next_page_token {
         Some(token) => {
@@ -302,7 +338,10 @@ pub fn list(
         page_size: req.page_size,
         total_records: total,
         next_page_token,
-        users: rows.iter().map(|(_, u)| listed(u)).collect(),
+        users: rows
+            .iter()
+            .map(|(_, u)| listed_with(u, &req.include))
+            .collect(),
     })
 }
 

@@ -296,3 +296,58 @@ async fn the_migration_moves_vanity_names_out_of_the_profile() {
             .unwrap()
     );
 }
+
+#[backend_test]
+async fn the_user_list_includes_the_fields_asked_for_and_filters_by_licence() {
+    let app = TestApp::spawn().await;
+    let id = app.member("fields@example.com").await;
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({
+            "host_key": "123456",
+            "custom_attributes": [{ "key": "cbf", "name": "Badge", "value": "42" }],
+        })),
+    )
+    .await
+    .assert_status(204);
+    let listed = |query: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let reply = app.get(&format!("/users?{query}")).await;
+            reply.assert_status(200);
+            reply.body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["id"] == id.as_str())
+                .cloned()
+                .unwrap()
+        }
+    };
+    let plain = listed("").await;
+    assert!(plain.get("host_key").is_none() && plain.get("custom_attributes").is_none());
+    let with_key = listed("include_fields=host_key").await;
+    assert_eq!(with_key["host_key"], "123456");
+    assert!(with_key.get("custom_attributes").is_none());
+    let with_both = listed("include_fields=custom_attributes,host_key").await;
+    assert_eq!(
+        with_both["custom_attributes"],
+        json!([{ "key": "cbf", "name": "Badge", "value": "42" }])
+    );
+    assert_eq!(with_both["host_key"], "123456");
+
+    let licensed = app.get("/users?license=zoom_workforce_management").await;
+    licensed.assert_status(200);
+    assert_eq!(licensed.body["total_records"], 0);
+    assert_eq!(licensed.body["users"], json!([]));
+    for (query, field) in [
+        ("include_fields=phone_numbers", "include_fields"),
+        ("license=zoom_phone", "license"),
+    ] {
+        let reply = app.get(&format!("/users?{query}")).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+}
