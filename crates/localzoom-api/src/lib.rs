@@ -229,6 +229,40 @@ pub struct ListedUser {
 }
 
 wire_names! {
+    /// `phone_numbers[].label`.
+    PhoneLabel {
+        Mobile = "Mobile",
+        Office = "Office",
+        Home = "Home",
+        Fax = "Fax",
+    }
+}
+
+/// One of a user's `phone_numbers`, as Zoom's schema types it (other fields sent are dropped).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumber {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<PhoneLabel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+}
+
+/// One of a user's `custom_attributes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomAttribute {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+wire_names! {
     /// `GET /users` `include_fields`: what the listed users carry beyond the default fields.
     IncludeField {
         CustomAttributes = "custom_attributes",

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use localzoom_api::{
-    CreatedUser, EmailCheck, FieldError, IncludeField, PasswordRequirement, User, UserLicense,
-    UserList, UserPermissions, UserSummary, VanityNameCheck,
+    CreatedUser, CustomAttribute, EmailCheck, FieldError, IncludeField, PasswordRequirement,
+    PhoneNumber, User, UserLicense, UserList, UserPermissions, UserSummary, VanityNameCheck,
 };
 use serde_json::Value;
 
@@ -327,15 +327,29 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
             .profile
             .insert("pronouns_option".into(), Value::from(option));
     }
-    for (name, max) in [("phone_numbers", 3usize), ("custom_attributes", 5)] {
-        if let Some(items) = body.typed::<Vec<serde_json::Map<String, Value>>>(name)? {
-            if items.len() > max {
-                return Err(body.invalid(name));
-            }
-            patch.profile.insert(name.to_string(), Value::from(items));
+    // Typed as Zoom's schema types them, so that what a later `GET` returns is valid against it.
+    if let Some(numbers) = body.typed::<Vec<PhoneNumber>>("phone_numbers")? {
+        if numbers.len() > 3 {
+            return Err(body.invalid("phone_numbers"));
         }
+        patch
+            .profile
+            .insert("phone_numbers".into(), json_of(&numbers));
+    }
+    if let Some(attributes) = body.typed::<Vec<CustomAttribute>>("custom_attributes")? {
+        if attributes.len() > 5 {
+            return Err(body.invalid("custom_attributes"));
+        }
+        patch
+            .profile
+            .insert("custom_attributes".into(), json_of(&attributes));
     }
     Ok(patch)
+}
+
+/// A value of typed fields as the profile keeps it (these types always serialize).
+fn json_of<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 pub async fn delete(

@@ -581,3 +581,58 @@ async fn nested_fields_can_be_sent_as_forms() {
         helper.as_str()
     );
 }
+
+/// Nested fields are typed as Zoom's schema types them: a wrong type or an unknown label is a 300, extra fields are
+/// dropped, and what a later `GET` returns is valid against the schema.
+#[backend_test]
+async fn phone_numbers_and_custom_attributes_are_stored_as_zoom_types_them() {
+    let app = TestApp::spawn().await;
+    let id = app.member("typed@example.com").await;
+    let patch = |body: Value| {
+        let app = &app;
+        let path = format!("/users/{id}");
+        async move { app.call(Method::PATCH, &path, Some(body)).await }
+    };
+    for (body, field) in [
+        (
+            json!({ "phone_numbers": [{ "label": "Pager" }] }),
+            "phone_numbers",
+        ),
+        (
+            json!({ "phone_numbers": [{ "number": 5550100 }] }),
+            "phone_numbers",
+        ),
+        (json!({ "phone_numbers": "+1 555 0100" }), "phone_numbers"),
+        (
+            json!({ "phone_numbers": [{}, {}, {}, {}] }),
+            "phone_numbers",
+        ),
+        (
+            json!({ "custom_attributes": [{ "value": 42 }] }),
+            "custom_attributes",
+        ),
+        (
+            json!({ "custom_attributes": [{}, {}, {}, {}, {}, {}] }),
+            "custom_attributes",
+        ),
+    ] {
+        let reply = patch(body).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+    patch(json!({
+        "phone_numbers": [{ "code": "+1", "country": "US", "label": "Mobile", "number": "5550100", "extra": true }],
+        "custom_attributes": [{ "key": "k", "name": "Badge", "value": "42" }],
+    }))
+    .await
+    .assert_status(204);
+    let user = app.get(&format!("/users/{id}")).await;
+    assert_eq!(
+        user.body["phone_numbers"],
+        json!([{ "code": "+1", "country": "US", "label": "Mobile", "number": "5550100" }])
+    );
+    assert_eq!(
+        user.body["custom_attributes"],
+        json!([{ "key": "k", "name": "Badge", "value": "42" }])
+    );
+}
