@@ -23,12 +23,32 @@ pub enum PasswordRule {
 }
 
 pub const MIN_LENGTH: u32 = 8;
+/// `PUT /users/{userId}/password`: "fewer than 32 characters".
 pub const MAX_LENGTH: usize = 31;
+/// `POST /users` `user_info.password`: `maxLength: 32`.
+pub const MAX_LENGTH_ON_CREATE: usize = 32;
 
-/// Checks the rules that need no stored state: the basic rules always, the enhanced ones the account enabled.
+/// Checks a password change against the rules that need no stored state: the basic rules always, the enhanced
+/// ones the account enabled.
 pub fn check(password: &str, requirement: &PasswordRequirement) -> Result<(), PasswordRule> {
+    check_within(password, requirement, MAX_LENGTH)
+}
+
+/// `check` for the password a user is created with, which may be one character longer (S1's limits differ).
+pub fn check_on_create(
+    password: &str,
+    requirement: &PasswordRequirement,
+) -> Result<(), PasswordRule> {
+    check_within(password, requirement, MAX_LENGTH_ON_CREATE)
+}
+
+fn check_within(
+    password: &str,
+    requirement: &PasswordRequirement,
+    max_length: usize,
+) -> Result<(), PasswordRule> {
     let chars: Vec<char> = password.chars().collect();
-    if chars.len() > MAX_LENGTH {
+    if chars.len() > max_length {
         return Err(PasswordRule::TooLong);
     }
     if (chars.len() as u32) < MIN_LENGTH {
@@ -220,6 +240,16 @@ mod tests {
             weak_enhance_detection: true,
         };
         assert_eq!(check("Valid1Pass", &req), Err(PasswordRule::TooShort(12)));
+        // 32 characters: a user may be created with it, not change to it.
+        let longest = "Valid1Pass".repeat(3) + "Zz";
+        assert_eq!(longest.chars().count(), 32);
+        let plain = PasswordRequirement::default();
+        assert_eq!(check_on_create(&longest, &plain), Ok(()));
+        assert_eq!(check(&longest, &plain), Err(PasswordRule::TooLong));
+        assert_eq!(
+            check_on_create(&(longest.clone() + "x"), &plain),
+            Err(PasswordRule::TooLong)
+        );
         assert_eq!(
             check("Valid1Passwrd", &req),
             Err(PasswordRule::NoSpecialCharacter)

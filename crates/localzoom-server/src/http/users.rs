@@ -125,7 +125,7 @@ fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<Ne
         // autoCreate users sign in with the password given here; it must meet Zoom's rules and the account's.
         let ok = info
             .str("password")?
-            .is_some_and(|p| password::check(&p, requirement).is_ok());
+            .is_some_and(|p| password::check_on_create(&p, requirement).is_ok());
         if !ok {
             return Err(DomainError::Invalid("Invalid parameter: password".into()).into());
         }

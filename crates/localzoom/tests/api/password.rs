@@ -275,3 +275,40 @@ async fn concurrent_changes_cannot_exceed_the_daily_cap() {
     assert_eq!(ok, 5);
     assert_eq!(app.db().read(|s| s.outbox()).unwrap().len(), 5);
 }
+
+/// S1's limits differ: a user may be created with a 32-character password (`maxLength: 32`) but a change must be
+/// "fewer than 32 characters".
+#[backend_test]
+async fn a_32_character_password_creates_a_user_but_cannot_be_changed_to() {
+    let app = TestApp::spawn().await;
+    let longest = "Valid1Pass".repeat(3) + "Zz";
+    let created = app
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({
+                "action": "autoCreate",
+                "user_info": { "email": "long@example.com", "type": 1, "password": longest },
+            })),
+        )
+        .await;
+    created.assert_status(201);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/password"),
+        Some(json!({ "password": "Other2Pass".repeat(3) + "Zz" })),
+    )
+    .await
+    .assert_error(400, 300, "Invalid parameter: password");
+    app.call(
+        Method::POST,
+        "/users",
+        Some(json!({
+            "action": "autoCreate",
+            "user_info": { "email": "longer@example.com", "type": 1, "password": longest.clone() + "x" },
+        })),
+    )
+    .await
+    .assert_error(400, 300, "Invalid parameter: password");
+}
