@@ -352,6 +352,19 @@ fn json_of<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// `DELETE /users/{userId}`'s booleans of what to transfer (nothing of it is kept here; they are checked).
+const TRANSFER_FLAGS: [&str; 9] = [
+    "encrypted_email",
+    "transfer_meeting",
+    "transfer_webinar",
+    "transfer_recording",
+    "transfer_whiteboard",
+    "transfer_clipfiles",
+    "transfer_notes",
+    "transfer_visitors",
+    "transfer_docs",
+];
+
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -368,9 +381,25 @@ pub async fn delete(
         Some(action) => DeleteAction::parse(action)
             .ok_or_else(|| DomainError::field("action", "Invalid field."))?,
     };
+    let transfer_email = match query.get("transfer_email").map(str::trim) {
+        None | Some("") => None,
+        Some(email) if is_valid_email(email) && !too_long(email, 128) => Some(email.to_string()),
+        Some(_) => return Err(DomainError::field("transfer_email", "Invalid field.").into()),
+    };
+    for flag in TRANSFER_FLAGS {
+        if !matches!(query.get(flag), None | Some("" | "true" | "false")) {
+            return Err(DomainError::field(flag, "Invalid field.").into());
+        }
+    }
     state
         .write_as(principal, move |store, principal| {
-            users::delete(store, principal, &user_id, action)
+            users::delete(
+                store,
+                principal,
+                &user_id,
+                action,
+                transfer_email.as_deref(),
+            )
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -530,15 +530,42 @@ pub fn change_email(
     Ok(store.record_email_change(&user.id, now)?)
 }
 
+/// `DELETE /users/{userId}`. `transfer_email` names the user of the account who receives the user's data (none
+/// is kept here, so nothing moves); a user with published Zoom Events needs one.
 pub fn delete(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     action: DeleteAction,
+    transfer_email: Option<&str>,
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = account(store, &principal.account_id)?;
     decide_delete(&user, action, account.managed_domain.as_deref())?;
+    match transfer_email {
+        Some(target) if target.eq_ignore_ascii_case(&user.email) => {
+            return Err(DomainError::Invalid(
+                "The transfer-to email address cannot be the same as the unlinked or deleted user's email \
+                 address."
+                    .into(),
+            )
+            .into());
+        }
+        Some(target) => {
+            store
+                .user_by_email(&account.id, target)?
+                .ok_or_else(|| DomainError::UserNotFound(target.to_string()))?;
+        }
+        None if user.upcoming_zoom_events => {
+            return Err(DomainError::Invalid(
+                "This user has published events on Zoom Events and you do not specify a target user to \
+                 transfer data."
+                    .into(),
+            )
+            .into());
+        }
+        None => {}
+    }
     // Disassociating leaves the user's Zoom identity elsewhere; from this account's side both actions remove
     // the user and every relation, session and token it had here.
     Ok(store.delete_user(&user.id)?)

@@ -636,3 +636,53 @@ async fn phone_numbers_and_custom_attributes_are_stored_as_zoom_types_them() {
         json!([{ "key": "k", "name": "Badge", "value": "42" }])
     );
 }
+
+#[backend_test]
+async fn deleting_a_user_checks_where_its_data_would_go() {
+    let app = TestApp::spawn().await;
+    let leaving = app.member("leaving@example.com").await;
+    app.member("heir@example.com").await;
+    let delete = |query: &'static str| {
+        let app = &app;
+        let path = format!("/users/{leaving}?action=delete&{query}");
+        async move { app.call(Method::DELETE, &path, None).await }
+    };
+    delete("transfer_email=LEAVING@example.com").await.assert_error(
+        400,
+        300,
+        "The transfer-to email address cannot be the same as the unlinked or deleted user's email address.",
+    );
+    delete("transfer_email=stranger@example.com")
+        .await
+        .assert_error(404, 1001, "User does not exist: stranger@example.com.");
+    for (query, field) in [
+        ("transfer_email=not-an-address", "transfer_email"),
+        (
+            "transfer_email=heir@example.com&transfer_meeting=yes",
+            "transfer_meeting",
+        ),
+    ] {
+        let reply = delete(query).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field], "{query}");
+    }
+    // A user with published Zoom Events needs somewhere for them to go.
+    app.edit_user("leaving@example.com", |u| u.upcoming_zoom_events = true)
+        .await;
+    delete("").await.assert_error(
+        400,
+        300,
+        "This user has published events on Zoom Events and you do not specify a target user to transfer data.",
+    );
+    app.get(&format!("/users/{leaving}"))
+        .await
+        .assert_status(200);
+    delete("transfer_email=heir@example.com&transfer_meeting=true")
+        .await
+        .assert_status(204);
+    app.get(&format!("/users/{leaving}")).await.assert_error(
+        404,
+        1001,
+        &format!("User does not exist: {leaving}."),
+    );
+}
