@@ -327,6 +327,70 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
             .profile
             .insert("pronouns_option".into(), Value::from(option));
     }
+    // The licence is changed by one of these at a time.
+    let licence_fields = ["type", "plan_united_type", "zoom_one_type"]
+        .iter()
+        .filter(|name| body.get(name).is_some())
+        .count();
+    if licence_fields > 1 {
+        return Err(DomainError::Invalid(
+            "You can't change the \"type\" or \"plan_united_type\" or \"zoom_one_type\" at the same time."
+                .into(),
+        )
+        .into());
+    }
+    if let Some(option) = body.int("zoom_one_type")? {
+        if !ZOOM_ONE_TYPES.contains(&option) {
+            return Err(body.invalid("zoom_one_type"));
+        }
+        patch
+            .profile
+            .insert("zoom_one_type".into(), Value::from(option));
+    }
+    if let Some(united) = body.str("plan_united_type")? {
+        if !PLAN_UNITED_TYPES.contains(&united.as_str()) {
+            return Err(DomainError::Invalid(
+                "The value provided for \"plan_united_type\" parameter is invalid. Try again with a valid value."
+                    .into(),
+            )
+            .into());
+        }
+        patch
+            .profile
+            .insert("plan_united_type".into(), Value::String(united));
+    }
+    // Deprecated, still stored and shown as Zoom's schema has them.
+    for name in ["phone_country", "phone_number"] {
+        if let Some(v) = text(name, 64)? {
+            patch.profile.insert(name.into(), Value::String(v));
+        }
+    }
+    if let Some(feature) = body.typed::<UserFeature>("feature")? {
+        patch.profile.insert("feature".into(), json_of(&feature));
+    }
+    // No subscription, group or division exists here to move a user into.
+    if let Some(licences) = body.typed::<Vec<LicenseInfo>>("license_info_list")? {
+        if licences.len() > 2 {
+            return Err(body.invalid("license_info_list"));
+        }
+        if let Some(licence) = licences.first() {
+            return Err(DomainError::Invalid(format!(
+                "The subscription \"{}\" you entered does not exist. Please choose a different subscription \
+                 and try again.",
+                licence.subscription_id
+            ))
+            .into());
+        }
+    }
+    if body.str("group_id")?.is_some_and(|id| !id.is_empty()) {
+        return Err(body.invalid("group_id"));
+    }
+    if body
+        .typed::<Vec<String>>("division_ids")?
+        .is_some_and(|ids| !ids.is_empty())
+    {
+        return Err(body.invalid("division_ids"));
+    }
     // Typed as Zoom's schema types them, so that what a later `GET` returns is valid against it.
     if let Some(numbers) = body.typed::<Vec<PhoneNumber>>("phone_numbers")? {
         if numbers.len() > 3 {
@@ -345,6 +409,66 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
             .insert("custom_attributes".into(), json_of(&attributes));
     }
     Ok(patch)
+}
+
+/// `PATCH` `zoom_one_type` values (S1's enum).
+const ZOOM_ONE_TYPES: [i64; 25] = [
+    0,
+    16,
+    32,
+    64,
+    128,
+    33_554_432,
+    134_217_728,
+    268_435_456,
+    536_870_912,
+    1_073_741_824,
+    4_398_046_511_104,
+    4_294_967_296,
+    8_589_934_592,
+    17_179_869_184,
+    34_359_738_368,
+    68_719_476_736,
+    137_438_953_472,
+    274_877_906_944,
+    549_755_813_888,
+    1_099_511_627_776,
+    2_199_023_255_552,
+    18_014_398_509_481_984,
+    72_057_594_037_927_940,
+    144_115_188_075_855_870,
+    576_460_752_303_423_500,
+];
+
+/// `PATCH` `plan_united_type` values (S1's enum).
+const PLAN_UNITED_TYPES: [&str; 19] = [
+    "1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192",
+    "16384", "32768", "65536", "131072", "none",
+];
+
+/// `PATCH` `feature`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct UserFeature {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zoom_phone: Option<bool>,
+}
+
+/// One item of `PATCH` `license_info_list`, every field required.
+#[derive(Debug, serde::Deserialize)]
+struct LicenseInfo {
+    #[allow(dead_code)] // checked by deserializing; no subscription exists to apply it to
+    license_type: LicenseType,
+    #[allow(dead_code)]
+    license_option: i64,
+    subscription_id: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+enum LicenseType {
+    #[serde(rename = "MEETING")]
+    Meeting,
+    #[serde(rename = "ZOOM_WORKPLACE_BUNDLE")]
+    ZoomWorkplaceBundle,
 }
 
 /// A value of typed fields as the profile keeps it (these types always serialize).

@@ -143,9 +143,12 @@ const GET_PROFILE_FIELDS: &[&str] = &[
     "cms_user_id",
     "phone_numbers",
     "custom_attributes",
+    "phone_country",
+    "phone_number",
+    "zoom_one_type",
+    "plan_united_type",
 ];
 
-/// One element of `GET /users`: pending users have no `id` there.
 /// A user as `GET /users` lists them, with the `include_fields` asked for.
 pub fn listed_with(user: &UserRecord, include: &[IncludeField]) -> ListedUser {
     let wants = |field| include.contains(&field);
@@ -165,6 +168,7 @@ pub fn listed_with(user: &UserRecord, include: &[IncludeField]) -> ListedUser {
     }
 }
 
+/// One element of `GET /users`: pending users have no `id` there.
 pub fn listed(user: &UserRecord) -> ListedUser {
     ListedUser {
         custom_attributes: None,

@@ -686,3 +686,70 @@ async fn deleting_a_user_checks_where_its_data_would_go() {
         &format!("User does not exist: {leaving}."),
     );
 }
+
+/// Every field of Zoom's `PATCH` schema is stored (and shown where `GET`'s schema has it) or refused; none is
+/// accepted and dropped.
+#[backend_test]
+async fn licence_fields_change_one_at_a_time_and_unknown_references_are_refused() {
+    let app = TestApp::spawn().await;
+    let id = app.member("fields@example.com").await;
+    let patch = |body: Value| {
+        let app = &app;
+        let path = format!("/users/{id}");
+        async move { app.call(Method::PATCH, &path, Some(body)).await }
+    };
+    patch(json!({ "type": 2, "zoom_one_type": 16 })).await.assert_error(
+        400,
+        300,
+        "You can't change the \"type\" or \"plan_united_type\" or \"zoom_one_type\" at the same time.",
+    );
+    patch(json!({ "plan_united_type": "3" })).await.assert_error(
+        400,
+        300,
+        "The value provided for \"plan_united_type\" parameter is invalid. Try again with a valid value.",
+    );
+    patch(json!({ "license_info_list": [
+        { "license_type": "MEETING", "license_option": 2, "subscription_id": "sub-1" }
+    ] }))
+    .await
+    .assert_error(
+        400,
+        300,
+        "The subscription \"sub-1\" you entered does not exist. Please choose a different subscription and try again.",
+    );
+    for (body, field) in [
+        (json!({ "zoom_one_type": 17 }), "zoom_one_type"),
+        (
+            json!({ "license_info_list": [{ "license_type": "PHONE", "license_option": 2, "subscription_id": "s" }] }),
+            "license_info_list",
+        ),
+        (
+            json!({ "license_info_list": [{ "license_type": "MEETING" }] }),
+            "license_info_list",
+        ),
+        (json!({ "group_id": "g-1" }), "group_id"),
+        (json!({ "division_ids": ["d-1"] }), "division_ids"),
+        (json!({ "feature": { "zoom_phone": "yes" } }), "feature"),
+    ] {
+        let reply = patch(body).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+    for body in [
+        json!({ "zoom_one_type": 16 }),
+        json!({ "plan_united_type": "none" }),
+        json!({ "phone_country": "US", "phone_number": "5550100", "feature": { "zoom_phone": true } }),
+    ] {
+        patch(body).await.assert_status(204);
+    }
+    let user = app.get(&format!("/users/{id}")).await.body;
+    assert_eq!(
+        (
+            &user["zoom_one_type"],
+            &user["plan_united_type"],
+            &user["phone_country"],
+            &user["phone_number"]
+        ),
+        (&json!(16), &json!("none"), &json!("US"), &json!("5550100"))
+    );
+}
