@@ -441,6 +441,57 @@ pub struct PresenceStatusUpdate {
     pub duration: Option<u32>,
 }
 
+wire_names! {
+    /// `POST /users/features` `feature_type`.
+    FeatureType {
+        UserType = "user_type",
+        ConcurrentMeeting = "concurrent_meeting",
+        LargeMeeting = "large_meeting",
+        Webinar = "webinar",
+        ZoomEvents = "zoom_events",
+        ZoomWhiteboard = "zoom_whiteboard",
+        PlanUnitedType = "plan_united_type",
+        ZoomOneType = "zoom_one_type",
+        ZoomIqForSales = "zoom_iq_for_sales",
+        ZoomRevenueAccelerator = "zoom_revenue_accelerator",
+        ZoomClipsPlus = "zoom_clips_plus",
+    }
+}
+
+/// `POST /users/features` `users[]`: a user by id or e-mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `POST /users/features` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureUpdateRequest {
+    pub feature_type: FeatureType,
+    pub feature_value: String,
+    pub users: Vec<FeatureUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+}
+
+/// `POST /users/features` 201: who was updated, and who was not and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureUpdateResult {
+    #[serde(default)]
+    pub success_user_ids: Vec<String>,
+    #[serde(default)]
+    pub fail_details: Vec<FeatureFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureFailure {
+    pub user_ids: Vec<String>,
+    pub reason: String,
+}
+
 /// `PUT /users/{userId}/email` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailUpdateRequest {

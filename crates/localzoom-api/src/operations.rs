@@ -96,6 +96,7 @@ pub enum Success {
 pub enum OperationId {
     Users,
     UserCreate,
+    BulkUpdateFeature,
     UserEmail,
     UserSummary,
     UserVanityName,
@@ -199,6 +200,22 @@ pub const OPERATIONS: &[Operation] = &[
         success: Success::Json {
             status: 201,
             body: Body::Type("CreatedUser"),
+        },
+    },
+    Operation {
+        id: OperationId::BulkUpdateFeature,
+        name: "bulkUpdateFeature",
+        method: Method::Post,
+        path: "/users/features",
+        summary: "Bulk update features for users",
+        label: Label::Medium,
+        classic: &["user:write", "user:write:admin"],
+        granular: &["user:write:feature:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Type("FeatureUpdateRequest")),
+        success: Success::Json {
+            status: 201,
+            body: Body::Type("FeatureUpdateResult"),
         },
     },
     Operation {
@@ -639,6 +656,8 @@ mod tests {
             type_name::<crate::EmailUpdateRequest>(),
             type_name::<crate::PresenceStatusReply>(),
             type_name::<crate::PresenceStatusUpdate>(),
+            type_name::<crate::FeatureUpdateRequest>(),
+            type_name::<crate::FeatureUpdateResult>(),
         ];
         let bodies = OPERATIONS.iter().flat_map(|op| {
             let success = match op.success {

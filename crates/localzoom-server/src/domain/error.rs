@@ -58,6 +58,9 @@ pub enum DomainError {
     /// Three e-mail changes in the last 24 hours.
     #[error("too many email changes")]
     TooManyEmailChanges,
+    /// A second `POST /users/features` of the account within 10 seconds.
+    #[error("feature updates too frequent")]
+    FeatureUpdateTooFrequent,
     /// A presence update for a user signed in to no client.
     #[error("presence update failed")]
     PresenceUpdateFailed,

@@ -139,6 +139,11 @@ impl ApiError {
                 "Can only update password of Zoom work email account".into(),
             ),
             Domain(DomainError::DisassociateAdmin) => (S::BAD_REQUEST, 1117, "You can not disassociate an Admin user.".into()),
+            Domain(DomainError::FeatureUpdateTooFrequent) => (
+                S::TOO_MANY_REQUESTS,
+                429,
+                "Features can be updated once every 10 seconds. Try again later.".into(),
+            ),
             Domain(DomainError::PresenceUpdateFailed) => (
                 S::BAD_REQUEST,
                 5301,

@@ -45,6 +45,7 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
     match operation.id {
         Users => on(method, users::list),
         UserCreate => on(method, users::create),
+        BulkUpdateFeature => on(method, users::update_features),
         UserEmail => on(method, users::check_email),
         UserSummary => on(method, users::summary),
         UserVanityName => on(method, users::vanity_name),

@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use localzoom_api::{
-    CreatedUser, CustomAttribute, EmailCheck, FieldError, IncludeField, PasswordRequirement,
-    PhoneNumber, User, UserLicense, UserList, UserPermissions, UserSummary, VanityNameCheck,
+    CreatedUser, CustomAttribute, EmailCheck, FeatureType, FeatureUpdateRequest,
+    FeatureUpdateResult, FeatureUser, FieldError, IncludeField, PasswordRequirement, PhoneNumber,
+    User, UserLicense, UserList, UserPermissions, UserSummary, VanityNameCheck,
 };
 use serde_json::Value;
 
@@ -553,6 +554,85 @@ pub async fn update_email(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /users/features`.
+pub async fn update_features(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Fields,
+) -> Result<(StatusCode, Json<FeatureUpdateResult>), ApiError> {
+    state.admit(&principal, OperationId::BulkUpdateFeature.operation(), None)?;
+    let feature_type = body
+        .str("feature_type")?
+        .as_deref()
+        .and_then(FeatureType::parse)
+        .ok_or_else(|| body.invalid("feature_type"))?;
+    let feature_value = body
+        .str("feature_value")?
+        .ok_or_else(|| body.invalid("feature_value"))?;
+    let users: Vec<FeatureUser> = body
+        .typed("users")?
+        .filter(|users: &Vec<FeatureUser>| {
+            (1..=users::MAX_FEATURE_USERS).contains(&users.len())
+                && users.iter().all(|u| {
+                    u.id.as_deref()
+                        .or(u.email.as_deref())
+                        .is_some_and(|r| !r.is_empty())
+                })
+        })
+        .ok_or_else(|| body.invalid("users"))?;
+    let value = match feature_type {
+        FeatureType::UserType => match feature_value.as_str() {
+            "3" => {
+                return Err(DomainError::Invalid(
+                    "Your account can't set user type as On-prem.".into(),
+                )
+                .into());
+            }
+            code => Some(users::FeatureValue::UserType(
+                code.parse()
+                    .ok()
+                    .and_then(UserType::from_code)
+                    .filter(|t| *t != UserType::None && CREATABLE_TYPES.contains(t))
+                    .ok_or_else(|| body.invalid("feature_value"))?,
+            )),
+        },
+        FeatureType::ZoomOneType => {
+            let option = feature_value
+                .parse::<i64>()
+                .ok()
+                .filter(|n| ZOOM_ONE_TYPES.contains(n))
+                .ok_or_else(|| body.invalid("feature_value"))?;
+            Some(users::FeatureValue::Profile(
+                "zoom_one_type",
+                Value::from(option),
+            ))
+        }
+        FeatureType::PlanUnitedType => {
+            if !PLAN_UNITED_TYPES.contains(&feature_value.as_str()) {
+                return Err(body.invalid("feature_value"));
+            }
+            Some(users::FeatureValue::Profile(
+                "plan_united_type",
+                Value::String(feature_value.clone()),
+            ))
+        }
+        _ => None,
+    };
+    let request = FeatureUpdateRequest {
+        feature_type,
+        feature_value,
+        users,
+        subscription_id: body.str("subscription_id")?,
+    };
+    let now = state.now();
+    let result = state
+        .write_as(principal, move |store, principal| {
+            users::update_features(store, principal, &request, value, now)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(result)))
 }
 
 /// `GET /users/summary`.

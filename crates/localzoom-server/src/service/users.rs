@@ -2,13 +2,15 @@
 //! account's security settings.
 
 use localzoom_api::{
-    CreatedUser, IncludeField, ListedUser, PresenceStatusReply, User, UserLicense, UserList,
-    UserPermissions, UserSummary, UserToken, UserTokenType, VanityNameCheck,
+    CreatedUser, FeatureFailure, FeatureUpdateRequest, FeatureUpdateResult, IncludeField,
+    ListedUser, PresenceStatusReply, User, UserLicense, UserList, UserPermissions, UserSummary,
+    UserToken, UserTokenType, VanityNameCheck,
 };
 use serde_json::{Map, Value};
 
 use crate::clock::rfc3339;
 use crate::crypto;
+use crate::domain::account::AccountPlan;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::rate_limits::DAY_MS;
@@ -445,6 +447,117 @@ pub fn update(
     }
     user.profile.extend(patch.profile);
     Ok(store.update_user(&user)?)
+}
+
+/// Zoom's limits of `POST /users/features`: 30 users a request, one request every 10 seconds per account.
+pub const MAX_FEATURE_USERS: usize = 30;
+pub const FEATURE_UPDATE_INTERVAL_MS: i64 = 10_000;
+
+/// `POST /users/features`. Of the feature types, localzoom keeps a user's licence type (`user_type`: 1, 2 or 4)
+/// and the Zoom One and United plans (`zoom_one_type`, `plan_united_type`: checked as `PATCH` checks them); no
+/// account here has the add-ons the other types sell (fidelity row 95). Users are updated one by one: those
+/// not found, or refused by the rules `PATCH` applies, are listed with Zoom's reasons, the others changed.
+pub fn update_features(
+    store: &Store,
+    principal: &Principal,
+    request: &FeatureUpdateRequest,
+    feature_value: Option<FeatureValue>,
+    now: i64,
+) -> ApiResult<FeatureUpdateResult> {
+    let account = account(store, &principal.account_id)?;
+    if account.plan == AccountPlan::Free {
+        return Err(
+            DomainError::NotAllowed("Current account must be a paid account.".into()).into(),
+        );
+    }
+    if let Some(subscription) = &request.subscription_id {
+        return Err(DomainError::Invalid(format!(
+            "The subscription \"{subscription}\" you entered does not exist. Please choose a different subscription \
+             and try again."
+        ))
+        .into());
+    }
+    let Some(feature_value) = feature_value else {
+        return Err(DomainError::NotAllowed(
+            "Current account does not enable this feature.".into(),
+        )
+        .into());
+    };
+    let last_key = format!("feature_update_at:{}", account.id);
+    if let Some(last) = store
+        .meta_get(&last_key)?
+        .and_then(|t| t.parse::<i64>().ok())
+        && now - last < FEATURE_UPDATE_INTERVAL_MS
+    {
+        return Err(DomainError::FeatureUpdateTooFrequent.into());
+    }
+    store.meta_set(&last_key, &now.to_string())?;
+    let mut result = FeatureUpdateResult::default();
+    let mut failed: Vec<(String, &'static str)> = Vec::new();
+    let mut basic_seats = store.count_basic_users(&account.id)?;
+    for wanted in &request.users {
+        let reference = wanted
+            .id
+            .as_deref()
+            .or(wanted.email.as_deref())
+            .unwrap_or_default();
+        let Ok(mut user) = resolve_user(store, principal, reference) else {
+            failed.push((reference.to_string(), "Users not found"));
+            continue;
+        };
+        match &feature_value {
+            &FeatureValue::UserType(to) if to != user.user_type => {
+                if to == UserType::Basic && user.upcoming_zoom_events {
+                    failed.push((user.id, "Have upcoming events"));
+                    continue;
+                }
+                if to == UserType::Basic
+                    && account
+                        .max_basic_users
+                        .is_some_and(|max| basic_seats >= u64::from(max))
+                {
+                    failed.push((user.id, "Not enough seats"));
+                    continue;
+                }
+                if to == UserType::Basic && user.status != Status::Inactive {
+                    basic_seats += 1;
+                }
+                user.user_type = to;
+            }
+            FeatureValue::UserType(_) => {}
+            FeatureValue::Profile(name, value) => {
+                user.profile.insert(name.to_string(), value.clone());
+            }
+        }
+        store.update_user(&user)?;
+        result.success_user_ids.push(user.id);
+    }
+    for reason in [
+        "Users not found",
+        "Have upcoming events",
+        "Not enough seats",
+    ] {
+        let user_ids: Vec<String> = failed
+            .iter()
+            .filter(|(_, why)| *why == reason)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !user_ids.is_empty() {
+            result.fail_details.push(FeatureFailure {
+                user_ids,
+                reason: reason.to_string(),
+            });
+        }
+    }
+    Ok(result)
+}
+
+/// A checked `feature_value` of a feature type localzoom keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    UserType(UserType),
+    /// A profile field (`zoom_one_type`, `plan_united_type`) and its value.
+    Profile(&'static str, Value),
 }
 
 /// Zoom's minimum time between two presence updates of one user.
