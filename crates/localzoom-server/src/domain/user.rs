@@ -411,9 +411,42 @@ pub fn too_long(value: &str, max: usize) -> bool {
     value.chars().count() > max
 }
 
+/// Zoom's name limits count Chinese characters apart (S1): first and last names at most 64 characters of which
+/// at most 5 Chinese, display names 128 and 10.
+pub const NAME_LIMITS: [(&str, usize, usize); 3] = [
+    ("first_name", 64, 5),
+    ("last_name", 64, 5),
+    ("display_name", 128, 10),
+];
+
+/// Whether a name of `field` breaks its limits in `NAME_LIMITS`.
+pub fn name_too_long(field: &str, value: &str) -> bool {
+    let Some(&(_, max, max_chinese)) = NAME_LIMITS.iter().find(|(name, _, _)| *name == field)
+    else {
+        return false;
+    };
+    let chinese = value.chars().filter(|c| is_chinese(*c)).count();
+    too_long(value, max) || chinese > max_chinese
+}
+
+/// CJK unified ideographs (the basic block and extensions A and B).
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{20000}'..='\u{2A6DF}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chinese_characters_count_apart_in_names() {
+        assert!(!name_too_long("first_name", "张三丰小明"));
+        assert!(name_too_long("first_name", "张三丰小明华"));
+        assert!(!name_too_long("first_name", &"a".repeat(64)));
+        assert!(name_too_long("first_name", &"a".repeat(65)));
+        assert!(!name_too_long("display_name", "张三丰小明华张三丰小"));
+        assert!(name_too_long("display_name", "张三丰小明华张三丰小明"));
+    }
 
     #[test]
     fn e_mail_addresses_are_checked_as_addresses() {

@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::input::{Fields, PathParams, Query};
 use crate::domain::error::DomainError;
 use crate::domain::user::{
-    CREATABLE_TYPES, CreateAction, DeleteAction, Role, Status, UserType, is_valid_email, too_long,
+    CREATABLE_TYPES, CreateAction, DeleteAction, Role, Status, UserType, is_valid_email,
+    name_too_long, too_long,
 };
 use crate::domain::{password, settings};
 use crate::error::ApiError;
@@ -118,6 +119,15 @@ fn parse_new_user(body: &Fields, requirement: &PasswordRequirement) -> Result<Ne
     let first_name = text("first_name", 64, &mut invalid).unwrap_or_default();
     let last_name = text("last_name", 64, &mut invalid).unwrap_or_default();
     let display_name = text("display_name", 128, &mut invalid);
+    for (field, value) in [
+        ("first_name", first_name.as_str()),
+        ("last_name", last_name.as_str()),
+        ("display_name", display_name.as_deref().unwrap_or_default()),
+    ] {
+        if name_too_long(field, value) {
+            invalid(&format!("user_info.{field}"));
+        }
+    }
     if !errors.is_empty() {
         return Err(DomainError::Validation(errors).into());
     }
@@ -257,10 +267,16 @@ fn parse_patch(body: &Fields) -> Result<UserPatch, ApiError> {
             v => Ok(v),
         }
     };
+    let name = |field: &str| -> Result<Option<String>, ApiError> {
+        match body.str(field)? {
+            Some(v) if name_too_long(field, &v) => Err(body.invalid(field)),
+            v => Ok(v),
+        }
+    };
     let mut patch = UserPatch {
-        first_name: text("first_name", 64)?,
-        last_name: text("last_name", 64)?,
-        display_name: text("display_name", 128)?,
+        first_name: name("first_name")?,
+        last_name: name("last_name")?,
+        display_name: name("display_name")?,
         timezone: text("timezone", 64)?,
         dept: text("dept", 256)?,
         language: text("language", 16)?,

@@ -753,3 +753,43 @@ async fn licence_fields_change_one_at_a_time_and_unknown_references_are_refused(
         (&json!(16), &json!("none"), &json!("US"), &json!("5550100"))
     );
 }
+
+/// S1 limits names by characters and, apart, by Chinese characters: 5 in first and last names, 10 in display names.
+#[backend_test]
+async fn chinese_characters_in_names_have_their_own_limit() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .call(
+            Method::POST,
+            "/users",
+            Some(json!({
+                "action": "custCreate",
+                "user_info": { "email": "cn@example.com", "type": 1, "first_name": "张三丰小明华" },
+            })),
+        )
+        .await;
+    created.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(created.error_fields(), ["user_info.first_name"]);
+    let id = app.member("cn@example.com").await;
+    let reply = app
+        .call(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({ "display_name": "张三丰小明华张三丰小明" })),
+        )
+        .await;
+    reply.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(reply.error_fields(), ["display_name"]);
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "first_name": "张三丰小明", "display_name": "张三丰小明华张三丰小" })),
+    )
+    .await
+    .assert_status(204);
+    let user = app.get(&format!("/users/{id}")).await.body;
+    assert_eq!(
+        (user["first_name"].as_str(), user["display_name"].as_str()),
+        (Some("张三丰小明"), Some("张三丰小明华张三丰小"))
+    );
+}
