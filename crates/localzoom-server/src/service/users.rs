@@ -501,9 +501,14 @@ pub fn update_features(
             .as_deref()
             .or(wanted.email.as_deref())
             .unwrap_or_default();
-        let Ok(mut user) = resolve_user(store, principal, reference) else {
-            failed.push((reference.to_string(), "Users not found"));
-            continue;
+        let mut user = match resolve_user(store, principal, reference) {
+            Ok(user) => user,
+            Err(ApiError::Domain(DomainError::UserNotFound(_))) => {
+                failed.push((reference.to_string(), "Users not found"));
+                continue;
+            }
+            // A storage failure fails the request; it is not a user missing.
+            Err(other) => return Err(other),
         };
         match &feature_value {
             &FeatureValue::UserType(to) if to != user.user_type => {

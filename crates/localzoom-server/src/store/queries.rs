@@ -138,8 +138,12 @@ fn sequenced_user_from_row(row: &Row<'_>) -> StoreResult<(i64, UserRecord)> {
 /// A text column holding one of a closed set of names: a name this version does not know is an error, never a
 /// silent default.
 fn parsed<T>(row: &Row<'_>, column: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
-    let text: String = row.get(column)?;
-    parse(&text).ok_or_else(|| {
+    known(column, &row.get::<String>(column)?, parse)
+}
+
+/// `parsed` of a value already read.
+fn known<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
+    parse(text).ok_or_else(|| {
         StoreError::Corrupt(format!("column {column:?} holds an unknown value {text:?}"))
     })
 }
@@ -212,12 +216,10 @@ fn token_from_row(row: &Row<'_>) -> StoreResult<TokenRecord> {
         expires_at: row.get("expires_at")?,
         kind: parsed(row, "kind", TokenKind::parse)?,
         session_id: row.get("session_id")?,
+        // No role once the token's user is gone.
         role: row
             .get::<Option<String>>("role")?
-            .map(|role| {
-                Role::parse(&role)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))
-            })
+            .map(|role| known("role", &role, Role::parse))
             .transpose()?,
         limits: Some(AccountLimits {
             plan: Plan::of(parsed(row, "plan", AccountPlan::parse)?),
@@ -288,6 +290,11 @@ impl<'c> Store<'c> {
             Ok(())
         })?;
         Ok(found)
+    }
+
+    /// Whether a query returns any row.
+    fn exists(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<bool> {
+        Ok(self.one(sql, params, |_| Ok(()))?.is_some())
     }
 
     /// A query whose one row has one column `n`.
@@ -737,35 +744,26 @@ impl<'c> Store<'c> {
 
     /// Whether a user other than `except_user_id` has this Personal Meeting ID (any account).
     pub fn pmi_taken(&self, pmi: i64, except_user_id: &str) -> StoreResult<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 AS found FROM users WHERE pmi = $1 AND id <> $2",
-                params![pmi, except_user_id],
-                |_| Ok(()),
-            )?
-            .is_some())
+        self.exists(
+            "SELECT 1 FROM users WHERE pmi = $1 AND id <> $2",
+            params![pmi, except_user_id],
+        )
     }
 
     /// Whether a user other than `except_user_id` has this personal meeting room name (any account, any case).
     pub fn vanity_name_taken(&self, name: &str, except_user_id: &str) -> StoreResult<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 AS found FROM users WHERE lower(vanity_name) = lower($1) AND id <> $2",
-                params![name, except_user_id],
-                |_| Ok(()),
-            )?
-            .is_some())
+        self.exists(
+            "SELECT 1 FROM users WHERE lower(vanity_name) = lower($1) AND id <> $2",
+            params![name, except_user_id],
+        )
     }
 
     /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
     pub fn email_exists(&self, email: &str) -> StoreResult<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 AS found FROM users WHERE email_lower = $1",
-                params![&email.to_lowercase()],
-                |_| Ok(()),
-            )?
-            .is_some())
+        self.exists(
+            "SELECT 1 FROM users WHERE email_lower = $1",
+            params![&email.to_lowercase()],
+        )
     }
 
     /// Removes the user and every row that refers to it.
@@ -1066,13 +1064,10 @@ impl<'c> Store<'c> {
 
     /// Whether the user has a sign-in session that has not ended.
     pub fn signed_in(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 AS found FROM sessions WHERE user_id = $1 AND ended_at IS NULL LIMIT 1",
-                params![user_id],
-                |_| Ok(()),
-            )?
-            .is_some())
+        self.exists(
+            "SELECT 1 FROM sessions WHERE user_id = $1 AND ended_at IS NULL LIMIT 1",
+            params![user_id],
+        )
     }
 
     /// How many times the user's e-mail was changed after `since`.
