@@ -139,6 +139,10 @@ async fn members_change_no_email_and_admins_not_other_admins() {
     as_admin("me".into(), "admin2@example.com")
         .await
         .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{admin}")).await.body["email"],
+        "admin2@example.com"
+    );
     as_admin(member.clone(), "member2@example.com")
         .await
         .assert_status(204);

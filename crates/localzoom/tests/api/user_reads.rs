@@ -138,11 +138,14 @@ async fn a_users_token_is_a_zak_or_an_on_behalf_token_and_the_legacy_token_is_re
         second.body["token"].as_str().unwrap(),
     );
     assert!(a.len() >= 32 && a != b, "{a} / {b}");
-    app.get(&format!(
-        "/users/{member}/token?type=onbehalf&meeting_id=123456"
-    ))
-    .await
-    .assert_status(200);
+    let on_behalf = app
+        .get(&format!(
+            "/users/{member}/token?type=onbehalf&meeting_id=123456"
+        ))
+        .await;
+    on_behalf.assert_status(200);
+    let token = on_behalf.body["token"].as_str().unwrap();
+    assert!(token.len() >= 32 && token != a && token != b, "{token}");
     // The legacy token, asked for or by default.
     for path in [
         format!("/users/{member}/token"),

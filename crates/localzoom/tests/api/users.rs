@@ -752,6 +752,12 @@ async fn licence_fields_change_one_at_a_time_and_unknown_references_are_refused(
         ),
         (&json!(16), &json!("none"), &json!("US"), &json!("5550100"))
     );
+    // `feature` is not in `GET`'s schema: kept, not shown.
+    assert!(user.get("feature").is_none());
+    assert_eq!(
+        app.user_record("fields@example.com").await.profile["feature"],
+        json!({ "zoom_phone": true })
+    );
 }
 
 /// S1 limits names by characters and, apart, by Chinese characters: 5 in first and last names, 10 in display names.
