@@ -380,6 +380,17 @@ pub struct UserToken {
     pub token: String,
 }
 
+/// `POST /users/{userId}/settings/virtual_backgrounds`: the uploaded file, as the user's settings list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualBackgroundFile {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub size: i64,
+    pub is_default: bool,
+}
+
 /// `GET /users/{userId}/permissions`: the privileges of the user's role.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserPermissions {

@@ -76,8 +76,10 @@ impl Label {
 pub enum Body {
     /// The type of this crate of that name.
     Type(&'static str),
-    /// A JSON object kept as a map (account settings: Zoom has hundreds of them, localzoom keeps what it is sent).
+    /// A JSON object kept as a map (settings: Zoom has hundreds of them, checked against Zoom's schema).
     Object,
+    /// A `multipart/form-data` body whose part of this name is an uploaded file.
+    File(&'static str),
 }
 
 /// What a successful call answers.
@@ -119,6 +121,12 @@ pub enum OperationId {
     UserSchedulers,
     UserSchedulersDelete,
     UserSchedulerDelete,
+    UserSettings,
+    UserSettingsUpdate,
+    UserPicture,
+    UserPictureDelete,
+    UserVirtualBackgroundUpload,
+    UserVirtualBackgroundDelete,
     AccountSettings,
     AccountSettingsUpdate,
 }
@@ -584,6 +592,107 @@ pub const OPERATIONS: &[Operation] = &[
         success: Success::NoContent,
     },
     Operation {
+        id: OperationId::UserSettings,
+        name: "userSettings",
+        method: Method::Get,
+        path: "/users/{userId}/settings",
+        summary: "Get user settings",
+        label: Label::Medium,
+        classic: &[
+            "user:read",
+            "user:write",
+            "user:read:admin",
+            "user:write:admin",
+        ],
+        granular: &["user:read:settings", "user:read:settings:admin"],
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::UserSettingsUpdate,
+        name: "userSettingsUpdate",
+        method: Method::Patch,
+        path: "/users/{userId}/settings",
+        summary: "Update user settings",
+        label: Label::Medium,
+        classic: &["user:write:admin", "user:write"],
+        granular: &["user:update:settings", "user:update:settings:admin"],
+        permissions: &["User:Edit"],
+        request: Some(Body::Object),
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserPicture,
+        name: "userPicture",
+        method: Method::Post,
+        path: "/users/{userId}/picture",
+        summary: "Upload a user's profile picture",
+        label: Label::Medium,
+        classic: &["user:write:admin", "user:write"],
+        granular: &[
+            "user:write:profile_picture",
+            "user:write:profile_picture:admin",
+        ],
+        permissions: &["User:Edit"],
+        request: Some(Body::File("pic_file")),
+        success: Success::Json {
+            status: 201,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::UserPictureDelete,
+        name: "userPictureDelete",
+        method: Method::Delete,
+        path: "/users/{userId}/picture",
+        summary: "Delete a user's profile picture",
+        label: Label::Medium,
+        classic: &["user:write:admin", "user:write"],
+        granular: &[],
+        permissions: &[],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::UserVirtualBackgroundUpload,
+        name: "uploadVBuser",
+        method: Method::Post,
+        path: "/users/{userId}/settings/virtual_backgrounds",
+        summary: "Upload Virtual Background files",
+        label: Label::Medium,
+        classic: &["user:write:admin", "user:write"],
+        granular: &[
+            "user:write:virtual_background_files",
+            "user:write:virtual_background_files:admin",
+        ],
+        permissions: &["User:Edit"],
+        request: Some(Body::File("file")),
+        success: Success::Json {
+            status: 201,
+            body: Body::Type("VirtualBackgroundFile"),
+        },
+    },
+    Operation {
+        id: OperationId::UserVirtualBackgroundDelete,
+        name: "delUserVB",
+        method: Method::Delete,
+        path: "/users/{userId}/settings/virtual_backgrounds",
+        summary: "Delete Virtual Background files",
+        label: Label::Light,
+        classic: &["user:write:admin", "user:write"],
+        granular: &[
+            "user:delete:virtual_background_files",
+            "user:delete:virtual_background_files:admin",
+        ],
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
         id: OperationId::AccountSettings,
         name: "accountSettings",
         method: Method::Get,
@@ -658,6 +767,7 @@ mod tests {
             type_name::<crate::PresenceStatusUpdate>(),
             type_name::<crate::FeatureUpdateRequest>(),
             type_name::<crate::FeatureUpdateResult>(),
+            type_name::<crate::VirtualBackgroundFile>(),
         ];
         let bodies = OPERATIONS.iter().flat_map(|op| {
             let success = match op.success {

@@ -70,6 +70,44 @@ pub enum DomainError {
     /// Another user holds this Personal Meeting ID.
     #[error("PMI {0} taken")]
     PmiTaken(i64),
+    /// Large meetings, webinars and Zoom Events need a Licensed (or On-prem) user.
+    #[error("large meeting needs a licence")]
+    LargeMeetingNeedsLicence,
+    #[error("webinar needs a licence")]
+    WebinarNeedsLicence,
+    #[error("zoom events needs a licence")]
+    ZoomEventsNeedsLicence,
+    /// Webinar and Zoom Events exclude each other.
+    #[error("webinar while zoom events is on")]
+    WebinarWithZoomEvents,
+    #[error("zoom events while webinar is on")]
+    ZoomEventsWithWebinar,
+    /// An uploaded file refused for its size, type or number.
+    #[error("file refused: {0:?}")]
+    File(FileRefusal),
+    /// The account lets only admins change names and pictures (`security.admin_change_name_pic`).
+    #[error("only an admin may change the picture")]
+    PictureAdminOnly,
+}
+
+/// Why an uploaded file was refused (Zoom's error 120).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRefusal {
+    /// No picture, or an empty one.
+    Empty,
+    /// No background file, or an empty one.
+    NoBackgroundFile,
+    PictureTooLarge,
+    PictureType,
+    BackgroundTooLarge,
+    BackgroundType,
+    TooManyBackgrounds,
+}
+
+impl From<FileRefusal> for DomainError {
+    fn from(refusal: FileRefusal) -> Self {
+        DomainError::File(refusal)
+    }
 }
 
 impl DomainError {

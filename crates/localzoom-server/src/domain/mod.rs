@@ -2,8 +2,10 @@
 
 pub mod account;
 pub mod error;
+pub mod media;
 pub mod password;
 pub mod principal;
 pub mod rate_limits;
 pub mod settings;
 pub mod user;
+pub mod user_settings;

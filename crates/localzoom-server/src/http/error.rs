@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use localzoom_api::{OAuthError, ZoomError};
 
-use crate::domain::error::DomainError;
+use crate::domain::error::{DomainError, FileRefusal};
 use crate::domain::password::PasswordRule;
 use crate::domain::rate_limits::Label;
 use crate::error::{ApiError, OAuthFailure};
@@ -181,6 +181,48 @@ impl ApiError {
                 4100,
                 "User is already taken by another user from your account. Choose another \"Personal Link Name\"."
                     .into(),
+            ),
+            Domain(DomainError::LargeMeetingNeedsLicence) => (
+                S::BAD_REQUEST,
+                1108,
+                "Only Licensed or On-prem users can enable the large meeting feature.".into(),
+            ),
+            Domain(DomainError::WebinarNeedsLicence) => (
+                S::BAD_REQUEST,
+                1122,
+                "Webinar feature can only be enabled for Licensed or On-prem users.".into(),
+            ),
+            Domain(DomainError::WebinarWithZoomEvents) => (
+                S::BAD_REQUEST,
+                1204,
+                "You can't enable the Webinar feature because you already have the Zoom Events feature.".into(),
+            ),
+            Domain(DomainError::ZoomEventsWithWebinar) => (
+                S::BAD_REQUEST,
+                1205,
+                "You can't enable the Zoom Events feature because you already have the Webinar feature.".into(),
+            ),
+            Domain(DomainError::ZoomEventsNeedsLicence) => (
+                S::BAD_REQUEST,
+                1206,
+                "You can only enable the Zoom Events feature for Licensed or On-prem users.".into(),
+            ),
+            Domain(DomainError::File(refusal)) => {
+                let message = match refusal {
+                    FileRefusal::Empty => "File is empty.",
+                    FileRefusal::PictureTooLarge => "File size cannot exceed 2M.",
+                    FileRefusal::PictureType => "Only jpg/jpeg or png image file can be uploaded.",
+                    FileRefusal::NoBackgroundFile => "No file uploaded, verify that a file has been uploaded.",
+                    FileRefusal::BackgroundTooLarge => "File size cannot exceed 15M.",
+                    FileRefusal::BackgroundType => "Only jpg/jpeg, gif or png image file can be uploaded.",
+                    FileRefusal::TooManyBackgrounds => "A maximum of 10 files are allowed for a user.",
+                };
+                (S::BAD_REQUEST, 120, message.into())
+            }
+            Domain(DomainError::PictureAdminOnly) => (
+                S::BAD_REQUEST,
+                200,
+                "Only an account administrator can change a profile picture.".into(),
             ),
             Domain(DomainError::DisassociateManagedDomain) => (
                 S::BAD_REQUEST,

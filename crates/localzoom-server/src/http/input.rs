@@ -104,6 +104,11 @@ impl Fields {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.map.iter()
     }
+
+    /// The whole body as one JSON object, for operations that check it against a schema as a whole.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.map)
+    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
@@ -294,6 +299,87 @@ async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiErr
         fields.push((name, String::from_utf8(bytes.to_vec()).map_err(|_| bad())?));
     }
     nest_form_fields(fields)
+}
+
+/// Room in an upload body for what is not the file: part headers, boundaries, other small fields.
+const UPLOAD_OVERHEAD: usize = 64 * 1024;
+
+/// The file part of a `multipart/form-data` upload.
+pub struct UploadedFile {
+    /// The name the client gave the file, without any directory.
+    pub name: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Reads a `multipart/form-data` body and returns its part named `field` (`None`: there is none). A body larger
+/// than `max_file` and the room for part headers is refused with `too_large`, before it is all read. The route
+/// lifts the default body limit; this is the limit.
+pub async fn upload(
+    request: Request,
+    field: &str,
+    max_file: usize,
+    too_large: DomainError,
+) -> Result<Option<UploadedFile>, ApiError> {
+    let bad = || {
+        ApiError::from(DomainError::Invalid(
+            "Request Body should be a valid multipart/form-data body.".into(),
+        ))
+    };
+    let is_multipart = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_multipart {
+        return Err(bad());
+    }
+    let (parts, body) = request.into_parts();
+    let timeout = parts
+        .extensions
+        .get::<ReadTimeout>()
+        .map_or(DEFAULT_READ_TIMEOUT, |t| t.0);
+    let bytes = tokio::time::timeout(
+        timeout,
+        axum::body::to_bytes(body, max_file + UPLOAD_OVERHEAD),
+    )
+    .await
+    .map_err(|_| ApiError::BodyTimeout)?
+    .map_err(|e| {
+        let too_long = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+        if too_long {
+            ApiError::from(too_large.clone())
+        } else {
+            ApiError::UnreadableBody
+        }
+    })?;
+    let mut multipart = Multipart::from_request(Request::from_parts(parts, Body::from(bytes)), &())
+        .await
+        .map_err(|_| bad())?;
+    let mut seen = 0;
+    while let Some(part) = multipart.next_field().await.map_err(|_| bad())? {
+        seen += 1;
+        if seen > MAX_FORM_FIELDS {
+            return Err(bad());
+        }
+        if part.name() != Some(field) {
+            continue;
+        }
+        let name = part
+            .file_name()
+            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+            .filter(|n| !n.is_empty() && !n.chars().any(char::is_control))
+            .map_or_else(|| field.to_string(), |n| n.chars().take(255).collect());
+        let bytes = part.bytes().await.map_err(|_| bad())?;
+        return Ok(Some(UploadedFile { name, bytes }));
+    }
+    Ok(None)
 }
 
 /// Query parameters. Unknown ones are ignored; known ones are read with the same leniency as form fields.

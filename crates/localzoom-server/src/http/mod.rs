@@ -21,6 +21,7 @@ pub mod control;
 pub mod error;
 pub mod input;
 pub mod listener;
+pub mod media;
 pub mod oauth;
 pub mod openapi;
 pub mod password;
@@ -28,6 +29,7 @@ pub mod presence;
 pub mod settings;
 pub mod status;
 pub mod token;
+pub mod user_settings;
 pub mod users;
 
 pub use localzoom_api::headers::TRACKING_ID as TRACKING_HEADER;
@@ -68,6 +70,15 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserSchedulers => on(method, assistants::schedulers),
         UserSchedulersDelete => on(method, assistants::remove_all_schedulers),
         UserSchedulerDelete => on(method, assistants::remove_scheduler),
+        UserSettings => on(method, user_settings::get),
+        UserSettingsUpdate => on(method, user_settings::update),
+        // Uploads read their bodies themselves, up to the file's limit.
+        UserPicture => on(method, media::upload_picture).layer(DefaultBodyLimit::disable()),
+        UserPictureDelete => on(method, media::delete_picture),
+        UserVirtualBackgroundUpload => {
+            on(method, media::upload_background).layer(DefaultBodyLimit::disable())
+        }
+        UserVirtualBackgroundDelete => on(method, media::delete_backgrounds),
         AccountSettings => on(method, settings::get),
         AccountSettingsUpdate => on(method, settings::update),
     }
@@ -92,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/openapi.json", get(openapi_document))
+        .route("/p/{userId}/{version}", get(media::serve_picture))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(unknown_endpoint)

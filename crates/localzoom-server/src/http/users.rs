@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use localzoom_api::{
     CreatedUser, CustomAttribute, EmailCheck, FeatureType, FeatureUpdateRequest,
     FeatureUpdateResult, FeatureUser, FieldError, IncludeField, PasswordRequirement, PhoneNumber,
@@ -221,12 +221,15 @@ pub async fn get(
     State(state): State<AppState>,
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
+    headers: HeaderMap,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(state.read_as(
+    let mut user = state.read_as(
         &bearer,
         (OperationId::User.operation(), Some(&user_id)),
         |store, principal, now| users::get(store, principal, &user_id, now),
-    )?))
+    )?;
+    super::media::absolute_pic_url(&mut user.pic_url, &headers);
+    Ok(Json(user))
 }
 
 pub async fn update(

@@ -3,8 +3,10 @@
 pub mod accounts;
 pub mod assistants;
 pub mod lifecycle;
+pub mod media;
 pub mod oauth;
 pub mod portable;
+pub mod settings;
 pub mod users;
 
 use crate::crypto;

@@ -1,8 +1,9 @@
 //! `localzoom export` / `localzoom import`: the whole dataset as NDJSON — one JSON object per line, tagged by
 //! `record` — so a deployment can move between backends (SQLite to PostgreSQL, or back) or be backed up in a form
-//! any tool can read. Everything is kept: accounts, apps (secret hashes), users (password hashes), tokens (as
-//! SHA-256, with their revocation), authorization codes, sessions, assistants, password history, the server key
-//! (in `meta`: password fingerprints and signed values stay valid) and the outbox. Users are numbered anew, so a
+//! any tool can read. Kept: accounts, apps (secret hashes), users (password hashes), tokens (as SHA-256, with
+//! their revocation), authorization codes, sessions, assistants, password history, the server key (in `meta`:
+//! password fingerprints and signed values stay valid), the outbox and users' settings. Not yet kept: uploaded
+//! files (pictures, virtual backgrounds), presence and the e-mail change log. Users are numbered anew, so a
 //! `next_page_token` from before a move does not carry over.
 
 use std::io::{BufRead, Write};
@@ -26,8 +27,14 @@ const BATCH: usize = 5_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Line {
-    Header { format: String, version: u32 },
-    Meta { key: String, value: String },
+    Header {
+        format: String,
+        version: u32,
+    },
+    Meta {
+        key: String,
+        value: String,
+    },
     Account(AccountRecord),
     User(UserRecord),
     App(AppRecord),
@@ -37,6 +44,11 @@ pub enum Line {
     Assistant(AssistantLink),
     Password(PasswordEntry),
     Email(OutboxEmail),
+    /// What a user changed of their settings.
+    Settings {
+        user_id: String,
+        settings: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// Writes every record, in an order `import` can apply (what a record refers to comes before it), from one
@@ -90,6 +102,9 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         for email in store.outbox()? {
             emit(Line::Email(email))?;
         }
+        for (user_id, settings) in store.all_user_settings()? {
+            emit(Line::Settings { user_id, settings })?;
+        }
         out.flush().map_err(ApiError::internal)?;
         Ok(count - 1)
     })
@@ -117,6 +132,7 @@ fn apply(store: &Store, line: Line) -> ApiResult<()> {
             store.record_password(&p.user_id, &p.fingerprint, p.changed_at, p.initial)
         }
         Line::Email(e) => store.enqueue_email(&e),
+        Line::Settings { user_id, settings } => store.set_user_settings(&user_id, &settings),
     }?)
 }
 

@@ -113,7 +113,7 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         created_at: rfc3339(created_at),
         user_created_at: rfc3339(user.created_at),
         last_login_time: user.last_login_time.map(rfc3339),
-        pic_url: String::new(),
+        pic_url: crate::domain::media::picture_path(user).unwrap_or_default(),
         language: user.language.clone(),
         status: user.status.as_str().into(),
         account_id: account.id.clone(),

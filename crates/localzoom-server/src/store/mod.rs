@@ -40,6 +40,15 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Both(include_str!("migrations/0003_users_pmi_index.sql")),
     Migration::Both(include_str!("migrations/0004_email_changes.sql")),
     Migration::Both(include_str!("migrations/0005_presence.sql")),
+    Migration::Both(include_str!("migrations/0006_user_settings.sql")),
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0007_user_pictures.sqlite.sql"),
+        postgres: include_str!("migrations/0007_user_pictures.postgres.sql"),
+    },
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0008_virtual_backgrounds.sqlite.sql"),
+        postgres: include_str!("migrations/0008_virtual_backgrounds.postgres.sql"),
+    },
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
@@ -196,6 +205,15 @@ pub struct OutboxEmail {
     pub subject: String,
     pub body: String,
     pub created_at: i64,
+}
+
+/// A user's profile picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    pub content_type: String,
+    /// When it was uploaded (epoch ms); part of its URL, so each upload has its own.
+    pub version: i64,
+    pub bytes: Vec<u8>,
 }
 
 /// A user's presence status as last set.

@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
-    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, PresenceRecord,
-    SessionRecord, StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
+    AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, Picture,
+    PresenceRecord, SessionRecord, StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
 };
 use crate::domain::account::{AccountPlan, AppKind};
+use crate::domain::media::{BackgroundKind, VirtualBackground};
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{LoginType, PresenceStatus, Role, Status, UserRecord, UserType};
 
@@ -777,6 +778,9 @@ impl<'c> Store<'c> {
             "DELETE FROM password_history WHERE user_id = $1",
             "DELETE FROM email_changes WHERE user_id = $1",
             "DELETE FROM presence WHERE user_id = $1",
+            "DELETE FROM user_settings WHERE user_id = $1",
+            "DELETE FROM user_pictures WHERE user_id = $1",
+            "DELETE FROM virtual_backgrounds WHERE user_id = $1",
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ] {
@@ -1060,6 +1064,141 @@ impl<'c> Store<'c> {
             ],
         )?;
         Ok(())
+    }
+
+    /// What the user changed of their settings (an empty map: nothing).
+    pub fn user_settings(&self, user_id: &str) -> StoreResult<serde_json::Map<String, Value>> {
+        Ok(self
+            .one(
+                "SELECT settings FROM user_settings WHERE user_id = $1",
+                params![user_id],
+                |row| json_map(row, "settings"),
+            )?
+            .unwrap_or_default())
+    }
+
+    pub fn set_user_settings(
+        &self,
+        user_id: &str,
+        settings: &serde_json::Map<String, Value>,
+    ) -> StoreResult<()> {
+        let text = Value::Object(settings.clone()).to_string();
+        self.execute(
+            "INSERT INTO user_settings (user_id, settings) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings",
+            params![user_id, &text],
+        )?;
+        Ok(())
+    }
+
+    /// Every user's changed settings, for `export`.
+    pub fn all_user_settings(&self) -> StoreResult<Vec<(String, serde_json::Map<String, Value>)>> {
+        self.all(
+            "SELECT user_id, settings FROM user_settings ORDER BY user_id",
+            params![],
+            |row| Ok((row.get("user_id")?, json_map(row, "settings")?)),
+        )
+    }
+
+    /// The user's profile picture: its content type, version and bytes.
+    pub fn picture(&self, user_id: &str) -> StoreResult<Option<Picture>> {
+        self.one(
+            "SELECT content_type, version, bytes FROM user_pictures WHERE user_id = $1",
+            params![user_id],
+            |row| {
+                Ok(Picture {
+                    content_type: row.get("content_type")?,
+                    version: row.get("version")?,
+                    bytes: row.get("bytes")?,
+                })
+            },
+        )
+    }
+
+    /// The version of the user's picture, without its bytes (for `pic_url`).
+    pub fn picture_version(&self, user_id: &str) -> StoreResult<Option<i64>> {
+        self.one(
+            "SELECT version FROM user_pictures WHERE user_id = $1",
+            params![user_id],
+            |row| row.get("version"),
+        )
+    }
+
+    pub fn set_picture(&self, user_id: &str, picture: &Picture) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO user_pictures (user_id, content_type, version, bytes) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET content_type = excluded.content_type, \
+             version = excluded.version, bytes = excluded.bytes",
+            params![
+                user_id,
+                &picture.content_type,
+                picture.version,
+                &picture.bytes
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the user's picture; whether there was one.
+    pub fn delete_picture(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self.execute(
+            "DELETE FROM user_pictures WHERE user_id = $1",
+            params![user_id],
+        )? > 0)
+    }
+
+    /// The user's virtual background files, without their bytes, in upload order.
+    pub fn virtual_backgrounds(&self, user_id: &str) -> StoreResult<Vec<VirtualBackground>> {
+        self.all(
+            by_insertion_order!(
+                self.dialect(),
+                "SELECT id, name, kind, size, is_default FROM virtual_backgrounds WHERE user_id = $1 \
+                 ORDER BY created_at, ",
+                ""
+            ),
+            params![user_id],
+            |row| {
+                Ok(VirtualBackground {
+                    id: row.get("id")?,
+                    name: row.get("name")?,
+                    kind: parsed(row, "kind", BackgroundKind::parse)?,
+                    size: row.get("size")?,
+                    is_default: row.get("is_default")?,
+                })
+            },
+        )
+    }
+
+    pub fn add_virtual_background(
+        &self,
+        user_id: &str,
+        file: &VirtualBackground,
+        bytes: &[u8],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO virtual_backgrounds (id, user_id, name, kind, size, is_default, created_at, bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            params![
+                &file.id,
+                user_id,
+                &file.name,
+                file.kind.as_str(),
+                file.size,
+                file.is_default,
+                now,
+                bytes
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the named files of the user; how many there were.
+    pub fn delete_virtual_background(&self, user_id: &str, id: &str) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM virtual_backgrounds WHERE id = $1 AND user_id = $2",
+            params![id, user_id],
+        )
     }
 
     /// Whether the user has a sign-in session that has not ended.

@@ -24,6 +24,8 @@ mod slow_clients;
 mod sso_token;
 mod status;
 mod storage;
+mod uploads;
 mod user_oauth;
 mod user_reads;
+mod user_settings;
 mod users;

@@ -1,0 +1,578 @@
+//! A user's settings (`GET/PATCH /users/{userId}/settings`), driven by Zoom's own schema: the shapes GET answers
+//! and PATCH accepts are read from the vendored Users spec, so every one of Zoom's hundreds of settings is
+//! answered with a value of its documented type and every PATCH field is checked against its type, enum and
+//! bounds. What a user changed is kept as overrides over the defaults; reads merge the two.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+
+use super::error::DomainError;
+use super::user::UserType;
+
+const USERS_SPEC: &str = include_str!("../../spec/zoom-users-api.endpoints.json");
+
+/// Most names one `custom_query_fields` may list, and the longest name: Zoom's setting names are short.
+pub const MAX_QUERY_FIELDS: usize = 64;
+const MAX_QUERY_FIELD_LEN: usize = 100;
+
+/// The `option` query parameter of both operations: which of Zoom's settings shapes is read or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsOption {
+    /// No `option`: every setting group (`schedule_meeting`, `in_meeting`, …).
+    All,
+    MeetingAuthentication,
+    RecordingAuthentication,
+    MeetingSecurity,
+}
+
+impl SettingsOption {
+    pub fn parse(option: Option<&str>) -> Option<SettingsOption> {
+        match option {
+            None | Some("") => Some(SettingsOption::All),
+            Some("meeting_authentication") => Some(SettingsOption::MeetingAuthentication),
+            Some("recording_authentication") => Some(SettingsOption::RecordingAuthentication),
+            Some("meeting_security") => Some(SettingsOption::MeetingSecurity),
+            Some(_) => None,
+        }
+    }
+
+    /// The stored group this option reads and writes; `None` for the whole of `All`'s groups.
+    fn group(self) -> Option<&'static str> {
+        match self {
+            SettingsOption::All => None,
+            SettingsOption::MeetingAuthentication => Some("meeting_authentication"),
+            SettingsOption::RecordingAuthentication => Some("recording_authentication"),
+            SettingsOption::MeetingSecurity => Some("meeting_security"),
+        }
+    }
+}
+
+/// Zoom's schemas, taken from the spec once: per option, what GET answers (from which defaults are derived)
+/// and what PATCH accepts.
+struct Schemas {
+    all_get: Value,
+    all_patch: Value,
+    meeting_auth_get: Value,
+    meeting_auth_patch: Value,
+    recording_auth_get: Value,
+    recording_auth_patch: Value,
+    security_get: Value,
+    security_patch: Value,
+}
+
+static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
+    let spec: Value = serde_json::from_str(USERS_SPEC).expect("the vendored Users spec is JSON");
+    let operation = &spec["paths"]["/users/{userId}/settings"];
+    let get =
+        &operation["get"]["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"];
+    let patch =
+        &operation["patch"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"];
+    // GET's variants: [0] all groups, [2] the authentication option (meeting, recording), [3] meeting security.
+    // PATCH's: [0] all groups, [1] the authentication update (meeting, recording), [2] meeting security.
+    Schemas {
+        all_get: get[0].clone(),
+        all_patch: patch[0].clone(),
+        meeting_auth_get: get[2]["oneOf"][0].clone(),
+        meeting_auth_patch: patch[1]["oneOf"][0].clone(),
+        recording_auth_get: get[2]["oneOf"][1].clone(),
+        recording_auth_patch: patch[1]["oneOf"][1].clone(),
+        security_get: get[3]["properties"]["meeting_security"].clone(),
+        security_patch: patch[2].clone(),
+    }
+});
+
+/// A fresh user's settings, per stored group: Zoom's declared defaults; where Zoom declares none, booleans off,
+/// enumerations and numbers Zoom's example value, free text and lists empty (fidelity row 97).
+static DEFAULTS: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    let schemas = &*SCHEMAS;
+    let mut groups = match defaults_of(&schemas.all_get) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    groups.insert(
+        "meeting_authentication".into(),
+        authentication_defaults(&schemas.meeting_auth_get, "meeting_authentication"),
+    );
+    groups.insert(
+        "recording_authentication".into(),
+        authentication_defaults(&schemas.recording_auth_get, "recording_authentication"),
+    );
+    groups.insert(
+        "meeting_security".into(),
+        defaults_of(&schemas.security_get),
+    );
+    groups
+});
+
+/// The authentication options every account starts with (Zoom's "Sign in to Zoom" profiles); a user can show,
+/// hide or edit them, not add new ones (PATCH's `action` has no `add`).
+fn authentication_defaults(schema: &Value, switch: &str) -> Value {
+    let mut group = defaults_of(schema);
+    let options = if switch == "meeting_authentication" {
+        json!([
+            { "id": "signin_zoom", "name": "Sign in to Zoom", "type": "enforce_login",
+              "default_option": true, "visible": true, "domains": "" },
+            { "id": "signin_zoom_domains", "name": "Sign in to Zoom with specified domains",
+              "type": "enforce_login_with_domains", "default_option": false, "visible": true, "domains": "" },
+        ])
+    } else {
+        json!([
+            { "id": "signin_zoom", "name": "Sign in to Zoom", "type": "enforce_login",
+              "default_option": true, "visible": true, "domains": "" },
+            { "id": "internally", "name": "Only users in my account", "type": "internally",
+              "default_option": false, "visible": true, "domains": "" },
+        ])
+    };
+    group["authentication_options"] = options;
+    group
+}
+
+fn defaults_of(schema: &Value) -> Value {
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        let feature = properties.contains_key("large_meeting");
+        return Value::Object(
+            properties
+                .iter()
+                .map(|(name, property)| {
+                    let mut value = defaults_of(property);
+                    // Add-ons (webinar, large meetings, Zoom Events …) are off until an admin turns them on.
+                    if feature && value.is_boolean() {
+                        value = Value::Bool(false);
+                    }
+                    (name.clone(), value)
+                })
+                .collect(),
+        );
+    }
+    if let Some(default) = schema.get("default")
+        && conforms(schema, default)
+    {
+        return default.clone();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("boolean") => Value::Bool(false),
+        Some("array") => json!([]),
+        Some("object") => json!({}),
+        Some("integer" | "number") => schema
+            .get("example")
+            .filter(|example| conforms(schema, example))
+            .cloned()
+            .unwrap_or(json!(0)),
+        _ => match schema.get("enum").and_then(Value::as_array) {
+            Some(values) => schema
+                .get("example")
+                .filter(|example| values.contains(example))
+                .or_else(|| values.first())
+                .cloned()
+                .unwrap_or(json!("")),
+            None => json!(""),
+        },
+    }
+}
+
+fn conforms(schema: &Value, value: &Value) -> bool {
+    check(schema, value, "").is_ok()
+}
+
+/// What GET answers for `option`: the defaults with the user's overrides laid over them, and for `All` the
+/// user's uploaded virtual backgrounds (`files`) and the features the user's type carries.
+pub fn view(option: SettingsOption, stored: &Map<String, Value>, files: Vec<Value>) -> Value {
+    let group = |name: &str| {
+        let mut value = DEFAULTS.get(name).cloned().unwrap_or(json!({}));
+        if let Some(overrides) = stored.get(name) {
+            merge(&mut value, overrides);
+        }
+        value
+    };
+    match option.group() {
+        Some(name) if option == SettingsOption::MeetingSecurity => json!({ name: group(name) }),
+        Some(name) => group(name),
+        None => {
+            let mut all = Map::new();
+            for name in SCHEMAS.all_get["properties"]
+                .as_object()
+                .into_iter()
+                .flat_map(|p| p.keys())
+            {
+                all.insert(name.clone(), group(name));
+            }
+            let mut all = Value::Object(all);
+            if let Some(settings) = all
+                .pointer_mut("/in_meeting/virtual_background_settings")
+                .and_then(Value::as_object_mut)
+            {
+                settings.insert("files".into(), Value::Array(files));
+            }
+            all
+        }
+    }
+}
+
+/// `custom_query_fields`: only the named settings (at any depth), each inside its group, as Zoom's example shows
+/// (`host_video` → `{"schedule_meeting":{"host_video":false}}`).
+pub fn only_fields(view: &Value, names: &[&str]) -> Value {
+    match view {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(key, value)| {
+                    if names.contains(&key.as_str()) {
+                        return Some((key.clone(), value.clone()));
+                    }
+                    match only_fields(value, names) {
+                        Value::Object(inner) if !inner.is_empty() => {
+                            Some((key.clone(), Value::Object(inner)))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect(),
+        ),
+        _ => json!({}),
+    }
+}
+
+/// Splits a `custom_query_fields` value; `None` when it lists too many names or names no setting could have.
+pub fn query_field_names(value: &str) -> Option<Vec<&str>> {
+    let names: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    let plausible = |name: &&str| {
+        name.len() <= MAX_QUERY_FIELD_LEN
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    (names.len() <= MAX_QUERY_FIELDS && names.iter().all(plausible)).then_some(names)
+}
+
+/// Checks a PATCH body against Zoom's schema for `option` and Zoom's rules for `user_type`, then lays it over
+/// `stored`. Nothing is changed unless all of it is accepted.
+pub fn apply_patch(
+    option: SettingsOption,
+    stored: &mut Map<String, Value>,
+    body: &Value,
+    user_type: UserType,
+) -> Result<(), DomainError> {
+    let schemas = &*SCHEMAS;
+    let body = without_nulls(body);
+    match option {
+        SettingsOption::All => {
+            check(&schemas.all_patch, &body, "")?;
+            if body
+                .pointer("/in_meeting/virtual_background_settings/files")
+                .is_some()
+            {
+                // The files are what `POST …/settings/virtual_backgrounds` uploaded; a PATCH cannot make them up.
+                return Err(DomainError::field(
+                    "in_meeting.virtual_background_settings.files",
+                    "Invalid field.",
+                ));
+            }
+            let mut next = stored.clone();
+            for (group, patch) in body.as_object().into_iter().flatten() {
+                merge(next.entry(group.clone()).or_insert(json!({})), patch);
+            }
+            check_features(stored, &next, user_type)?;
+            *stored = next;
+        }
+        SettingsOption::MeetingSecurity => {
+            check(&schemas.security_patch, &body, "")?;
+            if let Some(patch) = body.get("meeting_security") {
+                merge(stored.entry("meeting_security").or_insert(json!({})), patch);
+            }
+        }
+        SettingsOption::MeetingAuthentication | SettingsOption::RecordingAuthentication => {
+            let (schema, switch) = if option == SettingsOption::MeetingAuthentication {
+                (&schemas.meeting_auth_patch, "meeting_authentication")
+            } else {
+                (&schemas.recording_auth_patch, "recording_authentication")
+            };
+            check(schema, &body, "")?;
+            let mut group = view(option, stored, Vec::new());
+            if let Some(on) = body.get(switch) {
+                group[switch] = on.clone();
+            }
+            if let Some(change) = body.get("authentication_option") {
+                change_authentication_option(&mut group, change)?;
+            }
+            stored.insert(switch.into(), group);
+        }
+    }
+    Ok(())
+}
+
+/// One `authentication_option` change: `update` edits an existing option, `show`/`hide` its visibility.
+fn change_authentication_option(group: &mut Value, change: &Value) -> Result<(), DomainError> {
+    let invalid = |field: &str| {
+        DomainError::field(&format!("authentication_option.{field}"), "Invalid field.")
+    };
+    let id = change
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("id"))?;
+    let options = group["authentication_options"]
+        .as_array_mut()
+        .ok_or_else(|| invalid("id"))?;
+    let index = options
+        .iter()
+        .position(|o| o["id"] == id)
+        .ok_or_else(|| invalid("id"))?;
+    match change
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("update")
+    {
+        "show" => options[index]["visible"] = json!(true),
+        "hide" => options[index]["visible"] = json!(false),
+        _ => {
+            for field in ["name", "type", "domains"] {
+                if let Some(value) = change.get(field) {
+                    options[index][field] = value.clone();
+                }
+            }
+            if change.get("default_option") == Some(&json!(true)) {
+                for (i, option) in options.iter_mut().enumerate() {
+                    option["default_option"] = json!(i == index);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Zoom's documented refusals for features a user's type cannot carry or that exclude each other (errors 1108,
+/// 1122, 1204–1206), judged on the settings as they would be after the PATCH; turning a feature on is what is
+/// refused, a feature already on is left alone.
+fn check_features(
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    user_type: UserType,
+) -> Result<(), DomainError> {
+    let on = |settings: &Map<String, Value>, name: &str| {
+        settings
+            .get("feature")
+            .and_then(|f| f.get(name))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let turned_on = |name: &str| on(after, name) && !on(before, name);
+    let licensed = matches!(user_type, UserType::Licensed | UserType::OnPrem);
+    if turned_on("large_meeting") && !licensed {
+        return Err(DomainError::LargeMeetingNeedsLicence);
+    }
+    if turned_on("webinar") {
+        if !licensed {
+            return Err(DomainError::WebinarNeedsLicence);
+        }
+        if on(after, "zoom_events") {
+            return Err(DomainError::WebinarWithZoomEvents);
+        }
+    }
+    if turned_on("zoom_events") {
+        if !licensed {
+            return Err(DomainError::ZoomEventsNeedsLicence);
+        }
+        if on(after, "webinar") {
+            return Err(DomainError::ZoomEventsWithWebinar);
+        }
+    }
+    Ok(())
+}
+
+/// A JSON `null` in a PATCH body means "not sent", as for every other operation's fields.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Checks `value` against the subset of JSON Schema Zoom's spec uses (type, properties, items, enum, bounds,
+/// oneOf). Unknown properties are refused: a setting Zoom does not have would be stored and never read. The work
+/// is bounded by the body, which the input layer bounds.
+fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
+    let invalid = || {
+        DomainError::field(
+            if path.is_empty() { "body" } else { path },
+            "Invalid field.",
+        )
+    };
+    if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {
+        let mut first_error = None;
+        for variant in variants {
+            match check(variant, value, path) {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        return Err(first_error.unwrap_or_else(invalid));
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(invalid());
+    }
+    let kind = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .or_else(|| schema.get("properties").map(|_| "object"));
+    match (kind, value) {
+        (Some("object"), Value::Object(map)) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (key, item) in map {
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match properties.and_then(|p| p.get(key)) {
+                    Some(property) => check(property, item, &inner)?,
+                    None if properties.is_none_or(Map::is_empty) => {}
+                    None => return Err(DomainError::field(&inner, "Invalid field.")),
+                }
+            }
+            Ok(())
+        }
+        (Some("array"), Value::Array(items)) => {
+            let within = |bound: &str, ok: fn(usize, u64) -> bool| {
+                schema
+                    .get(bound)
+                    .and_then(Value::as_u64)
+                    .is_none_or(|n| ok(items.len(), n))
+            };
+            if !within("maxItems", |len, n| len as u64 <= n)
+                || !within("minItems", |len, n| len as u64 >= n)
+            {
+                return Err(invalid());
+            }
+            match schema.get("items") {
+                Some(item_schema) => items
+                    .iter()
+                    .try_for_each(|item| check(item_schema, item, path)),
+                None => Ok(()),
+            }
+        }
+        (Some("boolean"), Value::Bool(_)) => Ok(()),
+        (Some("integer"), Value::Number(n))
+            if (n.is_i64() || n.is_u64()) && within_bounds(schema, n) =>
+        {
+            Ok(())
+        }
+        (Some("number"), Value::Number(n)) if within_bounds(schema, n) => Ok(()),
+        (Some("string"), Value::String(s)) => {
+            let chars = s.chars().count() as u64;
+            let ok = !s.chars().any(char::is_control)
+                && schema
+                    .get("maxLength")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|n| chars <= n)
+                && schema
+                    .get("minLength")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|n| chars >= n);
+            if ok { Ok(()) } else { Err(invalid()) }
+        }
+        (None, _) => Ok(()),
+        _ => Err(invalid()),
+    }
+}
+
+fn within_bounds(schema: &Value, number: &serde_json::Number) -> bool {
+    let number = number.as_f64().unwrap_or(f64::NAN);
+    let min = schema
+        .get("minimum")
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::MIN);
+    let max = schema
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::MAX);
+    number >= min && number <= max
+}
+
+/// JSON merge: objects merge key by key, anything else replaces.
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every default conforms to the GET schema it came from, so a fresh user's settings are valid Zoom answers.
+    #[test]
+    fn defaults_conform_to_zoom_schema() {
+        let all = view(SettingsOption::All, &Map::new(), Vec::new());
+        check(&SCHEMAS.all_get, &all, "").unwrap();
+        assert_eq!(all["schedule_meeting"]["host_video"], json!(false));
+        assert_eq!(all["feature"]["webinar"], json!(false));
+        let security = view(SettingsOption::MeetingSecurity, &Map::new(), Vec::new());
+        check(&SCHEMAS.security_get, &security["meeting_security"], "").unwrap();
+        let auth = view(
+            SettingsOption::MeetingAuthentication,
+            &Map::new(),
+            Vec::new(),
+        );
+        check(&SCHEMAS.meeting_auth_get, &auth, "").unwrap();
+        let auth = view(
+            SettingsOption::RecordingAuthentication,
+            &Map::new(),
+            Vec::new(),
+        );
+        check(&SCHEMAS.recording_auth_get, &auth, "").unwrap();
+    }
+
+    #[test]
+    fn patch_checks_types_enums_and_unknown_names() {
+        let mut stored = Map::new();
+        for (body, field) in [
+            (
+                json!({"schedule_meeting": {"host_video": "yes"}}),
+                "schedule_meeting.host_video",
+            ),
+            (
+                json!({"in_meeting": {"entry_exit_chime": "loud"}}),
+                "in_meeting.entry_exit_chime",
+            ),
+            (
+                json!({"schedule_meeting": {"no_such_setting": true}}),
+                "schedule_meeting.no_such_setting",
+            ),
+            (json!({"no_such_group": {}}), "no_such_group"),
+        ] {
+            let error = apply_patch(SettingsOption::All, &mut stored, &body, UserType::Licensed)
+                .unwrap_err();
+            assert_eq!(error, DomainError::field(field, "Invalid field."), "{body}");
+        }
+        assert!(stored.is_empty(), "nothing refused is kept");
+    }
+
+    #[test]
+    fn query_fields_pick_leaves_inside_their_groups() {
+        let all = view(SettingsOption::All, &Map::new(), Vec::new());
+        assert_eq!(
+            only_fields(&all, &["host_video"]),
+            json!({"schedule_meeting": {"host_video": false}})
+        );
+        assert_eq!(
+            query_field_names("host_video, participants_video"),
+            Some(vec!["host_video", "participants_video"])
+        );
+        assert_eq!(query_field_names("a;b"), None);
+    }
+}

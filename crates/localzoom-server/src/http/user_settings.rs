@@ -1,0 +1,76 @@
+//! `GET/PATCH /users/{userId}/settings`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::input::{Fields, PathParams, Query};
+use crate::domain::error::DomainError;
+use crate::domain::user::LoginType;
+use crate::domain::user_settings::{self, SettingsOption};
+use crate::error::ApiError;
+use crate::gate::state::AppState;
+use crate::gate::{Bearer, Principal, scopes::OperationId};
+use crate::service::settings;
+
+fn option(query: &Query) -> Result<SettingsOption, ApiError> {
+    SettingsOption::parse(query.get("option"))
+        .ok_or_else(|| DomainError::field("option", "Invalid field.").into())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams(user_id): PathParams<String>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
+    // Checked before the gate only in what they decide; the gate still answers first for a bad token.
+    let request = (|| {
+        let option = option(&query)?;
+        // A user has one login type here, so `login_type` selects nothing; an unknown one is still refused.
+        if let Some(code) = query.int("login_type")?
+            && LoginType::from_code(code).is_none()
+        {
+            return Err(DomainError::field("login_type", "Invalid field.").into());
+        }
+        let only = match query.get("custom_query_fields") {
+            None => None,
+            Some(value) => Some(
+                user_settings::query_field_names(value)
+                    .ok_or_else(|| DomainError::field("custom_query_fields", "Invalid field."))?,
+            ),
+        };
+        Ok::<_, ApiError>((option, only))
+    })();
+    Ok(Json(state.read_as(
+        &bearer,
+        (OperationId::UserSettings.operation(), Some(&user_id)),
+        |store, principal, _| {
+            let (option, only) = request?;
+            settings::user_settings(store, principal, &user_id, option, only.as_deref())
+        },
+    )?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(user_id): PathParams<String>,
+    query: Query,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    state.admit(
+        &principal,
+        OperationId::UserSettingsUpdate.operation(),
+        Some(&user_id),
+    )?;
+    let option = option(&query)?;
+    let body = body.into_value();
+    state
+        .write_as(principal, move |store, principal| {
+            settings::update_user_settings(store, principal, &user_id, option, &body)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

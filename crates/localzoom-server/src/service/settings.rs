@@ -1,0 +1,57 @@
+//! A user's settings (`GET/PATCH /users/{userId}/settings`): Zoom's defaults with what the user changed laid
+//! over them, and the virtual backgrounds the user uploaded.
+
+use serde_json::{Value, json};
+
+use super::resolve_user;
+use crate::domain::principal::Principal;
+use crate::domain::user_settings::{self, SettingsOption};
+use crate::error::ApiResult;
+use crate::store::Store;
+
+/// `GET /users/{userId}/settings`: one option's shape, or only the named settings (`custom_query_fields`).
+pub fn user_settings(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    option: SettingsOption,
+    only: Option<&[&str]>,
+) -> ApiResult<Value> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let files = if option == SettingsOption::All {
+        store
+            .virtual_backgrounds(&user.id)?
+            .into_iter()
+            .map(|file| {
+                json!({
+                    "id": file.id,
+                    "name": file.name,
+                    "type": file.kind.as_str(),
+                    "size": file.size,
+                    "is_default": file.is_default,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let view = user_settings::view(option, &store.user_settings(&user.id)?, files);
+    Ok(match only {
+        Some(names) => user_settings::only_fields(&view, names),
+        None => view,
+    })
+}
+
+/// `PATCH /users/{userId}/settings`: checked against Zoom's schema and rules as a whole, then kept.
+pub fn update_user_settings(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    option: SettingsOption,
+    body: &Value,
+) -> ApiResult<()> {
+    let user = resolve_user(store, principal, user_ref)?;
+    let mut stored = store.user_settings(&user.id)?;
+    user_settings::apply_patch(option, &mut stored, body, user.user_type)?;
+    Ok(store.set_user_settings(&user.id, &stored)?)
+}

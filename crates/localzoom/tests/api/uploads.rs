@@ -1,0 +1,258 @@
+//! Uploads: a user's profile picture (served at its `pic_url`) and virtual backgrounds (listed in the user's
+//! settings), with Zoom's type, size and count rules.
+
+use localzoom_test_macros::backend_test;
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image-but-a-png-header";
+const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF-rest";
+const MP4: &[u8] = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2mp41";
+
+fn file(field: &str, name: &str, bytes: &[u8]) -> Form {
+    Form::new().part(
+        field.to_string(),
+        Part::bytes(bytes.to_vec()).file_name(name.to_string()),
+    )
+}
+
+async fn upload(app: &TestApp, path: &str, form: Form) -> Reply {
+    app.send(app.request(Method::POST, path).multipart(form))
+        .await
+}
+
+#[backend_test]
+async fn a_picture_is_served_at_its_pic_url_until_replaced_or_deleted() {
+    let app = TestApp::spawn().await;
+    let id = app.member("face@example.com").await;
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["pic_url"],
+        json!("")
+    );
+    let path = format!("/users/{id}/picture");
+    let reply = upload(&app, &path, file("pic_file", "me.png", PNG)).await;
+    reply.assert_status(201);
+    assert_eq!(reply.body, json!({}));
+    let url = app.get(&format!("/users/{id}")).await.body["pic_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(url.starts_with(&app.base), "{url}");
+    let served = app.http.get(&url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+
+    // A new picture has a new URL; the old one is gone.
+    app.clock.advance_ms(1_000);
+    upload(&app, &path, file("pic_file", "me.jpg", JPEG))
+        .await
+        .assert_status(201);
+    let new_url = app.get(&format!("/users/{id}")).await.body["pic_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_url, url);
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), 404);
+    let served = app.http.get(&new_url).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+
+    app.call(Method::DELETE, &path, None)
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["pic_url"],
+        json!("")
+    );
+    assert_eq!(app.http.get(&new_url).send().await.unwrap().status(), 404);
+}
+
+#[backend_test]
+async fn pictures_zoom_refuses_leave_the_old_one() {
+    let app = TestApp::spawn().await;
+    let id = app.member("strict-face@example.com").await;
+    let path = format!("/users/{id}/picture");
+    upload(&app, &path, file("pic_file", "ok.png", PNG))
+        .await
+        .assert_status(201);
+    let url = app.get(&format!("/users/{id}")).await.body["pic_url"].clone();
+    let big = [JPEG, &vec![0u8; 2 * 1024 * 1024]].concat();
+    for (form, message) in [
+        (file("pic_file", "empty.png", b""), "File is empty."),
+        (file("other_field", "me.png", PNG), "File is empty."),
+        (
+            file("pic_file", "doc.pdf", b"%PDF-1.7 ..."),
+            "Only jpg/jpeg or png image file can be uploaded.",
+        ),
+        (
+            file("pic_file", "anim.gif", b"GIF89a...."),
+            "Only jpg/jpeg or png image file can be uploaded.",
+        ),
+        (
+            file("pic_file", "big.jpg", &big),
+            "File size cannot exceed 2M.",
+        ),
+    ] {
+        upload(&app, &path, form)
+            .await
+            .assert_error(400, 120, message);
+    }
+    // Not multipart at all.
+    app.call(Method::POST, &path, Some(json!({ "pic_file": "me.png" })))
+        .await
+        .assert_error(
+            400,
+            300,
+            "Request Body should be a valid multipart/form-data body.",
+        );
+    assert_eq!(app.get(&format!("/users/{id}")).await.body["pic_url"], url);
+    upload(
+        &app,
+        "/users/nobody@example.com/picture",
+        file("pic_file", "x.png", PNG),
+    )
+    .await
+    .assert_error(404, 1001, "User does not exist: nobody@example.com.");
+}
+
+#[backend_test]
+async fn only_admins_change_pictures_when_the_account_says_so() {
+    let app = TestApp::spawn().await;
+    let id = app.member("own-face@example.com").await;
+    let own = app.token_with_scopes(&id, &["user:write"]).await;
+    let send_own = || {
+        app.http
+            .post(format!("{}/v2/users/me/picture", app.base))
+            .bearer_auth(&own)
+            .multipart(file("pic_file", "me.png", PNG))
+    };
+    app.send(send_own()).await.assert_status(201);
+    app.edit_account(|a| {
+        a.security
+            .insert("admin_change_name_pic".into(), json!(true));
+    })
+    .await;
+    app.send(send_own()).await.assert_error(
+        400,
+        200,
+        "Only an account administrator can change a profile picture.",
+    );
+    app.call_with(&own, Method::DELETE, "/v2/users/me/picture", None)
+        .await
+        .assert_error(
+            400,
+            200,
+            "Only an account administrator can change a profile picture.",
+        );
+    assert_ne!(
+        app.get(&format!("/users/{id}")).await.body["pic_url"],
+        json!("")
+    );
+    // The admin still can.
+    app.call(Method::DELETE, &format!("/users/{id}/picture"), None)
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["pic_url"],
+        json!("")
+    );
+}
+
+#[backend_test]
+async fn virtual_backgrounds_are_listed_in_settings_up_to_ten() {
+    let app = TestApp::spawn().await;
+    let id = app.member("backdrop@example.com").await;
+    let path = format!("/users/{id}/settings/virtual_backgrounds");
+    let first = upload(&app, &path, file("file", "beach.png", PNG)).await;
+    first.assert_status(201);
+    assert_eq!(
+        (
+            &first.body["name"],
+            &first.body["type"],
+            &first.body["size"],
+            &first.body["is_default"]
+        ),
+        (
+            &json!("beach.png"),
+            &json!("image"),
+            &json!(PNG.len()),
+            &json!(true)
+        )
+    );
+    let video = upload(&app, &path, file("file", "waves.mp4", MP4)).await;
+    video.assert_status(201);
+    assert_eq!(
+        (&video.body["type"], &video.body["is_default"]),
+        (&json!("video"), &json!(false))
+    );
+    let listed = |settings: serde_json::Value| {
+        settings["in_meeting"]["virtual_background_settings"]["files"].clone()
+    };
+    let files = listed(app.get(&format!("/users/{id}/settings")).await.body);
+    assert_eq!(files, json!([first.body, video.body]));
+
+    upload(&app, &path, file("file", "doc.pdf", b"%PDF-1.7"))
+        .await
+        .assert_error(
+            400,
+            120,
+            "Only jpg/jpeg, gif or png image file can be uploaded.",
+        );
+    upload(&app, &path, Form::new().text("name", "nothing"))
+        .await
+        .assert_error(
+            400,
+            120,
+            "No file uploaded, verify that a file has been uploaded.",
+        );
+    for n in 2..10 {
+        upload(&app, &path, file("file", &format!("{n}.png"), PNG))
+            .await
+            .assert_status(201);
+    }
+    upload(&app, &path, file("file", "eleven.png", PNG))
+        .await
+        .assert_error(400, 120, "A maximum of 10 files are allowed for a user.");
+
+    // Deleting: all named files of the user, or none.
+    let first_id = first.body["id"].as_str().unwrap();
+    let video_id = video.body["id"].as_str().unwrap();
+    for query in [
+        "",
+        "?file_ids=",
+        &format!("?file_ids={first_id},not-a-file"),
+    ] {
+        app.call(Method::DELETE, &format!("{path}{query}"), None)
+            .await
+            .assert_error(400, 300, "Invalid parameter: file_ids");
+    }
+    assert_eq!(
+        listed(app.get(&format!("/users/{id}/settings")).await.body)
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    app.call(
+        Method::DELETE,
+        &format!("{path}?file_ids={first_id},{video_id}"),
+        None,
+    )
+    .await
+    .assert_status(204);
+    let files = listed(app.get(&format!("/users/{id}/settings")).await.body);
+    assert_eq!(files.as_array().unwrap().len(), 8);
+    assert!(
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["id"] != first_id && f["id"] != video_id)
+    );
+    upload(&app, &path, file("file", "again.png", PNG))
+        .await
+        .assert_status(201);
+}
