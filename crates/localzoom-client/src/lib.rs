@@ -245,6 +245,8 @@ struct Call<'a> {
     path_values: Vec<&'a str>,
     query: Vec<(&'static str, String)>,
     body: Option<Value>,
+    /// A file sent as `multipart/form-data` instead of a JSON body: the part's name, the file's name, its bytes.
+    file: Option<(&'static str, String, Vec<u8>)>,
 }
 
 impl Call<'_> {
@@ -343,6 +345,10 @@ impl Client {
                 .bearer_auth(&token);
             if let Some(body) = &call.body {
                 request = request.json(body);
+            }
+            if let Some((field, name, bytes)) = &call.file {
+                let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone());
+                request = request.multipart(reqwest::multipart::Form::new().part(*field, part));
             }
             let response = request.send().await.map_err(Error::from_reqwest)?;
             let status = response.status();

@@ -9,7 +9,7 @@ use localzoom_api::{
 };
 use localzoom_api::{
     EmailUpdateRequest, PasswordRequest, PresenceStatus, PresenceStatusReply, PresenceStatusUpdate,
-    StatusRequest,
+    StatusRequest, VirtualBackgroundFile,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -34,6 +34,7 @@ fn call<'a>(operation: OperationId, path_values: &[&'a str]) -> Call<'a> {
         path_values: path_values.to_vec(),
         query: Vec::new(),
         body: None,
+        file: None,
     }
 }
 
@@ -251,6 +252,81 @@ impl Client {
             &[user_id, scheduler_id],
         ))
         .await
+    }
+
+    /// `GET /users/{userId}/settings`: all groups (`option` `None`) or one option's shape
+    /// (`meeting_authentication`, `recording_authentication`, `meeting_security`); `fields` keeps only the named
+    /// settings (`custom_query_fields`).
+    pub async fn user_settings(
+        &self,
+        user_id: &str,
+        option: Option<&str>,
+        fields: &[&str],
+    ) -> Result<Value, Error> {
+        let mut c = call(OperationId::UserSettings, &[user_id]);
+        if let Some(option) = option {
+            c.query.push(("option", option.into()));
+        }
+        if !fields.is_empty() {
+            c.query.push(("custom_query_fields", fields.join(",")));
+        }
+        self.json(c).await
+    }
+
+    /// `PATCH /users/{userId}/settings`: `settings` in the shape of `option` (see `user_settings`).
+    pub async fn update_user_settings(
+        &self,
+        user_id: &str,
+        option: Option<&str>,
+        settings: &Value,
+    ) -> Result<(), Error> {
+        let mut c = call(OperationId::UserSettingsUpdate, &[user_id]);
+        if let Some(option) = option {
+            c.query.push(("option", option.into()));
+        }
+        c.body = Some(settings.clone());
+        self.empty(c).await
+    }
+
+    /// `POST /users/{userId}/picture`: a JPEG or PNG of at most 2 MB.
+    pub async fn upload_picture(
+        &self,
+        user_id: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut c = call(OperationId::UserPicture, &[user_id]);
+        c.file = Some(("pic_file", file_name.to_string(), bytes));
+        self.empty(c).await
+    }
+
+    /// `DELETE /users/{userId}/picture`.
+    pub async fn delete_picture(&self, user_id: &str) -> Result<(), Error> {
+        self.empty(call(OperationId::UserPictureDelete, &[user_id]))
+            .await
+    }
+
+    /// `POST /users/{userId}/settings/virtual_backgrounds`: an image or video of at most 15 MB; ten per user.
+    pub async fn upload_virtual_background(
+        &self,
+        user_id: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<VirtualBackgroundFile, Error> {
+        let mut c = call(OperationId::UserVirtualBackgroundUpload, &[user_id]);
+        c.file = Some(("file", file_name.to_string(), bytes));
+        self.json(c).await
+    }
+
+    /// `DELETE /users/{userId}/settings/virtual_backgrounds?file_ids=…`.
+    pub async fn delete_virtual_backgrounds(
+        &self,
+        user_id: &str,
+        file_ids: &[&str],
+    ) -> Result<(), Error> {
+        let mut c = call(OperationId::UserVirtualBackgroundDelete, &[user_id]);
+        c.query.push(("file_ids", file_ids.join(",")));
+        self.empty(c).await
     }
 
     /// `GET /accounts/{accountId}/settings?option=security` (`me` is the caller's account).

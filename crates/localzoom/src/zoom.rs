@@ -202,6 +202,87 @@ pub enum UsersCommand {
     /// A user's assistants.
     #[command(subcommand)]
     Assistants(AssistantsCommand),
+    /// A user's settings (Zoom's `GET/PATCH /users/{userId}/settings`).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// A user's profile picture.
+    #[command(subcommand)]
+    Picture(PictureCommand),
+    /// A user's virtual background files.
+    #[command(subcommand)]
+    Backgrounds(BackgroundsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SettingsCommand {
+    /// Print a user's settings as JSON.
+    Get {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// `meeting_authentication`, `recording_authentication` or `meeting_security` (default: every group).
+        #[arg(long, value_parser = ["meeting_authentication", "recording_authentication", "meeting_security"])]
+        option: Option<String>,
+        /// Only these settings, by name (Zoom's `custom_query_fields`), e.g. `host_video,waiting_room`.
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Change settings: a JSON object in the shape `get` prints, e.g. '{"schedule_meeting":{"host_video":true}}'.
+    Update {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The settings to change, as JSON (`-`: read from standard input).
+        settings: String,
+        /// `meeting_authentication`, `recording_authentication` or `meeting_security`.
+        #[arg(long, value_parser = ["meeting_authentication", "recording_authentication", "meeting_security"])]
+        option: Option<String>,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PictureCommand {
+    /// Upload a JPEG or PNG (at most 2 MB) as the user's picture.
+    Upload {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The image file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Remove the user's picture.
+    Delete {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BackgroundsCommand {
+    /// Upload an image or video (at most 15 MB; ten per user); prints the file's id.
+    Upload {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The image (JPEG, GIF, PNG) or video (MP4, MOV) file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
+    /// Delete virtual background files by id.
+    Delete {
+        /// The user: id, e-mail or `me`.
+        user: String,
+        /// The files' ids.
+        #[arg(required = true)]
+        file_ids: Vec<String>,
+        #[command(flatten)]
+        zoom: ZoomArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -625,6 +706,121 @@ pub async fn users(command: UsersCommand) -> anyhow::Result<()> {
             );
         }
         UsersCommand::Assistants(command) => assistants(command).await?,
+        UsersCommand::Settings(command) => settings(command).await?,
+        UsersCommand::Picture(command) => picture(command).await?,
+        UsersCommand::Backgrounds(command) => backgrounds(command).await?,
+    }
+    Ok(())
+}
+
+async fn settings(command: SettingsCommand) -> anyhow::Result<()> {
+    match command {
+        SettingsCommand::Get {
+            user,
+            option,
+            fields,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let settings = client
+                .user_settings(&user, option.as_deref(), &fields)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+        }
+        SettingsCommand::Update {
+            user,
+            settings,
+            option,
+            zoom,
+        } => {
+            let text = if settings == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                settings
+            };
+            let settings: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("the settings are not JSON: {e}"))?;
+            let client = zoom.client(false).await?;
+            client
+                .update_user_settings(&user, option.as_deref(), &settings)
+                .await?;
+            done(
+                zoom.output,
+                &format!("settings of {user} updated"),
+                json!({ "user": user, "settings": settings }),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A file to upload: its name (without directories) and bytes.
+fn read_upload(path: &std::path::Path) -> anyhow::Result<(String, Vec<u8>)> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    Ok((name, bytes))
+}
+
+async fn picture(command: PictureCommand) -> anyhow::Result<()> {
+    match command {
+        PictureCommand::Upload { user, file, zoom } => {
+            let (name, bytes) = read_upload(&file)?;
+            let client = zoom.client(false).await?;
+            client.upload_picture(&user, &name, bytes).await?;
+            let pic_url = client.get_user(&user).await?.pic_url;
+            done(
+                zoom.output,
+                &format!("picture of {user} uploaded: {pic_url}"),
+                json!({ "user": user, "pic_url": pic_url }),
+            );
+        }
+        PictureCommand::Delete { user, zoom } => {
+            let client = zoom.client(false).await?;
+            client.delete_picture(&user).await?;
+            done(
+                zoom.output,
+                &format!("picture of {user} deleted"),
+                json!({ "user": user }),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn backgrounds(command: BackgroundsCommand) -> anyhow::Result<()> {
+    match command {
+        BackgroundsCommand::Upload { user, file, zoom } => {
+            let (name, bytes) = read_upload(&file)?;
+            let client = zoom.client(false).await?;
+            let uploaded = client
+                .upload_virtual_background(&user, &name, bytes)
+                .await?;
+            print_records(
+                zoom.output,
+                &["id", "name", "type", "size", "is_default"],
+                vec![json!(uploaded)],
+                true,
+            );
+        }
+        BackgroundsCommand::Delete {
+            user,
+            file_ids,
+            zoom,
+        } => {
+            let client = zoom.client(false).await?;
+            let ids: Vec<&str> = file_ids.iter().map(String::as_str).collect();
+            client.delete_virtual_backgrounds(&user, &ids).await?;
+            done(
+                zoom.output,
+                &format!("deleted {} file(s) of {user}", ids.len()),
+                json!({ "user": user, "file_ids": file_ids }),
+            );
+        }
     }
     Ok(())
 }

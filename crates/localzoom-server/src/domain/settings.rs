@@ -1,6 +1,7 @@
 //! The account's `security` settings (Zoom's Accounts API), of which localzoom acts on `password_requirement`.
 
 use crate::domain::error::DomainError;
+use crate::domain::user_settings::merge;
 use localzoom_api::PasswordRequirement;
 use serde_json::{Map, Value, json};
 
@@ -89,16 +90,4 @@ pub fn apply_security_patch(
         *stored = map;
     }
     Ok(())
-}
-
-/// JSON merge: objects merge key by key, anything else replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
 }

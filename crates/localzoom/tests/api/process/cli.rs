@@ -173,6 +173,49 @@ fn the_users_commands_drive_the_api() {
     );
     let presence = zoom_json(&server, &["users", "presence", "me"], None);
     assert_eq!(presence["status"], "Offline", "{presence}");
+    // Settings, a picture and a background, each seen by a later read.
+    zoom_json(
+        &server,
+        &["users", "settings", "update", &id, r#"{"schedule_meeting":{"host_video":true}}"#],
+        None,
+    );
+    let host_video = zoom_json(
+        &server,
+        &["users", "settings", "get", &id, "--fields", "host_video"],
+        None,
+    );
+    assert_eq!(
+        host_video,
+        serde_json::json!({ "schedule_meeting": { "host_video": true } })
+    );
+    let files = tempfile::tempdir().unwrap();
+    let png = files.path().join("face.png");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n-rest-of-it").unwrap();
+    let picture = zoom_json(
+        &server,
+        &["users", "picture", "upload", &id, png.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        picture["pic_url"].as_str().unwrap().contains("/p/"),
+        "{picture}"
+    );
+    let background = zoom_json(
+        &server,
+        &["users", "backgrounds", "upload", &id, png.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(
+        (&background["name"], &background["type"]),
+        (&serde_json::json!("face.png"), &serde_json::json!("image"))
+    );
+    let file_id = background["id"].as_str().unwrap();
+    zoom_json(&server, &["users", "backgrounds", "delete", &id, file_id], None);
+    let listed = zoom_json(&server, &["users", "settings", "get", &id], None);
+    assert_eq!(
+        listed["in_meeting"]["virtual_background_settings"]["files"],
+        serde_json::json!([])
+    );
     let token = zoom_json(&server, &["users", "token", &id], None);
     assert_eq!(token["type"], "zak");
     assert!(token["token"].as_str().unwrap().len() >= 32, "{token}");
