@@ -82,6 +82,9 @@ pub enum DomainError {
     WebinarWithZoomEvents,
     #[error("zoom events while webinar is on")]
     ZoomEventsWithWebinar,
+    /// `ssoCreate` on an account whose SSO is off.
+    #[error("SSO not enabled")]
+    SsoNotEnabled,
     /// An uploaded file refused for its size, type or number.
     #[error("file refused: {0:?}")]
     File(FileRefusal),

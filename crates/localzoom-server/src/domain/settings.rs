@@ -12,7 +12,8 @@ pub fn security_view(stored: &Map<String, Value>) -> Value {
         "admin_change_name_pic": false,
         "admin_change_user_info": false,
         "user_modifiable_info_by_admin": [],
-        "signin_with_sso": { "enable": false, "require_sso_for_domains": false, "domains": [], "sso_bypass_users": [] },
+        // On from the start, so the SSO flows (`ssoCreate`, SSO tokens, SCIM) work without setup (fidelity row 103).
+        "signin_with_sso": { "enable": true, "require_sso_for_domains": false, "domains": [], "sso_bypass_users": [] },
         "hide_billing_info": false,
         "import_photos_from_devices": true,
         "password_requirement": {
@@ -27,6 +28,11 @@ pub fn security_view(stored: &Map<String, Value>) -> Value {
     });
     merge(&mut view, &Value::Object(stored.clone()));
     view
+}
+
+/// Whether the account signs users in with SSO (`security.signin_with_sso.enable`).
+pub fn sso_enabled(stored: &Map<String, Value>) -> bool {
+    security_view(stored)["signin_with_sso"]["enable"] == true
 }
 
 pub fn password_requirement(stored: &Map<String, Value>) -> PasswordRequirement {
@@ -67,6 +73,16 @@ pub fn apply_security_patch(
                 return Err(DomainError::field(&field, "Invalid field."));
             }
         }
+    }
+    if let Some(sso) = patch.get("signin_with_sso")
+        && !sso
+            .as_object()
+            .is_some_and(|sso| sso.get("enable").is_none_or(Value::is_boolean))
+    {
+        return Err(DomainError::field(
+            "security.signin_with_sso",
+            "Invalid field.",
+        ));
     }
     for (key, expect_bool) in [
         ("admin_change_name_pic", true),

@@ -219,6 +219,12 @@ impl ApiError {
                 };
                 (S::BAD_REQUEST, 120, message.into())
             }
+            Domain(DomainError::SsoNotEnabled) => (
+                S::BAD_REQUEST,
+                2002,
+                "SSO has not been enabled for this account. Contact the Zoom support team to enable this option."
+                    .into(),
+            ),
             Domain(DomainError::PictureAdminOnly) => (
                 S::BAD_REQUEST,
                 200,

@@ -43,10 +43,13 @@ pub fn create(
     new: NewUser,
     now: i64,
 ) -> ApiResult<CreatedUser> {
+    let account = account(store, &principal.account_id)?;
+    if new.action == CreateAction::SsoCreate && !settings::sso_enabled(&account.security) {
+        return Err(DomainError::SsoNotEnabled.into());
+    }
     if store.email_exists(&new.email)? {
         return Err(DomainError::EmailTaken(new.email).into());
     }
-    let account = account(store, &principal.account_id)?;
     if new.user_type == UserType::Basic
         && let Some(max) = account.max_basic_users
         && store.count_basic_users(&account.id)? >= u64::from(max)

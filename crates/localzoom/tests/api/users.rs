@@ -799,3 +799,52 @@ async fn chinese_characters_in_names_have_their_own_limit() {
         (Some("张三丰小明"), Some("张三丰小明华张三丰小"))
     );
 }
+
+#[backend_test]
+async fn sso_create_needs_the_accounts_sso() {
+    let app = TestApp::spawn().await;
+    let sso = |enable: bool| json!({ "security": { "signin_with_sso": { "enable": enable } } });
+    let create = || {
+        app.call(
+            Method::POST,
+            "/users",
+            Some(json!({ "action": "ssoCreate", "user_info": { "email": "pre@example.com", "type": 1 } })),
+        )
+    };
+    app.call(
+        Method::PATCH,
+        "/accounts/me/settings?option=security",
+        Some(sso(false)),
+    )
+    .await
+    .assert_status(204);
+    create().await.assert_error(
+        400,
+        2002,
+        "SSO has not been enabled for this account. Contact the Zoom support team to enable this option.",
+    );
+    app.get("/users/pre@example.com").await.assert_error(
+        404,
+        1001,
+        "User does not exist: pre@example.com.",
+    );
+    app.call(
+        Method::PATCH,
+        "/accounts/me/settings?option=security",
+        Some(json!({ "security": { "signin_with_sso": { "enable": "yes" } } })),
+    )
+    .await
+    .assert_error(400, 300, "Validation Failed.");
+    app.call(
+        Method::PATCH,
+        "/accounts/me/settings?option=security",
+        Some(sso(true)),
+    )
+    .await
+    .assert_status(204);
+    create().await.assert_status(201);
+    assert_eq!(
+        app.get("/users/pre@example.com").await.body["status"],
+        "active"
+    );
+}

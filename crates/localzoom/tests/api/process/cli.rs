@@ -176,7 +176,13 @@ fn the_users_commands_drive_the_api() {
     // Settings, a picture and a background, each seen by a later read.
     zoom_json(
         &server,
-        &["users", "settings", "update", &id, r#"{"schedule_meeting":{"host_video":true}}"#],
+        &[
+            "users",
+            "settings",
+            "update",
+            &id,
+            r#"{"schedule_meeting":{"host_video":true}}"#,
+        ],
         None,
     );
     let host_video = zoom_json(
@@ -210,7 +216,11 @@ fn the_users_commands_drive_the_api() {
         (&serde_json::json!("face.png"), &serde_json::json!("image"))
     );
     let file_id = background["id"].as_str().unwrap();
-    zoom_json(&server, &["users", "backgrounds", "delete", &id, file_id], None);
+    zoom_json(
+        &server,
+        &["users", "backgrounds", "delete", &id, file_id],
+        None,
+    );
     let listed = zoom_json(&server, &["users", "settings", "get", &id], None);
     assert_eq!(
         listed["in_meeting"]["virtual_background_settings"]["files"],
