@@ -357,6 +357,8 @@ pub enum AdminOnly {
     Pmi,
     HostKey,
     Email,
+    /// The `feature` group of a user's settings (webinar, large meetings, …): licences by another name.
+    Features,
 }
 
 pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> {
@@ -371,6 +373,7 @@ pub fn require_admin(actor: Role, change: AdminOnly) -> Result<(), DomainError> 
         AdminOnly::Pmi => "a Personal Meeting ID (PMI)",
         AdminOnly::HostKey => "the host key",
         AdminOnly::Email => "email",
+        AdminOnly::Features => "a user's features",
     };
     Err(DomainError::NotAllowed(format!(
         "Only an account administrator can change {what}."

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::resolve_user;
 use crate::domain::principal::Principal;
+use crate::domain::user::{AdminOnly, require_admin};
 use crate::domain::user_settings::{self, SettingsOption};
 use crate::error::ApiResult;
 use crate::store::Store;
@@ -51,6 +52,9 @@ pub fn update_user_settings(
     body: &Value,
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
+    if body.get("feature").is_some_and(|f| !f.is_null()) {
+        require_admin(principal.role, AdminOnly::Features)?;
+    }
     let mut stored = store.user_settings(&user.id)?;
     user_settings::apply_patch(option, &mut stored, body, user.user_type)?;
     Ok(store.set_user_settings(&user.id, &stored)?)
