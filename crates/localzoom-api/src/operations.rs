@@ -5,6 +5,25 @@
 //! To add an operation: add its `OperationId` variant and its entry here (in the same position), then the
 //! handler the server's router names for it.
 
+/// Which of Zoom's APIs an operation belongs to, and so where its path starts on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// The REST API, under `/v2`.
+    V2,
+    /// SCIM 2.0, whose paths (`/scim2/…`) start at the server's root.
+    Scim2,
+}
+
+impl Api {
+    /// What comes before an operation's `path` on the server.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Api::V2 => "/v2",
+            Api::Scim2 => "",
+        }
+    }
+}
+
 /// An HTTP method of Zoom's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -129,6 +148,12 @@ pub enum OperationId {
     UserVirtualBackgroundDelete,
     AccountSettings,
     AccountSettingsUpdate,
+    ScimUsers,
+    ScimUserCreate,
+    ScimUser,
+    ScimUserReplace,
+    ScimUserDelete,
+    ScimUserPatch,
 }
 
 impl OperationId {
@@ -144,8 +169,9 @@ pub struct Operation {
     /// Zoom's `operationId`.
     pub name: &'static str,
     pub method: Method,
-    /// The path under `/v2`, with Zoom's `{param}` placeholders.
+    /// The path under the API's prefix, with Zoom's `{param}` placeholders, as Zoom's spec writes it.
     pub path: &'static str,
+    pub api: Api,
     pub summary: &'static str,
     /// The quota a call spends (the spec's *Rate Limit Label*).
     pub label: Label,
@@ -176,6 +202,8 @@ const READ_USER: &[&str] = &[
     "user:write:admin",
 ];
 const WRITE_USER: &[&str] = &["user:write:admin", "user:write"];
+const SCIM: &[&str] = &["scim2"];
+const SCIM_GRANULAR: &[&str] = &["scim2:admin"];
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -183,6 +211,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "users",
         method: Method::Get,
         path: "/users",
+        api: Api::V2,
         summary: "List users",
         label: Label::Medium,
         classic: READ_USER,
@@ -199,6 +228,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userCreate",
         method: Method::Post,
         path: "/users",
+        api: Api::V2,
         summary: "Create users",
         label: Label::Light,
         classic: &["user:write", "user:write:admin"],
@@ -215,6 +245,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "bulkUpdateFeature",
         method: Method::Post,
         path: "/users/features",
+        api: Api::V2,
         summary: "Bulk update features for users",
         label: Label::Medium,
         classic: &["user:write", "user:write:admin"],
@@ -231,6 +262,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userEmail",
         method: Method::Get,
         path: "/users/email",
+        api: Api::V2,
         summary: "Check a user email",
         label: Label::Light,
         classic: READ_USER,
@@ -247,6 +279,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSummary",
         method: Method::Get,
         path: "/users/summary",
+        api: Api::V2,
         summary: "Get user summary",
         label: Label::Medium,
         classic: READ_USER,
@@ -263,6 +296,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userVanityName",
         method: Method::Get,
         path: "/users/vanity_name",
+        api: Api::V2,
         summary: "Check a user's PM room",
         label: Label::Light,
         classic: READ_USER,
@@ -279,6 +313,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userZak",
         method: Method::Get,
         path: "/users/me/zak",
+        api: Api::V2,
         summary: "Get the user's ZAK",
         label: Label::Light,
         classic: &["user_zak:read"],
@@ -295,6 +330,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "user",
         method: Method::Get,
         path: "/users/{userId}",
+        api: Api::V2,
         summary: "Get a user",
         label: Label::Light,
         classic: &[
@@ -318,6 +354,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userUpdate",
         method: Method::Patch,
         path: "/users/{userId}",
+        api: Api::V2,
         summary: "Update a user",
         label: Label::Light,
         classic: WRITE_USER,
@@ -331,6 +368,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userDelete",
         method: Method::Delete,
         path: "/users/{userId}",
+        api: Api::V2,
         summary: "Delete a user",
         label: Label::Light,
         classic: WRITE_USER,
@@ -344,6 +382,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userStatus",
         method: Method::Put,
         path: "/users/{userId}/status",
+        api: Api::V2,
         summary: "Update user status",
         label: Label::Light,
         classic: WRITE_USER,
@@ -357,6 +396,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userPassword",
         method: Method::Put,
         path: "/users/{userId}/password",
+        api: Api::V2,
         summary: "Update a user's password",
         label: Label::Medium,
         classic: WRITE_USER,
@@ -370,6 +410,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userEmailUpdate",
         method: Method::Put,
         path: "/users/{userId}/email",
+        api: Api::V2,
         summary: "Update a user's email",
         label: Label::Light,
         classic: WRITE_USER,
@@ -383,6 +424,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "getUserPresenceStatus",
         method: Method::Get,
         path: "/users/{userId}/presence_status",
+        api: Api::V2,
         summary: "Get a user presence status",
         label: Label::Medium,
         classic: &["user:read", "user:read:admin"],
@@ -402,6 +444,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "updatePresenceStatus",
         method: Method::Put,
         path: "/users/{userId}/presence_status",
+        api: Api::V2,
         summary: "Update a user's presence status",
         label: Label::Medium,
         classic: &["user:write", "user:write:admin"],
@@ -418,6 +461,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSSOTokenDelete",
         method: Method::Delete,
         path: "/users/{userId}/token",
+        api: Api::V2,
         summary: "Revoke a user's SSO token",
         label: Label::Light,
         classic: WRITE_USER,
@@ -431,6 +475,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userToken",
         method: Method::Get,
         path: "/users/{userId}/token",
+        api: Api::V2,
         summary: "Get a user's token",
         label: Label::Light,
         classic: &[
@@ -453,6 +498,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userPermission",
         method: Method::Get,
         path: "/users/{userId}/permissions",
+        api: Api::V2,
         summary: "Get user permissions",
         label: Label::Light,
         classic: &[
@@ -478,6 +524,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userAssistants",
         method: Method::Get,
         path: "/users/{userId}/assistants",
+        api: Api::V2,
         summary: "List user assistants",
         label: Label::Medium,
         classic: &[
@@ -503,6 +550,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userAssistantCreate",
         method: Method::Post,
         path: "/users/{userId}/assistants",
+        api: Api::V2,
         summary: "Add assistants",
         label: Label::Medium,
         classic: WRITE_USER,
@@ -519,6 +567,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userAssistantsDelete",
         method: Method::Delete,
         path: "/users/{userId}/assistants",
+        api: Api::V2,
         summary: "Delete user assistants",
         label: Label::Light,
         classic: WRITE_USER,
@@ -532,6 +581,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userAssistantDelete",
         method: Method::Delete,
         path: "/users/{userId}/assistants/{assistantId}",
+        api: Api::V2,
         summary: "Delete a user assistant",
         label: Label::Light,
         classic: WRITE_USER,
@@ -545,6 +595,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSchedulers",
         method: Method::Get,
         path: "/users/{userId}/schedulers",
+        api: Api::V2,
         summary: "List user schedulers",
         label: Label::Medium,
         classic: &[
@@ -570,6 +621,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSchedulersDelete",
         method: Method::Delete,
         path: "/users/{userId}/schedulers",
+        api: Api::V2,
         summary: "Delete user schedulers",
         label: Label::Light,
         classic: WRITE_USER,
@@ -583,6 +635,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSchedulerDelete",
         method: Method::Delete,
         path: "/users/{userId}/schedulers/{schedulerId}",
+        api: Api::V2,
         summary: "Delete a scheduler",
         label: Label::Light,
         classic: WRITE_USER,
@@ -596,14 +649,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSettings",
         method: Method::Get,
         path: "/users/{userId}/settings",
+        api: Api::V2,
         summary: "Get user settings",
         label: Label::Medium,
-        classic: &[
-            "user:read",
-            "user:write",
-            "user:read:admin",
-            "user:write:admin",
-        ],
+        classic: READ_USER,
         granular: &["user:read:settings", "user:read:settings:admin"],
         permissions: &["User:Read"],
         request: None,
@@ -617,9 +666,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userSettingsUpdate",
         method: Method::Patch,
         path: "/users/{userId}/settings",
+        api: Api::V2,
         summary: "Update user settings",
         label: Label::Medium,
-        classic: &["user:write:admin", "user:write"],
+        classic: WRITE_USER,
         granular: &["user:update:settings", "user:update:settings:admin"],
         permissions: &["User:Edit"],
         request: Some(Body::Object),
@@ -630,9 +680,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userPicture",
         method: Method::Post,
         path: "/users/{userId}/picture",
+        api: Api::V2,
         summary: "Upload a user's profile picture",
         label: Label::Medium,
-        classic: &["user:write:admin", "user:write"],
+        classic: WRITE_USER,
         granular: &[
             "user:write:profile_picture",
             "user:write:profile_picture:admin",
@@ -649,9 +700,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "userPictureDelete",
         method: Method::Delete,
         path: "/users/{userId}/picture",
+        api: Api::V2,
         summary: "Delete a user's profile picture",
         label: Label::Medium,
-        classic: &["user:write:admin", "user:write"],
+        classic: WRITE_USER,
         granular: &[],
         permissions: &[],
         request: None,
@@ -662,9 +714,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "uploadVBuser",
         method: Method::Post,
         path: "/users/{userId}/settings/virtual_backgrounds",
+        api: Api::V2,
         summary: "Upload Virtual Background files",
         label: Label::Medium,
-        classic: &["user:write:admin", "user:write"],
+        classic: WRITE_USER,
         granular: &[
             "user:write:virtual_background_files",
             "user:write:virtual_background_files:admin",
@@ -681,9 +734,10 @@ pub const OPERATIONS: &[Operation] = &[
         name: "delUserVB",
         method: Method::Delete,
         path: "/users/{userId}/settings/virtual_backgrounds",
+        api: Api::V2,
         summary: "Delete Virtual Background files",
         label: Label::Light,
-        classic: &["user:write:admin", "user:write"],
+        classic: WRITE_USER,
         granular: &[
             "user:delete:virtual_background_files",
             "user:delete:virtual_background_files:admin",
@@ -697,6 +751,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "accountSettings",
         method: Method::Get,
         path: "/accounts/{accountId}/settings",
+        api: Api::V2,
         summary: "Get account settings",
         label: Label::Medium,
         classic: &["account:read:admin"],
@@ -716,6 +771,7 @@ pub const OPERATIONS: &[Operation] = &[
         name: "accountSettingsUpdate",
         method: Method::Patch,
         path: "/accounts/{accountId}/settings",
+        api: Api::V2,
         summary: "Update account settings",
         label: Label::Medium,
         classic: &["account:write:admin"],
@@ -726,6 +782,105 @@ pub const OPERATIONS: &[Operation] = &[
         permissions: &["AccountProfile:Edit", "AccountSetting:Edit"],
         request: Some(Body::Object),
         success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::ScimUsers,
+        name: "userSCIM2List",
+        method: Method::Get,
+        path: "/scim2/Users",
+        api: Api::Scim2,
+        summary: "List users",
+        label: Label::Medium,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::ScimUserCreate,
+        name: "userScim2Create",
+        method: Method::Post,
+        path: "/scim2/Users",
+        api: Api::Scim2,
+        summary: "Create a user",
+        label: Label::Light,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Edit"],
+        request: Some(Body::Object),
+        success: Success::Json {
+            status: 201,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::ScimUser,
+        name: "userSCIM2Get",
+        method: Method::Get,
+        path: "/scim2/Users/{userId}",
+        api: Api::Scim2,
+        summary: "Get a user",
+        label: Label::Light,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Read"],
+        request: None,
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::ScimUserReplace,
+        name: "userSCIM2Update",
+        method: Method::Put,
+        path: "/scim2/Users/{userId}",
+        api: Api::Scim2,
+        summary: "Update a user",
+        label: Label::Light,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Edit"],
+        request: Some(Body::Object),
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
+    },
+    Operation {
+        id: OperationId::ScimUserDelete,
+        name: "userSCIM2Delete",
+        method: Method::Delete,
+        path: "/scim2/Users/{userId}",
+        api: Api::Scim2,
+        summary: "Delete a user",
+        label: Label::Light,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Edit"],
+        request: None,
+        success: Success::NoContent,
+    },
+    Operation {
+        id: OperationId::ScimUserPatch,
+        name: "userADSCIM2Deactivate",
+        method: Method::Patch,
+        path: "/scim2/Users/{userId}",
+        api: Api::Scim2,
+        summary: "Activate or deactivate a user",
+        label: Label::Light,
+        classic: SCIM,
+        granular: SCIM_GRANULAR,
+        permissions: &["User:Edit"],
+        request: Some(Body::Object),
+        success: Success::Json {
+            status: 200,
+            body: Body::Object,
+        },
     },
 ];
 

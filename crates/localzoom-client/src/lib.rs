@@ -40,7 +40,7 @@ pub use users::ListUsers;
 pub const DEFAULT_API_URL: &str = "https://api.zoom.us/v2";
 pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us";
 use localzoom_api::headers::{self, TRACKING_ID as TRACKING_HEADER};
-use localzoom_api::operations::{Method as ApiMethod, Operation};
+use localzoom_api::operations::{Api, Method as ApiMethod, Operation};
 
 /// How 429s of per-second quotas are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,11 +313,18 @@ impl Client {
             )));
         }
         let mut url = self.inner.api_url.clone();
-        url.path_segments_mut()
-            .map_err(|_| Error::Config("API URL cannot be a base".into()))?
-            .pop_if_empty()
-            // Each segment is percent-encoded: an e-mail with `+` or `/` stays one segment.
-            .extend(segments(call.operation.path, &call.path_values));
+        let ends_in_v2 = url.path().trim_end_matches('/').ends_with("/v2");
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|_| Error::Config("API URL cannot be a base".into()))?;
+        path.pop_if_empty();
+        // SCIM's paths start at the host's root, beside `/v2`.
+        if call.operation.api == Api::Scim2 && ends_in_v2 {
+            path.pop();
+        }
+        // Each segment is percent-encoded: an e-mail with `+` or `/` stays one segment.
+        path.extend(segments(call.operation.path, &call.path_values));
+        drop(path);
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&call.query);
         }

@@ -347,4 +347,53 @@ impl Client {
         c.body = Some(settings.clone());
         self.empty(c).await
     }
+
+    /// `GET /scim2/Users` (SCIM 2.0): a page of users as SCIM resources, `filter` as Zoom takes it
+    /// (`userName eq "a@b.c"`, `externalId eq {userId}`); `start_index` is 1-based, `count` at most 100.
+    pub async fn scim_users(
+        &self,
+        filter: Option<&str>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<Value, Error> {
+        let mut c = call(OperationId::ScimUsers, &[]);
+        if let Some(filter) = filter {
+            c.query.push(("filter", filter.into()));
+        }
+        c.query.push(("startIndex", start_index.to_string()));
+        c.query.push(("count", count.to_string()));
+        self.json(c).await
+    }
+
+    /// `GET /scim2/Users/{userId}`.
+    pub async fn scim_user(&self, user_id: &str) -> Result<Value, Error> {
+        self.json(call(OperationId::ScimUser, &[user_id])).await
+    }
+
+    /// `POST /scim2/Users`: `user` is a SCIM User resource (`userName`, `name`, …).
+    pub async fn scim_create_user(&self, user: &Value) -> Result<Value, Error> {
+        let mut c = call(OperationId::ScimUserCreate, &[]);
+        c.body = Some(user.clone());
+        self.json(c).await
+    }
+
+    /// `PUT /scim2/Users/{userId}`: changes the attributes `user` names.
+    pub async fn scim_replace_user(&self, user_id: &str, user: &Value) -> Result<Value, Error> {
+        let mut c = call(OperationId::ScimUserReplace, &[user_id]);
+        c.body = Some(user.clone());
+        self.json(c).await
+    }
+
+    /// `PATCH /scim2/Users/{userId}`: `patch` is a SCIM PatchOp (`{"Operations":[…]}`).
+    pub async fn scim_patch_user(&self, user_id: &str, patch: &Value) -> Result<Value, Error> {
+        let mut c = call(OperationId::ScimUserPatch, &[user_id]);
+        c.body = Some(patch.clone());
+        self.json(c).await
+    }
+
+    /// `DELETE /scim2/Users/{userId}`.
+    pub async fn scim_delete_user(&self, user_id: &str) -> Result<(), Error> {
+        self.empty(call(OperationId::ScimUserDelete, &[user_id]))
+            .await
+    }
 }

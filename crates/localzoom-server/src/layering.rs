@@ -6,9 +6,10 @@ use std::path::Path;
 
 /// Top to bottom. A request enters at `http`, passes the `gate`, and a `service` applies the `domain`'s rules to
 /// what the `store` holds; `error` gathers every layer's failures below the layers that return them; `crypto`,
-/// `clock` and `blocking` are tools of the layers above them. `domain` imports nothing of the crate: it is pure.
+/// `clock` and `blocking` are tools of the layers above them. `domain` imports nothing of the crate: it is pure; `spec` is Zoom's vendored files, data.
 const LAYERS: &[&str] = &[
     "server", "http", "gate", "service", "crypto", "clock", "error", "store", "blocking", "domain",
+    "spec",
 ];
 
 /// The crate's modules each top-level module's non-test code names (`crate::NAME`).

@@ -18,6 +18,7 @@ pub mod http;
 mod layering;
 pub mod server;
 pub mod service;
+pub mod spec;
 pub mod store;
 
 pub use server::{AppState, Bootstrap, ServerConfig, Started};

@@ -82,6 +82,9 @@ pub enum DomainError {
     WebinarWithZoomEvents,
     #[error("zoom events while webinar is on")]
     ZoomEventsWithWebinar,
+    /// A SCIM request refused (Zoom's SCIM messages differ from the REST API's).
+    #[error("SCIM: {0:?}")]
+    Scim(super::scim::ScimRefusal),
     /// `ssoCreate` on an account whose SSO is off.
     #[error("SSO not enabled")]
     SsoNotEnabled,

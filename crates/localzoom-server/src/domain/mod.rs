@@ -6,6 +6,7 @@ pub mod media;
 pub mod password;
 pub mod principal;
 pub mod rate_limits;
+pub mod scim;
 pub mod settings;
 pub mod user;
 pub mod user_settings;

@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Routes that are not Zoom operations, by the name they are counted under.
-const OWN_ROUTES: [(&str, &str, &str); 8] = [
+const OWN_ROUTES: [(&str, &str, &str); 9] = [
     ("POST", "/oauth/token", "oauth_token"),
     ("GET", "/oauth/authorize", "oauth_authorize_page"),
     ("POST", "/oauth/authorize", "oauth_authorize"),
@@ -23,6 +23,7 @@ const OWN_ROUTES: [(&str, &str, &str); 8] = [
     ("GET", "/healthz", "healthz"),
     ("GET", "/metrics", "metrics"),
     ("GET", "/openapi.json", "openapi"),
+    ("GET", "/p/{userId}/{version}", "picture"),
     (
         "*",
         "/_localzoom/v1/users/{userId}/sessions",
@@ -81,9 +82,13 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let zoom = OPERATIONS
-            .iter()
-            .map(|op| (op.method.as_str(), format!("/v2{}", op.path), op.name));
+        let zoom = OPERATIONS.iter().map(|op| {
+            (
+                op.method.as_str(),
+                format!("{}{}", op.api.prefix(), op.path),
+                op.name,
+            )
+        });
         let own = OWN_ROUTES
             .iter()
             .map(|&(method, path, name)| (method, path.to_string(), name));

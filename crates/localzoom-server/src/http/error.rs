@@ -8,6 +8,7 @@ use localzoom_api::{OAuthError, ZoomError};
 use crate::domain::error::{DomainError, FileRefusal};
 use crate::domain::password::PasswordRule;
 use crate::domain::rate_limits::Label;
+use crate::domain::scim::ScimRefusal;
 use crate::error::{ApiError, OAuthFailure};
 
 impl ApiError {
@@ -218,6 +219,40 @@ impl ApiError {
                     FileRefusal::TooManyBackgrounds => "A maximum of 10 files are allowed for a user.",
                 };
                 (S::BAD_REQUEST, 120, message.into())
+            }
+            Domain(DomainError::Scim(refusal)) => {
+                let (status, message) = match refusal {
+                    ScimRefusal::SsoNotEnabled => (S::BAD_REQUEST, "Account has not enabled Single Sign-On.".into()),
+                    ScimRefusal::UnsupportedFilter(filter) => (
+                        S::BAD_REQUEST,
+                        format!("The current filter is not supported, the filter name: {filter}"),
+                    ),
+                    ScimRefusal::NotJson => (S::BAD_REQUEST, "The request body must be in JSON format.".into()),
+                    ScimRefusal::EmptyBody => (S::BAD_REQUEST, "The request JSON must not be empty.".into()),
+                    ScimRefusal::InvalidUserName => {
+                        (S::BAD_REQUEST, "The \"userName\" of the request is invalid.".into())
+                    }
+                    ScimRefusal::EmailInUse(email) => {
+                        (S::BAD_REQUEST, format!("The email \"{email}\" is already in use."))
+                    }
+                    ScimRefusal::EmailUsed(email) => (S::CONFLICT, format!("Email '{email}' has already been used.")),
+                    ScimRefusal::UserInactive => (S::BAD_REQUEST, "User is inactive or locked.".into()),
+                    ScimRefusal::AdminEmail => (S::BAD_REQUEST, "Cannot change the email of Admin user.".into()),
+                    ScimRefusal::StatusProtected => (
+                        S::BAD_REQUEST,
+                        "Cannot activate or deactivate Zoom Room and Admin users.".into(),
+                    ),
+                    ScimRefusal::DeleteAdmin => (S::BAD_REQUEST, "Cannot delete Admin user.".into()),
+                    ScimRefusal::UserNotFound => (S::NOT_FOUND, "User does not exist.".into()),
+                    ScimRefusal::InvalidValue(attribute) => {
+                        (S::BAD_REQUEST, format!("The value of \"{attribute}\" is invalid."))
+                    }
+                    ScimRefusal::InvalidPatch(what) => {
+                        (S::BAD_REQUEST, format!("The PATCH request cannot be applied: {what}."))
+                    }
+                };
+                // Zoom's SCIM error codes are the HTTP status.
+                (status, status.as_u16().into(), message)
             }
             Domain(DomainError::SsoNotEnabled) => (
                 S::BAD_REQUEST,

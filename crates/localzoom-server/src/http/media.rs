@@ -142,20 +142,9 @@ pub async fn serve_picture(
         .into_response())
 }
 
-/// Makes a `pic_url` served here absolute, with the scheme and host the client reached this server by.
+/// Makes a `pic_url` served here absolute.
 pub fn absolute_pic_url(pic_url: &mut String, headers: &HeaderMap) {
-    if !pic_url.starts_with('/') {
-        return;
+    if pic_url.starts_with('/') {
+        *pic_url = super::absolute_url(pic_url, headers);
     }
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return;
-    };
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    *pic_url = format!("{scheme}://{host}{pic_url}");
 }

@@ -9,7 +9,7 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, get, on, post};
-use localzoom_api::operations::{Method, OPERATIONS, Operation, OperationId};
+use localzoom_api::operations::{Api, Method, OPERATIONS, Operation, OperationId};
 
 use crate::error::ApiError;
 use crate::gate::metrics::AuthFailure;
@@ -26,6 +26,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod presence;
+pub mod scim;
 pub mod settings;
 pub mod status;
 pub mod token;
@@ -81,6 +82,12 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserVirtualBackgroundDelete => on(method, media::delete_backgrounds),
         AccountSettings => on(method, settings::get),
         AccountSettingsUpdate => on(method, settings::update),
+        ScimUsers => on(method, scim::list),
+        ScimUserCreate => on(method, scim::create),
+        ScimUser => on(method, scim::get),
+        ScimUserReplace => on(method, scim::replace),
+        ScimUserDelete => on(method, scim::delete),
+        ScimUserPatch => on(method, scim::patch),
     }
 }
 
@@ -88,13 +95,21 @@ pub fn router(state: AppState) -> Router {
     // Routes of one path and several methods merge into one.
     let v2 = OPERATIONS
         .iter()
+        .filter(|op| op.api == Api::V2)
         .fold(Router::new(), |v2, op| v2.route(op.path, handler(op)));
+    // SCIM's paths start at the root; its answers are SCIM's (`scim`).
+    let scim2 = OPERATIONS
+        .iter()
+        .filter(|op| op.api == Api::Scim2)
+        .fold(Router::new(), |scim2, op| scim2.route(op.path, handler(op)))
+        .layer(middleware::from_fn(scim::as_scim));
     let control = Router::new().route(
         "/users/{userId}/sessions",
         get(control::sessions).post(control::sign_in),
     );
     Router::new()
         .nest("/v2", v2)
+        .merge(scim2)
         .nest("/_localzoom/v1", control)
         .route("/oauth/token", post(oauth::token))
         .route(
@@ -155,6 +170,24 @@ async fn openapi_document() -> axum::response::Response {
         openapi::document(),
     )
         .into_response()
+}
+
+/// `path` on this server as the client reached it: the `Host` it named, and `https` behind a proxy that says so.
+pub fn absolute_url(path: &str, headers: &axum::http::HeaderMap) -> String {
+    let Some(host) = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return path.to_string();
+    };
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}{path}")
 }
 
 async fn unknown_endpoint() -> ApiError {

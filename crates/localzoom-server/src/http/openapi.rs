@@ -5,11 +5,10 @@
 
 use std::sync::OnceLock;
 
-use localzoom_api::operations::{Body, OPERATIONS, Operation, Success};
+use localzoom_api::operations::{Api, Body, OPERATIONS, Operation, Success};
 use serde_json::{Map, Value, json};
 
-const USERS_SPEC: &str = include_str!("../../spec/zoom-users-api.endpoints.json");
-const ACCOUNTS_SPEC: &str = include_str!("../../spec/zoom-accounts-api.endpoints.json");
+use crate::spec::SpecFile;
 
 /// The document, rendered on first use (it parses 2.5 MB of Zoom's spec, which is then dropped).
 pub fn document() -> &'static str {
@@ -18,22 +17,31 @@ pub fn document() -> &'static str {
 }
 
 fn build() -> Value {
-    let users: Value = serde_json::from_str(USERS_SPEC).unwrap_or_default();
-    let accounts: Value = serde_json::from_str(ACCOUNTS_SPEC).unwrap_or_default();
+    let specs: Vec<(SpecFile, Value)> = SpecFile::ALL
+        .into_iter()
+        .map(|file| (file, serde_json::from_str(file.text()).unwrap_or_default()))
+        .collect();
+    let spec_of = |op: &Operation| {
+        let file = SpecFile::of(op);
+        specs.iter().find(|(f, _)| *f == file).map(|(_, spec)| spec)
+    };
     let mut paths = Map::new();
     for op in OPERATIONS {
-        let spec = if op.path.starts_with("/accounts") {
-            &accounts
-        } else {
-            &users
-        };
         let item = paths
             .entry(op.path)
-            .or_insert_with(|| json!({}))
+            .or_insert_with(|| match op.api {
+                // SCIM's paths start at the server's root, not under the document's `/v2`.
+                Api::Scim2 => json!({ "servers": [{ "url": "/" }] }),
+                Api::V2 => json!({}),
+            })
             .as_object_mut()
             .expect("a path item is an object");
-        item.insert(op.method.openapi_key().into(), operation(op, spec));
+        item.insert(
+            op.method.openapi_key().into(),
+            operation(op, spec_of(op).unwrap_or(&Value::Null)),
+        );
     }
+    let components = spec_of(&OPERATIONS[0]).map(|users| users["components"].clone());
     json!({
         "openapi": "3.0.0",
         "info": {
@@ -43,7 +51,7 @@ fn build() -> Value {
         },
         "servers": [{ "url": "/v2" }],
         "paths": paths,
-        "components": users.get("components").cloned().unwrap_or_else(|| json!({})),
+        "components": components.unwrap_or_else(|| json!({})),
     })
 }
 
@@ -113,7 +121,13 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         let served: usize = paths
             .values()
-            .map(|item| item.as_object().unwrap().len())
+            .map(|item| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| *k != "servers")
+                    .count()
+            })
             .sum();
         assert_eq!(served, OPERATIONS.len());
         for op in OPERATIONS {

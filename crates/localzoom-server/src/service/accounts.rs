@@ -19,6 +19,7 @@ pub const S2S_ADMIN_SCOPES: &[&str] = &[
     "user:write:admin",
     "account:read:admin",
     "account:write:admin",
+    "scim2",
 ];
 
 pub const DEFAULT_OWNER_EMAIL: &str = "owner@localzoom.test";

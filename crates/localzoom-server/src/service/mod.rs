@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod media;
 pub mod oauth;
 pub mod portable;
+pub mod scim;
 pub mod settings;
 pub mod users;
 

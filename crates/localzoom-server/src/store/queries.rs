@@ -821,6 +821,32 @@ impl<'c> Store<'c> {
         )
     }
 
+    /// A page of the account's users of every status, in `seq` order (SCIM's `startIndex`/`count`).
+    pub fn account_users_page(
+        &self,
+        account_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<UserRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE account_id = $1 ORDER BY seq LIMIT $2 OFFSET $3"
+            ),
+            params![account_id, limit, offset],
+            user_from_row,
+        )
+    }
+
+    /// How many users the account has, of every status.
+    pub fn account_user_count(&self, account_id: &str) -> StoreResult<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM users WHERE account_id = $1",
+            params![account_id],
+        )
+    }
+
     /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
     pub fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
         self.all(

@@ -2,7 +2,7 @@
 //! under `/v2` is, `/openapi.json` describes exactly what is served, and the store's dialect differences and its
 //! refusal of unreadable rows hold on both backends.
 
-use localzoom_api::operations::{OPERATIONS, Operation};
+use localzoom_api::operations::{Api, OPERATIONS, Operation};
 use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use serde_json::Value;
@@ -36,23 +36,55 @@ fn served(method_name: &str, path: &str) -> bool {
     })
 }
 
+/// Routed: the gate answers (no token), not the fallback; in SCIM's shape on SCIM's paths.
+fn assert_gate_answered(op: &Operation, reply: &Reply) {
+    match op.api {
+        Api::V2 => reply.assert_error(401, 124, "Invalid access token."),
+        Api::Scim2 => {
+            assert_eq!(reply.status, 401, "{}", op.name);
+            assert_eq!(reply.headers["content-type"], "application/scim+json");
+            assert_eq!(reply.body["detail"], "Invalid access token.", "{}", op.name);
+            assert_eq!(
+                reply.body["schemas"][0],
+                "urn:ietf:params:scim:api:messages:2.0:Error"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_entry_of_the_table_is_routed_and_no_other_zoom_operation_is() {
     let app = TestApp::spawn().await;
     for op in OPERATIONS {
-        let path = format!("/v2{}", filled(op.path, "someone"));
+        let path = format!("{}{}", op.api.prefix(), filled(op.path, "someone"));
         let reply = app
             .send(app.http.request(method(op), format!("{}{path}", app.base)))
             .await;
-        // Routed: the gate answers (no token), not the fallback.
-        reply.assert_error(401, 124, "Invalid access token.");
+        assert_gate_answered(op, &reply);
     }
-    let spec: Value = serde_json::from_str(include_str!(
+    // Every operation of Zoom's Users and SCIM specs is served, or answers Zoom's "not recognized".
+    let users: Value = serde_json::from_str(include_str!(
         "../../../localzoom-server/spec/zoom-users-api.endpoints.json"
     ))
     .unwrap();
+    let scim: Value = serde_json::from_str(include_str!(
+        "../../../localzoom-server/spec/zoom-scim2-api.endpoints.json"
+    ))
+    .unwrap();
     let mut unserved = 0;
-    for (template, item) in spec["paths"].as_object().unwrap() {
+    let paths = users["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(template, item)| (Api::V2, template, item))
+        .chain(
+            scim["paths"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(t, i)| (Api::Scim2, t, i)),
+        );
+    for (api, template, item) in paths {
         for (method_name, operation) in item.as_object().unwrap() {
             let Some(id) = operation["operationId"].as_str() else {
                 continue;
@@ -68,7 +100,7 @@ async fn every_entry_of_the_table_is_routed_and_no_other_zoom_operation_is() {
             let reply = app
                 .send(app.http.request(
                     Method::from_bytes(method_name.to_uppercase().as_bytes()).unwrap(),
-                    format!("{}/v2{path}", app.base),
+                    format!("{}{}{path}", app.base, api.prefix()),
                 ))
                 .await;
             assert!(
@@ -99,6 +131,11 @@ async fn the_served_openapi_document_is_what_is_served() {
     let mut listed = 0;
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method_name, operation) in item.as_object().unwrap() {
+            if method_name == "servers" {
+                // SCIM's paths say where they start.
+                assert_eq!(operation, &serde_json::json!([{ "url": "/" }]), "{path}");
+                continue;
+            }
             listed += 1;
             let entry = OPERATIONS
                 .iter()
@@ -107,10 +144,14 @@ async fn the_served_openapi_document_is_what_is_served() {
             assert_eq!(entry.path, path);
             assert_eq!(entry.method.openapi_key(), method_name);
             // What the document lists, the server serves: the gate answers, not the fallback.
-            let url = format!("{}/v2{}", app.base, filled(path, "someone"));
-            app.send(app.http.request(method(entry), url))
-                .await
-                .assert_error(401, 124, "Invalid access token.");
+            let url = format!(
+                "{}{}{}",
+                app.base,
+                entry.api.prefix(),
+                filled(path, "someone")
+            );
+            let reply = app.send(app.http.request(method(entry), url)).await;
+            assert_gate_answered(entry, &reply);
         }
     }
     assert_eq!(listed, OPERATIONS.len());

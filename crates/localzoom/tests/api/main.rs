@@ -19,6 +19,7 @@ mod password;
 mod presence;
 mod process;
 mod rate_limits;
+mod scim;
 mod scopes;
 mod slow_clients;
 mod sso_token;

@@ -157,7 +157,7 @@ fn accounts_and_apps_from_the_command_line_work_on_a_running_server() {
     let app = cli(&["apps", "create", "--account", &account_id, "--type", "s2s"]);
     assert_eq!(
         app["scopes"],
-        "user:read:admin user:write:admin account:read:admin account:write:admin"
+        "user:read:admin user:write:admin account:read:admin account:write:admin scim2"
     );
     let (client, secret) = (
         app["client_id"].as_str().unwrap(),
