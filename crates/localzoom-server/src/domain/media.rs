@@ -2,7 +2,6 @@
 //! from its first bytes, not from the name or content type the client claims.
 
 use super::error::{DomainError, FileRefusal};
-use super::user::UserRecord;
 
 /// Zoom's largest profile picture: 2 MB.
 pub const PICTURE_MAX_BYTES: usize = 2 * 1024 * 1024;
@@ -19,13 +18,9 @@ localzoom_api::wire_names! {
     }
 }
 
-/// The profile key that holds the version of the user's picture, from which `pic_url` is built.
-pub const PICTURE_VERSION: &str = "pic_version";
-
-/// Where a user's picture is served, relative to the server (the HTTP layer makes it absolute).
-pub fn picture_path(user: &UserRecord) -> Option<String> {
-    let version = user.profile.get(PICTURE_VERSION)?.as_i64()?;
-    Some(format!("/p/{}/{version}", user.id))
+/// Where a user's picture of this version is served, relative to the server (the HTTP layer makes it absolute).
+pub fn picture_path(user_id: &str, version: i64) -> String {
+    format!("/p/{user_id}/{version}")
 }
 
 /// A virtual background file, as the user's settings list it.
@@ -91,6 +86,18 @@ fn sniff(bytes: &[u8]) -> Option<Sniffed> {
         Some(Sniffed::IsoMedia)
     } else {
         None
+    }
+}
+
+impl From<VirtualBackground> for localzoom_api::VirtualBackgroundFile {
+    fn from(file: VirtualBackground) -> Self {
+        localzoom_api::VirtualBackgroundFile {
+            id: file.id,
+            name: file.name,
+            kind: file.kind.as_str().into(),
+            size: file.size,
+            is_default: file.is_default,
+        }
     }
 }
 

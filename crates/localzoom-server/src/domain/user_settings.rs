@@ -108,23 +108,27 @@ static DEFAULTS: LazyLock<Map<String, Value>> = LazyLock::new(|| {
 /// The authentication options every account starts with (Zoom's "Sign in to Zoom" profiles); a user can show,
 /// hide or edit them, not add new ones (PATCH's `action` has no `add`).
 fn authentication_defaults(schema: &Value, switch: &str) -> Value {
-    let mut group = defaults_of(schema);
-    let options = if switch == "meeting_authentication" {
-        json!([
-            { "id": "signin_zoom", "name": "Sign in to Zoom", "type": "enforce_login",
-              "default_option": true, "visible": true, "domains": "" },
-            { "id": "signin_zoom_domains", "name": "Sign in to Zoom with specified domains",
-              "type": "enforce_login_with_domains", "default_option": false, "visible": true, "domains": "" },
-        ])
+    let option = |id: &str, name: &str, kind: &str, default: bool| json!({ "id": id, "name": name, "type": kind, "default_option": default, "visible": true, "domains": "" });
+    let second = if switch == "meeting_authentication" {
+        option(
+            "signin_zoom_domains",
+            "Sign in to Zoom with specified domains",
+            "enforce_login_with_domains",
+            false,
+        )
     } else {
-        json!([
-            { "id": "signin_zoom", "name": "Sign in to Zoom", "type": "enforce_login",
-              "default_option": true, "visible": true, "domains": "" },
-            { "id": "internally", "name": "Only users in my account", "type": "internally",
-              "default_option": false, "visible": true, "domains": "" },
-        ])
+        option(
+            "internally",
+            "Only users in my account",
+            "internally",
+            false,
+        )
     };
-    group["authentication_options"] = options;
+    let mut group = defaults_of(schema);
+    if let Some(group) = group.as_object_mut() {
+        let first = option("signin_zoom", "Sign in to Zoom", "enforce_login", true);
+        group.insert("authentication_options".into(), json!([first, second]));
+    }
     group
 }
 
@@ -180,7 +184,8 @@ fn conforms(schema: &Value, value: &Value) -> bool {
 pub fn view(option: SettingsOption, stored: &Map<String, Value>, files: Vec<Value>) -> Value {
     let group = |name: &str| {
         let mut value = DEFAULTS.get(name).cloned().unwrap_or(json!({}));
-        if let Some(overrides) = stored.get(name) {
+        // Only an object can be laid over a group (an import could carry anything).
+        if let Some(overrides) = stored.get(name).filter(|o| o.is_object()) {
             merge(&mut value, overrides);
         }
         value
@@ -259,15 +264,20 @@ pub fn apply_patch(
     match option {
         SettingsOption::All => {
             check(&schemas.all_patch, &body, "")?;
-            if body
-                .pointer("/in_meeting/virtual_background_settings/files")
-                .is_some()
-            {
+            // A setting GET does not answer would be kept and never read back (`in_meeting.auto_answer`).
+            known_to(&schemas.all_get, &body, "")?;
+            for (pointer, field) in [
                 // The files are what `POST …/settings/virtual_backgrounds` uploaded; a PATCH cannot make them up.
-                return Err(DomainError::field(
+                (
+                    "/in_meeting/virtual_background_settings/files",
                     "in_meeting.virtual_background_settings.files",
-                    "Invalid field.",
-                ));
+                ),
+                // Licences are assigned by plan and subscription, which localzoom does not keep (fidelity row 94).
+                ("/feature/license_info_list", "feature.license_info_list"),
+            ] {
+                if body.pointer(pointer).is_some() {
+                    return Err(DomainError::field(field, "Invalid field."));
+                }
             }
             let mut next = stored.clone();
             for (group, patch) in body.as_object().into_iter().flatten() {
@@ -290,8 +300,8 @@ pub fn apply_patch(
             };
             check(schema, &body, "")?;
             let mut group = view(option, stored, Vec::new());
-            if let Some(on) = body.get(switch) {
-                group[switch] = on.clone();
+            if let (Some(on), Some(group)) = (body.get(switch), group.as_object_mut()) {
+                group.insert(switch.into(), on.clone());
             }
             if let Some(change) = body.get("authentication_option") {
                 change_authentication_option(&mut group, change)?;
@@ -311,29 +321,40 @@ fn change_authentication_option(group: &mut Value, change: &Value) -> Result<(),
         .get("id")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("id"))?;
-    let options = group["authentication_options"]
-        .as_array_mut()
-        .ok_or_else(|| invalid("id"))?;
+    // Options are objects (`view` lays only objects over the defaults, and any stored option that is not one
+    // cannot be named).
+    let mut options: Vec<&mut Map<String, Value>> = group
+        .get_mut("authentication_options")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+        .collect();
     let index = options
         .iter()
-        .position(|o| o["id"] == id)
+        .position(|o| o.get("id").and_then(Value::as_str) == Some(id))
         .ok_or_else(|| invalid("id"))?;
-    match change
+    let action = change
         .get("action")
         .and_then(Value::as_str)
-        .unwrap_or("update")
-    {
-        "show" => options[index]["visible"] = json!(true),
-        "hide" => options[index]["visible"] = json!(false),
+        .unwrap_or("update");
+    let option = &mut options[index];
+    match action {
+        "show" => {
+            option.insert("visible".into(), json!(true));
+        }
+        "hide" => {
+            option.insert("visible".into(), json!(false));
+        }
         _ => {
             for field in ["name", "type", "domains"] {
                 if let Some(value) = change.get(field) {
-                    options[index][field] = value.clone();
+                    option.insert(field.into(), value.clone());
                 }
             }
             if change.get("default_option") == Some(&json!(true)) {
                 for (i, option) in options.iter_mut().enumerate() {
-                    option["default_option"] = json!(i == index);
+                    option.insert("default_option".into(), json!(i == index));
                 }
             }
         }
@@ -435,7 +456,10 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
                 };
                 match properties.and_then(|p| p.get(key)) {
                     Some(property) => check(property, item, &inner)?,
-                    None if properties.is_none_or(Map::is_empty) => {}
+                    // An object Zoom leaves open (`tsp.call_out_countries[]`) takes plain values, not structures.
+                    None if properties.is_none_or(Map::is_empty)
+                        && !item.is_object()
+                        && !item.is_array() => {}
                     None => return Err(DomainError::field(&inner, "Invalid field.")),
                 }
             }
@@ -469,7 +493,10 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
         (Some("number"), Value::Number(n)) if within_bounds(schema, n) => Ok(()),
         (Some("string"), Value::String(s)) => {
             let chars = s.chars().count() as u64;
-            let ok = !s.chars().any(char::is_control)
+            // Line breaks and tabs belong in the free-text settings (instructions, audio conference info).
+            let ok = !s
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
                 && schema
                     .get("maxLength")
                     .and_then(Value::as_u64)
@@ -483,6 +510,27 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
         (None, _) => Ok(()),
         _ => Err(invalid()),
     }
+}
+
+/// Refuses a name `value` has that the GET schema does not (objects only; arrays and leaves are `check`'s).
+fn known_to(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
+    let (Some(properties), Value::Object(map)) =
+        (schema.get("properties").and_then(Value::as_object), value)
+    else {
+        return Ok(());
+    };
+    for (key, item) in map {
+        let inner = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        match properties.get(key) {
+            Some(property) => known_to(property, item, &inner)?,
+            None => return Err(DomainError::field(&inner, "Invalid field.")),
+        }
+    }
+    Ok(())
 }
 
 fn within_bounds(schema: &Value, number: &serde_json::Number) -> bool {
@@ -554,12 +602,51 @@ mod tests {
                 "schedule_meeting.no_such_setting",
             ),
             (json!({"no_such_group": {}}), "no_such_group"),
+            // Known to PATCH only: GET would never show it.
+            (
+                json!({"in_meeting": {"auto_answer": true}}),
+                "in_meeting.auto_answer",
+            ),
+            (
+                json!({"feature": {"license_info_list": []}}),
+                "feature.license_info_list",
+            ),
+            (
+                json!({"tsp": {"call_out_countries": [{"nested": {"deep": 1}}]}}),
+                "tsp.call_out_countries.nested",
+            ),
+            // A valid group before an invalid one: nothing of the body is kept.
+            (
+                json!({"schedule_meeting": {"host_video": true}, "in_meeting": {"chat": 1}}),
+                "in_meeting.chat",
+            ),
         ] {
             let error = apply_patch(SettingsOption::All, &mut stored, &body, UserType::Licensed)
                 .unwrap_err();
             assert_eq!(error, DomainError::field(field, "Invalid field."), "{body}");
         }
         assert!(stored.is_empty(), "nothing refused is kept");
+    }
+
+    /// What a PATCH accepted still conforms to Zoom's GET schema when read back.
+    #[test]
+    fn a_patched_view_conforms_to_zoom_schema() {
+        let mut stored = Map::new();
+        let body = json!({
+            "schedule_meeting": {"host_video": true, "audio_type": "both"},
+            "in_meeting": {"entry_exit_chime": "all", "custom_service_instructions": "Line one\nLine two"},
+            "recording": {"auto_recording": "cloud", "auto_delete_cmr_days": 30},
+            "tsp": {"call_out_countries": [{"code": "US", "name": "United States"}]},
+            "feature": {"webinar": true},
+        });
+        apply_patch(SettingsOption::All, &mut stored, &body, UserType::Licensed).unwrap();
+        let all = view(SettingsOption::All, &stored, Vec::new());
+        check(&SCHEMAS.all_get, &all, "").unwrap();
+        assert_eq!(
+            all["in_meeting"]["custom_service_instructions"],
+            json!("Line one\nLine two")
+        );
+        assert_eq!(all["feature"]["webinar"], json!(true));
     }
 
     #[test]

@@ -128,27 +128,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             .trim()
             .to_string();
         let (parts, body) = req.into_parts();
-        // A body trickled in a byte at a time must not hold the connection (and its slot) for minutes.
-        let timeout = parts
-            .extensions
-            .get::<ReadTimeout>()
-            .map_or(DEFAULT_READ_TIMEOUT, |t| t.0);
-        let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
-            .await
-            .map_err(|_| ApiError::BodyTimeout)?
-            .map_err(|e| {
-                // Too long, or unreadable (a malformed chunk, a connection dropped mid-body): two answers.
-                let too_large =
-                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-                        e.source()
-                    })
-                    .any(|e| e.is::<http_body_util::LengthLimitError>());
-                if too_large {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::UnreadableBody
-                }
-            })?;
+        let bytes = read_body(&parts, body, BODY_LIMIT, ApiError::PayloadTooLarge).await?;
         let map = match essence.as_str() {
             // Clients that send no type (or text/plain) with a JSON body are read as JSON, as Zoom does.
             "" | "application/json" | "text/plain" => json_object(&bytes)?,
@@ -301,8 +281,47 @@ async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiErr
     nest_form_fields(fields)
 }
 
+/// Reads a body of at most `limit` bytes; a longer one is `too_large`, refused before it is read when its
+/// `Content-Length` says so. A body trickled in a byte at a time must not hold the connection (and its slot) for
+/// minutes: it has the read timeout, and uploads one more second for every 64 KiB they may carry.
+async fn read_body(
+    parts: &Parts,
+    body: Body,
+    limit: usize,
+    too_large: ApiError,
+) -> Result<axum::body::Bytes, ApiError> {
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large);
+    }
+    let timeout = parts
+        .extensions
+        .get::<ReadTimeout>()
+        .map_or(DEFAULT_READ_TIMEOUT, |t| t.0)
+        + std::time::Duration::from_secs((limit.saturating_sub(BODY_LIMIT) / (64 * 1024)) as u64);
+    tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+        .map_err(|e| {
+            // Too long, or unreadable (a malformed chunk, a connection dropped mid-body): two answers.
+            let too_long =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_long {
+                too_large
+            } else {
+                ApiError::UnreadableBody
+            }
+        })
+}
+
 /// Room in an upload body for what is not the file: part headers, boundaries, other small fields.
-const UPLOAD_OVERHEAD: usize = 64 * 1024;
+pub const UPLOAD_OVERHEAD: usize = 64 * 1024;
 
 /// The file part of a `multipart/form-data` upload.
 pub struct UploadedFile {
@@ -338,27 +357,7 @@ pub async fn upload(
         return Err(bad());
     }
     let (parts, body) = request.into_parts();
-    let timeout = parts
-        .extensions
-        .get::<ReadTimeout>()
-        .map_or(DEFAULT_READ_TIMEOUT, |t| t.0);
-    let bytes = tokio::time::timeout(
-        timeout,
-        axum::body::to_bytes(body, max_file + UPLOAD_OVERHEAD),
-    )
-    .await
-    .map_err(|_| ApiError::BodyTimeout)?
-    .map_err(|e| {
-        let too_long = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
-            e.source()
-        })
-        .any(|e| e.is::<http_body_util::LengthLimitError>());
-        if too_long {
-            ApiError::from(too_large.clone())
-        } else {
-            ApiError::UnreadableBody
-        }
-    })?;
+    let bytes = read_body(&parts, body, max_file + UPLOAD_OVERHEAD, too_large.into()).await?;
     let mut multipart = Multipart::from_request(Request::from_parts(parts, Body::from(bytes)), &())
         .await
         .map_err(|_| bad())?;

@@ -15,6 +15,11 @@ use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::gate::{Principal, scopes::OperationId};
 use crate::service::media;
+use tokio::sync::Semaphore;
+
+/// Uploads read at once: each holds its file in memory until it is stored, so their number bounds the memory
+/// uploads take (a few times 15 MB), whatever the number of connections.
+static UPLOADS: Semaphore = Semaphore::const_new(4);
 
 pub async fn upload_picture(
     State(state): State<AppState>,
@@ -27,6 +32,7 @@ pub async fn upload_picture(
         OperationId::UserPicture.operation(),
         Some(&user_id),
     )?;
+    let _slot = UPLOADS.acquire().await.map_err(ApiError::internal)?;
     let file = upload(
         request,
         "pic_file",
@@ -73,6 +79,7 @@ pub async fn upload_background(
         OperationId::UserVirtualBackgroundUpload.operation(),
         Some(&user_id),
     )?;
+    let _slot = UPLOADS.acquire().await.map_err(ApiError::internal)?;
     let file = upload(
         request,
         "file",
@@ -136,6 +143,8 @@ pub async fn serve_picture(
                 header::CACHE_CONTROL,
                 "public, max-age=31536000, immutable".into(),
             ),
+            // The bytes were checked to be a JPEG or PNG; no browser should guess otherwise.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
         ],
         picture.bytes,
     )

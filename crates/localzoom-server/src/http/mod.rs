@@ -74,10 +74,14 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         UserSettings => on(method, user_settings::get),
         UserSettingsUpdate => on(method, user_settings::update),
         // Uploads read their bodies themselves, up to the file's limit.
-        UserPicture => on(method, media::upload_picture).layer(DefaultBodyLimit::disable()),
+        UserPicture => on(method, media::upload_picture).layer(DefaultBodyLimit::max(
+            crate::domain::media::PICTURE_MAX_BYTES + input::UPLOAD_OVERHEAD,
+        )),
         UserPictureDelete => on(method, media::delete_picture),
         UserVirtualBackgroundUpload => {
-            on(method, media::upload_background).layer(DefaultBodyLimit::disable())
+            on(method, media::upload_background).layer(DefaultBodyLimit::max(
+                crate::domain::media::BACKGROUND_MAX_BYTES + input::UPLOAD_OVERHEAD,
+            ))
         }
         UserVirtualBackgroundDelete => on(method, media::delete_backgrounds),
         AccountSettings => on(method, settings::get),

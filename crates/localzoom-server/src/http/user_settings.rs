@@ -40,7 +40,9 @@ pub async fn get(
                 user_settings::query_field_names(value)
                     .ok_or_else(|| DomainError::field("custom_query_fields", "Invalid field."))?,
             ),
-        };
+        }
+        // An empty list names no filter at all.
+        .filter(|names| !names.is_empty());
         Ok::<_, ApiError>((option, only))
     })();
     Ok(Json(state.read_as(

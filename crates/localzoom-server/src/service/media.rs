@@ -6,7 +6,7 @@ use localzoom_api::VirtualBackgroundFile;
 use super::resolve_user;
 use crate::crypto;
 use crate::domain::error::{DomainError, FileRefusal};
-use crate::domain::media::{self, BACKGROUNDS_PER_USER, PICTURE_VERSION, VirtualBackground};
+use crate::domain::media::{self, BACKGROUNDS_PER_USER, VirtualBackground};
 use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::Role;
@@ -26,7 +26,14 @@ fn may_change_picture(store: &Store, principal: &Principal) -> ApiResult<()> {
     Ok(())
 }
 
-/// `POST /users/{userId}/picture`.
+/// Where the user's picture is served, relative to the server (`None`: the user has none).
+pub fn picture_path(store: &Store, user_id: &str) -> ApiResult<Option<String>> {
+    Ok(store
+        .picture_version(user_id)?
+        .map(|version| media::picture_path(user_id, version)))
+}
+
+/// `POST /users/{userId}/picture`. Each upload gets a new version, so a new URL, even within one millisecond.
 pub fn upload_picture(
     store: &Store,
     principal: &Principal,
@@ -34,35 +41,35 @@ pub fn upload_picture(
     bytes: &[u8],
     now: i64,
 ) -> ApiResult<()> {
-    let mut user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref)?;
     may_change_picture(store, principal)?;
     let content_type = media::picture_type(bytes)?;
-    store.set_picture(
-        &user.id,
-        &Picture {
-            content_type: content_type.into(),
-            version: now,
-            bytes: bytes.to_vec(),
-        },
-    )?;
-    user.profile.insert(PICTURE_VERSION.into(), now.into());
-    Ok(store.update_user(&user)?)
+    let version = store
+        .picture_version(&user.id)?
+        .map_or(now, |previous| now.max(previous + 1));
+    Ok(store.set_picture(&user.id, (content_type, version), bytes)?)
 }
 
 /// `DELETE /users/{userId}/picture`: the user is left without one (deleting none is not an error).
 pub fn delete_picture(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<()> {
-    let mut user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref)?;
     may_change_picture(store, principal)?;
     store.delete_picture(&user.id)?;
-    if user.profile.remove(PICTURE_VERSION).is_some() {
-        store.update_user(&user)?;
-    }
     Ok(())
 }
 
 /// The picture served at `/p/{userId}/{version}`, if that is the user's current one.
 pub fn picture(store: &Store, user_id: &str, version: i64) -> ApiResult<Option<Picture>> {
-    Ok(store.picture(user_id)?.filter(|p| p.version == version))
+    Ok(store.picture(user_id, version)?)
+}
+
+/// The user's virtual background files, as the settings and the upload answer list them.
+pub fn backgrounds(store: &Store, user_id: &str) -> ApiResult<Vec<VirtualBackgroundFile>> {
+    Ok(store
+        .virtual_backgrounds(user_id)?
+        .into_iter()
+        .map(VirtualBackgroundFile::from)
+        .collect())
 }
 
 /// `POST /users/{userId}/settings/virtual_backgrounds`: at most ten per user; the first becomes the default.
@@ -87,17 +94,11 @@ pub fn upload_background(
         is_default: existing.is_empty(),
     };
     store.add_virtual_background(&user.id, &file, bytes, now)?;
-    Ok(VirtualBackgroundFile {
-        id: file.id,
-        name: file.name,
-        kind: file.kind.as_str().into(),
-        size: file.size,
-        is_default: file.is_default,
-    })
+    Ok(file.into())
 }
 
 /// `DELETE /users/{userId}/settings/virtual_backgrounds?file_ids=…`: all of them or, if any is not the user's,
-/// none (300 `Invalid parameter: file_ids`).
+/// none (300 `Invalid parameter: file_ids`). When the default goes, the oldest file left becomes the default.
 pub fn delete_backgrounds(
     store: &Store,
     principal: &Principal,
@@ -106,11 +107,22 @@ pub fn delete_backgrounds(
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let existing = store.virtual_backgrounds(&user.id)?;
-    if ids.is_empty() || !ids.iter().all(|id| existing.iter().any(|f| &f.id == id)) {
+    let mut named: Vec<&String> = ids.iter().collect();
+    named.sort();
+    named.dedup();
+    let all_theirs = named.iter().all(|id| existing.iter().any(|f| &&f.id == id));
+    if named.is_empty() || named.len() > BACKGROUNDS_PER_USER || !all_theirs {
         return Err(DomainError::Invalid("Invalid parameter: file_ids".into()).into());
     }
-    for id in ids {
+    for id in &named {
         store.delete_virtual_background(&user.id, id)?;
+    }
+    let default_deleted = existing
+        .iter()
+        .any(|f| f.is_default && named.contains(&&f.id));
+    let oldest_left = existing.iter().find(|f| !named.contains(&&f.id));
+    if let (true, Some(next)) = (default_deleted, oldest_left) {
+        store.set_default_background(&user.id, &next.id)?;
     }
     Ok(())
 }

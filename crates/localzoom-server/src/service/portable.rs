@@ -2,15 +2,19 @@
 //! `record` — so a deployment can move between backends (SQLite to PostgreSQL, or back) or be backed up in a form
 //! any tool can read. Kept: accounts, apps (secret hashes), users (password hashes), tokens (as SHA-256, with
 //! their revocation), authorization codes, sessions, assistants, password history, the server key (in `meta`:
-//! password fingerprints and signed values stay valid), the outbox and users' settings. Not yet kept: uploaded
-//! files (pictures, virtual backgrounds), presence and the e-mail change log. Users are numbered anew, so a
-//! `next_page_token` from before a move does not carry over.
+//! password fingerprints and signed values stay valid), the outbox, users' settings, pictures and virtual
+//! backgrounds (base64). Not kept: presence and the e-mail change log (both expire within a day). Users are
+//! numbered anew, so a `next_page_token` from before a move does not carry over.
 
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use crate::domain::error::DomainError;
+use crate::domain::media::{BackgroundKind, VirtualBackground};
 use crate::domain::user::UserRecord;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
@@ -22,6 +26,8 @@ pub const FORMAT: &str = "localzoom-export";
 pub const VERSION: u32 = 1;
 /// Users read per query while exporting, and records written per transaction while importing.
 const BATCH: usize = 5_000;
+/// Pictures or background files read per query while exporting (each up to 2 or 15 MB).
+const FILES_BATCH: u64 = 8;
 
 /// One line of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +54,24 @@ pub enum Line {
     Settings {
         user_id: String,
         settings: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A user's profile picture; `bytes` in standard base64.
+    Picture {
+        user_id: String,
+        content_type: String,
+        version: i64,
+        bytes: String,
+    },
+    /// A virtual background file; `bytes` in standard base64.
+    Background {
+        user_id: String,
+        id: String,
+        name: String,
+        kind: BackgroundKind,
+        size: i64,
+        is_default: bool,
+        created_at: i64,
+        bytes: String,
     },
 }
 
@@ -105,6 +129,43 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         for (user_id, settings) in store.all_user_settings()? {
             emit(Line::Settings { user_id, settings })?;
         }
+        // Files a few at a time: they are large.
+        let mut after = String::new();
+        loop {
+            let page = store.pictures_after(&after, FILES_BATCH)?;
+            let Some(last) = page.last().map(|(user_id, _)| user_id.clone()) else {
+                break;
+            };
+            for (user_id, picture) in page {
+                emit(Line::Picture {
+                    user_id,
+                    content_type: picture.content_type,
+                    version: picture.version,
+                    bytes: BASE64.encode(&picture.bytes),
+                })?;
+            }
+            after = last;
+        }
+        let mut after = String::new();
+        loop {
+            let page = store.backgrounds_after(&after, FILES_BATCH)?;
+            let Some(last) = page.last().map(|b| b.file.id.clone()) else {
+                break;
+            };
+            for b in page {
+                emit(Line::Background {
+                    user_id: b.user_id,
+                    id: b.file.id,
+                    name: b.file.name,
+                    kind: b.file.kind,
+                    size: b.file.size,
+                    is_default: b.file.is_default,
+                    created_at: b.created_at,
+                    bytes: BASE64.encode(&b.bytes),
+                })?;
+            }
+            after = last;
+        }
         out.flush().map_err(ApiError::internal)?;
         Ok(count - 1)
     })
@@ -133,7 +194,38 @@ fn apply(store: &Store, line: Line) -> ApiResult<()> {
         }
         Line::Email(e) => store.enqueue_email(&e),
         Line::Settings { user_id, settings } => store.set_user_settings(&user_id, &settings),
+        Line::Picture {
+            user_id,
+            content_type,
+            version,
+            bytes,
+        } => store.set_picture(&user_id, (&content_type, version), &decoded(&bytes)?),
+        Line::Background {
+            user_id,
+            id,
+            name,
+            kind,
+            size,
+            is_default,
+            created_at,
+            bytes,
+        } => {
+            let file = VirtualBackground {
+                id,
+                name,
+                kind,
+                size,
+                is_default,
+            };
+            store.add_virtual_background(&user_id, &file, &decoded(&bytes)?, created_at)
+        }
     }?)
+}
+
+fn decoded(bytes: &str) -> ApiResult<Vec<u8>> {
+    BASE64
+        .decode(bytes)
+        .map_err(|e| DomainError::Invalid(format!("a file's bytes are not base64: {e}")).into())
 }
 
 /// Reads an export into an empty database, `BATCH` records per transaction. Returns how many were imported.

@@ -20,18 +20,9 @@ pub fn user_settings(
 ) -> ApiResult<Value> {
     let user = resolve_user(store, principal, user_ref)?;
     let files = if option == SettingsOption::All {
-        store
-            .virtual_backgrounds(&user.id)?
+        super::media::backgrounds(store, &user.id)?
             .into_iter()
-            .map(|file| {
-                json!({
-                    "id": file.id,
-                    "name": file.name,
-                    "type": file.kind.as_str(),
-                    "size": file.size,
-                    "is_default": file.is_default,
-                })
-            })
+            .map(|file| json!(file))
             .collect()
     } else {
         Vec::new()

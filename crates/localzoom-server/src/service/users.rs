@@ -116,7 +116,8 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         created_at: rfc3339(created_at),
         user_created_at: rfc3339(user.created_at),
         last_login_time: user.last_login_time.map(rfc3339),
-        pic_url: crate::domain::media::picture_path(user).unwrap_or_default(),
+        // Only `GET /users/{userId}` reads the picture's version (`get`).
+        pic_url: String::new(),
         language: user.language.clone(),
         status: user.status.as_str().into(),
         account_id: account.id.clone(),
@@ -202,7 +203,10 @@ pub fn listed(user: &UserRecord) -> ListedUser {
 pub fn get(store: &Store, principal: &Principal, user_ref: &str, now: i64) -> ApiResult<User> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = account(store, &principal.account_id)?;
-    Ok(view(&user, &account, now))
+    Ok(User {
+        pic_url: super::media::picture_path(store, &user.id)?.unwrap_or_default(),
+        ..view(&user, &account, now)
+    })
 }
 
 /// `GET /users` parameters after validation.

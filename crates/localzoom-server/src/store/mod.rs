@@ -216,6 +216,15 @@ pub struct Picture {
     pub bytes: Vec<u8>,
 }
 
+/// A virtual background file as stored, for `export` and `import`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBackground {
+    pub user_id: String,
+    pub file: crate::domain::media::VirtualBackground,
+    pub created_at: i64,
+    pub bytes: Vec<u8>,
+}
+
 /// A user's presence status as last set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PresenceRecord {

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, Picture,
-    PresenceRecord, SessionRecord, StoreError, StoreResult, TokenKind, TokenRecord, UserQuery,
+    PresenceRecord, SessionRecord, StoreError, StoreResult, StoredBackground, TokenKind,
+    TokenRecord, UserQuery,
 };
 use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::media::{BackgroundKind, VirtualBackground};
@@ -158,6 +159,14 @@ fn coded<T>(row: &Row<'_>, column: &str, from_code: impl Fn(i64) -> Option<T>) -
 }
 
 /// A JSON object stored as text; only localzoom writes it, so anything else is corruption.
+fn picture_from_row(row: &Row<'_>) -> StoreResult<Picture> {
+    Ok(Picture {
+        content_type: row.get("content_type")?,
+        version: row.get("version")?,
+        bytes: row.get("bytes")?,
+    })
+}
+
 fn json_map(row: &Row<'_>, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
     let text: String = row.get(column)?;
     serde_json::from_str(&text)
@@ -1127,17 +1136,22 @@ impl<'c> Store<'c> {
     }
 
     /// The user's profile picture: its content type, version and bytes.
-    pub fn picture(&self, user_id: &str) -> StoreResult<Option<Picture>> {
+    /// The user's picture if `version` is its current one (any other version reads no bytes).
+    pub fn picture(&self, user_id: &str, version: i64) -> StoreResult<Option<Picture>> {
         self.one(
-            "SELECT content_type, version, bytes FROM user_pictures WHERE user_id = $1",
-            params![user_id],
-            |row| {
-                Ok(Picture {
-                    content_type: row.get("content_type")?,
-                    version: row.get("version")?,
-                    bytes: row.get("bytes")?,
-                })
-            },
+            "SELECT content_type, version, bytes FROM user_pictures WHERE user_id = $1 AND version = $2",
+            params![user_id, version],
+            picture_from_row,
+        )
+    }
+
+    /// Up to `limit` pictures of users whose id sorts after `after`, with those ids, for `export`.
+    pub fn pictures_after(&self, after: &str, limit: u64) -> StoreResult<Vec<(String, Picture)>> {
+        self.all(
+            "SELECT user_id, content_type, version, bytes FROM user_pictures WHERE user_id > $1 \
+             ORDER BY user_id LIMIT $2",
+            params![after, limit],
+            |row| Ok((row.get("user_id")?, picture_from_row(row)?)),
         )
     }
 
@@ -1150,17 +1164,17 @@ impl<'c> Store<'c> {
         )
     }
 
-    pub fn set_picture(&self, user_id: &str, picture: &Picture) -> StoreResult<()> {
+    pub fn set_picture(
+        &self,
+        user_id: &str,
+        (content_type, version): (&str, i64),
+        bytes: &[u8],
+    ) -> StoreResult<()> {
         self.execute(
             "INSERT INTO user_pictures (user_id, content_type, version, bytes) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id) DO UPDATE SET content_type = excluded.content_type, \
              version = excluded.version, bytes = excluded.bytes",
-            params![
-                user_id,
-                &picture.content_type,
-                picture.version,
-                &picture.bytes
-            ],
+            params![user_id, content_type, version, bytes],
         )?;
         Ok(())
     }
@@ -1215,6 +1229,39 @@ impl<'c> Store<'c> {
                 now,
                 bytes
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Up to `limit` virtual background files (with their owners, upload times and bytes) whose id sorts after
+    /// `after`, for `export`.
+    pub fn backgrounds_after(&self, after: &str, limit: u64) -> StoreResult<Vec<StoredBackground>> {
+        self.all(
+            "SELECT id, user_id, name, kind, size, is_default, created_at, bytes FROM virtual_backgrounds \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+            params![after, limit],
+            |row| {
+                Ok(StoredBackground {
+                    user_id: row.get("user_id")?,
+                    file: VirtualBackground {
+                        id: row.get("id")?,
+                        name: row.get("name")?,
+                        kind: parsed(row, "kind", BackgroundKind::parse)?,
+                        size: row.get("size")?,
+                        is_default: row.get("is_default")?,
+                    },
+                    created_at: row.get("created_at")?,
+                    bytes: row.get("bytes")?,
+                })
+            },
+        )
+    }
+
+    /// Makes the file the user's default virtual background.
+    pub fn set_default_background(&self, user_id: &str, id: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE virtual_backgrounds SET is_default = (id = $1) WHERE user_id = $2",
+            params![id, user_id],
         )?;
         Ok(())
     }

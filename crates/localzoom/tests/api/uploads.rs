@@ -46,8 +46,7 @@ async fn a_picture_is_served_at_its_pic_url_until_replaced_or_deleted() {
     assert_eq!(served.headers()["content-type"], "image/png");
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
 
-    // A new picture has a new URL; the old one is gone.
-    app.clock.advance_ms(1_000);
+    // A new picture has a new URL, even within the same millisecond; the old one is gone.
     upload(&app, &path, file("pic_file", "me.jpg", JPEG))
         .await
         .assert_status(201);
@@ -236,15 +235,24 @@ async fn virtual_backgrounds_are_listed_in_settings_up_to_ten() {
             .len(),
         10
     );
+    // Named twice is named once; the default goes, so the oldest file left becomes the default.
     app.call(
         Method::DELETE,
-        &format!("{path}?file_ids={first_id},{video_id}"),
+        &format!("{path}?file_ids={first_id},{video_id},{first_id}"),
         None,
     )
     .await
     .assert_status(204);
     let files = listed(app.get(&format!("/users/{id}/settings")).await.body);
     assert_eq!(files.as_array().unwrap().len(), 8);
+    let defaults: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["is_default"] == true)
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(defaults, ["2.png"]);
     assert!(
         files
             .as_array()
@@ -255,4 +263,55 @@ async fn virtual_backgrounds_are_listed_in_settings_up_to_ten() {
     upload(&app, &path, file("file", "again.png", PNG))
         .await
         .assert_status(201);
+}
+
+/// A body whose declared length is over the limit is refused at once, before a byte of it is read.
+#[backend_test]
+async fn an_upload_declared_too_large_is_refused_before_it_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let id = app.member("big-face@example.com").await;
+    let address = app.base.trim_start_matches("http://").to_string();
+    for (path, message) in [
+        (
+            format!("/v2/users/{id}/picture"),
+            "File size cannot exceed 2M.",
+        ),
+        (
+            format!("/v2/users/{id}/settings/virtual_backgrounds"),
+            "File size cannot exceed 15M.",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 104857600\r\n\r\n--x\r\n",
+            app.token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // The answer comes while 100 MB are still owed; the server closes or keeps the connection, either way
+        // the answer is complete once its body is.
+        while !String::from_utf8_lossy(&answer).contains(message) {
+            let n =
+                tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut chunk))
+                    .await
+                    .expect("answered at once")
+                    .unwrap();
+            assert!(
+                n > 0,
+                "closed without the answer: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+        assert!(text.contains(r#""code":120"#), "{text}");
+    }
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["pic_url"],
+        json!("")
+    );
 }

@@ -156,10 +156,10 @@ async fn features_follow_zoom_licence_rules() {
             .await
             .assert_error(400, code, message);
     }
-    assert_eq!(
-        settings(&app, &basic, "").await["feature"]["webinar"],
-        json!(false)
-    );
+    let feature = settings(&app, &basic, "").await["feature"].clone();
+    for name in ["large_meeting", "webinar", "zoom_events"] {
+        assert_eq!(feature[name], json!(false), "{name}");
+    }
     let licensed = app.member("licensed@example.com").await;
     patch(
         &app,
@@ -237,14 +237,18 @@ async fn options_read_and_write_their_own_shapes() {
         json!(["example.org"])
     );
     // A domain shorter than Zoom's 5 characters is refused.
-    patch(
+    let short = patch(
         &app,
         &id,
         "?option=meeting_security",
         json!({ "meeting_security": { "block_user_domain_list": ["a.b"] } }),
     )
-    .await
-    .assert_error(400, 300, "Validation Failed.");
+    .await;
+    short.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(
+        short.error_fields(),
+        ["meeting_security.block_user_domain_list"]
+    );
 
     let auth = settings(&app, &id, "?option=meeting_authentication").await;
     assert_eq!(auth["meeting_authentication"], json!(false));

@@ -201,6 +201,28 @@ fn export_and_import_move_everything_between_backends() {
         .0,
         204
     );
+    // The user's settings, picture and a virtual background travel too.
+    let user_settings = r#"{"schedule_meeting":{"host_video":true}}"#;
+    let path = format!("/users/{mover}/settings");
+    assert_eq!(
+        api(&server.base, &token, "PATCH", &path, Some(user_settings)).0,
+        204
+    );
+    let image = dir.path().join("face.png");
+    std::fs::write(&image, b"\x89PNG\r\n\x1a\n\x00\xffbinary").unwrap();
+    let auth = format!("Authorization: Bearer {token}");
+    for (field, path) in [
+        ("pic_file", format!("/users/{mover}/picture")),
+        (
+            "file",
+            format!("/users/{mover}/settings/virtual_backgrounds"),
+        ),
+    ] {
+        let form = format!("{field}=@{}", image.display());
+        let url = format!("{}/v2{path}", server.base);
+        let (status, body) = curl(&["-X", "POST", "-H", &auth, "-F", &form, &url]);
+        assert_eq!(status, 201, "{path}: {body}");
+    }
     server.signal("-TERM");
     let limits = Command::new(BIN)
         .args([
@@ -229,6 +251,9 @@ fn export_and_import_move_everything_between_backends() {
         "session",
         "assistant",
         "password",
+        "settings",
+        "picture",
+        "background",
     ] {
         assert!(
             first.contains(&format!(r#"{{"record":"{record}""#)),
