@@ -88,6 +88,12 @@ pub enum DomainError {
     /// `ssoCreate` on an account whose SSO is off.
     #[error("SSO not enabled")]
     SsoNotEnabled,
+    /// A collaboration device the user does not have.
+    #[error("collaboration device {0} not found")]
+    CollaborationDeviceNotFound(String),
+    /// A meeting template the user does not have.
+    #[error("meeting template {0} not found")]
+    MeetingTemplateNotFound(String),
     /// An uploaded file refused for its size, type or number.
     #[error("file refused: {0:?}")]
     File(FileRefusal),

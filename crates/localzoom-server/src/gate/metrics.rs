@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Routes that are not Zoom operations, by the name they are counted under.
-const OWN_ROUTES: [(&str, &str, &str); 9] = [
+const OWN_ROUTES: [(&str, &str, &str); 10] = [
     ("POST", "/oauth/token", "oauth_token"),
     ("GET", "/oauth/authorize", "oauth_authorize_page"),
     ("POST", "/oauth/authorize", "oauth_authorize"),
@@ -28,6 +28,11 @@ const OWN_ROUTES: [(&str, &str, &str); 9] = [
         "*",
         "/_localzoom/v1/users/{userId}/sessions",
         "control_sessions",
+    ),
+    (
+        "POST",
+        "/_localzoom/v1/users/{userId}/{collection}",
+        "control_load",
     ),
 ];
 

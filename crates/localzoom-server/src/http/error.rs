@@ -254,6 +254,17 @@ impl ApiError {
                 // Zoom's SCIM error codes are the HTTP status.
                 (status, status.as_u16().into(), message)
             }
+            Domain(DomainError::CollaborationDeviceNotFound(id)) => (
+                S::NOT_FOUND,
+                1238,
+                format!("Collaboration Device does not exist: {id}."),
+            ),
+            // S1 documents only a 400 without a code for this operation (fidelity row 108).
+            Domain(DomainError::MeetingTemplateNotFound(id)) => (
+                S::BAD_REQUEST,
+                300,
+                format!("Meeting template does not exist: {id}."),
+            ),
             Domain(DomainError::SsoNotEnabled) => (
                 S::BAD_REQUEST,
                 2002,

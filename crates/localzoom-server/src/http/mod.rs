@@ -30,6 +30,7 @@ pub mod scim;
 pub mod settings;
 pub mod status;
 pub mod token;
+pub mod user_resources;
 pub mod user_settings;
 pub mod users;
 
@@ -84,6 +85,10 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
             ))
         }
         UserVirtualBackgroundDelete => on(method, media::delete_backgrounds),
+        UserCollaborationDevices => on(method, user_resources::devices),
+        UserCollaborationDevice => on(method, user_resources::device),
+        UserMeetingSummaryTemplates => on(method, user_resources::summary_templates),
+        UserMeetingTemplate => on(method, user_resources::meeting_template),
         AccountSettings => on(method, settings::get),
         AccountSettingsUpdate => on(method, settings::update),
         ScimUsers => on(method, scim::list),
@@ -107,10 +112,12 @@ pub fn router(state: AppState) -> Router {
         .filter(|op| op.api == Api::Scim2)
         .fold(Router::new(), |scim2, op| scim2.route(op.path, handler(op)))
         .layer(middleware::from_fn(scim::as_scim));
-    let control = Router::new().route(
-        "/users/{userId}/sessions",
-        get(control::sessions).post(control::sign_in),
-    );
+    let control = Router::new()
+        .route(
+            "/users/{userId}/sessions",
+            get(control::sessions).post(control::sign_in),
+        )
+        .route("/users/{userId}/{collection}", post(user_resources::load));
     Router::new()
         .nest("/v2", v2)
         .merge(scim2)

@@ -8,6 +8,7 @@ pub mod oauth;
 pub mod portable;
 pub mod scim;
 pub mod settings;
+pub mod user_resources;
 pub mod users;
 
 use crate::crypto;

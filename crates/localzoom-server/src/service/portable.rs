@@ -2,8 +2,8 @@
 //! `record` — so a deployment can move between backends (SQLite to PostgreSQL, or back) or be backed up in a form
 //! any tool can read. Kept: accounts, apps (secret hashes), users (password hashes), tokens (as SHA-256, with
 //! their revocation), authorization codes, sessions, assistants, password history, the server key (in `meta`:
-//! password fingerprints and signed values stay valid), the outbox, users' settings, pictures and virtual
-//! backgrounds (base64). Not kept: presence and the e-mail change log (both expire within a day). Users are
+//! password fingerprints and signed values stay valid), the outbox, users' settings, loaded resources
+//! (devices, templates), pictures and virtual backgrounds (base64). Not kept: presence and the e-mail change log (both expire within a day). Users are
 //! numbered anew, so a `next_page_token` from before a move does not carry over.
 
 use std::io::{BufRead, Write};
@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::domain::error::DomainError;
 use crate::domain::media::{BackgroundKind, VirtualBackground};
 use crate::domain::user::UserRecord;
+use crate::domain::user_resources::ResourceKind;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, Database, OutboxEmail, PasswordEntry,
@@ -54,6 +55,13 @@ pub enum Line {
     Settings {
         user_id: String,
         settings: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A collaboration device, meeting summary template or meeting template loaded for a user.
+    Resource {
+        user_id: String,
+        kind: ResourceKind,
+        id: String,
+        body: serde_json::Value,
     },
     /// A user's profile picture; `bytes` in standard base64.
     Picture {
@@ -129,6 +137,14 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         for (user_id, settings) in store.all_user_settings()? {
             emit(Line::Settings { user_id, settings })?;
         }
+        for (user_id, kind, id, body) in store.all_user_resources()? {
+            emit(Line::Resource {
+                user_id,
+                kind,
+                id,
+                body,
+            })?;
+        }
         // Files a few at a time: they are large.
         let mut after = String::new();
         loop {
@@ -194,6 +210,12 @@ fn apply(store: &Store, line: Line) -> ApiResult<()> {
         }
         Line::Email(e) => store.enqueue_email(&e),
         Line::Settings { user_id, settings } => store.set_user_settings(&user_id, &settings),
+        Line::Resource {
+            user_id,
+            kind,
+            id,
+            body,
+        } => store.put_user_resource(&user_id, (kind, &id), &body),
         Line::Picture {
             user_id,
             content_type,

@@ -49,6 +49,10 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0008_virtual_backgrounds.sqlite.sql"),
         postgres: include_str!("migrations/0008_virtual_backgrounds.postgres.sql"),
     },
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0009_user_resources.sqlite.sql"),
+        postgres: include_str!("migrations/0009_user_resources.postgres.sql"),
+    },
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is

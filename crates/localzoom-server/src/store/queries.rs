@@ -17,6 +17,7 @@ use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::media::{BackgroundKind, VirtualBackground};
 use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{LoginType, PresenceStatus, Role, Status, UserRecord, UserType};
+use crate::domain::user_resources::ResourceKind;
 
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
 pub struct Store<'c> {
@@ -790,6 +791,7 @@ impl<'c> Store<'c> {
             "DELETE FROM user_settings WHERE user_id = $1",
             "DELETE FROM user_pictures WHERE user_id = $1",
             "DELETE FROM virtual_backgrounds WHERE user_id = $1",
+            "DELETE FROM user_resources WHERE user_id = $1",
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ] {
@@ -1255,6 +1257,72 @@ impl<'c> Store<'c> {
                 })
             },
         )
+    }
+
+    /// The user's resources of `kind`, in the order they were loaded.
+    pub fn user_resources(
+        &self,
+        user_id: &str,
+        kind: ResourceKind,
+    ) -> StoreResult<Vec<serde_json::Map<String, Value>>> {
+        self.all(
+            by_insertion_order!(
+                self.dialect(),
+                "SELECT body FROM user_resources WHERE user_id = $1 AND kind = $2 ORDER BY ",
+                ""
+            ),
+            params![user_id, kind.as_str()],
+            |row| json_map(row, "body"),
+        )
+    }
+
+    pub fn user_resource(
+        &self,
+        user_id: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<Option<serde_json::Map<String, Value>>> {
+        self.one(
+            "SELECT body FROM user_resources WHERE user_id = $1 AND kind = $2 AND id = $3",
+            params![user_id, kind.as_str(), id],
+            |row| json_map(row, "body"),
+        )
+    }
+
+    /// Every user resource with its owner, kind and id, for `export`.
+    pub fn all_user_resources(&self) -> StoreResult<Vec<(String, ResourceKind, String, Value)>> {
+        self.all(
+            by_insertion_order!(
+                self.dialect(),
+                "SELECT user_id, kind, id, body FROM user_resources ORDER BY ",
+                ""
+            ),
+            params![],
+            |row| {
+                Ok((
+                    row.get("user_id")?,
+                    parsed(row, "kind", ResourceKind::parse)?,
+                    row.get("id")?,
+                    Value::Object(json_map(row, "body")?),
+                ))
+            },
+        )
+    }
+
+    /// Keeps a resource, replacing one of the same id.
+    pub fn put_user_resource(
+        &self,
+        user_id: &str,
+        (kind, id): (ResourceKind, &str),
+        body: &Value,
+    ) -> StoreResult<()> {
+        let text = body.to_string();
+        self.execute(
+            "INSERT INTO user_resources (user_id, kind, id, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, kind, id) DO UPDATE SET body = excluded.body",
+            params![user_id, kind.as_str(), id, &text],
+        )?;
+        Ok(())
     }
 
     /// Makes the file the user's default virtual background.

@@ -28,5 +28,6 @@ mod storage;
 mod uploads;
 mod user_oauth;
 mod user_reads;
+mod user_resources;
 mod user_settings;
 mod users;

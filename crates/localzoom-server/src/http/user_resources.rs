@@ -1,0 +1,129 @@
+//! Collaboration devices and meeting (summary) templates: Zoom's reads, and the control API's
+//! `POST /_localzoom/v1/users/{userId}/{collection}` that loads them (Zoom has no API that creates them).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::control::Admin;
+use super::input::{Fields, PathParams};
+use crate::domain::error::DomainError;
+use crate::domain::user_resources::ResourceKind;
+use crate::error::ApiError;
+use crate::gate::state::AppState;
+use crate::gate::{Bearer, scopes::OperationId};
+use crate::service::user_resources;
+
+pub async fn devices(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let devices = state.read_as(
+        &bearer,
+        (
+            OperationId::UserCollaborationDevices.operation(),
+            Some(&user_id),
+        ),
+        |store, principal, _| {
+            user_resources::list(
+                store,
+                principal,
+                &user_id,
+                ResourceKind::CollaborationDevice,
+            )
+        },
+    )?;
+    Ok(Json(json!({
+        "total_records": devices.len(),
+        "collaboration_devices": devices,
+    })))
+}
+
+pub async fn device(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams((user_id, device_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.read_as(
+        &bearer,
+        (
+            OperationId::UserCollaborationDevice.operation(),
+            Some(&user_id),
+        ),
+        |store, principal, _| {
+            let missing = DomainError::CollaborationDeviceNotFound(device_id.clone());
+            let ids = (user_id.as_str(), device_id.as_str());
+            user_resources::get(
+                store,
+                principal,
+                ids,
+                ResourceKind::CollaborationDevice,
+                missing,
+            )
+        },
+    )?))
+}
+
+pub async fn summary_templates(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams(user_id): PathParams<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(state.read_as(
+        &bearer,
+        (
+            OperationId::UserMeetingSummaryTemplates.operation(),
+            Some(&user_id),
+        ),
+        |store, principal, _| {
+            user_resources::list(
+                store,
+                principal,
+                &user_id,
+                ResourceKind::MeetingSummaryTemplate,
+            )
+        },
+    )?))
+}
+
+pub async fn meeting_template(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    PathParams((user_id, template_id)): PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.read_as(
+        &bearer,
+        (OperationId::UserMeetingTemplate.operation(), Some(&user_id)),
+        |store, principal, _| {
+            let missing = DomainError::MeetingTemplateNotFound(template_id.clone());
+            let ids = (user_id.as_str(), template_id.as_str());
+            user_resources::get(
+                store,
+                principal,
+                ids,
+                ResourceKind::MeetingTemplate,
+                missing,
+            )
+        },
+    )?))
+}
+
+/// `POST /_localzoom/v1/users/{userId}/{collection}` with one resource in Zoom's shape (its id optional):
+/// `collaboration_devices`, `meeting_summary_templates` or `meeting_templates`. `userId` is an id or e-mail of
+/// any account.
+pub async fn load(
+    State(state): State<AppState>,
+    _admin: Admin,
+    PathParams((user_ref, collection)): PathParams<(String, String)>,
+    body: Fields,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let kind = ResourceKind::parse(&collection).ok_or(ApiError::UnknownEndpoint)?;
+    let body = body.into_value();
+    let loaded = state
+        .db
+        .write(move |store| user_resources::load(store, &user_ref, kind, body))
+        .await?;
+    Ok((StatusCode::CREATED, Json(loaded)))
+}
