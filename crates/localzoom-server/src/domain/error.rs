@@ -13,6 +13,9 @@ pub enum DomainError {
     AccountNotFound(String),
     #[error("email taken: {0}")]
     EmailTaken(String),
+    /// `PUT /users/{userId}/email` to an address another user holds (S1 documents no 409 there).
+    #[error("new email taken: {0}")]
+    NewEmailTaken(String),
     /// Fields that are missing or malformed.
     #[error("validation failed")]
     Validation(Vec<FieldError>),

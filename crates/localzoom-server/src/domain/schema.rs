@@ -14,6 +14,22 @@ pub fn conforms(schema: &Value, value: &Value) -> bool {
 /// oneOf). Unknown properties are refused: a setting Zoom does not have would be stored and never read. The work
 /// is bounded by the body, which the input layer bounds.
 pub fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
+    walk(schema, value, path, Unknown::Refuse)
+}
+
+/// `check`, with properties the schema does not name allowed (and not looked at): for what an identity provider
+/// sends, which carries attributes of its own beside Zoom's.
+pub fn check_open(schema: &Value, value: &Value, path: &str) -> Result<(), DomainError> {
+    walk(schema, value, path, Unknown::Allow)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    Refuse,
+    Allow,
+}
+
+fn walk(schema: &Value, value: &Value, path: &str, unknown: Unknown) -> Result<(), DomainError> {
     let invalid = || {
         DomainError::field(
             if path.is_empty() { "body" } else { path },
@@ -23,7 +39,7 @@ pub fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainErro
     if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {
         let mut first_error = None;
         for variant in variants {
-            match check(variant, value, path) {
+            match walk(variant, value, path, unknown) {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     first_error.get_or_insert(error);
@@ -65,7 +81,8 @@ pub fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainErro
                     format!("{path}.{key}")
                 };
                 match properties.and_then(|p| p.get(key)) {
-                    Some(property) => check(property, item, &inner)?,
+                    Some(property) => walk(property, item, &inner, unknown)?,
+                    None if unknown == Unknown::Allow => {}
                     // An object Zoom leaves open (`tsp.call_out_countries[]`) takes plain values, not structures.
                     None if properties.is_none_or(Map::is_empty)
                         && !item.is_object()
@@ -90,7 +107,7 @@ pub fn check(schema: &Value, value: &Value, path: &str) -> Result<(), DomainErro
             match schema.get("items") {
                 Some(item_schema) => items
                     .iter()
-                    .try_for_each(|item| check(item_schema, item, path)),
+                    .try_for_each(|item| walk(item_schema, item, path, unknown)),
                 None => Ok(()),
             }
         }

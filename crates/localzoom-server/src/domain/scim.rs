@@ -2,10 +2,25 @@
 //! PATCH's operations read as the changes they ask for, and Zoom's names for user types. What a change may do is
 //! still decided by the user rules the REST API applies.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::error::DomainError;
+use super::schema::check_open;
 use super::user::{UserType, is_valid_email, name_too_long, too_long};
+
+const SCIM_SPEC: &str = include_str!("../../spec/zoom-scim2-api.endpoints.json");
+
+/// The attributes `POST /scim2/Users` takes, as Zoom's SCIM2 spec describes them (the stricter of its POST and
+/// PUT descriptions: POST's phone number types are an enum).
+static ATTRIBUTES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    let spec: Value = serde_json::from_str(SCIM_SPEC).expect("the vendored SCIM2 spec is JSON");
+    spec["paths"]["/scim2/Users"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+});
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -231,7 +246,29 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
         ENTERPRISE_SCHEMA_LOWER => {
             let extension = value.as_object().ok_or_else(invalid)?;
             let mut rest = Map::new();
+            let known = ATTRIBUTES
+                .get(ENTERPRISE_SCHEMA)
+                .and_then(|e| e.get("properties"))
+                .and_then(Value::as_object);
             for (key, value) in extension {
+                let field = || ScimRefusal::InvalidValue(format!("{ENTERPRISE_SCHEMA}.{key}"));
+                if key.eq_ignore_ascii_case("manager") {
+                    // RFC 7643's manager is `{"value": id}` (what Microsoft Entra sends); Zoom's is the address.
+                    let manager = match value {
+                        Value::Object(m) => m.get("value").cloned().unwrap_or(Value::Null),
+                        other => other.clone(),
+                    };
+                    if !(manager.is_null() || manager.as_str().is_some_and(|m| !too_long(m, 128))) {
+                        return Err(field());
+                    }
+                    rest.insert("manager".into(), manager);
+                    continue;
+                }
+                if let Some(schema) = known.and_then(|k| k.get(key))
+                    && !value.is_null()
+                {
+                    check_open(schema, value, key).map_err(|_| field())?;
+                }
                 if key.eq_ignore_ascii_case("department") {
                     changes.department = match value {
                         Value::Null => Some(String::new()),
@@ -257,10 +294,39 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
             }
         }
         _ => {
-            changes.kept.insert(name.to_string(), value.clone());
+            // An attribute Zoom describes is checked against its description (types, enums), under Zoom's
+            // spelling; another is kept if its name is one an attribute can have.
+            let known = ATTRIBUTES
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name));
+            match known {
+                Some((known, schema)) => {
+                    if !value.is_null() {
+                        check_open(schema, value, known).map_err(|_| invalid())?;
+                    }
+                    changes.kept.insert(known.clone(), value.clone());
+                }
+                None if plausible_attribute(name) => {
+                    changes.kept.insert(name.to_string(), value.clone());
+                }
+                None => return Err(invalid()),
+            }
         }
     }
     Ok(())
+}
+
+/// A SCIM attribute name (RFC 7643 §2.1: a letter, then letters, digits, `_` or `-`), or a schema URN.
+fn plausible_attribute(name: &str) -> bool {
+    let simple = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let urn = name.starts_with("urn:")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":._-".contains(c));
+    name.len() <= 200 && (simple || urn)
 }
 
 const ZOOM_USER_SCHEMA_LOWER: &str = "urn:us:zoom:scim:schemas:extension:1.0:zoomuser";

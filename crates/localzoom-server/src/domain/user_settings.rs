@@ -257,12 +257,11 @@ pub fn apply_patch(
     user_type: UserType,
 ) -> Result<(), DomainError> {
     let schemas = &*SCHEMAS;
-    let body = without_nulls(body);
     match option {
         SettingsOption::All => {
-            check(&schemas.all_patch, &body, "")?;
+            check(&schemas.all_patch, body, "")?;
             // A setting GET does not answer would be kept and never read back (`in_meeting.auto_answer`).
-            known_to(&schemas.all_get, &body, "")?;
+            known_to(&schemas.all_get, body, "")?;
             for (pointer, field) in [
                 // The files are what `POST …/settings/virtual_backgrounds` uploaded; a PATCH cannot make them up.
                 (
@@ -284,7 +283,7 @@ pub fn apply_patch(
             *stored = next;
         }
         SettingsOption::MeetingSecurity => {
-            check(&schemas.security_patch, &body, "")?;
+            check(&schemas.security_patch, body, "")?;
             if let Some(patch) = body.get("meeting_security") {
                 merge(stored.entry("meeting_security").or_insert(json!({})), patch);
             }
@@ -295,7 +294,7 @@ pub fn apply_patch(
             } else {
                 (&schemas.recording_auth_patch, "recording_authentication")
             };
-            check(schema, &body, "")?;
+            check(schema, body, "")?;
             let mut group = view(option, stored, Vec::new());
             if let (Some(on), Some(group)) = (body.get(switch), group.as_object_mut()) {
                 group.insert(switch.into(), on.clone());
@@ -396,19 +395,6 @@ fn check_features(
         }
     }
     Ok(())
-}
-
-/// A JSON `null` in a PATCH body means "not sent", as for every other operation's fields.
-fn without_nulls(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// JSON merge: objects merge key by key, anything else replaces.

@@ -22,6 +22,11 @@ impl ApiError {
             Domain(DomainError::UserNotFound(id)) => (S::NOT_FOUND, 1001, format!("User does not exist: {id}.")),
             Domain(DomainError::AccountNotFound(id)) => (S::NOT_FOUND, 2001, format!("Account does not exist: {id}.")),
             Domain(DomainError::EmailTaken(email)) => (S::CONFLICT, 1005, format!("Email \"{email}\" has already been used.")),
+            Domain(DomainError::NewEmailTaken(email)) => (
+                S::BAD_REQUEST,
+                1005,
+                format!("Email \"{email}\" has already been used."),
+            ),
             Domain(DomainError::Validation(_)) => (S::BAD_REQUEST, 300, "Validation Failed.".into()),
             InvalidJson => (S::BAD_REQUEST, 300, "Request Body should be a valid JSON object.".into()),
             UnsupportedMediaType => (

@@ -100,17 +100,37 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
     }
 }
 
+/// The operation's route, its documented query parameters checked first (`openapi::check_query`). A request
+/// without credentials goes on as it is, so the gate answers it (401) whatever its query says.
+fn checked(op: &'static Operation) -> MethodRouter<AppState> {
+    handler(op).layer(middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            let credentials = request
+                .headers()
+                .contains_key(axum::http::header::AUTHORIZATION);
+            // A query that cannot be read at all is the handler's `Query` extractor's to refuse.
+            let pairs = input::parse_form(request.uri().query().unwrap_or("").as_bytes());
+            match pairs.map(|pairs| openapi::check_query(op, &pairs)) {
+                Some(Err(refusal)) if credentials => {
+                    axum::response::IntoResponse::into_response(ApiError::from(refusal))
+                }
+                _ => next.run(request).await,
+            }
+        },
+    ))
+}
+
 pub fn router(state: AppState) -> Router {
     // Routes of one path and several methods merge into one.
     let v2 = OPERATIONS
         .iter()
         .filter(|op| op.api == Api::V2)
-        .fold(Router::new(), |v2, op| v2.route(op.path, handler(op)));
+        .fold(Router::new(), |v2, op| v2.route(op.path, checked(op)));
     // SCIM's paths start at the root; its answers are SCIM's (`scim`).
     let scim2 = OPERATIONS
         .iter()
         .filter(|op| op.api == Api::Scim2)
-        .fold(Router::new(), |scim2, op| scim2.route(op.path, handler(op)))
+        .fold(Router::new(), |scim2, op| scim2.route(op.path, checked(op)))
         .layer(middleware::from_fn(scim::as_scim));
     let control = Router::new()
         .route(

@@ -45,10 +45,14 @@ pub async fn as_scim(request: Request, next: Next) -> Response {
         .await
         .unwrap_or_default();
     let zoom: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let message = zoom["message"]
-        .as_str()
-        .unwrap_or("The request failed.")
-        .to_string();
+    // Zoom's "Validation Failed." names its field; SCIM's detail says which.
+    let message = match zoom["errors"][0]["field"].as_str() {
+        Some(field) => format!("The value of \"{field}\" is invalid."),
+        None => zoom["message"]
+            .as_str()
+            .unwrap_or("The request failed.")
+            .to_string(),
+    };
     let denied = matches!(zoom["code"].as_u64(), Some(200 | 4711));
     if denied {
         parts.status = StatusCode::FORBIDDEN;
@@ -115,7 +119,8 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let paging = (|| {
-        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1; a negative count is 0; past the maximum, the maximum.
+        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1. A count outside Zoom's 0–100 is refused, before this, by
+        // the documented parameters' check.
         let start = index(&query, "startIndex")?.unwrap_or(1).max(1) as u64;
         let count = index(&query, "count")?.map_or(scim::DEFAULT_COUNT, |c| {
             c.clamp(0, scim::MAX_COUNT as i64) as u64

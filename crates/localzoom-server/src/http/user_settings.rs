@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::input::{Fields, PathParams, Query};
 use crate::domain::error::DomainError;
-use crate::domain::user::LoginType;
 use crate::domain::user_settings::{self, SettingsOption};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
@@ -29,11 +28,7 @@ pub async fn get(
     let request = (|| {
         let option = option(&query)?;
         // A user has one login type here, so `login_type` selects nothing; an unknown one is still refused.
-        if let Some(code) = query.int("login_type")?
-            && LoginType::from_code(code).is_none()
-        {
-            return Err(DomainError::field("login_type", "Invalid field.").into());
-        }
+        query.login_type()?;
         let only = match query.get("custom_query_fields") {
             None => None,
             Some(value) => Some(

@@ -174,7 +174,8 @@ fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
     };
     let page_size = match query.int("page_size")? {
         None => DEFAULT_PAGE_SIZE,
-        Some(n) if n >= 1 => (n as u64).min(MAX_PAGE_SIZE),
+        // S1's maximum is a bound of the schema: a request beyond it is refused, not clamped (fidelity row 34).
+        Some(n) if (1..=MAX_PAGE_SIZE as i64).contains(&n) => n as u64,
         Some(_) => return Err(DomainError::field("page_size", "Invalid field.").into()),
     };
     let role = match query.get("role_id") {
@@ -221,12 +222,24 @@ pub async fn get(
     State(state): State<AppState>,
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
+    query: Query,
     headers: HeaderMap,
 ) -> Result<Json<User>, ApiError> {
+    // A user has one login type here, and e-mails and ids are never encrypted, so these select nothing; values
+    // outside S1's types are still refused.
+    let checked = (|| {
+        query.login_type()?;
+        query.bool("encrypted_email")?;
+        query.bool("search_by_unique_id")?;
+        Ok::<_, ApiError>(())
+    })();
     let mut user = state.read_as(
         &bearer,
         (OperationId::User.operation(), Some(&user_id)),
-        |store, principal, now| users::get(store, principal, &user_id, now),
+        |store, principal, now| {
+            checked?;
+            users::get(store, principal, &user_id, now)
+        },
     )?;
     super::media::absolute_pic_url(&mut user.pic_url, &headers);
     Ok(Json(user))

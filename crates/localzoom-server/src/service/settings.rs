@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::resolve_user;
+use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::user::{AdminOnly, require_admin};
 use crate::domain::user_settings::{self, SettingsOption};
@@ -28,10 +29,16 @@ pub fn user_settings(
         Vec::new()
     };
     let view = user_settings::view(option, &store.user_settings(&user.id)?, files);
-    Ok(match only {
-        Some(names) => user_settings::only_fields(&view, names),
-        None => view,
-    })
+    match only {
+        None => Ok(view),
+        // Names that match no setting of the answered shape are a mistake to report, not an empty answer.
+        Some(names) => match user_settings::only_fields(&view, names) {
+            Value::Object(found) if found.is_empty() => {
+                Err(DomainError::field("custom_query_fields", "Invalid field.").into())
+            }
+            found => Ok(found),
+        },
+    }
 }
 
 /// `PATCH /users/{userId}/settings`: checked against Zoom's schema and rules as a whole, then kept.

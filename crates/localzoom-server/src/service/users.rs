@@ -649,7 +649,7 @@ pub fn change_email(
     }
     let same_address = email.eq_ignore_ascii_case(&user.email);
     if !same_address && store.email_exists(email)? {
-        return Err(DomainError::EmailTaken(email.to_string()).into());
+        return Err(DomainError::NewEmailTaken(email.to_string()).into());
     }
     if store.email_changes_since(&user.id, now - DAY_MS)? >= EMAIL_CHANGES_PER_DAY {
         return Err(DomainError::TooManyEmailChanges.into());

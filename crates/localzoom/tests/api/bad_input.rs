@@ -360,3 +360,63 @@ async fn requests_that_are_not_http_get_zoom_shaped_answers() {
     // The user was not touched, and the server serves on.
     assert_eq!(app.get("/users/me").await.body["status"], "active");
 }
+
+/// Every documented query parameter is checked against Zoom's schema for it, on every operation: a value of
+/// another type or outside its enum or bounds is a 300 naming it; empty text and undocumented names are ignored.
+#[backend_test]
+async fn query_parameters_follow_zoom_schemas() {
+    let app = TestApp::spawn().await;
+    let id = app.member("query@example.com").await;
+    for (method, path, field) in [
+        (
+            Method::GET,
+            format!("/users/{id}?encrypted_email=maybe"),
+            "encrypted_email",
+        ),
+        (
+            Method::GET,
+            format!("/users/{id}?login_type=5"),
+            "login_type",
+        ),
+        (
+            Method::PATCH,
+            format!("/users/{id}?remove_tsp_credentials="),
+            "remove_tsp_credentials",
+        ),
+        (
+            Method::GET,
+            "/users?include_fields=host_key,nope".to_string(),
+            "include_fields",
+        ),
+        (Method::GET, "/users?page_size=two".to_string(), "page_size"),
+        (
+            Method::DELETE,
+            format!("/users/{id}?transfer_meeting=yes"),
+            "transfer_meeting",
+        ),
+        (Method::GET, format!("/users/{id}/token?type=zpk"), "type"),
+    ] {
+        let reply = app
+            .call(method.clone(), &path, Some(serde_json::json!({})))
+            .await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field], "{method} {path}");
+    }
+    // Nothing was done: the user is still there, unchanged.
+    app.get(&format!("/users/{id}")).await.assert_status(200);
+    for path in [
+        "/users?include_fields=host_key,custom_attributes",
+        "/users?status=&page_size=5",
+        "/users?not_a_parameter=anything",
+    ] {
+        app.get(path).await.assert_status(200);
+    }
+    // Without credentials the gate answers first, whatever the query says.
+    let anonymous = app
+        .send(
+            app.http
+                .get(format!("{}/v2/users/{id}?encrypted_email=maybe", app.base)),
+        )
+        .await;
+    anonymous.assert_error(401, 124, "Invalid access token.");
+}

@@ -33,12 +33,12 @@ async fn an_admin_changes_a_users_email_and_every_later_read_follows() {
         1001,
         "User does not exist: before@example.com.",
     );
-    // The old address is free again; the new one is taken, Zoom-wide.
+    // The old address is free again; the new one is taken, Zoom-wide (400: S1 documents no 409 here).
     let other = app.member("other@example.com").await;
     change(&app, &other, "after@example.com")
         .await
         .assert_error(
-            409,
+            400,
             1005,
             "Email \"after@example.com\" has already been used.",
         );

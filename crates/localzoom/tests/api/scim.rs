@@ -173,8 +173,14 @@ async fn lists_filter_and_page_as_zoom_documents() {
         .map(|r| r["userName"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["u0@example.com", "u1@example.com"]);
-    let all = list("?count=1000").await.body;
+    let all = list("?count=100").await.body;
     assert_eq!(all["itemsPerPage"], 4);
+    // Outside Zoom's bounds (0 to 100) a count is refused.
+    for count in ["?count=101", "?count=-1"] {
+        let refused = list(count).await;
+        assert_eq!(refused.status, 400, "{count}");
+        assert_eq!(refused.body["schemas"][0], ERROR);
+    }
     // Filters: userName (any case of the address), emails, externalId (the Zoom user id).
     let by_name = list("?filter=userName%20eq%20%22U1@example.com%22&count=10")
         .await
@@ -452,5 +458,52 @@ async fn requests_zoom_refuses_get_scim_errors() {
         &scim(&app, Method::GET, "", None).await,
         400,
         "Account has not enabled Single Sign-On.",
+    );
+}
+
+#[backend_test]
+async fn attributes_zoom_describes_take_zoom_shapes() {
+    let app = TestApp::spawn().await;
+    let mut user = new_user("shaped@example.com");
+    user["roles"] =
+        json!([{ "value": "member", "display": "Member" }, { "value": "admin", "primary": true }]);
+    user["groups"] = json!([{ "value": "g1", "display": "Sales" }]);
+    user["nickName"] = json!("Ada");
+    let created = scim(&app, Method::POST, "", Some(user)).await;
+    created.assert_status(201);
+    // One role and one group, as Zoom's reads answer them: the primary, or the first.
+    assert_eq!(
+        created.body["roles"],
+        json!({ "value": "admin", "primary": true })
+    );
+    assert_eq!(
+        created.body["groups"],
+        json!({ "value": "g1", "display": "Sales" })
+    );
+    assert_eq!(created.body["nickName"], "Ada");
+    let id = created.body["id"].as_str().unwrap().to_string();
+    for (body, attribute) in [
+        (
+            json!({ "phoneNumbers": [{ "type": "pager", "value": "1" }] }),
+            "phoneNumbers",
+        ),
+        (json!({ "roles": { "value": "admin" } }), "roles"),
+        (json!({ "groups": [{ "value": 7 }] }), "groups"),
+        (json!({ "\u{9a}bad name": true }), "\u{9a}bad name"),
+    ] {
+        let reply = scim(&app, Method::PUT, &format!("/{id}"), Some(body.clone())).await;
+        assert_scim_error(
+            &reply,
+            400,
+            &format!("The value of \"{attribute}\" is invalid."),
+        );
+    }
+    // Microsoft Entra's manager is an object; Zoom keeps the value.
+    let manager = json!({ "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "manager": { "value": "boss@example.com" } } });
+    let reply = scim(&app, Method::PUT, &format!("/{id}"), Some(manager)).await;
+    reply.assert_status(200);
+    assert_eq!(
+        reply.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
+        "boss@example.com"
     );
 }

@@ -101,6 +101,7 @@ async fn permissions_are_the_roles_privileges() {
             "AccountProfile:Edit",
             "AccountSetting:Edit",
             "AccountSetting:Read",
+            "MobileDeviceManagement:Read",
             "User:Edit",
             "User:Read"
         ]

@@ -226,12 +226,15 @@ async fn list_pages_with_tokens_stable_under_inserts() {
     app.get("/users?page_size=0")
         .await
         .assert_error(400, 300, "Validation Failed.");
-    // Default page size 30, and at most 2000.
+    // Default page size 30, and at most 2000: beyond it, S1's schema refuses the request.
     assert_eq!(app.get("/users").await.body["page_size"], 30);
     assert_eq!(
-        app.get("/users?page_size=5000").await.body["page_size"],
+        app.get("/users?page_size=2000").await.body["page_size"],
         2000
     );
+    let over = app.get("/users?page_size=2001").await;
+    over.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(over.error_fields(), ["page_size"]);
     let owners = app.get("/users?role_id=0").await;
     assert_eq!(emails(&owners), vec![OWNER_EMAIL]);
 }
