@@ -1,6 +1,6 @@
 //! SCIM 2.0 at `/scim2/Users` (Zoom's SCIM2 API). Answers are `application/scim+json`; every error, whatever
-//! raised it (a bad token, a rate limit, a refusal), is RFC 7644's error object, which also carries Zoom's
-//! `code` and `message` (`as_scim`).
+//! raised it (a bad token, a rate limit, a refusal), is RFC 7644's error object and nothing else, as strict SCIM
+//! clients require (`as_scim`).
 
 use axum::Json;
 use axum::body::Body;
@@ -23,8 +23,8 @@ const SCIM_JSON: &str = "application/scim+json";
 /// Largest error body rewritten: localzoom's own, which are small.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
 
-/// Rewrites every answer of the SCIM routes: the SCIM media type, and errors as RFC 7644 error objects. Zoom's
-/// SCIM errors use the HTTP status as their code; a refused permission or scope is SCIM's 403.
+/// Rewrites every answer of the SCIM routes: the SCIM media type, and errors as RFC 7644 error objects (Zoom's
+/// message as `detail`); a refused permission or scope is SCIM's 403.
 pub async fn as_scim(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let (mut parts, body) = response.into_parts();
@@ -62,8 +62,6 @@ pub async fn as_scim(request: Request, next: Next) -> Response {
         "schemas": [ERROR_SCHEMA],
         "status": status.to_string(),
         "detail": message,
-        "code": status,
-        "message": message,
     });
     let scim_type = match parts.status {
         StatusCode::CONFLICT => Some("uniqueness"),
