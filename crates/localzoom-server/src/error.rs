@@ -39,6 +39,9 @@ pub enum ApiError {
     /// The token holds none of the operation's scopes; carries the granular scopes Zoom names in the message.
     #[error("missing scopes: {0}")]
     MissingScopes(String),
+    /// The acting user's role lacks the operation's permissions (`x-permissions`).
+    #[error("missing permissions: {0}")]
+    MissingPermissions(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     /// A per-second (per-minute) quota of the account is spent.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Top to bottom. A request enters at `http`, passes the `gate`, and a `service` applies the `domain`'s rules to
 /// what the `store` holds; `error` gathers every layer's failures below the layers that return them; `crypto`,
-/// `clock` and `blocking` are tools of the layers above them. `domain` imports nothing of the crate: it is pure; `spec` is Zoom's vendored files, data.
+/// `clock` and `blocking` are tools of the layers above them. `domain` is pure: it imports nothing of the crate but `spec`, Zoom's vendored files (data).
 const LAYERS: &[&str] = &[
     "server", "http", "gate", "service", "crypto", "clock", "error", "store", "blocking", "domain",
     "spec",

@@ -1,4 +1,5 @@
-//! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like.
+//! Zoom's rules, with no I/O: what a user is, which changes are allowed, what a password must look like. Of the
+//! crate it reads only `spec` (Zoom's own schemas, as data).
 
 pub mod account;
 pub mod error;

@@ -10,12 +10,11 @@ use super::error::DomainError;
 use super::schema::check_open;
 use super::user::{UserType, is_valid_email, name_too_long, too_long};
 
-const SCIM_SPEC: &str = include_str!("../../spec/zoom-scim2-api.endpoints.json");
-
 /// The attributes `POST /scim2/Users` takes, as Zoom's SCIM2 spec describes them (the stricter of its POST and
 /// PUT descriptions: POST's phone number types are an enum).
 static ATTRIBUTES: LazyLock<Map<String, Value>> = LazyLock::new(|| {
-    let spec: Value = serde_json::from_str(SCIM_SPEC).expect("the vendored SCIM2 spec is JSON");
+    let spec: Value =
+        serde_json::from_str(crate::spec::SCIM2).expect("the vendored SCIM2 spec is JSON");
     spec["paths"]["/scim2/Users"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
         .as_object()
         .cloned()
@@ -144,6 +143,8 @@ pub struct ScimChanges {
     /// Attributes kept as sent and answered back (phone numbers, roles, groups, Zoom's extension, attributes of
     /// other schemas); `Value::Null` removes one.
     pub kept: Map<String, Value>,
+    /// Changes to items of multi-valued attributes kept as sent (`phoneNumbers[type eq "work"].value`).
+    pub upserts: Vec<Upsert>,
 }
 
 impl ScimChanges {
@@ -170,7 +171,7 @@ pub fn read_attributes(
 }
 
 fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Result<(), ScimRefusal> {
-    let invalid = || ScimRefusal::InvalidValue(name.to_string());
+    let invalid = || ScimRefusal::InvalidValue(short(name));
     let text = |max: usize, field: Option<&str>| -> Result<Option<String>, ScimRefusal> {
         match value {
             Value::Null => Ok(Some(String::new())),
@@ -186,7 +187,7 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
     };
     match name.to_ascii_lowercase().as_str() {
         // Read-only or the server's own: ignored, as RFC 7644 §3.5.1 has servers do.
-        "schemas" | "id" | "meta" | "externalid" | ZOOM_USER_SCHEMA_LOWER => {}
+        "schemas" | "id" | "meta" | ZOOM_USER_SCHEMA_LOWER => {}
         // SSO users have no Zoom password; write-only in SCIM, so nothing would ever show it (fidelity row 104).
         "password" => {}
         "active" => {
@@ -301,10 +302,17 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
                 .find(|(known, _)| known.eq_ignore_ascii_case(name));
             match known {
                 Some((known, schema)) => {
+                    // One role or group sent as an object (as Zoom's reads answer them) is a list of one.
+                    let value = match value {
+                        Value::Object(_) if schema["type"] == "array" => {
+                            Value::Array(vec![value.clone()])
+                        }
+                        other => other.clone(),
+                    };
                     if !value.is_null() {
-                        check_open(schema, value, known).map_err(|_| invalid())?;
+                        check_open(schema, &value, known).map_err(|_| invalid())?;
                     }
-                    changes.kept.insert(known.clone(), value.clone());
+                    changes.kept.insert(known.clone(), value);
                 }
                 None if plausible_attribute(name) => {
                     changes.kept.insert(name.to_string(), value.clone());
@@ -361,86 +369,254 @@ pub fn read_patch(body: &Map<String, Value>) -> Result<ScimChanges, ScimRefusal>
         let value = match op.as_str() {
             "add" | "replace" => operation.get("value").cloned().unwrap_or(Value::Null),
             "remove" if path.is_some() => Value::Null,
-            _ => return Err(ScimRefusal::InvalidPatch(format!("op {op:?}"))),
+            _ => return Err(ScimRefusal::InvalidPatch(format!("op {:?}", short(&op)))),
         };
-        let attributes = match path {
+        match path {
+            // No path: the value's keys are attributes, or attribute paths (`name.givenName`, `urn:…:department`).
             None => match value {
-                Value::Object(map) => map,
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        apply_path(&key, value, &mut changes)?;
+                    }
+                }
                 _ => return Err(ScimRefusal::InvalidPatch("value".into())),
             },
-            Some(path) => attributes_at(path, value)?,
-        };
-        read_attributes(&attributes, &mut changes)?;
+            Some(path) => apply_path(path, value, &mut changes)?,
+        }
     }
     Ok(changes)
 }
 
-/// `path` and `value` as the attributes they set: `name.givenName` → `{"name":{"givenName":…}}`,
-/// `emails[type eq "work"].value` → `{"emails":[{"value":…,"primary":true}]}`, `urn:…:User:department` →
-/// `{"urn:…:User":{"department":…}}`.
-fn attributes_at(path: &str, value: Value) -> Result<Map<String, Value>, ScimRefusal> {
-    let unsupported = || {
-        ScimRefusal::InvalidPatch(format!(
-            "path {:?}",
-            path.chars().take(200).collect::<String>()
-        ))
-    };
-    let mut map = Map::new();
-    if let Some(rest) = path
-        .strip_prefix(ENTERPRISE_SCHEMA)
-        .and_then(|r| r.strip_prefix(':'))
-    {
-        let mut extension = Map::new();
-        extension.insert(rest.to_string(), value);
-        map.insert(ENTERPRISE_SCHEMA.into(), Value::Object(extension));
-        return Ok(map);
-    }
-    let lower = path.to_ascii_lowercase();
-    if lower.starts_with("emails") {
-        // `emails`, `emails.value`, `emails[…].value`: Zoom has one address.
-        let address = match value {
-            Value::Array(_) if lower == "emails" => {
-                return Ok(Map::from_iter([("emails".into(), value)]));
+/// One attribute path and the value it is given, read into `changes`.
+fn apply_path(path: &str, value: Value, changes: &mut ScimChanges) -> Result<(), ScimRefusal> {
+    match parse_path(path)? {
+        Path::Attribute(attribute) => {
+            read_attributes(&Map::from_iter([(attribute, value)]), changes)
+        }
+        Path::Sub(attribute, sub) => read_attributes(
+            &Map::from_iter([(attribute, Value::Object(Map::from_iter([(sub, value)])))]),
+            changes,
+        ),
+        Path::Filtered(attribute, filter, sub) if attribute.eq_ignore_ascii_case("emails") => {
+            // Zoom keeps one address, the work (primary) one: only a path naming it changes it.
+            let names_work = match &filter {
+                (name, Value::String(kind)) => {
+                    name.eq_ignore_ascii_case("type") && kind.eq_ignore_ascii_case("work")
+                }
+                (name, Value::Bool(true)) => name.eq_ignore_ascii_case("primary"),
+                _ => false,
+            };
+            if !names_work
+                || !sub
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("value"))
+            {
+                return Err(ScimRefusal::InvalidPatch(format!("path {:?}", short(path))));
             }
-            Value::String(_) => value,
-            _ => return Err(ScimRefusal::InvalidValue("emails".into())),
-        };
-        if !(lower == "emails.value" || (lower.contains('[') && lower.ends_with("].value"))) {
-            return Err(unsupported());
+            let email = serde_json::json!([{ "value": value, "primary": true }]);
+            read_attributes(&Map::from_iter([("emails".into(), email)]), changes)
         }
-        map.insert(
-            "emails".into(),
-            serde_json::json!([{ "value": address, "primary": true }]),
-        );
-        return Ok(map);
+        Path::Filtered(attribute, filter, sub) => {
+            changes.upserts.push(Upsert {
+                attribute,
+                filter,
+                sub,
+                value,
+            });
+            Ok(())
+        }
     }
-    match path.split_once('.') {
-        None if !path.contains('[') => {
-            map.insert(path.to_string(), value);
-        }
-        Some((parent, child))
-            if parent.eq_ignore_ascii_case("name") && !child.contains(['.', '[']) =>
-        {
-            map.insert(
-                "name".into(),
-                Value::Object(Map::from_iter([(child.to_string(), value)])),
-            );
-        }
-        _ => return Err(unsupported()),
-    }
-    Ok(map)
 }
 
-/// Lays `changes.kept` over what a user keeps, within `MAX_KEPT_ATTRIBUTES`.
+/// An attribute path of RFC 7644 §3.10, as far as a user's attributes go.
+enum Path {
+    /// `active`, `urn:…:User` (a whole extension).
+    Attribute(String),
+    /// `name.givenName`, `urn:…:enterprise:2.0:User:department`.
+    Sub(String, String),
+    /// `phoneNumbers[type eq "work"].value`, `roles[primary eq true]`: items of a multi-valued attribute.
+    Filtered(String, (String, Value), Option<String>),
+}
+
+fn parse_path(path: &str) -> Result<Path, ScimRefusal> {
+    let unsupported = || ScimRefusal::InvalidPatch(format!("path {:?}", short(path)));
+    if path.len() > 300 {
+        return Err(unsupported());
+    }
+    // A schema URN: the attribute after its last `:` (versions such as `2.0` hold dots, not separators).
+    if path.to_ascii_lowercase().starts_with("urn:") {
+        return Ok(
+            match KNOWN_EXTENSIONS
+                .iter()
+                .find(|urn| path.eq_ignore_ascii_case(urn))
+            {
+                Some(urn) => Path::Attribute(urn.to_string()),
+                None => {
+                    let (urn, attribute) = path.rsplit_once(':').ok_or_else(unsupported)?;
+                    let sub = attribute.split('.').next().unwrap_or(attribute);
+                    if !plausible_attribute(sub) {
+                        return Err(unsupported());
+                    }
+                    Path::Sub(urn.to_string(), sub.to_string())
+                }
+            },
+        );
+    }
+    if let Some((attribute, rest)) = path.split_once('[') {
+        let (filter, after) = rest.split_once(']').ok_or_else(unsupported)?;
+        let sub = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix('.')
+                    .filter(|s| plausible_attribute(s))
+                    .ok_or_else(unsupported)?,
+            ),
+        };
+        let mut words = filter.trim().splitn(3, char::is_whitespace);
+        let (Some(name), Some(op), Some(value)) = (words.next(), words.next(), words.next()) else {
+            return Err(unsupported());
+        };
+        if !op.eq_ignore_ascii_case("eq")
+            || !plausible_attribute(attribute)
+            || !plausible_attribute(name)
+        {
+            return Err(unsupported());
+        }
+        let value = match value.trim() {
+            v if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("\"true\"") => {
+                Value::Bool(true)
+            }
+            v if v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("\"false\"") => {
+                Value::Bool(false)
+            }
+            v => Value::String(v.trim_matches('"').to_string()),
+        };
+        return Ok(Path::Filtered(
+            attribute.to_string(),
+            (name.to_string(), value),
+            sub.map(str::to_string),
+        ));
+    }
+    match path.split_once('.') {
+        None if plausible_attribute(path) => Ok(Path::Attribute(path.to_string())),
+        Some((parent, child)) if plausible_attribute(parent) && plausible_attribute(child) => {
+            Ok(Path::Sub(parent.to_string(), child.to_string()))
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+const KNOWN_EXTENSIONS: [&str; 3] = [
+    ENTERPRISE_SCHEMA,
+    ZOOM_USER_SCHEMA,
+    "urn:ietf:params:scim:schemas:extension:zoom:1.0:User",
+];
+
+/// A name cut short for an error message.
+fn short(name: &str) -> String {
+    name.chars().take(100).collect()
+}
+
+/// A PATCH on the items of a multi-valued attribute that match a filter: `sub` of each set (or, with no `sub`,
+/// each replaced), a new item added when none matches; a `null` value removes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upsert {
+    pub attribute: String,
+    pub filter: (String, Value),
+    pub sub: Option<String>,
+    pub value: Value,
+}
+
+impl Upsert {
+    fn matches(&self, item: &Value) -> bool {
+        let (name, wanted) = &self.filter;
+        let found = item
+            .as_object()
+            .and_then(|i| i.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v);
+        match (found, wanted) {
+            (Some(Value::String(a)), Value::String(b)) => a.eq_ignore_ascii_case(b),
+            (Some(a), b) => a == b,
+            (None, _) => false,
+        }
+    }
+
+    fn apply(&self, items: &mut Vec<Value>) {
+        match (&self.sub, &self.value) {
+            (None, Value::Null) => items.retain(|item| !self.matches(item)),
+            (Some(sub), value) => {
+                let mut any = false;
+                for item in items.iter_mut().filter(|item| self.matches(item)) {
+                    if let Some(item) = item.as_object_mut() {
+                        if value.is_null() {
+                            item.remove(sub);
+                        } else {
+                            item.insert(sub.clone(), value.clone());
+                        }
+                        any = true;
+                    }
+                }
+                if !any && !value.is_null() {
+                    let (name, wanted) = &self.filter;
+                    items.push(serde_json::json!({ name: wanted, sub: value }));
+                }
+            }
+            (None, value) => {
+                let position = items.iter().position(|item| self.matches(item));
+                match position {
+                    Some(at) => items[at] = value.clone(),
+                    None => items.push(value.clone()),
+                }
+            }
+        }
+    }
+}
+
+/// Lays `changes`' kept attributes and upserts over what a user keeps: extension objects merge key by key (a
+/// `null` removes a key), other attributes replace (a `null` removes them). The result is checked against Zoom's
+/// descriptions again and kept within `MAX_KEPT_ATTRIBUTES`.
 pub fn keep_attributes(
     kept: &mut Map<String, Value>,
-    changes: &Map<String, Value>,
+    changes: &ScimChanges,
 ) -> Result<(), ScimRefusal> {
-    for (name, value) in changes {
-        if value.is_null() {
-            kept.remove(name);
-        } else {
-            kept.insert(name.clone(), value.clone());
+    for (name, value) in &changes.kept {
+        match (kept.get_mut(name), value) {
+            (_, Value::Null) => {
+                kept.remove(name);
+            }
+            (Some(Value::Object(stored)), Value::Object(patch)) if name.starts_with("urn:") => {
+                for (key, value) in patch {
+                    if value.is_null() {
+                        stored.remove(key);
+                    } else {
+                        stored.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            _ => {
+                kept.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    for upsert in &changes.upserts {
+        let name = ATTRIBUTES
+            .keys()
+            .find(|known| known.eq_ignore_ascii_case(&upsert.attribute))
+            .cloned()
+            .unwrap_or_else(|| upsert.attribute.clone());
+        let mut items = match kept.remove(&name) {
+            Some(Value::Array(items)) => items,
+            Some(single @ Value::Object(_)) => vec![single],
+            _ => Vec::new(),
+        };
+        upsert.apply(&mut items);
+        if let Some(schema) = ATTRIBUTES.get(&name) {
+            check_open(schema, &Value::Array(items.clone()), &name)
+                .map_err(|_| ScimRefusal::InvalidValue(short(&name)))?;
+        }
+        if !items.is_empty() {
+            kept.insert(name, Value::Array(items));
         }
     }
     if Value::Object(kept.clone()).to_string().len() > MAX_KEPT_ATTRIBUTES {

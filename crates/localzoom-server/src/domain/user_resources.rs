@@ -9,8 +9,6 @@ use serde_json::Value;
 use super::error::DomainError;
 use super::schema::check;
 
-const USERS_SPEC: &str = include_str!("../../spec/zoom-users-api.endpoints.json");
-
 localzoom_api::wire_names! {
     /// A kind of user resource, by the name of its collection in Zoom's paths.
     ResourceKind {
@@ -44,7 +42,8 @@ impl ResourceKind {
 }
 
 static SCHEMAS: LazyLock<[Value; 3]> = LazyLock::new(|| {
-    let spec: Value = serde_json::from_str(USERS_SPEC).expect("the vendored Users spec is JSON");
+    let spec: Value =
+        serde_json::from_str(crate::spec::USERS).expect("the vendored Users spec is JSON");
     let ok = |path: &str| {
         spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
             .clone()

@@ -11,8 +11,6 @@ use super::error::DomainError;
 use super::schema::{check, conforms, known_to};
 use super::user::UserType;
 
-const USERS_SPEC: &str = include_str!("../../spec/zoom-users-api.endpoints.json");
-
 /// Most names one `custom_query_fields` may list, and the longest name: Zoom's setting names are short.
 pub const MAX_QUERY_FIELDS: usize = 64;
 const MAX_QUERY_FIELD_LEN: usize = 100;
@@ -63,7 +61,8 @@ struct Schemas {
 }
 
 static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
-    let spec: Value = serde_json::from_str(USERS_SPEC).expect("the vendored Users spec is JSON");
+    let spec: Value =
+        serde_json::from_str(crate::spec::USERS).expect("the vendored Users spec is JSON");
     let operation = &spec["paths"]["/users/{userId}/settings"];
     let get =
         &operation["get"]["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"];

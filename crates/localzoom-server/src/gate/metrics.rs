@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Routes that are not Zoom operations, by the name they are counted under.
-const OWN_ROUTES: [(&str, &str, &str); 10] = [
+const OWN_ROUTES: [(&str, &str, &str); 12] = [
     ("POST", "/oauth/token", "oauth_token"),
     ("GET", "/oauth/authorize", "oauth_authorize_page"),
     ("POST", "/oauth/authorize", "oauth_authorize"),
@@ -31,8 +31,18 @@ const OWN_ROUTES: [(&str, &str, &str); 10] = [
     ),
     (
         "POST",
-        "/_localzoom/v1/users/{userId}/{collection}",
-        "control_load",
+        "/_localzoom/v1/users/{userId}/collaboration_devices",
+        "control_load_devices",
+    ),
+    (
+        "POST",
+        "/_localzoom/v1/users/{userId}/meeting_summary_templates",
+        "control_load_summary_templates",
+    ),
+    (
+        "POST",
+        "/_localzoom/v1/users/{userId}/meeting_templates",
+        "control_load_meeting_templates",
     ),
 ];
 

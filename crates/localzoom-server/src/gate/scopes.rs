@@ -5,7 +5,6 @@
 
 pub use localzoom_api::operations::{OPERATIONS, Operation, OperationId};
 
-use crate::domain::error::DomainError;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::gate::Principal;
@@ -43,11 +42,9 @@ pub fn authorize(
     let whole_account = user_ref.is_none();
     if (account_level || whole_account) && principal.role == Role::Member && user_ref != Some("me")
     {
-        return Err(DomainError::NotAllowed(format!(
-            "Invalid access token. Does not contain permissions [{}].",
-            operation.permissions.join(", ")
-        ))
-        .into());
+        return Err(ApiError::MissingPermissions(
+            operation.permissions.join(", "),
+        ));
     }
     Ok(())
 }

@@ -43,6 +43,14 @@ impl AppState {
         self.clock.now_ms()
     }
 
+    /// Whether the bearer is a token the gate would let through now (nothing is spent).
+    pub fn is_valid(&self, bearer: &Bearer) -> bool {
+        let now = self.now();
+        self.db
+            .read(|store| gate::authenticate(store, bearer, now))
+            .is_ok()
+    }
+
     /// Authenticates the bearer, spends the call from the account's quota, checks its scopes for the operation
     /// on the named user (if any), and runs the read, all in one read transaction: a call over the limit costs
     /// the token lookup and nothing more.

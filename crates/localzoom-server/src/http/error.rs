@@ -104,6 +104,11 @@ impl ApiError {
                      before attempting to convert a user to a Basic user."
                 ),
             ),
+            MissingPermissions(permissions) => (
+                S::BAD_REQUEST,
+                200,
+                format!("Invalid access token. Does not contain permissions [{permissions}]."),
+            ),
             MissingScopes(scopes) => (
                 S::BAD_REQUEST,
                 4711,
@@ -334,6 +339,42 @@ impl ApiError {
     }
 }
 
+/// What a SCIM answer needs of a refusal besides its status and message (RFC 7644 §3.12): whether it is a
+/// denial (SCIM's 403) and its `scimType`. `http/scim.rs` reads it from the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimErrorKind {
+    pub forbidden: bool,
+    pub scim_type: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn scim_kind(&self) -> ScimErrorKind {
+        use ApiError::*;
+        let scim_type = match self {
+            Domain(DomainError::Scim(refusal)) => match refusal {
+                ScimRefusal::UnsupportedFilter(_) => Some("invalidFilter"),
+                ScimRefusal::EmailInUse(_) | ScimRefusal::EmailUsed(_) => Some("uniqueness"),
+                ScimRefusal::InvalidValue(_) | ScimRefusal::InvalidUserName => Some("invalidValue"),
+                ScimRefusal::InvalidPatch(_) => Some("invalidPath"),
+                ScimRefusal::NotJson | ScimRefusal::EmptyBody => Some("invalidSyntax"),
+                ScimRefusal::AdminEmail
+                | ScimRefusal::StatusProtected
+                | ScimRefusal::DeleteAdmin => Some("mutability"),
+                ScimRefusal::SsoNotEnabled
+                | ScimRefusal::UserInactive
+                | ScimRefusal::UserNotFound => None,
+            },
+            Domain(DomainError::Validation(_)) => Some("invalidValue"),
+            InvalidJson | JsonSentAsForm => Some("invalidSyntax"),
+            _ => None,
+        };
+        ScimErrorKind {
+            forbidden: matches!(self, MissingScopes(_) | MissingPermissions(_)),
+            scim_type,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _, _) = self.parts();
@@ -343,8 +384,17 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, axum::Json(self.body())).into_response();
+        response.extensions_mut().insert(self.scim_kind());
         let headers = response.headers_mut();
         match self {
+            // A body refused for its size is left unread: the connection cannot carry another request, and a
+            // client must not send one on it.
+            ApiError::PayloadTooLarge
+            | ApiError::Domain(DomainError::File(
+                FileRefusal::PictureTooLarge | FileRefusal::BackgroundTooLarge,
+            )) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             ApiError::InvalidToken | ApiError::ExpiredToken => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,

@@ -4,14 +4,16 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, get, on, post};
 use localzoom_api::operations::{Api, Method, OPERATIONS, Operation, OperationId};
 
+use crate::domain::user_resources::ResourceKind;
 use crate::error::ApiError;
+use crate::gate::Bearer;
 use crate::gate::metrics::AuthFailure;
 use crate::gate::rate_limit;
 use crate::gate::state::AppState;
@@ -100,24 +102,30 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
     }
 }
 
-/// The operation's route, its documented query parameters checked first (`openapi::check_query`). A request
-/// without credentials goes on as it is, so the gate answers it (401) whatever its query says.
-fn checked(op: &'static Operation) -> MethodRouter<AppState> {
-    handler(op).layer(middleware::from_fn(
-        move |request: Request, next: Next| async move {
-            let credentials = request
-                .headers()
-                .contains_key(axum::http::header::AUTHORIZATION);
+/// The operation's route, its documented query parameters checked first (`openapi::check_query`). The gate still
+/// answers first: a query that breaks Zoom's schema is refused only to a caller with a valid token (one check of
+/// the token, on that path only); any other request goes on, for the handler's gate to answer.
+fn checked(op: &'static Operation, state: AppState) -> MethodRouter<AppState> {
+    handler(op).layer(middleware::from_fn(move |request: Request, next: Next| {
+        let state = state.clone();
+        async move {
             // A query that cannot be read at all is the handler's `Query` extractor's to refuse.
             let pairs = input::parse_form(request.uri().query().unwrap_or("").as_bytes());
-            match pairs.map(|pairs| openapi::check_query(op, &pairs)) {
-                Some(Err(refusal)) if credentials => {
-                    axum::response::IntoResponse::into_response(ApiError::from(refusal))
-                }
-                _ => next.run(request).await,
+            let Some(Err(refusal)) = pairs.map(|pairs| openapi::check_query(op, &pairs)) else {
+                return next.run(request).await;
+            };
+            let (mut parts, body) = request.into_parts();
+            let known = match Bearer::from_request_parts(&mut parts, &state).await {
+                Ok(bearer) => state.is_valid(&bearer),
+                Err(_) => false,
+            };
+            if known {
+                axum::response::IntoResponse::into_response(ApiError::from(refusal))
+            } else {
+                next.run(Request::from_parts(parts, body)).await
             }
-        },
-    ))
+        }
+    }))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -125,19 +133,36 @@ pub fn router(state: AppState) -> Router {
     let v2 = OPERATIONS
         .iter()
         .filter(|op| op.api == Api::V2)
-        .fold(Router::new(), |v2, op| v2.route(op.path, checked(op)));
+        .fold(Router::new(), |v2, op| {
+            v2.route(op.path, checked(op, state.clone()))
+        });
     // SCIM's paths start at the root; its answers are SCIM's (`scim`).
     let scim2 = OPERATIONS
         .iter()
         .filter(|op| op.api == Api::Scim2)
-        .fold(Router::new(), |scim2, op| scim2.route(op.path, checked(op)))
+        .fold(Router::new(), |scim2, op| {
+            scim2.route(op.path, checked(op, state.clone()))
+        })
+        // Paths under /scim2 that are not served (Groups, discovery) are SCIM's "not found" too.
+        .route("/scim2/{*rest}", axum::routing::any(unknown_endpoint))
         .layer(middleware::from_fn(scim::as_scim));
     let control = Router::new()
         .route(
             "/users/{userId}/sessions",
             get(control::sessions).post(control::sign_in),
         )
-        .route("/users/{userId}/{collection}", post(user_resources::load));
+        .route(
+            "/users/{userId}/collaboration_devices",
+            user_resources::loader(ResourceKind::CollaborationDevice),
+        )
+        .route(
+            "/users/{userId}/meeting_summary_templates",
+            user_resources::loader(ResourceKind::MeetingSummaryTemplate),
+        )
+        .route(
+            "/users/{userId}/meeting_templates",
+            user_resources::loader(ResourceKind::MeetingTemplate),
+        );
     Router::new()
         .nest("/v2", v2)
         .merge(scim2)

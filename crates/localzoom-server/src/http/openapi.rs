@@ -35,8 +35,8 @@ fn query_parameters() -> &'static [Vec<(String, Value)>] {
 /// Checks the query parameters the operation documents against their schemas (types, enums, bounds); the first
 /// that breaks its schema is named. Values arrive as text: `true`/`false` for booleans, digits for numbers, and
 /// enumerations may list several values separated by commas (`include_fields=custom_attributes,host_key`). An empty
-/// text parameter counts as absent (an empty number or boolean is no value), and undocumented parameters are
-/// ignored, as Zoom ignores them.
+/// free-text parameter counts as absent (an empty enum value, number or boolean is refused), and undocumented
+/// parameters are ignored, as Zoom ignores them.
 pub fn check_query(op: &Operation, query: &[(String, String)]) -> Result<(), DomainError> {
     let Some(documented) = query_parameters().get(op.id as usize) else {
         return Ok(());
@@ -45,7 +45,8 @@ pub fn check_query(op: &Operation, query: &[(String, String)]) -> Result<(), Dom
         let Some((_, schema)) = documented.iter().find(|(documented, _)| documented == name) else {
             continue;
         };
-        if text.is_empty() && schema["type"] == "string" {
+        // An empty free-text parameter is no value; an empty enum value, number or boolean is a wrong one.
+        if text.is_empty() && schema["type"] == "string" && schema.get("enum").is_none() {
             continue;
         }
         let typed = |text: &str| -> Option<Value> {

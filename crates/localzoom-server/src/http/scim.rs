@@ -16,6 +16,7 @@ use crate::domain::scim::{ERROR_SCHEMA, ScimRefusal};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::gate::{Bearer, Principal, scopes::OperationId};
+use crate::http::error::ScimErrorKind;
 use crate::service::scim;
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -24,7 +25,8 @@ const SCIM_JSON: &str = "application/scim+json";
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
 
 /// Rewrites every answer of the SCIM routes: the SCIM media type, and errors as RFC 7644 error objects (Zoom's
-/// message as `detail`); a refused permission or scope is SCIM's 403.
+/// message as `detail`, a field Zoom's validation names said in it). A refused scope or permission is SCIM's 403;
+/// `scimType` comes from the refusal itself (`ScimErrorKind`, set by `http/error.rs`).
 pub async fn as_scim(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let (mut parts, body) = response.into_parts();
@@ -45,7 +47,6 @@ pub async fn as_scim(request: Request, next: Next) -> Response {
         .await
         .unwrap_or_default();
     let zoom: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    // Zoom's "Validation Failed." names its field; SCIM's detail says which.
     let message = match zoom["errors"][0]["field"].as_str() {
         Some(field) => format!("The value of \"{field}\" is invalid."),
         None => zoom["message"]
@@ -53,27 +54,16 @@ pub async fn as_scim(request: Request, next: Next) -> Response {
             .unwrap_or("The request failed.")
             .to_string(),
     };
-    let denied = matches!(zoom["code"].as_u64(), Some(200 | 4711));
-    if denied {
+    let kind = parts.extensions.get::<ScimErrorKind>().copied();
+    if kind.is_some_and(|k| k.forbidden) {
         parts.status = StatusCode::FORBIDDEN;
     }
-    let status = parts.status.as_u16();
     let mut error = json!({
         "schemas": [ERROR_SCHEMA],
-        "status": status.to_string(),
+        "status": parts.status.as_u16().to_string(),
         "detail": message,
     });
-    let scim_type = match parts.status {
-        StatusCode::CONFLICT => Some("uniqueness"),
-        _ if message.contains("filter") => Some("invalidFilter"),
-        _ if message.contains("PATCH") => Some("invalidPath"),
-        _ if message.starts_with("The value of") || message.contains("userName") => {
-            Some("invalidValue")
-        }
-        _ if message.contains("JSON") => Some("invalidSyntax"),
-        _ => None,
-    };
-    if let Some(scim_type) = scim_type {
+    if let Some(scim_type) = kind.and_then(|k| k.scim_type) {
         error["scimType"] = scim_type.into();
     }
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::{MethodRouter, post};
 use serde_json::{Value, json};
 
 use super::control::Admin;
@@ -110,20 +111,20 @@ pub async fn meeting_template(
     )?))
 }
 
-/// `POST /_localzoom/v1/users/{userId}/{collection}` with one resource in Zoom's shape (its id optional):
-/// `collaboration_devices`, `meeting_summary_templates` or `meeting_templates`. `userId` is an id or e-mail of
-/// any account.
-pub async fn load(
-    State(state): State<AppState>,
-    _admin: Admin,
-    PathParams((user_ref, collection)): PathParams<(String, String)>,
-    body: Fields,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let kind = ResourceKind::parse(&collection).ok_or(ApiError::UnknownEndpoint)?;
-    let body = body.into_value();
-    let loaded = state
-        .db
-        .write(move |store| user_resources::load(store, &user_ref, kind, body))
-        .await?;
-    Ok((StatusCode::CREATED, Json(loaded)))
+/// `POST /_localzoom/v1/users/{userId}/{collaboration_devices|meeting_summary_templates|meeting_templates}`: the
+/// control API's load of one resource in Zoom's shape (its id optional), for a user (id or e-mail) of any account.
+pub fn loader(kind: ResourceKind) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              _admin: Admin,
+              PathParams(user_ref): PathParams<String>,
+              body: Fields| async move {
+            let body = body.into_value();
+            let loaded = state
+                .db
+                .write(move |store| user_resources::load(store, &user_ref, kind, body))
+                .await?;
+            Ok::<_, ApiError>((StatusCode::CREATED, Json(loaded)))
+        },
+    )
 }

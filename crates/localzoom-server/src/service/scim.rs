@@ -272,17 +272,17 @@ fn apply(
         store.update_user(&user)?;
     }
     let mut profile = Map::new();
-    if let Some(title) = changes.title {
+    if let Some(title) = changes.title.clone() {
         profile.insert("job_title".into(), title.into());
     }
-    if !changes.kept.is_empty() {
+    if !changes.kept.is_empty() || !changes.upserts.is_empty() {
         let mut kept = user
             .profile
             .get(KEPT)
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        scim::keep_attributes(&mut kept, &changes.kept).map_err(DomainError::from)?;
+        scim::keep_attributes(&mut kept, &changes).map_err(DomainError::from)?;
         profile.insert(KEPT.into(), Value::Object(kept));
     }
     users::update(

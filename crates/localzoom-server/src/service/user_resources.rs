@@ -47,11 +47,8 @@ pub fn load(store: &Store, user_ref: &str, kind: ResourceKind, body: Value) -> A
         .find_user(user_ref)?
         .ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()))?;
     let (id, resource) = user_resources::prepare(kind, body, crypto::new_id())?;
-    let existing = store.user_resources(&user.id, kind)?;
-    let replaces = existing
-        .iter()
-        .any(|r| r.get(kind.id_field()).and_then(Value::as_str) == Some(id.as_str()));
-    if !replaces && existing.len() >= MAX_PER_USER {
+    let replaces = store.user_resource(&user.id, kind, &id)?.is_some();
+    if !replaces && store.user_resource_count(&user.id, kind)? >= MAX_PER_USER as u64 {
         return Err(DomainError::Invalid(format!(
             "A user holds at most {MAX_PER_USER} {} here.",
             kind.as_str()

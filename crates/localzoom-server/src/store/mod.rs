@@ -53,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0009_user_resources.sqlite.sql"),
         postgres: include_str!("migrations/0009_user_resources.postgres.sql"),
     },
+    Migration::Both(include_str!("migrations/0010_users_account_seq.sql")),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is

@@ -1309,6 +1309,14 @@ impl<'c> Store<'c> {
         )
     }
 
+    /// How many resources of `kind` the user has.
+    pub fn user_resource_count(&self, user_id: &str, kind: ResourceKind) -> StoreResult<u64> {
+        self.count(
+            "SELECT COUNT(*) AS n FROM user_resources WHERE user_id = $1 AND kind = $2",
+            params![user_id, kind.as_str()],
+        )
+    }
+
     /// Keeps a resource, replacing one of the same id.
     pub fn put_user_resource(
         &self,

@@ -92,6 +92,11 @@ async fn every_entry_of_the_table_is_routed_and_no_other_zoom_operation_is() {
             if OPERATIONS.iter().any(|op| op.name == id) {
                 continue;
             }
+            // Every `/users` operation of Zoom's Users spec and every SCIM `/Users` one is served.
+            assert!(
+                !template.starts_with("/users") && !template.starts_with("/scim2/Users"),
+                "{id} ({method_name} {template}) is not served"
+            );
             let path = filled(template, "someone");
             // `GET /users/summary` is `GET /users/{userId}` of a user named "summary", to a router as to Zoom's.
             if served(method_name, &path) {
@@ -108,7 +113,18 @@ async fn every_entry_of_the_table_is_routed_and_no_other_zoom_operation_is() {
                 "{id} ({method_name} {template}) answered {}",
                 reply.status
             );
-            assert_eq!(reply.body["code"], 2300, "{id}");
+            match api {
+                Api::V2 => assert_eq!(reply.body["code"], 2300, "{id}"),
+                // Under /scim2, SCIM's own "not found".
+                Api::Scim2 => assert_eq!(
+                    (&reply.body["status"], &reply.body["detail"]),
+                    (
+                        &serde_json::json!("404"),
+                        &serde_json::json!("This API endpoint is not recognized.")
+                    ),
+                    "{id}"
+                ),
+            }
             unserved += 1;
         }
     }

@@ -31,6 +31,7 @@ async fn malformed_bodies_get_zoom_errors() {
     let huge = json!({ "action": "deactivate", "padding": "x".repeat(100_000) });
     let reply = app.call(Method::PUT, &path, Some(huge)).await;
     reply.assert_error(413, 300, "Request body is too large.");
+    assert_eq!(reply.headers["connection"], "close");
     // None of that changed the user.
     assert_eq!(
         app.get(&format!("/users/{id}")).await.body["status"],
@@ -390,6 +391,12 @@ async fn query_parameters_follow_zoom_schemas() {
         ),
         (Method::GET, "/users?page_size=two".to_string(), "page_size"),
         (
+            Method::GET,
+            "/users?include_fields=".to_string(),
+            "include_fields",
+        ),
+        (Method::GET, "/users?status=".to_string(), "status"),
+        (
             Method::DELETE,
             format!("/users/{id}?transfer_meeting=yes"),
             "transfer_meeting",
@@ -406,7 +413,7 @@ async fn query_parameters_follow_zoom_schemas() {
     app.get(&format!("/users/{id}")).await.assert_status(200);
     for path in [
         "/users?include_fields=host_key,custom_attributes",
-        "/users?status=&page_size=5",
+        "/users?next_page_token=&page_size=5",
         "/users?not_a_parameter=anything",
     ] {
         app.get(path).await.assert_status(200);

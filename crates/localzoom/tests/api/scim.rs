@@ -490,7 +490,7 @@ async fn attributes_zoom_describes_take_zoom_shapes() {
             json!({ "phoneNumbers": [{ "type": "pager", "value": "1" }] }),
             "phoneNumbers",
         ),
-        (json!({ "roles": { "value": "admin" } }), "roles"),
+        (json!({ "roles": [{ "value": ["admin"] }] }), "roles"),
         (json!({ "groups": [{ "value": 7 }] }), "groups"),
         (json!({ "\u{9a}bad name": true }), "\u{9a}bad name"),
     ] {
@@ -509,4 +509,71 @@ async fn attributes_zoom_describes_take_zoom_shapes() {
         reply.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
         "boss@example.com"
     );
+}
+
+#[backend_test]
+async fn patches_as_identity_providers_send_them() {
+    let app = TestApp::spawn().await;
+    let mut user = new_user("idp@example.com");
+    user["externalId"] = json!("okta-00u1");
+    user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+        json!({ "department": "R&D", "costCenter": "CC-7", "manager": "boss@example.com" });
+    let created = scim(&app, Method::POST, "", Some(user)).await;
+    created.assert_status(201);
+    assert_eq!(created.body["externalId"], "okta-00u1");
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        // One enterprise attribute: the others stay.
+        { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "42" },
+        // An item of a multi-valued attribute, by filter: added, then changed.
+        { "op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555 0111" },
+        { "op": "Replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 555 0222" },
+        // Attribute paths as the keys of a value without a path.
+        { "op": "Replace", "value": { "name.givenName": "Ida",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops" } },
+    ]});
+    let reply = scim(&app, Method::PATCH, &format!("/{id}"), Some(patch)).await;
+    reply.assert_status(200);
+    let enterprise = &reply.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+    assert_eq!(
+        enterprise,
+        &json!({ "department": "Ops", "costCenter": "CC-7", "manager": "boss@example.com", "employeeNumber": "42" })
+    );
+    assert_eq!(
+        reply.body["phoneNumbers"],
+        json!([{ "type": "work", "value": "+1 555 0222" }, { "type": "mobile", "value": "+1 555 0111" }])
+    );
+    assert_eq!(reply.body["name"]["givenName"], "Ida");
+    let zoom = app.get(&format!("/users/{id}")).await.body;
+    assert_eq!(
+        (&zoom["first_name"], &zoom["dept"]),
+        (&json!("Ida"), &json!("Ops"))
+    );
+    // Only the work address is Zoom's sign-in address.
+    let home = json!({ "Operations": [{ "op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@example.com" }] });
+    let refused = scim(&app, Method::PATCH, &format!("/{id}"), Some(home)).await;
+    assert_eq!(
+        (refused.status.as_u16(), &refused.body["scimType"]),
+        (400, &json!("invalidPath"))
+    );
+    let work = json!({ "Operations": [{ "op": "replace", "path": "emails[type eq \"work\"].value", "value": "ida@example.com" }] });
+    assert_eq!(
+        scim(&app, Method::PATCH, &format!("/{id}"), Some(work))
+            .await
+            .body["userName"],
+        "ida@example.com"
+    );
+    // What a read answers, a PUT takes back unchanged (roles and groups included).
+    let mut read = scim(&app, Method::GET, &format!("/{id}"), None).await.body;
+    read["roles"] = json!({ "value": "member", "primary": true });
+    let put = scim(&app, Method::PUT, &format!("/{id}"), Some(read.clone())).await;
+    put.assert_status(200);
+    assert_eq!(put.body["roles"], read["roles"]);
+    // SCIM's paths Zoom does not serve answer in SCIM's shape.
+    let groups = scim(&app, Method::GET, "/../Groups", None).await;
+    assert_eq!(groups.status, 404);
+    let groups = app
+        .call_with(&app.token, Method::GET, "/scim2/Groups", None)
+        .await;
+    assert_scim_error(&groups, 404, "This API endpoint is not recognized.");
 }
