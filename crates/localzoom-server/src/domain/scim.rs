@@ -311,10 +311,13 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
                     };
                     if !value.is_null() {
                         check_open(schema, &value, known).map_err(|_| invalid())?;
+                        if !names_plausible(&value, 0) {
+                            return Err(invalid());
+                        }
                     }
                     changes.kept.insert(known.clone(), value);
                 }
-                None if plausible_attribute(name) => {
+                None if plausible_attribute(name) && names_plausible(value, 0) => {
                     changes.kept.insert(name.to_string(), value.clone());
                 }
                 None => return Err(invalid()),
@@ -322,6 +325,21 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
         }
     }
     Ok(())
+}
+
+/// Whether every name inside `value` (sub-attributes of complex values, at any depth) is an attribute name; the
+/// depth is bounded as the body is.
+fn names_plausible(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Object(map) => {
+            depth < 8
+                && map
+                    .iter()
+                    .all(|(k, v)| plausible_attribute(k) && names_plausible(v, depth + 1))
+        }
+        Value::Array(items) => depth < 8 && items.iter().all(|v| names_plausible(v, depth + 1)),
+        _ => true,
+    }
 }
 
 /// A SCIM attribute name (RFC 7643 §2.1: a letter, then letters, digits, `_` or `-`), or a schema URN.

@@ -218,6 +218,23 @@ fn amend(op: &Operation, responses: &mut Map<String, Value>) {
     {
         schema.insert("anyOf".into(), variants);
     }
+    // Zoom's read of one SCIM user types `roles` and `groups` as one object, where its list, create, replace and
+    // patch answers (and RFC 7643) have lists: localzoom answers lists (fidelity row 111).
+    if op.id == OperationId::ScimUser
+        && let Some(properties) = responses
+            .get_mut("200")
+            .and_then(|ok| ok.pointer_mut("/content/application~1json/schema/properties"))
+            .and_then(Value::as_object_mut)
+    {
+        for multi_valued in ["roles", "groups"] {
+            if let Some(single) = properties.remove(multi_valued) {
+                properties.insert(
+                    multi_valued.into(),
+                    json!({ "type": "array", "items": single }),
+                );
+            }
+        }
+    }
     if op.api == Api::Scim2 {
         for response in responses.values_mut() {
             if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)

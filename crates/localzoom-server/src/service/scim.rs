@@ -51,18 +51,6 @@ pub fn resource(user: &UserRecord) -> Value {
     if let Some(Value::Object(kept)) = user.profile.get(KEPT) {
         resource.extend(kept.clone());
     }
-    // A Zoom user has one role and one primary group: Zoom's reads answer each as one object (the primary, or
-    // the first, of those sent).
-    for single in ["roles", "groups"] {
-        if let Some(Value::Array(items)) = resource.remove(single)
-            && let Some(chosen) = items
-                .iter()
-                .find(|i| i["primary"] == true)
-                .or(items.first())
-        {
-            resource.insert(single.into(), chosen.clone());
-        }
-    }
     let mut enterprise = resource
         .remove(ENTERPRISE_SCHEMA)
         .and_then(|e| e.as_object().cloned())

@@ -472,17 +472,26 @@ async fn attributes_zoom_describes_take_zoom_shapes() {
         json!([{ "value": "member", "display": "Member" }, { "value": "admin", "primary": true }]);
     user["groups"] = json!([{ "value": "g1", "display": "Sales" }]);
     user["nickName"] = json!("Ada");
+    user["urn:ietf:params:scim:schemas:extension:zoom:1.0:User"] = json!({ "pronouns": "she/her" });
     let created = scim(&app, Method::POST, "", Some(user)).await;
     created.assert_status(201);
-    // One role and one group, as Zoom's reads answer them: the primary, or the first.
+    // Lists, as RFC 7643 and Zoom's create, replace and patch answers have them; a later read the same.
     assert_eq!(
         created.body["roles"],
-        json!({ "value": "admin", "primary": true })
+        json!([{ "value": "member", "display": "Member" }, { "value": "admin", "primary": true }])
     );
     assert_eq!(
         created.body["groups"],
-        json!({ "value": "g1", "display": "Sales" })
+        json!([{ "value": "g1", "display": "Sales" }])
     );
+    let read = scim(
+        &app,
+        Method::GET,
+        &format!("/{}", created.body["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(read.body["roles"], created.body["roles"]);
     assert_eq!(created.body["nickName"], "Ada");
     let id = created.body["id"].as_str().unwrap().to_string();
     for (body, attribute) in [
@@ -493,6 +502,10 @@ async fn attributes_zoom_describes_take_zoom_shapes() {
         (json!({ "roles": [{ "value": ["admin"] }] }), "roles"),
         (json!({ "groups": [{ "value": 7 }] }), "groups"),
         (json!({ "\u{9a}bad name": true }), "\u{9a}bad name"),
+        (
+            json!({ "urn:ietf:params:scim:schemas:extension:zoom:1.0:User": { "": false } }),
+            "urn:ietf:params:scim:schemas:extension:zoom:1.0:User",
+        ),
     ] {
         let reply = scim(&app, Method::PUT, &format!("/{id}"), Some(body.clone())).await;
         assert_scim_error(
@@ -568,7 +581,8 @@ async fn patches_as_identity_providers_send_them() {
     read["roles"] = json!({ "value": "member", "primary": true });
     let put = scim(&app, Method::PUT, &format!("/{id}"), Some(read.clone())).await;
     put.assert_status(200);
-    assert_eq!(put.body["roles"], read["roles"]);
+    // One role sent as an object is a list of one.
+    assert_eq!(put.body["roles"], json!([read["roles"]]));
     // SCIM's paths Zoom does not serve answer in SCIM's shape.
     let groups = scim(&app, Method::GET, "/../Groups", None).await;
     assert_eq!(groups.status, 404);
