@@ -52,6 +52,8 @@ pub enum ScimRefusal {
     /// Activating or deactivating an admin or a Zoom Room.
     StatusProtected,
     DeleteAdmin,
+    /// A Zoom Room's user made Basic.
+    ZoomRoomToFree,
     UserNotFound,
     /// An attribute of the wrong type or out of bounds.
     InvalidValue(String),

@@ -253,6 +253,9 @@ impl ApiError {
                         "Cannot activate or deactivate Zoom Room and Admin users.".into(),
                     ),
                     ScimRefusal::DeleteAdmin => (S::BAD_REQUEST, "Cannot delete Admin user.".into()),
+                    ScimRefusal::ZoomRoomToFree => {
+                        (S::BAD_REQUEST, "Cannot update Zoom Room user to free".into())
+                    }
                     ScimRefusal::UserNotFound => (S::NOT_FOUND, "User does not exist.".into()),
                     ScimRefusal::InvalidValue(attribute) => {
                         (S::BAD_REQUEST, format!("The value of \"{attribute}\" is invalid."))
@@ -359,7 +362,8 @@ impl ApiError {
                 ScimRefusal::NotJson | ScimRefusal::EmptyBody => Some("invalidSyntax"),
                 ScimRefusal::AdminEmail
                 | ScimRefusal::StatusProtected
-                | ScimRefusal::DeleteAdmin => Some("mutability"),
+                | ScimRefusal::DeleteAdmin
+                | ScimRefusal::ZoomRoomToFree => Some("mutability"),
                 ScimRefusal::SsoNotEnabled
                 | ScimRefusal::UserInactive
                 | ScimRefusal::UserNotFound => None,

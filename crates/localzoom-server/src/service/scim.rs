@@ -247,6 +247,9 @@ fn apply(
     if user.status != Status::Active && changes.changes_more_than_status() {
         return Err(DomainError::from(ScimRefusal::UserInactive).into());
     }
+    if user.is_zoom_room && changes.user_type == Some(UserType::Basic) {
+        return Err(DomainError::from(ScimRefusal::ZoomRoomToFree).into());
+    }
     if let Some(email) = changes.user_name.as_deref()
         && !email.eq_ignore_ascii_case(&user.email)
     {

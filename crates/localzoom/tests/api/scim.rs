@@ -375,6 +375,20 @@ async fn delete_removes_the_user_but_not_an_admin() {
         400,
         "Cannot delete Admin user.",
     );
+    // A Zoom Room's user stays paid.
+    let room = create(&app, "room@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.edit_user("room@example.com", |u| {
+        u.is_zoom_room = true;
+        u.user_type = localzoom_server::domain::user::UserType::Licensed;
+    })
+    .await;
+    let free = json!({ "userType": "Basic" });
+    let reply = scim(&app, Method::PUT, &format!("/{room}"), Some(free)).await;
+    assert_scim_error(&reply, 400, "Cannot update Zoom Room user to free");
+    assert_eq!(app.get(&format!("/users/{room}")).await.body["type"], 2);
 }
 
 #[backend_test]
