@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub forget_password_history: bool,
     /// How long a client may take to send a request's headers or body, or keep a connection idle.
     pub read_timeout: std::time::Duration,
+    /// The URL clients reach this server by (`https://zoom.example.test`), for the URLs it hands out (`pic_url`,
+    /// SCIM's `meta.location`); without it, the scheme and `Host` of each request.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -68,6 +71,7 @@ impl ServerConfig {
             history_key: None,
             history_key_file: None,
             forget_password_history: false,
+            public_url: None,
             read_timeout: crate::http::listener::DEFAULT_READ_TIMEOUT,
         }
     }
@@ -109,6 +113,17 @@ impl Started {
 pub const MIN_ADMIN_KEY_LEN: usize = 12;
 
 pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
+    if let Some(url) = config.public_url.as_deref().map(str::trim) {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or("");
+        anyhow::ensure!(
+            !rest.is_empty() && !rest.contains(['?', '#']) && !url.chars().any(char::is_whitespace),
+            "--public-url (LOCALZOOM_PUBLIC_URL) must be an http:// or https:// URL without query or fragment, \
+             such as https://zoom.example.test; got {url:?}"
+        );
+    }
     // Trimmed once, here: the key compared is the key checked.
     let admin_key = config.admin_key.as_deref().map(str::trim);
     if let Some(key) = admin_key
@@ -163,6 +178,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         clock: config.clock,
         hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
         admin_key: admin_key.map(Arc::from),
+        public_url: config
+            .public_url
+            .as_deref()
+            .map(|url| Arc::from(url.trim().trim_end_matches('/'))),
         client_failures: Arc::default(),
         sign_in_failures_per_user: Arc::default(),
         sign_in_failures_per_app: Arc::new(FailureWindows::with_limit(

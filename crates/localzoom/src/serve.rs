@@ -36,6 +36,10 @@ pub(crate) struct ServeArgs {
     /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
     #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
     pub(crate) admin_key: Option<String>,
+    /// The URL clients reach this server by (behind a proxy: `https://zoom.example.test`), used in the URLs it
+    /// hands out (`pic_url`, SCIM `meta.location`) [default: each request's scheme and Host].
+    #[arg(long, env = "LOCALZOOM_PUBLIC_URL", value_name = "URL")]
+    pub(crate) public_url: Option<String>,
     /// The most client connections served at once; more wait in the listen backlog.
     #[arg(long, env = "LOCALZOOM_MAX_CONNECTIONS", default_value_t = localzoom_server::http::listener::DEFAULT_MAX_CONNECTIONS)]
     pub(crate) max_connections: usize,
@@ -106,6 +110,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         RedisFailure::Closed => Failure::Closed,
     };
     config.admin_key = args.admin_key;
+    config.public_url = args.public_url;
     config.max_connections = args.max_connections;
     config.history_key_file = Some(match args.history_key_file {
         Some(path) => path,

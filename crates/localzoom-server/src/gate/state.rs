@@ -25,6 +25,8 @@ pub struct AppState {
     pub hashing: PasswordHashing,
     /// The control API's key; without one the control API does not exist.
     pub admin_key: Option<Arc<str>>,
+    /// The URL clients reach this server by, for the URLs it hands out; `None`: each request's own.
+    pub public_url: Option<Arc<str>>,
     pub client_failures: Arc<FailureWindows>,
     /// Failed sign-ins on the authorization page, per user e-mail.
     pub sign_in_failures_per_user: Arc<FailureWindows>,

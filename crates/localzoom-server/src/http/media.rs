@@ -152,8 +152,8 @@ pub async fn serve_picture(
 }
 
 /// Makes a `pic_url` served here absolute.
-pub fn absolute_pic_url(pic_url: &mut String, headers: &HeaderMap) {
+pub fn absolute_pic_url(state: &AppState, pic_url: &mut String, headers: &HeaderMap) {
     if pic_url.starts_with('/') {
-        *pic_url = super::absolute_url(pic_url, headers);
+        *pic_url = super::absolute_url(state, pic_url, headers);
     }
 }

@@ -228,8 +228,12 @@ async fn openapi_document() -> axum::response::Response {
         .into_response()
 }
 
-/// `path` on this server as the client reached it: the `Host` it named, and `https` behind a proxy that says so.
-pub fn absolute_url(path: &str, headers: &axum::http::HeaderMap) -> String {
+/// `path` on this server as clients reach it: under `--public-url` when one is set, otherwise under the `Host` the
+/// request named (and `https` behind a proxy that says so).
+pub fn absolute_url(state: &AppState, path: &str, headers: &axum::http::HeaderMap) -> String {
+    if let Some(base) = &state.public_url {
+        return format!("{base}{path}");
+    }
     let Some(host) = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -71,11 +71,11 @@ pub async fn as_scim(request: Request, next: Next) -> Response {
 }
 
 /// The absolute URL of a resource the service names relative to the server.
-fn locate(resource: &mut Value, headers: &HeaderMap) {
+fn locate(state: &AppState, resource: &mut Value, headers: &HeaderMap) {
     if let Some(location) = resource.pointer_mut("/meta/location")
         && let Some(path) = location.as_str()
     {
-        *location = super::absolute_url(path, headers).into();
+        *location = super::absolute_url(state, path, headers).into();
     }
 }
 
@@ -125,7 +125,9 @@ pub async fn list(
         },
     )?;
     if let Some(resources) = list["Resources"].as_array_mut() {
-        resources.iter_mut().for_each(|r| locate(r, &headers));
+        resources
+            .iter_mut()
+            .for_each(|r| locate(&state, r, &headers));
     }
     Ok(Json(list))
 }
@@ -141,7 +143,7 @@ pub async fn get(
         (OperationId::ScimUser.operation(), None),
         |store, principal, _| scim::get(store, principal, &user_id),
     )?;
-    locate(&mut user, &headers);
+    locate(&state, &mut user, &headers);
     Ok(Json(user))
 }
 
@@ -159,7 +161,7 @@ pub async fn create(
             scim::create(store, principal, &body, now)
         })
         .await?;
-    locate(&mut user, &headers);
+    locate(&state, &mut user, &headers);
     let location = user["meta"]["location"]
         .as_str()
         .unwrap_or_default()
@@ -191,7 +193,7 @@ async fn change(
             }
         })
         .await?;
-    locate(&mut user, &headers);
+    locate(&state, &mut user, &headers);
     Ok(Json(user))
 }
 

@@ -241,7 +241,7 @@ pub async fn get(
             users::get(store, principal, &user_id, now)
         },
     )?;
-    super::media::absolute_pic_url(&mut user.pic_url, &headers);
+    super::media::absolute_pic_url(&state, &mut user.pic_url, &headers);
     Ok(Json(user))
 }
 

@@ -315,3 +315,43 @@ async fn an_upload_declared_too_large_is_refused_before_it_is_read() {
         json!("")
     );
 }
+
+/// Behind a proxy, `--public-url` is what the URLs handed out start with.
+#[tokio::test]
+async fn handed_out_urls_follow_the_public_url() {
+    let app = TestApp::spawn_tuned(|config| {
+        config.public_url = Some("https://zoom.example.test/".into());
+    })
+    .await;
+    let id = app.member("proxied@example.com").await;
+    upload(
+        &app,
+        &format!("/users/{id}/picture"),
+        file("pic_file", "me.png", PNG),
+    )
+    .await
+    .assert_status(201);
+    let pic_url = app.get(&format!("/users/{id}")).await.body["pic_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        pic_url.starts_with(&format!("https://zoom.example.test/p/{id}/")),
+        "{pic_url}"
+    );
+    let scim = app
+        .call_with(&app.token, Method::GET, &format!("/scim2/Users/{id}"), None)
+        .await;
+    assert_eq!(
+        scim.body["meta"]["location"],
+        format!("https://zoom.example.test/scim2/Users/{id}")
+    );
+    // A URL that is not one is refused at start.
+    let mut config = localzoom_server::ServerConfig::new("127.0.0.1:0", "sqlite::memory:");
+    config.public_url = Some("zoom.example.test".into());
+    let refused = localzoom_server::server::start(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(refused.to_string().contains("--public-url"), "{refused}");
+}
