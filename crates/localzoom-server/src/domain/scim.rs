@@ -174,19 +174,6 @@ pub fn read_attributes(
 
 fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Result<(), ScimRefusal> {
     let invalid = || ScimRefusal::InvalidValue(short(name));
-    let text = |max: usize, field: Option<&str>| -> Result<Option<String>, ScimRefusal> {
-        match value {
-            Value::Null => Ok(Some(String::new())),
-            Value::String(s)
-                if !s.chars().any(char::is_control)
-                    && !too_long(s, max)
-                    && field.is_none_or(|f| !name_too_long(f, s)) =>
-            {
-                Ok(Some(s.clone()))
-            }
-            _ => Err(invalid()),
-        }
-    };
     match name.to_ascii_lowercase().as_str() {
         // Read-only or the server's own: ignored, as RFC 7644 §3.5.1 has servers do.
         "schemas" | "id" | "meta" | ZOOM_USER_SCHEMA_LOWER => {}
@@ -228,10 +215,12 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
             for (part, value) in parts {
                 match part.to_ascii_lowercase().as_str() {
                     "givenname" => {
-                        changes.given_name = text_of(value, "first_name", "name.givenName")?
+                        changes.given_name =
+                            text(value, Limit::Name("first_name"), "name.givenName")?
                     }
                     "familyname" => {
-                        changes.family_name = text_of(value, "last_name", "name.familyName")?
+                        changes.family_name =
+                            text(value, Limit::Name("last_name"), "name.familyName")?
                     }
                     // Derived from the parts; Zoom keeps no other name parts.
                     "formatted" | "middlename" | "honorificprefix" | "honorificsuffix" => {}
@@ -239,9 +228,10 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
                 }
             }
         }
-        "displayname" => changes.display_name = text(128, Some("display_name"))?,
-        "title" => changes.title = text(128, None)?,
-        "locale" | "preferredlanguage" => changes.locale = text(32, None)?,
+        // The limits of the REST API's fields these are.
+        "displayname" => changes.display_name = text(value, Limit::Name("display_name"), name)?,
+        "title" => changes.title = text(value, Limit::Chars(128), name)?,
+        "locale" | "preferredlanguage" => changes.locale = text(value, Limit::Chars(16), name)?,
         "usertype" => {
             let name = value.as_str().ok_or_else(invalid)?;
             changes.user_type = Some(parse_user_type(name).ok_or_else(invalid)?);
@@ -273,19 +263,8 @@ fn read_attribute(name: &str, value: &Value, changes: &mut ScimChanges) -> Resul
                     check_open(schema, value, key).map_err(|_| field())?;
                 }
                 if key.eq_ignore_ascii_case("department") {
-                    changes.department = match value {
-                        Value::Null => Some(String::new()),
-                        Value::String(s)
-                            if !s.chars().any(char::is_control) && !too_long(s, 128) =>
-                        {
-                            Some(s.clone())
-                        }
-                        _ => {
-                            return Err(ScimRefusal::InvalidValue(format!(
-                                "{ENTERPRISE_SCHEMA}.department"
-                            )));
-                        }
-                    };
+                    let field = format!("{ENTERPRISE_SCHEMA}.department");
+                    changes.department = text(value, Limit::Chars(256), &field)?;
                 } else {
                     rest.insert(key.clone(), value.clone());
                 }
@@ -360,13 +339,22 @@ fn plausible_attribute(name: &str) -> bool {
 const ZOOM_USER_SCHEMA_LOWER: &str = "urn:us:zoom:scim:schemas:extension:1.0:zoomuser";
 const ENTERPRISE_SCHEMA_LOWER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user";
 
-fn text_of(value: &Value, limit_of: &str, field: &str) -> Result<Option<String>, ScimRefusal> {
+/// How long a text attribute may be: a name's limits (per script, `NAME_LIMITS`), or a number of characters.
+enum Limit {
+    Name(&'static str),
+    Chars(usize),
+}
+
+/// A text attribute (`null` clears it): no control characters, within its limit.
+fn text(value: &Value, limit: Limit, field: &str) -> Result<Option<String>, ScimRefusal> {
+    let within = |s: &str| match limit {
+        Limit::Name(name) => !name_too_long(name, s),
+        Limit::Chars(max) => !too_long(s, max),
+    };
     match value {
         Value::Null => Ok(Some(String::new())),
-        Value::String(s) if !s.chars().any(char::is_control) && !name_too_long(limit_of, s) => {
-            Ok(Some(s.clone()))
-        }
-        _ => Err(ScimRefusal::InvalidValue(field.into())),
+        Value::String(s) if !s.chars().any(char::is_control) && within(s) => Ok(Some(s.clone())),
+        _ => Err(ScimRefusal::InvalidValue(short(field))),
     }
 }
 

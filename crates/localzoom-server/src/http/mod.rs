@@ -96,9 +96,9 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
         ScimUsers => on(method, scim::list),
         ScimUserCreate => on(method, scim::create),
         ScimUser => on(method, scim::get),
-        ScimUserReplace => on(method, scim::replace),
+        ScimUserReplace => on(method, scim::change),
         ScimUserDelete => on(method, scim::delete),
-        ScimUserPatch => on(method, scim::patch),
+        ScimUserPatch => on(method, scim::change),
     }
 }
 

@@ -173,62 +173,32 @@ pub async fn create(
     Ok(response)
 }
 
-/// `PUT` and `PATCH` differ in how the body names the changes.
-async fn change(
-    state: AppState,
+/// `PUT` (Zoom's partial replace) and `PATCH` (RFC 7644 operations): one handler, as they differ only in how the
+/// body names the changes.
+pub async fn change(
+    State(state): State<AppState>,
+    method: axum::http::Method,
     principal: Principal,
-    (operation, user_id): (OperationId, String),
+    PathParams(user_id): PathParams<String>,
     headers: HeaderMap,
     body: Result<Fields, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
+    let operation = if method == axum::http::Method::PATCH {
+        OperationId::ScimUserPatch
+    } else {
+        OperationId::ScimUserReplace
+    };
     state.admit(&principal, operation.operation(), None)?;
     let body = scim_body(body)?;
     let now = state.now();
     let mut user = state
-        .write_as(principal, move |store, principal| {
-            if operation == OperationId::ScimUserPatch {
-                scim::patch(store, principal, &user_id, &body, now)
-            } else {
-                scim::replace(store, principal, &user_id, &body, now)
-            }
+        .write_as(principal, move |store, principal| match operation {
+            OperationId::ScimUserPatch => scim::patch(store, principal, &user_id, &body, now),
+            _ => scim::replace(store, principal, &user_id, &body, now),
         })
         .await?;
     locate(&state, &mut user, &headers);
     Ok(Json(user))
-}
-
-pub async fn replace(
-    State(state): State<AppState>,
-    principal: Principal,
-    PathParams(user_id): PathParams<String>,
-    headers: HeaderMap,
-    body: Result<Fields, ApiError>,
-) -> Result<Json<Value>, ApiError> {
-    change(
-        state,
-        principal,
-        (OperationId::ScimUserReplace, user_id),
-        headers,
-        body,
-    )
-    .await
-}
-
-pub async fn patch(
-    State(state): State<AppState>,
-    principal: Principal,
-    PathParams(user_id): PathParams<String>,
-    headers: HeaderMap,
-    body: Result<Fields, ApiError>,
-) -> Result<Json<Value>, ApiError> {
-    change(
-        state,
-        principal,
-        (OperationId::ScimUserPatch, user_id),
-        headers,
-        body,
-    )
-    .await
 }
 
 pub async fn delete(

@@ -42,31 +42,6 @@ pub async fn devices(
     })))
 }
 
-pub async fn device(
-    State(state): State<AppState>,
-    bearer: Bearer,
-    PathParams((user_id, device_id)): PathParams<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (
-            OperationId::UserCollaborationDevice.operation(),
-            Some(&user_id),
-        ),
-        |store, principal, _| {
-            let missing = DomainError::CollaborationDeviceNotFound(device_id.clone());
-            let ids = (user_id.as_str(), device_id.as_str());
-            user_resources::get(
-                store,
-                principal,
-                ids,
-                ResourceKind::CollaborationDevice,
-                missing,
-            )
-        },
-    )?))
-}
-
 pub async fn summary_templates(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -89,25 +64,43 @@ pub async fn summary_templates(
     )?))
 }
 
+pub async fn device(
+    state: State<AppState>,
+    bearer: Bearer,
+    ids: PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    one(state, bearer, ids, ResourceKind::CollaborationDevice)
+}
+
 pub async fn meeting_template(
+    state: State<AppState>,
+    bearer: Bearer,
+    ids: PathParams<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    one(state, bearer, ids, ResourceKind::MeetingTemplate)
+}
+
+/// One device or meeting template of the user, with Zoom's refusal for an id the user does not have.
+fn one(
     State(state): State<AppState>,
     bearer: Bearer,
-    PathParams((user_id, template_id)): PathParams<(String, String)>,
+    PathParams((user_id, id)): PathParams<(String, String)>,
+    kind: ResourceKind,
 ) -> Result<Json<Value>, ApiError> {
+    let (operation, missing) = match kind {
+        ResourceKind::CollaborationDevice => (
+            OperationId::UserCollaborationDevice,
+            DomainError::CollaborationDeviceNotFound(id.clone()),
+        ),
+        _ => (
+            OperationId::UserMeetingTemplate,
+            DomainError::MeetingTemplateNotFound(id.clone()),
+        ),
+    };
     Ok(Json(state.read_as(
         &bearer,
-        (OperationId::UserMeetingTemplate.operation(), Some(&user_id)),
-        |store, principal, _| {
-            let missing = DomainError::MeetingTemplateNotFound(template_id.clone());
-            let ids = (user_id.as_str(), template_id.as_str());
-            user_resources::get(
-                store,
-                principal,
-                ids,
-                ResourceKind::MeetingTemplate,
-                missing,
-            )
-        },
+        (operation.operation(), Some(&user_id)),
+        |store, principal, _| user_resources::get(store, principal, (&user_id, &id), kind, missing),
     )?))
 }
 
