@@ -30,6 +30,18 @@ pub fn security_view(stored: &Map<String, Value>) -> Value {
     view
 }
 
+/// Whether only admins may change this kind of user information (`name`, `profile_picture`, `sign_in_email`,
+/// `host_key`): so `admin_change_user_info` says with `user_modifiable_info_by_admin`, or, for names and pictures,
+/// the deprecated `admin_change_name_pic`.
+pub fn admins_only(stored: &Map<String, Value>, info: &str) -> bool {
+    let security = security_view(stored);
+    let listed = security["user_modifiable_info_by_admin"]
+        .as_array()
+        .is_some_and(|infos| infos.iter().any(|i| i == info));
+    (security["admin_change_user_info"] == true && listed)
+        || (matches!(info, "name" | "profile_picture") && security["admin_change_name_pic"] == true)
+}
+
 /// Whether the account signs users in with SSO (`security.signin_with_sso.enable`).
 pub fn sso_enabled(stored: &Map<String, Value>) -> bool {
     security_view(stored)["signin_with_sso"]["enable"] == true
@@ -72,6 +84,20 @@ pub fn apply_security_patch(
             if !ok {
                 return Err(DomainError::field(&field, "Invalid field."));
             }
+        }
+    }
+    if let Some(infos) = patch.get("user_modifiable_info_by_admin") {
+        const KINDS: [&str; 4] = ["name", "profile_picture", "sign_in_email", "host_key"];
+        let known = infos.as_array().is_some_and(|infos| {
+            infos
+                .iter()
+                .all(|i| i.as_str().is_some_and(|i| KINDS.contains(&i)))
+        });
+        if !known {
+            return Err(DomainError::field(
+                "security.user_modifiable_info_by_admin",
+                "Invalid field.",
+            ));
         }
     }
     if let Some(sso) = patch.get("signin_with_sso")

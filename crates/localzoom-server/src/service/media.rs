@@ -13,15 +13,13 @@ use crate::domain::user::Role;
 use crate::error::ApiResult;
 use crate::store::{Picture, Store};
 
-/// A Member may change a picture unless the account lets only admins change names and pictures.
+/// A Member may change a picture unless the account lets only admins change profile pictures.
 fn may_change_picture(store: &Store, principal: &Principal) -> ApiResult<()> {
-    if principal.role == Role::Member {
-        let security = store
-            .account(&principal.account_id)?
-            .map(|account| settings::security_view(&account.security));
-        if security.is_some_and(|s| s["admin_change_name_pic"] == true) {
-            return Err(DomainError::PictureAdminOnly.into());
-        }
+    if principal.role == Role::Member
+        && let Some(account) = store.account(&principal.account_id)?
+        && settings::admins_only(&account.security, "profile_picture")
+    {
+        return Err(DomainError::PictureAdminOnly.into());
     }
     Ok(())
 }

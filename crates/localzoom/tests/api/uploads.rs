@@ -158,6 +158,35 @@ async fn only_admins_change_pictures_when_the_account_says_so() {
         app.get(&format!("/users/{id}")).await.body["pic_url"],
         json!("")
     );
+    // The current setting: admins only for the kinds of information listed, through the account settings API.
+    let security = |body: serde_json::Value| {
+        app.call(
+            Method::PATCH,
+            "/accounts/me/settings?option=security",
+            Some(json!({ "security": body })),
+        )
+    };
+    security(
+        json!({ "admin_change_name_pic": false, "admin_change_user_info": true,
+                     "user_modifiable_info_by_admin": ["name", "host_key"] }),
+    )
+    .await
+    .assert_status(204);
+    app.send(send_own()).await.assert_status(201);
+    security(json!({ "user_modifiable_info_by_admin": ["profile_picture"] }))
+        .await
+        .assert_status(204);
+    app.send(send_own()).await.assert_error(
+        400,
+        200,
+        "Only an account administrator can change a profile picture.",
+    );
+    let bad = security(json!({ "user_modifiable_info_by_admin": ["shoe_size"] })).await;
+    bad.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(
+        bad.error_fields(),
+        ["security.user_modifiable_info_by_admin"]
+    );
 }
 
 #[backend_test]
