@@ -6,6 +6,46 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub trait Clock: Send + Sync + 'static {
     /// Milliseconds since the Unix epoch, UTC.
     fn now_ms(&self) -> i64;
+
+    /// Moves the clock forward to `now_ms` (the control API's `POST /_localzoom/v1/clock`). Time never moves back:
+    /// a token, code or window already judged by a later time would be judged again.
+    fn move_to(&self, _now_ms: i64) -> Result<(), ClockRefusal> {
+        Err(ClockRefusal::Fixed)
+    }
+}
+
+/// Why the clock did not move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockRefusal {
+    /// This clock follows the system's alone.
+    Fixed,
+    /// The time asked for is before the clock's now.
+    Backwards,
+}
+
+/// The system's time plus an offset that only grows: what a server runs on, real time until the control API moves
+/// it forward.
+#[derive(Default)]
+pub struct AdjustableClock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock for AdjustableClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    fn move_to(&self, now_ms: i64) -> Result<(), ClockRefusal> {
+        let system = SystemClock.now_ms();
+        let wanted = now_ms - system;
+        // Only ever grows, even against a concurrent move.
+        self.offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                (wanted >= offset).then_some(wanted)
+            })
+            .map(|_| ())
+            .map_err(|_| ClockRefusal::Backwards)
+    }
 }
 
 pub struct SystemClock;
@@ -36,6 +76,22 @@ impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+
+    fn move_to(&self, now_ms: i64) -> Result<(), ClockRefusal> {
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                (now_ms >= now).then_some(now_ms)
+            })
+            .map(|_| ())
+            .map_err(|_| ClockRefusal::Backwards)
+    }
+}
+
+/// Reads an RFC 3339 time (`2026-12-02T10:00:00Z`, any offset) as milliseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// RFC 3339 in Zoom's form: UTC, whole seconds, `Z` (`2018-10-31T04:32:37Z`).
@@ -49,8 +105,30 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn formats_like_zoom() {
         assert_eq!(super::rfc3339(1_540_960_357_123), "2018-10-31T04:32:37Z");
+        assert_eq!(
+            parse_rfc3339("2018-10-31T04:32:37Z"),
+            Some(1_540_960_357_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2018-10-31T06:32:37+02:00"),
+            Some(1_540_960_357_000)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn the_adjustable_clock_moves_forward_only() {
+        let clock = AdjustableClock::default();
+        let start = clock.now_ms();
+        clock.move_to(start + 3_600_000).unwrap();
+        assert!(clock.now_ms() >= start + 3_600_000);
+        assert_eq!(clock.move_to(start), Err(ClockRefusal::Backwards));
+        assert!(clock.now_ms() >= start + 3_600_000);
+        assert_eq!(SystemClock.move_to(start), Err(ClockRefusal::Fixed));
     }
 }

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{AdjustableClock, Clock};
 use crate::crypto::{HashParams, HistoryKey, PasswordHashing};
 use crate::gate::failures::FailureWindows;
 use crate::gate::rate_limit::{Limiter, RateLimiter};
@@ -65,7 +65,7 @@ impl ServerConfig {
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(AdjustableClock::default()),
             admin_key: None,
             max_connections: crate::http::listener::DEFAULT_MAX_CONNECTIONS,
             history_key: None,

@@ -15,7 +15,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Routes that are not Zoom operations, by the name they are counted under.
-const OWN_ROUTES: [(&str, &str, &str); 12] = [
+const OWN_ROUTES: [(&str, &str, &str); 13] = [
     ("POST", "/oauth/token", "oauth_token"),
     ("GET", "/oauth/authorize", "oauth_authorize_page"),
     ("POST", "/oauth/authorize", "oauth_authorize"),
@@ -29,6 +29,7 @@ const OWN_ROUTES: [(&str, &str, &str); 12] = [
         "/_localzoom/v1/users/{userId}/sessions",
         "control_sessions",
     ),
+    ("*", "/_localzoom/v1/clock", "control_clock"),
     (
         "POST",
         "/_localzoom/v1/users/{userId}/collaboration_devices",

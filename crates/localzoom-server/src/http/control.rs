@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use serde_json::{Value, json};
 
 use super::input::{Fields, PathParams};
-use crate::clock::rfc3339;
+use crate::clock::{ClockRefusal, rfc3339};
 use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::user::{LoginType, Status};
@@ -119,4 +119,53 @@ pub async fn sessions(
     Ok(Json(
         json!({ "sessions": sessions.iter().map(session_json).collect::<Vec<_>>() }),
     ))
+}
+
+/// The most a single `POST /_localzoom/v1/clock` may move time: ten years.
+const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+/// `GET /_localzoom/v1/clock`: `{"now": RFC 3339}`, the time every rule of the server follows.
+pub async fn clock(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
+    Json(json!({ "now": rfc3339(state.now()) }))
+}
+
+/// `POST /_localzoom/v1/clock` `{"advance_seconds": N}` or `{"now": RFC 3339}`: moves time forward for every
+/// time-based rule (token and code expiry, the 24-hour windows, daily quotas, page tokens, sessions). Back is
+/// refused: what a later time already decided would be decided again.
+pub async fn set_clock(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Fields,
+) -> Result<Json<Value>, ApiError> {
+    let now = state.now();
+    let target = match (body.int("advance_seconds")?, body.str("now")?) {
+        (Some(seconds), None) if (0..=MAX_ADVANCE_SECONDS).contains(&seconds) => {
+            now + seconds * 1000
+        }
+        (Some(_), None) => return Err(body.invalid("advance_seconds")),
+        (None, Some(text)) => {
+            crate::clock::parse_rfc3339(&text).ok_or_else(|| body.invalid("now"))?
+        }
+        _ => {
+            return Err(DomainError::Invalid(
+                "Give one of \"advance_seconds\" (seconds forward) or \"now\" (an RFC 3339 time)."
+                    .into(),
+            )
+            .into());
+        }
+    };
+    state.clock.move_to(target).map_err(|refusal| {
+        let message = match refusal {
+            ClockRefusal::Backwards => format!(
+                "The clock moves forward only: it is {} and cannot be set to {}.",
+                rfc3339(state.now()),
+                rfc3339(target)
+            ),
+            ClockRefusal::Fixed => {
+                "This server's clock follows the system's and cannot be moved.".into()
+            }
+        };
+        ApiError::from(DomainError::Invalid(message))
+    })?;
+    Ok(Json(json!({ "now": rfc3339(state.now()) })))
 }

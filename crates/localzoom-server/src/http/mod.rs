@@ -151,6 +151,7 @@ pub fn router(state: AppState) -> Router {
             "/users/{userId}/sessions",
             get(control::sessions).post(control::sign_in),
         )
+        .route("/clock", get(control::clock).post(control::set_clock))
         .route(
             "/users/{userId}/collaboration_devices",
             user_resources::loader(ResourceKind::CollaborationDevice),

@@ -174,3 +174,67 @@ async fn the_admin_key_must_be_a_real_bearer_key() {
         );
     }
 }
+
+#[backend_test]
+async fn the_clock_moves_forward_for_every_rule() {
+    let app = TestApp::spawn().await;
+    let clock = |method: Method, body: Option<Value>| {
+        app.call_with(ADMIN_KEY, method, "/_localzoom/v1/clock", body)
+    };
+    let read = clock(Method::GET, None).await;
+    read.assert_status(200);
+    assert_eq!(read.body, json!({ "now": "2026-01-01T00:00:00Z" }));
+    // A token of one hour: valid now, expired an hour and a second later.
+    app.get("/users/me").await.assert_status(200);
+    let moved = clock(Method::POST, Some(json!({ "advance_seconds": 3601 }))).await;
+    moved.assert_status(200);
+    assert_eq!(moved.body, json!({ "now": "2026-01-01T01:00:01Z" }));
+    assert_eq!(app.clock_now(), START_MS + 3_601_000);
+    app.get("/users/me")
+        .await
+        .assert_error(401, 124, "Access token is expired.");
+    let fresh = app.fresh_token().await;
+    app.call_with(&fresh, Method::GET, "/v2/users/me", None)
+        .await
+        .assert_status(200);
+    // To a given time, forward only.
+    let set = clock(
+        Method::POST,
+        Some(json!({ "now": "2026-01-02T00:00:00+01:00" })),
+    )
+    .await;
+    assert_eq!(set.body, json!({ "now": "2026-01-01T23:00:00Z" }));
+    clock(Method::POST, Some(json!({ "now": "2026-01-01T00:00:00Z" })))
+        .await
+        .assert_error(
+            400,
+            300,
+            "The clock moves forward only: it is 2026-01-01T23:00:00Z and cannot be set to 2026-01-01T00:00:00Z.",
+        );
+    for (body, field) in [
+        (json!({ "advance_seconds": -5 }), "advance_seconds"),
+        (json!({ "now": "tomorrow" }), "now"),
+    ] {
+        let reply = clock(Method::POST, Some(body)).await;
+        reply.assert_error(400, 300, "Validation Failed.");
+        assert_eq!(reply.error_fields(), [field]);
+    }
+    clock(
+        Method::POST,
+        Some(json!({ "advance_seconds": 1, "now": "2027-01-01T00:00:00Z" })),
+    )
+    .await
+    .assert_error(
+        400,
+        300,
+        "Give one of \"advance_seconds\" (seconds forward) or \"now\" (an RFC 3339 time).",
+    );
+    assert_eq!(
+        clock(Method::GET, None).await.body["now"],
+        "2026-01-01T23:00:00Z"
+    );
+    // Only with the admin key.
+    app.call_with(&app.token, Method::GET, "/_localzoom/v1/clock", None)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+}
