@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 
 use super::listener::{DEFAULT_READ_TIMEOUT, ReadTimeout};
 use crate::domain::error::DomainError;
-use crate::domain::user::LoginType;
 use crate::error::ApiError;
 
 /// Largest accepted request body. Zoom's JSON bodies are small; anything bigger is a mistake or an attack.
@@ -400,26 +399,6 @@ impl Query {
                 v.trim()
                     .parse()
                     .map_err(|_| DomainError::field(name, "Invalid field.").into())
-            })
-            .transpose()
-    }
-
-    /// `true` or `false`, as Zoom's boolean query parameters are written.
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some("true") => Ok(Some(true)),
-            Some("false") => Ok(Some(false)),
-            Some(_) => Err(DomainError::field(name, "Invalid field.").into()),
-        }
-    }
-
-    /// A login type (`login_type`), checked against Zoom's list; none given is `None`.
-    pub fn login_type(&self) -> Result<Option<LoginType>, ApiError> {
-        self.int("login_type")?
-            .map(|code| {
-                LoginType::from_code(code)
-                    .ok_or_else(|| DomainError::field("login_type", "Invalid field.").into())
             })
             .transpose()
     }

@@ -107,11 +107,16 @@ fn handler(operation: &Operation) -> MethodRouter<AppState> {
 /// the token, on that path only); any other request goes on, for the handler's gate to answer.
 fn checked(op: &'static Operation, state: AppState) -> MethodRouter<AppState> {
     handler(op).layer(middleware::from_fn(move |request: Request, next: Next| {
-        let state = state.clone();
+        // Most requests carry no query and most queries are valid: those go on with no more work (a query that
+        // cannot be read at all is the handler's `Query` extractor's to refuse).
+        let refusal = request
+            .uri()
+            .query()
+            .and_then(|query| input::parse_form(query.as_bytes()))
+            .and_then(|pairs| openapi::check_query(op, &pairs).err());
+        let state = refusal.is_some().then(|| state.clone());
         async move {
-            // A query that cannot be read at all is the handler's `Query` extractor's to refuse.
-            let pairs = input::parse_form(request.uri().query().unwrap_or("").as_bytes());
-            let Some(Err(refusal)) = pairs.map(|pairs| openapi::check_query(op, &pairs)) else {
+            let (Some(refusal), Some(state)) = (refusal, state) else {
                 return next.run(request).await;
             };
             let (mut parts, body) = request.into_parts();

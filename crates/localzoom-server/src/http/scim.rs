@@ -107,12 +107,10 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let paging = (|| {
-        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1. A count outside Zoom's 0–100 is refused, before this, by
-        // the documented parameters' check.
+        // RFC 7644 §3.4.2.4: a startIndex below 1 is 1. Both are integers and `count` is within Zoom's 0–100:
+        // the route's check of documented query parameters refuses anything else.
         let start = index(&query, "startIndex")?.unwrap_or(1).max(1) as u64;
-        let count = index(&query, "count")?.map_or(scim::DEFAULT_COUNT, |c| {
-            c.clamp(0, scim::MAX_COUNT as i64) as u64
-        });
+        let count = index(&query, "count")?.map_or(scim::DEFAULT_COUNT, |c| c as u64);
         Ok::<_, ApiError>((start, count))
     })();
     let filter = query.get("filter").filter(|f| !f.trim().is_empty());

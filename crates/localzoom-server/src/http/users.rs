@@ -222,24 +222,14 @@ pub async fn get(
     State(state): State<AppState>,
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
-    query: Query,
     headers: HeaderMap,
 ) -> Result<Json<User>, ApiError> {
-    // A user has one login type here, and e-mails and ids are never encrypted, so these select nothing; values
-    // outside S1's types are still refused.
-    let checked = (|| {
-        query.login_type()?;
-        query.bool("encrypted_email")?;
-        query.bool("search_by_unique_id")?;
-        Ok::<_, ApiError>(())
-    })();
+    // `login_type`, `encrypted_email` and `search_by_unique_id` select nothing here (one login type, nothing
+    // encrypted); the route's check of documented query parameters refuses values outside S1's types.
     let mut user = state.read_as(
         &bearer,
         (OperationId::User.operation(), Some(&user_id)),
-        |store, principal, now| {
-            checked?;
-            users::get(store, principal, &user_id, now)
-        },
+        |store, principal, now| users::get(store, principal, &user_id, now),
     )?;
     super::media::absolute_pic_url(&state, &mut user.pic_url, &headers);
     Ok(Json(user))
@@ -509,19 +499,6 @@ fn json_of<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// `DELETE /users/{userId}`'s booleans of what to transfer (nothing of it is kept here; they are checked).
-const TRANSFER_FLAGS: [&str; 9] = [
-    "encrypted_email",
-    "transfer_meeting",
-    "transfer_webinar",
-    "transfer_recording",
-    "transfer_whiteboard",
-    "transfer_clipfiles",
-    "transfer_notes",
-    "transfer_visitors",
-    "transfer_docs",
-];
-
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -543,11 +520,6 @@ pub async fn delete(
         Some(email) if is_valid_email(email) && !too_long(email, 128) => Some(email.to_string()),
         Some(_) => return Err(DomainError::field("transfer_email", "Invalid field.").into()),
     };
-    for flag in TRANSFER_FLAGS {
-        if !matches!(query.get(flag), None | Some("" | "true" | "false")) {
-            return Err(DomainError::field(flag, "Invalid field.").into());
-        }
-    }
     state
         .write_as(principal, move |store, principal| {
             users::delete(
