@@ -44,6 +44,12 @@ async fn a_picture_is_served_at_its_pic_url_until_replaced_or_deleted() {
     let served = app.http.get(&url).send().await.unwrap();
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
+    // Each URL names one picture for good; no browser guesses another type for it.
+    assert_eq!(
+        served.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
 
     // A new picture has a new URL, even within the same millisecond; the old one is gone.

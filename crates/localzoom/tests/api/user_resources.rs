@@ -158,4 +158,36 @@ async fn templates_are_read_as_loaded_and_loads_take_zoom_shapes_only() {
     load(&app, &id, "meetings", json!({}))
         .await
         .assert_status(404);
+    // At most 100 of a kind a user (one is loaded above); at the limit, the same id still replaces.
+    for n in 1..100 {
+        let body = json!({ "meeting_summary_template_id": format!("t{n}"), "name": "T", "description": "D" });
+        load(&app, &id, "meeting_summary_templates", body)
+            .await
+            .assert_status(201);
+    }
+    let again =
+        json!({ "meeting_summary_template_id": "t1", "name": "T again", "description": "D" });
+    load(&app, &id, "meeting_summary_templates", again)
+        .await
+        .assert_status(201);
+    let over = json!({ "meeting_summary_template_id": "t101", "name": "T", "description": "D" });
+    load(&app, &id, "meeting_summary_templates", over)
+        .await
+        .assert_error(
+            400,
+            300,
+            "A user holds at most 100 meeting_summary_templates here.",
+        );
+    let templates = app
+        .get(&format!("/users/{id}/meeting_summary_templates"))
+        .await
+        .body;
+    assert_eq!(templates.as_array().unwrap().len(), 100);
+    assert!(
+        templates
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "T again")
+    );
 }

@@ -208,6 +208,22 @@ fn export_and_import_move_everything_between_backends() {
         api(&server.base, &token, "PATCH", &path, Some(user_settings)).0,
         204
     );
+    let device = format!(
+        "{}/_localzoom/v1/users/{mover}/collaboration_devices",
+        server.base
+    );
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: Bearer export-admin-key",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"id":"desk-1","device_name":"Desk","status":"Online"}"#,
+        &device,
+    ]);
+    assert_eq!(status, 201, "{body}");
     let image = dir.path().join("face.png");
     std::fs::write(&image, b"\x89PNG\r\n\x1a\n\x00\xffbinary").unwrap();
     let auth = format!("Authorization: Bearer {token}");
@@ -254,6 +270,7 @@ fn export_and_import_move_everything_between_backends() {
         "settings",
         "picture",
         "background",
+        "resource",
     ] {
         assert!(
             first.contains(&format!(r#"{{"record":"{record}""#)),
