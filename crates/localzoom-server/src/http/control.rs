@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde_json::{Value, json};
 
-use super::input::{Fields, PathParams};
+use super::input::{Fields, PathParams, Query};
 use crate::clock::{ClockRefusal, rfc3339};
 use crate::crypto;
 use crate::domain::error::DomainError;
@@ -168,4 +168,56 @@ pub async fn set_clock(
         ApiError::from(DomainError::Invalid(message))
     })?;
     Ok(Json(json!({ "now": rfc3339(state.now()) })))
+}
+
+/// The user named by the control API's `user` filter (id or e-mail, any account), if one is given.
+fn user_filter(store: &crate::store::Store, query: &Query) -> Result<Option<String>, ApiError> {
+    let Some(user_ref) = query.get("user") else {
+        return Ok(None);
+    };
+    let user = store
+        .find_user(user_ref)?
+        .ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()))?;
+    Ok(Some(user.id))
+}
+
+/// `GET /_localzoom/v1/outbox[?user=ID|EMAIL]`: the e-mails localzoom "sent" (it sends none), oldest first.
+pub async fn outbox(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
+    let emails = state.db.read(|store| -> Result<_, ApiError> {
+        let user_id = user_filter(store, &query)?;
+        Ok(store.outbox(user_id.as_deref())?)
+    })?;
+    let messages: Vec<Value> = emails
+        .iter()
+        .map(|e| {
+            json!({
+                "to": e.to_address,
+                "subject": e.subject,
+                "body": e.body,
+                "sent_at": rfc3339(e.created_at),
+                "user_id": e.user_id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "messages": messages })))
+}
+
+/// `DELETE /_localzoom/v1/outbox[?user=ID|EMAIL]`: forgets the e-mails sent (to that user).
+pub async fn clear_outbox(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Query,
+) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .write(move |store| -> Result<_, ApiError> {
+            let user_id = user_filter(store, &query)?;
+            Ok(store.clear_outbox(user_id.as_deref())?)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -158,6 +158,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/clock", get(control::clock).post(control::set_clock))
         .route(
+            "/outbox",
+            get(control::outbox).delete(control::clear_outbox),
+        )
+        .route(
             "/users/{userId}/collaboration_devices",
             user_resources::loader(ResourceKind::CollaborationDevice),
         )

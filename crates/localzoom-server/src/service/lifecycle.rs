@@ -11,7 +11,7 @@ use crate::domain::user::{
 };
 use crate::error::ApiResult;
 use crate::service::{resolve_user, users};
-use crate::store::{OutboxEmail, Store};
+use crate::store::Store;
 
 /// `DELETE /users/{userId}/token`: ends the user's SSO sign-in sessions. Idempotent; non-SSO users simply have
 /// none to end.
@@ -153,16 +153,10 @@ pub fn commit_password_change(
     store.update_user(&user)?;
     store.record_password(&user.id, &print, now, false)?;
     store.end_sessions(&user.id, Some(LoginType::WorkEmail), now)?;
-    Ok(store.enqueue_email(&OutboxEmail {
-        to_address: user.email.clone(),
-        subject: "Your Zoom password has been changed".into(),
-        body: format!(
-            "Hi {},\n\nThe password of your Zoom account {} was changed on {}.\nIf you did not make this change, \
-             contact your account administrator.\n",
-            if user.first_name.is_empty() { &user.email } else { &user.first_name },
-            user.email,
-            crate::clock::rfc3339(now)
-        ),
-        created_at: now,
-    })?)
+    Ok(super::mail::send(
+        store,
+        &user,
+        super::mail::Mail::PasswordChanged,
+        now,
+    )?)
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod assistants;
 pub mod lifecycle;
+pub mod mail;
 pub mod media;
 pub mod oauth;
 pub mod portable;

@@ -131,7 +131,7 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         for entry in store.all_password_history()? {
             emit(Line::Password(entry))?;
         }
-        for email in store.outbox()? {
+        for email in store.outbox(None)? {
             emit(Line::Email(email))?;
         }
         for (user_id, settings) in store.all_user_settings()? {

@@ -75,6 +75,9 @@ pub fn create(
         ..UserRecord::new(crypto::new_id(), &account.id, &new.email, now)
     };
     store.insert_user(&user)?;
+    if new.action == CreateAction::Create {
+        super::mail::send(store, &user, super::mail::Mail::Invitation, now)?;
+    }
     Ok(CreatedUser {
         id: user.id,
         first_name: user.first_name,

@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/0009_user_resources.postgres.sql"),
     },
     Migration::Both(include_str!("migrations/0010_users_account_seq.sql")),
+    Migration::Both(include_str!("migrations/0011_outbox_recipients.sql")),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
@@ -206,6 +207,11 @@ pub struct SessionRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutboxEmail {
+    /// The user it was sent to and their account (`None` in exports made before localzoom recorded them).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
     pub to_address: String,
     pub subject: String,
     pub body: String,

@@ -1437,18 +1437,30 @@ impl<'c> Store<'c> {
 
     pub fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO outbox (to_address, subject, body, created_at) VALUES ($1, $2, $3, $4)",
-            params![&e.to_address, &e.subject, &e.body, e.created_at],
+            "INSERT INTO outbox (user_id, account_id, to_address, subject, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            params![
+                e.user_id.as_deref(),
+                e.account_id.as_deref(),
+                &e.to_address,
+                &e.subject,
+                &e.body,
+                e.created_at
+            ],
         )?;
         Ok(())
     }
 
-    pub fn outbox(&self) -> StoreResult<Vec<OutboxEmail>> {
+    /// Every e-mail sent, oldest first; only those sent to `user_id` when one is given.
+    pub fn outbox(&self, user_id: Option<&str>) -> StoreResult<Vec<OutboxEmail>> {
         self.all(
-            "SELECT to_address, subject, body, created_at FROM outbox ORDER BY id",
-            &[],
+            "SELECT user_id, account_id, to_address, subject, body, created_at FROM outbox \
+             WHERE CAST($1 AS TEXT) IS NULL OR user_id = $1 ORDER BY id",
+            params![user_id],
             |row| {
                 Ok(OutboxEmail {
+                    user_id: row.get("user_id")?,
+                    account_id: row.get("account_id")?,
                     to_address: row.get("to_address")?,
                     subject: row.get("subject")?,
                     body: row.get("body")?,
@@ -1456,5 +1468,14 @@ impl<'c> Store<'c> {
                 })
             },
         )
+    }
+
+    /// Forgets the e-mails sent, or those sent to `user_id`.
+    pub fn clear_outbox(&self, user_id: Option<&str>) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM outbox WHERE CAST($1 AS TEXT) IS NULL OR user_id = $1",
+            params![user_id],
+        )?;
+        Ok(())
     }
 }

@@ -238,3 +238,76 @@ async fn the_clock_moves_forward_for_every_rule() {
         .await
         .assert_error(401, 124, "Invalid access token.");
 }
+
+/// The outbox holds what Zoom would have e-mailed: an invitation for `action=create`, a notice of a password
+/// change; listed and cleared per user (by id or e-mail) or whole.
+#[backend_test]
+async fn the_outbox_lists_and_clears_the_mail_zoom_sends() {
+    let app = TestApp::spawn().await;
+    let invited = app.create_user("create", "invited@example.com", 1).await;
+    let pat = app.create_user("autoCreate", "pat@example.com", 1).await;
+    app.call(
+        Method::PUT,
+        &format!("/users/{pat}/password"),
+        Some(json!({ "password": "Fresh1Pass" })),
+    )
+    .await
+    .assert_status(204);
+
+    let all = app.control(Method::GET, "/outbox", None).await;
+    all.assert_status(200);
+    let messages = all.body["messages"].as_array().unwrap();
+    let summary: Vec<_> = messages
+        .iter()
+        .map(|m| (m["to"].as_str().unwrap(), m["subject"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("invited@example.com", "Please activate your Zoom account"),
+            ("pat@example.com", "Your Zoom password has been changed"),
+        ]
+    );
+    assert_eq!(messages[0]["user_id"], invited.as_str());
+    assert_eq!(messages[1]["sent_at"], "2026-01-01T00:00:00Z");
+    assert!(
+        messages[1]["body"]
+            .as_str()
+            .unwrap()
+            .contains("pat@example.com was changed")
+    );
+    // One user's mail, by e-mail or id.
+    for filter in ["?user=PAT@example.com".to_string(), format!("?user={pat}")] {
+        let theirs = app
+            .control(Method::GET, &format!("/outbox{filter}"), None)
+            .await;
+        assert_eq!(theirs.body["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(theirs.body["messages"][0]["to"], "pat@example.com");
+    }
+    app.control(Method::GET, "/outbox?user=nobody@example.com", None)
+        .await
+        .assert_error(404, 1001, "User does not exist: nobody@example.com.");
+    // Other ways of creating a user send nothing.
+    app.create_user("custCreate", "api@example.com", 1).await;
+    assert_eq!(
+        app.control(Method::GET, "/outbox", None).await.body["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    app.control(Method::DELETE, &format!("/outbox?user={pat}"), None)
+        .await
+        .assert_status(204);
+    let left = app.control(Method::GET, "/outbox", None).await;
+    assert_eq!(left.body["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(left.body["messages"][0]["to"], "invited@example.com");
+    app.control(Method::DELETE, "/outbox", None)
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.control(Method::GET, "/outbox", None).await.body,
+        json!({ "messages": [] })
+    );
+}

@@ -357,6 +357,12 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// A call to the control API (`/_localzoom/v1{path}`) with the admin key.
+    pub async fn control(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_with(ADMIN_KEY, method, &format!("/_localzoom/v1{path}"), body)
+            .await
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}/v2{path}", self.base))
