@@ -190,6 +190,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         rate_limiter,
         history_key,
         metrics: Arc::default(),
+        configured: Arc::new(crate::service::reset::Configured {
+            account_id: bootstrap.account_id.clone(),
+            client_id: bootstrap.client_id.clone(),
+            plan: bootstrap.plan,
+        }),
     };
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();

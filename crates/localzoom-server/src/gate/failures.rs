@@ -40,6 +40,13 @@ impl FailureWindows {
         (count >= self.limit && now - start < WINDOW_MS).then(|| start + WINDOW_MS - now)
     }
 
+    /// Forgets every failure (a reset of the control API).
+    pub fn clear(&self) {
+        if let Ok(mut windows) = self.windows.lock() {
+            windows.clear();
+        }
+    }
+
     pub fn record_failure(&self, key: &str, now: i64) {
         let Ok(mut windows) = self.windows.lock() else {
             return;

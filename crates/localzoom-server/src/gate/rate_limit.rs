@@ -208,6 +208,20 @@ impl RateLimiter {
         Ok(allowance)
     }
 
+    /// Forgets what the account (every account: `None`) has spent.
+    pub fn forget(&self, account_id: Option<&str>) {
+        for shard in &self.shards {
+            if let Ok(mut shard) = shard.0.lock() {
+                match account_id {
+                    Some(id) => {
+                        shard.accounts.remove(id);
+                    }
+                    None => shard.accounts.clear(),
+                }
+            }
+        }
+    }
+
     /// How many accounts have limiter state now.
     pub fn tracked_accounts(&self) -> usize {
         self.shards
@@ -245,6 +259,17 @@ impl Limiter {
         match self {
             Limiter::Local(l) => l.spend(account_id, limits, label, daily, now_ms),
             Limiter::Shared(l) => l.spend(account_id, limits, label, daily, now_ms),
+        }
+    }
+
+    /// Forgets what the account (every account: `None`) has spent, on every node sharing the limiter.
+    pub fn forget(&self, account_id: Option<&str>) -> Result<(), ApiError> {
+        match self {
+            Limiter::Local(l) => {
+                l.forget(account_id);
+                Ok(())
+            }
+            Limiter::Shared(l) => l.forget(account_id),
         }
     }
 }

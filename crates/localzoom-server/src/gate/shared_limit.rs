@@ -178,6 +178,27 @@ impl RedisLimiter {
         }
     }
 
+    /// Deletes the counters of the account (of every account of this deployment: `None`).
+    pub fn forget(&self, account_id: Option<&str>) -> Result<(), ApiError> {
+        let pattern = match account_id {
+            Some(id) => format!("lz:{}:{id}:*", self.namespace),
+            None => format!("lz:{}:*", self.namespace),
+        };
+        crate::blocking::blocking(|| -> redis::RedisResult<()> {
+            let mut con = self.connection()?;
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut con)?;
+            if !keys.is_empty() {
+                redis::cmd("DEL").arg(keys).query::<()>(&mut con)?;
+            }
+            Ok(())
+        })
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the shared rate limiter (Redis) could not be reset");
+            ApiError::LimiterUnavailable
+        })
+    }
+
     fn unavailable(
         &self,
         error: &redis::RedisError,

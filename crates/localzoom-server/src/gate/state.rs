@@ -15,6 +15,7 @@ use crate::gate::failures::FailureWindows;
 use crate::gate::rate_limit::{self, Limiter};
 use crate::gate::scopes::{self, Operation, OperationId};
 use crate::gate::{self, Bearer, Principal};
+use crate::service::reset::{self, ResetScope};
 use crate::store::{Database, Store};
 
 /// Shared by every request.
@@ -38,11 +39,38 @@ pub struct AppState {
     pub history_key: HistoryKey,
     /// What `/metrics` reports.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// The bootstrap account and app as this server was started with them: what a reset puts back.
+    pub configured: Arc<crate::service::reset::Configured>,
 }
 
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The control API's reset: the data in one transaction, then what this node (and a shared limiter) keeps
+    /// in memory for the accounts reset.
+    pub async fn reset(&self, scope: ResetScope) -> ApiResult<()> {
+        let configured = self.configured.clone();
+        let now = self.now();
+        let account = match &scope {
+            ResetScope::Everything => None,
+            ResetScope::Account(id) => Some(id.clone()),
+        };
+        self.db
+            .write(move |store| reset::reset(store, &scope, &configured, now))
+            .await?;
+        if let Some(limiter) = &self.rate_limiter {
+            limiter.forget(account.as_deref())?;
+        }
+        for failures in [
+            &self.client_failures,
+            &self.sign_in_failures_per_user,
+            &self.sign_in_failures_per_app,
+        ] {
+            failures.clear();
+        }
+        Ok(())
     }
 
     /// Whether the bearer is a token the gate would let through now (nothing is spent).

@@ -16,6 +16,7 @@ use crate::domain::error::DomainError;
 use crate::domain::user::{LoginType, Status};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
+use crate::service::reset::ResetScope;
 use crate::store::SessionRecord;
 
 /// A request carrying the server's admin key as its bearer token.
@@ -219,5 +220,21 @@ pub async fn clear_outbox(
             Ok(store.clear_outbox(user_id.as_deref())?)
         })
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /_localzoom/v1/reset` (body optional: `{"account_id": "…"}`): everything back to the bootstrap account
+/// and app as configured, or one account emptied back to its owner (`service::reset`); 204.
+pub async fn reset(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Fields,
+) -> Result<StatusCode, ApiError> {
+    let scope = match body.str("account_id")? {
+        Some(id) if id.trim().is_empty() => return Err(body.invalid("account_id")),
+        Some(id) => ResetScope::Account(id),
+        None => ResetScope::Everything,
+    };
+    state.reset(scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }

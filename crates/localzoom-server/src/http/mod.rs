@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             get(control::sessions).post(control::sign_in),
         )
         .route("/clock", get(control::clock).post(control::set_clock))
+        .route("/reset", post(control::reset))
         .route(
             "/outbox",
             get(control::outbox).delete(control::clear_outbox),

@@ -213,7 +213,7 @@ fn reuse_bootstrap(
 }
 
 /// An active, Licensed, work-email user with the role Owner.
-fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
+pub fn new_owner(account_id: &str, email: &str, now: i64) -> UserRecord {
     let local = email.split('@').next().unwrap_or("owner");
     UserRecord {
         first_name: local.to_string(),

@@ -7,6 +7,7 @@ pub mod mail;
 pub mod media;
 pub mod oauth;
 pub mod portable;
+pub mod reset;
 pub mod scim;
 pub mod settings;
 pub mod user_resources;

@@ -463,6 +463,11 @@ pub fn update(
 pub const MAX_FEATURE_USERS: usize = 30;
 pub const FEATURE_UPDATE_INTERVAL_MS: i64 = 10_000;
 
+/// Where the time of the account's last `POST /users/features` is kept.
+pub fn feature_update_key(account_id: &str) -> String {
+    format!("feature_update_at:{account_id}")
+}
+
 /// `POST /users/features`. Of the feature types, localzoom keeps a user's licence type (`user_type`: 1, 2 or 4)
 /// and the Zoom One and United plans (`zoom_one_type`, `plan_united_type`: checked as `PATCH` checks them); no
 /// account here has the add-ons the other types sell (fidelity row 95). Users are updated one by one: those
@@ -493,7 +498,7 @@ pub fn update_features(
         )
         .into());
     };
-    let last_key = format!("feature_update_at:{}", account.id);
+    let last_key = feature_update_key(&account.id);
     if let Some(last) = store
         .meta_get(&last_key)?
         .and_then(|t| t.parse::<i64>().ok())

@@ -328,6 +328,11 @@ impl<'c> Store<'c> {
         Ok(())
     }
 
+    pub fn meta_delete(&self, key: &str) -> StoreResult<()> {
+        self.execute("DELETE FROM meta WHERE key = $1", params![key])?;
+        Ok(())
+    }
+
     pub fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
         self.all("SELECT key, value FROM meta ORDER BY key", &[], |r| {
             Ok((r.get("key")?, r.get("value")?))
@@ -797,6 +802,51 @@ impl<'c> Store<'c> {
         ] {
             self.execute(sql, params![id])?;
         }
+        Ok(())
+    }
+
+    /// Removes every user of the account and all that hangs on them (assistant links both ways, sessions,
+    /// histories, settings, pictures, backgrounds, resources, mail), the tokens and codes of its apps and its
+    /// user counts. The account and its apps stay.
+    pub fn clear_account(&self, account_id: &str) -> StoreResult<()> {
+        for sql in [
+            "DELETE FROM assistants WHERE user_id IN (SELECT id FROM users WHERE account_id = $1) \
+             OR assistant_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM password_history WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM email_changes WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM presence WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM user_settings WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM user_pictures WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM virtual_backgrounds WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM user_resources WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM outbox WHERE account_id = $1 \
+             OR user_id IN (SELECT id FROM users WHERE account_id = $1)",
+            "DELETE FROM access_tokens WHERE account_id = $1",
+            "DELETE FROM oauth_codes WHERE client_id IN (SELECT client_id FROM apps WHERE account_id = $1)",
+            "DELETE FROM users WHERE account_id = $1",
+            "DELETE FROM user_counts WHERE account_id = $1",
+        ] {
+            self.execute(sql, params![account_id])?;
+        }
+        Ok(())
+    }
+
+    /// Removes the apps of the account other than `keep_client_id`, and every account other than `keep_account_id`
+    /// with its apps (clear them first: `clear_account`).
+    pub fn delete_apps_and_accounts_except(
+        &self,
+        keep_account_id: &str,
+        keep_client_id: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM apps WHERE client_id <> $1",
+            params![keep_client_id],
+        )?;
+        self.execute(
+            "DELETE FROM accounts WHERE id <> $1",
+            params![keep_account_id],
+        )?;
         Ok(())
     }
 

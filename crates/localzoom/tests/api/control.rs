@@ -311,3 +311,242 @@ async fn the_outbox_lists_and_clears_the_mail_zoom_sends() {
         json!({ "messages": [] })
     );
 }
+
+/// A Server-to-Server token of another account's app, or the OAuth endpoint's refusal.
+async fn account_token(app: &TestApp, account: &str, client: &str, secret: &str) -> Reply {
+    app.send(
+        app.http
+            .post(format!(
+                "{}/oauth/token?grant_type=account_credentials&account_id={account}",
+                app.base
+            ))
+            .basic_auth(client, Some(secret)),
+    )
+    .await
+}
+
+/// A second account with an owner and a Server-to-Server app: (owner id, client id, secret).
+async fn second_account(app: &TestApp) -> (String, String, String) {
+    use localzoom_server::service::accounts::{self, AppKind};
+    let now = app.clock_now();
+    app.db()
+        .write(move |s| -> localzoom_server::error::ApiResult<_> {
+            let (_, owner) = accounts::create_account(
+                s,
+                "AccountB",
+                localzoom_server::domain::account::AccountPlan::Business,
+                "owner@b.test",
+                now,
+            )?;
+            let (app, secret) = accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
+            Ok((owner.id, app.client_id, secret))
+        })
+        .await
+        .unwrap()
+}
+
+fn emails(list: &Reply) -> Vec<&str> {
+    list.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect()
+}
+
+/// A reset of everything leaves the bootstrap account as `serve` made it: its owner (same id), its app (same
+/// credentials, scopes as created), Zoom's default settings, and nothing else: users, tokens, sessions, mail,
+/// other accounts and their apps are gone.
+#[backend_test]
+async fn a_reset_puts_everything_back_as_the_server_was_configured() {
+    let app = TestApp::spawn().await;
+    let owner_before = app.get("/users/me").await.body["id"].clone();
+    let settings_before = app.get("/accounts/me/settings?option=security").await;
+    let gone = app.create_user("create", "gone@example.com", 1).await;
+    let member = app.member("member@example.com").await;
+    app.add_session(&member, 101).await;
+    app.call(
+        Method::PATCH,
+        "/accounts/me/settings?option=security",
+        Some(json!({ "security": { "password_requirement": { "minimum_password_length": 12 } } })),
+    )
+    .await
+    .assert_status(204);
+    let (_, b_client, b_secret) = second_account(&app).await;
+    let narrowed = app.token_with_scopes(&member, &["user:read:admin"]).await;
+
+    app.control(Method::POST, "/reset", None)
+        .await
+        .assert_status(204);
+
+    // Every token issued before is gone; the bootstrap credentials work as before.
+    app.get("/users/me")
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    app.call_with(&narrowed, Method::GET, "/v2/users/me", None)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    let token = app.fresh_token().await;
+    let get = async |path: String| app.call_with(&token, Method::GET, &path, None).await;
+    let me = get("/v2/users/me".into()).await;
+    assert_eq!(me.body["id"], owner_before, "{}", me.body);
+    assert_eq!(me.body["role_name"], "Owner");
+    for user in [&gone, &member] {
+        get(format!("/v2/users/{user}")).await.assert_error(
+            404,
+            1001,
+            &format!("User does not exist: {user}."),
+        );
+    }
+    assert_eq!(
+        emails(&get("/v2/users?status=active".into()).await),
+        vec![OWNER_EMAIL]
+    );
+    assert_eq!(
+        emails(&get("/v2/users?status=pending".into()).await),
+        Vec::<&str>::new()
+    );
+    let settings = get("/v2/accounts/me/settings?option=security".into()).await;
+    assert_eq!(settings.body, settings_before.body);
+    assert_eq!(
+        app.control(Method::GET, "/outbox", None).await.body,
+        json!({ "messages": [] })
+    );
+    // The other account and its app are gone.
+    let refused = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.body["reason"], "Invalid client_id or client_secret");
+    // The same addresses can be used again.
+    app.call_with(
+        &token,
+        Method::POST,
+        "/v2/users",
+        Some(json!({ "action": "custCreate", "user_info": { "email": "member@example.com", "type": 1 } })),
+    )
+    .await
+    .assert_status(201);
+}
+
+/// A reset of one account empties it back to its owner; its apps keep their credentials, and other accounts
+/// (the bootstrap one here) keep everything.
+#[backend_test]
+async fn a_reset_of_one_account_leaves_the_others_alone() {
+    let app = TestApp::spawn().await;
+    let kept = app.member("kept@example.com").await;
+    let (b_owner, b_client, b_secret) = second_account(&app).await;
+    let b_token = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    b_token.assert_status(200);
+    let b_token = b_token.body["access_token"].as_str().unwrap().to_string();
+    app.call_with(
+        &b_token,
+        Method::POST,
+        "/v2/users",
+        Some(json!({ "action": "custCreate", "user_info": { "email": "bee@b.test", "type": 1 } })),
+    )
+    .await
+    .assert_status(201);
+
+    app.control(
+        Method::POST,
+        "/reset",
+        Some(json!({ "account_id": "AccountB" })),
+    )
+    .await
+    .assert_status(204);
+
+    app.call_with(&b_token, Method::GET, "/v2/users/me", None)
+        .await
+        .assert_error(401, 124, "Invalid access token.");
+    let b_token = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    b_token.assert_status(200);
+    let b_token = b_token.body["access_token"].as_str().unwrap();
+    let b_users = app.call_with(b_token, Method::GET, "/v2/users", None).await;
+    assert_eq!(emails(&b_users), vec!["owner@b.test"]);
+    assert_eq!(b_users.body["users"][0]["id"], b_owner.as_str());
+    // The bootstrap account, its users and its token are untouched.
+    app.get(&format!("/users/{kept}")).await.assert_status(200);
+
+    app.control(
+        Method::POST,
+        "/reset",
+        Some(json!({ "account_id": "NoSuchAccount" })),
+    )
+    .await
+    .assert_error(404, 2001, "Account does not exist: NoSuchAccount.");
+    let blank = app
+        .control(Method::POST, "/reset", Some(json!({ "account_id": " " })))
+        .await;
+    blank.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(blank.error_fields(), vec!["account_id"]);
+}
+
+/// A reset forgets what the account spent of its rate limits, daily quotas included.
+#[backend_test]
+async fn a_reset_forgets_the_quota_spent() {
+    use localzoom_server::domain::rate_limits::{Label, Limit};
+    let app = TestApp::spawn_rate_limited("pro").await;
+    app.edit_account(|a| {
+        a.rate_limit_overrides
+            .set(Limit::Daily(Label::Light), Some(Some(2)))
+    })
+    .await;
+    app.get("/users/me").await.assert_status(200);
+    app.get("/users/me").await.assert_status(200);
+    assert_eq!(app.get("/users/me").await.status, 429);
+    app.control(
+        Method::POST,
+        "/reset",
+        Some(json!({ "account_id": ACCOUNT_ID })),
+    )
+    .await
+    .assert_status(204);
+    // The override is the operator's and stays: two calls again, then the limit.
+    let token = app.fresh_token().await;
+    for expected in [200, 200, 429] {
+        let reply = app
+            .call_with(&token, Method::GET, "/v2/users/me", None)
+            .await;
+        assert_eq!(reply.status, expected);
+    }
+}
+
+/// A reset is one transaction: writes racing it land wholly before it (and are undone) or wholly after (and
+/// stay), so the per-account counts always match the users listed.
+#[backend_test]
+async fn a_reset_during_traffic_is_never_seen_half_done() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let app = app.clone();
+        // Taken before the reset: every write after it is refused, inside its own transaction.
+        let token = app.fresh_token().await;
+        writers.push(tokio::spawn(async move {
+            for n in 0..15 {
+                let body = json!({ "action": "custCreate",
+                        "user_info": { "email": format!("w{w}n{n}@example.com"), "type": 1 } });
+                let reply = app
+                    .call_with(&token, Method::POST, "/v2/users", Some(body))
+                    .await;
+                // Before the reset: created; after it, the token is gone.
+                assert!(
+                    [201, 401].contains(&reply.status.as_u16()),
+                    "{:?}",
+                    reply.body
+                );
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.control(Method::POST, "/reset", None)
+        .await
+        .assert_status(204);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let token = app.fresh_token().await;
+    let list = app
+        .call_with(&token, Method::GET, "/v2/users?page_size=300", None)
+        .await;
+    assert_eq!(emails(&list), vec![OWNER_EMAIL]);
+    assert_eq!(list.body["total_records"], 1);
+}
