@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// Enables `/_localzoom/v1/…` for callers presenting this key.
     pub admin_key: Option<String>,
+    /// How many calls the request journal keeps (while the control API is on); 0: none.
+    pub journal_capacity: usize,
     /// The most connections served at once.
     pub max_connections: usize,
     /// The password-history key itself (tests); without it, `history_key_file` must name the file holding it,
@@ -67,6 +69,7 @@ impl ServerConfig {
                 .unwrap_or(2),
             clock: Arc::new(AdjustableClock::default()),
             admin_key: None,
+            journal_capacity: crate::gate::journal::DEFAULT_CAPACITY,
             max_connections: crate::http::listener::DEFAULT_MAX_CONNECTIONS,
             history_key: None,
             history_key_file: None,
@@ -190,6 +193,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         rate_limiter,
         history_key,
         metrics: Arc::default(),
+        journal: (admin_key.is_some() && config.journal_capacity > 0)
+            .then(|| Arc::new(crate::gate::journal::Journal::new(config.journal_capacity))),
         configured: Arc::new(crate::service::reset::Configured {
             account_id: bootstrap.account_id.clone(),
             client_id: bootstrap.client_id.clone(),

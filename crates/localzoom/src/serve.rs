@@ -36,6 +36,9 @@ pub(crate) struct ServeArgs {
     /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
     #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
     pub(crate) admin_key: Option<String>,
+    /// How many calls to Zoom's API the control API's request journal keeps (oldest dropped first); 0: none.
+    #[arg(long, env = "LOCALZOOM_JOURNAL_SIZE", default_value_t = localzoom_server::gate::journal::DEFAULT_CAPACITY)]
+    pub(crate) journal_size: usize,
     /// The URL clients reach this server by (behind a proxy: `https://zoom.example.test`), used in the URLs it
     /// hands out (`pic_url`, SCIM `meta.location`) [default: each request's scheme and Host].
     #[arg(long, env = "LOCALZOOM_PUBLIC_URL", value_name = "URL")]
@@ -110,6 +113,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         RedisFailure::Closed => Failure::Closed,
     };
     config.admin_key = args.admin_key;
+    config.journal_capacity = args.journal_size;
     config.public_url = args.public_url;
     config.max_connections = args.max_connections;
     config.history_key_file = Some(match args.history_key_file {
@@ -164,6 +168,16 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         b.account_id,
         b.client_id
     );
+    banner.push_str(&match &started.state.journal {
+        _ if started.state.admin_key.is_none() => {
+            "control API off (--admin-key or LOCALZOOM_ADMIN_KEY turns it on)\n".to_string()
+        }
+        Some(_) => format!(
+            "control API on at /_localzoom/v1 (request journal: the last {} calls)\n",
+            args.journal_size
+        ),
+        None => "control API on at /_localzoom/v1 (request journal off)\n".to_string(),
+    });
     if let Some(secret) = &b.generated_secret {
         banner.push_str(&format!(
             "client secret {secret} (generated now and shown once; only its hash is stored)\n"

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::gate::failures::FailureWindows;
 use crate::gate::rate_limit::{self, Limiter};
 use crate::gate::scopes::{self, Operation, OperationId};
-use crate::gate::{self, Bearer, Principal};
+use crate::gate::{self, Bearer, Principal, journal};
 use crate::service::reset::{self, ResetScope};
 use crate::store::{Database, Store};
 
@@ -39,6 +39,8 @@ pub struct AppState {
     pub history_key: HistoryKey,
     /// What `/metrics` reports.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// The request journal; `None` while the control API is off (or the journal is sized 0).
+    pub journal: Option<Arc<super::journal::Journal>>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.
     pub configured: Arc<crate::service::reset::Configured>,
 }
@@ -62,6 +64,9 @@ impl AppState {
             .await?;
         if let Some(limiter) = &self.rate_limiter {
             limiter.forget(account.as_deref())?;
+        }
+        if let Some(journal) = &self.journal {
+            journal.clear(account.as_deref());
         }
         for failures in [
             &self.client_failures,
@@ -93,6 +98,7 @@ impl AppState {
         let now = self.now();
         self.db.read(|store| {
             let principal = gate::authenticate(store, bearer, now)?;
+            journal::note_caller(&principal);
             self.spend(&principal, operation.label, None, now)?;
             scopes::authorize(operation, &principal, user_ref)?;
             f(store, &principal, now)
@@ -165,8 +171,10 @@ impl FromRequestParts<AppState> for Principal {
     ) -> Result<Self, Self::Rejection> {
         let bearer = Bearer::from_request_parts(parts, state).await?;
         let now = state.now();
-        state
+        let principal = state
             .db
-            .read(|store| gate::authenticate(store, &bearer, now))
+            .read(|store| gate::authenticate(store, &bearer, now))?;
+        journal::note_caller(&principal);
+        Ok(principal)
     }
 }

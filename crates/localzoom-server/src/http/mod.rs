@@ -22,6 +22,7 @@ pub mod assistants;
 pub mod control;
 pub mod error;
 pub mod input;
+pub mod journal;
 pub mod listener;
 pub mod media;
 pub mod oauth;
@@ -158,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/clock", get(control::clock).post(control::set_clock))
         .route("/reset", post(control::reset))
+        .route("/requests", get(journal::list).delete(journal::clear))
+        .route("/requests/count", get(journal::count))
         .route(
             "/outbox",
             get(control::outbox).delete(control::clear_outbox),
@@ -280,8 +283,14 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let started = Instant::now();
-    let mut response = rate_limit::with_allowance_headers(next.run(request)).await;
-    let latency_us = started.elapsed().as_micros() as u64;
+    let (request, recording) = journal::start(&state, request);
+    let served = rate_limit::with_allowance_headers(next.run(request));
+    let (mut response, caller) = match recording {
+        Some(_) => crate::gate::journal::with_caller(served).await,
+        None => (served.await, None),
+    };
+    let latency = started.elapsed();
+    let latency_us = latency.as_micros() as u64;
     let status = response.status().as_u16();
     let category = (status == 429)
         .then(|| {
@@ -313,5 +322,12 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         latency_us,
         "served"
     );
-    response
+    match recording {
+        Some(recording) => {
+            recording
+                .finish(&state, response, (caller, &tracking_id, latency))
+                .await
+        }
+        None => response,
+    }
 }

@@ -550,3 +550,203 @@ async fn a_reset_during_traffic_is_never_seen_half_done() {
     assert_eq!(emails(&list), vec![OWNER_EMAIL]);
     assert_eq!(list.body["total_records"], 1);
 }
+
+fn journal_of(reply: &Reply) -> Vec<(String, String, u64)> {
+    reply.body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["operation"].as_str().unwrap_or("-").to_string(),
+                r["user"].as_str().unwrap_or("-").to_string(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The journal answers "did my offboarding job revoke SSO, then deactivate, once per user?": each call with its
+/// operation, user, account, app, status, Zoom code and tracking id; filters and counts; clearing.
+#[backend_test]
+async fn the_journal_records_each_call_for_a_test_to_assert_on() {
+    let app = TestApp::spawn().await;
+    let ann = app.member("ann@example.com").await;
+    let bob = app.member("bob@example.com").await;
+    app.control(Method::DELETE, "/requests", None)
+        .await
+        .assert_status(204);
+    let mut tracking = Vec::new();
+    for user in [&ann, &bob] {
+        let revoked = app
+            .call(Method::DELETE, &format!("/users/{user}/token"), None)
+            .await;
+        revoked.assert_status(204);
+        tracking.push(
+            revoked.headers["x-zm-trackingid"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+        app.set_status(user, "deactivate").await.assert_status(204);
+    }
+    app.get("/users/nobody@example.com").await.assert_error(
+        404,
+        1001,
+        "User does not exist: nobody@example.com.",
+    );
+
+    let all = app.control(Method::GET, "/requests", None).await;
+    all.assert_status(200);
+    assert_eq!(
+        journal_of(&all),
+        [
+            ("userSSOTokenDelete", ann.as_str(), 204),
+            ("userStatus", ann.as_str(), 204),
+            ("userSSOTokenDelete", bob.as_str(), 204),
+            ("userStatus", bob.as_str(), 204),
+            ("user", "nobody@example.com", 404),
+        ]
+        .map(|(op, user, status)| (op.to_string(), user.to_string(), status))
+    );
+    assert_eq!(all.body["dropped"], 0);
+    let first = &all.body["requests"][0];
+    assert_eq!(first["tracking_id"], tracking[0].as_str());
+    assert_eq!(first["method"], "DELETE");
+    assert_eq!(first["path"], format!("/v2/users/{ann}/token"));
+    assert_eq!(first["account_id"], ACCOUNT_ID);
+    assert_eq!(first["client_id"], CLIENT_ID);
+    assert_eq!(first["time"], "2026-01-01T00:00:00Z");
+    assert!(first["latency_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        all.body["requests"][1]["request_body"],
+        json!({ "action": "deactivate" })
+    );
+    let missing = &all.body["requests"][4];
+    assert_eq!(missing["code"], 1001);
+    assert_eq!(
+        missing["response_body"]["message"],
+        "User does not exist: nobody@example.com."
+    );
+
+    // Filters, alone and together, for the list and the count.
+    let count = async |query: String| {
+        let reply = app
+            .control(Method::GET, &format!("/requests/count{query}"), None)
+            .await;
+        reply.assert_status(200);
+        reply.body["count"].as_u64().unwrap()
+    };
+    assert_eq!(count("?operation=userSSOTokenDelete".into()).await, 2);
+    assert_eq!(count(format!("?operation=userStatus&user={bob}")).await, 1);
+    assert_eq!(count("?status=404".into()).await, 1);
+    assert_eq!(count(format!("?account_id={ACCOUNT_ID}")).await, 5);
+    assert_eq!(count("?account_id=other".into()).await, 0);
+    assert_eq!(count(format!("?since={}", tracking[1])).await, 2);
+    assert_eq!(count("?from=2026-01-01T00:00:00Z".into()).await, 5);
+    assert_eq!(count("?to=2026-01-01T00:00:00Z".into()).await, 0);
+    let since = app
+        .control(
+            Method::GET,
+            &format!("/requests?since={}", tracking[1]),
+            None,
+        )
+        .await;
+    assert_eq!(journal_of(&since)[0].0, "userStatus");
+    let bad = app
+        .control(Method::GET, "/requests?status=abc&from=yesterday", None)
+        .await;
+    bad.assert_error(400, 300, "Validation Failed.");
+    assert_eq!(bad.error_fields(), vec!["status"]);
+    // The control API's own calls are not Zoom's API: they are not recorded.
+    assert_eq!(count(String::new()).await, 5);
+
+    app.control(Method::DELETE, "/requests", None)
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.control(Method::GET, "/requests", None).await.body,
+        json!({ "requests": [], "dropped": 0 })
+    );
+}
+
+/// No secret reaches the journal: passwords in bodies, tokens in answers, client secrets and codes in forms,
+/// the Authorization header.
+#[backend_test]
+async fn the_journal_redacts_every_secret() {
+    let app = TestApp::spawn().await;
+    let id = app.member("pat@example.com").await;
+    app.call(
+        Method::PUT,
+        &format!("/users/{id}/password"),
+        Some(json!({ "password": "Fresh1Pass" })),
+    )
+    .await
+    .assert_status(204);
+    app.fresh_token().await;
+    app.send(app.http.post(format!("{}/oauth/token", app.base)).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ]))
+    .await;
+    app.get(&format!("/users/{id}/token?type=zak")).await;
+    let journal = app.control(Method::GET, "/requests", None).await;
+    let text = journal.body.to_string();
+    for secret in ["Fresh1Pass", CLIENT_SECRET, &app.token] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let entries = journal.body["requests"].as_array().unwrap();
+    let password = entries
+        .iter()
+        .find(|e| e["operation"] == "userPassword")
+        .unwrap();
+    assert_eq!(
+        password["request_body"],
+        json!({ "password": "[redacted]" })
+    );
+    let grant = entries
+        .iter()
+        .find(|e| e["path"] == "/oauth/token" && e["status"] == 200)
+        .unwrap();
+    assert_eq!(grant["response_body"]["access_token"], "[redacted]");
+    assert_eq!(grant["account_id"], ACCOUNT_ID);
+    assert_eq!(grant["client_id"], CLIENT_ID);
+    assert_eq!(
+        grant["query"],
+        format!("grant_type=account_credentials&account_id={ACCOUNT_ID}")
+    );
+    let form = entries
+        .iter()
+        .find(|e| e["request_body"]["grant_type"] == "client_credentials")
+        .unwrap();
+    assert_eq!(form["request_body"]["client_secret"], "[redacted]");
+    let zak = entries
+        .iter()
+        .find(|e| e["operation"] == "userToken")
+        .unwrap();
+    assert_eq!(zak["response_body"]["token"], "[redacted]");
+}
+
+/// The journal keeps the newest calls up to its size and counts those it dropped; a server without the control
+/// API keeps none.
+#[backend_test]
+async fn the_journal_is_bounded_and_counts_what_it_dropped() {
+    let app = TestApp::spawn_tuned(|config| config.journal_capacity = 3).await;
+    for _ in 0..5 {
+        app.get("/users/me").await.assert_status(200);
+    }
+    let journal = app.control(Method::GET, "/requests", None).await;
+    assert_eq!(journal.body["requests"].as_array().unwrap().len(), 3);
+    // The token grant of the test's set-up and two of the five reads went.
+    assert_eq!(journal.body["dropped"], 3);
+
+    let off = TestApp::spawn_tuned(|config| config.journal_capacity = 0).await;
+    off.control(Method::GET, "/requests", None)
+        .await
+        .assert_error(
+            400,
+            300,
+            "The request journal is off: start the server with --journal-size above 0.",
+        );
+}
