@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A `/_localzoom/v1` call to a server started without an admin key.
     #[error("control API off")]
     ControlApiOff,
+    /// `DELETE /_localzoom/v1/faults/{id}` of a rule that is not there (any more).
+    #[error("no fault rule {0}")]
+    NoSuchFaultRule(String),
     /// A form body whose text is JSON: `curl -d '{…}'` without `-H 'Content-Type: application/json'`.
     #[error("JSON body sent as a form")]
     JsonSentAsForm,

@@ -193,6 +193,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         rate_limiter,
         history_key,
         metrics: Arc::default(),
+        faults: admin_key.is_some().then(Arc::default),
         journal: (admin_key.is_some() && config.journal_capacity > 0)
             .then(|| Arc::new(crate::gate::journal::Journal::new(config.journal_capacity))),
         configured: Arc::new(crate::service::reset::Configured {

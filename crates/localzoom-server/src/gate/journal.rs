@@ -36,6 +36,7 @@ pub struct JournalEntry {
     pub client_id: Option<String>,
     /// The user the path names (`{userId}` as given: an id, an e-mail or `me`).
     pub user: Option<String>,
+    /// The HTTP status answered; 0 when a fault rule reset the connection instead.
     pub status: u16,
     /// Zoom's error code of an error answer.
     pub code: Option<i64>,

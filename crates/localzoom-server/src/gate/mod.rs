@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::store::{Store, TokenKind};
 
 pub mod failures;
+pub mod faults;
 pub mod journal;
 pub mod metrics;
 pub mod rate_limit;

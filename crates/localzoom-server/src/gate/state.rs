@@ -39,6 +39,8 @@ pub struct AppState {
     pub history_key: HistoryKey,
     /// What `/metrics` reports.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// The fault rules; `None` while the control API is off.
+    pub faults: Option<Arc<super::faults::FaultRules>>,
     /// The request journal; `None` while the control API is off (or the journal is sized 0).
     pub journal: Option<Arc<super::journal::Journal>>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.

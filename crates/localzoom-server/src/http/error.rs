@@ -56,6 +56,11 @@ impl ApiError {
                  and send Authorization: Bearer KEY."
                     .into(),
             ),
+            NoSuchFaultRule(id) => (
+                S::NOT_FOUND,
+                404,
+                format!("The fault rule {id} does not exist."),
+            ),
             JsonSentAsForm => (
                 S::BAD_REQUEST,
                 300,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::control::Admin;
 use super::input::{Query, parse_form};
+use super::listener::ResetConnection;
 use crate::clock::rfc3339;
 use crate::domain::error::DomainError;
 use crate::error::ApiError;
@@ -59,14 +60,14 @@ pub struct Recording {
     request_body: Arc<Mutex<Captured>>,
 }
 
-fn journaled(path: &str) -> bool {
+pub fn journaled(path: &str) -> bool {
     ["/v2/", "/oauth/", "/scim2/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }
 
 /// The operation of the table served at this route.
-fn operation_at(method: &str, route: &str) -> Option<&'static Operation> {
+pub fn operation_at(method: &str, route: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| {
         op.method.as_str() == method
             && match op.api {
@@ -195,7 +196,12 @@ impl Recording {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let status = parts.status.as_u16();
+        // A dropped connection answered nothing: 0.
+        let status = if parts.extensions.get::<ResetConnection>().is_some() {
+            0
+        } else {
+            parts.status.as_u16()
+        };
         let response_body = kept_body(&bytes, bytes.len(), &content_type(&parts.headers));
         let code = (status >= 400)
             .then(|| response_body.as_ref()?.get("code")?.as_i64())

@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -30,6 +31,82 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read timeout, handed to the body extractors as a request extension.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadTimeout(pub Duration);
+
+/// On a response: drop the connection instead of answering, as a peer that resets it would (a fault rule's
+/// `reset_connection`). The socket is closed with a zero linger, so the client sees a reset, not an answer.
+#[derive(Debug, Clone, Copy)]
+pub struct ResetConnection;
+
+/// The app as hyper calls it, turning a `ResetConnection` response into the error that makes hyper drop the
+/// connection, and marking the connection's socket for a reset.
+struct ResetAware {
+    app: TowerToHyperService<Router>,
+    reset: Arc<AtomicBool>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ResetAware {
+    type Response = axum::response::Response;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let served = self.app.call(request);
+        let reset = self.reset.clone();
+        Box::pin(async move {
+            let response = served.await.unwrap_or_else(|never| match never {});
+            if response.extensions().get::<ResetConnection>().is_some() {
+                reset.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "a fault rule reset the connection",
+                ));
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// A client's socket that is reset (zero linger) rather than closed when its connection was marked so.
+struct ResettableStream {
+    stream: tokio::net::TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
 
 /// How long a graceful stop waits for in-flight requests before it stops waiting.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,8 +160,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let io = GuardedConnection::new(stream, read_timeout);
+        let reset = Arc::new(AtomicBool::new(false));
+        let service = ResetAware {
+            app: TowerToHyperService::new(app.clone()),
+            reset: reset.clone(),
+        };
+        let io = GuardedConnection::new(ResettableStream { stream, reset }, read_timeout);
         let connection = builder.serve_connection(TokioIo::new(io), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

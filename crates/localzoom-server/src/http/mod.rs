@@ -21,6 +21,7 @@ use crate::gate::state::AppState;
 pub mod assistants;
 pub mod control;
 pub mod error;
+pub mod faults;
 pub mod input;
 pub mod journal;
 pub mod listener;
@@ -162,6 +163,13 @@ pub fn router(state: AppState) -> Router {
         .route("/requests", get(journal::list).delete(journal::clear))
         .route("/requests/count", get(journal::count))
         .route(
+            "/faults",
+            get(faults::list)
+                .post(faults::create)
+                .delete(faults::delete_all),
+        )
+        .route("/faults/{id}", axum::routing::delete(faults::delete))
+        .route(
             "/outbox",
             get(control::outbox).delete(control::clear_outbox),
         )
@@ -194,6 +202,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(input::BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }

@@ -408,3 +408,43 @@ async fn a_server_that_does_not_answer_is_a_timeout() {
         .unwrap();
     assert!(matches!(zoom.get_user("me").await, Err(Error::Timeout)));
 }
+
+/// A fault rule makes a client's retry logic visible: the journal shows the faulted 429, then the retry that
+/// went through.
+#[backend_test]
+async fn the_journal_shows_the_clients_retry_after_a_faulted_429() {
+    let app = TestApp::spawn().await;
+    let id = app.member("retried@example.com").await;
+    app.control(
+        reqwest::Method::POST,
+        "/faults",
+        Some(json!({ "operation": "userStatus", "times": 1, "status": 429 })),
+    )
+    .await
+    .assert_status(201);
+    let zoom = client(&app);
+    zoom.update_status(&id, StatusAction::Deactivate)
+        .await
+        .unwrap();
+    assert_eq!(zoom.rate_limit_retries(), 1);
+    let journal = app
+        .control(reqwest::Method::GET, "/requests?operation=userStatus", None)
+        .await;
+    let calls: Vec<_> = journal.body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["status"].clone(), r["fault"].clone(), r["user"].clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (json!(429), json!("fault-1"), json!(id)),
+            (json!(204), serde_json::Value::Null, json!(id)),
+        ]
+    );
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["status"],
+        "inactive"
+    );
+}

@@ -9,6 +9,7 @@ mod bad_input;
 mod client;
 mod control;
 mod email_change;
+mod faults;
 mod features;
 mod first_hour;
 mod history_key;
