@@ -116,16 +116,44 @@ pub fn new_secret() -> String {
     }
 }
 
+/// Set once by `serve --seed N`: ids, PMIs, account numbers, secrets and tokens are then drawn from it instead
+/// of the operating system, so a test run that generates them can be repeated exactly (and they can be guessed:
+/// for tests only).
+static SEEDED: std::sync::OnceLock<Mutex<rand::rngs::StdRng>> = std::sync::OnceLock::new();
+
+/// Makes this process's generated values follow `seed`; false if it was seeded already.
+pub fn seed_randomness(seed: u64) -> bool {
+    use rand::SeedableRng;
+    SEEDED
+        .set(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)))
+        .is_ok()
+}
+
+fn fill_random(buf: &mut [u8]) {
+    match SEEDED.get() {
+        Some(seeded) => seeded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .fill_bytes(buf),
+        None => OsRng.fill_bytes(buf),
+    }
+}
+
 fn random_urlsafe(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut buf);
+    fill_random(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
 }
 
 pub fn random_digits(len: usize) -> i64 {
-    let mut n: i64 = 1 + (OsRng.next_u32() % 9) as i64;
+    let draw = || {
+        let mut bytes = [0u8; 4];
+        fill_random(&mut bytes);
+        i64::from(u32::from_le_bytes(bytes))
+    };
+    let mut n: i64 = 1 + draw() % 9;
     for _ in 1..len {
-        n = n * 10 + (OsRng.next_u32() % 10) as i64;
+        n = n * 10 + draw() % 10;
     }
     n
 }

@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub forget_password_history: bool,
     /// How long a client may take to send a request's headers or body, or keep a connection idle.
     pub read_timeout: std::time::Duration,
+    /// A fixture document (YAML, or JSON for a `.json` file) loaded at start, and again after each reset.
+    pub fixtures: Option<std::path::PathBuf>,
     /// The URL clients reach this server by (`https://zoom.example.test`), for the URLs it hands out (`pic_url`,
     /// SCIM's `meta.location`); without it, the scheme and `Host` of each request.
     pub public_url: Option<String>,
@@ -75,6 +77,7 @@ impl ServerConfig {
             history_key_file: None,
             forget_password_history: false,
             public_url: None,
+            fixtures: None,
             read_timeout: crate::http::listener::DEFAULT_READ_TIMEOUT,
         }
     }
@@ -90,6 +93,45 @@ pub async fn bootstrap_open(
     db.write(move |store| accounts::bootstrap(store, &request, now))
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))
+}
+
+/// Reads and checks a fixture file, and hashes its passwords.
+async fn read_fixture(
+    path: &std::path::Path,
+    hashing: &PasswordHashing,
+) -> anyhow::Result<crate::service::fixtures::LoadableFixture> {
+    use crate::domain::fixture::{self, FixtureFormat, MAX_FIXTURE_BYTES};
+    let failed = |message: String| anyhow::anyhow!("--fixtures {}: {message}", path.display());
+    let size = std::fs::metadata(path)
+        .map_err(|e| failed(e.to_string()))?
+        .len();
+    if size > MAX_FIXTURE_BYTES as u64 {
+        return Err(failed(format!("larger than {MAX_FIXTURE_BYTES} bytes")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+    let format = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => FixtureFormat::Json,
+        _ => FixtureFormat::Yaml,
+    };
+    let parsed = fixture::parse(&bytes, format).map_err(|e| failed(refusal(&e.into())))?;
+    crate::service::fixtures::prepare(hashing, parsed)
+        .await
+        .map_err(|e| failed(refusal(&e)))
+}
+
+/// A refusal as one line: its message and each field it names.
+fn refusal(error: &crate::error::ApiError) -> String {
+    let body = error.body();
+    let fields: Vec<String> = body
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect();
+    if fields.is_empty() {
+        error.cause()
+    } else {
+        fields.join("; ")
+    }
 }
 
 /// A running server.
@@ -162,6 +204,19 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     db.write(move |store| crate::service::lifecycle::adopt_history_key(store, &key, forget))
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))?;
+    let hashing = PasswordHashing::new(config.hash_params, config.hash_concurrency);
+    let start_fixture = match &config.fixtures {
+        None => None,
+        Some(path) => {
+            let loadable = read_fixture(path, &hashing).await?;
+            let (key, now) = (history_key.clone(), config.clock.now_ms());
+            let load = loadable.clone();
+            db.write(move |store| crate::service::fixtures::load(store, &load, None, (&key, now)))
+                .await
+                .map_err(|e| anyhow::anyhow!("--fixtures {}: {}", path.display(), refusal(&e)))?;
+            Some(Arc::new(loadable))
+        }
+    };
     let addr = listener.local_addr()?;
     let rate_limiter = match (config.rate_limits, &config.redis) {
         (false, _) => None,
@@ -179,7 +234,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     let state = AppState {
         db,
         clock: config.clock,
-        hashing: PasswordHashing::new(config.hash_params, config.hash_concurrency),
+        hashing,
+        start_fixture,
         admin_key: admin_key.map(Arc::from),
         public_url: config
             .public_url

@@ -36,6 +36,14 @@ pub(crate) struct ServeArgs {
     /// Enables the control API (`/_localzoom/v1/…`) for requests bearing this key.
     #[arg(long, env = "LOCALZOOM_ADMIN_KEY", hide_env_values = true)]
     pub(crate) admin_key: Option<String>,
+    /// A fixture document (YAML, or JSON for a .json file; see docs/fixtures.md) loaded at start (loading it
+    /// again changes nothing) and again after each reset.
+    #[arg(long, env = "LOCALZOOM_FIXTURES", value_name = "FILE")]
+    pub(crate) fixtures: Option<std::path::PathBuf>,
+    /// Draw generated ids, PMIs, account numbers, secrets and tokens from this seed, so a run repeats exactly
+    /// (they become guessable: for tests only).
+    #[arg(long, env = "LOCALZOOM_SEED", value_name = "N")]
+    pub(crate) seed: Option<u64>,
     /// How many calls to Zoom's API the control API's request journal keeps (oldest dropped first); 0: none.
     #[arg(long, env = "LOCALZOOM_JOURNAL_SIZE", default_value_t = localzoom_server::gate::journal::DEFAULT_CAPACITY)]
     pub(crate) journal_size: usize,
@@ -114,6 +122,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.admin_key = args.admin_key;
     config.journal_capacity = args.journal_size;
+    config.fixtures = args.fixtures.clone();
+    if let Some(seed) = args.seed {
+        localzoom_server::crypto::seed_randomness(seed);
+    }
     config.public_url = args.public_url;
     config.max_connections = args.max_connections;
     config.history_key_file = Some(match args.history_key_file {
@@ -178,6 +190,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => "control API on at /_localzoom/v1 (request journal off)\n".to_string(),
     });
+    if let Some(seed) = args.seed {
+        banner.push_str(&format!(
+            "generated ids, secrets and tokens follow --seed {seed}: repeatable and guessable, for tests only\n"
+        ));
+    }
     if let Some(secret) = &b.generated_secret {
         banner.push_str(&format!(
             "client secret {secret} (generated now and shown once; only its hash is stored)\n"

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod error;
+pub mod fixture;
 pub mod media;
 pub mod password;
 pub mod principal;

@@ -43,6 +43,8 @@ pub struct AppState {
     pub faults: Option<Arc<super::faults::FaultRules>>,
     /// The request journal; `None` while the control API is off (or the journal is sized 0).
     pub journal: Option<Arc<super::journal::Journal>>,
+    /// The document `serve --fixtures` loaded, loaded again after a reset.
+    pub start_fixture: Option<Arc<crate::service::fixtures::LoadableFixture>>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.
     pub configured: Arc<crate::service::reset::Configured>,
 }
@@ -52,17 +54,37 @@ impl AppState {
         self.clock.now_ms()
     }
 
+    /// Loads a fixture document (its passwords hashed first, outside the transaction).
+    pub async fn load_fixture(&self, fixture: crate::domain::fixture::Fixture) -> ApiResult<()> {
+        let loadable = crate::service::fixtures::prepare(&self.hashing, fixture).await?;
+        let key = self.history_key.clone();
+        let now = self.now();
+        self.db
+            .write(move |store| crate::service::fixtures::load(store, &loadable, None, (&key, now)))
+            .await
+    }
+
     /// The control API's reset: the data in one transaction, then what this node (and a shared limiter) keeps
     /// in memory for the accounts reset.
     pub async fn reset(&self, scope: ResetScope) -> ApiResult<()> {
         let configured = self.configured.clone();
+        let start_fixture = self.start_fixture.clone();
+        let key = self.history_key.clone();
         let now = self.now();
         let account = match &scope {
             ResetScope::Everything => None,
             ResetScope::Account(id) => Some(id.clone()),
         };
         self.db
-            .write(move |store| reset::reset(store, &scope, &configured, now))
+            .write(move |store| {
+                reset::reset(
+                    store,
+                    &scope,
+                    &configured,
+                    start_fixture.as_deref(),
+                    (&key, now),
+                )
+            })
             .await?;
         if let Some(limiter) = &self.rate_limiter {
             limiter.forget(account.as_deref())?;

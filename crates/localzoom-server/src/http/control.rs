@@ -13,6 +13,7 @@ use super::input::{Fields, PathParams, Query};
 use crate::clock::{ClockRefusal, rfc3339};
 use crate::crypto;
 use crate::domain::error::DomainError;
+use crate::domain::fixture::{FixtureFormat, MAX_FIXTURE_BYTES};
 use crate::domain::user::{LoginType, Status};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
@@ -236,5 +237,31 @@ pub async fn reset(
         None => ResetScope::Everything,
     };
     state.reset(scope).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /_localzoom/v1/fixtures`: a fixture document (`docs/fixtures.md`), JSON, or YAML with
+/// `Content-Type: application/yaml`; 204 once loaded, or 400 naming the field, with nothing changed.
+pub async fn load_fixtures(
+    State(state): State<AppState>,
+    _admin: Admin,
+    request: axum::extract::Request,
+) -> Result<StatusCode, ApiError> {
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let format = if content_type.contains("yaml") {
+        FixtureFormat::Yaml
+    } else {
+        FixtureFormat::Json
+    };
+    let bytes =
+        super::input::read_body(&parts, body, MAX_FIXTURE_BYTES, ApiError::PayloadTooLarge).await?;
+    let fixture = crate::domain::fixture::parse(&bytes, format)?;
+    state.load_fixture(fixture).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -284,7 +284,7 @@ async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiErr
 /// Reads a body of at most `limit` bytes; a longer one is `too_large`, refused before it is read when its
 /// `Content-Length` says so. A body trickled in a byte at a time must not hold the connection (and its slot) for
 /// minutes: it has the read timeout, and uploads one more second for every 64 KiB they may carry.
-async fn read_body(
+pub async fn read_body(
     parts: &Parts,
     body: Body,
     limit: usize,

@@ -160,6 +160,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/clock", get(control::clock).post(control::set_clock))
         .route("/reset", post(control::reset))
+        .route(
+            "/fixtures",
+            post(control::load_fixtures).layer(DefaultBodyLimit::max(
+                crate::domain::fixture::MAX_FIXTURE_BYTES,
+            )),
+        )
         .route("/requests", get(journal::list).delete(journal::clear))
         .route("/requests/count", get(journal::count))
         .route(

@@ -259,7 +259,7 @@ fn bootstrap_app(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn new_app(
+pub fn new_app(
     client_id: &str,
     secret: &str,
     account_id: &str,

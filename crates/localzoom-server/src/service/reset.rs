@@ -28,12 +28,28 @@ pub struct Configured {
 /// Everything: every account but the bootstrap one goes, with its apps; the bootstrap account keeps only its
 /// owner and its bootstrap app (scopes and activity as created). One account: its users, tokens, codes,
 /// sessions, mail and settings go; the account, its apps (their credentials keep working) and its owner stay.
+///
+/// The fixture document `serve --fixtures` loaded is loaded again after the reset (the part naming the account,
+/// for one account): a reset goes back to where the test run started.
 pub fn reset(
     store: &Store,
     scope: &ResetScope,
     configured: &Configured,
-    now: i64,
+    start_fixture: Option<&super::fixtures::LoadableFixture>,
+    (key, now): (&crate::crypto::HistoryKey, i64),
 ) -> ApiResult<()> {
+    empty(store, scope, configured, now)?;
+    let Some(fixture) = start_fixture else {
+        return Ok(());
+    };
+    let only = match scope {
+        ResetScope::Everything => None,
+        ResetScope::Account(id) => store.account(id)?,
+    };
+    super::fixtures::load(store, fixture, only.as_ref(), (key, now))
+}
+
+fn empty(store: &Store, scope: &ResetScope, configured: &Configured, now: i64) -> ApiResult<()> {
     match scope {
         ResetScope::Everything => {
             // Tokens first, then the apps they belong to.

@@ -12,6 +12,7 @@ mod email_change;
 mod faults;
 mod features;
 mod first_hour;
+mod fixtures;
 mod history_key;
 mod isolation;
 mod metrics;

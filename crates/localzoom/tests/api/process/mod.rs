@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::helpers::database_for;
 
 mod cli;
+mod control;
 mod lifecycle;
 mod management;
 mod postgres;
