@@ -27,6 +27,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 mod auth;
+pub mod control;
 mod error;
 mod pacing;
 mod users;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod ctl;
 mod database;
 mod output;
 mod serve;
@@ -54,6 +55,9 @@ enum Command {
     Export(PortableArgs),
     /// Read an export into an empty database.
     Import(PortableArgs),
+    /// The control API of a running server: reset, fixtures, the request journal, fault rules, the clock, the
+    /// outbox (needs its admin key).
+    Ctl(ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
             Command::Offboard(args) => zoom::offboard(args).await.map_err(zoom::explain),
             Command::Export(args) => accounts::export(args),
             Command::Import(args) => accounts::import(args).await,
+            Command::Ctl(args) => ctl::run(args).await.map_err(ctl::explain),
         }
     });
     match result {
