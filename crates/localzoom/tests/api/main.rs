@@ -27,6 +27,7 @@ mod slow_clients;
 mod sso_token;
 mod status;
 mod storage;
+mod testing;
 mod uploads;
 mod user_oauth;
 mod user_reads;
