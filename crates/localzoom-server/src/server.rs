@@ -169,8 +169,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
              such as https://zoom.example.test; got {url:?}"
         );
     }
-    // Trimmed once, here: the key compared is the key checked.
-    let admin_key = config.admin_key.as_deref().map(str::trim);
+    // Trimmed once, here: the key compared is the key checked. An empty one (a variable exported without a
+    // value) is no key: the control API stays off, and the banner says so.
+    let admin_key = config
+        .admin_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|key| !key.is_empty());
     if let Some(key) = admin_key
         && key.chars().count() < MIN_ADMIN_KEY_LEN
     {

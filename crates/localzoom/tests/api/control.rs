@@ -159,7 +159,7 @@ async fn the_admin_key_must_be_a_real_bearer_key() {
     .await
     .assert_status(200);
 
-    for key in ["", "   ", "short-key"] {
+    for key in ["short-key", " tiny-key   "] {
         let db = TestDatabase::new();
         let mut config = localzoom_server::server::ServerConfig::new("127.0.0.1:0", &db.url);
         config.admin_key = Some(key.to_string());
@@ -446,6 +446,21 @@ async fn a_reset_of_one_account_leaves_the_others_alone() {
     .await
     .assert_status(201);
 
+    let journaled = async |account: &str| {
+        app.control(
+            Method::GET,
+            &format!("/requests/count?account_id={account}"),
+            None,
+        )
+        .await
+        .body["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(journaled("AccountB").await, 2);
+    let bootstrap_calls = journaled(ACCOUNT_ID).await;
+    assert!(bootstrap_calls > 0);
+
     app.control(
         Method::POST,
         "/reset",
@@ -453,6 +468,9 @@ async fn a_reset_of_one_account_leaves_the_others_alone() {
     )
     .await
     .assert_status(204);
+    // The account's journal entries went with it; the others' stayed.
+    assert_eq!(journaled("AccountB").await, 0);
+    assert_eq!(journaled(ACCOUNT_ID).await, bootstrap_calls);
 
     app.call_with(&b_token, Method::GET, "/v2/users/me", None)
         .await
@@ -749,4 +767,66 @@ async fn the_journal_is_bounded_and_counts_what_it_dropped() {
             300,
             "The request journal is off: start the server with --journal-size above 0.",
         );
+}
+
+/// Every control endpoint needs the admin key, and none exists without one; none answers under `/v2` or
+/// `/oauth`.
+#[backend_test]
+async fn no_part_of_the_control_api_is_reachable_without_the_key() {
+    let endpoints = [
+        (Method::POST, "/reset"),
+        (Method::POST, "/fixtures"),
+        (Method::GET, "/requests"),
+        (Method::GET, "/requests/count"),
+        (Method::DELETE, "/requests"),
+        (Method::POST, "/faults"),
+        (Method::GET, "/faults"),
+        (Method::DELETE, "/faults"),
+        (Method::DELETE, "/faults/fault-1"),
+        (Method::GET, "/clock"),
+        (Method::POST, "/clock"),
+        (Method::GET, "/outbox"),
+        (Method::DELETE, "/outbox"),
+        (Method::GET, "/users/me/sessions"),
+    ];
+    let app = TestApp::spawn().await;
+    let user = app.member("kept@example.com").await;
+    for (method, path) in &endpoints {
+        for key in ["wrong-key-wrong-key", app.token.as_str()] {
+            app.call_with(
+                key,
+                method.clone(),
+                &format!("/_localzoom/v1{path}"),
+                Some(json!({})),
+            )
+            .await
+            .assert_error(401, 124, "Invalid access token.");
+        }
+        // Not under Zoom's hosts, with the key or a token.
+        for prefix in ["/v2", "/oauth"] {
+            let reply = app
+                .call_with(ADMIN_KEY, method.clone(), &format!("{prefix}{path}"), None)
+                .await;
+            assert!(
+                [404, 405].contains(&reply.status.as_u16()),
+                "{prefix}{path}: {}",
+                reply.body
+            );
+        }
+    }
+    // Nothing was reset by the refused calls.
+    app.get(&format!("/users/{user}")).await.assert_status(200);
+
+    let closed = TestApp::spawn_configured("pro", None).await;
+    for (method, path) in &endpoints {
+        closed
+            .call_with(ADMIN_KEY, method.clone(), &format!("/_localzoom/v1{path}"), None)
+            .await
+            .assert_error(
+                404,
+                2300,
+                "localzoom's control API is off: start the server with --admin-key KEY (or LOCALZOOM_ADMIN_KEY) \
+                 and send Authorization: Bearer KEY.",
+            );
+    }
 }

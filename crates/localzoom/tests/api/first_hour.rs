@@ -516,12 +516,39 @@ fn a_json_body_sent_as_a_form_says_to_send_json() {
     assert_eq!(status, 201, "{reply}");
 }
 
-/// An empty `LOCALZOOM_ADMIN_KEY=` (a variable exported without a value) must not open the control API to anyone.
+/// An empty `LOCALZOOM_ADMIN_KEY=` (a variable exported without a value) is no key: the control API is off and
+/// the banner says so; a short key must not open it to whoever guesses it.
 #[test]
-fn an_empty_admin_key_variable_refuses_to_start() {
+fn an_empty_admin_key_leaves_the_control_api_off_and_a_short_one_refuses_to_start() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("lz.db").display());
-    for key in ["", "tiny"] {
+    for key in ["", "   "] {
+        let mut server = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+            .arg("--history-key-file")
+            .arg(dir.path().join("history.key"))
+            .env("LOCALZOOM_ADMIN_KEY", key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let banner: Vec<String> = std::io::BufReader::new(server.stdout.take().unwrap())
+            .lines()
+            .take(3)
+            .map(Result::unwrap)
+            .collect();
+        server.kill().unwrap();
+        server.wait().unwrap();
+        assert!(
+            banner
+                .iter()
+                .any(|line| line
+                    == "control API off (--admin-key or LOCALZOOM_ADMIN_KEY turns it on)"),
+            "{banner:?}"
+        );
+    }
+    for key in ["tiny", " short-key "] {
         let output = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
             .env("LOCALZOOM_ADMIN_KEY", key)

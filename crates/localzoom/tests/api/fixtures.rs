@@ -328,3 +328,28 @@ async fn the_start_fixture_is_loaded_and_a_reset_returns_to_it() {
         .await
         .assert_status(200);
 }
+
+/// The example of docs/fixtures.md loads, and holds what it says.
+#[backend_test]
+async fn the_documented_example_loads() {
+    let doc = include_str!("../../../../docs/fixtures.md");
+    let example = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block");
+    let app = TestApp::spawn().await;
+    app.send(
+        app.http
+            .post(format!("{}/_localzoom/v1/fixtures", app.base))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", "application/yaml")
+            .body(example.to_string()),
+    )
+    .await
+    .assert_status(204);
+    let token = fixture_token(&app).await;
+    let state = state_of(&app, &token).await;
+    assert_eq!(state["assistants"][0]["email"], "bea@fixture.test");
+    assert_eq!(state["users"].as_array().unwrap().len(), 4);
+}

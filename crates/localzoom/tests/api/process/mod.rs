@@ -16,6 +16,7 @@ mod control;
 mod lifecycle;
 mod management;
 mod postgres;
+mod recipes;
 mod redis;
 mod seeds;
 
