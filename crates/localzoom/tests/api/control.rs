@@ -830,3 +830,64 @@ async fn no_part_of_the_control_api_is_reachable_without_the_key() {
             );
     }
 }
+
+/// Moving the clock through the control API is what a test does instead of waiting a day: the 24-hour password
+/// cap lapses, and so does a spent daily quota (at midnight UTC).
+#[backend_test]
+async fn the_clock_opens_the_24_hour_windows_and_the_daily_quotas() {
+    use localzoom_server::domain::rate_limits::{Label, Limit};
+    let app = TestApp::spawn_rate_limited("pro").await;
+    let id = app.create_user("autoCreate", "pat@example.com", 1).await;
+    let set_password = async |token: &str, password: &str| {
+        app.call_with(
+            token,
+            Method::PUT,
+            &format!("/v2/users/{id}/password"),
+            Some(json!({ "password": password })),
+        )
+        .await
+    };
+    for n in 1..=5 {
+        set_password(&app.token, &format!("Change{n}Pass"))
+            .await
+            .assert_status(204);
+    }
+    set_password(&app.token, "Sixth6Pass").await.assert_error(
+        400,
+        300,
+        "This password cannot be changed because it has already been changed the maximum number of times over the past 24 hours.",
+    );
+    app.control(
+        Method::POST,
+        "/clock",
+        Some(json!({ "advance_seconds": 24 * 3600 })),
+    )
+    .await
+    .assert_status(200);
+    let token = app.fresh_token().await;
+    set_password(&token, "Sixth6Pass").await.assert_status(204);
+
+    // A daily quota of two Light calls, spent; the next UTC day it is whole again.
+    app.edit_account(|a| {
+        a.rate_limit_overrides
+            .set(Limit::Daily(Label::Light), Some(Some(2)))
+    })
+    .await;
+    for expected in [200, 200, 429] {
+        let reply = app
+            .call_with(&token, Method::GET, "/v2/users/me", None)
+            .await;
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+    app.control(
+        Method::POST,
+        "/clock",
+        Some(json!({ "now": "2026-01-03T00:00:00Z" })),
+    )
+    .await
+    .assert_status(200);
+    let token = app.fresh_token().await;
+    app.call_with(&token, Method::GET, "/v2/users/me", None)
+        .await
+        .assert_status(200);
+}

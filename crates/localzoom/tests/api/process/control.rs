@@ -15,8 +15,8 @@ accounts:
         type: 2
 "#;
 
-/// (the generated user's id, its PMI) as the server at `base` shows them.
-fn generated(base: &str) -> (String, String) {
+/// (the generated user's id, its PMI, the access token granted) as the server at `base` shows them.
+fn generated(base: &str) -> (String, String, String) {
     let (status, body) = curl(&[
         "-X",
         "POST",
@@ -39,6 +39,7 @@ fn generated(base: &str) -> (String, String) {
     (
         json_field(&body, "id").as_str().unwrap().to_string(),
         json_field(&body, "pmi").to_string(),
+        token.as_str().unwrap().to_string(),
     )
 }
 
@@ -71,10 +72,14 @@ fn fixtures_load_at_start_idempotently_and_a_seed_repeats_generated_ids() {
         assert!(server.banner.contains("localzoom listening on"));
         seen.push(generated(&server.base));
     }
-    assert_eq!(seen[0], seen[1], "the same seed, the same ids and PMIs");
+    assert_eq!(
+        seen[0], seen[1],
+        "the same seed, the same ids, PMIs and tokens"
+    );
     let dir = tempfile::tempdir().unwrap();
     let unseeded = start(dir.path(), &["--fixtures", fixture]);
-    assert_ne!(generated(&unseeded.base), seen[0]);
+    let other = generated(&unseeded.base);
+    assert_ne!((&other.0, &other.2), (&seen[0].0, &seen[0].2));
     // A restart on the same database loads the document again and changes nothing.
     let users = users_of(&unseeded.base);
     drop(unseeded);
