@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod control;
 pub mod operations;
 
 /// Zoom's error body: `{"code":…, "message":…}`, plus `errors[]` on field validation failures.

@@ -17,31 +17,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::Error;
+pub use localzoom_api::control::{Email, RecordedCall};
 
-/// One call to Zoom's API as localzoom's journal recorded it (secrets redacted).
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-pub struct RecordedCall {
-    pub tracking_id: String,
-    pub time: String,
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// Zoom's `operationId` (`userStatus`, …).
-    pub operation: Option<String>,
-    pub account_id: Option<String>,
-    pub client_id: Option<String>,
-    /// The `{userId}` of the path, as given.
-    pub user: Option<String>,
-    /// 0 when a fault rule reset the connection.
-    pub status: u16,
-    pub code: Option<i64>,
-    pub latency_ms: f64,
-    pub request_body: Option<Value>,
-    pub response_body: Option<Value>,
-    /// The fault rule that answered, if one did.
-    pub fault: Option<String>,
-}
+use crate::Error;
 
 /// The journal's filters (all optional; all given must hold).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,16 +50,6 @@ impl RequestFilter {
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .collect()
     }
-}
-
-/// An e-mail localzoom recorded instead of sending it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct Email {
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub sent_at: String,
-    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
+use localzoom_api::control::RecordedCall;
+
 use crate::domain::principal::Principal;
 
 /// The journal's default size, in entries.
@@ -17,34 +19,11 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// What a redacted value reads as.
 pub const REDACTED: &str = "[redacted]";
 
-/// One call, as the journal keeps it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// One call, as the journal keeps it: what the control API answers, and when it came in epoch ms (for `from`/`to`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct JournalEntry {
-    pub tracking_id: String,
-    /// When it arrived, on the server's clock (RFC 3339).
-    pub time: String,
-    #[serde(skip)]
     pub time_ms: i64,
-    pub method: String,
-    pub path: String,
-    /// The query string, secrets redacted.
-    pub query: Option<String>,
-    /// Zoom's `operationId`, for a call to one of Zoom's operations.
-    pub operation: Option<&'static str>,
-    pub account_id: Option<String>,
-    /// The OAuth app (client id) the call came through.
-    pub client_id: Option<String>,
-    /// The user the path names (`{userId}` as given: an id, an e-mail or `me`).
-    pub user: Option<String>,
-    /// The HTTP status answered; 0 when a fault rule reset the connection instead.
-    pub status: u16,
-    /// Zoom's error code of an error answer.
-    pub code: Option<i64>,
-    pub latency_ms: f64,
-    pub request_body: Option<Value>,
-    pub response_body: Option<Value>,
-    /// The fault rule that answered instead of localzoom, if one did.
-    pub fault: Option<String>,
+    pub call: RecordedCall,
 }
 
 /// Which entries a listing wants (all given filters must hold).
@@ -63,17 +42,17 @@ pub struct JournalFilter {
 
 impl JournalFilter {
     fn matches(&self, entry: &JournalEntry) -> bool {
+        let call = &entry.call;
         self.operation
             .as_deref()
-            .is_none_or(|op| entry.operation == Some(op))
+            .is_none_or(|op| call.operation.as_deref() == Some(op))
             && self
                 .account_id
                 .as_deref()
-                .is_none_or(|id| entry.account_id.as_deref() == Some(id))
-            && self.status.is_none_or(|status| entry.status == status)
+                .is_none_or(|id| call.account_id.as_deref() == Some(id))
+            && self.status.is_none_or(|status| call.status == status)
             && self.user.as_deref().is_none_or(|user| {
-                entry
-                    .user
+                call.user
                     .as_deref()
                     .is_some_and(|u| u.eq_ignore_ascii_case(user))
             })
@@ -112,8 +91,8 @@ impl Journal {
         kept.entries.push_back(entry);
     }
 
-    /// The entries the filter wants, oldest first, and how many entries were dropped for room.
-    pub fn list(&self, filter: &JournalFilter) -> (Vec<JournalEntry>, u64) {
+    /// The calls the filter wants, oldest first, and how many entries were dropped for room.
+    pub fn list(&self, filter: &JournalFilter) -> (Vec<RecordedCall>, u64) {
         let Ok(kept) = self.inner.lock() else {
             return (Vec::new(), 0);
         };
@@ -122,7 +101,7 @@ impl Journal {
             Some(id) => kept
                 .entries
                 .iter()
-                .position(|e| e.tracking_id == *id)
+                .position(|e| e.call.tracking_id == *id)
                 .map_or(0, |at| at + 1),
         };
         let entries = kept
@@ -130,7 +109,7 @@ impl Journal {
             .iter()
             .skip(start)
             .filter(|e| filter.matches(e))
-            .cloned()
+            .map(|e| e.call.clone())
             .collect();
         (entries, kept.dropped)
     }
@@ -144,7 +123,9 @@ impl Journal {
         if let Ok(mut kept) = self.inner.lock() {
             match account_id {
                 None => *kept = Kept::default(),
-                Some(id) => kept.entries.retain(|e| e.account_id.as_deref() != Some(id)),
+                Some(id) => kept
+                    .entries
+                    .retain(|e| e.call.account_id.as_deref() != Some(id)),
             }
         }
     }
@@ -271,22 +252,24 @@ mod tests {
 
     fn entry(n: u32, account: &str) -> JournalEntry {
         JournalEntry {
-            tracking_id: format!("t{n}"),
-            time: String::new(),
             time_ms: i64::from(n),
-            method: "GET".into(),
-            path: "/v2/users/me".into(),
-            query: None,
-            operation: Some("user"),
-            account_id: Some(account.into()),
-            client_id: None,
-            user: Some("me".into()),
-            status: 200,
-            code: None,
-            latency_ms: 0.0,
-            request_body: None,
-            response_body: None,
-            fault: None,
+            call: RecordedCall {
+                tracking_id: format!("t{n}"),
+                time: String::new(),
+                method: "GET".into(),
+                path: "/v2/users/me".into(),
+                query: None,
+                operation: Some("user".into()),
+                account_id: Some(account.into()),
+                client_id: None,
+                user: Some("me".into()),
+                status: 200,
+                code: None,
+                latency_ms: 0.0,
+                request_body: None,
+                response_body: None,
+                fault: None,
+            },
         }
     }
 

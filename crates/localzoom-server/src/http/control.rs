@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use localzoom_api::control::Email;
 use serde_json::{Value, json};
 
 use super::input::{Fields, PathParams, Query};
@@ -193,16 +194,14 @@ pub async fn outbox(
         let user_id = user_filter(store, &query)?;
         Ok(store.outbox(user_id.as_deref())?)
     })?;
-    let messages: Vec<Value> = emails
-        .iter()
-        .map(|e| {
-            json!({
-                "to": e.to_address,
-                "subject": e.subject,
-                "body": e.body,
-                "sent_at": rfc3339(e.created_at),
-                "user_id": e.user_id,
-            })
+    let messages: Vec<Email> = emails
+        .into_iter()
+        .map(|e| Email {
+            sent_at: rfc3339(e.created_at),
+            to: e.to_address,
+            subject: e.subject,
+            body: e.body,
+            user_id: e.user_id,
         })
         .collect();
     Ok(Json(json!({ "messages": messages })))

@@ -13,6 +13,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::Response;
 use base64::Engine;
 use http_body_util::BodyExt;
+use localzoom_api::control::RecordedCall;
 use localzoom_api::operations::{Api, OPERATIONS, Operation};
 use serde_json::{Value, json};
 
@@ -216,10 +217,9 @@ impl Recording {
             Some((account, client)) => (Some(account), Some(client)),
             None => (self.named_account(request_body.as_ref()), self.basic_client),
         };
-        journal.record(JournalEntry {
+        let call = RecordedCall {
             tracking_id: tracking_id.to_string(),
             time: rfc3339(self.time_ms),
-            time_ms: self.time_ms,
             user: self
                 .route
                 .as_deref()
@@ -227,7 +227,7 @@ impl Recording {
             method: self.method,
             path: self.path,
             query: self.query,
-            operation: self.operation.map(|op| op.name),
+            operation: self.operation.map(|op| op.name.to_string()),
             account_id,
             client_id,
             status,
@@ -236,6 +236,10 @@ impl Recording {
             request_body,
             response_body,
             fault: parts.extensions.get::<Faulted>().map(|f| f.0.clone()),
+        };
+        journal.record(JournalEntry {
+            time_ms: self.time_ms,
+            call,
         });
         Response::from_parts(parts, Body::from(bytes))
     }

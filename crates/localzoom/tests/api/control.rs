@@ -125,12 +125,7 @@ async fn the_control_api_needs_the_admin_key_and_valid_input() {
     let closed = TestApp::spawn_configured("pro", None).await;
     control(&closed, Method::GET, "/users/me/sessions", "", None)
         .await
-        .assert_error(
-            404,
-            2300,
-            "localzoom's control API is off: start the server with --admin-key KEY (or LOCALZOOM_ADMIN_KEY) \
-             and send Authorization: Bearer KEY.",
-        );
+        .assert_error(404, 2300, CONTROL_API_OFF);
 }
 
 /// The admin key is a bearer token: the `Bearer` scheme is required, and an empty or short key never opens the
@@ -312,39 +307,6 @@ async fn the_outbox_lists_and_clears_the_mail_zoom_sends() {
     );
 }
 
-/// A Server-to-Server token of another account's app, or the OAuth endpoint's refusal.
-async fn account_token(app: &TestApp, account: &str, client: &str, secret: &str) -> Reply {
-    app.send(
-        app.http
-            .post(format!(
-                "{}/oauth/token?grant_type=account_credentials&account_id={account}",
-                app.base
-            ))
-            .basic_auth(client, Some(secret)),
-    )
-    .await
-}
-
-/// A second account with an owner and a Server-to-Server app: (owner id, client id, secret).
-async fn second_account(app: &TestApp) -> (String, String, String) {
-    use localzoom_server::service::accounts::{self, AppKind};
-    let now = app.clock_now();
-    app.db()
-        .write(move |s| -> localzoom_server::error::ApiResult<_> {
-            let (_, owner) = accounts::create_account(
-                s,
-                "AccountB",
-                localzoom_server::domain::account::AccountPlan::Business,
-                "owner@b.test",
-                now,
-            )?;
-            let (app, secret) = accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
-            Ok((owner.id, app.client_id, secret))
-        })
-        .await
-        .unwrap()
-}
-
 fn emails(list: &Reply) -> Vec<&str> {
     list.body["users"]
         .as_array()
@@ -372,7 +334,7 @@ async fn a_reset_puts_everything_back_as_the_server_was_configured() {
     )
     .await
     .assert_status(204);
-    let (_, b_client, b_secret) = second_account(&app).await;
+    let (_, b_client, b_secret) = app.second_account().await;
     let narrowed = app.token_with_scopes(&member, &["user:read:admin"]).await;
 
     app.control(Method::POST, "/reset", None)
@@ -413,7 +375,7 @@ async fn a_reset_puts_everything_back_as_the_server_was_configured() {
         json!({ "messages": [] })
     );
     // The other account and its app are gone.
-    let refused = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    let refused = app.grant("AccountB", &b_client, &b_secret).await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.body["reason"], "Invalid client_id or client_secret");
     // The same addresses can be used again.
@@ -433,8 +395,8 @@ async fn a_reset_puts_everything_back_as_the_server_was_configured() {
 async fn a_reset_of_one_account_leaves_the_others_alone() {
     let app = TestApp::spawn().await;
     let kept = app.member("kept@example.com").await;
-    let (b_owner, b_client, b_secret) = second_account(&app).await;
-    let b_token = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    let (b_owner, b_client, b_secret) = app.second_account().await;
+    let b_token = app.grant("AccountB", &b_client, &b_secret).await;
     b_token.assert_status(200);
     let b_token = b_token.body["access_token"].as_str().unwrap().to_string();
     app.call_with(
@@ -475,12 +437,12 @@ async fn a_reset_of_one_account_leaves_the_others_alone() {
     app.call_with(&b_token, Method::GET, "/v2/users/me", None)
         .await
         .assert_error(401, 124, "Invalid access token.");
-    let b_token = account_token(&app, "AccountB", &b_client, &b_secret).await;
+    let b_token = app.grant("AccountB", &b_client, &b_secret).await;
     b_token.assert_status(200);
     let b_token = b_token.body["access_token"].as_str().unwrap();
     let b_users = app.call_with(b_token, Method::GET, "/v2/users", None).await;
     assert_eq!(emails(&b_users), vec!["owner@b.test"]);
-    assert_eq!(b_users.body["users"][0]["id"], b_owner.as_str());
+    assert_eq!(b_users.body["users"][0]["id"], b_owner.id.as_str());
     // The bootstrap account, its users and its token are untouched.
     app.get(&format!("/users/{kept}")).await.assert_status(200);
 
@@ -820,14 +782,14 @@ async fn no_part_of_the_control_api_is_reachable_without_the_key() {
     let closed = TestApp::spawn_configured("pro", None).await;
     for (method, path) in &endpoints {
         closed
-            .call_with(ADMIN_KEY, method.clone(), &format!("/_localzoom/v1{path}"), None)
+            .call_with(
+                ADMIN_KEY,
+                method.clone(),
+                &format!("/_localzoom/v1{path}"),
+                None,
+            )
             .await
-            .assert_error(
-                404,
-                2300,
-                "localzoom's control API is off: start the server with --admin-key KEY (or LOCALZOOM_ADMIN_KEY) \
-                 and send Authorization: Bearer KEY.",
-            );
+            .assert_error(404, 2300, CONTROL_API_OFF);
     }
 }
 

@@ -32,14 +32,7 @@ pub fn example() -> Value {
 /// A token of the fixture's own app.
 pub async fn fixture_token(app: &TestApp) -> String {
     let reply = app
-        .send(
-            app.http
-                .post(format!(
-                    "{}/oauth/token?grant_type=account_credentials&account_id={FIXTURE_ACCOUNT}",
-                    app.base
-                ))
-                .basic_auth("fixtureClient01", Some("fixture-secret-1")),
-        )
+        .grant(FIXTURE_ACCOUNT, "fixtureClient01", "fixture-secret-1")
         .await;
     reply.assert_status(200);
     reply.body["access_token"].as_str().unwrap().to_string()
@@ -257,14 +250,7 @@ async fn a_bad_fixture_is_refused_whole_with_the_field_named() {
     );
 
     let refused = app
-        .send(
-            app.http
-                .post(format!(
-                    "{}/oauth/token?grant_type=account_credentials&account_id={FIXTURE_ACCOUNT}",
-                    app.base
-                ))
-                .basic_auth("fixtureClient01", Some("fixture-secret-1")),
-        )
+        .grant(FIXTURE_ACCOUNT, "fixtureClient01", "fixture-secret-1")
         .await;
     assert_eq!(refused.status, 400, "no app was kept: {}", refused.body);
     app.get("/users/ann@fixture.test").await.assert_error(

@@ -14,6 +14,9 @@ pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
 pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const ADMIN_KEY: &str = "test-admin-key";
+/// What every control endpoint answers on a server without an admin key.
+pub const CONTROL_API_OFF: &str = "localzoom's control API is off: start the server with --admin-key KEY (or \
+                                   LOCALZOOM_ADMIN_KEY) and send Authorization: Bearer KEY.";
 /// 2026-01-01T00:00:00Z
 pub const START_MS: i64 = 1_767_225_600_000;
 
@@ -355,6 +358,41 @@ impl TestApp {
             request = request.json(&body);
         }
         self.send(request).await
+    }
+
+    /// The Server-to-Server grant of an app (`client`, `secret`) for `account`: the token, or the refusal.
+    pub async fn grant(&self, account: &str, client: &str, secret: &str) -> Reply {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/oauth/token?grant_type=account_credentials&account_id={account}",
+                    self.base
+                ))
+                .basic_auth(client, Some(secret)),
+        )
+        .await
+    }
+
+    /// A second account, `AccountB` (Business, owned by `owner@b.test`), with a Server-to-Server app: (its
+    /// owner, the app's client id, its secret).
+    pub async fn second_account(&self) -> (UserRecord, String, String) {
+        use localzoom_server::service::accounts::{self, AppKind};
+        let now = self.clock_now();
+        self.db()
+            .write(move |s| -> localzoom_server::error::ApiResult<_> {
+                let (_, owner) = accounts::create_account(
+                    s,
+                    "AccountB",
+                    localzoom_server::domain::account::AccountPlan::Business,
+                    "owner@b.test",
+                    now,
+                )?;
+                let (app, secret) =
+                    accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
+                Ok((owner, app.client_id, secret))
+            })
+            .await
+            .unwrap()
     }
 
     /// A call to the control API (`/_localzoom/v1{path}`) with the admin key.

@@ -6,27 +6,11 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use localzoom_server::service::accounts::{self, AppKind};
 
 #[backend_test]
 async fn every_operation_of_account_a_on_a_user_of_account_b_is_a_404() {
     let app = TestApp::spawn().await;
-    let now = app.clock_now();
-    let (b_owner, b_app, b_secret) = app
-        .db()
-        .write(move |s| -> localzoom_server::error::ApiResult<_> {
-            let (_, owner) = accounts::create_account(
-                s,
-                "AccountB",
-                localzoom_server::domain::account::AccountPlan::Business,
-                "owner@b.test",
-                now,
-            )?;
-            let (app, secret) = accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
-            Ok((owner, app, secret))
-        })
-        .await
-        .unwrap();
+    let (b_owner, b_client, b_secret) = app.second_account().await;
     let victim = b_owner.id.clone();
     let paths = [
         (Method::GET, format!("/users/{victim}"), None),
@@ -101,28 +85,10 @@ async fn every_operation_of_account_a_on_a_user_of_account_b_is_a_404() {
     assert_eq!(untouched, b_owner);
 
     // A's credentials cannot mint tokens for B; B's own can, and B sees its own owner only.
-    let minted = app
-        .send(
-            app.http
-                .post(format!(
-                    "{}/oauth/token?grant_type=account_credentials&account_id=AccountB",
-                    app.base
-                ))
-                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET)),
-        )
-        .await;
+    let minted = app.grant("AccountB", CLIENT_ID, CLIENT_SECRET).await;
     minted.assert_status(400);
     assert_eq!(minted.body["error"], "invalid_request");
-    let b_token = app
-        .send(
-            app.http
-                .post(format!(
-                    "{}/oauth/token?grant_type=account_credentials&account_id=AccountB",
-                    app.base
-                ))
-                .basic_auth(&b_app.client_id, Some(&b_secret)),
-        )
-        .await;
+    let b_token = app.grant("AccountB", &b_client, &b_secret).await;
     b_token.assert_status(200);
     let b_token = b_token.body["access_token"].as_str().unwrap().to_string();
     let me = app
