@@ -78,12 +78,56 @@ pub fn operation_at(method: &str, route: &str) -> Option<&'static Operation> {
     })
 }
 
-/// The `{userId}` of `path`, served at the route template `route`.
+/// The `{userId}` of `path`, served at the route template `route`, percent-decoded (a `+` stays a `+`: paths are
+/// not forms, and e-mails hold them).
 fn user_in(route: &str, path: &str) -> Option<String> {
     let at = route.split('/').position(|segment| segment == "{userId}")?;
-    let raw = path.split('/').nth(at)?;
-    let decoded = parse_form(format!("u={raw}").as_bytes())?;
-    decoded.into_iter().next().map(|(_, user)| user)
+    let raw = path.split('/').nth(at)?.as_bytes();
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let escaped = (raw[i] == b'%')
+            .then(|| raw.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_in;
+
+    #[test]
+    fn the_user_of_a_path_is_percent_decoded_and_keeps_its_plus() {
+        let route = "/v2/users/{userId}/status";
+        for (path, user) in [
+            ("/v2/users/abc/status", Some("abc")),
+            (
+                "/v2/users/ann%2Btag%40example.com/status",
+                Some("ann+tag@example.com"),
+            ),
+            (
+                "/v2/users/ann+tag@example.com/status",
+                Some("ann+tag@example.com"),
+            ),
+            ("/v2/users/%ZZ/status", Some("%ZZ")),
+            ("/v2/users/%FF/status", None),
+        ] {
+            assert_eq!(user_in(route, path).as_deref(), user, "{path}");
+        }
+        assert_eq!(user_in("/v2/users", "/v2/users"), None);
+    }
 }
 
 /// Starts recording `request` if the journal is on and the path is one of Zoom's; the body is copied as the

@@ -139,15 +139,7 @@ async fn a_fixture_loads_accounts_apps_and_users_with_their_ids_and_twice_change
         .assert_status(204);
     assert_eq!(state_of(&app, &token).await, state);
     let yaml = serde_yaml_text(&example());
-    app.send(
-        app.http
-            .post(format!("{}/_localzoom/v1/fixtures", app.base))
-            .bearer_auth(ADMIN_KEY)
-            .header("content-type", "application/yaml")
-            .body(yaml),
-    )
-    .await
-    .assert_status(204);
+    load_yaml(&app, yaml).await.assert_status(204);
     assert_eq!(state_of(&app, &token).await, state);
 
     // A document naming an existing user updates it.
@@ -164,6 +156,18 @@ async fn a_fixture_loads_accounts_apps_and_users_with_their_ids_and_twice_change
         .await;
     assert_eq!(bea.body["first_name"], "Beatrix");
     assert_eq!(bea.body["last_name"], "Baker");
+}
+
+/// `POST /_localzoom/v1/fixtures` of a YAML document.
+async fn load_yaml(app: &TestApp, document: impl Into<String>) -> Reply {
+    app.send(
+        app.http
+            .post(format!("{}/_localzoom/v1/fixtures", app.base))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", "application/yaml")
+            .body(document.into()),
+    )
+    .await
 }
 
 /// YAML text of a JSON value (JSON is YAML, but a test of the YAML reader should send block YAML).
@@ -229,15 +233,11 @@ async fn a_bad_fixture_is_refused_whole_with_the_field_named() {
     taken["accounts"][0]["users"][2]["email"] = json!(OWNER_EMAIL);
     let refused = app.control(Method::POST, "/fixtures", Some(taken)).await;
     assert_eq!(refused.error_fields(), vec!["accounts[0].users[2].email"]);
-    let yaml = app
-        .send(
-            app.http
-                .post(format!("{}/_localzoom/v1/fixtures", app.base))
-                .bearer_auth(ADMIN_KEY)
-                .header("content-type", "application/yaml")
-                .body("accounts:\n  - id: A1\n    users:\n      - email: a@b.test\n        status: gone\n"),
-        )
-        .await;
+    let yaml = load_yaml(
+        &app,
+        "accounts:\n  - id: A1\n    users:\n      - email: a@b.test\n        status: gone\n",
+    )
+    .await;
     yaml.assert_status(400);
     assert_eq!(yaml.error_fields(), vec!["accounts[0].users[0].status"]);
     assert!(
@@ -325,15 +325,9 @@ async fn the_documented_example_loads() {
         .and_then(|rest| rest.split("```").next())
         .expect("a yaml block");
     let app = TestApp::spawn().await;
-    app.send(
-        app.http
-            .post(format!("{}/_localzoom/v1/fixtures", app.base))
-            .bearer_auth(ADMIN_KEY)
-            .header("content-type", "application/yaml")
-            .body(example.to_string()),
-    )
-    .await
-    .assert_status(204);
+    load_yaml(&app, example.to_string())
+        .await
+        .assert_status(204);
     let token = fixture_token(&app).await;
     let state = state_of(&app, &token).await;
     assert_eq!(state["assistants"][0]["email"], "bea@fixture.test");
