@@ -186,11 +186,24 @@ impl RedisLimiter {
         };
         crate::blocking::blocking(|| -> redis::RedisResult<()> {
             let mut con = self.connection()?;
-            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut con)?;
-            if !keys.is_empty() {
-                redis::cmd("DEL").arg(keys).query::<()>(&mut con)?;
+            // SCAN, not KEYS: a shared Redis is not blocked while a large keyspace is walked.
+            let mut cursor = 0u64;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut con)?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(keys).query::<()>(&mut con)?;
+                }
+                if next == 0 {
+                    return Ok(());
+                }
+                cursor = next;
             }
-            Ok(())
         })
         .map_err(ApiError::internal)?
         .map_err(|e| {

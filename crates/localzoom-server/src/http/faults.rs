@@ -81,8 +81,8 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
-/// Who a call comes from, for rules that match on account or app: the bearer token's principal, or an OAuth
-/// call's Basic client id and the account its query names.
+/// Who a call comes from, for rules that match on account or app (and a 429's limit): its bearer token's
+/// principal, if the token is valid.
 async fn caller_of(state: &AppState, parts: &mut axum::http::request::Parts) -> Option<Principal> {
     if let Ok(bearer) = Bearer::from_request_parts(parts, state).await {
         let now = state.now();
@@ -125,8 +125,15 @@ fn answer_with(answer: &FaultAnswer, label: Label, caller: Option<&Principal>) -
 /// The message Zoom gives with a status, for rules that name only the status.
 fn default_message(status: u16) -> String {
     match status {
-        429 => "You have reached the maximum per-second rate limit for this API. Try again later."
-            .into(),
+        // The limiter's own message.
+        429 => {
+            ApiError::RateLimit {
+                category: Label::Light,
+                limit: 0,
+            }
+            .body()
+            .message
+        }
         _ => StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())

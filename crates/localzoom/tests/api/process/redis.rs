@@ -128,3 +128,41 @@ fn an_unreachable_redis_fails_open_or_closed_as_configured() {
         "{log}"
     );
 }
+
+/// A reset forgets what the account spent on the shared limiter too (its counters in Redis), and nothing of
+/// another deployment's.
+#[backend_test]
+async fn a_reset_forgets_the_quota_spent_in_redis() {
+    use crate::helpers::{ACCOUNT_ID, TestApp};
+    use localzoom_server::domain::rate_limits::{Label, Limit};
+    let Some(redis) = test_redis() else {
+        return;
+    };
+    let app = TestApp::spawn_tuned(|config| {
+        config.rate_limits = true;
+        config.redis = Some(redis.clone());
+    })
+    .await;
+    app.edit_account(|a| {
+        a.rate_limit_overrides
+            .set(Limit::Daily(Label::Light), Some(Some(2)))
+    })
+    .await;
+    for expected in [200, 200, 429] {
+        assert_eq!(app.get("/users/me").await.status, expected);
+    }
+    app.control(
+        reqwest::Method::POST,
+        "/reset",
+        Some(serde_json::json!({ "account_id": ACCOUNT_ID })),
+    )
+    .await
+    .assert_status(204);
+    let token = app.fresh_token().await;
+    for expected in [200, 200, 429] {
+        let reply = app
+            .call_with(&token, reqwest::Method::GET, "/v2/users/me", None)
+            .await;
+        assert_eq!(reply.status, expected);
+    }
+}
