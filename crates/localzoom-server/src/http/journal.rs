@@ -104,32 +104,6 @@ fn user_in(route: &str, path: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::user_in;
-
-    #[test]
-    fn the_user_of_a_path_is_percent_decoded_and_keeps_its_plus() {
-        let route = "/v2/users/{userId}/status";
-        for (path, user) in [
-            ("/v2/users/abc/status", Some("abc")),
-            (
-                "/v2/users/ann%2Btag%40example.com/status",
-                Some("ann+tag@example.com"),
-            ),
-            (
-                "/v2/users/ann+tag@example.com/status",
-                Some("ann+tag@example.com"),
-            ),
-            ("/v2/users/%ZZ/status", Some("%ZZ")),
-            ("/v2/users/%FF/status", None),
-        ] {
-            assert_eq!(user_in(route, path).as_deref(), user, "{path}");
-        }
-        assert_eq!(user_in("/v2/users", "/v2/users"), None);
-    }
-}
-
 /// Starts recording `request` if the journal is on and the path is one of Zoom's; the body is copied as the
 /// handler reads it, so limits and timeouts stay the handler's.
 pub fn start(state: &AppState, request: Request) -> (Request, Option<Recording>) {
@@ -359,4 +333,30 @@ pub async fn count(
 pub async fn clear(State(state): State<AppState>, _admin: Admin) -> Result<StatusCode, ApiError> {
     the_journal(&state)?.clear(None);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_in;
+
+    #[test]
+    fn the_user_of_a_path_is_percent_decoded_and_keeps_its_plus() {
+        let route = "/v2/users/{userId}/status";
+        for (path, user) in [
+            ("/v2/users/abc/status", Some("abc")),
+            (
+                "/v2/users/ann%2Btag%40example.com/status",
+                Some("ann+tag@example.com"),
+            ),
+            (
+                "/v2/users/ann+tag@example.com/status",
+                Some("ann+tag@example.com"),
+            ),
+            ("/v2/users/%ZZ/status", Some("%ZZ")),
+            ("/v2/users/%FF/status", None),
+        ] {
+            assert_eq!(user_in(route, path).as_deref(), user, "{path}");
+        }
+        assert_eq!(user_in("/v2/users", "/v2/users"), None);
+    }
 }
