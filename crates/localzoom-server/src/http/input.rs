@@ -256,7 +256,7 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn multipart_fields(request: Request) -> Result<Map<String, Value>, ApiError> {
     // Text parts only; file parts of the implemented operations do not exist.
     let bad = || {
         ApiError::from(DomainError::Invalid(

@@ -56,6 +56,8 @@ pub struct Recording {
     operation: Option<&'static Operation>,
     route: Option<String>,
     content_type: String,
+    /// The whole header (a multipart body's boundary is in it).
+    content_type_header: Option<axum::http::HeaderValue>,
     /// The client id of an OAuth call's Basic authentication, and the account its query or body names.
     basic_client: Option<String>,
     request_body: Arc<Mutex<Captured>>,
@@ -136,6 +138,7 @@ pub fn start(state: &AppState, request: Request) -> (Request, Option<Recording>)
         query: parts.uri.query().map(redacted_query),
         route,
         content_type: content_type(&parts.headers),
+        content_type_header: parts.headers.get(CONTENT_TYPE).cloned(),
         basic_client,
         request_body: Arc::default(),
     };
@@ -197,6 +200,17 @@ fn kept_body(bytes: &[u8], length: usize, content_type: &str) -> Option<Value> {
     })
 }
 
+/// A multipart body's text fields (as the seeds send `password` and `action`), secrets redacted; `None` when it
+/// cannot be read that way (a file part).
+async fn multipart_kept(content_type: &axum::http::HeaderValue, bytes: Vec<u8>) -> Option<Value> {
+    let request = Request::builder()
+        .header(CONTENT_TYPE, content_type)
+        .body(Body::from(bytes))
+        .ok()?;
+    let fields = super::input::multipart_fields(request).await.ok()?;
+    Some(redact(Value::Object(fields)))
+}
+
 impl Recording {
     /// Records the finished call; the response goes on unchanged.
     pub async fn finish(
@@ -230,7 +244,16 @@ impl Recording {
             .lock()
             .map(|c| (c.head.clone(), c.length))
             .unwrap_or_default();
-        let request_body = kept_body(&request_head, request_length, &self.content_type);
+        let request_body = match &self.content_type_header {
+            Some(header)
+                if self.content_type == "multipart/form-data"
+                    && request_length <= MAX_BODY_BYTES =>
+            {
+                multipart_kept(header, request_head.clone()).await
+            }
+            _ => None,
+        }
+        .or_else(|| kept_body(&request_head, request_length, &self.content_type));
         let (account_id, client_id) = match caller {
             Some((account, client)) => (Some(account), Some(client)),
             None => (self.named_account(request_body.as_ref()), self.basic_client),

@@ -671,9 +671,24 @@ async fn the_journal_redacts_every_secret() {
     ]))
     .await;
     app.get(&format!("/users/{id}/token?type=zak")).await;
+    // The seeds' multipart bodies: their text fields are kept, the password redacted.
+    let form = reqwest::multipart::Form::new().text("password", "Seed7Multipart");
+    app.send(
+        app.request(Method::PUT, &format!("/users/{id}/password"))
+            .multipart(form),
+    )
+    .await
+    .assert_status(204);
+    let form = reqwest::multipart::Form::new().text("action", "deactivate");
+    app.send(
+        app.request(Method::PUT, &format!("/users/{id}/status"))
+            .multipart(form),
+    )
+    .await
+    .assert_status(204);
     let journal = app.control(Method::GET, "/requests", None).await;
     let text = journal.body.to_string();
-    for secret in ["Fresh1Pass", CLIENT_SECRET, &app.token] {
+    for secret in ["Fresh1Pass", "Seed7Multipart", CLIENT_SECRET, &app.token] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     let entries = journal.body["requests"].as_array().unwrap();
@@ -683,6 +698,20 @@ async fn the_journal_redacts_every_secret() {
         .unwrap();
     assert_eq!(
         password["request_body"],
+        json!({ "password": "[redacted]" })
+    );
+    let status = entries
+        .iter()
+        .find(|e| e["operation"] == "userStatus")
+        .unwrap();
+    assert_eq!(status["request_body"], json!({ "action": "deactivate" }));
+    let multipart_password = entries
+        .iter()
+        .filter(|e| e["operation"] == "userPassword")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        multipart_password["request_body"],
         json!({ "password": "[redacted]" })
     );
     let grant = entries
