@@ -21,9 +21,10 @@ use crate::gate::faults::{
 use crate::gate::state::AppState;
 use crate::gate::{self, Bearer, Principal};
 
-/// The layer: a call to Zoom's API that a rule fires on gets the rule's latency, then its answer or a dropped
-/// connection instead of localzoom's (or, for a latency-only rule, localzoom's answer late).
-pub async fn inject(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Runs the request (`track` calls it in place of `next.run`, so the journal sees what it did): a call to Zoom's
+/// API that a rule fires on gets the rule's latency, then its answer or a dropped connection instead of
+/// localzoom's (or, for a latency-only rule, localzoom's answer late).
+pub async fn run(state: &AppState, request: Request, next: Next) -> Response {
     let Some(rules) = state.faults.as_deref() else {
         return next.run(request).await;
     };
@@ -36,7 +37,7 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
         .and_then(|route| operation_at(request.method().as_str(), route.as_str()));
     let (mut parts, body) = request.into_parts();
     let caller = if rules.need_caller() {
-        caller_of(&state, &mut parts).await
+        caller_of(state, &mut parts).await
     } else {
         None
     };
@@ -70,7 +71,7 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
         let label = operation.map_or(Label::Light, |op| op.label);
         let caller = match caller {
             Some(caller) => Some(caller),
-            None if answer.status == 429 => caller_of(&state, &mut parts).await,
+            None if answer.status == 429 => caller_of(state, &mut parts).await,
             None => None,
         };
         answer_with(&answer, label, caller.as_ref())

@@ -208,10 +208,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(input::BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            faults::inject,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -302,7 +298,7 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         .cloned();
     let started = Instant::now();
     let (request, recording) = journal::start(&state, request);
-    let served = rate_limit::with_allowance_headers(next.run(request));
+    let served = rate_limit::with_allowance_headers(faults::run(&state, request, next));
     let (mut response, caller) = match recording {
         Some(_) => crate::gate::journal::with_caller(served).await,
         None => (served.await, None),
