@@ -432,3 +432,60 @@ mod tests {
         assert_eq!(from_json.accounts[0].apps[0].kind, AppKind::S2s);
     }
 }
+
+#[cfg(test)]
+mod fuzz_targets {
+    use super::*;
+    use crate::fuzz::fuzz;
+
+    /// Any bytes, read as JSON or as YAML (anchors, aliases, deep nesting, huge numbers), give a fixture or a
+    /// refusal naming a field; never a panic or a hang.
+    #[test]
+    fn fuzz_fixture_documents() {
+        fuzz(
+            "fixture_documents",
+            &[
+                b"accounts:",
+                b"\n",
+                b"- ",
+                b"  ",
+                b"{",
+                b"}",
+                b"[",
+                b"]",
+                b"\"",
+                b":",
+                b",",
+                b"id: A1",
+                b"users:",
+                b"apps:",
+                b"email: a@b.test",
+                b"&a ",
+                b"*a",
+                b"!!str ",
+                b"type: 2",
+                b"password: ",
+                b"sessions:",
+                b"login_type: 101",
+                b"{\"accounts\":[{",
+                b"\"users\":[{",
+                b"\"email\":\"a@b.test\"",
+                b"1e999",
+                b"-1",
+                b"null",
+                b"~",
+                b"<<: *a",
+                b"---",
+                b"settings: {",
+                b"assistants: [",
+            ],
+            |input| {
+                for format in [FixtureFormat::Json, FixtureFormat::Yaml] {
+                    if let Err(refusal) = parse(input, format) {
+                        assert!(matches!(refusal, DomainError::Validation(ref e) if !e.is_empty()));
+                    }
+                }
+            },
+        );
+    }
+}
