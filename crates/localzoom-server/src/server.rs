@@ -219,7 +219,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
             db.write(move |store| crate::service::fixtures::load(store, &load, None, (&key, now)))
                 .await
                 .map_err(|e| anyhow::anyhow!("--fixtures {}: {}", path.display(), refusal(&e)))?;
-            Some(Arc::new(loadable))
+            Some(loadable)
         }
     };
     let addr = listener.local_addr()?;
@@ -240,7 +240,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         db,
         clock: config.clock,
         hashing,
-        start_fixture,
         admin_key: admin_key.map(Arc::from),
         public_url: config
             .public_url
@@ -254,13 +253,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         rate_limiter,
         history_key,
         metrics: Arc::default(),
-        faults: admin_key.is_some().then(Arc::default),
-        journal: (admin_key.is_some() && config.journal_capacity > 0)
-            .then(|| Arc::new(crate::gate::journal::Journal::new(config.journal_capacity))),
-        configured: Arc::new(crate::service::reset::Configured {
-            account_id: bootstrap.account_id.clone(),
-            client_id: bootstrap.client_id.clone(),
-            plan: bootstrap.plan,
+        control: Arc::new(crate::gate::state::ControlPlane {
+            faults: admin_key.is_some().then(Default::default),
+            journal: (admin_key.is_some() && config.journal_capacity > 0)
+                .then(|| crate::gate::journal::Journal::new(config.journal_capacity)),
+            start_fixture,
+            configured: crate::service::reset::Configured {
+                account_id: bootstrap.account_id.clone(),
+                client_id: bootstrap.client_id.clone(),
+                plan: bootstrap.plan,
+            },
         }),
     };
     let app = crate::http::router(state.clone());

@@ -180,7 +180,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         b.account_id,
         b.client_id
     );
-    banner.push_str(&match &started.state.journal {
+    banner.push_str(&match &started.state.control.journal {
         _ if started.state.admin_key.is_none() => {
             "control API off (--admin-key or LOCALZOOM_ADMIN_KEY turns it on)\n".to_string()
         }

@@ -39,14 +39,20 @@ pub struct AppState {
     pub history_key: HistoryKey,
     /// What `/metrics` reports.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// What the control API keeps (one `Arc`: the state is cloned several times per request).
+    pub control: Arc<ControlPlane>,
+}
+
+/// The control API's state (`/_localzoom/v1`).
+pub struct ControlPlane {
     /// The fault rules; `None` while the control API is off.
-    pub faults: Option<Arc<super::faults::FaultRules>>,
+    pub faults: Option<super::faults::FaultRules>,
     /// The request journal; `None` while the control API is off (or the journal is sized 0).
-    pub journal: Option<Arc<super::journal::Journal>>,
+    pub journal: Option<super::journal::Journal>,
     /// The document `serve --fixtures` loaded, loaded again after a reset.
-    pub start_fixture: Option<Arc<crate::service::fixtures::LoadableFixture>>,
+    pub start_fixture: Option<crate::service::fixtures::LoadableFixture>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.
-    pub configured: Arc<crate::service::reset::Configured>,
+    pub configured: crate::service::reset::Configured,
 }
 
 impl AppState {
@@ -67,8 +73,7 @@ impl AppState {
     /// The control API's reset: the data in one transaction, then what this node (and a shared limiter) keeps
     /// in memory for the accounts reset.
     pub async fn reset(&self, scope: ResetScope) -> ApiResult<()> {
-        let configured = self.configured.clone();
-        let start_fixture = self.start_fixture.clone();
+        let control = self.control.clone();
         let key = self.history_key.clone();
         let now = self.now();
         let account = match &scope {
@@ -80,8 +85,8 @@ impl AppState {
                 reset::reset(
                     store,
                     &scope,
-                    &configured,
-                    start_fixture.as_deref(),
+                    &control.configured,
+                    control.start_fixture.as_ref(),
                     (&key, now),
                 )
             })
@@ -89,7 +94,7 @@ impl AppState {
         if let Some(limiter) = &self.rate_limiter {
             limiter.forget(account.as_deref())?;
         }
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &self.control.journal {
             journal.clear(account.as_deref());
         }
         for failures in [

@@ -25,12 +25,21 @@ use crate::gate::{self, Bearer, Principal};
 /// API that a rule fires on gets the rule's latency, then its answer or a dropped connection instead of
 /// localzoom's (or, for a latency-only rule, localzoom's answer late).
 pub async fn run(state: &AppState, request: Request, next: Next) -> Response {
-    let Some(rules) = state.faults.as_deref() else {
-        return next.run(request).await;
-    };
-    if rules.is_empty() || !journaled(request.uri().path()) {
-        return next.run(request).await;
+    match state.control.faults.as_ref() {
+        Some(rules) if !rules.is_empty() && journaled(request.uri().path()) => {
+            // Boxed: the rare path's state (a timer, a token lookup) must not grow every request's future.
+            Box::pin(with_rules(state, rules, request, next)).await
+        }
+        _ => next.run(request).await,
     }
+}
+
+async fn with_rules(
+    state: &AppState,
+    rules: &crate::gate::faults::FaultRules,
+    request: Request,
+    next: Next,
+) -> Response {
     let operation = request
         .extensions()
         .get::<MatchedPath>()
@@ -251,7 +260,7 @@ fn new_rule(body: &Fields) -> Result<NewFaultRule, ApiError> {
 
 /// The rules, which exist whenever the control API does (`server::start`).
 fn the_rules(state: &AppState) -> Result<&crate::gate::faults::FaultRules, ApiError> {
-    state.faults.as_deref().ok_or(ApiError::ControlApiOff)
+    state.control.faults.as_ref().ok_or(ApiError::ControlApiOff)
 }
 
 /// `POST /_localzoom/v1/faults`: 201 with the rule as kept (its `id`, and the `seed` that replays it).

@@ -108,8 +108,8 @@ fn user_in(route: &str, path: &str) -> Option<String> {
 
 /// Starts recording `request` if the journal is on and the path is one of Zoom's; the body is copied as the
 /// handler reads it, so limits and timeouts stay the handler's.
-pub fn start(state: &AppState, request: Request) -> (Request, Option<Recording>) {
-    if state.journal.is_none() || !journaled(request.uri().path()) {
+pub fn start(state: &AppState, request: Request) -> (Request, Option<Box<Recording>>) {
+    if state.control.journal.is_none() || !journaled(request.uri().path()) {
         return (request, None);
     }
     let (parts, body) = request.into_parts();
@@ -149,7 +149,10 @@ pub fn start(state: &AppState, request: Request) -> (Request, Option<Recording>)
         }
         frame
     });
-    (Request::from_parts(parts, Body::new(body)), Some(recording))
+    (
+        Request::from_parts(parts, Body::new(body)),
+        Some(Box::new(recording)),
+    )
 }
 
 fn content_type(headers: &axum::http::HeaderMap) -> String {
@@ -214,12 +217,12 @@ async fn multipart_kept(content_type: &axum::http::HeaderValue, bytes: Vec<u8>) 
 impl Recording {
     /// Records the finished call; the response goes on unchanged.
     pub async fn finish(
-        self,
+        self: Box<Self>,
         state: &AppState,
         response: Response,
         (caller, tracking_id, latency): (Option<Caller>, &str, Duration),
     ) -> Response {
-        let Some(journal) = &state.journal else {
+        let Some(journal) = &state.control.journal else {
             return response;
         };
         let (parts, body) = response.into_parts();
@@ -324,7 +327,7 @@ fn filter(query: &Query) -> Result<JournalFilter, ApiError> {
 }
 
 fn the_journal(state: &AppState) -> Result<&journal::Journal, ApiError> {
-    state.journal.as_deref().ok_or_else(|| {
+    state.control.journal.as_ref().ok_or_else(|| {
         DomainError::Invalid(
             "The request journal is off: start the server with --journal-size above 0.".into(),
         )

@@ -44,25 +44,45 @@ struct ResetAware {
     reset: Arc<AtomicBool>,
 }
 
-impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ResetAware {
+type Incoming = hyper::Request<hyper::body::Incoming>;
+type AppFuture = <TowerToHyperService<Router> as hyper::service::Service<Incoming>>::Future;
+
+impl hyper::service::Service<Incoming> for ResetAware {
     type Response = axum::response::Response;
     type Error = std::io::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = ResetAwareFuture;
 
-    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
-        let served = self.app.call(request);
-        let reset = self.reset.clone();
-        Box::pin(async move {
-            let response = served.await.unwrap_or_else(|never| match never {});
-            if response.extensions().get::<ResetConnection>().is_some() {
-                reset.store(true, Ordering::Relaxed);
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "a fault rule reset the connection",
-                ));
-            }
-            Ok(response)
-        })
+    fn call(&self, request: Incoming) -> Self::Future {
+        ResetAwareFuture {
+            served: self.app.call(request),
+            reset: self.reset.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The app's answer, or the error that drops the connection (no box: every request passes here).
+    struct ResetAwareFuture {
+        #[pin]
+        served: AppFuture,
+        reset: Arc<AtomicBool>,
+    }
+}
+
+impl Future for ResetAwareFuture {
+    type Output = Result<axum::response::Response, std::io::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.served.poll(cx)).unwrap_or_else(|never| match never {});
+        if response.extensions().get::<ResetConnection>().is_some() {
+            this.reset.store(true, Ordering::Relaxed);
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "a fault rule reset the connection",
+            )));
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -299,8 +299,9 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     let started = Instant::now();
     let (request, recording) = journal::start(&state, request);
     let served = rate_limit::with_allowance_headers(faults::run(&state, request, next));
+    // The journal's paths are boxed: a server without the control API keeps every request's future small.
     let (mut response, caller) = match recording {
-        Some(_) => crate::gate::journal::with_caller(served).await,
+        Some(_) => Box::pin(crate::gate::journal::with_caller(served)).await,
         None => (served.await, None),
     };
     let latency = started.elapsed();
@@ -338,9 +339,7 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     );
     match recording {
         Some(recording) => {
-            recording
-                .finish(&state, response, (caller, &tracking_id, latency))
-                .await
+            Box::pin(recording.finish(&state, response, (caller, &tracking_id, latency))).await
         }
         None => response,
     }
