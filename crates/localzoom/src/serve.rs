@@ -6,7 +6,7 @@ use crate::accounts::limits_of;
 use crate::database::{BootstrapArgs, config_dir, failed};
 use clap::{Args, ValueEnum};
 use localzoom_server::crypto::HashParams;
-use localzoom_server::gate::rate_limit::Limiter;
+use localzoom_server::gate::limiter::Limiter;
 use localzoom_server::gate::shared_limit::Failure;
 use localzoom_server::server::{self, ServerConfig};
 use localzoom_server::service::accounts::PlanNote;

@@ -87,7 +87,7 @@ pub enum DomainError {
     ZoomEventsWithWebinar,
     /// A SCIM request refused (Zoom's SCIM messages differ from the REST API's).
     #[error("SCIM: {0:?}")]
-    Scim(super::scim::ScimRefusal),
+    Scim(ScimRefusal),
     /// `ssoCreate` on an account whose SSO is off.
     #[error("SSO not enabled")]
     SsoNotEnabled,
@@ -132,5 +132,38 @@ impl DomainError {
             field: field.to_string(),
             message: message.to_string(),
         }])
+    }
+}
+
+/// Why a SCIM request was refused, in the words of Zoom's SCIM2 spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimRefusal {
+    SsoNotEnabled,
+    /// The filter (or its attribute) Zoom does not support.
+    UnsupportedFilter(String),
+    NotJson,
+    EmptyBody,
+    InvalidUserName,
+    /// `POST`: the e-mail belongs to a user already.
+    EmailInUse(String),
+    /// `PUT`/`PATCH`: the new e-mail belongs to another user.
+    EmailUsed(String),
+    UserInactive,
+    AdminEmail,
+    /// Activating or deactivating an admin or a Zoom Room.
+    StatusProtected,
+    DeleteAdmin,
+    /// A Zoom Room's user made Basic.
+    ZoomRoomToFree,
+    UserNotFound,
+    /// An attribute of the wrong type or out of bounds.
+    InvalidValue(String),
+    /// A PATCH operation localzoom cannot apply (an unknown `op`, a path it cannot follow).
+    InvalidPatch(String),
+}
+
+impl From<ScimRefusal> for DomainError {
+    fn from(refusal: ScimRefusal) -> Self {
+        DomainError::Scim(refusal)
     }
 }

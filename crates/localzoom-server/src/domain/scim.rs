@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
-use super::error::DomainError;
 use super::schema::check_open;
 use super::user::{UserType, is_valid_email, name_too_long, too_long};
 
@@ -34,38 +33,8 @@ const MAX_FILTER_LEN: usize = 512;
 /// Most bytes of attributes kept as sent (phone numbers, roles, extensions, …) per user.
 pub const MAX_KEPT_ATTRIBUTES: usize = 16 * 1024;
 
-/// Why a SCIM request was refused, in the words of Zoom's SCIM2 spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScimRefusal {
-    SsoNotEnabled,
-    /// The filter (or its attribute) Zoom does not support.
-    UnsupportedFilter(String),
-    NotJson,
-    EmptyBody,
-    InvalidUserName,
-    /// `POST`: the e-mail belongs to a user already.
-    EmailInUse(String),
-    /// `PUT`/`PATCH`: the new e-mail belongs to another user.
-    EmailUsed(String),
-    UserInactive,
-    AdminEmail,
-    /// Activating or deactivating an admin or a Zoom Room.
-    StatusProtected,
-    DeleteAdmin,
-    /// A Zoom Room's user made Basic.
-    ZoomRoomToFree,
-    UserNotFound,
-    /// An attribute of the wrong type or out of bounds.
-    InvalidValue(String),
-    /// A PATCH operation localzoom cannot apply (an unknown `op`, a path it cannot follow).
-    InvalidPatch(String),
-}
-
-impl From<ScimRefusal> for DomainError {
-    fn from(refusal: ScimRefusal) -> Self {
-        DomainError::Scim(refusal)
-    }
-}
+// The refusals live with the domain's other errors (which must not import this module).
+pub use super::error::ScimRefusal;
 
 /// Zoom's SCIM `userType` names.
 pub fn user_type_name(user_type: UserType) -> &'static str {

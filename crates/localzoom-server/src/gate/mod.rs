@@ -15,6 +15,7 @@ use crate::store::{Store, TokenKind};
 pub mod failures;
 pub mod faults;
 pub mod journal;
+pub mod limiter;
 pub mod metrics;
 pub mod rate_limit;
 pub mod scopes;
