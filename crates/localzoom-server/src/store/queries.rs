@@ -262,6 +262,42 @@ fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
     })
 }
 
+/// The rows that belong to a user, deleted with the user (`delete_user`) or with all of an account's users
+/// (`clear_account`): one list, so a new table of per-user rows is added once.
+struct UserRows {
+    of_user: [&'static str; 9],
+    of_account: [&'static str; 9],
+}
+
+macro_rules! user_rows {
+    ($($table:literal),+ $(,)?) => {
+        UserRows {
+            of_user: [
+                "DELETE FROM assistants WHERE user_id = $1 OR assistant_id = $1",
+                $(concat!("DELETE FROM ", $table, " WHERE user_id = $1")),+
+            ],
+            of_account: [
+                "DELETE FROM assistants WHERE user_id IN (SELECT id FROM users WHERE account_id = $1) \
+                 OR assistant_id IN (SELECT id FROM users WHERE account_id = $1)",
+                $(concat!(
+                    "DELETE FROM ", $table, " WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)"
+                )),+
+            ],
+        }
+    };
+}
+
+const USER_ROWS: UserRows = user_rows!(
+    "sessions",
+    "password_history",
+    "email_changes",
+    "presence",
+    "user_settings",
+    "user_pictures",
+    "virtual_backgrounds",
+    "user_resources",
+);
+
 impl<'c> Store<'c> {
     pub(crate) fn new(conn: &'c dyn Connection) -> Store<'c> {
         Store { conn }
@@ -787,19 +823,10 @@ impl<'c> Store<'c> {
         if let Some((account, status, role)) = self.counted_as(id)? {
             self.count_user(&account, status, role, -1)?;
         }
-        for sql in [
-            "DELETE FROM assistants WHERE user_id = $1 OR assistant_id = $1",
-            "DELETE FROM sessions WHERE user_id = $1",
-            "DELETE FROM password_history WHERE user_id = $1",
-            "DELETE FROM email_changes WHERE user_id = $1",
-            "DELETE FROM presence WHERE user_id = $1",
-            "DELETE FROM user_settings WHERE user_id = $1",
-            "DELETE FROM user_pictures WHERE user_id = $1",
-            "DELETE FROM virtual_backgrounds WHERE user_id = $1",
-            "DELETE FROM user_resources WHERE user_id = $1",
+        for sql in USER_ROWS.of_user.iter().chain(&[
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
-        ] {
+        ]) {
             self.execute(sql, params![id])?;
         }
         Ok(())
@@ -809,24 +836,14 @@ impl<'c> Store<'c> {
     /// histories, settings, pictures, backgrounds, resources, mail), the tokens and codes of its apps and its
     /// user counts. The account and its apps stay.
     pub fn clear_account(&self, account_id: &str) -> StoreResult<()> {
-        for sql in [
-            "DELETE FROM assistants WHERE user_id IN (SELECT id FROM users WHERE account_id = $1) \
-             OR assistant_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM password_history WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM email_changes WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM presence WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM user_settings WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM user_pictures WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM virtual_backgrounds WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
-            "DELETE FROM user_resources WHERE user_id IN (SELECT id FROM users WHERE account_id = $1)",
+        for sql in USER_ROWS.of_account.iter().chain(&[
             "DELETE FROM outbox WHERE account_id = $1 \
              OR user_id IN (SELECT id FROM users WHERE account_id = $1)",
             "DELETE FROM access_tokens WHERE account_id = $1",
             "DELETE FROM oauth_codes WHERE client_id IN (SELECT client_id FROM apps WHERE account_id = $1)",
             "DELETE FROM users WHERE account_id = $1",
             "DELETE FROM user_counts WHERE account_id = $1",
-        ] {
+        ]) {
             self.execute(sql, params![account_id])?;
         }
         Ok(())
