@@ -247,13 +247,9 @@ pub async fn load_fixtures(
     request: axum::extract::Request,
 ) -> Result<StatusCode, ApiError> {
     let (parts, body) = request.into_parts();
-    let content_type = parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let format = if content_type.contains("yaml") {
+    let media_type = super::input::media_type(parts.headers.get(axum::http::header::CONTENT_TYPE));
+    // application/yaml, application/x-yaml, text/yaml
+    let format = if media_type.ends_with("yaml") {
         FixtureFormat::Yaml
     } else {
         FixtureFormat::Json

@@ -115,24 +115,11 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let essence = media_type(req.headers().get(CONTENT_TYPE));
         let (parts, body) = req.into_parts();
         let bytes = read_body(&parts, body, BODY_LIMIT, ApiError::PayloadTooLarge).await?;
         let map = match essence.as_str() {
-            // Clients that send no type (or text/plain) with a JSON body are read as JSON, as Zoom does.
-            "" | "application/json" | "text/plain" => json_object(&bytes)?,
-            t if t.ends_with("+json") => json_object(&bytes)?,
+            t if reads_as_json(t) => json_object(&bytes)?,
             "multipart/form-data" => {
                 let request = Request::from_parts(parts, Body::from(bytes));
                 multipart_fields(request).await?
@@ -155,6 +142,22 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             prefix: String::new(),
         })
     }
+}
+
+/// The media type a `Content-Type` names (no parameters, lower case); "" for none.
+pub fn media_type(content_type: Option<&axum::http::HeaderValue>) -> String {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a body of this media type is read as JSON: clients that send no type (or text/plain) with a JSON body
+/// are read as JSON, as Zoom does.
+pub fn reads_as_json(media_type: &str) -> bool {
+    matches!(media_type, "" | "application/json" | "text/plain") || media_type.ends_with("+json")
 }
 
 /// A form body that is a JSON object or array: what `curl -d '{"a":1}'` sends when no Content-Type is given.

@@ -9,16 +9,15 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
-use base64::Engine;
 use http_body_util::BodyExt;
 use localzoom_api::control::RecordedCall;
 use localzoom_api::operations::{Api, OPERATIONS, Operation};
 use serde_json::{Value, json};
 
 use super::control::Admin;
-use super::input::{Query, parse_form};
+use super::input::{Query, media_type, parse_form, reads_as_json};
 use super::listener::ResetConnection;
 use crate::clock::rfc3339;
 use crate::domain::error::DomainError;
@@ -55,9 +54,8 @@ pub struct Recording {
     query: Option<String>,
     operation: Option<&'static Operation>,
     route: Option<String>,
-    content_type: String,
-    /// The whole header (a multipart body's boundary is in it).
-    content_type_header: Option<axum::http::HeaderValue>,
+    /// The request's `Content-Type` (a multipart body's boundary is in it).
+    content_type: Option<axum::http::HeaderValue>,
     /// The client id of an OAuth call's Basic authentication, and the account its query or body names.
     basic_client: Option<String>,
     request_body: Arc<Mutex<Captured>>,
@@ -118,18 +116,7 @@ pub fn start(state: &AppState, request: Request) -> (Request, Option<Box<Recordi
         .get::<MatchedPath>()
         .map(|r| r.as_str().to_string());
     let method = parts.method.as_str().to_string();
-    let basic_client = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(client, _)| client.to_string()));
+    let basic_client = super::oauth::basic_credentials(&parts.headers).map(|(client, _)| client);
     let recording = Recording {
         time_ms: state.now(),
         operation: route.as_deref().and_then(|r| operation_at(&method, r)),
@@ -137,8 +124,7 @@ pub fn start(state: &AppState, request: Request) -> (Request, Option<Box<Recordi
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(redacted_query),
         route,
-        content_type: content_type(&parts.headers),
-        content_type_header: parts.headers.get(CONTENT_TYPE).cloned(),
+        content_type: parts.headers.get(CONTENT_TYPE).cloned(),
         basic_client,
         request_body: Arc::default(),
     };
@@ -153,16 +139,6 @@ pub fn start(state: &AppState, request: Request) -> (Request, Option<Box<Recordi
         Request::from_parts(parts, Body::new(body)),
         Some(Box::new(recording)),
     )
-}
-
-fn content_type(headers: &axum::http::HeaderMap) -> String {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 fn redacted_query(query: &str) -> String {
@@ -182,9 +158,9 @@ fn kept_body(bytes: &[u8], length: usize, content_type: &str) -> Option<Value> {
     if length > MAX_BODY_BYTES {
         return described("not kept");
     }
-    let json_like = matches!(content_type, "" | "application/json" | "text/plain")
-        || content_type.ends_with("+json");
-    if json_like && let Ok(value) = serde_json::from_slice::<Value>(bytes) {
+    if reads_as_json(content_type)
+        && let Ok(value) = serde_json::from_slice::<Value>(bytes)
+    {
         return Some(redact(value));
     }
     if content_type == "application/x-www-form-urlencoded"
@@ -205,7 +181,10 @@ fn kept_body(bytes: &[u8], length: usize, content_type: &str) -> Option<Value> {
 
 /// A multipart body's text fields (as the seeds send `password` and `action`), secrets redacted; `None` when it
 /// cannot be read that way (a file part).
-async fn multipart_kept(content_type: &axum::http::HeaderValue, bytes: Vec<u8>) -> Option<Value> {
+async fn multipart_kept(
+    content_type: &axum::http::HeaderValue,
+    bytes: axum::body::Bytes,
+) -> Option<Value> {
     let request = Request::builder()
         .header(CONTENT_TYPE, content_type)
         .body(Body::from(bytes))
@@ -238,25 +217,35 @@ impl Recording {
         } else {
             parts.status.as_u16()
         };
-        let response_body = kept_body(&bytes, bytes.len(), &content_type(&parts.headers));
+        let response_body = kept_body(
+            &bytes,
+            bytes.len(),
+            &media_type(parts.headers.get(CONTENT_TYPE)),
+        );
         let code = (status >= 400)
             .then(|| response_body.as_ref()?.get("code")?.as_i64())
             .flatten();
+        // The handler is done with the body: what was copied of it is the recording's alone now.
         let (request_head, request_length) = self
             .request_body
             .lock()
-            .map(|c| (c.head.clone(), c.length))
+            .map(|mut c| {
+                (
+                    axum::body::Bytes::from(std::mem::take(&mut c.head)),
+                    c.length,
+                )
+            })
             .unwrap_or_default();
-        let request_body = match &self.content_type_header {
+        let request_type = media_type(self.content_type.as_ref());
+        let request_body = match &self.content_type {
             Some(header)
-                if self.content_type == "multipart/form-data"
-                    && request_length <= MAX_BODY_BYTES =>
+                if request_type == "multipart/form-data" && request_length <= MAX_BODY_BYTES =>
             {
                 multipart_kept(header, request_head.clone()).await
             }
             _ => None,
         }
-        .or_else(|| kept_body(&request_head, request_length, &self.content_type));
+        .or_else(|| kept_body(&request_head, request_length, &request_type));
         let (account_id, client_id) = match caller {
             Some((account, client)) => (Some(account), Some(client)),
             None => (self.named_account(request_body.as_ref()), self.basic_client),
