@@ -33,6 +33,15 @@ pub enum ApiError {
     /// A `/_localzoom/v1` call to a server started without an admin key.
     #[error("control API off")]
     ControlApiOff,
+    /// A fault rule's answer (`/_localzoom/v1/faults`): the status, Zoom code and message it names; a 429 carries
+    /// the headers of a per-second limit of `rate_limit` (category, limit), as the limiter's own 429 does.
+    #[error("fault rule answer {status}")]
+    FaultAnswer {
+        status: u16,
+        code: u32,
+        message: String,
+        rate_limit: Option<(Label, u32)>,
+    },
     /// `DELETE /_localzoom/v1/faults/{id}` of a rule that is not there (any more).
     #[error("no fault rule {0}")]
     NoSuchFaultRule(String),

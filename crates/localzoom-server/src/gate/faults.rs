@@ -40,7 +40,7 @@ pub enum Latency {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FaultAnswer {
     pub status: u16,
-    pub code: i64,
+    pub code: u32,
     pub message: String,
 }
 

@@ -56,6 +56,16 @@ impl ApiError {
                  and send Authorization: Bearer KEY."
                     .into(),
             ),
+            FaultAnswer {
+                status,
+                code,
+                message,
+                ..
+            } => (
+                S::from_u16(*status).unwrap_or(S::INTERNAL_SERVER_ERROR),
+                *code,
+                message.clone(),
+            ),
             NoSuchFaultRule(id) => (
                 S::NOT_FOUND,
                 404,
@@ -411,7 +421,11 @@ impl IntoResponse for ApiError {
                 );
             }
             // The headers Zoom documents for 429s (§4.4), so clients can tell waiting a moment from waiting a day.
-            ApiError::RateLimit { category, limit } => {
+            ApiError::RateLimit { category, limit }
+            | ApiError::FaultAnswer {
+                rate_limit: Some((category, limit)),
+                ..
+            } => {
                 rate_limit_headers(headers, category, localzoom_api::headers::QPS, limit);
             }
             ApiError::DailyRateLimit {

@@ -15,11 +15,11 @@ use super::listener::ResetConnection;
 use crate::domain::error::DomainError;
 use crate::domain::rate_limits::{Label, Limit};
 use crate::error::ApiError;
+use crate::gate::Principal;
 use crate::gate::faults::{
     Call, Fault, FaultAnswer, FaultEffect, FaultMatch, Latency, MAX_LATENCY_MS, NewFaultRule,
 };
 use crate::gate::state::AppState;
-use crate::gate::{self, Bearer, Principal};
 
 /// Runs the request (`track` calls it in place of `next.run`, so the journal sees what it did): a call to Zoom's
 /// API that a rule fires on gets the rule's latency, then its answer or a dropped connection instead of
@@ -91,45 +91,26 @@ async fn with_rules(
     response
 }
 
-/// Who a call comes from, for rules that match on account or app (and a 429's limit): its bearer token's
-/// principal, if the token is valid.
+/// Who a call comes from, for rules that match on account or app (and a 429's limit): the principal of its
+/// bearer token, if the token is valid.
 async fn caller_of(state: &AppState, parts: &mut axum::http::request::Parts) -> Option<Principal> {
-    if let Ok(bearer) = Bearer::from_request_parts(parts, state).await {
-        let now = state.now();
-        return state
-            .db
-            .read(|store| gate::authenticate(store, &bearer, now))
-            .ok();
-    }
-    None
+    Principal::from_request_parts(parts, state).await.ok()
 }
 
-/// A rule's answer. A 429 carries the headers Zoom sends with one (category, type, limit, remaining), with the
-/// caller's limit when it is known.
+/// A rule's answer, through the one error table. A 429 carries the headers Zoom sends with one (category, type,
+/// limit, remaining), with the caller's limit when it is known.
 fn answer_with(answer: &FaultAnswer, label: Label, caller: Option<&Principal>) -> Response {
-    let mut response = if answer.status == 429 {
-        ApiError::RateLimit {
-            category: label,
-            limit: caller
-                .and_then(|c| c.limits.get(Limit::Rate(label)))
-                .unwrap_or(0),
-        }
-        .into_response()
-    } else {
-        StatusCode::from_u16(answer.status)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            .into_response()
-    };
-    let body = json!({ "code": answer.code, "message": answer.message }).to_string();
-    *response.body_mut() = axum::body::Body::from(body);
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    response
-        .headers_mut()
-        .remove(axum::http::header::CONTENT_LENGTH);
-    response
+    let rate_limit = (answer.status == 429).then(|| {
+        let limit = caller.and_then(|c| c.limits.get(Limit::Rate(label)));
+        (label, limit.unwrap_or(0))
+    });
+    ApiError::FaultAnswer {
+        status: answer.status,
+        code: answer.code,
+        message: answer.message.clone(),
+        rate_limit,
+    }
+    .into_response()
 }
 
 /// The message Zoom gives with a status, for rules that name only the status.
@@ -191,7 +172,10 @@ fn new_rule(body: &Fields) -> Result<NewFaultRule, ApiError> {
         Some(_) => return Err(body.invalid("status")),
         None => None,
     };
-    let code = body.int("code")?;
+    let code = match body.int("code")? {
+        Some(code) => Some(u32::try_from(code).map_err(|_| body.invalid("code"))?),
+        None => None,
+    };
     let message = optional_text(body, "message", 1024)?;
     let latency = match body.get("latency_ms") {
         None | Some(Value::Null) => None,
@@ -237,7 +221,7 @@ fn new_rule(body: &Fields) -> Result<NewFaultRule, ApiError> {
     }
     let answer = status.map(|status| FaultAnswer {
         status,
-        code: code.unwrap_or(i64::from(status)),
+        code: code.unwrap_or(u32::from(status)),
         message: message.unwrap_or_else(|| default_message(status)),
     });
     Ok(NewFaultRule {

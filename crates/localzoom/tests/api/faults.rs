@@ -242,6 +242,7 @@ async fn fault_rules_are_checked_whole() {
             "reset_connection",
         ),
         (json!({ "seed": "abc", "status": 500 }), "seed"),
+        (json!({ "status": 500, "code": -1 }), "code"),
     ] {
         let reply = app
             .control(Method::POST, "/faults", Some(rule.clone()))
