@@ -216,6 +216,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         Some(path) => {
             let loadable = read_fixture(path, &hashing).await?;
             let (key, now) = (history_key.clone(), config.clock.now_ms());
+            let loadable = Arc::new(loadable);
             let load = loadable.clone();
             db.write(move |store| crate::service::fixtures::load(store, &load, None, (&key, now)))
                 .await

@@ -93,9 +93,25 @@ impl Journal {
 
     /// The calls the filter wants, oldest first, and how many entries were dropped for room.
     pub fn list(&self, filter: &JournalFilter) -> (Vec<RecordedCall>, u64) {
-        let Ok(kept) = self.inner.lock() else {
-            return (Vec::new(), 0);
-        };
+        self.wanted(filter, |wanted, dropped| {
+            (wanted.map(|e| e.call.clone()).collect(), dropped)
+        })
+        .unwrap_or_default()
+    }
+
+    /// How many calls the filter wants (nothing is copied).
+    pub fn count(&self, filter: &JournalFilter) -> usize {
+        self.wanted(filter, |wanted, _| wanted.count())
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` over the entries the filter wants, oldest first, and the count of those dropped for room.
+    fn wanted<R>(
+        &self,
+        filter: &JournalFilter,
+        f: impl FnOnce(&mut dyn Iterator<Item = &JournalEntry>, u64) -> R,
+    ) -> Option<R> {
+        let kept = self.inner.lock().ok()?;
         let start = match &filter.since {
             None => 0,
             Some(id) => kept
@@ -104,18 +120,12 @@ impl Journal {
                 .position(|e| e.call.tracking_id == *id)
                 .map_or(0, |at| at + 1),
         };
-        let entries = kept
+        let mut wanted = kept
             .entries
             .iter()
             .skip(start)
-            .filter(|e| filter.matches(e))
-            .map(|e| e.call.clone())
-            .collect();
-        (entries, kept.dropped)
-    }
-
-    pub fn count(&self, filter: &JournalFilter) -> usize {
-        self.list(filter).0.len()
+            .filter(|e| filter.matches(e));
+        Some(f(&mut wanted, kept.dropped))
     }
 
     /// Forgets every entry (of one account: `Some`), and the count of dropped ones when all go.

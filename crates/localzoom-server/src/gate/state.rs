@@ -51,7 +51,7 @@ pub struct ControlPlane {
     /// The request journal; `None` while the control API is off (or the journal is sized 0).
     pub journal: Option<super::journal::Journal>,
     /// The document `serve --fixtures` loaded, loaded again after a reset.
-    pub start_fixture: Option<crate::service::fixtures::LoadableFixture>,
+    pub start_fixture: Option<Arc<crate::service::fixtures::LoadableFixture>>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.
     pub configured: crate::service::reset::Configured,
 }
@@ -87,7 +87,7 @@ impl AppState {
                     store,
                     &scope,
                     &control.configured,
-                    control.start_fixture.as_ref(),
+                    control.start_fixture.as_deref(),
                     (&key, now),
                 )
             })
