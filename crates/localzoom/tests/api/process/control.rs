@@ -198,13 +198,22 @@ fn ctl_drives_every_part_of_the_control_api() {
         ctl_json(&server, &["faults", "delete", "--all"])["done"],
         "deleted"
     );
+    assert_eq!(
+        ctl_json(&server, &["faults", "list"]),
+        serde_json::json!([])
+    );
+    assert_eq!(api(&server.base, &token, "GET", "/users/me", None).0, 200);
     assert_eq!(ctl_json(&server, &["requests", "clear"])["done"], "cleared");
     assert_eq!(ctl_json(&server, &["requests", "count"])["count"], 0);
 
     // The clock, forward only.
     let clock = ctl_json(&server, &["clock", "get"]);
-    assert!(clock["now"].as_str().unwrap().ends_with('Z'));
-    ctl_json(&server, &["clock", "advance", "90000"]);
+    let before = clock["now"].as_str().unwrap().to_string();
+    assert!(before.ends_with('Z'));
+    let moved = ctl_json(&server, &["clock", "advance", "90000"]);
+    assert!(moved["now"].as_str().unwrap() > before.as_str(), "{moved}");
+    // The token of before lived an hour; the clock is a day on.
+    assert_eq!(api(&server.base, &token, "GET", "/users/me", None).0, 401);
     let back = ctl(&server, &["clock", "set", "2020-01-01T00:00:00Z"]);
     assert!(!back.status.success());
     assert!(
@@ -214,7 +223,6 @@ fn ctl_drives_every_part_of_the_control_api() {
     );
 
     // The outbox, and a fixture loaded from a file.
-    // The token of before lived an hour; the clock is a day on.
     let token = super::token(&server.base);
     let password = Some(r#"{"password":"Fresh1Pass1"}"#);
     let changed = api(
