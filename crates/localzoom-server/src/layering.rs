@@ -8,8 +8,8 @@ use std::path::Path;
 /// what the `store` holds; `error` gathers every layer's failures below the layers that return them; `crypto`,
 /// `clock` and `blocking` are tools of the layers above them. `domain` is pure: it imports nothing of the crate but `spec`, Zoom's vendored files (data).
 const LAYERS: &[&str] = &[
-    "server", "http", "gate", "service", "crypto", "clock", "error", "store", "blocking", "domain",
-    "spec",
+    "server", "http", "gate", "delivery", "service", "crypto", "clock", "error", "store",
+    "blocking", "domain", "spec",
 ];
 
 /// The crate's modules each top-level module's non-test code names (`crate::NAME`).

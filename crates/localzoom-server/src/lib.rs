@@ -8,6 +8,7 @@
 pub mod blocking;
 pub mod clock;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 #[cfg(test)]

@@ -142,6 +142,8 @@ pub struct Started {
     pub state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The webhook sender (`delivery`).
+    sending: JoinHandle<()>,
     /// Held while serving: no second server on the same SQLite file.
     _claim: Option<std::fs::File>,
 }
@@ -151,6 +153,7 @@ impl Started {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
+        self.sending.abort();
         Ok(())
     }
 }
@@ -238,8 +241,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
             Some(Arc::new(Limiter::Shared(Box::new(shared))))
         }
     };
+    let sender = crate::delivery::Sender::new(db.clone(), config.clock.clone());
+    let sending = tokio::spawn(sender.clone().run());
     let state = AppState {
         db,
+        sender,
         clock: config.clock,
         hashing,
         admin_key: admin_key.map(Arc::from),
@@ -282,6 +288,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         state,
         stop,
         task,
+        sending,
         _claim: claim,
     })
 }

@@ -43,6 +43,9 @@ pub(crate) enum AppsCommand {
     List(ListAppsArgs),
     /// Deactivate an app: its tokens stop working at once.
     Deactivate(DeactivateAppArgs),
+    /// An app's event subscriptions (Zoom's webhooks) and their deliveries.
+    #[command(subcommand)]
+    Webhooks(crate::webhooks::WebhooksCommand),
 }
 
 #[derive(Args)]

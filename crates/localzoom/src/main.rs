@@ -10,6 +10,7 @@ mod ctl;
 mod database;
 mod output;
 mod serve;
+mod webhooks;
 mod zoom;
 
 use accounts::{AccountsCommand, AppsCommand, PortableArgs, SeedArgs};
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
             Command::Apps(AppsCommand::Create(args)) => accounts::create_app(args).await,
             Command::Apps(AppsCommand::List(args)) => accounts::list_apps(args),
             Command::Apps(AppsCommand::Deactivate(args)) => accounts::deactivate_app(args).await,
+            Command::Apps(AppsCommand::Webhooks(command)) => webhooks::run(command).await,
             Command::Users(command) => zoom::users(command).await.map_err(zoom::explain),
             Command::Offboard(args) => zoom::offboard(args).await.map_err(zoom::explain),
             Command::Export(args) => accounts::export(args),

@@ -11,6 +11,16 @@ pub enum DomainError {
     UserNotFound(String),
     #[error("account not found: {0}")]
     AccountNotFound(String),
+    /// The control API or a fixture names an app that is not there.
+    #[error("app not found: {0}")]
+    AppNotFound(String),
+    #[error("event subscription not found: {0}")]
+    SubscriptionNotFound(String),
+    #[error("webhook delivery not found: {0}")]
+    DeliveryNotFound(i64),
+    /// Zoom allows an app 20 event subscriptions.
+    #[error("too many event subscriptions")]
+    TooManySubscriptions(usize),
     #[error("email taken: {0}")]
     EmailTaken(String),
     /// `PUT /users/{userId}/email` to an address another user holds (S1 documents no 409 there).

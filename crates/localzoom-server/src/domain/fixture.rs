@@ -11,6 +11,7 @@ use super::account::{AccountPlan, AppKind};
 use super::error::DomainError;
 use super::rate_limits::Limit;
 use super::user::{CREATABLE_TYPES, LoginType, Role, Status, UserType, is_valid_email};
+use super::webhook::NewSubscription;
 
 /// The largest document read.
 pub const MAX_FIXTURE_BYTES: usize = 4 * 1024 * 1024;
@@ -57,10 +58,14 @@ pub struct FixtureApp {
     #[serde(rename = "type", default = "server_to_server")]
     pub kind: AppKind,
     pub client_id: String,
-    pub client_secret: String,
+    /// Required for a new app; without it, the entry names an existing app (to add subscriptions to it).
+    pub client_secret: Option<String>,
     /// Space-separated, or a list; the kind's default scopes when absent.
     pub scopes: Option<Scopes>,
     pub redirect_uri: Option<String>,
+    /// The app's event subscriptions (`docs/webhooks.md`).
+    #[serde(default)]
+    pub webhooks: Vec<NewSubscription>,
 }
 
 fn server_to_server() -> AppKind {
@@ -254,11 +259,20 @@ fn check(fixture: &Fixture) -> Result<(), DomainError> {
             if !client_ids.insert(app.client_id.as_str()) {
                 return bad(format!("{at}.client_id"), "This client id is given twice.");
             }
-            if app.client_secret.len() < 8 || app.client_secret.len() > 256 {
+            if app
+                .client_secret
+                .as_ref()
+                .is_some_and(|secret| secret.len() < 8 || secret.len() > 256)
+            {
                 return bad(
                     format!("{at}.client_secret"),
                     "A client secret is 8 to 256 characters.",
                 );
+            }
+            for (w, webhook) in app.webhooks.iter().enumerate() {
+                if let Err(DomainError::Invalid(why)) = webhook.check() {
+                    return bad(format!("{at}.webhooks[{w}]"), &why);
+                }
             }
             if app.kind == AppKind::User && app.redirect_uri.as_deref().is_none_or(str::is_empty) {
                 return bad(

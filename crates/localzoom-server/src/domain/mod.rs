@@ -14,3 +14,4 @@ pub mod settings;
 pub mod user;
 pub mod user_resources;
 pub mod user_settings;
+pub mod webhook;

@@ -23,6 +23,8 @@ use crate::store::{Database, Store};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<Database>,
+    /// Sends the webhooks the writes record.
+    pub sender: crate::delivery::Sender,
     pub clock: Arc<dyn Clock>,
     pub hashing: PasswordHashing,
     /// The control API's key; without one the control API does not exist.

@@ -16,9 +16,11 @@ use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::fixture::{FixtureFormat, MAX_FIXTURE_BYTES};
 use crate::domain::user::{LoginType, Status};
+use crate::domain::webhook::{self, CLIENT_TYPES, ClientSession};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::service::reset::ResetScope;
+use crate::service::webhooks::Listeners;
 use crate::store::SessionRecord;
 
 /// A request carrying the server's admin key as its bearer token.
@@ -67,7 +69,8 @@ fn session_json(s: &SessionRecord) -> Value {
     })
 }
 
-/// `POST /_localzoom/v1/users/{userId}/sessions` `{"login_type": 101}`: the user signs in from a client.
+/// `POST /_localzoom/v1/users/{userId}/sessions` `{"login_type": 101, "client_type": "mac", "version": "6.2.0"}`:
+/// the user signs in from a client (`user.signed_in`; `client_type` and `version` only shape the event).
 pub async fn sign_in(
     State(state): State<AppState>,
     _admin: Admin,
@@ -79,6 +82,7 @@ pub async fn sign_in(
         .and_then(LoginType::from_code)
         .ok_or_else(|| body.invalid("login_type"))?;
     let now = state.now();
+    let client = client_session(&body, login_type, now)?;
     let session = state
         .db
         .write(move |store| -> Result<_, ApiError> {
@@ -95,16 +99,111 @@ pub async fn sign_in(
             }
             let session = SessionRecord {
                 id: crypto::new_id(),
-                user_id: user.id,
+                user_id: user.id.clone(),
                 login_type,
                 created_at: now,
                 ended_at: None,
             };
             store.insert_session(&session)?;
+            let signed_in = webhook::session(&user, &client, true);
+            Listeners::of(store, &user.account_id)?.record(
+                store,
+                &user.account_id,
+                &signed_in,
+                now,
+            )?;
             Ok(session)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(session_json(&session))))
+}
+
+/// `DELETE /_localzoom/v1/users/{userId}/sessions/{sessionId}[?client_type=mac&version=6.2.0]`: the user signs out
+/// of that client (its tokens stop working; `user.signed_out`).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    _admin: Admin,
+    PathParams((user_ref, session_id)): PathParams<(String, String)>,
+    query: Query,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    let client_type = query.get("client_type").map(str::to_string);
+    let version = query.get("version").map(str::to_string);
+    state
+        .db
+        .write(move |store| -> Result<_, ApiError> {
+            let user = store
+                .find_user(&user_ref)?
+                .ok_or_else(|| DomainError::UserNotFound(user_ref.clone()))?;
+            let session = store
+                .sessions(&user.id)?
+                .into_iter()
+                .find(|s| s.id == session_id && s.ended_at.is_none())
+                .ok_or_else(|| {
+                    DomainError::Invalid(format!(
+                        "{} has no open session {session_id}.",
+                        user.email
+                    ))
+                })?;
+            let client = ClientSession {
+                client_type: known_client_type(client_type.as_deref())?,
+                version: client_version(version)?,
+                login_type: session.login_type,
+                date_time: rfc3339(now),
+            };
+            store.end_session(&session.id, now)?;
+            let signed_out = webhook::session(&user, &client, false);
+            Listeners::of(store, &user.account_id)?.record(
+                store,
+                &user.account_id,
+                &signed_out,
+                now,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The client version a sign-in event names when the request names none.
+const DEFAULT_CLIENT_VERSION: &str = "6.0.0";
+
+fn known_client_type(given: Option<&str>) -> Result<String, ApiError> {
+    match given {
+        None => Ok("browser".into()),
+        Some(name) if CLIENT_TYPES.contains(&name) => Ok(name.into()),
+        Some(_) => Err(DomainError::field("client_type", "Invalid field.").into()),
+    }
+}
+
+/// A client's version as the request names it (`6.2.0`): at most 32 letters, digits, dots and dashes.
+fn client_version(given: Option<String>) -> Result<String, ApiError> {
+    match given {
+        None => Ok(DEFAULT_CLIENT_VERSION.into()),
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= 32
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) =>
+        {
+            Ok(v)
+        }
+        Some(_) => Err(DomainError::field("version", "Invalid field.").into()),
+    }
+}
+
+/// The client a sign-in comes from, as `user.signed_in` shows it.
+fn client_session(
+    body: &Fields,
+    login_type: LoginType,
+    now: i64,
+) -> Result<ClientSession, ApiError> {
+    Ok(ClientSession {
+        client_type: known_client_type(body.str("client_type")?.as_deref())?,
+        version: client_version(body.str("version")?)?,
+        login_type,
+        date_time: rfc3339(now),
+    })
 }
 
 /// `GET /_localzoom/v1/users/{userId}/sessions`: every sign-in, ended ones with `ended_at`.
@@ -170,6 +269,8 @@ pub async fn set_clock(
         };
         ApiError::from(DomainError::Invalid(message))
     })?;
+    // Retries and re-validations that fell due go out now, not at the next poll.
+    state.sender.wake.notify_one();
     Ok(Json(json!({ "now": rfc3339(state.now()) })))
 }
 

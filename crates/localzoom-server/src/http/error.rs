@@ -66,6 +66,22 @@ impl ApiError {
                 *code,
                 message.clone(),
             ),
+            Domain(DomainError::AppNotFound(id)) => (S::NOT_FOUND, 404, format!("The app {id} does not exist.")),
+            Domain(DomainError::SubscriptionNotFound(id)) => (
+                S::NOT_FOUND,
+                404,
+                format!("The event subscription {id} does not exist."),
+            ),
+            Domain(DomainError::DeliveryNotFound(id)) => (
+                S::NOT_FOUND,
+                404,
+                format!("The webhook delivery {id} does not exist."),
+            ),
+            Domain(DomainError::TooManySubscriptions(max)) => (
+                S::BAD_REQUEST,
+                300,
+                format!("An app can have at most {max} event subscriptions."),
+            ),
             NoSuchFaultRule(id) => (
                 S::NOT_FOUND,
                 404,

@@ -37,6 +37,7 @@ pub mod token;
 pub mod user_resources;
 pub mod user_settings;
 pub mod users;
+pub mod webhooks;
 
 pub use localzoom_api::headers::TRACKING_ID as TRACKING_HEADER;
 
@@ -158,8 +159,27 @@ pub fn router(state: AppState) -> Router {
             "/users/{userId}/sessions",
             get(control::sessions).post(control::sign_in),
         )
+        .route(
+            "/users/{userId}/sessions/{sessionId}",
+            axum::routing::delete(control::sign_out),
+        )
         .route("/clock", get(control::clock).post(control::set_clock))
         .route("/reset", post(control::reset))
+        .route(
+            "/apps/{clientId}/webhooks",
+            get(webhooks::of_app).post(webhooks::subscribe),
+        )
+        .route("/webhooks", get(webhooks::all))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::one).delete(webhooks::unsubscribe),
+        )
+        .route("/webhooks/{id}/validate", post(webhooks::validate))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/webhook_deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route(
             "/fixtures",
             post(control::load_fixtures).layer(DefaultBodyLimit::max(

@@ -205,9 +205,10 @@ pub async fn delete(
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state.admit(&principal, OperationId::ScimUserDelete.operation(), None)?;
+    let now = state.now();
     state
         .write_as(principal, move |store, principal| {
-            scim::delete(store, principal, &user_id)
+            scim::delete(store, principal, &user_id, now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

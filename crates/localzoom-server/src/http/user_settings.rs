@@ -63,9 +63,10 @@ pub async fn update(
     )?;
     let option = option(&query)?;
     let body = body.into_value();
+    let now = state.now();
     state
         .write_as(principal, move |store, principal| {
-            settings::update_user_settings(store, principal, &user_id, option, &body)
+            settings::update_user_settings(store, principal, &user_id, option, &body, now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

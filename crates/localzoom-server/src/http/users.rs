@@ -247,9 +247,10 @@ pub async fn update(
         Some(&user_id),
     )?;
     let patch = parse_patch(&body)?;
+    let now = state.now();
     state
         .write_as(principal, move |store, principal| {
-            users::update(store, principal, &user_id, patch)
+            users::update(store, principal, &user_id, patch, now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -520,6 +521,7 @@ pub async fn delete(
         Some(email) if is_valid_email(email) && !too_long(email, 128) => Some(email.to_string()),
         Some(_) => return Err(DomainError::field("transfer_email", "Invalid field.").into()),
     };
+    let now = state.now();
     state
         .write_as(principal, move |store, principal| {
             users::delete(
@@ -528,6 +530,7 @@ pub async fn delete(
                 &user_id,
                 action,
                 transfer_email.as_deref(),
+                now,
             )
         })
         .await?;

@@ -172,28 +172,58 @@ fn upsert_app(
     at: &str,
     now: i64,
 ) -> ApiResult<()> {
-    let scopes = app.scopes.as_ref().map(|s| s.names());
-    let fresh = accounts::new_app(
-        &app.client_id,
-        &app.client_secret,
-        &account.id,
-        owner_id,
-        app.kind,
-        scopes,
-        app.redirect_uri.clone(),
-        now,
-    );
-    match store.app(&app.client_id)? {
-        Some(stored) if stored.account_id != account.id => Err(refused(
+    let stored = store.app(&app.client_id)?;
+    if stored.as_ref().is_some_and(|s| s.account_id != account.id) {
+        return Err(refused(
             format!("{at}.client_id"),
             format!("App {} belongs to another account.", app.client_id),
-        )),
-        Some(stored) => Ok(store.update_app(&crate::store::AppRecord {
-            created_at: stored.created_at,
-            ..fresh
-        })?),
-        None => Ok(store.insert_app(&fresh)?),
+        ));
     }
+    match (stored, &app.client_secret) {
+        // Named only: the app stays as it is; its subscriptions below are added to it.
+        (Some(_), None) => {}
+        (None, None) => {
+            return Err(refused(
+                format!("{at}.client_secret"),
+                format!(
+                    "App {} does not exist: a new app needs a client secret.",
+                    app.client_id
+                ),
+            ));
+        }
+        (stored, Some(secret)) => {
+            let fresh = accounts::new_app(
+                &app.client_id,
+                secret,
+                &account.id,
+                owner_id,
+                app.kind,
+                app.scopes.as_ref().map(|s| s.names()),
+                app.redirect_uri.clone(),
+                now,
+            );
+            match stored {
+                Some(stored) => store.update_app(&crate::store::AppRecord {
+                    created_at: stored.created_at,
+                    ..fresh
+                })?,
+                None => store.insert_app(&fresh)?,
+            }
+        }
+    }
+    // A subscription is known by its URL: the same document loaded again changes nothing.
+    let existing = store.subscriptions(Some(&app.client_id))?;
+    for asked in &app.webhooks {
+        let same = existing.iter().find(|s| s.url == asked.url.trim());
+        if let Some(same) = same {
+            if same.secret_token == asked.secret_token && same.events == asked.check()? {
+                continue;
+            }
+            store.delete_subscription(&same.id)?;
+        }
+        super::webhooks::subscribe(store, &app.client_id, asked, now)?;
+    }
+    Ok(())
 }
 
 fn upsert_user(

@@ -9,7 +9,9 @@ use crate::domain::user::{
     AdminOnly, LoginType, Status, StatusAction, StatusEffect, UserRecord, UserType, decide_status,
     require_admin,
 };
+use crate::domain::webhook::{self, Event};
 use crate::error::ApiResult;
+use crate::service::webhooks::{Listeners, ProfileChange};
 use crate::service::{resolve_user, users};
 use crate::store::Store;
 
@@ -22,7 +24,18 @@ pub fn revoke_sso_token(
     now: i64,
 ) -> ApiResult<u64> {
     let user = resolve_user(store, principal, user_ref)?;
-    Ok(store.end_sessions(&user.id, Some(LoginType::Sso), now)?)
+    let change = ProfileChange::start(store, principal, &user)?;
+    let ended = store.end_sessions(&user.id, Some(LoginType::Sso), now)?;
+    if ended > 0 {
+        change.finish(
+            store,
+            principal,
+            &user,
+            Some("sign_out_from_all_devices"),
+            now,
+        )?;
+    }
+    Ok(ended)
 }
 
 /// `PUT /users/{userId}/status`.
@@ -42,23 +55,25 @@ pub fn set_status(
         (StatusAction::Activate, Some(_)) => store.count_basic_users(&account.id)?,
         _ => 0,
     };
-    match decide_status(&user, action, account.max_basic_users, basic_users)? {
+    let event = match decide_status(&user, action, account.max_basic_users, basic_users)? {
         StatusEffect::Deactivate => {
             user.status = Status::Inactive;
             user.user_type = UserType::Basic;
             store.update_user(&user)?;
             store.end_sessions(&user.id, None, now)?;
             store.revoke_user_tokens(&user.id)?;
+            Event::UserDeactivated
         }
-        StatusEffect::Activate => {
-            if user.status != Status::Active {
-                user.status = Status::Active;
-                store.update_user(&user)?;
-            }
+        StatusEffect::Activate if user.status != Status::Active => {
+            user.status = Status::Active;
+            store.update_user(&user)?;
+            Event::UserActivated
         }
-        StatusEffect::None => {}
-    }
-    Ok(())
+        StatusEffect::Activate | StatusEffect::None => return Ok(()),
+    };
+    Listeners::of(store, &account.id)?.emit(store, principal, now, event, |operator| {
+        Some(webhook::lifecycle(event, &user, operator))
+    })
 }
 
 /// The fingerprint the password history keeps: a keyed hash, so reuse checks cost no argon2 runs, under a key
@@ -149,14 +164,11 @@ pub fn commit_password_change(
 ) -> ApiResult<()> {
     let (mut user, print) =
         check_password_change(store, principal, user_ref, password, (key, now))?;
+    let change = ProfileChange::start(store, principal, &user)?;
     user.password_hash = Some(hash);
     store.update_user(&user)?;
     store.record_password(&user.id, &print, now, false)?;
     store.end_sessions(&user.id, Some(LoginType::WorkEmail), now)?;
-    Ok(super::mail::send(
-        store,
-        &user,
-        super::mail::Mail::PasswordChanged,
-        now,
-    )?)
+    super::mail::send(store, &user, super::mail::Mail::PasswordChanged, now)?;
+    change.finish(store, principal, &user, Some("change_password"), now)
 }

@@ -13,6 +13,7 @@ pub mod scim;
 pub mod settings;
 pub mod user_resources;
 pub mod users;
+pub mod webhooks;
 
 use crate::crypto;
 use crate::domain::error::DomainError;

@@ -81,6 +81,7 @@ fn empty(store: &Store, scope: &ResetScope, configured: &Configured, now: i64) -
 
 fn forget_account(store: &Store, account_id: &str) -> ApiResult<()> {
     store.clear_account(account_id)?;
+    store.clear_webhooks(Some(account_id))?;
     Ok(store.meta_delete(&super::users::feature_update_key(account_id))?)
 }
 

@@ -214,12 +214,12 @@ pub fn patch(
 }
 
 /// `DELETE /scim2/Users/{userId}`: the user is deleted, as `DELETE /users/{userId}?action=delete` deletes.
-pub fn delete(store: &Store, principal: &Principal, id: &str) -> ApiResult<()> {
+pub fn delete(store: &Store, principal: &Principal, id: &str, now: i64) -> ApiResult<()> {
     let user = user(store, principal, id)?;
     if user.role.is_admin() {
         return Err(DomainError::from(ScimRefusal::DeleteAdmin).into());
     }
-    users::delete(store, principal, &user.id, DeleteAction::Delete, None)
+    users::delete(store, principal, &user.id, DeleteAction::Delete, None, now)
 }
 
 /// Carries out `changes` through the REST API's operations: activation first (an inactive user can change
@@ -290,6 +290,7 @@ fn apply(
             profile,
             ..users::UserPatch::default()
         },
+        now,
     )?;
     if changes.active == Some(false) && user.status == Status::Active {
         status(StatusAction::Deactivate)?;

@@ -8,7 +8,9 @@ use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::user::{AdminOnly, require_admin};
 use crate::domain::user_settings::{self, SettingsOption};
+use crate::domain::webhook::{self, Event};
 use crate::error::ApiResult;
+use crate::service::webhooks::Listeners;
 use crate::store::Store;
 
 /// `GET /users/{userId}/settings`: one option's shape, or only the named settings (`custom_query_fields`).
@@ -48,12 +50,28 @@ pub fn update_user_settings(
     user_ref: &str,
     option: SettingsOption,
     body: &Value,
+    now: i64,
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     if body.get("feature").is_some_and(|f| !f.is_null()) {
         require_admin(principal.role, AdminOnly::Features)?;
     }
     let mut stored = store.user_settings(&user.id)?;
+    let listeners = Listeners::of(store, &principal.account_id)?;
+    let before = listeners
+        .want(Event::UserSettingsUpdated)
+        .then(|| user_settings::view(option, &stored, Vec::new()));
     user_settings::apply_patch(option, &mut stored, body, user.user_type)?;
-    Ok(store.set_user_settings(&user.id, &stored)?)
+    store.set_user_settings(&user.id, &stored)?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let after = user_settings::view(option, &stored, Vec::new());
+    listeners.emit(
+        store,
+        principal,
+        now,
+        Event::UserSettingsUpdated,
+        |operator| webhook::settings_updated(&user.id, (&before, &after), operator, now),
+    )
 }

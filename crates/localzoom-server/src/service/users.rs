@@ -20,8 +20,10 @@ use crate::domain::user::{
     UserType, current_presence, decide_delete, email_domain, initial_state,
     permissions as domain_permissions, require_admin, summarize,
 };
+use crate::domain::webhook::{self, Event};
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
+use crate::service::webhooks::{Listeners, ProfileChange};
 use crate::store::{AccountRecord, PresenceRecord, Store, UserQuery};
 
 /// A validated `POST /users`.
@@ -78,6 +80,13 @@ pub fn create(
     if new.action == CreateAction::Create {
         super::mail::send(store, &user, super::mail::Mail::Invitation, now)?;
     }
+    Listeners::of(store, &account.id)?.emit(
+        store,
+        principal,
+        now,
+        Event::UserCreated,
+        |operator| Some(webhook::created(&user, operator, new.action.as_str())),
+    )?;
     Ok(CreatedUser {
         id: user.id,
         first_name: user.first_name,
@@ -383,8 +392,10 @@ pub fn update(
     principal: &Principal,
     user_ref: &str,
     patch: UserPatch,
+    now: i64,
 ) -> ApiResult<()> {
     let mut user = resolve_user(store, principal, user_ref)?;
+    let change = ProfileChange::start(store, principal, &user)?;
     if let Some(t) = patch.user_type
         && t != user.user_type
     {
@@ -456,7 +467,8 @@ pub fn update(
         user.vanity_name = (!name.is_empty()).then_some(name);
     }
     user.profile.extend(patch.profile);
-    Ok(store.update_user(&user)?)
+    store.update_user(&user)?;
+    change.finish(store, principal, &user, None, now)
 }
 
 /// Zoom's limits of `POST /users/features`: 30 users a request, one request every 10 seconds per account.
@@ -620,14 +632,16 @@ pub fn set_presence(
         return Err(DomainError::PresenceTooFrequent.into());
     }
     let until_ms = (status == PresenceStatus::DoNotDisturb).then_some(now + dnd_minutes * 60_000);
-    Ok(store.set_presence(
+    store.set_presence(
         &user.id,
         &PresenceRecord {
             status,
             until_ms,
             updated_at: now,
         },
-    )?)
+    )?;
+    let presence = webhook::presence(&user, status, &rfc3339(now));
+    Ok(Listeners::of(store, &user.account_id)?.record(store, &user.account_id, &presence, now)?)
 }
 
 /// Zoom's cap on e-mail changes of one user in any 24 hours.
@@ -662,9 +676,11 @@ pub fn change_email(
     if store.email_changes_since(&user.id, now - DAY_MS)? >= EMAIL_CHANGES_PER_DAY {
         return Err(DomainError::TooManyEmailChanges.into());
     }
+    let change = ProfileChange::start(store, principal, &user)?;
     user.email = email.to_string();
     store.update_user(&user)?;
-    Ok(store.record_email_change(&user.id, now)?)
+    store.record_email_change(&user.id, now)?;
+    change.finish(store, principal, &user, None, now)
 }
 
 /// `DELETE /users/{userId}`. `transfer_email` names the user of the account who receives the user's data (none
@@ -675,6 +691,7 @@ pub fn delete(
     user_ref: &str,
     action: DeleteAction,
     transfer_email: Option<&str>,
+    now: i64,
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     let account = account(store, &principal.account_id)?;
@@ -705,7 +722,14 @@ pub fn delete(
     }
     // Disassociating leaves the user's Zoom identity elsewhere; from this account's side both actions remove
     // the user and every relation, session and token it had here.
-    Ok(store.delete_user(&user.id)?)
+    store.delete_user(&user.id)?;
+    let event = match action {
+        DeleteAction::Delete => Event::UserDeleted,
+        DeleteAction::Disassociate => Event::UserDisassociated,
+    };
+    Listeners::of(store, &account.id)?.emit(store, principal, now, event, |operator| {
+        Some(webhook::lifecycle(event, &user, operator))
+    })
 }
 
 /// `GET /users/email`: true only for e-mail sign-up users of the caller's account.

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::rate_limits::{AccountLimits, Overrides};
 use crate::domain::user::{LoginType, PresenceStatus, Role, Status};
+use crate::domain::webhook::{DeliveryState, Event, Validation};
 
 pub mod postgres;
 mod queries;
@@ -16,6 +17,7 @@ pub(crate) mod sql;
 pub mod sqlite;
 
 pub use queries::Store;
+pub use queries::webhooks::{AttemptOutcome, DeliveryCounts};
 
 /// A schema change after the backends' own histories (SQLite's `sqlite/migrations/0001`–`0007`, PostgreSQL's
 /// `postgres/migrations/0001`–`0002`, which stay as they are).
@@ -55,6 +57,10 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration::Both(include_str!("migrations/0010_users_account_seq.sql")),
     Migration::Both(include_str!("migrations/0011_outbox_recipients.sql")),
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0012_webhooks.sqlite.sql"),
+        postgres: include_str!("migrations/0012_webhooks.postgres.sql"),
+    },
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
@@ -216,6 +222,45 @@ pub struct OutboxEmail {
     pub subject: String,
     pub body: String,
     pub created_at: i64,
+}
+
+/// An app's event subscription (`webhook_subscriptions`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub account_id: String,
+    pub client_id: String,
+    pub url: String,
+    pub secret_token: String,
+    pub events: Vec<Event>,
+    pub validation: Validation,
+    /// The last time the endpoint answered the URL validation.
+    pub validated_at: Option<i64>,
+    /// Why the last validation failed.
+    pub validation_detail: Option<String>,
+    pub created_at: i64,
+}
+
+/// One event for one subscription, and where its delivery stands (`webhook_deliveries`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Increases with every event recorded: the order deliveries go out in, per subscription.
+    pub id: i64,
+    pub subscription_id: String,
+    pub account_id: String,
+    pub event: Event,
+    pub event_ts: i64,
+    /// The request body, exactly as signed and sent.
+    pub body: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    /// The last attempt's HTTP status (none when it got no answer), or why it failed.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i64>,
+    /// When it was delivered or dropped.
+    pub finished_at: Option<i64>,
 }
 
 /// A user's profile picture.

@@ -19,6 +19,8 @@ use crate::domain::rate_limits::{AccountLimits, Overrides, Plan};
 use crate::domain::user::{LoginType, PresenceStatus, Role, Status, UserRecord, UserType};
 use crate::domain::user_resources::ResourceKind;
 
+pub mod webhooks;
+
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
 pub struct Store<'c> {
     conn: &'c dyn Connection,

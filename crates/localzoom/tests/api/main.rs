@@ -2,6 +2,7 @@
 //! machines); each test starts its own server on port 0 with a fresh temporary database.
 
 mod helpers;
+mod receiver;
 
 mod architecture;
 mod assistants;
@@ -34,3 +35,4 @@ mod user_reads;
 mod user_resources;
 mod user_settings;
 mod users;
+mod webhooks;

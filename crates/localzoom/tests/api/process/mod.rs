@@ -19,6 +19,7 @@ mod postgres;
 mod recipes;
 mod redis;
 mod seeds;
+mod webhooks;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_localzoom");
 

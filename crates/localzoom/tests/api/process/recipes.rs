@@ -9,13 +9,18 @@ use super::*;
 
 /// The recipes of docs/testing.md: each `<!-- recipe: NAME -->` and the fenced block after it.
 fn recipes() -> HashMap<String, String> {
-    let text = include_str!("../../../../../docs/testing.md");
+    marked_blocks(include_str!("../../../../../docs/testing.md"), "recipe")
+}
+
+/// Each `<!-- {marker}: NAME -->` of a guide, and the fenced block after it.
+pub(super) fn marked_blocks(text: &str, marker: &str) -> HashMap<String, String> {
+    let opening = format!("<!-- {marker}:");
     let mut found = HashMap::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let Some(name) = line
             .trim()
-            .strip_prefix("<!-- recipe:")
+            .strip_prefix(opening.as_str())
             .and_then(|rest| rest.strip_suffix("-->"))
         else {
             continue;
@@ -32,7 +37,7 @@ fn recipes() -> HashMap<String, String> {
 }
 
 /// Whether `program args` runs; if not, the recipe is skipped (failed under CI=true).
-fn runtime_present(program: &str, args: &[&str], recipe: &str) -> bool {
+pub(super) fn runtime_present(program: &str, args: &[&str], recipe: &str) -> bool {
     let present = Command::new(program)
         .args(args)
         .output()

@@ -1,0 +1,355 @@
+//! Event subscriptions and the outbox of their deliveries.
+
+use super::{Store, known, parsed};
+use crate::domain::webhook::{DeliveryState, Event, Validation};
+use crate::store::sql::{Row, params};
+use crate::store::{DeliveryRecord, StoreError, StoreResult, SubscriptionRecord};
+
+macro_rules! subscription_columns {
+    () => {
+        "id, account_id, client_id, url, secret_token, events, validation, validated_at, validation_detail, \
+         created_at"
+    };
+}
+
+macro_rules! delivery_columns {
+    () => {
+        "id, subscription_id, account_id, event, event_ts, body, state, attempts, next_attempt_at, last_status, \
+         last_error, last_latency_ms, finished_at"
+    };
+}
+
+fn subscription_from_row(row: &Row<'_>) -> StoreResult<SubscriptionRecord> {
+    let events: String = row.get("events")?;
+    Ok(SubscriptionRecord {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        client_id: row.get("client_id")?,
+        url: row.get("url")?,
+        secret_token: row.get("secret_token")?,
+        events: events
+            .split_whitespace()
+            .map(|name| known("events", name, Event::parse))
+            .collect::<StoreResult<_>>()?,
+        validation: parsed(row, "validation", Validation::parse)?,
+        validated_at: row.get("validated_at")?,
+        validation_detail: row.get("validation_detail")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn delivery_from_row(row: &Row<'_>) -> StoreResult<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: row.get("id")?,
+        subscription_id: row.get("subscription_id")?,
+        account_id: row.get("account_id")?,
+        event: parsed(row, "event", Event::parse)?,
+        event_ts: row.get("event_ts")?,
+        body: row.get("body")?,
+        state: parsed(row, "state", DeliveryState::parse)?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_status: row.get("last_status")?,
+        last_error: row.get("last_error")?,
+        last_latency_ms: row.get("last_latency_ms")?,
+        finished_at: row.get("finished_at")?,
+    })
+}
+
+/// How many deliveries of a subscription are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
+/// What the sender records after one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub state: DeliveryState,
+    pub next_attempt_at: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl Store<'_> {
+    pub fn insert_subscription(&self, s: &SubscriptionRecord) -> StoreResult<()> {
+        let events = s
+            .events
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.execute(
+            concat!(
+                "INSERT INTO webhook_subscriptions (",
+                subscription_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            params![
+                &s.id,
+                &s.account_id,
+                &s.client_id,
+                &s.url,
+                &s.secret_token,
+                &events,
+                s.validation.as_str(),
+                s.validated_at,
+                s.validation_detail.as_deref(),
+                s.created_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
+        self.one(
+            concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM webhook_subscriptions WHERE id = $1"
+            ),
+            params![id],
+            subscription_from_row,
+        )
+    }
+
+    /// The subscriptions of one app, or of every app, oldest first.
+    pub fn subscriptions(&self, client_id: Option<&str>) -> StoreResult<Vec<SubscriptionRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM webhook_subscriptions WHERE CAST($1 AS TEXT) IS NULL OR client_id = $1 \
+                 ORDER BY created_at, id"
+            ),
+            params![client_id],
+            subscription_from_row,
+        )
+    }
+
+    /// The subscriptions of the account's apps that take events now (not failed validation).
+    pub fn listening_subscriptions(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Vec<SubscriptionRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM webhook_subscriptions WHERE account_id = $1 AND validation <> 'failed'"
+            ),
+            params![account_id],
+            subscription_from_row,
+        )
+    }
+
+    /// Subscriptions whose endpoint is to be validated: never asked yet, or last validated `before` or earlier.
+    pub fn subscriptions_to_validate(&self, before: i64) -> StoreResult<Vec<SubscriptionRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM webhook_subscriptions WHERE validation = 'pending' \
+                 OR (validation = 'validated' AND validated_at <= $1) ORDER BY created_at, id"
+            ),
+            params![before],
+            subscription_from_row,
+        )
+    }
+
+    pub fn set_validation(
+        &self,
+        id: &str,
+        validation: Validation,
+        validated_at: Option<i64>,
+        detail: Option<&str>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_subscriptions SET validation = $1, \
+             validated_at = COALESCE($2, validated_at), validation_detail = $3 WHERE id = $4",
+            params![validation.as_str(), validated_at, detail, id],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a subscription and its deliveries; whether it existed.
+    pub fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+        self.execute(
+            "DELETE FROM webhook_deliveries WHERE subscription_id = $1",
+            params![id],
+        )?;
+        Ok(self.execute(
+            "DELETE FROM webhook_subscriptions WHERE id = $1",
+            params![id],
+        )? > 0)
+    }
+
+    /// Removes every subscription and delivery, or those of one account.
+    pub fn clear_webhooks(&self, account_id: Option<&str>) -> StoreResult<()> {
+        for sql in [
+            "DELETE FROM webhook_deliveries WHERE CAST($1 AS TEXT) IS NULL OR account_id = $1",
+            "DELETE FROM webhook_subscriptions WHERE CAST($1 AS TEXT) IS NULL OR account_id = $1",
+        ] {
+            self.execute(sql, params![account_id])?;
+        }
+        Ok(())
+    }
+
+    /// Records one event for one subscription, due at once; its id.
+    pub fn insert_delivery(
+        &self,
+        subscription: &SubscriptionRecord,
+        event: Event,
+        event_ts: i64,
+        body: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO webhook_deliveries (subscription_id, account_id, event, event_ts, body, state, \
+             attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6)",
+            params![
+                &subscription.id,
+                &subscription.account_id,
+                event.as_str(),
+                event_ts,
+                body,
+                event_ts,
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delivery(&self, id: i64) -> StoreResult<Option<DeliveryRecord>> {
+        self.one(
+            concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries WHERE id = $1"
+            ),
+            params![id],
+            delivery_from_row,
+        )
+    }
+
+    /// A subscription's deliveries, newest first, at most `limit`.
+    pub fn deliveries(
+        &self,
+        subscription_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2"
+            ),
+            params![subscription_id, limit],
+            delivery_from_row,
+        )
+    }
+
+    pub fn delivery_counts(&self, subscription_id: &str) -> StoreResult<DeliveryCounts> {
+        let mut counts = DeliveryCounts::default();
+        self.conn.query(
+            "SELECT state, COUNT(*) AS n FROM webhook_deliveries WHERE subscription_id = $1 GROUP BY state",
+            params![subscription_id],
+            &mut |row| {
+                let n: u64 = row.get("n")?;
+                match parsed(row, "state", DeliveryState::parse)? {
+                    DeliveryState::Pending => counts.pending = n,
+                    DeliveryState::Delivered => counts.delivered = n,
+                    DeliveryState::Dropped => counts.dropped = n,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(counts)
+    }
+
+    /// The first pending delivery of each validated subscription, when it is due by `now` and nobody holds it:
+    /// what may be sent now without overtaking an earlier event of the same subscription.
+    pub fn due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                delivery_columns!(),
+                " FROM webhook_deliveries d WHERE d.state = 'pending' \
+                 AND d.id = (SELECT MIN(p.id) FROM webhook_deliveries p \
+                             WHERE p.subscription_id = d.subscription_id AND p.state = 'pending') \
+                 AND d.next_attempt_at <= $1 AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
+                 AND EXISTS (SELECT 1 FROM webhook_subscriptions s \
+                             WHERE s.id = d.subscription_id AND s.validation = 'validated') \
+                 ORDER BY d.id LIMIT $3"
+            ),
+            params![now, now, limit],
+            delivery_from_row,
+        )
+    }
+
+    /// Takes a due delivery for `node` until `until`: false when another node took it first (or it is done).
+    pub fn claim_delivery(&self, id: i64, node: &str, now: i64, until: i64) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
+             WHERE id = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)",
+            params![node, until, id, now],
+        )? == 1)
+    }
+
+    /// Records an attempt made by `node` (nothing when it lost its claim to another node meanwhile).
+    pub fn finish_attempt(&self, id: i64, node: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
+             last_status = $3, last_error = $4, last_latency_ms = $5, finished_at = $6, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $7 AND claimed_by = $8",
+            params![
+                outcome.state.as_str(),
+                outcome.next_attempt_at,
+                outcome.status,
+                outcome.error.as_deref(),
+                outcome.latency_ms,
+                outcome.finished_at,
+                id,
+                node,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The attempts a delivery has had (to decide the next retry).
+    pub fn delivery_attempts(&self, id: i64) -> StoreResult<u32> {
+        self.one(
+            "SELECT attempts FROM webhook_deliveries WHERE id = $1",
+            params![id],
+            |row| row.get("attempts"),
+        )?
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery {id} vanished while being sent")))
+    }
+
+    /// Lets go of every claim (a node starting alone on its database: whoever held them is gone).
+    pub fn release_delivery_claims(&self) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
+             WHERE claimed_by IS NOT NULL",
+            params![],
+        )?;
+        Ok(())
+    }
+
+    /// Drops every pending delivery of a subscription (its endpoint failed validation).
+    pub fn drop_pending_deliveries(
+        &self,
+        subscription_id: &str,
+        now: i64,
+        why: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_deliveries SET state = 'dropped', finished_at = $1, last_error = $2, \
+             claimed_by = NULL, claimed_until = NULL WHERE subscription_id = $3 AND state = 'pending'",
+            params![now, why, subscription_id],
+        )?;
+        Ok(())
+    }
+}

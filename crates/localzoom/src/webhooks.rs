@@ -1,0 +1,204 @@
+//! `localzoom apps webhooks …`: an app's event subscriptions and their delivery logs, on the database directly
+//! (also while a server runs on it: its sender picks up what changes here).
+
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use localzoom_server::clock::{Clock, SystemClock};
+use localzoom_server::delivery::Sender;
+use localzoom_server::domain::webhook::NewSubscription;
+use localzoom_server::service::webhooks;
+use localzoom_server::store::DEFAULT_POOL_SIZE;
+
+use crate::database::{DatabaseArg, OutputArg, failed};
+use crate::output::print_records;
+
+#[derive(Subcommand)]
+pub(crate) enum WebhooksCommand {
+    /// Subscribe an app's endpoint to events; the endpoint is validated at once, as Zoom validates it.
+    Add(AddArgs),
+    /// List event subscriptions.
+    List(ListArgs),
+    /// Remove a subscription and its deliveries.
+    Remove(IdArgs),
+    /// Validate a subscription's endpoint again (a failed one gets events again once it passes).
+    Validate(IdArgs),
+    /// A subscription's delivery log, newest first.
+    Deliveries(DeliveriesArgs),
+    /// Send a recorded event again.
+    Redeliver(RedeliverArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct AddArgs {
+    /// The app's client id.
+    pub(crate) client_id: String,
+    /// The endpoint events are POSTed to.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// The app's secret token: it signs every event (`x-zm-signature`) and answers the URL validation.
+    #[arg(long)]
+    pub(crate) secret_token: String,
+    /// An event to send (repeatable, or comma-separated): user.created, user.updated, user.deactivated, …
+    #[arg(long = "event", value_delimiter = ',', required = true)]
+    pub(crate) events: Vec<String>,
+    #[command(flatten)]
+    pub(crate) db: DatabaseArg,
+    #[command(flatten)]
+    pub(crate) output: OutputArg,
+}
+
+#[derive(Args)]
+pub(crate) struct ListArgs {
+    /// Only this app's subscriptions.
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+    #[command(flatten)]
+    pub(crate) db: DatabaseArg,
+    #[command(flatten)]
+    pub(crate) output: OutputArg,
+}
+
+#[derive(Args)]
+pub(crate) struct IdArgs {
+    /// The subscription's id.
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) db: DatabaseArg,
+    #[command(flatten)]
+    pub(crate) output: OutputArg,
+}
+
+#[derive(Args)]
+pub(crate) struct DeliveriesArgs {
+    /// The subscription's id.
+    pub(crate) id: String,
+    /// The most entries shown.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) db: DatabaseArg,
+    #[command(flatten)]
+    pub(crate) output: OutputArg,
+}
+
+#[derive(Args)]
+pub(crate) struct RedeliverArgs {
+    /// The delivery's id (from `deliveries`).
+    pub(crate) delivery_id: i64,
+    #[command(flatten)]
+    pub(crate) db: DatabaseArg,
+    #[command(flatten)]
+    pub(crate) output: OutputArg,
+}
+
+const SUBSCRIPTION_COLUMNS: &[&str] = &[
+    "id",
+    "client_id",
+    "url",
+    "events",
+    "validation",
+    "validation_detail",
+    "deliveries",
+];
+const DELIVERY_COLUMNS: &[&str] = &[
+    "id",
+    "event",
+    "state",
+    "attempts",
+    "last_status",
+    "latency_ms",
+    "next_attempt_at",
+    "last_error",
+];
+
+pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
+    match command {
+        WebhooksCommand::Add(args) => add(args).await,
+        WebhooksCommand::List(args) => {
+            let db = args.db.open(DEFAULT_POOL_SIZE)?;
+            let client_id = args.client_id;
+            let views = db
+                .read(|store| {
+                    store
+                        .subscriptions(client_id.as_deref())?
+                        .iter()
+                        .map(|s| webhooks::subscription_view(store, s))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(failed)?;
+            print_records(args.output.output, SUBSCRIPTION_COLUMNS, views, false);
+            Ok(())
+        }
+        WebhooksCommand::Remove(args) => {
+            let id = args.id;
+            args.db
+                .open(DEFAULT_POOL_SIZE)?
+                .write(move |store| webhooks::unsubscribe(store, &id))
+                .await
+                .map_err(failed)
+        }
+        WebhooksCommand::Validate(args) => {
+            let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE)?);
+            let subscription = db
+                .read(|store| webhooks::subscription(store, &args.id))
+                .map_err(failed)?;
+            validate_and_print(db, subscription, args.output).await
+        }
+        WebhooksCommand::Deliveries(args) => {
+            let log = args
+                .db
+                .open(DEFAULT_POOL_SIZE)?
+                .read(|store| webhooks::delivery_log(store, &args.id, args.limit))
+                .map_err(failed)?;
+            print_records(args.output.output, DELIVERY_COLUMNS, log, false);
+            Ok(())
+        }
+        WebhooksCommand::Redeliver(args) => {
+            let id = args.delivery_id;
+            let copy = args
+                .db
+                .open(DEFAULT_POOL_SIZE)?
+                .write(move |store| webhooks::redeliver(store, id))
+                .await
+                .map_err(failed)?;
+            print_records(
+                args.output.output,
+                DELIVERY_COLUMNS,
+                vec![webhooks::delivery_view(&copy)],
+                true,
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn add(args: AddArgs) -> anyhow::Result<()> {
+    let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE)?);
+    let asked = NewSubscription {
+        url: args.url,
+        secret_token: args.secret_token,
+        events: args.events,
+    };
+    let client_id = args.client_id;
+    let now = SystemClock.now_ms();
+    let subscription = db
+        .write(move |store| webhooks::subscribe(store, &client_id, &asked, now))
+        .await
+        .map_err(failed)?;
+    validate_and_print(db, subscription, args.output).await
+}
+
+async fn validate_and_print(
+    db: Arc<localzoom_server::store::Database>,
+    subscription: localzoom_server::store::SubscriptionRecord,
+    output: OutputArg,
+) -> anyhow::Result<()> {
+    let sender = Sender::new(db.clone(), Arc::new(SystemClock));
+    let validated = sender.validate(&subscription).await.map_err(failed)?;
+    let view = db
+        .read(|store| webhooks::subscription_view(store, &validated))
+        .map_err(failed)?;
+    print_records(output.output, SUBSCRIPTION_COLUMNS, vec![view], true);
+    Ok(())
+}
