@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::domain::webhook::{
     DELIVERY_TIMEOUT_MS, DeliveryState, REVALIDATE_AFTER_MS, is_success, retry_after_ms,
@@ -25,7 +25,8 @@ use crate::store::{AttemptOutcome, Database, DeliveryRecord, StoreError, Subscri
 /// retries falling due).
 const POLL: Duration = Duration::from_millis(100);
 /// How long a claim holds: longer than an attempt can take, short enough that a dead node's claims are taken
-/// over soon.
+/// over soon. Leases run on the system's clock, not the server's (which a test may hold still): they are about
+/// processes being alive, not about Zoom's time.
 const CLAIM_MS: i64 = 15_000;
 /// The most deliveries (each the head of its own subscription's queue) sent at once.
 const BATCH: u32 = 64;
@@ -105,8 +106,10 @@ impl Sender {
     /// Claims the deliveries due now (at most one per subscription: the oldest pending, so none overtakes an
     /// earlier event), sends them at once and records each outcome; how many were sent.
     async fn send_due(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now_ms();
-        let due = self.db.read(|store| store.due_deliveries(now, BATCH))?;
+        let (now, lease_now) = (self.clock.now_ms(), SystemClock.now_ms());
+        let due = self
+            .db
+            .read(|store| store.due_deliveries(now, lease_now, BATCH))?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -116,7 +119,7 @@ impl Sender {
             .write(move |store| -> Result<Vec<DeliveryRecord>, StoreError> {
                 let mut claimed = Vec::with_capacity(due.len());
                 for delivery in due {
-                    if store.claim_delivery(delivery.id, &node, now, now + CLAIM_MS)? {
+                    if store.claim_delivery(delivery.id, &node, lease_now, lease_now + CLAIM_MS)? {
                         claimed.push(delivery);
                     }
                 }

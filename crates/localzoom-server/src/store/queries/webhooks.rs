@@ -3,7 +3,7 @@
 use super::{Store, known, parsed};
 use crate::domain::webhook::{DeliveryState, Event, Validation};
 use crate::store::sql::{Row, params};
-use crate::store::{DeliveryRecord, StoreError, StoreResult, SubscriptionRecord};
+use crate::store::{DeliveryRecord, StoreResult, SubscriptionRecord};
 
 macro_rules! subscription_columns {
     () => {
@@ -269,22 +269,27 @@ impl Store<'_> {
         Ok(counts)
     }
 
-    /// The first pending delivery of each validated subscription, when it is due by `now` and nobody holds it:
-    /// what may be sent now without overtaking an earlier event of the same subscription.
-    pub fn due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+    /// The first pending delivery of each validated subscription, when it is due by `now` and no claim on it
+    /// holds at `lease_now`: what may be sent now without overtaking an earlier event of the same subscription.
+    /// One index probe per subscription, however long a failing endpoint's backlog.
+    pub fn due_deliveries(
+        &self,
+        now: i64,
+        lease_now: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
         self.all(
             concat!(
                 "SELECT ",
                 delivery_columns!(),
-                " FROM webhook_deliveries d WHERE d.state = 'pending' \
-                 AND d.id = (SELECT MIN(p.id) FROM webhook_deliveries p \
-                             WHERE p.subscription_id = d.subscription_id AND p.state = 'pending') \
-                 AND d.next_attempt_at <= $1 AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
-                 AND EXISTS (SELECT 1 FROM webhook_subscriptions s \
-                             WHERE s.id = d.subscription_id AND s.validation = 'validated') \
-                 ORDER BY d.id LIMIT $3"
+                " FROM webhook_deliveries WHERE id IN (\
+                   SELECT (SELECT p.id FROM webhook_deliveries p \
+                           WHERE p.state = 'pending' AND p.subscription_id = s.id ORDER BY p.id LIMIT 1) \
+                   FROM webhook_subscriptions s WHERE s.validation = 'validated') \
+                 AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2) \
+                 ORDER BY id LIMIT $3"
             ),
-            params![now, now, limit],
+            params![now, lease_now, limit],
             delivery_from_row,
         )
     }
@@ -316,16 +321,6 @@ impl Store<'_> {
             ],
         )?;
         Ok(())
-    }
-
-    /// The attempts a delivery has had (to decide the next retry).
-    pub fn delivery_attempts(&self, id: i64) -> StoreResult<u32> {
-        self.one(
-            "SELECT attempts FROM webhook_deliveries WHERE id = $1",
-            params![id],
-            |row| row.get("attempts"),
-        )?
-        .ok_or_else(|| StoreError::Corrupt(format!("delivery {id} vanished while being sent")))
     }
 
     /// Lets go of every claim (a node starting alone on its database: whoever held them is gone).
