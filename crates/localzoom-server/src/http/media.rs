@@ -25,6 +25,7 @@ pub async fn upload_picture(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(user_id): PathParams<String>,
+    headers: HeaderMap,
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.admit(
@@ -41,10 +42,10 @@ pub async fn upload_picture(
     )
     .await?;
     let bytes = file.map(|f| f.bytes).unwrap_or_default();
-    let now = state.now();
+    let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
         .write_as(principal, move |store, principal| {
-            media::upload_picture(store, principal, &user_id, &bytes, now)
+            media::upload_picture(store, principal, &user_id, &bytes, (&site, now))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({}))))
@@ -54,15 +55,17 @@ pub async fn delete_picture(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(user_id): PathParams<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     state.admit(
         &principal,
         OperationId::UserPictureDelete.operation(),
         Some(&user_id),
     )?;
+    let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
         .write_as(principal, move |store, principal| {
-            media::delete_picture(store, principal, &user_id)
+            media::delete_picture(store, principal, &user_id, (&site, now))
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

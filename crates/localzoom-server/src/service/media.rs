@@ -10,7 +10,9 @@ use crate::domain::media::{self, BACKGROUNDS_PER_USER, VirtualBackground};
 use crate::domain::principal::Principal;
 use crate::domain::settings;
 use crate::domain::user::Role;
+use crate::domain::webhook::{self, Event};
 use crate::error::ApiResult;
+use crate::service::webhooks::Listeners;
 use crate::store::{Picture, Store};
 
 /// A Member may change a picture unless the account lets only admins change profile pictures.
@@ -32,28 +34,60 @@ pub fn picture_path(store: &Store, user_id: &str) -> ApiResult<Option<String>> {
 }
 
 /// `POST /users/{userId}/picture`. Each upload gets a new version, so a new URL, even within one millisecond.
+/// `site` is the server's URL, which the `pic_url` of `user.updated` starts with.
 pub fn upload_picture(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     bytes: &[u8],
-    now: i64,
+    (site, now): (&str, i64),
 ) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     may_change_picture(store, principal)?;
     let content_type = media::picture_type(bytes)?;
+    let before = picture_path(store, &user.id)?;
     let version = store
         .picture_version(&user.id)?
         .map_or(now, |previous| now.max(previous + 1));
-    Ok(store.set_picture(&user.id, (content_type, version), bytes)?)
+    store.set_picture(&user.id, (content_type, version), bytes)?;
+    let after = Some(media::picture_path(&user.id, version));
+    picture_changed(store, principal, &user.id, (before, after), (site, now))
 }
 
 /// `DELETE /users/{userId}/picture`: the user is left without one (deleting none is not an error).
-pub fn delete_picture(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<()> {
+pub fn delete_picture(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    (site, now): (&str, i64),
+) -> ApiResult<()> {
     let user = resolve_user(store, principal, user_ref)?;
     may_change_picture(store, principal)?;
+    let before = picture_path(store, &user.id)?;
     store.delete_picture(&user.id)?;
-    Ok(())
+    picture_changed(store, principal, &user.id, (before, None), (site, now))
+}
+
+/// `user.updated` with the picture's URL, new and old (empty: none), when it changed.
+fn picture_changed(
+    store: &Store,
+    principal: &Principal,
+    user_id: &str,
+    (before, after): (Option<String>, Option<String>),
+    (site, now): (&str, i64),
+) -> ApiResult<()> {
+    let shown = |path: Option<String>| {
+        let url = path.map(|p| format!("{site}{p}")).unwrap_or_default();
+        serde_json::Map::from_iter([("pic_url".to_string(), url.into())])
+    };
+    let (before, after) = (shown(before), shown(after));
+    Listeners::of(store, &principal.account_id)?.emit(
+        store,
+        principal,
+        now,
+        Event::UserUpdated,
+        |operator| webhook::updated(user_id, (&before, &after), operator, None, now),
+    )
 }
 
 /// The picture served at `/p/{userId}/{version}`, if that is the user's current one.

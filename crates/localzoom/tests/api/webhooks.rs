@@ -788,3 +788,65 @@ async fn fixtures_add_subscriptions_to_an_existing_app_and_reset_clears_them() {
     let after = app.control(Method::GET, "/webhooks", None).await;
     assert_eq!(after.body["webhooks"], json!([]));
 }
+
+#[backend_test]
+async fn a_new_or_deleted_picture_is_a_user_updated_with_its_pic_url() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(SECRET_TOKEN);
+    subscribed(&app, &receiver, &["user.updated"]).await;
+    let id = app.member("face@example.com").await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR-not-a-real-image-but-a-png-header".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "pic_file",
+        reqwest::multipart::Part::bytes(png).file_name("me.png"),
+    );
+    let path = format!("/users/{id}/picture");
+    app.send(app.request(Method::POST, &path).multipart(form))
+        .await
+        .assert_status(201);
+    let pic_url = app.get(&format!("/users/{id}")).await.body["pic_url"].clone();
+    assert!(
+        pic_url.as_str().unwrap().starts_with(&app.base),
+        "{pic_url}"
+    );
+    app.call(Method::DELETE, &path, None)
+        .await
+        .assert_status(204);
+    // Deleting no picture changes nothing, and tells nothing.
+    app.call(Method::DELETE, &path, None)
+        .await
+        .assert_status(204);
+    app.call(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({ "company": "Acme" })),
+    )
+    .await
+    .assert_status(204);
+    let events = receiver.wait_for(3).await;
+    let objects: Vec<_> = events
+        .iter()
+        .map(|e| {
+            localzoom_server::domain::schema::check(&spec_schema("user.updated"), &e.body, "")
+                .unwrap();
+            (
+                e.body["payload"]["object"].clone(),
+                e.body["payload"]["old_object"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            (
+                json!({ "id": id, "pic_url": pic_url }),
+                json!({ "id": id, "pic_url": "" })
+            ),
+            (
+                json!({ "id": id, "pic_url": "" }),
+                json!({ "id": id, "pic_url": pic_url })
+            ),
+            (json!({ "id": id, "company": "Acme" }), json!({ "id": id })),
+        ]
+    );
+}
