@@ -65,6 +65,19 @@ fn the_rust_receiver_of_the_guide_is_the_one_every_webhook_test_uses() {
 }
 
 #[test]
+fn the_guide_shows_its_receiver_files_as_they_are() {
+    let guide = marked_blocks(GUIDE, "receiver");
+    assert_eq!(
+        guide["receiver.py"],
+        include_str!("../../../../../docs/webhooks/receiver.py")
+    );
+    assert_eq!(
+        guide["receiver.mjs"],
+        include_str!("../../../../../docs/webhooks/receiver.mjs")
+    );
+}
+
+#[test]
 fn the_python_and_node_receivers_of_the_guide_verify_signatures_and_get_events() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &["--admin-key", ADMIN]);
@@ -82,7 +95,7 @@ fn the_python_and_node_receivers_of_the_guide_verify_signatures_and_get_events()
         let port = free_port();
         let mut child = Command::new(program)
             .arg(dir.path().join(file))
-            .env("PORT", port.to_string())
+            .env("LISTEN", format!("127.0.0.1:{port}"))
             .env("ZOOM_WEBHOOK_SECRET_TOKEN", SECRET_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
