@@ -15,7 +15,8 @@ use tokio::task::JoinSet;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::domain::webhook::{
-    DELIVERY_TIMEOUT_MS, DeliveryState, REVALIDATE_AFTER_MS, is_success, retry_after_ms,
+    DELIVERY_TIMEOUT_MS, DeliveryState, NewSubscription, REVALIDATE_AFTER_MS, is_success,
+    retry_after_ms,
 };
 use crate::error::ApiResult;
 use crate::service::webhooks;
@@ -28,8 +29,12 @@ const POLL: Duration = Duration::from_millis(100);
 /// over soon. Leases run on the system's clock, not the server's (which a test may hold still): they are about
 /// processes being alive, not about Zoom's time.
 const CLAIM_MS: i64 = 15_000;
-/// The most deliveries (each the head of its own subscription's queue) sent at once.
-const BATCH: u32 = 64;
+/// The most attempts and validations under way at once on a node.
+const MAX_UNDER_WAY: usize = 64;
+/// Finished deliveries stay in the log this long (by the server's clock), then go.
+pub const KEEP_FINISHED_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How often old deliveries are pruned.
+const PRUNE_EVERY_MS: i64 = 60_000;
 /// The most bytes of an answer to the URL validation that are read: it is an object of two short tokens, and an
 /// endpoint must not be able to make a node hold more.
 const MAX_VALIDATION_ANSWER_BYTES: usize = 16 * 1024;
@@ -67,51 +72,83 @@ impl Sender {
     pub async fn run(self) {
         if matches!(*self.db, Database::Sqlite(_)) {
             // One node serves an SQLite file: claims left by an earlier process died with it.
-            let released = self.db.write(|store| store.release_delivery_claims()).await;
+            let released = self.db.write(|store| store.release_webhook_claims()).await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, "cannot release earlier webhook claims");
             }
         }
+        let mut under_way = JoinSet::new();
+        let mut pruned_at: Option<i64> = None;
         loop {
-            if let Err(e) = self.round().await {
+            if let Err(e) = self.start_due(&mut under_way).await {
                 tracing::warn!(error = %e, "webhook sending failed; trying again");
             }
+            let now = self.clock.now_ms();
+            if pruned_at.is_none_or(|at| now - at >= PRUNE_EVERY_MS) {
+                pruned_at = Some(now);
+                let pruned = self
+                    .db
+                    .write(move |store| store.prune_deliveries(now - KEEP_FINISHED_MS))
+                    .await;
+                if let Err(e) = pruned {
+                    tracing::warn!(error = %e, "cannot prune old webhook deliveries");
+                }
+            }
+            // Woken by news, by the poll, or by a task ending (its subscription's next event may go now).
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
+                Some(_) = under_way.join_next(), if !under_way.is_empty() => {}
             }
+            while under_way.try_join_next().is_some() {}
         }
     }
 
-    /// Validates what is due for validation, then sends what is due until nothing is.
-    async fn round(&self) -> Result<(), StoreError> {
+    /// Starts what is due and not under way: the validations of endpoints that need one, and the oldest pending
+    /// delivery of each subscription (so none overtakes an earlier event). Each is claimed in the database first,
+    /// so no other node starts it too, and records its own outcome when it ends: a slow endpoint holds up its own
+    /// subscription only.
+    async fn start_due(&self, under_way: &mut JoinSet<()>) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
+        let lease @ (lease_now, _) = self.lease();
+        let due_before = now - REVALIDATE_AFTER_MS;
+        let node = self.node.clone();
         let to_validate = self
             .db
-            .read(|store| store.subscriptions_to_validate(now - REVALIDATE_AFTER_MS))?;
-        let mut validations = JoinSet::new();
+            .write(
+                move |store| -> Result<Vec<SubscriptionRecord>, StoreError> {
+                    let mut claimed = Vec::new();
+                    for subscription in store.subscriptions_to_validate(due_before, lease_now)? {
+                        if store.claim_validation(
+                            &subscription.id,
+                            &node,
+                            lease,
+                            Some(due_before),
+                        )? {
+                            claimed.push(subscription);
+                        }
+                    }
+                    Ok(claimed)
+                },
+            )
+            .await?;
         for subscription in to_validate {
             let sender = self.clone();
-            validations.spawn(async move { sender.validate(&subscription).await });
+            under_way.spawn(async move {
+                if let Err(e) = sender.validate_claimed(&subscription).await {
+                    tracing::warn!(error = %e.cause(), "cannot record a webhook validation");
+                }
+            });
         }
-        while let Some(done) = validations.join_next().await {
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e.cause(), "cannot record a webhook validation");
-            }
+        if under_way.len() >= MAX_UNDER_WAY {
+            return Ok(());
         }
-        while self.send_due().await? > 0 {}
-        Ok(())
-    }
-
-    /// Claims the deliveries due now (at most one per subscription: the oldest pending, so none overtakes an
-    /// earlier event), sends them at once and records each outcome; how many were sent.
-    async fn send_due(&self) -> Result<usize, StoreError> {
-        let (now, lease_now) = (self.clock.now_ms(), SystemClock.now_ms());
+        let limit = (MAX_UNDER_WAY - under_way.len()) as u32;
         let due = self
             .db
-            .read(|store| store.due_deliveries(now, lease_now, BATCH))?;
+            .read(|store| store.due_deliveries(now, lease_now, limit))?;
         if due.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let node = self.node.clone();
         let claimed = self
@@ -119,39 +156,38 @@ impl Sender {
             .write(move |store| -> Result<Vec<DeliveryRecord>, StoreError> {
                 let mut claimed = Vec::with_capacity(due.len());
                 for delivery in due {
-                    if store.claim_delivery(delivery.id, &node, lease_now, lease_now + CLAIM_MS)? {
+                    if store.claim_delivery(&delivery, &node, now, lease)? {
                         claimed.push(delivery);
                     }
                 }
                 Ok(claimed)
             })
             .await?;
-        let count = claimed.len();
-        let mut attempts = JoinSet::new();
         for delivery in claimed {
             let sender = self.clone();
-            attempts.spawn(async move { sender.attempt(delivery).await });
-        }
-        let mut outcomes = Vec::with_capacity(count);
-        while let Some(done) = attempts.join_next().await {
-            if let Ok(Some(outcome)) = done {
-                outcomes.push(outcome);
-            }
-        }
-        let node = self.node.clone();
-        self.db
-            .write(move |store| -> Result<(), StoreError> {
-                for (id, outcome) in &outcomes {
-                    store.finish_attempt(*id, &node, outcome)?;
+            under_way.spawn(async move {
+                let id = delivery.id;
+                let Some(outcome) = sender.attempt(delivery).await else {
+                    return;
+                };
+                let node = sender.node.clone();
+                let recorded = sender
+                    .db
+                    .write(move |store| store.finish_attempt(id, &node, &outcome))
+                    .await;
+                match recorded {
+                    Ok(()) => sender.wake.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, delivery = id, "cannot record a webhook attempt")
+                    }
                 }
-                Ok(())
-            })
-            .await?;
-        Ok(count)
+            });
+        }
+        Ok(())
     }
 
     /// One attempt at one delivery: what to record (`None` when its subscription is gone).
-    async fn attempt(&self, delivery: DeliveryRecord) -> Option<(i64, AttemptOutcome)> {
+    async fn attempt(&self, delivery: DeliveryRecord) -> Option<AttemptOutcome> {
         let subscription = self
             .db
             .read(|store| store.subscription(&delivery.subscription_id))
@@ -167,17 +203,14 @@ impl Sender {
         let attempts = delivery.attempts + 1;
         let (status, error) = match answer {
             Ok(status) if is_success(status) => {
-                return Some((
-                    delivery.id,
-                    AttemptOutcome {
-                        state: DeliveryState::Delivered,
-                        next_attempt_at: delivery.next_attempt_at,
-                        status: Some(status.into()),
-                        error: None,
-                        latency_ms,
-                        finished_at: Some(now),
-                    },
-                ));
+                return Some(AttemptOutcome {
+                    state: DeliveryState::Delivered,
+                    next_attempt_at: delivery.next_attempt_at,
+                    status: Some(status.into()),
+                    error: None,
+                    latency_ms,
+                    finished_at: Some(now),
+                });
             }
             Ok(status) => (
                 Some(i64::from(status)),
@@ -203,7 +236,7 @@ impl Sender {
                 finished_at: Some(now),
             },
         };
-        Some((delivery.id, outcome))
+        Some(outcome)
     }
 
     /// POSTs a body to the subscription's endpoint, signed as Zoom signs it.
@@ -225,8 +258,53 @@ impl Sender {
             .await
     }
 
-    /// Zoom's URL validation of a subscription's endpoint, recorded: validated, or failed (with why).
+    /// Adds a subscription and validates its endpoint at once, as Zoom does when one is saved (claimed for
+    /// this validation as it is stored, so no node's background round validates it as well).
+    pub async fn subscribe(
+        &self,
+        client_id: String,
+        asked: NewSubscription,
+    ) -> ApiResult<SubscriptionRecord> {
+        let (now, node, lease) = (self.clock.now_ms(), self.node.clone(), self.lease());
+        let created = self
+            .db
+            .write(move |store| -> ApiResult<SubscriptionRecord> {
+                let created = webhooks::subscribe(store, &client_id, &asked, now)?;
+                store.claim_validation(&created.id, &node, lease, None)?;
+                Ok(created)
+            })
+            .await?;
+        self.validate_claimed(&created).await
+    }
+
+    /// Zoom's URL validation of a subscription's endpoint, now, recorded: validated, or failed (with why). If
+    /// another node is validating it at this moment, this one waits for it to finish first.
     pub async fn validate(
+        &self,
+        subscription: &SubscriptionRecord,
+    ) -> ApiResult<SubscriptionRecord> {
+        let deadline = Instant::now() + Duration::from_millis(CLAIM_MS as u64);
+        loop {
+            let (id, node, lease) = (subscription.id.clone(), self.node.clone(), self.lease());
+            let claimed = self
+                .db
+                .write(move |store| store.claim_validation(&id, &node, lease, None))
+                .await?;
+            if claimed || Instant::now() >= deadline {
+                return self.validate_claimed(subscription).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A claim from now on the system's clock.
+    fn lease(&self) -> (i64, i64) {
+        let now = SystemClock.now_ms();
+        (now, now + CLAIM_MS)
+    }
+
+    /// The validation of a subscription this node has claimed; recording it lets go of the claim.
+    async fn validate_claimed(
         &self,
         subscription: &SubscriptionRecord,
     ) -> ApiResult<SubscriptionRecord> {

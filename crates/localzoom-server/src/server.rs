@@ -152,8 +152,9 @@ impl Started {
     /// Stops accepting, lets in-flight requests finish, then returns.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.task.await??;
+        let served = self.task.await;
         self.sending.abort();
+        served??;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use localzoom_server::clock::{Clock, SystemClock};
+use localzoom_server::clock::SystemClock;
 use localzoom_server::delivery::Sender;
 use localzoom_server::domain::webhook::NewSubscription;
 use localzoom_server::service::webhooks;
@@ -143,7 +143,11 @@ pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
             let subscription = db
                 .read(|store| webhooks::subscription(store, &args.id))
                 .map_err(failed)?;
-            validate_and_print(db, subscription, args.output).await
+            let validated = Sender::new(db.clone(), Arc::new(SystemClock))
+                .validate(&subscription)
+                .await
+                .map_err(failed)?;
+            print_subscription(&db, &validated, args.output)
         }
         WebhooksCommand::Deliveries(args) => {
             let log = args
@@ -180,24 +184,21 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         secret_token: args.secret_token,
         events: args.events,
     };
-    let client_id = args.client_id;
-    let now = SystemClock.now_ms();
-    let subscription = db
-        .write(move |store| webhooks::subscribe(store, &client_id, &asked, now))
+    let sender = Sender::new(db.clone(), Arc::new(SystemClock));
+    let validated = sender
+        .subscribe(args.client_id, asked)
         .await
         .map_err(failed)?;
-    validate_and_print(db, subscription, args.output).await
+    print_subscription(&db, &validated, args.output)
 }
 
-async fn validate_and_print(
-    db: Arc<localzoom_server::store::Database>,
-    subscription: localzoom_server::store::SubscriptionRecord,
+fn print_subscription(
+    db: &localzoom_server::store::Database,
+    subscription: &localzoom_server::store::SubscriptionRecord,
     output: OutputArg,
 ) -> anyhow::Result<()> {
-    let sender = Sender::new(db.clone(), Arc::new(SystemClock));
-    let validated = sender.validate(&subscription).await.map_err(failed)?;
     let view = db
-        .read(|store| webhooks::subscription_view(store, &validated))
+        .read(|store| webhooks::subscription_view(store, subscription))
         .map_err(failed)?;
     print_records(output.output, SUBSCRIPTION_COLUMNS, vec![view], true);
     Ok(())

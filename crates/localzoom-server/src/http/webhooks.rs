@@ -28,12 +28,7 @@ pub async fn subscribe(
             "A subscription is {{\"url\", \"secret_token\", \"events\": [\"user.created\", …]}}: {e}"
         ))
     })?;
-    let now = state.now();
-    let created = state
-        .db
-        .write(move |store| webhooks::subscribe(store, &client_id, &asked, now))
-        .await?;
-    let validated = state.sender.validate(&created).await?;
+    let validated = state.sender.subscribe(client_id, asked).await?;
     let view = state
         .db
         .read(|store| webhooks::subscription_view(store, &validated))?;

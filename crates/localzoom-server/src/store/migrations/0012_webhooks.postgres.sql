@@ -1,6 +1,7 @@
 -- An app's event subscriptions (Zoom's "Event Subscriptions"): where events go, which, and the secret token
 -- that signs them. `validation` is pending until the endpoint answers Zoom's URL validation, then validated or
--- failed; `validated_at` is the last success (Zoom validates again every 72 hours).
+-- failed; `validated_at` is the last success (Zoom validates again every 72 hours). `claimed_by`/`claimed_until`:
+-- the node validating it now, so one node asks at a time.
 CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     id                TEXT PRIMARY KEY,
     account_id        TEXT NOT NULL,
@@ -11,7 +12,9 @@ CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     validation        TEXT NOT NULL,
     validated_at      BIGINT,
     validation_detail TEXT,
-    created_at        BIGINT NOT NULL
+    created_at        BIGINT NOT NULL,
+    claimed_by        TEXT,
+    claimed_until     BIGINT
 );
 CREATE INDEX IF NOT EXISTS webhook_subscriptions_account ON webhook_subscriptions(account_id);
 -- The transactional outbox of events: one row per event and subscription, written in the transaction of the
@@ -36,3 +39,5 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries(state, subscription_id, id);
 CREATE INDEX IF NOT EXISTS webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
+-- Finished deliveries are kept for a while, then pruned by age.
+CREATE INDEX IF NOT EXISTS webhook_deliveries_finished ON webhook_deliveries(finished_at);

@@ -147,18 +147,42 @@ impl Store<'_> {
         )
     }
 
-    /// Subscriptions whose endpoint is to be validated: never asked yet, or last validated `before` or earlier.
-    pub fn subscriptions_to_validate(&self, before: i64) -> StoreResult<Vec<SubscriptionRecord>> {
+    /// Subscriptions whose endpoint is to be validated (never asked yet, or last validated `before` or earlier)
+    /// and that no node is validating at `lease_now`.
+    pub fn subscriptions_to_validate(
+        &self,
+        before: i64,
+        lease_now: i64,
+    ) -> StoreResult<Vec<SubscriptionRecord>> {
         self.all(
             concat!(
                 "SELECT ",
                 subscription_columns!(),
-                " FROM webhook_subscriptions WHERE validation = 'pending' \
-                 OR (validation = 'validated' AND validated_at <= $1) ORDER BY created_at, id"
+                " FROM webhook_subscriptions WHERE (validation = 'pending' \
+                 OR (validation = 'validated' AND validated_at <= $1)) \
+                 AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY created_at, id"
             ),
-            params![before],
+            params![before, lease_now],
             subscription_from_row,
         )
+    }
+
+    /// Takes a subscription's validation for `node` until `until`: false when another node holds it, or, with
+    /// `due_before`, when it no longer needs one (another node has just validated it).
+    pub fn claim_validation(
+        &self,
+        id: &str,
+        node: &str,
+        (lease_now, until): (i64, i64),
+        due_before: Option<i64>,
+    ) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE webhook_subscriptions SET claimed_by = $1, claimed_until = $2 \
+             WHERE id = $3 AND (claimed_until IS NULL OR claimed_until <= $4) \
+             AND (CAST($5 AS BIGINT) IS NULL OR validation = 'pending' \
+                  OR (validation = 'validated' AND validated_at <= $5))",
+            params![node, until, id, lease_now, due_before],
+        )? == 1)
     }
 
     pub fn set_validation(
@@ -170,7 +194,8 @@ impl Store<'_> {
     ) -> StoreResult<()> {
         self.execute(
             "UPDATE webhook_subscriptions SET validation = $1, \
-             validated_at = COALESCE($2, validated_at), validation_detail = $3 WHERE id = $4",
+             validated_at = COALESCE($2, validated_at), validation_detail = $3, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $4",
             params![validation.as_str(), validated_at, detail, id],
         )?;
         Ok(())
@@ -294,13 +319,30 @@ impl Store<'_> {
         )
     }
 
-    /// Takes a due delivery for `node` until `until`: false when another node took it first (or it is done).
-    pub fn claim_delivery(&self, id: i64, node: &str, now: i64, until: i64) -> StoreResult<bool> {
+    /// Takes a delivery for `node` until `until`, as `due_deliveries` read it: false when another node took it
+    /// first, or has meanwhile attempted it (its attempts moved on), or it is no longer due at `now`.
+    pub fn claim_delivery(
+        &self,
+        seen: &DeliveryRecord,
+        node: &str,
+        now: i64,
+        (lease_now, until): (i64, i64),
+    ) -> StoreResult<bool> {
         Ok(self.execute(
             "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
-             WHERE id = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)",
-            params![node, until, id, now],
+             WHERE id = $3 AND state = 'pending' AND attempts = $4 AND next_attempt_at <= $5 \
+             AND (claimed_until IS NULL OR claimed_until <= $6)",
+            params![node, until, seen.id, seen.attempts, now, lease_now],
         )? == 1)
+    }
+
+    /// Removes the deliveries that finished (delivered or dropped) before `before`.
+    pub fn prune_deliveries(&self, before: i64) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM webhook_deliveries WHERE finished_at < $1 AND state <> 'pending'",
+            params![before],
+        )?;
+        Ok(())
     }
 
     /// Records an attempt made by `node` (nothing when it lost its claim to another node meanwhile).
@@ -324,12 +366,13 @@ impl Store<'_> {
     }
 
     /// Lets go of every claim (a node starting alone on its database: whoever held them is gone).
-    pub fn release_delivery_claims(&self) -> StoreResult<()> {
-        self.execute(
-            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
-             WHERE claimed_by IS NOT NULL",
-            params![],
-        )?;
+    pub fn release_webhook_claims(&self) -> StoreResult<()> {
+        for sql in [
+            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL",
+            "UPDATE webhook_subscriptions SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL",
+        ] {
+            self.execute(sql, params![])?;
+        }
         Ok(())
     }
 
