@@ -137,9 +137,8 @@ pub struct Occurrence {
 impl Occurrence {
     /// Zoom's envelope: `{"event", "event_ts", "payload": {"account_id", …}}`.
     pub fn envelope(&self, account_id: &str, event_ts: i64) -> Value {
-        let mut payload = Map::with_capacity(self.payload.len() + 1);
+        let mut payload = self.payload.clone();
         payload.insert("account_id".into(), account_id.into());
-        payload.extend(self.payload.clone());
         json!({ "event": self.event.as_str(), "event_ts": event_ts, "payload": payload })
     }
 }
@@ -355,6 +354,17 @@ pub fn session(user: &UserRecord, session: &ClientSession, signed_in: bool) -> O
     }
 }
 
+/// A status as `user.presence_status_updated` names it: its enum spells two of the statuses `PUT` sets otherwise
+/// and has no Out of Office, which a client shows as away.
+fn event_presence(status: PresenceStatus) -> &'static str {
+    match status {
+        PresenceStatus::InAZoomMeeting => "In_Meeting",
+        PresenceStatus::OnACall => "On_Phone_Call",
+        PresenceStatus::OutOfOffice => "Away",
+        other => other.as_str(),
+    }
+}
+
 /// `user.presence_status_updated`: the status the user set from the desktop client.
 pub fn presence(user: &UserRecord, status: PresenceStatus, date_time: &str) -> Occurrence {
     Occurrence {
@@ -365,8 +375,8 @@ pub fn presence(user: &UserRecord, status: PresenceStatus, date_time: &str) -> O
                 "id": user.id,
                 "email": user.email,
                 "date_time": date_time,
-                "presence_status": status.as_str(),
-                "app": { "type": "desktop", "presence_status": status.as_str() },
+                "presence_status": event_presence(status),
+                "app": { "type": "desktop", "presence_status": event_presence(status) },
             }),
         )]),
     }

@@ -850,3 +850,90 @@ async fn a_new_or_deleted_picture_is_a_user_updated_with_its_pic_url() {
         ]
     );
 }
+
+#[backend_test]
+async fn presence_events_name_statuses_as_zooms_webhook_spec_does() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(SECRET_TOKEN);
+    subscribed(&app, &receiver, &["user.presence_status_updated"]).await;
+    let id = app.member("present@example.com").await;
+    app.add_session(&id, 100).await;
+    let set = ["In_A_Zoom_Meeting", "On_A_Call", "Out_of_Office", "Busy"];
+    for status in set {
+        app.call(
+            Method::PUT,
+            &format!("/users/{id}/presence_status"),
+            Some(json!({ "status": status })),
+        )
+        .await
+        .assert_status(204);
+        // Zoom lets a status be set once a minute.
+        advance(&app, 60).await;
+    }
+    let events = receiver.wait_for(set.len()).await;
+    let told: Vec<_> = events
+        .iter()
+        .map(|e| {
+            localzoom_server::domain::schema::check(
+                &spec_schema("user.presence_status_updated"),
+                &e.body,
+                "",
+            )
+            .unwrap();
+            e.body["payload"]["object"]["presence_status"].clone()
+        })
+        .collect();
+    assert_eq!(told, ["In_Meeting", "On_Phone_Call", "Away", "Busy"]);
+}
+
+#[backend_test]
+async fn a_slow_endpoint_holds_up_only_its_own_subscription() {
+    let app = TestApp::spawn().await;
+    let slow = Receiver::start(SECRET_TOKEN);
+    let quick = Receiver::start(SECRET_TOKEN);
+    subscribed(&app, &slow, &["user.created"]).await;
+    subscribed(&app, &quick, &["user.created"]).await;
+    slow.delay_events(Duration::from_millis(2500));
+    app.create_user("create", "one@example.com", 1).await;
+    slow.wait_for(1).await;
+    app.create_user("create", "two@example.com", 1).await;
+    // The quick endpoint gets both while the slow one still holds the first.
+    let events = quick.wait_for(2).await;
+    assert_eq!(emails(&events), ["one@example.com", "two@example.com"]);
+    assert_eq!(emails(&slow.events()), ["one@example.com"]);
+    assert_eq!(emails(&slow.wait_for(2).await)[1], "two@example.com");
+}
+
+#[backend_test]
+async fn finished_deliveries_leave_the_log_after_7_days_and_pending_ones_stay() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(SECRET_TOKEN);
+    let subscription = subscribed(&app, &receiver, &["user.created"]).await;
+    app.create_user("create", "old@example.com", 1).await;
+    receiver.wait_for(1).await;
+    newest_when(&app, &subscription, |e| e["state"] == "delivered").await;
+    receiver.answer_events_with(500);
+    app.create_user("create", "failing@example.com", 1).await;
+    receiver.wait_for(2).await;
+    newest_when(&app, &subscription, |e| e["attempts"] == 1).await;
+    advance(&app, 7 * 86_400 + 60).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let entries = log(&app, &subscription).await;
+        let events: Vec<_> = entries
+            .iter()
+            .map(|e| e["body"]["payload"]["object"]["email"].clone())
+            .collect();
+        if events == [json!("failing@example.com")] {
+            assert_eq!(entries[0]["state"], "pending");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{entries:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let view = app
+        .control(Method::GET, &format!("/webhooks/{subscription}"), None)
+        .await;
+    assert_eq!(view.body["deliveries"]["delivered"], 0);
+    assert_eq!(view.body["deliveries"]["pending"], 1);
+}

@@ -250,6 +250,15 @@ fn the_cli_adds_lists_and_removes_subscriptions_and_shows_and_replays_deliveries
     assert!(err.contains("does not exist"), "{err}");
 }
 
+/// Sets the flag when dropped: a burst stops also when the test fails while it runs.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Creates users through `bases` (round robin, from `threads` threads) until `stop` is set; the ids Zoom's API
 /// acknowledged (201).
 fn burst(bases: Vec<String>, token: String, threads: usize, stop: Arc<AtomicBool>) -> Vec<String> {
@@ -288,6 +297,7 @@ fn kill_9_during_a_burst_of_changes_loses_no_event() {
     let token = token(&server.base);
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = std::thread::scope(|scope| {
+        let _stop_on_failure = StopOnDrop(stop.clone());
         let bursting = {
             let (base, token, stop) = (server.base.clone(), token.clone(), stop.clone());
             scope.spawn(move || burst(vec![base], token, 3, stop))
@@ -353,6 +363,7 @@ fn two_nodes_on_one_postgres_send_each_event_once() {
     let token = token(&a.base);
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = std::thread::scope(|scope| {
+        let _stop_on_failure = StopOnDrop(stop.clone());
         let bursting = {
             let (bases, token, stop) = (vec![a.base.clone(), b.base.clone()], token, stop.clone());
             scope.spawn(move || burst(bases, token, 4, stop))
