@@ -181,19 +181,27 @@ pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
 /// Zoom's webhook signature (`x-zm-signature`): `v0=` and the hex HMAC-SHA256, keyed by the subscription's secret
 /// token, of `v0:{x-zm-request-timestamp}:{body}`, as Zoom's verification samples compute it.
 pub fn webhook_signature(secret_token: &str, timestamp_secs: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret_token.as_bytes())
-        .expect("HMAC accepts any key length");
-    mac.update(format!("v0:{timestamp_secs}:").as_bytes());
-    mac.update(body.as_bytes());
-    format!("v0={}", hex(&mac.finalize().into_bytes()))
+    let prefix = format!("v0:{timestamp_secs}:");
+    format!(
+        "v0={}",
+        zoom_hmac_hex(secret_token, &[prefix.as_bytes(), body.as_bytes()])
+    )
 }
 
 /// The `encryptedToken` an endpoint answers Zoom's URL validation with: the hex HMAC-SHA256 of the `plainToken`,
 /// keyed by the secret token.
 pub fn url_validation_token(secret_token: &str, plain_token: &str) -> String {
+    zoom_hmac_hex(secret_token, &[plain_token.as_bytes()])
+}
+
+/// The hex HMAC-SHA256 of the message made of `parts` as they are, one after another (Zoom's way; `hmac_hex`
+/// frames each part with its length instead).
+fn zoom_hmac_hex(secret_token: &str, parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret_token.as_bytes())
         .expect("HMAC accepts any key length");
-    mac.update(plain_token.as_bytes());
+    for part in parts {
+        mac.update(part);
+    }
     hex(&mac.finalize().into_bytes())
 }
 

@@ -106,12 +106,7 @@ pub async fn sign_in(
             };
             store.insert_session(&session)?;
             let signed_in = webhook::session(&user, &client, true);
-            Listeners::of(store, &user.account_id)?.record(
-                store,
-                &user.account_id,
-                &signed_in,
-                now,
-            )?;
+            Listeners::of(store, &user.account_id)?.record(store, &signed_in, now)?;
             Ok(session)
         })
         .await?;
@@ -153,12 +148,7 @@ pub async fn sign_out(
             };
             store.end_session(&session.id, now)?;
             let signed_out = webhook::session(&user, &client, false);
-            Listeners::of(store, &user.account_id)?.record(
-                store,
-                &user.account_id,
-                &signed_out,
-                now,
-            )?;
+            Listeners::of(store, &user.account_id)?.record(store, &signed_out, now)?;
             Ok(())
         })
         .await?;

@@ -641,7 +641,7 @@ pub fn set_presence(
         },
     )?;
     let presence = webhook::presence(&user, status, &rfc3339(now));
-    Ok(Listeners::of(store, &user.account_id)?.record(store, &user.account_id, &presence, now)?)
+    Ok(Listeners::of(store, &user.account_id)?.record(store, &presence, now)?)
 }
 
 /// Zoom's cap on e-mail changes of one user in any 24 hours.

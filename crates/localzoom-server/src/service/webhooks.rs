@@ -19,15 +19,21 @@ use crate::store::{DeliveryRecord, Store, StoreResult, SubscriptionRecord};
 
 /// The subscriptions of an account that take events now, read once per operation: an operation asks whether
 /// anyone wants an event before it builds one (most writes have nobody listening, and pay one indexed read).
-pub struct Listeners(Vec<SubscriptionRecord>);
+pub struct Listeners {
+    account_id: String,
+    subscriptions: Vec<SubscriptionRecord>,
+}
 
 impl Listeners {
     pub fn of(store: &Store, account_id: &str) -> StoreResult<Listeners> {
-        Ok(Listeners(store.listening_subscriptions(account_id)?))
+        Ok(Listeners {
+            account_id: account_id.to_string(),
+            subscriptions: store.listening_subscriptions(account_id)?,
+        })
     }
 
     pub fn want(&self, event: Event) -> bool {
-        self.0.iter().any(|s| s.events.contains(&event))
+        self.subscriptions.iter().any(|s| s.events.contains(&event))
     }
 
     /// Records the event the principal's operation caused, for every subscription that wants it; `build` runs
@@ -45,21 +51,15 @@ impl Listeners {
         }
         let operator = operator(store, principal)?;
         match build(&operator) {
-            Some(occurrence) => Ok(self.record(store, &principal.account_id, &occurrence, now)?),
+            Some(occurrence) => Ok(self.record(store, &occurrence, now)?),
             None => Ok(()),
         }
     }
 
     /// Records an event nobody's API call caused (a client's sign-in), for every subscription that wants it.
-    pub fn record(
-        &self,
-        store: &Store,
-        account_id: &str,
-        occurrence: &Occurrence,
-        now: i64,
-    ) -> StoreResult<()> {
+    pub fn record(&self, store: &Store, occurrence: &Occurrence, now: i64) -> StoreResult<()> {
         let mut wanting = self
-            .0
+            .subscriptions
             .iter()
             .filter(|s| s.events.contains(&occurrence.event))
             .peekable();
@@ -68,7 +68,7 @@ impl Listeners {
         }
         // Compact JSON, as JavaScript's `JSON.stringify` writes it back: receivers that verify the signature
         // over a re-serialised body (Zoom's Rivet samples do) compute the same bytes.
-        let body = occurrence.envelope(account_id, now).to_string();
+        let body = occurrence.envelope(&self.account_id, now).to_string();
         for subscription in wanting {
             store.insert_delivery(subscription, occurrence.event, now, &body)?;
         }
