@@ -594,7 +594,6 @@ async fn a_refused_or_rolled_back_change_records_no_event() {
             };
             listeners.record(
                 store,
-                ACCOUNT_ID,
                 &webhook::created(&principal_user, &operator, "create"),
                 START_MS,
             )?;
@@ -936,4 +935,60 @@ async fn finished_deliveries_leave_the_log_after_7_days_and_pending_ones_stay() 
         .await;
     assert_eq!(view.body["deliveries"]["delivered"], 0);
     assert_eq!(view.body["deliveries"]["pending"], 1);
+}
+
+#[backend_test]
+async fn a_sign_in_or_out_naming_an_unknown_client_or_session_is_refused_and_tells_nothing() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(SECRET_TOKEN);
+    let subscription = subscribed(&app, &receiver, &["user.signed_in", "user.signed_out"]).await;
+    let id = app.member("client@example.com").await;
+    let sessions = format!("/users/{id}/sessions");
+    for (body, field) in [
+        (
+            json!({ "login_type": 101, "client_type": "toaster" }),
+            "client_type",
+        ),
+        (
+            json!({ "login_type": 101, "version": "6.2 beta" }),
+            "version",
+        ),
+        (json!({ "login_type": 101, "version": "" }), "version"),
+    ] {
+        let reply = app.control(Method::POST, &sessions, Some(body)).await;
+        reply.assert_status(400);
+        assert_eq!(reply.error_fields(), [field], "{:?}", reply.body);
+    }
+    let reply = app
+        .control(Method::DELETE, &format!("{sessions}/nope"), None)
+        .await;
+    reply.assert_error(400, 300, "client@example.com has no open session nope.");
+    let open = app
+        .control(Method::POST, &sessions, Some(json!({ "login_type": 101 })))
+        .await;
+    open.assert_status(201);
+    let session = open.body["id"].as_str().unwrap();
+    app.control(
+        Method::DELETE,
+        &format!("{sessions}/{session}?client_type=toaster"),
+        None,
+    )
+    .await
+    .assert_status(400);
+    // Refused, the session is still open; signed out properly, it ends.
+    assert_eq!(app.sessions(&id)[0].ended_at, None);
+    app.control(Method::DELETE, &format!("{sessions}/{session}"), None)
+        .await
+        .assert_status(204);
+    assert!(app.sessions(&id)[0].ended_at.is_some());
+    let events = receiver.wait_for(2).await;
+    let names: Vec<_> = events.iter().map(|e| e.body["event"].clone()).collect();
+    assert_eq!(names, ["user.signed_in", "user.signed_out"]);
+    assert_eq!(
+        events[0].body["payload"]["object"]["client_type"],
+        "browser"
+    );
+    assert_eq!(events[0].body["payload"]["object"]["version"], "6.0.0");
+    newest_when(&app, &subscription, |e| e["state"] == "delivered").await;
+    assert_eq!(log(&app, &subscription).await.len(), 2);
 }
