@@ -113,25 +113,32 @@ impl Sender {
         let lease @ (lease_now, _) = self.lease();
         let due_before = now - REVALIDATE_AFTER_MS;
         let node = self.node.clone();
-        let to_validate = self
+        // Read first: an idle node (nearly always) then costs the writer nothing; the claim checks again.
+        let candidates = self
             .db
-            .write(
-                move |store| -> Result<Vec<SubscriptionRecord>, StoreError> {
-                    let mut claimed = Vec::new();
-                    for subscription in store.subscriptions_to_validate(due_before, lease_now)? {
-                        if store.claim_validation(
-                            &subscription.id,
-                            &node,
-                            lease,
-                            Some(due_before),
-                        )? {
-                            claimed.push(subscription);
+            .read(|store| store.subscriptions_to_validate(due_before, lease_now))?;
+        let to_validate = if candidates.is_empty() {
+            Vec::new()
+        } else {
+            self.db
+                .write(
+                    move |store| -> Result<Vec<SubscriptionRecord>, StoreError> {
+                        let mut claimed = Vec::new();
+                        for subscription in candidates {
+                            if store.claim_validation(
+                                &subscription.id,
+                                &node,
+                                lease,
+                                Some(due_before),
+                            )? {
+                                claimed.push(subscription);
+                            }
                         }
-                    }
-                    Ok(claimed)
-                },
-            )
-            .await?;
+                        Ok(claimed)
+                    },
+                )
+                .await?
+        };
         for subscription in to_validate {
             let sender = self.clone();
             under_way.spawn(async move {

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub rate_limits: bool,
     /// Share rate-limit state between nodes through this Redis.
     pub redis: Option<String>,
+    /// The CA certificates (PEM) a `rediss://` Redis's certificate must chain to, instead of the system's.
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// What calls get while Redis is unreachable.
     pub redis_failure: Failure,
     pub hash_params: HashParams,
@@ -65,6 +67,7 @@ impl ServerConfig {
             bootstrap: BootstrapRequest::default(),
             rate_limits: true,
             redis: None,
+            redis_ca_file: None,
             redis_failure: Failure::Open,
             hash_params: HashParams::OWASP,
             hash_concurrency: std::thread::available_parallelism()
@@ -238,7 +241,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
                 .read(accounts::server_key)
                 .map_err(|e| anyhow::anyhow!("cannot read the server key: {}", e.cause()))?;
             let namespace = crate::crypto::hex(&crate::crypto::sha256(&key)[..8]);
-            let shared = RedisLimiter::new(url, &namespace, config.redis_failure)?;
+            let shared = RedisLimiter::new(
+                url,
+                config.redis_ca_file.as_deref(),
+                &namespace,
+                config.redis_failure,
+            )?;
             Some(Arc::new(Limiter::Shared(Box::new(shared))))
         }
     };

@@ -23,9 +23,12 @@ pub(crate) struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOCALZOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
-    /// Share rate-limit state between nodes through this Redis (redis://HOST:PORT).
+    /// Share rate-limit state between nodes through this Redis (redis://HOST:PORT, or rediss://HOST:PORT for TLS).
     #[arg(long, env = "LOCALZOOM_REDIS")]
     pub(crate) redis: Option<String>,
+    /// With a rediss:// URL: the CA certificates (PEM) Redis's certificate must chain to [default: the system's].
+    #[arg(long, env = "LOCALZOOM_REDIS_CA_FILE")]
+    pub(crate) redis_ca_file: Option<std::path::PathBuf>,
     /// While Redis is unreachable: `open` admits calls without limits, `closed` refuses them (503). Logged.
     #[arg(long, env = "LOCALZOOM_REDIS_FAILURE", value_enum, default_value_t = RedisFailure::Open)]
     pub(crate) redis_failure: RedisFailure,
@@ -116,6 +119,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.rate_limits = args.rate_limits == "on";
     config.database_pool = args.database_pool;
     config.redis = args.redis.clone();
+    config.redis_ca_file = args.redis_ca_file.clone();
     config.redis_failure = match args.redis_failure {
         RedisFailure::Open => Failure::Open,
         RedisFailure::Closed => Failure::Closed,

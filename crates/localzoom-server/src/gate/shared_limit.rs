@@ -65,10 +65,34 @@ pub struct RedisLimiter {
 const TIMEOUT: Duration = Duration::from_millis(250);
 
 impl RedisLimiter {
-    /// `namespace` keeps this deployment's keys apart from others on the same Redis.
-    pub fn new(url: &str, namespace: &str, failure: Failure) -> anyhow::Result<RedisLimiter> {
+    /// `namespace` keeps this deployment's keys apart from others on the same Redis. `ca_file`: the CA
+    /// certificates (PEM) a `rediss://` server's certificate must chain to, instead of the system's.
+    pub fn new(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        namespace: &str,
+        failure: Failure,
+    ) -> anyhow::Result<RedisLimiter> {
         // The error, not the URL: it may hold a password.
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("bad Redis URL: {e}"))?;
+        let client = match ca_file {
+            None => redis::Client::open(url),
+            Some(path) => {
+                if !url.starts_with("rediss://") {
+                    anyhow::bail!("a Redis CA file needs a rediss:// URL (TLS)");
+                }
+                let root_cert = std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read the Redis CA file {}: {e}", path.display())
+                })?;
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("bad Redis URL: {e}"))?;
         Ok(RedisLimiter {
             client,
             idle: Mutex::new(Vec::new()),
@@ -86,9 +110,18 @@ impl RedisLimiter {
     }
 
     fn connection(&self) -> redis::RedisResult<redis::Connection> {
+        Ok(self.pooled_connection()?.0)
+    }
+
+    /// An idle connection (`true`) or a new one.
+    fn pooled_connection(&self) -> redis::RedisResult<(redis::Connection, bool)> {
         if let Some(con) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            return Ok(con);
+            return Ok((con, true));
         }
+        Ok((self.new_connection()?, false))
+    }
+
+    fn new_connection(&self) -> redis::RedisResult<redis::Connection> {
         let con = self.client.get_connection_with_timeout(TIMEOUT)?;
         con.set_read_timeout(Some(TIMEOUT))?;
         con.set_write_timeout(Some(TIMEOUT))?;
@@ -137,8 +170,20 @@ impl RedisLimiter {
             invocation.arg(*max);
         }
         let outcome: redis::RedisResult<Vec<i64>> = crate::blocking::blocking(|| {
-            let mut con = self.connection()?;
-            let result = invocation.invoke(&mut con);
+            let (mut con, pooled) = self.pooled_connection()?;
+            let mut result = invocation.invoke(&mut con);
+            // A pooled connection Redis dropped (it restarted) fails before the script ran: the others are as
+            // stale, so they go, and the call is made once more on a new connection.
+            if pooled
+                && let Err(e) = &result
+                && (e.is_connection_dropped() || e.is_io_error())
+            {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.clear();
+                }
+                con = self.new_connection()?;
+                result = invocation.invoke(&mut con);
+            }
             // A connection that failed is dropped; a healthy one goes back for the next call.
             if result.is_ok()
                 && let Ok(mut idle) = self.idle.lock()

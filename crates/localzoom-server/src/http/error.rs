@@ -459,11 +459,23 @@ impl IntoResponse for ApiError {
                     headers.insert(header::RETRY_AFTER, reset);
                 }
             }
+            // A database or Redis that went away is usually back within seconds (a restart, a fail-over): tell
+            // clients and load balancers when to try again rather than to give up.
+            ApiError::Storage(_) | ApiError::LimiterUnavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
+                );
+            }
             _ => {}
         }
         response
     }
 }
+
+/// What `Retry-After` says while storage (or the shared rate limiter) is unreachable: `/healthz` probes storage
+/// once a second, and a node is back on the first request after the database is.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 1;
 
 fn rate_limit_headers(
     headers: &mut axum::http::HeaderMap,
@@ -579,7 +591,12 @@ impl IntoResponse for OAuthFailure {
             error: error.to_string(),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let OAuthFailure::TooManyFailures(seconds) = self {
+        let retry_after = match self {
+            OAuthFailure::TooManyFailures(seconds) => Some(seconds),
+            OAuthFailure::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECONDS.into()),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

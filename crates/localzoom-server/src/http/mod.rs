@@ -224,6 +224,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi_document))
         .route("/p/{userId}/{version}", get(media::serve_picture))
         .route("/healthz", get(health))
+        .route("/livez", get(live))
         .route("/metrics", get(metrics))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
@@ -232,8 +233,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /healthz`: 200 while storage works; 503 while it fails (a write failed in storage and none has succeeded
-/// since, or a probe fails), so a load balancer stops sending traffic to a node with a full disk.
+/// `GET /livez`: the process serves requests. It does not ask storage: a node whose database is down is not
+/// helped by a restart, so an orchestrator's liveness probe must not kill it (readiness is `/healthz`).
+async fn live() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /healthz` (readiness): 200 while storage works; 503 while it fails (a write failed in storage and none has
+/// succeeded since, or a probe fails), so a load balancer stops sending traffic to a node with a full disk or an
+/// unreachable database.
 async fn health(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match state.db.unhealthy(state.now()).await {
@@ -243,6 +251,10 @@ async fn health(State(state): State<AppState>) -> axum::response::Response {
             tracing::warn!(%detail, "health check: storage is failing");
             (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    error::UNAVAILABLE_RETRY_AFTER_SECONDS.to_string(),
+                )],
                 axum::Json(serde_json::json!({
                     "status": "unavailable",
                     "reason": "storage is failing; see the server's log",

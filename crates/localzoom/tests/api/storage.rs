@@ -75,6 +75,8 @@ async fn a_failing_database_answers_503_and_fails_the_health_check_until_it_reco
         503,
         "The service cannot store or read data right now; the request was not carried out. Try again later.",
     );
+    // Clients and load balancers are told when to try again.
+    assert_eq!(refused.headers["retry-after"], "1");
     // The OAuth endpoints answer in their own shape, with RFC 6749's code for it.
     let token = app
         .send(
@@ -88,9 +90,15 @@ async fn a_failing_database_answers_503_and_fails_the_health_check_until_it_reco
         .await;
     token.assert_status(503);
     assert_eq!(token.body["error"], "temporarily_unavailable");
+    assert_eq!(token.headers["retry-after"], "1");
+    // Readiness fails; liveness does not (restarting the node would not bring storage back).
     let unhealthy = health().await;
     unhealthy.assert_status(503);
     assert_eq!(unhealthy.body["status"], "unavailable");
+    assert_eq!(unhealthy.headers["retry-after"], "1");
+    let live = app.send(app.http.get(format!("{}/livez", app.base))).await;
+    live.assert_status(200);
+    assert_eq!(live.body["status"], "ok");
     // Reads still work, and the refused write left nothing behind.
     assert_ne!(
         app.get(&format!("/users/{id}")).await.body["job_title"],

@@ -14,12 +14,14 @@
 //! worker as it is: writes run on the writer thread, reads in `block_in_place` (PostgreSQL therefore needs the
 //! multi-threaded runtime, which `serve` and the CLI use).
 
+mod tls;
+
 use std::cell::RefCell;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use postgres::{Client, IsolationLevel, Transaction};
 
 use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
@@ -41,12 +43,43 @@ const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000;
 
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
-        StoreError::unavailable(error)
+        StoreError::Unavailable(cause(&error))
     }
 }
 
+/// The error with its causes (`error connecting to server: Connection refused (os error 111)`): the `postgres`
+/// crate's own message ("db error", "error connecting to server") names none. Never the connection string.
+fn cause(error: &postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Whether a failure means the connection is gone (the server restarted or stopped, the network broke) rather
+/// than the statement being refused: a transaction that failed so before anything ran is tried once more on a new
+/// connection.
+fn connection_lost(error: &postgres::Error, client: &Client) -> bool {
+    use postgres::error::SqlState;
+    client.is_closed()
+        || error.is_closed()
+        || matches!(
+            error.code(),
+            Some(
+                &SqlState::ADMIN_SHUTDOWN
+                    | &SqlState::CRASH_SHUTDOWN
+                    | &SqlState::CANNOT_CONNECT_NOW
+            )
+        )
+        || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+}
+
 pub struct PostgresDatabase {
-    config: postgres::Config,
+    settings: Arc<tls::TlsSettings>,
     description: String,
     /// Read connections.
     pool: Mutex<Pool>,
@@ -83,42 +116,43 @@ struct Pool {
 
 impl PostgresDatabase {
     pub fn open(url: &str, pool_size: usize) -> anyhow::Result<PostgresDatabase> {
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("bad PostgreSQL URL: {e}"))?;
+        let mut settings = tls::TlsSettings::parse(url)?;
+        let config = &mut settings.config;
         // Without these, an unreachable host hangs start-up for minutes and a dead peer is noticed after hours.
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(5));
         }
         config.keepalives(true);
         config.keepalives_idle(std::time::Duration::from_secs(30));
-        let description = describe(&config);
-        let mut client = connect(&config).map_err(|e| {
+        let config = &settings.config;
+        let description = describe(config, settings.mode);
+        let mut client = connect(&settings).map_err(|e| {
             if e.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) {
                 let name = config.get_dbname().unwrap_or("");
                 let user = config.get_user().unwrap_or("postgres");
-                let (host, port) = host_and_port(&config);
+                let (host, port) = host_and_port(config);
                 anyhow::anyhow!(
                     "database {name:?} does not exist on PostgreSQL at {host}:{port}; create it with \
                      `createdb -h {host} -p {port} -U {user} {name}` (or `psql -h {host} -p {port} -U {user} -c \
                      'CREATE DATABASE \"{name}\"'`)"
                 )
             } else {
-                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {e}")
+                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {}", cause(&e))
             }
         })?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
         let (writer, jobs) = std::sync::mpsc::channel::<Job>();
-        let writer_config = config.clone();
+        let settings = Arc::new(settings);
         let writer_stats = std::sync::Arc::new(super::WriterStats::default());
         std::thread::Builder::new()
             .name("localzoom-postgres-writer".into())
             .spawn({
                 let stats = writer_stats.clone();
-                move || writer_loop(Conn::new(client), writer_config, jobs, &stats)
+                let settings = settings.clone();
+                move || writer_loop(Conn::new(client), &settings, jobs, &stats)
             })?;
         Ok(PostgresDatabase {
-            config,
+            settings,
             description,
             pool: Mutex::new(Pool {
                 idle: Vec::new(),
@@ -150,11 +184,11 @@ impl PostgresDatabase {
             if pool.open < pool.max {
                 pool.open += 1;
                 drop(pool);
-                return connect(&self.config).map(Conn::new).map_err(|e| {
+                return connect(&self.settings).map(Conn::new).map_err(|e| {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.open -= 1;
                     }
-                    StoreError::unavailable(format!("cannot connect to PostgreSQL: {e}"))
+                    StoreError::unavailable(format!("cannot connect to PostgreSQL: {}", cause(&e)))
                 });
             }
             pool = self.returned.wait(pool).map_err(StoreError::unavailable)?;
@@ -172,33 +206,55 @@ impl PostgresDatabase {
         self.returned.notify_one();
     }
 
-    /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection.
+    /// Connections dropped for good (lost, or failed in a way that leaves them unusable): their slots free up.
+    fn discard(&self, conn: Conn) {
+        drop(conn);
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.open -= 1;
+        }
+        self.returned.notify_one();
+    }
+
+    /// Drops every idle connection: one was found lost (the server restarted), so the others, opened to the same
+    /// server, are as stale; new ones are made as reads need them.
+    fn forget_idle(&self) {
+        let stale = match self.pool.lock() {
+            Ok(mut pool) => {
+                let stale = std::mem::take(&mut pool.idle);
+                pool.open -= stale.len();
+                stale
+            }
+            Err(_) => return,
+        };
+        drop(stale);
+        self.returned.notify_all();
+    }
+
+    /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection. A connection the server has
+    /// dropped (it restarted) fails at BEGIN, before `f` ran: the read then runs once more, on a new connection.
     fn read_transaction<R, E: TransactionError>(
         &self,
         f: impl FnOnce(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
+        let mut f = Some(f);
         let mut lease = Lease {
             db: self,
             conn: Some(self.take()?),
         };
-        let Conn { client, statements } = lease.conn.as_mut().expect("leased");
-        let txn = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(StoreError::from)?;
-        let connection = PostgresConnection {
-            txn: RefCell::new(txn),
-            statements: RefCell::new(statements),
+        let error = match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
+            Ok(result) => return result,
+            Err(error) => error,
         };
-        let result = f(&Store::new(&connection));
-        connection
-            .txn
-            .into_inner()
-            .commit()
-            .map_err(StoreError::from)?;
-        result
+        let conn = lease.conn.take().expect("leased");
+        let lost = connection_lost(&error, &conn.client);
+        self.discard(conn);
+        if !lost {
+            return Err(StoreError::from(error).into());
+        }
+        self.forget_idle();
+        lease.conn = Some(self.take()?);
+        read_on(lease.conn.as_mut().expect("leased"), &mut f)
+            .unwrap_or_else(|error| Err(StoreError::from(error).into()))
     }
 
     pub fn read<R, E: TransactionError>(
@@ -216,6 +272,28 @@ impl PostgresDatabase {
     }
 }
 
+/// One read on `conn`: `Err` if its transaction could not begin (`f` then has not run and is still there).
+fn read_on<R, E: TransactionError>(
+    conn: &mut Conn,
+    f: &mut Option<impl FnOnce(&Store<'_>) -> Result<R, E>>,
+) -> Result<Result<R, E>, postgres::Error> {
+    let Conn { client, statements } = conn;
+    let txn = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let connection = PostgresConnection {
+        txn: RefCell::new(txn),
+        statements: RefCell::new(statements),
+    };
+    let result = (f.take().expect("a read runs once"))(&Store::new(&connection));
+    Ok(match connection.txn.into_inner().commit() {
+        Ok(()) => result,
+        Err(error) => Err(StoreError::from(error).into()),
+    })
+}
+
 /// A pooled connection in use: back to the pool when done, closed (and its slot freed) if the read panicked,
 /// so a panic can neither leak a slot nor leave a half-done transaction for the next read.
 struct Lease<'a> {
@@ -227,11 +305,7 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         if std::thread::panicking() {
-            drop(conn);
-            if let Ok(mut pool) = self.db.pool.lock() {
-                pool.open -= 1;
-            }
-            self.db.returned.notify_one();
+            self.db.discard(conn);
         } else {
             self.db.give_back(conn);
         }
@@ -250,8 +324,8 @@ impl Drop for PostgresDatabase {
     }
 }
 
-fn connect(config: &postgres::Config) -> Result<Client, postgres::Error> {
-    let mut client = config.connect(NoTls)?;
+fn connect(settings: &tls::TlsSettings) -> Result<Client, postgres::Error> {
+    let mut client = settings.connect()?;
     client.batch_execute(SESSION_SETTINGS)?;
     Ok(client)
 }
@@ -264,7 +338,7 @@ const MAX_BATCH: usize = 256;
 /// commits once — one commit, and one wait for the lock, per batch instead of per write.
 fn writer_loop(
     mut conn: Conn,
-    config: postgres::Config,
+    settings: &tls::TlsSettings,
     jobs: std::sync::mpsc::Receiver<Job>,
     stats: &super::WriterStats,
 ) {
@@ -277,45 +351,74 @@ fn writer_loop(
             }
         }
         stats.record_batch(batch.len());
-        if conn.client.is_closed() {
-            match connect(&config) {
-                Ok(fresh) => conn = Conn::new(fresh),
-                Err(e) => {
-                    let error =
-                        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {e}"));
-                    for job in batch {
-                        job(Err(error.clone())).1(Some(error.clone()));
-                    }
-                    continue;
-                }
-            }
-        }
-        let outcome = run_batch(&mut conn, batch);
+        let outcome = run_batch(&mut conn, settings, batch);
         for (reply, error) in outcome {
             reply(error);
         }
     }
 }
 
-/// Runs a batch; every job's reply with the batch's outcome (`None`: committed).
-fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<StoreError>)> {
+/// The writer's connection replaced by a new one.
+fn reconnect(conn: &mut Conn, settings: &tls::TlsSettings) -> Result<(), StoreError> {
+    let fresh = connect(settings).map_err(|e| {
+        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {}", cause(&e)))
+    })?;
+    *conn = Conn::new(fresh);
+    Ok(())
+}
+
+/// Every job of a batch that could not start, told why.
+fn fail_all(batch: Vec<Job>, error: StoreError) -> Vec<(Reply, Option<StoreError>)> {
+    batch
+        .into_iter()
+        .map(|job| (job(Err(error.clone())).1, Some(error.clone())))
+        .collect()
+}
+
+/// Runs a batch; every job's reply with the batch's outcome (`None`: committed). A connection found lost when
+/// the transaction begins (the server restarted since the last batch) is replaced and the batch begun once more:
+/// no job has run yet.
+fn run_batch(
+    conn: &mut Conn,
+    settings: &tls::TlsSettings,
+    batch: Vec<Job>,
+) -> Vec<(Reply, Option<StoreError>)> {
+    if conn.client.is_closed()
+        && let Err(error) = reconnect(conn, settings)
+    {
+        return fail_all(batch, error);
+    }
+    let mut batch = Some(batch);
+    let error = match apply_batch(conn, &mut batch) {
+        Ok(replies) => return replies,
+        Err(error) => error,
+    };
+    let batch = batch.expect("not begun");
+    if !connection_lost(&error, &conn.client) {
+        return fail_all(batch, error.into());
+    }
+    if let Err(error) = reconnect(conn, settings) {
+        return fail_all(batch, error);
+    }
+    let mut batch = Some(batch);
+    apply_batch(conn, &mut batch)
+        .unwrap_or_else(|error| fail_all(batch.expect("not begun"), error.into()))
+}
+
+/// A batch in one transaction: each job in a savepoint, after the write lock. `Err` if the transaction could not
+/// begin (the batch is then still there, untouched).
+fn apply_batch(
+    conn: &mut Conn,
+    batch: &mut Option<Vec<Job>>,
+) -> Result<Vec<(Reply, Option<StoreError>)>, postgres::Error> {
     let Conn { client, statements } = conn;
     // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would
     // be taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
-    let started = client
+    let txn = client
         .build_transaction()
         .isolation_level(IsolationLevel::ReadCommitted)
-        .start();
-    let txn = match started {
-        Ok(txn) => txn,
-        Err(e) => {
-            let error = StoreError::from(e);
-            return batch
-                .into_iter()
-                .map(|job| (job(Err(error.clone())).1, Some(error.clone())))
-                .collect();
-        }
-    };
+        .start()?;
+    let batch = batch.take().expect("a batch runs once");
     let connection = PostgresConnection {
         txn: RefCell::new(txn),
         statements: RefCell::new(statements),
@@ -367,10 +470,10 @@ fn run_batch(conn: &mut Conn, batch: Vec<Job>) -> Vec<(Reply, Option<StoreError>
         }
         None => txn.commit().err().map(StoreError::from),
     };
-    replies
+    Ok(replies
         .into_iter()
         .map(|(reply, own)| (reply, outcome.clone().or(own)))
-        .collect()
+        .collect())
 }
 
 /// `host:port/dbname` without credentials, for banners and errors.
@@ -386,10 +489,15 @@ fn host_and_port(config: &postgres::Config) -> (String, u16) {
     (host, config.get_ports().first().copied().unwrap_or(5432))
 }
 
-fn describe(config: &postgres::Config) -> String {
+/// What the banner and errors name: where, and how TLS is used when it is not libpq's default.
+fn describe(config: &postgres::Config, mode: tls::TlsMode) -> String {
     let (host, port) = host_and_port(config);
+    let tls = match mode {
+        tls::TlsMode::Prefer => String::new(),
+        mode => format!("?sslmode={}", mode.as_str()),
+    };
     format!(
-        "postgres://{host}:{port}/{}",
+        "postgres://{host}:{port}/{}{tls}",
         config.get_dbname().unwrap_or("")
     )
 }
