@@ -20,7 +20,9 @@ use crate::domain::webhook::{
 };
 use crate::error::ApiResult;
 use crate::service::webhooks;
-use crate::store::{AttemptOutcome, Database, DeliveryRecord, StoreError, SubscriptionRecord};
+use crate::store::{
+    AttemptOutcome, Database, DeliveryRecord, StoreError, SubscriptionRecord, WriteScope,
+};
 
 /// How often a node looks for due deliveries when nothing woke it (events recorded by other nodes or by the CLI,
 /// retries falling due).
@@ -72,7 +74,10 @@ impl Sender {
     pub async fn run(self) {
         if matches!(*self.db, Database::Sqlite(_)) {
             // One node serves an SQLite file: claims left by an earlier process died with it.
-            let released = self.db.write(|store| store.release_webhook_claims()).await;
+            let released = self
+                .db
+                .write_in(WriteScope::Rows, |store| store.release_webhook_claims())
+                .await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, "cannot release earlier webhook claims");
             }
@@ -88,7 +93,9 @@ impl Sender {
                 pruned_at = Some(now);
                 let pruned = self
                     .db
-                    .write(move |store| store.prune_deliveries(now - KEEP_FINISHED_MS))
+                    .write_in(WriteScope::Rows, move |store| {
+                        store.prune_deliveries(now - KEEP_FINISHED_MS)
+                    })
                     .await;
                 if let Err(e) = pruned {
                     tracing::warn!(error = %e, "cannot prune old webhook deliveries");
@@ -121,7 +128,8 @@ impl Sender {
             Vec::new()
         } else {
             self.db
-                .write(
+                .write_in(
+                    WriteScope::Rows,
                     move |store| -> Result<Vec<SubscriptionRecord>, StoreError> {
                         let mut claimed = Vec::new();
                         for subscription in candidates {
@@ -160,15 +168,18 @@ impl Sender {
         let node = self.node.clone();
         let claimed = self
             .db
-            .write(move |store| -> Result<Vec<DeliveryRecord>, StoreError> {
-                let mut claimed = Vec::with_capacity(due.len());
-                for delivery in due {
-                    if store.claim_delivery(&delivery, &node, now, lease)? {
-                        claimed.push(delivery);
+            .write_in(
+                WriteScope::Rows,
+                move |store| -> Result<Vec<DeliveryRecord>, StoreError> {
+                    let mut claimed = Vec::with_capacity(due.len());
+                    for delivery in due {
+                        if store.claim_delivery(&delivery, &node, now, lease)? {
+                            claimed.push(delivery);
+                        }
                     }
-                }
-                Ok(claimed)
-            })
+                    Ok(claimed)
+                },
+            )
             .await?;
         for delivery in claimed {
             let sender = self.clone();
@@ -180,7 +191,9 @@ impl Sender {
                 let node = sender.node.clone();
                 let recorded = sender
                     .db
-                    .write(move |store| store.finish_attempt(id, &node, &outcome))
+                    .write_in(WriteScope::Rows, move |store| {
+                        store.finish_attempt(id, &node, &outcome)
+                    })
                     .await;
                 match recorded {
                     Ok(()) => sender.wake.notify_one(),
@@ -275,6 +288,7 @@ impl Sender {
         let (now, node, lease) = (self.clock.now_ms(), self.node.clone(), self.lease());
         let created = self
             .db
+            // At most 20 subscriptions per app: counted before one is added, so alone.
             .write(move |store| -> ApiResult<SubscriptionRecord> {
                 let created = webhooks::subscribe(store, &client_id, &asked, now)?;
                 store.claim_validation(&created.id, &node, lease, None)?;
@@ -295,7 +309,9 @@ impl Sender {
             let (id, node, lease) = (subscription.id.clone(), self.node.clone(), self.lease());
             let claimed = self
                 .db
-                .write(move |store| store.claim_validation(&id, &node, lease, None))
+                .write_in(WriteScope::Rows, move |store| {
+                    store.claim_validation(&id, &node, lease, None)
+                })
                 .await?;
             if claimed || Instant::now() >= deadline {
                 return self.validate_claimed(subscription).await;
@@ -350,7 +366,9 @@ impl Sender {
         let (id, now) = (subscription.id.clone(), self.clock.now_ms());
         let recorded = self
             .db
-            .write(move |store| webhooks::record_validation(store, &id, outcome, now))
+            .write_in(WriteScope::Rows, move |store| {
+                webhooks::record_validation(store, &id, outcome, now)
+            })
             .await;
         self.wake.notify_one();
         recorded

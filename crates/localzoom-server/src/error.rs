@@ -7,7 +7,7 @@ use localzoom_api::FieldError;
 
 use crate::domain::error::DomainError;
 use crate::domain::rate_limits::Label;
-use crate::store::{StoreError, TransactionError};
+use crate::store::{StoreError, Taken, TransactionError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -99,6 +99,12 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(detail) => ApiError::Storage(detail),
+            // What the lookups before the write would have refused, had the other write committed first.
+            StoreError::Taken(Taken::Email(email)) => DomainError::EmailTaken(email).into(),
+            StoreError::Taken(Taken::Pmi(pmi)) => DomainError::PmiTaken(pmi).into(),
+            StoreError::Taken(Taken::VanityName) => DomainError::VanityNameTaken.into(),
+            // A unique index of the server's own records: an id drawn twice, or a bug; the write did not happen.
+            StoreError::Duplicate(index) => ApiError::Storage(format!("duplicate key in {index}")),
             corrupt @ StoreError::Corrupt(_) => ApiError::Internal(corrupt.to_string()),
         }
     }

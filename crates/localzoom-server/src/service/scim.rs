@@ -17,7 +17,7 @@ use crate::domain::user::{
     CreateAction, DeleteAction, LoginType, Status, StatusAction, UserRecord, UserType,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::store::Store;
+use crate::store::{Store, StoreError, Taken};
 
 /// The profile key holding the SCIM attributes kept as sent.
 const KEPT: &str = "scim";
@@ -260,7 +260,12 @@ fn apply(
             return Err(DomainError::from(ScimRefusal::EmailUsed(email.to_string())).into());
         }
         user.email = email.to_string();
-        store.update_user(&user)?;
+        store.update_user(&user).map_err(|error| match error {
+            StoreError::Taken(Taken::Email(email)) => {
+                DomainError::from(ScimRefusal::EmailUsed(email)).into()
+            }
+            other => ApiError::from(other),
+        })?;
     }
     let mut profile = Map::new();
     if let Some(title) = changes.title.clone() {

@@ -24,7 +24,7 @@ use crate::domain::webhook::{self, Event};
 use crate::error::{ApiError, ApiResult};
 use crate::service::resolve_user;
 use crate::service::webhooks::{Listeners, ProfileChange};
-use crate::store::{AccountRecord, PresenceRecord, Store, UserQuery};
+use crate::store::{AccountRecord, PresenceRecord, Store, StoreError, Taken, UserQuery};
 
 /// A validated `POST /users`.
 #[derive(Debug, Clone)]
@@ -678,7 +678,10 @@ pub fn change_email(
     }
     let change = ProfileChange::start(store, principal, &user)?;
     user.email = email.to_string();
-    store.update_user(&user)?;
+    store.update_user(&user).map_err(|error| match error {
+        StoreError::Taken(Taken::Email(email)) => DomainError::NewEmailTaken(email).into(),
+        other => ApiError::from(other),
+    })?;
     store.record_email_change(&user.id, now)?;
     change.finish(store, principal, &user, None, now)
 }

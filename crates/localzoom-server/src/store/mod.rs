@@ -61,6 +61,9 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0012_webhooks.sqlite.sql"),
         postgres: include_str!("migrations/0012_webhooks.postgres.sql"),
     },
+    Migration::Both(include_str!(
+        "migrations/0013_users_unique_pmi_vanity_name.sql"
+    )),
 ];
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
@@ -88,6 +91,21 @@ pub enum StoreError {
     /// A stored value this localzoom cannot read (written by a newer version, or edited by hand).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// A unique index refused the write (the backend names the index): a value another write took first. Writes
+    /// of different accounts run at once on PostgreSQL, so a lookup that found the value free does not keep it so.
+    #[error("duplicate key ({0})")]
+    Duplicate(String),
+    /// `Duplicate`, as the store understood it: which of a user's unique values was taken.
+    #[error("{0:?} is taken")]
+    Taken(Taken),
+}
+
+/// A user's value that is unique across the whole dataset, as Zoom's are across Zoom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Email(String),
+    Pmi(i64),
+    VanityName,
 }
 
 impl StoreError {
@@ -106,8 +124,8 @@ pub trait TransactionError: From<StoreError> + Send + 'static {
 impl TransactionError for StoreError {
     fn storage_failure(&self) -> Option<String> {
         match self {
-            StoreError::Unavailable(detail) => Some(detail.clone()),
-            StoreError::Corrupt(_) => None,
+            StoreError::Unavailable(detail) | StoreError::Duplicate(detail) => Some(detail.clone()),
+            StoreError::Corrupt(_) | StoreError::Taken(_) => None,
         }
     }
 }
@@ -327,10 +345,23 @@ pub(crate) type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// plus how to answer its caller once the batch's commit outcome is known.
 pub(crate) type Job = Box<dyn FnOnce(Result<&Store<'_>, StoreError>) -> (bool, Reply) + Send>;
 
+/// What a write must be serialised with, on every node. Zoom's rules are per account (the password window, the
+/// Basic-user cap, assistants) or global by nature (unique e-mails, PMIs, vanity names: unique indexes), so writes
+/// of different accounts need not wait for each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Reads the account's state before writing it: after every other write of the account that committed first.
+    Account(String),
+    /// Safe beside any other write by its own conditions (a claim that updates only the rows still unclaimed).
+    Rows,
+    /// May touch any account (reset, fixtures, account management): alone.
+    Everything,
+}
+
 /// Hands `f` to a backend's writer thread (which commits every write waiting at that moment in one transaction)
-/// and waits for its answer, given only once the commit is durable.
+/// through `send`, and waits for its answer, given only once the commit is durable.
 pub(crate) async fn submit<R: Send + 'static, E: TransactionError>(
-    writer: &std::sync::mpsc::Sender<Job>,
+    send: impl FnOnce(Job) -> bool,
     f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
 ) -> Result<R, E> {
     let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
@@ -348,9 +379,9 @@ pub(crate) async fn submit<R: Send + 'static, E: TransactionError>(
         });
         (failed, reply)
     });
-    writer
-        .send(job)
-        .map_err(|_| StoreError::unavailable("the writer thread has stopped"))?;
+    if !send(job) {
+        return Err(StoreError::unavailable("the writer thread has stopped").into());
+    }
     reply_rx
         .await
         .map_err(|_| StoreError::unavailable("the write was dropped"))?
@@ -400,10 +431,20 @@ impl Database {
         }
     }
 
-    /// Runs `f` as one transaction; the result is returned only once it is durably committed. If `f` fails,
-    /// none of its writes happen.
+    /// Runs `f` as one transaction, alone (`WriteScope::Everything`); the result is returned only once it is durably
+    /// committed. If `f` fails, none of its writes happen.
     pub async fn write<R: Send + 'static, E: TransactionError>(
         &self,
+        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
+        self.write_in(WriteScope::Everything, f).await
+    }
+
+    /// `write`, serialised only with the writes `scope` says (on SQLite, whose one writer applies every write in
+    /// turn, the scope changes nothing).
+    pub async fn write_in<R: Send + 'static, E: TransactionError>(
+        &self,
+        scope: WriteScope,
         f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
     ) -> Result<R, E> {
         let stats = self.writer_stats();
@@ -412,7 +453,7 @@ impl Database {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match self {
             Database::Sqlite(db) => db.write(f).await,
-            Database::Postgres(db) => db.write(f).await,
+            Database::Postgres(db) => db.write(scope, f).await,
         };
         stats
             .in_flight

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, Picture,
-    PresenceRecord, SessionRecord, StoreError, StoreResult, StoredBackground, TokenKind,
+    PresenceRecord, SessionRecord, StoreError, StoreResult, StoredBackground, Taken, TokenKind,
     TokenRecord, UserQuery,
 };
 use crate::domain::account::{AccountPlan, AppKind};
@@ -693,7 +693,24 @@ impl<'c> Store<'c> {
     }
 
     /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
+    /// Runs `sql` with the record's columns; a unique value another write took first is `StoreError::Taken`.
     fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
+        self.write_user_columns(sql, u)
+            .map_err(|error| match error {
+                StoreError::Duplicate(index) if index.contains("email") => {
+                    StoreError::Taken(Taken::Email(u.email.clone()))
+                }
+                StoreError::Duplicate(index) if index.contains("pmi") => {
+                    StoreError::Taken(Taken::Pmi(u.pmi))
+                }
+                StoreError::Duplicate(index) if index.contains("vanity") => {
+                    StoreError::Taken(Taken::VanityName)
+                }
+                other => other,
+            })
+    }
+
+    fn write_user_columns(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         let email_lower = u.email.to_lowercase();
         let profile = Value::Object(u.profile.clone()).to_string();
         self.execute(

@@ -133,6 +133,8 @@ async fn lookup_by_id_email_and_me_within_the_account_only() {
             user.id = outsider_id;
             user.account_id = "OtherAccount".into();
             user.email = "outsider@example.com".into();
+            // PMIs are unique across accounts (a unique index): the copy needs its own.
+            user.pmi += 1;
             s.insert_user(&user)
         })
         .await

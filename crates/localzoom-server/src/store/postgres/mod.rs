@@ -1,18 +1,20 @@
 //! PostgreSQL backend, for several localzoom nodes sharing one dataset.
 //!
-//! Every write transaction first takes one transaction-scoped advisory lock, so writes from all nodes are applied
-//! one after another, exactly as SQLite's single writer applies them: the rules that read before they write (the
-//! 24-hour password cap, the Basic-user cap, unique e-mails) hold under any concurrency. Writes run at READ
-//! COMMITTED, so that after the lock they see everything committed before; reads run at REPEATABLE READ (one
-//! snapshot per request) and need no lock. There is no cache: what one node commits, the next read on any
-//! node sees.
+//! Every write transaction first takes the advisory locks its writes' scopes ask for (`WriteScope`): an account's
+//! writes take that account's lock, so they apply one after another on every node, as SQLite's single writer
+//! applies them, and the rules that read before they write (the 24-hour password cap, the Basic-user cap,
+//! assistants) hold under any concurrency; writes of different accounts proceed at once. What is unique across
+//! accounts (e-mails, PMIs, vanity names) is kept so by unique indexes. Writes run at READ COMMITTED, so that after
+//! the locks they see everything committed before; reads run at REPEATABLE READ (one snapshot per request) and need
+//! no lock. There is no cache: what one node commits, the next read on any node sees.
 //!
-//! Like SQLite's, each node has one writer thread that commits every write waiting at that moment in one
-//! transaction (group commit: one commit and one wait for the lock per batch, durability per request).
+//! Each node has `WRITERS` writer threads; an account's writes always go to the same one, which commits every
+//! write waiting for it at that moment in one transaction (group commit: one commit and one wait for the locks per
+//! batch, durability per request).
 //!
 //! The `postgres` crate's client is synchronous (it drives its own small runtime), so it must not run on an async
-//! worker as it is: writes run on the writer thread, reads in `block_in_place` (PostgreSQL therefore needs the
-//! multi-threaded runtime, which `serve` and the CLI use).
+//! worker as it is: writes run on the writer threads, reads in `block_in_place` (PostgreSQL therefore needs the
+//! multi-threaded runtime, which `serve` and the CLI use). TLS: `tls.rs`.
 
 mod tls;
 
@@ -24,7 +26,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, IsolationLevel, Transaction};
 
 use super::sql::{self, Dialect, Param, RawRow, Row, Value};
-use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
+use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError, WriteScope};
 
 /// This backend's own history; later migrations are `super::MIGRATIONS`.
 const MIGRATIONS: &[&str] = &[
@@ -35,7 +37,12 @@ const MIGRATIONS: &[&str] = &[
 /// schemas of the same database do not wait for each other. The second key tells the two locks apart.
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(hashtext(current_schema()), 1)";
 const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext(current_schema()), 1)";
+/// Taken shared by every write batch and exclusively by one with a `WriteScope::Everything` write.
 const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 2)";
+const WRITE_LOCK_SHARED: &str =
+    "SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()), 2)";
+/// Writer threads (and connections) per node: writes of different accounts run on different ones at once.
+pub const WRITERS: usize = 4;
 /// Settings of every connection: a node that vanishes mid-transaction (its host crashed, its network is gone)
 /// must not hold the write lock for hours, nor a statement block forever.
 const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000; SET statement_timeout = 60000; \
@@ -43,6 +50,11 @@ const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000;
 
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
+        if let Some(db) = error.as_db_error()
+            && *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+        {
+            return StoreError::Duplicate(db.constraint().unwrap_or_default().to_string());
+        }
         StoreError::Unavailable(cause(&error))
     }
 }
@@ -84,7 +96,9 @@ pub struct PostgresDatabase {
     /// Read connections.
     pool: Mutex<Pool>,
     returned: Condvar,
-    writer: std::sync::mpsc::Sender<Job>,
+    /// A write of an account always goes to the same writer (`writer_of`), so a node serialises an account's
+    /// writes without waiting on the database's lock, and batches them.
+    writers: Vec<std::sync::mpsc::Sender<(WriteScope, Job)>>,
     pub(crate) health: super::StorageHealth,
     pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
 }
@@ -141,16 +155,30 @@ impl PostgresDatabase {
             }
         })?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
-        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
         let settings = Arc::new(settings);
         let writer_stats = std::sync::Arc::new(super::WriterStats::default());
-        std::thread::Builder::new()
-            .name("localzoom-postgres-writer".into())
-            .spawn({
-                let stats = writer_stats.clone();
-                let settings = settings.clone();
-                move || writer_loop(Conn::new(client), &settings, jobs, &stats)
-            })?;
+        let mut first = Some(client);
+        let mut writers = Vec::with_capacity(WRITERS);
+        for n in 0..WRITERS {
+            let conn = match first.take() {
+                Some(client) => client,
+                None => connect(&settings).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot connect to PostgreSQL at {description}: {}",
+                        cause(&e)
+                    )
+                })?,
+            };
+            let (writer, jobs) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name(format!("localzoom-postgres-writer-{n}"))
+                .spawn({
+                    let stats = writer_stats.clone();
+                    let settings = settings.clone();
+                    move || writer_loop(Conn::new(conn), &settings, jobs, &stats)
+                })?;
+            writers.push(writer);
+        }
         Ok(PostgresDatabase {
             settings,
             description,
@@ -160,7 +188,7 @@ impl PostgresDatabase {
                 max: pool_size.max(1),
             }),
             returned: Condvar::new(),
-            writer,
+            writers,
             health: super::StorageHealth::default(),
             writer_stats,
         })
@@ -266,9 +294,11 @@ impl PostgresDatabase {
 
     pub async fn write<R: Send + 'static, E: TransactionError>(
         &self,
+        scope: WriteScope,
         f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
     ) -> Result<R, E> {
-        super::submit(&self.writer, f).await
+        let writer = &self.writers[writer_of(&scope)];
+        super::submit(|job| writer.send((scope, job)).is_ok(), f).await
     }
 }
 
@@ -333,29 +363,78 @@ fn connect(settings: &tls::TlsSettings) -> Result<Client, postgres::Error> {
 /// How many waiting writes one transaction may take.
 const MAX_BATCH: usize = 256;
 
-/// The node's one writer: takes every write waiting at that moment, applies them in one transaction (each in a
-/// savepoint, so one failing undoes only itself) after the advisory lock that orders writers across nodes, and
-/// commits once — one commit, and one wait for the lock, per batch instead of per write.
+/// One of the node's writers: takes every write waiting for it at that moment, applies them in one transaction
+/// (each in a savepoint, so one failing undoes only itself) after the advisory locks their scopes need (so that
+/// writes of one account apply one after another on every node), and commits once — one commit, and one wait for
+/// the locks, per batch instead of per write.
 fn writer_loop(
     mut conn: Conn,
     settings: &tls::TlsSettings,
-    jobs: std::sync::mpsc::Receiver<Job>,
+    jobs: std::sync::mpsc::Receiver<(WriteScope, Job)>,
     stats: &super::WriterStats,
 ) {
     while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
+        let mut scopes = vec![first.0];
+        let mut batch = vec![first.1];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok((scope, job)) => {
+                    scopes.push(scope);
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
         stats.record_batch(batch.len());
-        let outcome = run_batch(&mut conn, settings, batch);
+        let outcome = run_batch(&mut conn, settings, &locks(&scopes), batch);
         for (reply, error) in outcome {
             reply(error);
         }
     }
+}
+
+/// The writer a write goes to: an account's writes all to the same one.
+fn writer_of(scope: &WriteScope) -> usize {
+    match scope {
+        WriteScope::Account(id) => lock_key(id) as u32 as usize % WRITERS,
+        WriteScope::Rows | WriteScope::Everything => 0,
+    }
+}
+
+/// The advisory locks a batch takes before its first write, as one round trip: the write lock, exclusively if a
+/// write may touch any account, or else shared and then each account's own lock. Every batch on every node takes
+/// them in the same order (the write lock, then accounts by key), so batches wait for each other but never
+/// deadlock.
+fn locks(scopes: &[WriteScope]) -> String {
+    if scopes.contains(&WriteScope::Everything) {
+        return WRITE_LOCK.to_string();
+    }
+    let mut keys: Vec<i32> = scopes
+        .iter()
+        .filter_map(|scope| match scope {
+            WriteScope::Account(id) => Some(lock_key(id)),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut sql = WRITE_LOCK_SHARED.to_string();
+    for key in keys {
+        // An integer formatted here, not text: nothing of the request reaches the SQL.
+        sql.push_str(&format!(
+            "; SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/account'), {key})"
+        ));
+    }
+    sql
+}
+
+/// An account's advisory-lock key: FNV-1a, so every node and every version computes the same one (two accounts
+/// that share a key only wait for each other).
+fn lock_key(account_id: &str) -> i32 {
+    let hash = account_id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    hash as i32
 }
 
 /// The writer's connection replaced by a new one.
@@ -381,6 +460,7 @@ fn fail_all(batch: Vec<Job>, error: StoreError) -> Vec<(Reply, Option<StoreError
 fn run_batch(
     conn: &mut Conn,
     settings: &tls::TlsSettings,
+    locks: &str,
     batch: Vec<Job>,
 ) -> Vec<(Reply, Option<StoreError>)> {
     if conn.client.is_closed()
@@ -389,7 +469,7 @@ fn run_batch(
         return fail_all(batch, error);
     }
     let mut batch = Some(batch);
-    let error = match apply_batch(conn, &mut batch) {
+    let error = match apply_batch(conn, locks, &mut batch) {
         Ok(replies) => return replies,
         Err(error) => error,
     };
@@ -401,14 +481,15 @@ fn run_batch(
         return fail_all(batch, error);
     }
     let mut batch = Some(batch);
-    apply_batch(conn, &mut batch)
+    apply_batch(conn, locks, &mut batch)
         .unwrap_or_else(|error| fail_all(batch.expect("not begun"), error.into()))
 }
 
-/// A batch in one transaction: each job in a savepoint, after the write lock. `Err` if the transaction could not
+/// A batch in one transaction: each job in a savepoint, after the `locks`. `Err` if the transaction could not
 /// begin (the batch is then still there, untouched).
 fn apply_batch(
     conn: &mut Conn,
+    locks: &str,
     batch: &mut Option<Vec<Job>>,
 ) -> Result<Vec<(Reply, Option<StoreError>)>, postgres::Error> {
     let Conn { client, statements } = conn;
@@ -424,7 +505,7 @@ fn apply_batch(
         statements: RefCell::new(statements),
     };
     let store = Store::new(&connection);
-    let mut failure = connection.control(WRITE_LOCK).err();
+    let mut failure = connection.control(locks).err();
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
         if let Some(error) = &failure {

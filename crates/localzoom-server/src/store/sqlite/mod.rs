@@ -99,7 +99,7 @@ impl SqliteDatabase {
         &self,
         f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
     ) -> Result<R, E> {
-        super::submit(&self.writer, f).await
+        super::submit(|job| self.writer.send(job).is_ok(), f).await
     }
 }
 
@@ -257,7 +257,15 @@ impl ColumnNames {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::unavailable(error)
+        match &error {
+            // "UNIQUE constraint failed: users.email_lower" (one writer: only a bug or a hand edit gets here).
+            rusqlite::Error::SqliteFailure(e, Some(message))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                StoreError::Duplicate(message.clone())
+            }
+            _ => StoreError::unavailable(error),
+        }
     }
 }
 

@@ -331,3 +331,276 @@ fn export_and_import_move_everything_between_backends() {
         assert!(moved.banner.contains("light 7/s"), "{}", moved.banner);
     }
 }
+
+/// A token of an app the test's fixture made.
+fn token_for(base: &str, client: &str, secret: &str, account: &str) -> String {
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        "-u",
+        &format!("{client}:{secret}"),
+        &format!("{base}/oauth/token?grant_type=account_credentials&account_id={account}"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    json_field(&body, "access_token")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A transaction of the test's own that holds row locks in the test's schema until it ends: a write that needs
+/// those rows stops there, mid-transaction, after the checks it made before.
+struct HeldRows(::postgres::Client);
+
+impl HeldRows {
+    fn lock(db: &crate::helpers::TestDatabase, select_for_update: &str) -> HeldRows {
+        let (base, schema) = db.postgres_parts().unwrap();
+        let sql = format!("SET search_path TO {schema}; BEGIN; {select_for_update}");
+        std::thread::spawn(move || {
+            let mut client = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
+            client.batch_execute(&sql).unwrap();
+            HeldRows(client)
+        })
+        .join()
+        .unwrap()
+    }
+
+    fn release(self) {
+        let mut client = self.0;
+        std::thread::spawn(move || client.batch_execute("COMMIT").unwrap())
+            .join()
+            .unwrap();
+    }
+}
+
+/// Whether the second write of a race finishes while the first is held (writes of another account) or waits for
+/// it (writes of the same account, or of the same unique value).
+#[derive(PartialEq)]
+enum Second {
+    Finishes,
+    Waits,
+}
+
+/// Starts `first`, which stops on the `held` rows after its checks; then `second`, which must finish meanwhile or
+/// must wait, as `expect` says; then releases the rows. Both answers.
+fn race_held(
+    held: HeldRows,
+    first: impl FnOnce() -> (u16, String) + Send,
+    second: impl FnOnce() -> (u16, String) + Send,
+    expect: Second,
+) -> ((u16, String), (u16, String)) {
+    std::thread::scope(|scope| {
+        let first = scope.spawn(first);
+        std::thread::sleep(Duration::from_millis(300));
+        let second = scope.spawn(second);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let wait = if expect == Second::Finishes {
+            deadline
+        } else {
+            Instant::now() + Duration::from_millis(500)
+        };
+        while !second.is_finished() && Instant::now() < wait {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let finished = second.is_finished();
+        let first_waited = !first.is_finished();
+        held.release();
+        let answers = (first.join().unwrap(), second.join().unwrap());
+        assert!(
+            first_waited,
+            "the first write did not stop on the held rows: {answers:?}"
+        );
+        match expect {
+            Second::Finishes => assert!(
+                finished,
+                "the second write waited for the first: {answers:?}"
+            ),
+            Second::Waits => assert!(
+                !finished,
+                "the second write did not wait for the first: {answers:?}"
+            ),
+        }
+        answers
+    })
+}
+
+/// Writes of different accounts do not wait for each other on PostgreSQL (there is no lock every write takes),
+/// and every rule still holds when two nodes race: e-mails, PMIs and vanity names stay unique across accounts
+/// (unique indexes; the losing write is refused as the lookup refuses it), and within an account the Basic-user
+/// cap and the assistants' limit hold (an account's writes apply one after another on every node; the daily
+/// password cap is raced in the test above). Each race is made certain, not left to timing: the test holds a row
+/// the first write needs, so it stops mid-transaction after its checks, and the second write runs meanwhile.
+#[test]
+fn rules_hold_when_two_nodes_race_writes_of_two_accounts() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let assistants: String = (0..31)
+        .map(|n| format!("      - {{ id: RaceAsst{n:02}, email: asst{n}@race-a.test, type: 2 }}\n"))
+        .collect();
+    let fixture = dir.path().join("race.yaml");
+    let first_29: Vec<String> = (0..29).map(|n| format!("RaceAsst{n:02}")).collect();
+    std::fs::write(
+        &fixture,
+        format!(
+            "accounts:
+  - id: RaceAccountA
+    owner_email: owner@race-a.test
+    max_basic_users: 2
+    apps: [{{ client_id: raceA, client_secret: race-secret-a }}]
+    users:
+      - {{ id: RaceBossA, email: boss@race-a.test, type: 2, role: admin, assistants: [{}] }}
+      - {{ id: RaceBasicA, email: basic@race-a.test, type: 1 }}
+{assistants}  - id: RaceAccountB
+    owner_email: owner@race-b.test
+    apps: [{{ client_id: raceB, client_secret: race-secret-b }}]
+    users:
+      - {{ id: RaceUserB, email: user@race-b.test, type: 2 }}
+",
+            first_29.join(", ")
+        ),
+    )
+    .unwrap();
+    let fixture = fixture.to_str().unwrap();
+    let a = start_on(
+        dir.path(),
+        &db.url,
+        &["--fixtures", fixture, "--rate-limits", "off"],
+    );
+    let b = start_on(dir.path(), &db.url, &["--rate-limits", "off"]);
+    let token_a = token_for(&a.base, "raceA", "race-secret-a", "RaceAccountA");
+    let token_b = token_for(&b.base, "raceB", "race-secret-b", "RaceAccountB");
+    let basic_count = || {
+        let (_, page) = api(&a.base, &token_a, "GET", "/users?page_size=300", None);
+        json_field(&page, "users")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["type"] == 1)
+            .count()
+    };
+    // The fixture's owner may be Basic too: whatever the count, one slot is left under the cap of 2.
+    assert!(basic_count() <= 2);
+
+    // A PMI and a vanity name: account A's write passes its lookup, then waits on a held row before writing; B's
+    // write of the same value through the other node finishes meanwhile (no lock shared by all writes), so A's
+    // is refused by the unique index, with the lookup's error.
+    for (field, value, code, message) in [
+        (
+            "pmi",
+            "5550001234",
+            300,
+            "The Personal Meeting ID 5550001234 is already in use. Choose another one.",
+        ),
+        (
+            "vanity_name",
+            "\"race-room\"",
+            4100,
+            "User is already taken by another user from your account. Choose another \"Personal Link Name\".",
+        ),
+    ] {
+        let body = format!(r#"{{"{field}":{value}}}"#);
+        let held = HeldRows::lock(&db, "SELECT 1 FROM users WHERE id = 'RaceBossA' FOR UPDATE");
+        let ((status_a, body_a), (status_b, body_b)) = race_held(
+            held,
+            || api(&a.base, &token_a, "PATCH", "/users/RaceBossA", Some(&body)),
+            || api(&b.base, &token_b, "PATCH", "/users/RaceUserB", Some(&body)),
+            Second::Finishes,
+        );
+        assert_eq!(status_b, 204, "{field}: {body_b}");
+        assert_eq!(status_a, 400, "{field}: {body_a}");
+        assert_eq!(json_field(&body_a, "code"), Value::from(code), "{body_a}");
+        assert_eq!(json_field(&body_a, "message"), Value::from(message));
+        let (_, boss) = api(&a.base, &token_a, "GET", "/users/RaceBossA", None);
+        assert_ne!(json_field(&boss, field).to_string(), value, "{boss}");
+    }
+
+    // One e-mail created in both accounts: A's create inserts its user, then waits on its account's counts; B's,
+    // through the other node, waits on the unique index until A commits, and is refused as the lookup refuses.
+    let create = |email: &str, user_type: u8| {
+        format!(
+            r#"{{"action":"autoCreate","user_info":{{"email":"{email}","type":{user_type},"password":"Race1Pass"}}}}"#
+        )
+    };
+    let held = HeldRows::lock(
+        &db,
+        "SELECT 1 FROM user_counts WHERE account_id = 'RaceAccountA' FOR UPDATE",
+    );
+    let body = create("same@race.test", 2);
+    let ((status_a, body_a), (status_b, body_b)) = race_held(
+        held,
+        || api(&a.base, &token_a, "POST", "/users", Some(&body)),
+        || api(&b.base, &token_b, "POST", "/users", Some(&body)),
+        Second::Waits,
+    );
+    assert_eq!(status_a, 201, "{body_a}");
+    assert_eq!(status_b, 409, "{body_b}");
+    assert_eq!(json_field(&body_b, "code"), Value::from(1005));
+    assert_eq!(
+        json_field(&body_b, "message"),
+        Value::from("Email \"same@race.test\" has already been used.")
+    );
+
+    // Account A's Basic-user cap with one slot left, two creates through both nodes: the first counts, inserts,
+    // then waits on the account's counts; the second waits for it (same account) and then finds the cap reached.
+    let held = HeldRows::lock(
+        &db,
+        "SELECT 1 FROM user_counts WHERE account_id = 'RaceAccountA' FOR UPDATE",
+    );
+    let before = basic_count();
+    assert_eq!(before, 1, "the fixture's one Basic user");
+    let (first, second) = race_held(
+        held,
+        || {
+            api(
+                &a.base,
+                &token_a,
+                "POST",
+                "/users",
+                Some(&create("basic-one@race-a.test", 1)),
+            )
+        },
+        || {
+            api(
+                &b.base,
+                &token_a,
+                "POST",
+                "/users",
+                Some(&create("basic-two@race-a.test", 1)),
+            )
+        },
+        Second::Waits,
+    );
+    assert_eq!(first.0, 201, "{first:?}");
+    assert_eq!(
+        (second.0, json_field(&second.1, "code")),
+        (400, Value::from(3412)),
+        "{second:?}"
+    );
+    assert_eq!(basic_count(), 2);
+
+    // The boss has 29 assistants, one short of Zoom's 30: two more asked for through both nodes. The first checks
+    // the count, then waits to insert; the second waits for it and then finds the limit reached.
+    let held = HeldRows::lock(&db, "LOCK TABLE assistants IN SHARE MODE");
+    let add = |n: u32| format!(r#"{{"assistants":[{{"id":"RaceAsst{n:02}"}}]}}"#);
+    let path = "/users/RaceBossA/assistants";
+    let (first, second) = race_held(
+        held,
+        || api(&a.base, &token_a, "POST", path, Some(&add(29))),
+        || api(&b.base, &token_a, "POST", path, Some(&add(30))),
+        Second::Waits,
+    );
+    assert_eq!(first.0, 201, "{first:?}");
+    assert_eq!(
+        (second.0, json_field(&second.1, "message")),
+        (400, Value::from("A user can have at most 30 assistants.")),
+        "{second:?}"
+    );
+    let (_, listed) = api(&b.base, &token_a, "GET", path, None);
+    assert_eq!(
+        json_field(&listed, "assistants").as_array().unwrap().len(),
+        30,
+        "{listed}"
+    );
+}
