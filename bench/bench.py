@@ -356,8 +356,8 @@ def postgres_section(small, pg):
     if pg is None:
         return ["", "## PostgreSQL", "", f"- not measured: PostgreSQL at {PG_BASE} did not answer"]
     lines = ["", "## PostgreSQL vs SQLite (seed operations that write)", "",
-             "The same requests against a node on PostgreSQL (a fresh schema; every write takes the advisory lock "
-             "that serializes writers across nodes) and, above, on SQLite.", "",
+             "The same requests against a node on PostgreSQL (a fresh schema; one account, so its writes take that "
+             "account's advisory lock and run on one of the node's writers) and, above, on SQLite.", "",
              "| operation | SQLite requests/s | PostgreSQL requests/s | PostgreSQL p99 ms | ratio |",
              "|---|---:|---:|---:|---:|"]
     for key, name in [("revoke_sso_token", "DELETE /v2/users/{id}/token"),
