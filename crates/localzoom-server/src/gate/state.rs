@@ -182,10 +182,44 @@ impl AppState {
         principal: Principal,
         f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
     ) -> ApiResult<R> {
-        let now = self.now();
-        let bearer = Bearer::of(&principal);
         // Zoom's rules read and write one account's state: other accounts' writes need not wait.
         let scope = WriteScope::Account(principal.account_id.clone());
+        self.write_in(principal, scope, f).await
+    }
+
+    /// `write_as` for an operation on the user `user_ref` (a `{userId}`) whose rules read only that user's own
+    /// state (tokens, sessions, assistants, password history): it waits for that user's other writes and for the
+    /// account's writes as a whole, not for other users'. A user named by e-mail is known only once the write
+    /// resolves it, so that write takes the whole account.
+    pub async fn write_as_user<R: Send + 'static>(
+        &self,
+        principal: Principal,
+        user_ref: &str,
+        f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
+    ) -> ApiResult<R> {
+        let account = principal.account_id.clone();
+        let scope = match user_ref {
+            "me" => WriteScope::User {
+                account,
+                user: principal.user_id.clone(),
+            },
+            email if email.contains('@') => WriteScope::Account(account),
+            id => WriteScope::User {
+                account,
+                user: id.to_string(),
+            },
+        };
+        self.write_in(principal, scope, f).await
+    }
+
+    async fn write_in<R: Send + 'static>(
+        &self,
+        principal: Principal,
+        scope: WriteScope,
+        f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
+    ) -> ApiResult<R> {
+        let now = self.now();
+        let bearer = Bearer::of(&principal);
         self.db
             .write_in(scope, move |store| {
                 let principal = gate::authenticate(store, &bearer, now)?;

@@ -39,8 +39,9 @@ pub async fn add(
         .filter(|refs: &Vec<AssistantRef>| !refs.is_empty() && refs.len() <= MAX_ASSISTANTS)
         .ok_or_else(|| body.invalid("assistants"))?;
     let now = state.now();
+    let target = user_id.clone();
     let added = state
-        .write_as(principal, move |store, principal| {
+        .write_as_user(principal, &target, move |store, principal| {
             assistants::add(store, principal, &user_id, &refs, now)
         })
         .await?;
@@ -57,8 +58,9 @@ pub async fn remove_all(
         OperationId::UserAssistantsDelete.operation(),
         Some(&user_id),
     )?;
+    let target = user_id.clone();
     state
-        .write_as(principal, move |store, principal| {
+        .write_as_user(principal, &target, move |store, principal| {
             assistants::remove_all(store, principal, &user_id)
         })
         .await?;
@@ -75,8 +77,9 @@ pub async fn remove_one(
         OperationId::UserAssistantDelete.operation(),
         Some(&user_id),
     )?;
+    let target = user_id.clone();
     state
-        .write_as(principal, move |store, principal| {
+        .write_as_user(principal, &target, move |store, principal| {
             assistants::remove_one(store, principal, &user_id, &assistant_id)
         })
         .await?;

@@ -28,8 +28,9 @@ pub async fn update(
         lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
     })?;
     let hash = state.hashing.hash(password.clone()).await?;
+    let target = user_id.clone();
     state
-        .write_as(principal, move |store, principal| {
+        .write_as_user(principal, &target, move |store, principal| {
             lifecycle::commit_password_change(
                 store,
                 principal,

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::gate::{Principal, scopes::OperationId};
 use crate::service::lifecycle;
+use crate::store::Store;
 
 pub async fn update(
     State(state): State<AppState>,
@@ -27,10 +28,15 @@ pub async fn update(
         .and_then(StatusAction::parse)
         .ok_or_else(|| body.invalid("action"))?;
     let now = state.now();
-    state
-        .write_as(principal, move |store, principal| {
-            lifecycle::set_status(store, principal, &user_id, action, now)
-        })
-        .await?;
+    let target = user_id.clone();
+    let write = move |store: &Store, principal: &Principal| {
+        lifecycle::set_status(store, principal, &user_id, action, now)
+    };
+    // Activating counts the account's Basic users (its cap): that reads the whole account.
+    if action == StatusAction::Activate {
+        state.write_as(principal, write).await?;
+    } else {
+        state.write_as_user(principal, &target, write).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

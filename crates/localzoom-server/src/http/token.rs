@@ -27,8 +27,9 @@ pub async fn revoke_sso(
         Some(&user_id),
     )?;
     let now = state.now();
+    let target = user_id.clone();
     state
-        .write_as(principal, move |store, principal| {
+        .write_as_user(principal, &target, move |store, principal| {
             lifecycle::revoke_sso_token(store, principal, &user_id, now)
         })
         .await?;

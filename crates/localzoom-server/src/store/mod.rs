@@ -350,6 +350,10 @@ pub(crate) type Job = Box<dyn FnOnce(Result<&Store<'_>, StoreError>) -> (bool, R
 /// of different accounts need not wait for each other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteScope {
+    /// Reads and writes one user's own state (its tokens, sessions, assistants, password history) and reads
+    /// nothing of the account's that a user-scoped write changes: after every other write of that user, and of
+    /// the account as a whole, that committed first; beside other users' writes.
+    User { account: String, user: String },
     /// Reads the account's state before writing it: after every other write of the account that committed first.
     Account(String),
     /// Safe beside any other write by its own conditions (a claim that updates only the rows still unclaimed).

@@ -128,3 +128,49 @@ async fn a_failing_database_answers_503_and_fails_the_health_check_until_it_reco
         "Found"
     );
 }
+
+/// A write that runs a statement the database refuses and carries on as if it had not (PostgreSQL then refuses the
+/// rest of the transaction) fails alone: the writes batched with it commit, and nothing of its own is kept.
+#[backend_test]
+async fn a_write_that_ignores_a_failed_statement_fails_alone() {
+    use localzoom_server::store::{StoreError, WriteScope};
+    let app = TestApp::spawn().await;
+    app.member("hides@example.com").await;
+    let kept = app.member("kept@example.com").await;
+    let scope = || WriteScope::Account(ACCOUNT_ID.into());
+    let ignoring = app.db().write_in(scope(), |s| -> Result<(), StoreError> {
+        let mut copy = s.user_by_email(ACCOUNT_ID, "hides@example.com")?.unwrap();
+        copy.id = "CopyOfHides000000000".into();
+        copy.pmi += 1;
+        // Refused (the e-mail is taken), and ignored.
+        let _ = s.insert_user(&copy);
+        Ok(())
+    });
+    let kept_id = kept.clone();
+    let honest = app.db().write_in(scope(), move |s| {
+        let mut user = s.user_by_id(ACCOUNT_ID, &kept_id)?.unwrap();
+        user.dept = "Kept".into();
+        s.update_user(&user)
+    });
+    let (ignoring, honest) = tokio::join!(ignoring, honest);
+    honest.unwrap();
+    match app._db.postgres_parts() {
+        Some(_) => assert_eq!(
+            ignoring,
+            Err(StoreError::Unavailable(
+                "a statement of the write failed".into()
+            ))
+        ),
+        // SQLite undoes the refused statement alone; the write goes on and commits what it did.
+        None => ignoring.unwrap(),
+    }
+    assert_eq!(
+        app.get(&format!("/users/{kept}")).await.body["dept"],
+        "Kept"
+    );
+    app.get("/users/CopyOfHides000000000").await.assert_error(
+        404,
+        1001,
+        "User does not exist: CopyOfHides000000000.",
+    );
+}

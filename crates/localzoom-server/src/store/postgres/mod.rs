@@ -393,37 +393,54 @@ fn writer_loop(
     }
 }
 
-/// The writer a write goes to: an account's writes all to the same one.
+/// The writer a write goes to: a user's writes all to the same one, and an account's.
 fn writer_of(scope: &WriteScope) -> usize {
     match scope {
-        WriteScope::Account(id) => lock_key(id) as u32 as usize % WRITERS,
+        WriteScope::User { user: id, .. } | WriteScope::Account(id) => {
+            lock_key(id) as u32 as usize % WRITERS
+        }
         WriteScope::Rows | WriteScope::Everything => 0,
     }
 }
 
 /// The advisory locks a batch takes before its first write, as one round trip: the write lock, exclusively if a
-/// write may touch any account, or else shared and then each account's own lock. Every batch on every node takes
-/// them in the same order (the write lock, then accounts by key), so batches wait for each other but never
-/// deadlock.
+/// write may touch any account; or else the write lock shared, then each account's lock (exclusively for a write
+/// of the account as a whole, shared for a write of one of its users), then each user's lock. Every batch on every
+/// node takes them in the same order (the write lock, accounts by key, users by key), so batches wait for each
+/// other but never deadlock.
 fn locks(scopes: &[WriteScope]) -> String {
+    use std::collections::BTreeMap;
     if scopes.contains(&WriteScope::Everything) {
         return WRITE_LOCK.to_string();
     }
-    let mut keys: Vec<i32> = scopes
-        .iter()
-        .filter_map(|scope| match scope {
-            WriteScope::Account(id) => Some(lock_key(id)),
-            _ => None,
-        })
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    // Key → whether it is needed exclusively.
+    let mut accounts = BTreeMap::<i32, bool>::new();
+    let mut users = BTreeMap::<i32, bool>::new();
+    for scope in scopes {
+        match scope {
+            WriteScope::Account(id) => {
+                accounts.insert(lock_key(id), true);
+            }
+            WriteScope::User { account, user } => {
+                accounts.entry(lock_key(account)).or_insert(false);
+                users.insert(lock_key(user), true);
+            }
+            WriteScope::Rows | WriteScope::Everything => {}
+        }
+    }
     let mut sql = WRITE_LOCK_SHARED.to_string();
-    for key in keys {
-        // An integer formatted here, not text: nothing of the request reaches the SQL.
-        sql.push_str(&format!(
-            "; SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/account'), {key})"
-        ));
+    for (class, keys) in [("account", accounts), ("user", users)] {
+        for (key, exclusive) in keys {
+            let function = if exclusive {
+                "pg_advisory_xact_lock"
+            } else {
+                "pg_advisory_xact_lock_shared"
+            };
+            // Integers formatted here, not text: nothing of the request reaches the SQL.
+            sql.push_str(&format!(
+                "; SELECT {function}(hashtext(current_schema() || '/{class}'), {key})"
+            ));
+        }
     }
     sql
 }
@@ -505,16 +522,14 @@ fn apply_batch(
         statements: RefCell::new(statements),
     };
     let store = Store::new(&connection);
-    let mut failure = connection.control(locks).err();
-    let mut replies = Vec::with_capacity(batch.len());
-    for job in batch {
+    // Each job runs in a savepoint. Round trips are what a batch costs: the first savepoint is set with the
+    // locks, and between two jobs one round trip ends a job's savepoint and sets the next one's.
+    let mut failure = connection.control(&format!("{locks}; SAVEPOINT job")).err();
+    let jobs = batch.len();
+    let mut replies = Vec::with_capacity(jobs);
+    for (n, job) in batch.into_iter().enumerate() {
         if let Some(error) = &failure {
             replies.push((job(Err(error.clone())).1, None));
-            continue;
-        }
-        if let Err(e) = connection.control("SAVEPOINT job") {
-            replies.push((job(Err(e.clone())).1, None));
-            failure = Some(e);
             continue;
         }
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&store))));
@@ -523,17 +538,26 @@ fn apply_batch(
             // The job's reply sender was dropped with it: its caller sees an internal error.
             Err(_) => (true, Box::new(|_| {})),
         };
+        let last = n + 1 == jobs;
+        let (release, undo) = if last {
+            (
+                "RELEASE SAVEPOINT job",
+                "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
+            )
+        } else {
+            (
+                "RELEASE SAVEPOINT job; SAVEPOINT job",
+                "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
+            )
+        };
         let undone = !failed || connection.control("ROLLBACK TO SAVEPOINT job").is_ok();
-        if undone && connection.control("RELEASE SAVEPOINT job").is_ok() {
+        if undone && connection.control(release).is_ok() {
             replies.push((reply, None));
             continue;
         }
         // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
         // back): undo it alone and fail it alone; only if that fails too is the batch lost.
-        if connection
-            .control("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
-            .is_ok()
-        {
+        if connection.control(undo).is_ok() {
             replies.push((
                 reply,
                 Some(StoreError::unavailable("a statement of the write failed")),

@@ -452,6 +452,9 @@ fn rules_hold_when_two_nodes_race_writes_of_two_accounts() {
     users:
       - {{ id: RaceBossA, email: boss@race-a.test, type: 2, role: admin, assistants: [{}] }}
       - {{ id: RaceBasicA, email: basic@race-a.test, type: 1 }}
+      - {{ id: RaceUserA, email: user@race-a.test, type: 2 }}
+      - {{ id: RacePwA, email: pw-a@race-a.test, type: 2, password: Initial1Pass }}
+      - {{ id: RacePwB, email: pw-b@race-a.test, type: 2, password: Initial1Pass }}
 {assistants}  - id: RaceAccountB
     owner_email: owner@race-b.test
     apps: [{{ client_id: raceB, client_secret: race-secret-b }}]
@@ -603,4 +606,74 @@ fn rules_hold_when_two_nodes_race_writes_of_two_accounts() {
         30,
         "{listed}"
     );
+
+    // Writes of one user wait for each other, not for other users of the account: the boss's assistants are
+    // removed (held on their rows) while another user's are, through the other node.
+    let held = HeldRows::lock(
+        &db,
+        "SELECT 1 FROM assistants WHERE user_id = 'RaceBossA' FOR UPDATE",
+    );
+    let (first, second) = race_held(
+        held,
+        || api(&a.base, &token_a, "DELETE", path, None),
+        || {
+            api(
+                &b.base,
+                &token_a,
+                "DELETE",
+                "/users/RaceUserA/assistants",
+                None,
+            )
+        },
+        Second::Finishes,
+    );
+    assert_eq!((first.0, second.0), (204, 204), "{first:?} {second:?}");
+
+    // The daily password cap (5), raced through both nodes: the first change checks the count (4) and waits to
+    // record itself; the second waits for it, then is refused. Once with the user named by id both times (the
+    // user's own lock), once by id and by e-mail (an e-mail takes the whole account: it is resolved only inside).
+    for (user, second_ref) in [("RacePwA", "RacePwA"), ("RacePwB", "pw-b@race-a.test")] {
+        let path = format!("/users/{user}/password");
+        for n in 2..=5 {
+            let body = format!(r#"{{"password":"Changed{n}Pass"}}"#);
+            let (status, body) = api(&a.base, &token_a, "PUT", &path, Some(&body));
+            assert_eq!(status, 204, "{body}");
+        }
+        let held = HeldRows::lock(&db, "LOCK TABLE password_history IN SHARE MODE");
+        let (first, second) = race_held(
+            held,
+            || {
+                api(
+                    &a.base,
+                    &token_a,
+                    "PUT",
+                    &path,
+                    Some(r#"{"password":"Changed8Pass"}"#),
+                )
+            },
+            || {
+                let path = format!("/users/{second_ref}/password");
+                api(
+                    &b.base,
+                    &token_a,
+                    "PUT",
+                    &path,
+                    Some(r#"{"password":"Changed9Pass"}"#),
+                )
+            },
+            Second::Waits,
+        );
+        assert_eq!(first.0, 204, "{first:?}");
+        assert_eq!(
+            (second.0, json_field(&second.1, "message")),
+            (
+                400,
+                Value::from(
+                    "This password cannot be changed because it has already been changed the maximum number of \
+                     times over the past 24 hours."
+                )
+            ),
+            "{second:?}"
+        );
+    }
 }
