@@ -239,9 +239,10 @@ impl FromRequestParts<AppState> for Principal {
     ) -> Result<Self, Self::Rejection> {
         let bearer = Bearer::from_request_parts(parts, state).await?;
         let now = state.now();
+        // One statement: no transaction needed (on PostgreSQL that saves two round trips per request).
         let principal = state
             .db
-            .read(|store| gate::authenticate(store, &bearer, now))?;
+            .lookup(|store| gate::authenticate(store, &bearer, now))?;
         journal::note_caller(&principal);
         Ok(principal)
     }

@@ -435,6 +435,19 @@ impl Database {
         }
     }
 
+    /// Runs `f`, which only reads and needs no single snapshot across its statements (one statement: the token
+    /// lookup every request starts with). On PostgreSQL it runs without a transaction, which saves the round
+    /// trips of BEGIN and COMMIT.
+    pub fn lookup<R, E: TransactionError>(
+        &self,
+        f: impl Fn(&Store<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        match self {
+            Database::Sqlite(db) => db.read(f),
+            Database::Postgres(db) => db.lookup(f),
+        }
+    }
+
     /// Runs `f` as one transaction, alone (`WriteScope::Everything`); the result is returned only once it is durably
     /// committed. If `f` fails, none of its writes happen.
     pub async fn write<R: Send + 'static, E: TransactionError>(

@@ -292,6 +292,29 @@ impl PostgresDatabase {
         crate::blocking::blocking(|| self.read_transaction(f)).map_err(StoreError::unavailable)?
     }
 
+    /// `Database::lookup`: `f` on a pooled connection without a transaction. It only reads, so when it failed
+    /// because the connection was lost, it runs once more on a new one.
+    pub fn lookup<R, E: TransactionError>(
+        &self,
+        f: impl Fn(&Store<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let run = || {
+            let mut lease = Lease {
+                db: self,
+                conn: Some(self.take()?),
+            };
+            let result = autocommit(lease.conn.as_mut().expect("leased"), &f);
+            if result.is_ok() || !lease.conn.as_ref().expect("leased").client.is_closed() {
+                return result;
+            }
+            self.discard(lease.conn.take().expect("leased"));
+            self.forget_idle();
+            lease.conn = Some(self.take()?);
+            autocommit(lease.conn.as_mut().expect("leased"), &f)
+        };
+        crate::blocking::blocking(run).map_err(StoreError::unavailable)?
+    }
+
     pub async fn write<R: Send + 'static, E: TransactionError>(
         &self,
         scope: WriteScope,
@@ -300,6 +323,16 @@ impl PostgresDatabase {
         let writer = &self.writers[writer_of(&scope)];
         super::submit(|job| writer.send((scope, job)).is_ok(), f).await
     }
+}
+
+/// `f` on `conn`, each statement committed on its own.
+fn autocommit<R, E>(conn: &mut Conn, f: impl Fn(&Store<'_>) -> Result<R, E>) -> Result<R, E> {
+    let Conn { client, statements } = conn;
+    let connection = PostgresConnection {
+        session: RefCell::new(Session::Autocommit(client)),
+        statements: RefCell::new(statements),
+    };
+    f(&Store::new(&connection))
 }
 
 /// One read on `conn`: `Err` if its transaction could not begin (`f` then has not run and is still there).
@@ -314,11 +347,11 @@ fn read_on<R, E: TransactionError>(
         .read_only(true)
         .start()?;
     let connection = PostgresConnection {
-        txn: RefCell::new(txn),
+        session: RefCell::new(Session::Transaction(txn)),
         statements: RefCell::new(statements),
     };
     let result = (f.take().expect("a read runs once"))(&Store::new(&connection));
-    Ok(match connection.txn.into_inner().commit() {
+    Ok(match connection.session.into_inner().commit() {
         Ok(()) => result,
         Err(error) => Err(StoreError::from(error).into()),
     })
@@ -518,7 +551,7 @@ fn apply_batch(
         .start()?;
     let batch = batch.take().expect("a batch runs once");
     let connection = PostgresConnection {
-        txn: RefCell::new(txn),
+        session: RefCell::new(Session::Transaction(txn)),
         statements: RefCell::new(statements),
     };
     let store = Store::new(&connection);
@@ -567,7 +600,7 @@ fn apply_batch(
             replies.push((reply, None));
         }
     }
-    let txn = connection.txn.into_inner();
+    let txn = connection.session.into_inner();
     let outcome = match failure {
         Some(error) => {
             let _ = txn.rollback();
@@ -640,9 +673,69 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
     result
 }
 
-/// One PostgreSQL transaction, as the store's queries use it.
+/// Where the store's queries run: a transaction, or (a lookup) the connection itself, each statement committed
+/// on its own.
+enum Session<'c> {
+    Transaction(Transaction<'c>),
+    Autocommit(&'c mut Client),
+}
+
+impl Session<'_> {
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.prepare(sql),
+            Session::Autocommit(client) => client.prepare(sql),
+        }
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.batch_execute(sql),
+            Session::Autocommit(client) => client.batch_execute(sql),
+        }
+    }
+
+    fn execute(
+        &mut self,
+        statement: &postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.execute(statement, params),
+            Session::Autocommit(client) => client.execute(statement, params),
+        }
+    }
+
+    fn query(
+        &mut self,
+        statement: &postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.query(statement, params),
+            Session::Autocommit(client) => client.query(statement, params),
+        }
+    }
+
+    /// Commits the transaction (a lookup's statements committed as they ran).
+    fn commit(self) -> Result<(), postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.commit(),
+            Session::Autocommit(_) => Ok(()),
+        }
+    }
+
+    fn rollback(self) -> Result<(), postgres::Error> {
+        match self {
+            Session::Transaction(txn) => txn.rollback(),
+            Session::Autocommit(_) => Ok(()),
+        }
+    }
+}
+
+/// One PostgreSQL transaction (or lookup), as the store's queries use it.
 struct PostgresConnection<'c> {
-    txn: RefCell<Transaction<'c>>,
+    session: RefCell<Session<'c>>,
     statements: RefCell<&'c mut Statements>,
 }
 
@@ -710,7 +803,7 @@ impl PostgresConnection<'_> {
         if let Some(statement) = self.statements.borrow().get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.txn.borrow_mut().prepare(sql)?;
+        let statement = self.session.borrow_mut().prepare(sql)?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), statement.clone());
@@ -719,7 +812,7 @@ impl PostgresConnection<'_> {
 
     /// Statements that cannot be prepared (savepoints), sent as they are.
     fn control(&self, sql: &str) -> StoreResult<()> {
-        Ok(self.txn.borrow_mut().batch_execute(sql)?)
+        Ok(self.session.borrow_mut().batch_execute(sql)?)
     }
 }
 
@@ -735,7 +828,10 @@ impl sql::Connection for PostgresConnection<'_> {
     fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
-        Ok(self.txn.borrow_mut().execute(&statement, &bound(params))?)
+        Ok(self
+            .session
+            .borrow_mut()
+            .execute(&statement, &bound(params))?)
     }
 
     fn query(
@@ -746,7 +842,10 @@ impl sql::Connection for PostgresConnection<'_> {
     ) -> StoreResult<()> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
-        let rows = self.txn.borrow_mut().query(&statement, &bound(params))?;
+        let rows = self
+            .session
+            .borrow_mut()
+            .query(&statement, &bound(params))?;
         let next = std::cell::Cell::new(0);
         for row in &rows {
             each(&Row::new(&PostgresRow(row), &next))?;
