@@ -252,7 +252,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     };
     let sender = crate::delivery::Sender::new(db.clone(), config.clock.clone());
     let sending = tokio::spawn(sender.clone().run());
-    let state = AppState {
+    let state = AppState::new(crate::gate::state::Shared {
         db,
         sender,
         clock: config.clock,
@@ -281,7 +281,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
                 plan: bootstrap.plan,
             },
         }),
-    };
+    });
     let app = crate::http::router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = crate::http::listener::ConnectionLimits {
