@@ -243,8 +243,16 @@ impl PostgresDatabase {
         self.returned.notify_one();
     }
 
-    /// Drops every idle connection: one was found lost (the server restarted), so the others, opened to the same
-    /// server, are as stale; new ones are made as reads need them.
+    /// The leased connection was found lost (the server restarted, a fail-over): it goes, and so does every idle
+    /// one, opened to the same server and as stale; the lease gets a new connection.
+    fn renew(&self, lease: &mut Lease<'_>) -> Result<(), StoreError> {
+        self.discard(lease.conn.take().expect("leased"));
+        self.forget_idle();
+        lease.conn = Some(self.take()?);
+        Ok(())
+    }
+
+    /// Drops every idle connection; new ones are made as reads need them.
     fn forget_idle(&self) {
         let stale = match self.pool.lock() {
             Ok(mut pool) => {
@@ -273,14 +281,10 @@ impl PostgresDatabase {
             Ok(result) => return result,
             Err(error) => error,
         };
-        let conn = lease.conn.take().expect("leased");
-        let lost = connection_lost(&error, &conn.client);
-        self.discard(conn);
-        if !lost {
+        if !connection_lost(&error, &lease.conn.as_ref().expect("leased").client) {
             return Err(StoreError::from(error).into());
         }
-        self.forget_idle();
-        lease.conn = Some(self.take()?);
+        self.renew(&mut lease)?;
         read_on(lease.conn.as_mut().expect("leased"), &mut f)
             .unwrap_or_else(|error| Err(StoreError::from(error).into()))
     }
@@ -307,9 +311,7 @@ impl PostgresDatabase {
             if result.is_ok() || !lease.conn.as_ref().expect("leased").client.is_closed() {
                 return result;
             }
-            self.discard(lease.conn.take().expect("leased"));
-            self.forget_idle();
-            lease.conn = Some(self.take()?);
+            self.renew(&mut lease)?;
             autocommit(lease.conn.as_mut().expect("leased"), &f)
         };
         crate::blocking::blocking(run).map_err(StoreError::unavailable)?

@@ -206,14 +206,7 @@ fn redis_over_tls_with_a_ca_of_its_own() {
         (503, Value::from(503)),
         "{body}"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let logs = loop {
-        let logs = wrong.logs();
-        if logs.contains("unreachable") || Instant::now() > deadline {
-            break logs;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let logs = wrong.logs_once_they_contain("unreachable");
     assert!(
         logs.contains("the shared rate limiter (Redis) is unreachable"),
         "{logs}"

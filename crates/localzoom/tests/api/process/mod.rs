@@ -117,6 +117,18 @@ impl Server {
         }
     }
 
+    /// The log once it contains `text` (written by a background task, so maybe not yet), or after 5 s as it is.
+    fn logs_once_they_contain(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if logs.contains(text) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn logs(&self) -> String {
         let mut text = String::new();
         std::fs::File::open(&self.stderr_path)

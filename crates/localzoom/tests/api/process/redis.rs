@@ -115,14 +115,7 @@ fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     let open = start(dir.path(), &["--redis", "redis://127.0.0.1:1"]);
     let (status, _) = api(&open.base, &token, "GET", "/users/me", None);
     assert_eq!(status, 200);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let log = loop {
-        let log = std::fs::read_to_string(&open.stderr_path).unwrap();
-        if log.contains("unreachable") || Instant::now() > deadline {
-            break log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let log = open.logs_once_they_contain("unreachable");
     assert!(
         log.contains("the shared rate limiter (Redis) is unreachable"),
         "{log}"
