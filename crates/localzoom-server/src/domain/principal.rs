@@ -17,4 +17,7 @@ pub struct Principal {
     pub role: Role,
     /// The account's rate limits now (its plan and overrides).
     pub limits: AccountLimits,
+    /// Whether the account had any webhook subscription when the token was looked up (inside a write, in the
+    /// write's own transaction): a write of an account nobody listens to need not read its subscriptions.
+    pub account_listened: bool,
 }

@@ -77,5 +77,6 @@ pub fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Principa
         token_sha256: bearer.0,
         role: record.role.ok_or(ApiError::InvalidToken)?,
         limits: record.limits.ok_or(ApiError::InvalidToken)?,
+        account_listened: record.account_listened,
     })
 }

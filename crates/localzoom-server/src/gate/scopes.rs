@@ -156,6 +156,7 @@ mod tests {
                 plan: Plan::Pro,
                 overrides: Default::default(),
             },
+            account_listened: false,
         }
     }
 

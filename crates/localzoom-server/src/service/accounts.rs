@@ -416,6 +416,7 @@ pub fn issue_tokens(
             session_id: session_id.clone(),
             role: None,
             limits: None,
+            account_listened: false,
         })?;
         Ok(token)
     };

@@ -71,7 +71,7 @@ pub fn set_status(
         }
         StatusEffect::Activate | StatusEffect::None => return Ok(()),
     };
-    Listeners::of(store, &account.id)?.emit(store, principal, now, event, |operator| {
+    Listeners::of_principal(store, principal)?.emit(store, principal, now, event, |operator| {
         Some(webhook::lifecycle(event, &user, operator))
     })
 }

@@ -81,7 +81,7 @@ fn picture_changed(
         serde_json::Map::from_iter([("pic_url".to_string(), url.into())])
     };
     let (before, after) = (shown(before), shown(after));
-    Listeners::of(store, &principal.account_id)?.emit(
+    Listeners::of_principal(store, principal)?.emit(
         store,
         principal,
         now,

@@ -96,6 +96,7 @@ mod fuzz_targets {
                 plan: Plan::Pro,
                 overrides: Default::default(),
             },
+            account_listened: false,
         };
         fuzz(
             "user_references",

@@ -57,7 +57,7 @@ pub fn update_user_settings(
         require_admin(principal.role, AdminOnly::Features)?;
     }
     let mut stored = store.user_settings(&user.id)?;
-    let listeners = Listeners::of(store, &principal.account_id)?;
+    let listeners = Listeners::of_principal(store, principal)?;
     let before = listeners
         .want(Event::UserSettingsUpdated)
         .then(|| user_settings::view(option, &stored, Vec::new()));

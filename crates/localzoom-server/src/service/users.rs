@@ -80,7 +80,7 @@ pub fn create(
     if new.action == CreateAction::Create {
         super::mail::send(store, &user, super::mail::Mail::Invitation, now)?;
     }
-    Listeners::of(store, &account.id)?.emit(
+    Listeners::of_principal(store, principal)?.emit(
         store,
         principal,
         now,
@@ -641,7 +641,7 @@ pub fn set_presence(
         },
     )?;
     let presence = webhook::presence(&user, status, &rfc3339(now));
-    Ok(Listeners::of(store, &user.account_id)?.record(store, &presence, now)?)
+    Ok(Listeners::of_principal(store, principal)?.record(store, &presence, now)?)
 }
 
 /// Zoom's cap on e-mail changes of one user in any 24 hours.
@@ -730,7 +730,7 @@ pub fn delete(
         DeleteAction::Delete => Event::UserDeleted,
         DeleteAction::Disassociate => Event::UserDisassociated,
     };
-    Listeners::of(store, &account.id)?.emit(store, principal, now, event, |operator| {
+    Listeners::of_principal(store, principal)?.emit(store, principal, now, event, |operator| {
         Some(webhook::lifecycle(event, &user, operator))
     })
 }

@@ -25,6 +25,19 @@ pub struct Listeners {
 }
 
 impl Listeners {
+    /// The listeners of the principal's account: none, without a query, when the token's lookup found the account
+    /// without subscriptions (in a write, that lookup ran inside the write's own transaction, after every
+    /// subscription committed before it: subscribing is a write of its own, alone).
+    pub fn of_principal(store: &Store, principal: &Principal) -> StoreResult<Listeners> {
+        if !principal.account_listened {
+            return Ok(Listeners {
+                account_id: principal.account_id.clone(),
+                subscriptions: Vec::new(),
+            });
+        }
+        Listeners::of(store, &principal.account_id)
+    }
+
     pub fn of(store: &Store, account_id: &str) -> StoreResult<Listeners> {
         Ok(Listeners {
             account_id: account_id.to_string(),
@@ -89,7 +102,7 @@ impl ProfileChange {
         principal: &Principal,
         user: &UserRecord,
     ) -> StoreResult<ProfileChange> {
-        let listeners = Listeners::of(store, &principal.account_id)?;
+        let listeners = Listeners::of_principal(store, principal)?;
         let before = listeners
             .want(Event::UserUpdated)
             .then(|| webhook::profile(user, None));

@@ -218,6 +218,9 @@ pub struct TokenRecord {
     /// Read only (ignored on insert): the account's plan and rate-limit overrides now.
     #[serde(skip)]
     pub limits: Option<AccountLimits>,
+    /// Read only (ignored on insert): whether the account has any webhook subscription now.
+    #[serde(skip)]
+    pub account_listened: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

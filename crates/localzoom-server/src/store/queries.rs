@@ -239,6 +239,8 @@ fn token_from_row(row: &Row<'_>) -> StoreResult<TokenRecord> {
             overrides: overrides(row)?,
         }),
         revoked: row.get("revoked")?,
+        // Only the lookup that authenticates reads it (`token`).
+        account_listened: false,
     })
 }
 
@@ -546,13 +548,19 @@ impl<'c> Store<'c> {
             concat!(
                 "SELECT ",
                 token_columns!(),
-                ", t.revoked OR NOT a.active AS revoked \
+                ", t.revoked OR NOT a.active AS revoked, \
+                 EXISTS (SELECT 1 FROM webhook_subscriptions ws WHERE ws.account_id = t.account_id) AS listened \
                  FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
                  JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
                  WHERE t.token_sha256 = $1"
             ),
             params![token_sha256],
-            token_from_row,
+            |row| {
+                Ok(TokenRecord {
+                    account_listened: row.get("listened")?,
+                    ..token_from_row(row)?
+                })
+            },
         )
     }
 
