@@ -700,7 +700,6 @@ impl<'c> Store<'c> {
         Ok(())
     }
 
-    /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
     /// Runs `sql` with the record's columns; a unique value another write took first is `StoreError::Taken`.
     fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         self.write_user_columns(sql, u)
@@ -718,6 +717,7 @@ impl<'c> Store<'c> {
             })
     }
 
+    /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
     fn write_user_columns(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         let email_lower = u.email.to_lowercase();
         let profile = Value::Object(u.profile.clone()).to_string();
