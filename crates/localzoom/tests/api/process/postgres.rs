@@ -456,7 +456,7 @@ fn rules_hold_when_two_nodes_race_writes_of_two_accounts() {
       - {{ id: RacePwA, email: pw-a@race-a.test, type: 2, password: Initial1Pass }}
       - {{ id: RacePwB, email: pw-b@race-a.test, type: 2, password: Initial1Pass }}
 {assistants}  - id: RaceAccountB
-    owner_email: owner@race-b.test
+    owner_email: owner-b@race-a.test
     apps: [{{ client_id: raceB, client_secret: race-secret-b }}]
     users:
       - {{ id: RaceUserB, email: user@race-b.test, type: 2 }}
@@ -543,6 +543,48 @@ fn rules_hold_when_two_nodes_race_writes_of_two_accounts() {
     assert_eq!(
         json_field(&body_b, "message"),
         Value::from("Email \"same@race.test\" has already been used.")
+    );
+
+    // One new e-mail taken by a user of each account at once (both accounts manage race-a.test): A's change
+    // updates its user, then waits to record the change; B's waits on the unique index until A commits, and is
+    // refused as the lookup refuses an e-mail change.
+    let held = HeldRows::lock(&db, "LOCK TABLE email_changes IN SHARE MODE");
+    let body = r#"{"email":"moved@race-a.test"}"#;
+    let ((status_a, body_a), (status_b, body_b)) = race_held(
+        held,
+        || {
+            api(
+                &a.base,
+                &token_a,
+                "PUT",
+                "/users/RaceUserA/email",
+                Some(body),
+            )
+        },
+        || {
+            api(
+                &b.base,
+                &token_b,
+                "PUT",
+                "/users/RaceUserB/email",
+                Some(body),
+            )
+        },
+        Second::Waits,
+    );
+    assert_eq!(status_a, 204, "{body_a}");
+    assert_eq!(
+        (
+            status_b,
+            json_field(&body_b, "code"),
+            json_field(&body_b, "message")
+        ),
+        (
+            400,
+            Value::from(1005),
+            Value::from("Email \"moved@race-a.test\" has already been used.")
+        ),
+        "{body_b}"
     );
 
     // Account A's Basic-user cap with one slot left, two creates through both nodes: the first counts, inserts,
