@@ -3,6 +3,7 @@
 //! prepared), `CAST(… AS BIGINT|TEXT)` where PostgreSQL must know a parameter's type, `TRUE`/`FALSE`, and no `$`
 //! anywhere else. What differs comes from `Dialect`.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -24,6 +25,30 @@ pub mod webhooks;
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
 pub struct Store<'c> {
     conn: &'c dyn Connection,
+    /// Where each user this transaction read by id or e-mail, or wrote, is counted in `user_counts` now: the
+    /// update that follows such a read moves the user between counts without reading the row once more. Nothing
+    /// else changes those rows meanwhile: a write holds its user's or its account's lock (on SQLite, the one
+    /// writer), and a writer makes a new `Store` for every write of its batch, so a write rolled back leaves
+    /// nothing here for the next.
+    counted: RefCell<Vec<(String, Counted)>>,
+}
+
+/// Which count of `user_counts` a user is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Counted {
+    account_id: String,
+    status: Status,
+    role: Role,
+}
+
+impl Counted {
+    fn of(user: &UserRecord) -> Counted {
+        Counted {
+            account_id: user.account_id.clone(),
+            status: user.status,
+            role: user.role,
+        }
+    }
 }
 
 // Column lists as literals, so that statements are `concat!`ed at compile time: building them per call showed in
@@ -239,8 +264,9 @@ fn token_from_row(row: &Row<'_>) -> StoreResult<TokenRecord> {
             overrides: overrides(row)?,
         }),
         revoked: row.get("revoked")?,
-        // Only the lookup that authenticates reads it (`token`).
+        // Only the lookup that authenticates reads these (`token`).
         account_listened: false,
+        account_number: 0,
     })
 }
 
@@ -304,7 +330,27 @@ const USER_ROWS: UserRows = user_rows!(
 
 impl<'c> Store<'c> {
     pub(crate) fn new(conn: &'c dyn Connection) -> Store<'c> {
-        Store { conn }
+        Store {
+            conn,
+            counted: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Notes where `user` (as read or written now) is counted; `None` forgets the user (deleted).
+    fn note_counted(&self, id: &str, counted: Option<Counted>) {
+        let mut known = self.counted.borrow_mut();
+        known.retain(|(known_id, _)| known_id != id);
+        if let Some(counted) = counted {
+            known.push((id.to_string(), counted));
+        }
+    }
+
+    /// A user read by id or e-mail, noted (`counted`).
+    fn noted(&self, user: Option<UserRecord>) -> Option<UserRecord> {
+        if let Some(user) = &user {
+            self.note_counted(&user.id, Some(Counted::of(user)));
+        }
+        user
     }
 
     fn dialect(&self) -> Dialect {
@@ -549,7 +595,8 @@ impl<'c> Store<'c> {
                 "SELECT ",
                 token_columns!(),
                 ", t.revoked OR NOT a.active AS revoked, \
-                 EXISTS (SELECT 1 FROM webhook_subscriptions ws WHERE ws.account_id = t.account_id) AS listened \
+                 EXISTS (SELECT 1 FROM webhook_subscriptions ws WHERE ws.account_id = t.account_id) AS listened, \
+                 ac.account_number \
                  FROM access_tokens t JOIN apps a ON a.client_id = t.client_id \
                  JOIN accounts ac ON ac.id = t.account_id LEFT JOIN users u ON u.id = t.user_id \
                  WHERE t.token_sha256 = $1"
@@ -558,6 +605,7 @@ impl<'c> Store<'c> {
             |row| {
                 Ok(TokenRecord {
                     account_listened: row.get("listened")?,
+                    account_number: row.get("account_number")?,
                     ..token_from_row(row)?
                 })
             },
@@ -675,7 +723,9 @@ impl<'c> Store<'c> {
             )
         });
         self.write_user(INSERT.as_str(), u)?;
-        self.count_user(&u.account_id, u.status, u.role, 1)
+        self.count_user(&Counted::of(u), 1)?;
+        self.note_counted(&u.id, Some(Counted::of(u)));
+        Ok(())
     }
 
     /// Writes the whole record back (its `id` and `created_at` are the ones it was read with).
@@ -689,14 +739,36 @@ impl<'c> Store<'c> {
                 .join(", ");
             format!("UPDATE users SET {assignments} WHERE id = $1")
         });
-        let before = self.counted_as(&u.id)?;
+        let noted = self
+            .counted
+            .borrow()
+            .iter()
+            .find(|(id, _)| *id == u.id)
+            .map(|(_, c)| c.clone());
+        let before = match noted {
+            Some(counted) => Some(counted),
+            None => self.counted_as(&u.id)?,
+        };
         self.write_user(UPDATE.as_str(), u)?;
-        if let Some((account, status, role)) = before
-            && (status != u.status || role != u.role)
+        let after = Counted::of(u);
+        if let Some(before) = before
+            && before != after
         {
-            self.count_user(&account, status, role, -1)?;
-            self.count_user(&account, u.status, u.role, 1)?;
+            // Both counts in one statement (they differ, so no row is updated twice).
+            self.execute(
+                "INSERT INTO user_counts (account_id, status, role, n) VALUES ($1, $2, $3, -1), ($4, $5, $6, 1) \
+                 ON CONFLICT (account_id, status, role) DO UPDATE SET n = user_counts.n + excluded.n",
+                params![
+                    &before.account_id,
+                    before.status.as_str(),
+                    before.role.as_str(),
+                    &after.account_id,
+                    after.status.as_str(),
+                    after.role.as_str(),
+                ],
+            )?;
         }
+        self.note_counted(&u.id, Some(after));
         Ok(())
     }
 
@@ -753,33 +825,33 @@ impl<'c> Store<'c> {
         Ok(())
     }
 
-    /// Moves a user between the per-(account, status, role) counts `GET /users` reports as `total_records`.
-    fn count_user(
-        &self,
-        account_id: &str,
-        status: Status,
-        role: Role,
-        delta: i64,
-    ) -> StoreResult<()> {
+    /// Adds a user to (`delta` 1) or takes one from (-1) the per-(account, status, role) counts `GET /users`
+    /// reports as `total_records`.
+    fn count_user(&self, counted: &Counted, delta: i64) -> StoreResult<()> {
         self.execute(
             "INSERT INTO user_counts (account_id, status, role, n) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, status, role) DO UPDATE SET n = user_counts.n + excluded.n",
-            params![account_id, status.as_str(), role.as_str(), delta],
+            params![
+                &counted.account_id,
+                counted.status.as_str(),
+                counted.role.as_str(),
+                delta
+            ],
         )?;
         Ok(())
     }
 
     /// The account, status and role a user row has now (what its count is filed under).
-    fn counted_as(&self, id: &str) -> StoreResult<Option<(String, Status, Role)>> {
+    fn counted_as(&self, id: &str) -> StoreResult<Option<Counted>> {
         self.one(
             "SELECT account_id, status, role FROM users WHERE id = $1",
             params![id],
             |r| {
-                Ok((
-                    r.get("account_id")?,
-                    parsed(r, "status", Status::parse)?,
-                    parsed(r, "role", Role::parse)?,
-                ))
+                Ok(Counted {
+                    account_id: r.get("account_id")?,
+                    status: parsed(r, "status", Status::parse)?,
+                    role: parsed(r, "role", Role::parse)?,
+                })
             },
         )
     }
@@ -794,6 +866,7 @@ impl<'c> Store<'c> {
             params![account_id, id],
             user_from_row,
         )
+        .map(|user| self.noted(user))
     }
 
     pub fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
@@ -806,6 +879,7 @@ impl<'c> Store<'c> {
             params![account_id, &email.to_lowercase()],
             user_from_row,
         )
+        .map(|user| self.noted(user))
     }
 
     /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
@@ -847,9 +921,10 @@ impl<'c> Store<'c> {
 
     /// Removes the user and every row that refers to it.
     pub fn delete_user(&self, id: &str) -> StoreResult<()> {
-        if let Some((account, status, role)) = self.counted_as(id)? {
-            self.count_user(&account, status, role, -1)?;
+        if let Some(counted) = self.counted_as(id)? {
+            self.count_user(&counted, -1)?;
         }
+        self.note_counted(id, None);
         for sql in USER_ROWS.of_user.iter().chain(&[
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
@@ -873,6 +948,9 @@ impl<'c> Store<'c> {
         ]) {
             self.execute(sql, params![account_id])?;
         }
+        self.counted
+            .borrow_mut()
+            .retain(|(_, counted)| counted.account_id != account_id);
         Ok(())
     }
 

@@ -174,3 +174,65 @@ async fn a_write_that_ignores_a_failed_statement_fails_alone() {
         "User does not exist: CopyOfHides000000000.",
     );
 }
+
+/// A write that moved a user between the counts `GET /users` reports (`total_records`) and then failed leaves
+/// nothing of that move behind for a write committed in the same batch: the next update of the user counts it
+/// where its row says, not where the failed write had put it.
+#[backend_test]
+async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() {
+    use localzoom_server::domain::user::Status;
+    use localzoom_server::store::{StoreError, WriteScope};
+    let app = TestApp::spawn().await;
+    let user = app.member("moved@example.com").await;
+    let total = |status: &'static str| {
+        let app = &app;
+        async move { app.get(&format!("/users?status={status}")).await.body["total_records"].clone() }
+    };
+    let (active, inactive) = (total("active").await, total("inactive").await);
+    let scope = || WriteScope::Account(ACCOUNT_ID.into());
+    // Holds the writer, so that the two writes after it wait together and commit as one batch.
+    let holding = app.db().write_in(scope(), |_| -> Result<(), StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    });
+    let id = user.clone();
+    let failing = app.db().write_in(scope(), move |s| {
+        let mut moved = s.user_by_id(ACCOUNT_ID, &id)?.unwrap();
+        moved.status = Status::Inactive;
+        s.update_user(&moved)?;
+        Err::<(), _>(StoreError::Corrupt("refused on purpose".into()))
+    });
+    let id = user.clone();
+    let later = app.db().write_in(scope(), move |s| {
+        let mut found = s.find_user(&id)?.unwrap();
+        found.dept = "Later".into();
+        s.update_user(&found)
+    });
+    let after_a_while = std::time::Duration::from_millis(50);
+    let (held, failed, committed) = tokio::join!(
+        holding,
+        async {
+            tokio::time::sleep(after_a_while).await;
+            failing.await
+        },
+        async {
+            tokio::time::sleep(after_a_while).await;
+            later.await
+        },
+    );
+    held.unwrap();
+    assert_eq!(
+        failed,
+        Err(StoreError::Corrupt("refused on purpose".into()))
+    );
+    committed.unwrap();
+    let read = app.get(&format!("/users/{user}")).await;
+    assert_eq!(
+        (read.body["status"].as_str(), read.body["dept"].as_str()),
+        (Some("active"), Some("Later"))
+    );
+    assert_eq!(
+        (total("active").await, total("inactive").await),
+        (active, inactive)
+    );
+}

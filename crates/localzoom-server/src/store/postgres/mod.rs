@@ -331,7 +331,7 @@ impl PostgresDatabase {
 fn autocommit<R, E>(conn: &mut Conn, f: impl Fn(&Store<'_>) -> Result<R, E>) -> Result<R, E> {
     let Conn { client, statements } = conn;
     let connection = PostgresConnection {
-        session: RefCell::new(Session::Autocommit(client)),
+        session: RefCell::new(Session::Client(client)),
         statements: RefCell::new(statements),
     };
     f(&Store::new(&connection))
@@ -545,21 +545,22 @@ fn apply_batch(
     batch: &mut Option<Vec<Job>>,
 ) -> Result<Vec<(Reply, Option<StoreError>)>, postgres::Error> {
     let Conn { client, statements } = conn;
-    // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would
-    // be taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
-    let txn = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()?;
+    // Each job runs in a savepoint. Round trips are what a batch costs: one begins the transaction, takes the
+    // locks and sets the first savepoint, and between two jobs one ends a job's savepoint and sets the next one's.
+    // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would be
+    // taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
+    let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; {locks}; SAVEPOINT job");
+    let mut failure = match client.batch_execute(&begin) {
+        Ok(()) => None,
+        // No job has run: the caller may begin the batch again on a new connection.
+        Err(error) if connection_lost(&error, client) => return Err(error),
+        Err(error) => Some(StoreError::from(error)),
+    };
     let batch = batch.take().expect("a batch runs once");
     let connection = PostgresConnection {
-        session: RefCell::new(Session::Transaction(txn)),
+        session: RefCell::new(Session::Client(client)),
         statements: RefCell::new(statements),
     };
-    let store = Store::new(&connection);
-    // Each job runs in a savepoint. Round trips are what a batch costs: the first savepoint is set with the
-    // locks, and between two jobs one round trip ends a job's savepoint and sets the next one's.
-    let mut failure = connection.control(&format!("{locks}; SAVEPOINT job")).err();
     let jobs = batch.len();
     let mut replies = Vec::with_capacity(jobs);
     for (n, job) in batch.into_iter().enumerate() {
@@ -567,6 +568,8 @@ fn apply_batch(
             replies.push((job(Err(error.clone())).1, None));
             continue;
         }
+        // A store of its own per write: what one write noted (`Store::counted`) must not outlive its savepoint.
+        let store = Store::new(&connection);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&store))));
         let (failed, reply): (bool, Reply) = match run {
             Ok(done) => done,
@@ -602,13 +605,12 @@ fn apply_batch(
             replies.push((reply, None));
         }
     }
-    let txn = connection.session.into_inner();
     let outcome = match failure {
         Some(error) => {
-            let _ = txn.rollback();
+            let _ = connection.control("ROLLBACK");
             Some(error)
         }
-        None => txn.commit().err().map(StoreError::from),
+        None => connection.control("COMMIT").err(),
     };
     Ok(replies
         .into_iter()
@@ -675,25 +677,25 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
     result
 }
 
-/// Where the store's queries run: a transaction, or (a lookup) the connection itself, each statement committed
-/// on its own.
+/// Where the store's queries run: a read's transaction, or the connection itself (a lookup's statements, each
+/// committed on its own; a writer's batch, in the transaction it began with its locks).
 enum Session<'c> {
     Transaction(Transaction<'c>),
-    Autocommit(&'c mut Client),
+    Client(&'c mut Client),
 }
 
 impl Session<'_> {
     fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
         match self {
             Session::Transaction(txn) => txn.prepare(sql),
-            Session::Autocommit(client) => client.prepare(sql),
+            Session::Client(client) => client.prepare(sql),
         }
     }
 
     fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
         match self {
             Session::Transaction(txn) => txn.batch_execute(sql),
-            Session::Autocommit(client) => client.batch_execute(sql),
+            Session::Client(client) => client.batch_execute(sql),
         }
     }
 
@@ -704,7 +706,7 @@ impl Session<'_> {
     ) -> Result<u64, postgres::Error> {
         match self {
             Session::Transaction(txn) => txn.execute(statement, params),
-            Session::Autocommit(client) => client.execute(statement, params),
+            Session::Client(client) => client.execute(statement, params),
         }
     }
 
@@ -715,7 +717,7 @@ impl Session<'_> {
     ) -> Result<Vec<postgres::Row>, postgres::Error> {
         match self {
             Session::Transaction(txn) => txn.query(statement, params),
-            Session::Autocommit(client) => client.query(statement, params),
+            Session::Client(client) => client.query(statement, params),
         }
     }
 
@@ -723,14 +725,7 @@ impl Session<'_> {
     fn commit(self) -> Result<(), postgres::Error> {
         match self {
             Session::Transaction(txn) => txn.commit(),
-            Session::Autocommit(_) => Ok(()),
-        }
-    }
-
-    fn rollback(self) -> Result<(), postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.rollback(),
-            Session::Autocommit(_) => Ok(()),
+            Session::Client(_) => Ok(()),
         }
     }
 }
