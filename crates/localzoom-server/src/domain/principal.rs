@@ -20,4 +20,7 @@ pub struct Principal {
     /// Whether the account had any webhook subscription when the token was looked up (inside a write, in the
     /// write's own transaction): a write of an account nobody listens to need not read its subscriptions.
     pub account_listened: bool,
+    /// The account's number (`account_number` of a user's view), read with the token: a read of a user needs no
+    /// read of the account for it.
+    pub account_number: i64,
 }

@@ -78,5 +78,6 @@ pub fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Principa
         role: record.role.ok_or(ApiError::InvalidToken)?,
         limits: record.limits.ok_or(ApiError::InvalidToken)?,
         account_listened: record.account_listened,
+        account_number: record.account_number,
     })
 }

@@ -157,6 +157,7 @@ mod tests {
                 overrides: Default::default(),
             },
             account_listened: false,
+            account_number: 0,
         }
     }
 

@@ -417,6 +417,7 @@ pub fn issue_tokens(
             role: None,
             limits: None,
             account_listened: false,
+            account_number: 0,
         })?;
         Ok(token)
     };

@@ -50,12 +50,19 @@ pub fn set_status(
     if matches!(action, StatusAction::Activate | StatusAction::Deactivate) {
         require_admin(principal.role, AdminOnly::Status)?;
     }
-    let account = users::account(store, &principal.account_id)?;
-    let basic_users = match (action, account.max_basic_users) {
-        (StatusAction::Activate, Some(_)) => store.count_basic_users(&account.id)?,
-        _ => 0,
+    // Only an activation is bound by the account (its Basic-user cap): other actions read no more than the user.
+    let (max_basic_users, basic_users) = match action {
+        StatusAction::Activate => {
+            let account = users::account(store, &principal.account_id)?;
+            let basic_users = match account.max_basic_users {
+                Some(_) => store.count_basic_users(&account.id)?,
+                None => 0,
+            };
+            (account.max_basic_users, basic_users)
+        }
+        _ => (None, 0),
     };
-    let event = match decide_status(&user, action, account.max_basic_users, basic_users)? {
+    let event = match decide_status(&user, action, max_basic_users, basic_users)? {
         StatusEffect::Deactivate => {
             user.status = Status::Inactive;
             user.user_type = UserType::Basic;

@@ -97,6 +97,7 @@ mod fuzz_targets {
                 overrides: Default::default(),
             },
             account_listened: false,
+            account_number: 0,
         };
         fuzz(
             "user_references",

@@ -103,7 +103,7 @@ pub fn account(store: &Store, id: &str) -> ApiResult<AccountRecord> {
 }
 
 /// `GET /users/{userId}`.
-pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
+pub fn view(user: &UserRecord, account_number: i64, now: i64) -> User {
     // Zoom reports a pending user's `created_at` as the time of the call.
     let created_at = if user.status == Status::Pending {
         now
@@ -132,8 +132,8 @@ pub fn view(user: &UserRecord, account: &AccountRecord, now: i64) -> User {
         pic_url: String::new(),
         language: user.language.clone(),
         status: user.status.as_str().into(),
-        account_id: account.id.clone(),
-        account_number: account.account_number,
+        account_id: user.account_id.clone(),
+        account_number,
         login_types: vec![user.login_type.code()],
         group_ids: Vec::new(),
         im_group_ids: Vec::new(),
@@ -214,10 +214,9 @@ pub fn listed(user: &UserRecord) -> ListedUser {
 
 pub fn get(store: &Store, principal: &Principal, user_ref: &str, now: i64) -> ApiResult<User> {
     let user = resolve_user(store, principal, user_ref)?;
-    let account = account(store, &principal.account_id)?;
     Ok(User {
         pic_url: super::media::picture_path(store, &user.id)?.unwrap_or_default(),
-        ..view(&user, &account, now)
+        ..view(&user, principal.account_number, now)
     })
 }
 

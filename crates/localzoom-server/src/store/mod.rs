@@ -221,6 +221,9 @@ pub struct TokenRecord {
     /// Read only (ignored on insert): whether the account has any webhook subscription now.
     #[serde(skip)]
     pub account_listened: bool,
+    /// Read only (ignored on insert): the account's number.
+    #[serde(skip)]
+    pub account_number: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

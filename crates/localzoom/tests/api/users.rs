@@ -113,11 +113,14 @@ async fn create_validation_and_conflicts() {
 async fn lookup_by_id_email_and_me_within_the_account_only() {
     let app = TestApp::spawn().await;
     let id = app.member("Jane.Doe@Example.com").await;
+    let account = app.db().read(|s| s.account(ACCOUNT_ID)).unwrap().unwrap();
     for reference in [id.as_str(), "jane.doe@example.com", "JANE.DOE@EXAMPLE.COM"] {
         let user = app.get(&format!("/users/{reference}")).await;
         user.assert_status(200);
         assert_eq!(user.body["id"], id.as_str());
         assert_eq!(user.body["email"], "Jane.Doe@Example.com");
+        assert_eq!(user.body["account_id"], ACCOUNT_ID);
+        assert_eq!(user.body["account_number"], account.account_number);
     }
     // A user of another account is indistinguishable from a missing one.
     let outsider = localzoom_server::crypto::new_id();
