@@ -67,8 +67,7 @@ pub fn set_status(
             user.status = Status::Inactive;
             user.user_type = UserType::Basic;
             store.update_user(&user)?;
-            store.end_sessions(&user.id, None, now)?;
-            store.revoke_user_tokens(&user.id)?;
+            store.sign_out_everywhere(&user.id, now)?;
             Event::UserDeactivated
         }
         StatusEffect::Activate if user.status != Status::Active => {

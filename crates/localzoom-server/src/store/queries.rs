@@ -633,12 +633,19 @@ impl<'c> Store<'c> {
         )
     }
 
-    /// Revokes every access and refresh token issued for the user.
-    pub fn revoke_user_tokens(&self, user_id: &str) -> StoreResult<u64> {
+    /// Ends every open session of the user and revokes every access and refresh token issued for the user
+    /// (those of the sessions among them): two statements, where `end_sessions` and a revocation of the rest
+    /// would be three.
+    pub fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
+            params![now, user_id],
+        )?;
         self.execute(
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE",
             params![user_id],
-        )
+        )?;
+        Ok(())
     }
 
     /// Revokes one token (access or refresh); returns it as it was.
