@@ -64,7 +64,19 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Both(include_str!(
         "migrations/0013_users_unique_pmi_vanity_name.sql"
     )),
+    Migration::PerBackend {
+        sqlite: include_str!("migrations/0014_user_counts_shards.sqlite.sql"),
+        postgres: include_str!("migrations/0014_user_counts_shards.postgres.sql"),
+    },
 ];
+
+/// FNV-1a of `key`: the same on every node and in every version, for what must agree across them (PostgreSQL's
+/// advisory-lock keys, the writer a write goes to, the shard of a user's count).
+pub(crate) fn spread(key: &str) -> u32 {
+    key.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
 
 /// A backend's migrations: its own history, then the later ones in its dialect. A database's schema version is
 /// how many of these it has applied.

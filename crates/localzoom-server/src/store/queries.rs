@@ -33,13 +33,18 @@ pub struct Store<'c> {
     counted: RefCell<Vec<(String, Counted)>>,
 }
 
-/// Which count of `user_counts` a user is in.
+/// Which count of `user_counts` a user is in, and the shard of it the user's moves update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Counted {
     account_id: String,
     status: Status,
     role: Role,
+    shard: i64,
 }
+
+/// Shards per count. A multiple of PostgreSQL's writers per node: a user's writes all go to one writer (by the
+/// same hash), so the writers of a node never update the same count row.
+const COUNT_SHARDS: u32 = 16;
 
 impl Counted {
     fn of(user: &UserRecord) -> Counted {
@@ -47,8 +52,13 @@ impl Counted {
             account_id: user.account_id.clone(),
             status: user.status,
             role: user.role,
+            shard: shard_of(&user.id),
         }
     }
+}
+
+fn shard_of(user_id: &str) -> i64 {
+    (super::spread(user_id) % COUNT_SHARDS).into()
 }
 
 // Column lists as literals, so that statements are `concat!`ed at compile time: building them per call showed in
@@ -763,15 +773,18 @@ impl<'c> Store<'c> {
         {
             // Both counts in one statement (they differ, so no row is updated twice).
             self.execute(
-                "INSERT INTO user_counts (account_id, status, role, n) VALUES ($1, $2, $3, -1), ($4, $5, $6, 1) \
-                 ON CONFLICT (account_id, status, role) DO UPDATE SET n = user_counts.n + excluded.n",
+                "INSERT INTO user_counts (account_id, status, role, shard, n) \
+                 VALUES ($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1) \
+                 ON CONFLICT (account_id, status, role, shard) DO UPDATE SET n = user_counts.n + excluded.n",
                 params![
                     &before.account_id,
                     before.status.as_str(),
                     before.role.as_str(),
+                    before.shard,
                     &after.account_id,
                     after.status.as_str(),
                     after.role.as_str(),
+                    after.shard,
                 ],
             )?;
         }
@@ -836,12 +849,13 @@ impl<'c> Store<'c> {
     /// reports as `total_records`.
     fn count_user(&self, counted: &Counted, delta: i64) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO user_counts (account_id, status, role, n) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account_id, status, role) DO UPDATE SET n = user_counts.n + excluded.n",
+            "INSERT INTO user_counts (account_id, status, role, shard, n) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, status, role, shard) DO UPDATE SET n = user_counts.n + excluded.n",
             params![
                 &counted.account_id,
                 counted.status.as_str(),
                 counted.role.as_str(),
+                counted.shard,
                 delta
             ],
         )?;
@@ -858,6 +872,7 @@ impl<'c> Store<'c> {
                     account_id: r.get("account_id")?,
                     status: parsed(r, "status", Status::parse)?,
                     role: parsed(r, "role", Role::parse)?,
+                    shard: shard_of(id),
                 })
             },
         )

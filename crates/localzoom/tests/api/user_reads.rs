@@ -355,3 +355,66 @@ async fn the_user_list_includes_the_fields_asked_for_and_filters_by_licence() {
         assert_eq!(reply.error_fields(), [field]);
     }
 }
+
+/// Earlier versions kept one row per (account, status, role) count; the migration that spreads counts over shards
+/// keeps every count as it was, and later moves add up with the migrated rows, on both backends: run here on a
+/// table as those versions left it.
+#[backend_test]
+async fn the_migration_to_count_shards_keeps_every_count() {
+    let app = TestApp::spawn().await;
+    let stays = app.member("stays@example.com").await;
+    let leaves = app.member("leaves@example.com").await;
+    app.set_status(&leaves, "deactivate")
+        .await
+        .assert_status(204);
+    let totals = || {
+        let app = &app;
+        async move {
+            let mut totals = Vec::new();
+            for status in ["active", "inactive", "pending"] {
+                let reply = app.get(&format!("/users?status={status}")).await;
+                reply.assert_status(200);
+                totals.push(reply.body["total_records"].as_u64().unwrap());
+            }
+            totals
+        }
+    };
+    // The owner and `stays` are active, `leaves` is not.
+    assert_eq!(totals().await, [2, 1, 0]);
+    let old_table = "CREATE TABLE old_counts AS SELECT account_id, status, role, SUM(n) AS n FROM user_counts \
+                     GROUP BY account_id, status, role; \
+                     DROP TABLE user_counts; \
+                     CREATE TABLE user_counts (account_id TEXT NOT NULL, status TEXT NOT NULL, role TEXT NOT NULL, \
+                     n BIGINT NOT NULL, PRIMARY KEY (account_id, status, role)); \
+                     INSERT INTO user_counts SELECT account_id, status, role, n FROM old_counts; \
+                     DROP TABLE old_counts;";
+    match app._db.postgres_parts() {
+        None => {
+            let path = app._db.url.trim_start_matches("sqlite://");
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch(old_table).unwrap();
+            conn.execute_batch(include_str!(
+                "../../../localzoom-server/src/store/migrations/0014_user_counts_shards.sqlite.sql"
+            ))
+            .unwrap();
+        }
+        Some((base, schema)) => pg_execute(
+            &base,
+            &format!(
+                "SET search_path TO {schema}; {old_table} {}",
+                include_str!(
+                    "../../../localzoom-server/src/store/migrations/0014_user_counts_shards.postgres.sql"
+                )
+            ),
+        ),
+    }
+    assert_eq!(totals().await, [2, 1, 0]);
+    app.set_status(&stays, "deactivate")
+        .await
+        .assert_status(204);
+    app.set_status(&leaves, "activate").await.assert_status(204);
+    app.member("joins@example.com").await;
+    app.set_status(&stays, "activate").await.assert_status(204);
+    // The owner, `leaves`, `joins` (added active, as `member` adds) and `stays` again.
+    assert_eq!(totals().await, [4, 0, 0]);
+}

@@ -483,10 +483,7 @@ fn locks(scopes: &[WriteScope]) -> String {
 /// An account's advisory-lock key: FNV-1a, so every node and every version computes the same one (two accounts
 /// that share a key only wait for each other).
 fn lock_key(account_id: &str) -> i32 {
-    let hash = account_id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    });
-    hash as i32
+    super::spread(account_id) as i32
 }
 
 /// The writer's connection replaced by a new one.
