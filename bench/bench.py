@@ -40,9 +40,17 @@ TARGETS = {
     "pg_read_vs_sqlite": 0.60,  # PostgreSQL GET by id vs the same on SQLite
 }
 
+# The seed's deactivation cycles over 1,000 users, so after the first pass it deactivates users already inactive. A
+# figure of its own deactivates and activates them in turn: every request moves a user between the counts of
+# `total_records` (the write offboarding scripts make, one user after another).
+STATUS_IN_TURN = ['{"action":"deactivate"}', '{"action":"activate"}']
+STATUS_IN_TURN_NAME = "PUT /v2/users/{id}/status (deactivate, activate in turn)"
+
 WRK_SCRIPT = r"""
 local items = {%(items)s}
 local method, path_fmt, body_fmt = %(method)s, %(path)s, %(body)s
+-- Bodies taken in turn by passes over the items (a user deactivated on one pass is activated on the next).
+local in_turn = %(in_turn)s
 local counter = 0
 local threads = {}
 function setup(thread) thread:set("tid", #threads) table.insert(threads, thread) end
@@ -52,6 +60,7 @@ function request()
   local item = items[(counter %% #items) + 1]
   local body = nil
   if body_fmt then body = string.format(body_fmt, tid or 0, counter) end
+  if in_turn then body = in_turn[(math.floor(counter / #items) %% #in_turn) + 1] end
   return wrk.format(method, string.format(path_fmt, item), nil, body)
 end
 function done(summary, latency, requests)
@@ -156,18 +165,19 @@ class Localzoom:
 
 
 def wrk(url_base, path, items, seconds, token=None, method="GET", body=None, threads=2, connections=32,
-        workdir=None):
+        workdir=None, in_turn=None):
     script = os.path.join(workdir, f"wrk-{random.randrange(1 << 30)}.lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT % {
             "items": ",".join(json.dumps(i) for i in items),
             "method": json.dumps(method), "path": json.dumps(path),
             "body": json.dumps(body) if body else "nil",
+            "in_turn": "{" + ",".join(json.dumps(b) for b in in_turn) + "}" if in_turn else "nil",
         })
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script]
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]
-    if body:
+    if body or in_turn:
         cmd += ["-H", "Content-Type: application/json"]
     return subprocess.Popen(cmd + [url_base], stdout=subprocess.PIPE, text=True)
 
@@ -260,6 +270,7 @@ def scenario(users, seconds, workdir, full):
         run("revoke_sso_token", "/v2/users/%s/token", ids, seconds, method="DELETE")
         run("status_deactivate", "/v2/users/%s/status", ids, seconds, method="PUT",
             body='{"action":"deactivate"}')
+        run("status_in_turn", "/v2/users/%s/status", ids, seconds, method="PUT", in_turn=STATUS_IN_TURN)
         run("delete_assistants", "/v2/users/%s/assistants", ids, seconds, method="DELETE")
         # Passwords, with a steady trickle of Light reads beside them whose latency is what matters (a
         # flat-out read load would take the CPU the hashes need and measure something else).
@@ -354,6 +365,7 @@ def postgres_writes(users, seconds, workdir):
         run("get_by_id", "/v2/users/%s", ids, seconds)
         run("revoke_sso_token", "/v2/users/%s/token", ids, seconds, method="DELETE")
         run("status_deactivate", "/v2/users/%s/status", ids, seconds, method="PUT", body='{"action":"deactivate"}')
+        run("status_in_turn", "/v2/users/%s/status", ids, seconds, method="PUT", in_turn=STATUS_IN_TURN)
         run("delete_assistants", "/v2/users/%s/assistants", ids, seconds, method="DELETE")
         lz.stop()
         return res
@@ -370,16 +382,25 @@ def pgbench_rate(seconds):
     url = f"{PG_SERVER}/{name}"
     try:
         subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
-        script = os.path.join(tempfile.mkdtemp(), "update.sql")
-        with open(script, "w") as f:
-            f.write("\\set aid random(1, 1000000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 "
-                    "WHERE aid = :aid;\n")
-        out = subprocess.run(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(seconds), "-f", script, url],
-                             check=True, capture_output=True, text=True).stdout
-        tps = float(next(l for l in out.splitlines() if l.startswith("tps = ")).split()[2])
+        def tps(sql, *mode):
+            script = os.path.join(tempfile.mkdtemp(), "script.sql")
+            with open(script, "w") as f:
+                f.write("\\set aid random(1, 999000)\n" + sql)
+            out = subprocess.run(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(seconds), *mode, "-f", script,
+                                  url], check=True, capture_output=True, text=True).stdout
+            return float(next(l for l in out.splitlines() if l.startswith("tps = ")).split()[2])
+        select = "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+        rates = {
+            "tps": tps("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n"),
+            # Reads as localzoom runs them (prepared statements): one query alone, and the shape of a
+            # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of three indexed reads).
+            "select_tps": tps(select, "-M", "prepared"),
+            "get_shaped_tps": tps("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + select * 3 + "COMMIT;\n",
+                                  "-M", "prepared"),
+        }
         sync = subprocess.run(["psql", url, "-Atc", "SHOW synchronous_commit"], capture_output=True,
                               text=True).stdout.strip()
-        return {"tps": tps, "synchronous_commit": sync}
+        return {**rates, "synchronous_commit": sync}
     finally:
         psql(f"DROP DATABASE IF EXISTS {name}")
 
@@ -432,10 +453,12 @@ def postgres_two_accounts(seconds, workdir):
 # Why the PostgreSQL figures miss, as measured (2026-12-03: `top` and `perf` during the write load, PostgreSQL's
 # statement log): printed beside each miss.
 PG_WRITE_CAUSE = ("CPU-bound: the 2 cores are shared by wrk, localzoom and PostgreSQL's backends; localzoom's "
-                  "synchronous client spends most of its ~0.7 core in thread hand-offs and round trips (about 7 "
-                  "statements per write, each a round trip; pgbench's write is one)")
-PG_READ_CAUSE = ("three round trips per read (BEGIN, the query, COMMIT) through block_in_place, where SQLite "
-                 "reads in-process")
+                  "synchronous client spends most of its CPU in thread hand-offs and round trips: 5 to 8 "
+                  "statements per write (the token lookup; in the writer's batch the token again, the user, one "
+                  "to four changes, the savepoint's end), each a round trip, where pgbench's write is one")
+PG_READ_CAUSE = ("five round trips per read (BEGIN, the token, the user, its picture's version, COMMIT), each "
+                 "through block_in_place, where SQLite reads in-process; and PostgreSQL's own read ceiling here "
+                 "(below)")
 
 
 def postgres_section(small, pg, pgbench, two):
@@ -455,6 +478,7 @@ def postgres_section(small, pg, pgbench, two):
     for key, name, write in [("get_by_id", "GET /v2/users/{id}", False),
                              ("revoke_sso_token", "DELETE /v2/users/{id}/token", True),
                              ("status_deactivate", "PUT /v2/users/{id}/status", True),
+                             ("status_in_turn", STATUS_IN_TURN_NAME, True),
                              ("delete_assistants", "DELETE /v2/users/{id}/assistants", True)]:
         s_rps, p = small[key]["rps"], pg[key]
         vs_sqlite = p["rps"] / s_rps
@@ -470,6 +494,18 @@ def postgres_section(small, pg, pgbench, two):
         cause = "" if ok_sqlite and ok_pgbench else (PG_WRITE_CAUSE if write else PG_READ_CAUSE)
         lines.append(f"| {name} | {s_rps:,.0f} | {p['rps']:,.0f} | {p['p99_us'] / 1000:.2f} | {vs_sqlite:.0%} | "
                      f"≥ {target_sqlite:.0%}: {verdict(ok_sqlite)} | {pgbench_cells} | {cause} |")
+    if pgbench:
+        get, needed = pg["get_by_id"]["rps"], t["pg_read_vs_sqlite"] * small["get_by_id"]["rps"]
+        beyond = needed > pgbench["select_tps"]
+        lines += ["", f"Read ceilings, with the same 32 clients and prepared statements as localzoom's: `pgbench` "
+                      f"with one indexed SELECT per transaction, **{pgbench['select_tps']:,.0f}/s**; with a "
+                      "transaction shaped like `GET /v2/users/{id}` (BEGIN read-only REPEATABLE READ, three indexed "
+                      f"SELECTs, COMMIT), **{pgbench['get_shaped_tps']:,.0f}/s**. localzoom's GET on PostgreSQL did "
+                      f"{get:,.0f}/s = {get / pgbench['get_shaped_tps']:.0%} of the second. The read target "
+                      f"({t['pg_read_vs_sqlite']:.0%} of SQLite's GET = {needed:,.0f}/s) is "
+                      + ("above what PostgreSQL answers on this machine even for one statement without a "
+                         "transaction: no client can reach it here." if beyond else
+                         "within what PostgreSQL answers on this machine for one statement.")]
     if two:
         one, both = two["one"]["rps"], sum(r["rps"] for r in two["both"])
         parts = " + ".join(f"{r['rps']:,.0f}" for r in two["both"])
@@ -491,7 +527,7 @@ def svg_plot(small, bare, pg, pgbench):
     top = max([bare["rps"]] + [s[k]["rps"] for _, _, s in series for _, k in ops])
     width, left, bar, gap = 760, 170, 14, 18
     scale = (width - left - 20) / top
-    height = 40 + len(ops) * (len(series) * bar + gap) + 70
+    height = 40 + len(ops) * (len(series) * bar + gap) + 70 + 14 * 3
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
            'font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="{left}" y="20" font-size="14">Requests/s per operation, same run, same machine</text>']
@@ -504,13 +540,16 @@ def svg_plot(small, bare, pg, pgbench):
             out.append(f'<text x="{left + w + 4:.1f}" y="{y + bar - 4}" font-size="10">{s[key]["rps"]:,.0f}</text>')
             y += bar
         y += gap
-    for name, value, colour in [("bare server", bare["rps"], "#555")] + (
-            [("pgbench", pgbench["tps"], "#a33")] if pgbench else []):
+    baselines = [("bare server", bare["rps"], "#555")] + (
+        [("pgbench UPDATE", pgbench["tps"], "#a33"), ("pgbench SELECT", pgbench["select_tps"], "#a3a")]
+        if pgbench else [])
+    for i, (name, value, colour) in enumerate(baselines):
         x = left + value * scale
         out.append(f'<line x1="{x:.1f}" y1="32" x2="{x:.1f}" y2="{y}" stroke="{colour}" stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{x - 4:.1f}" y="{y + 14}" text-anchor="end" fill="{colour}">{name} '
+        # Labels one under another: the two pgbench lines lie close together.
+        out.append(f'<text x="{x - 4:.1f}" y="{y + 14 + 14 * i}" text-anchor="end" fill="{colour}">{name} '
                    f'{value:,.0f}</text>')
-    legend_y = y + 36
+    legend_y = y + 36 + 14 * len(baselines)
     for i, (name, colour, _) in enumerate(series):
         out.append(f'<rect x="{left + i * 120}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>')
         out.append(f'<text x="{left + i * 120 + 16}" y="{legend_y}">localzoom on {name}</text>')
@@ -569,6 +608,7 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim, pg, pgbench
     if "revoke_sso_token" in small:
         writes["revoke"] = row("DELETE /v2/users/{id}/token", small["revoke_sso_token"], bare["rps"], t["write_ratio"])
         writes["status"] = row("PUT /v2/users/{id}/status", small["status_deactivate"], bare["rps"], t["write_ratio"])
+        writes["status_in_turn"] = row(STATUS_IN_TURN_NAME, small["status_in_turn"], bare["rps"], t["write_ratio"])
         writes["assist"] = row("DELETE /v2/users/{id}/assistants", small["delete_assistants"], bare["rps"],
                                t["write_ratio"])
         pw_ratio = row("PUT /v2/users/{id}/password", small["password"], argon["hashes_per_second"],
