@@ -19,8 +19,8 @@ use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::user::UserRecord;
-use crate::error::ApiResult;
-use crate::store::Store;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Store, UserKey};
 
 /// A Personal Meeting ID no user holds: ten random digits, drawn again on the rare collision (PMIs are unique
 /// across Zoom).
@@ -37,14 +37,27 @@ pub fn fresh_pmi(store: &Store) -> ApiResult<i64> {
 /// A user of another account is indistinguishable from a missing one.
 pub fn resolve_user(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<UserRecord> {
     let account = &principal.account_id;
-    let found = if user_ref == "me" {
-        store.user_by_id(account, &principal.user_id)?
-    } else if user_ref.contains('@') {
-        store.user_by_email(account, user_ref)?
-    } else {
-        store.user_by_id(account, user_ref)?
+    let found = match user_key(principal, user_ref) {
+        UserKey::Id(id) => store.user_by_id(account, id)?,
+        UserKey::Email(email) => store.user_by_email(account, email)?,
     };
-    found.ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()).into())
+    found.ok_or_else(|| user_not_found(user_ref))
+}
+
+/// The user a `{userId}` path value names: `me` is the caller.
+pub fn user_key<'a>(principal: &'a Principal, user_ref: &'a str) -> UserKey<'a> {
+    if user_ref == "me" {
+        UserKey::Id(&principal.user_id)
+    } else if user_ref.contains('@') {
+        UserKey::Email(user_ref)
+    } else {
+        UserKey::Id(user_ref)
+    }
+}
+
+/// The refusal of a `{userId}` that names no user of the caller's account.
+pub fn user_not_found(user_ref: &str) -> ApiError {
+    DomainError::UserNotFound(user_ref.to_string()).into()
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use crate::domain::user::{
 };
 use crate::domain::webhook::{self, Event};
 use crate::error::{ApiError, ApiResult};
-use crate::service::resolve_user;
 use crate::service::webhooks::{Listeners, ProfileChange};
+use crate::service::{resolve_user, user_key, user_not_found};
 use crate::store::{AccountRecord, PresenceRecord, Store, StoreError, Taken, UserQuery};
 
 /// A validated `POST /users`.
@@ -213,9 +213,13 @@ pub fn listed(user: &UserRecord) -> ListedUser {
 }
 
 pub fn get(store: &Store, principal: &Principal, user_ref: &str, now: i64) -> ApiResult<User> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let (user, picture) = store
+        .user_with_picture(&principal.account_id, user_key(principal, user_ref))?
+        .ok_or_else(|| user_not_found(user_ref))?;
     Ok(User {
-        pic_url: super::media::picture_path(store, &user.id)?.unwrap_or_default(),
+        pic_url: picture
+            .map(|version| crate::domain::media::picture_path(&user.id, version))
+            .unwrap_or_default(),
         ..view(&user, principal.account_number, now)
     })
 }

@@ -16,8 +16,8 @@ mod queries;
 pub(crate) mod sql;
 pub mod sqlite;
 
-pub use queries::Store;
 pub use queries::webhooks::{AttemptOutcome, DeliveryCounts};
+pub use queries::{Store, UserKey};
 
 /// A schema change after the backends' own histories (SQLite's `sqlite/migrations/0001`–`0007`, PostgreSQL's
 /// `postgres/migrations/0001`–`0002`, which stay as they are).

@@ -33,6 +33,13 @@ pub struct Store<'c> {
     counted: RefCell<Vec<(String, Counted)>>,
 }
 
+/// How a user is named: by id, or by e-mail (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKey<'a> {
+    Id(&'a str),
+    Email(&'a str),
+}
+
 /// Which count of `user_counts` a user is in, and the shard of it the user's moves update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Counted {
@@ -889,6 +896,34 @@ impl<'c> Store<'c> {
             user_from_row,
         )
         .map(|user| self.noted(user))
+    }
+
+    /// A user of the account with its picture's version, in one statement (what `GET /users/{userId}` shows).
+    pub fn user_with_picture(
+        &self,
+        account_id: &str,
+        key: UserKey<'_>,
+    ) -> StoreResult<Option<(UserRecord, Option<i64>)>> {
+        macro_rules! with_picture {
+            ($condition:literal) => {
+                concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", (SELECT version FROM user_pictures p WHERE p.user_id = users.id) AS picture_version \
+                     FROM users WHERE account_id = $1 AND ",
+                    $condition
+                )
+            };
+        }
+        let read = |row: &Row<'_>| Ok((user_from_row(row)?, row.get("picture_version")?));
+        match key {
+            UserKey::Id(id) => self.one(with_picture!("id = $2"), params![account_id, id], read),
+            UserKey::Email(email) => self.one(
+                with_picture!("email_lower = $2"),
+                params![account_id, &email.to_lowercase()],
+                read,
+            ),
+        }
     }
 
     pub fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {

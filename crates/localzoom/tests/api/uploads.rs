@@ -41,6 +41,10 @@ async fn a_picture_is_served_at_its_pic_url_until_replaced_or_deleted() {
         .unwrap()
         .to_string();
     assert!(url.starts_with(&app.base), "{url}");
+    assert_eq!(
+        app.get("/users/FACE@example.com").await.body["pic_url"],
+        url.as_str()
+    );
     let served = app.http.get(&url).send().await.unwrap();
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
