@@ -393,9 +393,9 @@ def pgbench_rate(seconds):
         rates = {
             "tps": tps("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n"),
             # Reads as localzoom runs them (prepared statements): one query alone, and the shape of a
-            # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of three indexed reads).
+            # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of two indexed reads: the token, the user).
             "select_tps": tps(select, "-M", "prepared"),
-            "get_shaped_tps": tps("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + select * 3 + "COMMIT;\n",
+            "get_shaped_tps": tps("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + select * 2 + "COMMIT;\n",
                                   "-M", "prepared"),
         }
         sync = subprocess.run(["psql", url, "-Atc", "SHOW synchronous_commit"], capture_output=True,
@@ -456,7 +456,7 @@ PG_WRITE_CAUSE = ("CPU-bound: the 2 cores are shared by wrk, localzoom and Postg
                   "synchronous client spends most of its CPU in thread hand-offs and round trips: 5 to 8 "
                   "statements per write (the token lookup; in the writer's batch the token again, the user, one "
                   "to four changes, the savepoint's end), each a round trip, where pgbench's write is one")
-PG_READ_CAUSE = ("five round trips per read (BEGIN, the token, the user, its picture's version, COMMIT), each "
+PG_READ_CAUSE = ("four round trips per read (BEGIN, the token, the user with its picture's version, COMMIT), each "
                  "through block_in_place, where SQLite reads in-process; and PostgreSQL's own read ceiling here "
                  "(below)")
 
@@ -499,7 +499,7 @@ def postgres_section(small, pg, pgbench, two):
         beyond = needed > pgbench["select_tps"]
         lines += ["", f"Read ceilings, with the same 32 clients and prepared statements as localzoom's: `pgbench` "
                       f"with one indexed SELECT per transaction, **{pgbench['select_tps']:,.0f}/s**; with a "
-                      "transaction shaped like `GET /v2/users/{id}` (BEGIN read-only REPEATABLE READ, three indexed "
+                      "transaction shaped like `GET /v2/users/{id}` (BEGIN read-only REPEATABLE READ, two indexed "
                       f"SELECTs, COMMIT), **{pgbench['get_shaped_tps']:,.0f}/s**. localzoom's GET on PostgreSQL did "
                       f"{get:,.0f}/s = {get / pgbench['get_shaped_tps']:.0%} of the second. The read target "
                       f"({t['pg_read_vs_sqlite']:.0%} of SQLite's GET = {needed:,.0f}/s) is "
