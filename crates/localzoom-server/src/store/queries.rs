@@ -62,6 +62,27 @@ impl Counted {
             shard: shard_of(&user.id),
         }
     }
+
+    /// The count row's key, as the parameters of `add_to_counts!`'s rows.
+    fn key(&self) -> [Param<'_>; 4] {
+        [
+            Param::from(&self.account_id),
+            self.status.as_str().into(),
+            self.role.as_str().into(),
+            self.shard.into(),
+        ]
+    }
+}
+
+/// The statement that adds each of its VALUES rows' `n` (account, status, role, shard, n) to that count.
+macro_rules! add_to_counts {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO user_counts (account_id, status, role, shard, n) VALUES ",
+            $rows,
+            " ON CONFLICT (account_id, status, role, shard) DO UPDATE SET n = user_counts.n + excluded.n"
+        )
+    };
 }
 
 fn shard_of(user_id: &str) -> i64 {
@@ -654,10 +675,7 @@ impl<'c> Store<'c> {
     /// (those of the sessions among them): two statements, where `end_sessions` and a revocation of the rest
     /// would be three.
     pub fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<()> {
-        self.execute(
-            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
-            params![now, user_id],
-        )?;
+        self.end_open_sessions(user_id, None, now)?;
         self.execute(
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE",
             params![user_id],
@@ -780,19 +798,8 @@ impl<'c> Store<'c> {
         {
             // Both counts in one statement (they differ, so no row is updated twice).
             self.execute(
-                "INSERT INTO user_counts (account_id, status, role, shard, n) \
-                 VALUES ($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1) \
-                 ON CONFLICT (account_id, status, role, shard) DO UPDATE SET n = user_counts.n + excluded.n",
-                params![
-                    &before.account_id,
-                    before.status.as_str(),
-                    before.role.as_str(),
-                    before.shard,
-                    &after.account_id,
-                    after.status.as_str(),
-                    after.role.as_str(),
-                    after.shard,
-                ],
+                add_to_counts!("($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1)"),
+                &[before.key(), after.key()].concat(),
             )?;
         }
         self.note_counted(&u.id, Some(after));
@@ -855,16 +862,10 @@ impl<'c> Store<'c> {
     /// Adds a user to (`delta` 1) or takes one from (-1) the per-(account, status, role) counts `GET /users`
     /// reports as `total_records`.
     fn count_user(&self, counted: &Counted, delta: i64) -> StoreResult<()> {
+        let [account, status, role, shard] = counted.key();
         self.execute(
-            "INSERT INTO user_counts (account_id, status, role, shard, n) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account_id, status, role, shard) DO UPDATE SET n = user_counts.n + excluded.n",
-            params![
-                &counted.account_id,
-                counted.status.as_str(),
-                counted.role.as_str(),
-                counted.shard,
-                delta
-            ],
+            add_to_counts!("($1, $2, $3, $4, $5)"),
+            &[account, status, role, shard, delta.into()],
         )?;
         Ok(())
     }
@@ -1204,6 +1205,16 @@ impl<'c> Store<'c> {
              AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2))",
             params![user_id, login_type.map(LoginType::code)],
         )?;
+        self.end_open_sessions(user_id, login_type, now)
+    }
+
+    /// Ends the user's open sessions (only those of `login_type` when given); how many ended.
+    fn end_open_sessions(
+        &self,
+        user_id: &str,
+        login_type: Option<LoginType>,
+        now: i64,
+    ) -> StoreResult<u64> {
         self.execute(
             "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL \
              AND (CAST($3 AS BIGINT) IS NULL OR login_type = $3)",
