@@ -143,7 +143,7 @@ impl AppState {
         &self,
         bearer: &Bearer,
         (operation, user_ref): (&Operation, Option<&str>),
-        f: impl FnOnce(&Store, &Principal, i64) -> ApiResult<R>,
+        mut f: impl FnMut(&Store, &Principal, i64) -> ApiResult<R>,
     ) -> ApiResult<R> {
         let now = self.now();
         self.db.read(|store| {

@@ -118,7 +118,7 @@ pub async fn list(
         &bearer,
         (OperationId::ScimUsers.operation(), None),
         |store, principal, _| {
-            let (start, count) = paging?;
+            let (start, count) = paging.clone()?;
             scim::list(store, principal, filter, start, count)
         },
     )?;

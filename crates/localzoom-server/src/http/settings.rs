@@ -31,7 +31,7 @@ pub async fn get(
         &bearer,
         (OperationId::AccountSettings.operation(), None),
         |store, principal, _| {
-            option?;
+            option.clone()?;
             users::security_settings(store, principal, &account_id)
         },
     )?))

@@ -100,7 +100,9 @@ fn one(
     Ok(Json(state.read_as(
         &bearer,
         (operation.operation(), Some(&user_id)),
-        |store, principal, _| user_resources::get(store, principal, (&user_id, &id), kind, missing),
+        |store, principal, _| {
+            user_resources::get(store, principal, (&user_id, &id), kind, missing.clone())
+        },
     )?))
 }
 

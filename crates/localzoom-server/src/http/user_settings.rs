@@ -43,7 +43,7 @@ pub async fn get(
         &bearer,
         (OperationId::UserSettings.operation(), Some(&user_id)),
         |store, principal, _| {
-            let (option, only) = request?;
+            let (option, only) = request.clone()?;
             settings::user_settings(store, principal, &user_id, option, only.as_deref())
         },
     )?))

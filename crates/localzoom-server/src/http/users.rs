@@ -161,7 +161,7 @@ pub async fn list(
     Ok(Json(state.read_as(
         &bearer,
         (OperationId::Users.operation(), None),
-        |store, principal, now| users::list(store, principal, request?, now),
+        |store, principal, now| users::list(store, principal, request.clone()?, now),
     )?))
 }
 
@@ -668,7 +668,7 @@ pub async fn vanity_name(
     Ok(Json(state.read_as(
         &bearer,
         (OperationId::UserVanityName.operation(), None),
-        |store, _, _| users::vanity_name_exists(store, name?),
+        |store, _, _| users::vanity_name_exists(store, name.clone()?),
     )?))
 }
 
@@ -705,7 +705,7 @@ pub async fn check_email(
     let existed_email = state.read_as(
         &bearer,
         (OperationId::UserEmail.operation(), None),
-        |store, principal, _| users::email_exists(store, principal, email?),
+        |store, principal, _| users::email_exists(store, principal, email.clone()?),
     )?;
     Ok(Json(EmailCheck { existed_email }))
 }

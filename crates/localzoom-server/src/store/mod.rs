@@ -442,10 +442,11 @@ impl Database {
         )
     }
 
-    /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread.
+    /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread. `f`
+    /// may run twice: again on a new connection when PostgreSQL's was found lost before it answered anything.
     pub fn read<R, E: TransactionError>(
         &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E>,
+        f: impl FnMut(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         match self {
             Database::Sqlite(db) => db.read(f),

@@ -12,18 +12,21 @@
 //! write waiting for it at that moment in one transaction (group commit: one commit and one wait for the locks per
 //! batch, durability per request).
 //!
-//! The `postgres` crate's client is synchronous (it drives its own small runtime), so it must not run on an async
-//! worker as it is: writes run on the writer threads, reads in `block_in_place` (PostgreSQL therefore needs the
-//! multi-threaded runtime, which `serve` and the CLI use). TLS: `tls.rs`.
+//! The store is synchronous, so its client (`client.rs`, tokio-postgres driven on the caller's thread) must not
+//! run on an async worker as it is: writes run on the writer threads, reads in `block_in_place` (PostgreSQL
+//! therefore needs the multi-threaded runtime, which `serve` and the CLI use). A read's BEGIN travels with its
+//! first query and its COMMIT is not waited for, so a read of N statements costs N round trips. TLS: `tls.rs`.
 
+mod client;
 mod tls;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::BytesMut;
-use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::types::{IsNull, ToSql, Type};
+
+use client::{ConnectError, PgClient};
 
 use super::sql::{self, Dialect, Param, RawRow, Row, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError, WriteScope};
@@ -48,10 +51,13 @@ pub const WRITERS: usize = 4;
 const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000; SET statement_timeout = 60000; \
                                 SET lock_timeout = 30000";
 
-impl From<postgres::Error> for StoreError {
-    fn from(error: postgres::Error) -> Self {
+/// A read's transaction: one snapshot for all its statements, sent with the first of them.
+const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
         if let Some(db) = error.as_db_error()
-            && *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+            && *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
         {
             return StoreError::Duplicate(db.constraint().unwrap_or_default().to_string());
         }
@@ -59,9 +65,9 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
-/// The error with its causes (`error connecting to server: Connection refused (os error 111)`): the `postgres`
-/// crate's own message ("db error", "error connecting to server") names none. Never the connection string.
-fn cause(error: &postgres::Error) -> String {
+/// The error with its causes (`error connecting to server: Connection refused (os error 111)`): the client's own
+/// message ("db error", "error connecting to server") names none. Never the connection string.
+fn cause(error: &tokio_postgres::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
@@ -75,8 +81,8 @@ fn cause(error: &postgres::Error) -> String {
 /// Whether a failure means the connection is gone (the server restarted or stopped, the network broke) rather
 /// than the statement being refused: a transaction that failed so before anything ran is tried once more on a new
 /// connection.
-fn connection_lost(error: &postgres::Error, client: &Client) -> bool {
-    use postgres::error::SqlState;
+fn connection_lost(error: &tokio_postgres::Error, client: &PgClient) -> bool {
+    use tokio_postgres::error::SqlState;
     client.is_closed()
         || error.is_closed()
         || matches!(
@@ -88,6 +94,17 @@ fn connection_lost(error: &postgres::Error, client: &Client) -> bool {
             )
         )
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+impl ConnectError {
+    fn cause(&self) -> String {
+        match self {
+            ConnectError::Refused(error) => cause(error),
+            ConnectError::Runtime(error) => {
+                format!("cannot start the connection's runtime: {error}")
+            }
+        }
+    }
 }
 
 pub struct PostgresDatabase {
@@ -106,14 +123,14 @@ pub struct PostgresDatabase {
 /// A connection and the statements prepared on it: parsing and planning each query once per connection rather
 /// than once per call is most of what a read costs otherwise.
 struct Conn {
-    client: Client,
+    client: PgClient,
     statements: Statements,
 }
 
-type Statements = std::collections::HashMap<String, postgres::Statement>;
+type Statements = std::collections::HashMap<String, tokio_postgres::Statement>;
 
 impl Conn {
-    fn new(client: Client) -> Conn {
+    fn new(client: PgClient) -> Conn {
         Conn {
             client,
             statements: Statements::new(),
@@ -141,7 +158,9 @@ impl PostgresDatabase {
         let config = &settings.config;
         let description = describe(config, settings.mode);
         let mut client = connect(&settings).map_err(|e| {
-            if e.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) {
+            if let ConnectError::Refused(e) = &e
+                && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+            {
                 let name = config.get_dbname().unwrap_or("");
                 let user = config.get_user().unwrap_or("postgres");
                 let (host, port) = host_and_port(config);
@@ -151,7 +170,7 @@ impl PostgresDatabase {
                      'CREATE DATABASE \"{name}\"'`)"
                 )
             } else {
-                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {}", cause(&e))
+                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {}", e.cause())
             }
         })?;
         migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
@@ -165,7 +184,7 @@ impl PostgresDatabase {
                 None => connect(&settings).map_err(|e| {
                     anyhow::anyhow!(
                         "cannot connect to PostgreSQL at {description}: {}",
-                        cause(&e)
+                        e.cause()
                     )
                 })?,
             };
@@ -216,7 +235,7 @@ impl PostgresDatabase {
                     if let Ok(mut pool) = self.pool.lock() {
                         pool.open -= 1;
                     }
-                    StoreError::unavailable(format!("cannot connect to PostgreSQL: {}", cause(&e)))
+                    StoreError::unavailable(format!("cannot connect to PostgreSQL: {}", e.cause()))
                 });
             }
             pool = self.returned.wait(pool).map_err(StoreError::unavailable)?;
@@ -267,31 +286,33 @@ impl PostgresDatabase {
     }
 
     /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection. A connection the server has
-    /// dropped (it restarted) fails at BEGIN, before `f` ran: the read then runs once more, on a new connection.
+    /// dropped (it restarted) fails at the read's first exchange (BEGIN and the first query), before `f` saw
+    /// anything from the database: the read then runs once more, on a new connection.
     fn read_transaction<R, E: TransactionError>(
         &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E>,
+        mut f: impl FnMut(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        let mut f = Some(f);
         let mut lease = Lease {
             db: self,
             conn: Some(self.take()?),
         };
-        let error = match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
-            Ok(result) => return result,
-            Err(error) => error,
-        };
-        if !connection_lost(&error, &lease.conn.as_ref().expect("leased").client) {
-            return Err(StoreError::from(error).into());
+        match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
+            Read::Done(result) => return result,
+            Read::LostBeforeAnswer => {}
         }
         self.renew(&mut lease)?;
-        read_on(lease.conn.as_mut().expect("leased"), &mut f)
-            .unwrap_or_else(|error| Err(StoreError::from(error).into()))
+        match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
+            Read::Done(result) => result,
+            Read::LostBeforeAnswer => Err(StoreError::unavailable(
+                "PostgreSQL closed the connection before the read's first answer",
+            )
+            .into()),
+        }
     }
 
     pub fn read<R, E: TransactionError>(
         &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E>,
+        f: impl FnMut(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         crate::blocking::blocking(|| self.read_transaction(f)).map_err(StoreError::unavailable)?
     }
@@ -329,34 +350,32 @@ impl PostgresDatabase {
 
 /// `f` on `conn`, each statement committed on its own.
 fn autocommit<R, E>(conn: &mut Conn, f: impl Fn(&Store<'_>) -> Result<R, E>) -> Result<R, E> {
-    let Conn { client, statements } = conn;
-    let connection = PostgresConnection {
-        session: RefCell::new(Session::Client(client)),
-        statements: RefCell::new(statements),
-    };
-    f(&Store::new(&connection))
+    f(&Store::new(&PostgresConnection::new(conn, None)))
 }
 
-/// One read on `conn`: `Err` if its transaction could not begin (`f` then has not run and is still there).
+/// How a read on one connection went.
+enum Read<T> {
+    Done(T),
+    /// The connection was found lost before the database had answered anything: what `f` returned means nothing,
+    /// and it may run again elsewhere.
+    LostBeforeAnswer,
+}
+
+/// One read on `conn`, in a transaction begun with its first statement and committed without waiting (a
+/// read-only transaction has nothing to make durable).
 fn read_on<R, E: TransactionError>(
     conn: &mut Conn,
-    f: &mut Option<impl FnOnce(&Store<'_>) -> Result<R, E>>,
-) -> Result<Result<R, E>, postgres::Error> {
-    let Conn { client, statements } = conn;
-    let txn = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
-    let connection = PostgresConnection {
-        session: RefCell::new(Session::Transaction(txn)),
-        statements: RefCell::new(statements),
-    };
-    let result = (f.take().expect("a read runs once"))(&Store::new(&connection));
-    Ok(match connection.session.into_inner().commit() {
-        Ok(()) => result,
-        Err(error) => Err(StoreError::from(error).into()),
-    })
+    f: &mut impl FnMut(&Store<'_>) -> Result<R, E>,
+) -> Read<Result<R, E>> {
+    let connection = PostgresConnection::new(conn, Some(READ_BEGIN));
+    let result = f(&Store::new(&connection));
+    if connection.lost_before_answer.get() {
+        return Read::LostBeforeAnswer;
+    }
+    if connection.first.get().is_none() {
+        connection.client.borrow_mut().send("COMMIT");
+    }
+    Read::Done(result)
 }
 
 /// A pooled connection in use: back to the pool when done, closed (and its slot freed) if the read panicked,
@@ -389,9 +408,11 @@ impl Drop for PostgresDatabase {
     }
 }
 
-fn connect(settings: &tls::TlsSettings) -> Result<Client, postgres::Error> {
+fn connect(settings: &tls::TlsSettings) -> Result<PgClient, ConnectError> {
     let mut client = settings.connect()?;
-    client.batch_execute(SESSION_SETTINGS)?;
+    client
+        .batch_execute(SESSION_SETTINGS)
+        .map_err(ConnectError::Refused)?;
     Ok(client)
 }
 
@@ -489,7 +510,7 @@ fn lock_key(account_id: &str) -> i32 {
 /// The writer's connection replaced by a new one.
 fn reconnect(conn: &mut Conn, settings: &tls::TlsSettings) -> Result<(), StoreError> {
     let fresh = connect(settings).map_err(|e| {
-        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {}", cause(&e)))
+        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {}", e.cause()))
     })?;
     *conn = Conn::new(fresh);
     Ok(())
@@ -540,26 +561,24 @@ fn apply_batch(
     conn: &mut Conn,
     locks: &str,
     batch: &mut Option<Vec<Job>>,
-) -> Result<Vec<(Reply, Option<StoreError>)>, postgres::Error> {
-    let Conn { client, statements } = conn;
+) -> Result<Vec<(Reply, Option<StoreError>)>, tokio_postgres::Error> {
     // Each job runs in a savepoint. Round trips are what a batch costs: one begins the transaction, takes the
-    // locks and sets the first savepoint, and between two jobs one ends a job's savepoint and sets the next one's.
+    // locks and sets the first savepoint, between two jobs one ends a job's savepoint and sets the next one's, and
+    // one ends the last job's savepoint and commits.
     // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would be
     // taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
     let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; {locks}; SAVEPOINT job");
-    let mut failure = match client.batch_execute(&begin) {
+    let mut failure = match conn.client.batch_execute(&begin) {
         Ok(()) => None,
         // No job has run: the caller may begin the batch again on a new connection.
-        Err(error) if connection_lost(&error, client) => return Err(error),
+        Err(error) if connection_lost(&error, &conn.client) => return Err(error),
         Err(error) => Some(StoreError::from(error)),
     };
     let batch = batch.take().expect("a batch runs once");
-    let connection = PostgresConnection {
-        session: RefCell::new(Session::Client(client)),
-        statements: RefCell::new(statements),
-    };
+    let connection = PostgresConnection::new(conn, None);
     let jobs = batch.len();
     let mut replies = Vec::with_capacity(jobs);
+    let mut committed = false;
     for (n, job) in batch.into_iter().enumerate() {
         if let Some(error) = &failure {
             replies.push((job(Err(error.clone())).1, None));
@@ -576,7 +595,9 @@ fn apply_batch(
         let last = n + 1 == jobs;
         let (release, undo) = if last {
             (
-                "RELEASE SAVEPOINT job",
+                // If the release fails, the COMMIT after it is not run, and the transaction is still there for
+                // the undo below; if the COMMIT fails, so does the undo, and the batch is lost.
+                "RELEASE SAVEPOINT job; COMMIT",
                 "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
             )
         } else {
@@ -587,6 +608,7 @@ fn apply_batch(
         };
         let undone = !failed || connection.control("ROLLBACK TO SAVEPOINT job").is_ok();
         if undone && connection.control(release).is_ok() {
+            committed = last;
             replies.push((reply, None));
             continue;
         }
@@ -607,6 +629,7 @@ fn apply_batch(
             let _ = connection.control("ROLLBACK");
             Some(error)
         }
+        None if committed => None,
         None => connection.control("COMMIT").err(),
     };
     Ok(replies
@@ -616,20 +639,20 @@ fn apply_batch(
 }
 
 /// `host:port/dbname` without credentials, for banners and errors.
-fn host_and_port(config: &postgres::Config) -> (String, u16) {
+fn host_and_port(config: &tokio_postgres::Config) -> (String, u16) {
     let host = config
         .get_hosts()
         .first()
         .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
         })
         .unwrap_or_else(|| "localhost".into());
     (host, config.get_ports().first().copied().unwrap_or(5432))
 }
 
 /// What the banner and errors name: where, and how TLS is used when it is not libpq's default.
-fn describe(config: &postgres::Config, mode: tls::TlsMode) -> String {
+fn describe(config: &tokio_postgres::Config, mode: tls::TlsMode) -> String {
     let (host, port) = host_and_port(config);
     let tls = match mode {
         tls::TlsMode::Prefer => String::new(),
@@ -642,16 +665,18 @@ fn describe(config: &postgres::Config, mode: tls::TlsMode) -> String {
 }
 
 /// Applies pending migrations under a session advisory lock, so nodes starting together migrate once.
-fn migrate(client: &mut Client) -> anyhow::Result<()> {
+fn migrate(client: &mut PgClient) -> anyhow::Result<()> {
     client.batch_execute(MIGRATION_LOCK)?;
     let result = (|| -> anyhow::Result<()> {
         client.batch_execute(
             "CREATE TABLE IF NOT EXISTS localzoom_schema (version BIGINT NOT NULL); \
              INSERT INTO localzoom_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM localzoom_schema)",
         )?;
-        let version: i64 = client
-            .query_one("SELECT version FROM localzoom_schema", &[])?
-            .try_get(0)?;
+        let select = client.prepare("SELECT version FROM localzoom_schema")?;
+        let version: i64 = match client.query(None, &select, &[])?.first() {
+            Some(row) => row.try_get(0)?,
+            None => anyhow::bail!("localzoom_schema has no version row"),
+        };
         let migrations = super::migrations(Dialect::Postgres, MIGRATIONS);
         let known = migrations.len() as i64;
         if version > known {
@@ -660,13 +685,15 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
             );
         }
         for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
-            let mut txn = client.transaction()?;
-            txn.batch_execute(sql)?;
-            txn.execute(
-                "UPDATE localzoom_schema SET version = $1",
-                &[&(i as i64 + 1)],
-            )?;
-            txn.commit()?;
+            // A migration and the version it leaves, in one transaction: all of it or none.
+            let applied = client.batch_execute(&format!(
+                "BEGIN; {sql}; UPDATE localzoom_schema SET version = {}; COMMIT",
+                i + 1
+            ));
+            if let Err(error) = applied {
+                let _ = client.batch_execute("ROLLBACK");
+                return Err(error.into());
+            }
         }
         Ok(())
     })();
@@ -674,63 +701,49 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
     result
 }
 
-/// Where the store's queries run: a read's transaction, or the connection itself (a lookup's statements, each
-/// committed on its own; a writer's batch, in the transaction it began with its locks).
-enum Session<'c> {
-    Transaction(Transaction<'c>),
-    Client(&'c mut Client),
-}
-
-impl Session<'_> {
-    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.prepare(sql),
-            Session::Client(client) => client.prepare(sql),
-        }
-    }
-
-    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.batch_execute(sql),
-            Session::Client(client) => client.batch_execute(sql),
-        }
-    }
-
-    fn execute(
-        &mut self,
-        statement: &postgres::Statement,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.execute(statement, params),
-            Session::Client(client) => client.execute(statement, params),
-        }
-    }
-
-    fn query(
-        &mut self,
-        statement: &postgres::Statement,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<postgres::Row>, postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.query(statement, params),
-            Session::Client(client) => client.query(statement, params),
-        }
-    }
-
-    /// Commits the transaction (a lookup's statements committed as they ran).
-    fn commit(self) -> Result<(), postgres::Error> {
-        match self {
-            Session::Transaction(txn) => txn.commit(),
-            Session::Client(_) => Ok(()),
-        }
-    }
-}
-
 /// One PostgreSQL transaction (or lookup), as the store's queries use it.
 struct PostgresConnection<'c> {
-    session: RefCell<Session<'c>>,
+    client: RefCell<&'c mut PgClient>,
     statements: RefCell<&'c mut Statements>,
+    /// Sent with the next statement, and taken by it (a read's BEGIN); `None` once sent.
+    first: Cell<Option<&'static str>>,
+    /// Whether the database has answered a statement yet.
+    answered: Cell<bool>,
+    /// The connection was found lost before any answer: nothing `f` saw came from the database.
+    lost_before_answer: Cell<bool>,
+}
+
+impl<'c> PostgresConnection<'c> {
+    fn new(conn: &'c mut Conn, first: Option<&'static str>) -> PostgresConnection<'c> {
+        let Conn { client, statements } = conn;
+        PostgresConnection {
+            client: RefCell::new(client),
+            statements: RefCell::new(statements),
+            first: Cell::new(first),
+            answered: Cell::new(false),
+            lost_before_answer: Cell::new(false),
+        }
+    }
+
+    /// `call` on the client, with what is to go first; notes whether it was answered, or the connection lost.
+    fn run<T>(
+        &self,
+        call: impl FnOnce(&mut PgClient, Option<&'static str>) -> Result<T, tokio_postgres::Error>,
+    ) -> StoreResult<T> {
+        let mut client = self.client.borrow_mut();
+        match call(&mut client, self.first.take()) {
+            Ok(done) => {
+                self.answered.set(true);
+                Ok(done)
+            }
+            Err(error) => {
+                if !self.answered.get() && connection_lost(&error, &client) {
+                    self.lost_before_answer.set(true);
+                }
+                Err(error.into())
+            }
+        }
+    }
 }
 
 impl ToSql for Param<'_> {
@@ -754,10 +767,10 @@ impl ToSql for Param<'_> {
         true
     }
 
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
 }
 
-struct PostgresRow<'r>(&'r postgres::Row);
+struct PostgresRow<'r>(&'r tokio_postgres::Row);
 
 impl RawRow for PostgresRow<'_> {
     fn column_count(&self) -> usize {
@@ -793,11 +806,17 @@ impl RawRow for PostgresRow<'_> {
 impl PostgresConnection<'_> {
     /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
     /// distinct queries, so the cache stays small).
-    fn statement(&self, sql: &str) -> StoreResult<postgres::Statement> {
+    fn statement(&self, sql: &str) -> StoreResult<tokio_postgres::Statement> {
         if let Some(statement) = self.statements.borrow().get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.session.borrow_mut().prepare(sql)?;
+        let mut client = self.client.borrow_mut();
+        let statement = client.prepare(sql).map_err(|error| {
+            if !self.answered.get() && connection_lost(&error, &client) {
+                self.lost_before_answer.set(true);
+            }
+            StoreError::from(error)
+        })?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), statement.clone());
@@ -806,7 +825,10 @@ impl PostgresConnection<'_> {
 
     /// Statements that cannot be prepared (savepoints), sent as they are.
     fn control(&self, sql: &str) -> StoreResult<()> {
-        Ok(self.session.borrow_mut().batch_execute(sql)?)
+        self.run(|client, first| match first {
+            Some(first) => client.batch_execute(&format!("{first}; {sql}")),
+            None => client.batch_execute(sql),
+        })
     }
 }
 
@@ -822,10 +844,7 @@ impl sql::Connection for PostgresConnection<'_> {
     fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
-        Ok(self
-            .session
-            .borrow_mut()
-            .execute(&statement, &bound(params))?)
+        self.run(|client, first| client.execute(first, &statement, &bound(params)))
     }
 
     fn query(
@@ -836,10 +855,7 @@ impl sql::Connection for PostgresConnection<'_> {
     ) -> StoreResult<()> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         let statement = self.statement(sql)?;
-        let rows = self
-            .session
-            .borrow_mut()
-            .query(&statement, &bound(params))?;
+        let rows = self.run(|client, first| client.query(first, &statement, &bound(params)))?;
         let next = std::cell::Cell::new(0);
         for row in &rows {
             each(&Row::new(&PostgresRow(row), &next))?;

@@ -19,8 +19,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use postgres::config::SslMode;
-use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+
+use super::client::{ConnectError, PgClient};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -75,7 +77,7 @@ impl TlsMode {
 
 /// A connection string with libpq's TLS parameters taken out, and what they asked for.
 pub struct TlsSettings {
-    pub config: postgres::Config,
+    pub config: tokio_postgres::Config,
     pub mode: TlsMode,
     connector: Option<RustlsConnect>,
 }
@@ -85,7 +87,7 @@ impl TlsSettings {
     /// Errors name the parameter, never the URL (it may hold a password).
     pub fn parse(url: &str) -> anyhow::Result<TlsSettings> {
         let (rest, taken) = take_tls_parameters(url);
-        let mut config: postgres::Config = rest
+        let mut config: tokio_postgres::Config = rest
             .parse()
             .map_err(|e| anyhow::anyhow!("bad PostgreSQL URL: {e}"))?;
         let mut mode = TlsMode::Prefer;
@@ -133,10 +135,10 @@ impl TlsSettings {
     }
 
     /// Opens a connection as the settings say.
-    pub fn connect(&self) -> Result<postgres::Client, postgres::Error> {
+    pub fn connect(&self) -> Result<PgClient, ConnectError> {
         match &self.connector {
-            Some(tls) => self.config.connect(tls.clone()),
-            None => self.config.connect(postgres::NoTls),
+            Some(tls) => PgClient::connect(&self.config, tls.clone()),
+            None => PgClient::connect(&self.config, tokio_postgres::NoTls),
         }
     }
 }

@@ -148,6 +148,63 @@ fn two_nodes_on_one_postgres_behave_as_one_server() {
 }
 
 #[test]
+fn reads_on_postgres_are_committed_though_their_commit_is_not_waited_for() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    // The node's connections carry a name of this test's own: only they are looked at.
+    let (base, schema) = db.postgres_parts().unwrap();
+    let url = format!("{}&application_name={schema}", db.url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on(dir.path(), &url, &["--rate-limits", "off"]);
+    let token = token(&server.base);
+    let id = create_member(&server.base, &token, "reader@localzoom.test");
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    let (status, body) =
+                        api(&server.base, &token, "GET", &format!("/users/{id}"), None);
+                    assert_eq!(status, 200, "{body}");
+                }
+            });
+        }
+    });
+    // A read sends its COMMIT without waiting for the answer. It must still reach the server at once: a pooled
+    // connection left in its transaction would hold its snapshot (and keep vacuum from cleaning up) until reused.
+    let mut client = ::postgres::Client::connect(&base, ::postgres::NoTls).unwrap();
+    let count = |client: &mut ::postgres::Client, state: &str| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE $2",
+                &[&schema, &state],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let in_transaction = count(&mut client, "idle in transaction%");
+        if in_transaction == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{in_transaction} connections of the node stayed in a transaction after its reads were answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The reads ran on several pooled connections, each now idle and ready.
+    assert!(count(&mut client, "idle") >= 2);
+    // And the node still reads what it wrote.
+    let (_, user) = api(&server.base, &token, "GET", &format!("/users/{id}"), None);
+    assert_eq!(
+        json_field(&user, "email"),
+        Value::from("reader@localzoom.test")
+    );
+}
+
+#[test]
 fn export_and_import_move_everything_between_backends() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = database_for(dir.path());
