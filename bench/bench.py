@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -377,97 +376,6 @@ def postgres_writes(users, seconds, workdir):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-LINK_ONE_WAY_MS = 0.25
-RELAY = os.path.join(ROOT, "bench", "relay.py")
-
-
-def start_relay(target_host, target_port, one_way_ms):
-    """bench/relay.py to target, once it accepts: (process, port)."""
-    port = free_port()
-    relay = subprocess.Popen([sys.executable, RELAY, str(port), target_host, str(target_port), str(one_way_ms)])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return relay, port
-        except OSError:
-            if time.monotonic() > deadline:
-                relay.terminate()
-                raise
-            time.sleep(0.05)
-
-
-def relay_round_trip_ms(one_way_ms, exchanges=200):
-    """What one round trip through the relay costs, measured against an echo server: the delay as the relay
-    really keeps it (a sleeping thread wakes late), plus its own handling."""
-    echo = socket.create_server(("127.0.0.1", 0))
-    def serve(conn):
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while data := conn.recv(64):
-            conn.sendall(data)
-    def accept():
-        # The relay's own check that it is up (start_relay) is a connection too.
-        while True:
-            try:
-                conn, _ = echo.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-    threading.Thread(target=accept, daemon=True).start()
-    relay, port = start_relay("127.0.0.1", echo.getsockname()[1], one_way_ms)
-    try:
-        s = socket.create_connection(("127.0.0.1", port))
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        started = time.monotonic()
-        for _ in range(exchanges):
-            s.sendall(b"x")
-            s.recv(64)
-        s.close()
-        return (time.monotonic() - started) * 1000 / exchanges
-    finally:
-        relay.terminate()
-        relay.wait()
-        echo.close()
-
-
-def postgres_over_link(seconds, workdir):
-    """One client's time per request on PostgreSQL reached through bench/relay.py, with no delay and with
-    LINK_ONE_WAY_MS each way (a link between hosts): the difference over the round-trip time counts the round trips
-    a request waits for, which on loopback cost CPU but little time."""
-    from urllib.parse import urlsplit
-    base = urlsplit(PG_BASE)
-    schema = f"lzbench_{random.randrange(1 << 30)}"
-    if psql(f"CREATE SCHEMA {schema}").returncode != 0:
-        return None
-    res = {}
-    try:
-        for delay in (0.0, LINK_ONE_WAY_MS):
-            relay, port = start_relay(base.hostname or "127.0.0.1", base.port or 5432, delay)
-            try:
-                netloc = base.netloc.rsplit("@", 1)[0] + "@" if "@" in base.netloc else ""
-                url = f"postgres://{netloc}127.0.0.1:{port}{base.path}?options=-csearch_path%3D{schema}"
-                lz = Localzoom(200, workdir, database=url)
-                ids = lz.users(200)[0]
-                for key, path, kw in [("get_by_id", "/v2/users/%s", {}),
-                                      ("revoke_sso_token", "/v2/users/%s/token", {"method": "DELETE"})]:
-                    r = measure(lz.base, path, ids, seconds, token=lz.token, workdir=workdir, threads=1,
-                                connections=1, **kw)
-                    res.setdefault(key, {})["delayed_ms" if delay else "zero_ms"] = 1000 / r["rps"]
-                    res[key]["errors"] = res[key].get("errors", 0) + r.get("errors", 0)
-                lz.stop()
-            finally:
-                relay.terminate()
-                relay.wait()
-    finally:
-        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    # What the delay adds to one round trip, as the relay keeps it.
-    added = relay_round_trip_ms(LINK_ONE_WAY_MS) - relay_round_trip_ms(0.0)
-    for r in res.values():
-        r["round_trips"] = (r["delayed_ms"] - r["zero_ms"]) / added
-    res["added_ms"] = added
-    return res
-
-
 def pgbench_rate(seconds):
     """PostgreSQL's own ceiling here: pgbench, 32 clients on 2 threads (as wrk), one single-row UPDATE per
     transaction, with the server's synchronous_commit and the same TLS default (libpq's and localzoom's: prefer)."""
@@ -558,7 +466,7 @@ PG_READ_CAUSE = ("CPU-bound: about 300 µs of localzoom's CPU per read against P
                  "(below)")
 
 
-def postgres_section(small, pg, pgbench, two, link):
+def postgres_section(small, pg, pgbench, two):
     if pg is None:
         return ["", "## PostgreSQL", "", f"- not measured: PostgreSQL at {PG_BASE} did not answer"]
     t = TARGETS
@@ -612,16 +520,6 @@ def postgres_section(small, pg, pgbench, two, link):
                       f"16 connections each) = {both / one:.2f}× — target ≥ 1×: {verdict(both >= one)}. "
                       "Both nodes of a two-node deployment would share these 2 cores with PostgreSQL and wrk, so "
                       "one node with twice the writers is what this machine can measure."]
-    if link:
-        lines += ["", f"Over a link (bench/relay.py between localzoom and PostgreSQL, {LINK_ONE_WAY_MS} ms each "
-                      "way, one client): milliseconds per request without the delay and with it, and the round "
-                      "trips a request waited for: (with − without) ÷ what the delay adds to one round trip "
-                      f"through the relay, measured against an echo server ({link['added_ms']:.2f} ms). Each one "
-                      "is time on a network, where loopback makes it cost mostly CPU.", "",
-                  "| operation | ms, no delay | ms, delayed | round trips waited for |", "|---|---:|---:|---:|"]
-        for key, name in [("get_by_id", "GET /v2/users/{id}"), ("revoke_sso_token", "DELETE /v2/users/{id}/token")]:
-            r = link[key]
-            lines.append(f"| {name} | {r['zero_ms']:.2f} | {r['delayed_ms']:.2f} | {r['round_trips']:.1f} |")
     return lines
 
 
@@ -696,7 +594,7 @@ def limiter_section(lim):
             f"- the limiter alone (`limiter-cost`, 1,000 accounts, one core): **{lim['limiter_ns']:.0f} ns** per call"]
 
 
-def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim, pg, pgbench, two, link):
+def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim, pg, pgbench, two):
     t = TARGETS
     rows = []
 
@@ -752,7 +650,7 @@ def report(args, m, bare, argon, start_ms, idle_mb, small, big, lim, pg, pgbench
         f"{verdict(small['rss_peak_mb'] < t['rss_load_mb'])}",
     ]
     lines += limiter_section(lim)
-    lines += postgres_section(small, pg, pgbench, two, link)
+    lines += postgres_section(small, pg, pgbench, two)
     if big:
         lines += ["", f"## Scale: {args.scale_users:,} users vs {args.users:,}", "",
                   f"Seeding {args.scale_users:,} users with `localzoom seed`: {big['seed_seconds']:.1f} s "
@@ -801,11 +699,9 @@ def main():
         print("measuring pgbench and two accounts on PostgreSQL…", file=sys.stderr)
         pgbench = pgbench_rate(args.seconds) if pg else None
         two = postgres_two_accounts(args.seconds, workdir) if pg else None
-        print("measuring PostgreSQL over a link…", file=sys.stderr)
-        link = postgres_over_link(max(1, args.seconds // 2), workdir) if pg else None
         bare = sorted(bares, key=lambda r: r["rps"])[1]
         bare["all_rps"] = [r["rps"] for r in bares]
-        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big, lim, pg, pgbench, two, link)
+        text = report(args, m, bare, small["argon2"], start_ms, idle_mb, small, big, lim, pg, pgbench, two)
         plot = svg_plot(small, bare, pg, pgbench)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -822,7 +718,6 @@ def main():
     errors += lim["errors"] + sum(r.get("errors", 0) for r in (pg or {}).values())
     if two:
         errors += two["one"]["errors"] + sum(r["errors"] for r in two["both"])
-    errors += sum(r["errors"] for r in (link or {}).values() if isinstance(r, dict))
     if errors:
         print(f"bench: {errors} requests failed", file=sys.stderr)
         sys.exit(1)
