@@ -20,7 +20,7 @@ pub(super) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub(super) struct PgClient {
     runtime: tokio::runtime::Runtime,
-    /// `None` once dropped (see `Drop`): every method reaches it through `client()`.
+    /// `None` once dropped (see `Drop`): every method reaches it through `parts()`.
     client: Option<tokio_postgres::Client>,
     /// `None` once the connection ended (the server closed it, or it failed): its requests are then answered
     /// with an error that says so (`Error::is_closed`).
@@ -56,31 +56,30 @@ impl PgClient {
         })
     }
 
-    fn client(&self) -> &tokio_postgres::Client {
-        self.client.as_ref().expect("dropped only in Drop")
+    /// The runtime, the client and the connection, borrowed apart: a request borrows the client while the
+    /// connection is driven.
+    fn parts(
+        &mut self,
+    ) -> (
+        &tokio::runtime::Runtime,
+        &tokio_postgres::Client,
+        &mut Option<Drive>,
+    ) {
+        let client = self.client.as_ref().expect("dropped only in Drop");
+        (&self.runtime, client, &mut self.connection)
     }
 
     pub fn is_closed(&self) -> bool {
-        self.connection.is_none() || self.client().is_closed()
+        self.connection.is_none() || self.client.as_ref().is_none_or(|c| c.is_closed())
     }
 
     pub fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
-        let Self {
-            runtime,
-            client,
-            connection,
-        } = self;
-        let client = client.as_ref().expect("dropped only in Drop");
+        let (runtime, client, connection) = self.parts();
         block_on(runtime, connection, client.batch_execute(sql))
     }
 
     pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
-        let Self {
-            runtime,
-            client,
-            connection,
-        } = self;
-        let client = client.as_ref().expect("dropped only in Drop");
+        let (runtime, client, connection) = self.parts();
         block_on(runtime, connection, client.prepare(sql))
     }
 
@@ -92,19 +91,12 @@ impl PgClient {
         statement: &Statement,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        let Self {
+        let (runtime, client, connection) = self.parts();
+        block_on(
             runtime,
-            client,
             connection,
-        } = self;
-        let client = client.as_ref().expect("dropped only in Drop");
-        block_on(runtime, connection, async {
-            // Joined, both requests are queued before the connection writes either: they leave in one packet.
-            let (first, rows) =
-                tokio::join!(run_first(client, first), client.query(statement, params));
-            first?;
-            rows
-        })
+            after(client, first, client.query(statement, params)),
+        )
     }
 
     /// `query` for a statement that returns no rows: how many it changed.
@@ -114,30 +106,19 @@ impl PgClient {
         statement: &Statement,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        let Self {
+        let (runtime, client, connection) = self.parts();
+        block_on(
             runtime,
-            client,
             connection,
-        } = self;
-        let client = client.as_ref().expect("dropped only in Drop");
-        block_on(runtime, connection, async {
-            let (first, changed) =
-                tokio::join!(run_first(client, first), client.execute(statement, params));
-            first?;
-            changed
-        })
+            after(client, first, client.execute(statement, params)),
+        )
     }
 
     /// Sends `sql` and returns without its answer, which is read (and dropped) when the connection is next used:
     /// for what cannot fail in a way the caller could act on (a read-only transaction's COMMIT). The request is
     /// written to the socket before this returns, so the server is not left waiting for it.
     pub fn send(&mut self, sql: &str) {
-        let Self {
-            runtime,
-            client,
-            connection,
-        } = self;
-        let client = client.as_ref().expect("dropped only in Drop");
+        let (runtime, client, connection) = self.parts();
         let mut request = pin!(client.batch_execute(sql));
         runtime.block_on(std::future::poll_fn(|cx| {
             // The first poll queues the request; driving the connection then writes and flushes it.
@@ -147,6 +128,18 @@ impl PgClient {
             Poll::Ready(())
         }));
     }
+}
+
+/// `request`'s answer, after `first`'s if there is one. Joined, both are queued before the connection writes
+/// either, so they leave in one packet.
+async fn after<T>(
+    client: &tokio_postgres::Client,
+    first: Option<&str>,
+    request: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let (first, answer) = tokio::join!(run_first(client, first), request);
+    first?;
+    answer
 }
 
 async fn run_first(client: &tokio_postgres::Client, first: Option<&str>) -> Result<(), Error> {
