@@ -172,10 +172,30 @@ impl TestDatabase {
 }
 
 impl Drop for TestDatabase {
+    /// Drops the schema. A server of the test may still be running beside (a dropped server's webhook sender
+    /// polls until the test's runtime ends): its reads and the DROP lock the schema's tables in other orders, and
+    /// when PostgreSQL breaks the deadlock by failing the DROP, the DROP is simply tried again.
     fn drop(&mut self) {
-        if let Some((base, schema)) = self.postgres.take() {
-            pg_execute(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
+        let Some((base, schema)) = self.postgres.take() else {
+            return;
+        };
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        std::thread::spawn(move || {
+            let mut client =
+                postgres::Client::connect(&base, postgres::NoTls).expect("PostgreSQL for tests");
+            for attempt in 1.. {
+                match client.batch_execute(&sql) {
+                    Ok(()) => return,
+                    Err(e)
+                        if attempt < 5
+                            && e.code()
+                                == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) => {}
+                    Err(e) => panic!("{sql}: {e}"),
+                }
+            }
+        })
+        .join()
+        .unwrap();
     }
 }
 
