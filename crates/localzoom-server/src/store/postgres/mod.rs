@@ -285,23 +285,24 @@ impl PostgresDatabase {
         self.returned.notify_all();
     }
 
-    /// Runs `f` in a read-only transaction (one snapshot) on a pooled connection. A connection the server has
-    /// dropped (it restarted) fails at the read's first exchange (BEGIN and the first query), before `f` saw
-    /// anything from the database: the read then runs once more, on a new connection.
-    fn read_transaction<R, E: TransactionError>(
+    /// Runs `f` on a pooled connection, in a transaction that `begin` (sent with `f`'s first statement) starts,
+    /// or else each statement on its own. A connection the server has dropped (it restarted) fails at `f`'s first
+    /// exchange, before `f` saw anything from the database: `f` then runs once more, on a new connection.
+    fn on_pooled<R, E: TransactionError>(
         &self,
+        begin: Option<&'static str>,
         mut f: impl FnMut(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let mut lease = Lease {
             db: self,
             conn: Some(self.take()?),
         };
-        match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
+        match read_on(lease.conn.as_mut().expect("leased"), begin, &mut f) {
             Read::Done(result) => return result,
             Read::LostBeforeAnswer => {}
         }
         self.renew(&mut lease)?;
-        match read_on(lease.conn.as_mut().expect("leased"), &mut f) {
+        match read_on(lease.conn.as_mut().expect("leased"), begin, &mut f) {
             Read::Done(result) => result,
             Read::LostBeforeAnswer => Err(StoreError::unavailable(
                 "PostgreSQL closed the connection before the read's first answer",
@@ -310,32 +311,21 @@ impl PostgresDatabase {
         }
     }
 
+    /// `f` in a read-only transaction: one snapshot.
     pub fn read<R, E: TransactionError>(
         &self,
         f: impl FnMut(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        crate::blocking::blocking(|| self.read_transaction(f)).map_err(StoreError::unavailable)?
+        crate::blocking::blocking(|| self.on_pooled(Some(READ_BEGIN), f))
+            .map_err(StoreError::unavailable)?
     }
 
-    /// `Database::lookup`: `f` on a pooled connection without a transaction. It only reads, so when it failed
-    /// because the connection was lost, it runs once more on a new one.
+    /// `Database::lookup`: `f` without a transaction.
     pub fn lookup<R, E: TransactionError>(
         &self,
         f: impl Fn(&Store<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
-        let run = || {
-            let mut lease = Lease {
-                db: self,
-                conn: Some(self.take()?),
-            };
-            let result = autocommit(lease.conn.as_mut().expect("leased"), &f);
-            if result.is_ok() || !lease.conn.as_ref().expect("leased").client.is_closed() {
-                return result;
-            }
-            self.renew(&mut lease)?;
-            autocommit(lease.conn.as_mut().expect("leased"), &f)
-        };
-        crate::blocking::blocking(run).map_err(StoreError::unavailable)?
+        crate::blocking::blocking(|| self.on_pooled(None, f)).map_err(StoreError::unavailable)?
     }
 
     pub async fn write<R: Send + 'static, E: TransactionError>(
@@ -348,11 +338,6 @@ impl PostgresDatabase {
     }
 }
 
-/// `f` on `conn`, each statement committed on its own.
-fn autocommit<R, E>(conn: &mut Conn, f: impl Fn(&Store<'_>) -> Result<R, E>) -> Result<R, E> {
-    f(&Store::new(&PostgresConnection::new(conn, None)))
-}
-
 /// How a read on one connection went.
 enum Read<T> {
     Done(T),
@@ -361,18 +346,19 @@ enum Read<T> {
     LostBeforeAnswer,
 }
 
-/// One read on `conn`, in a transaction begun with its first statement and committed without waiting (a
-/// read-only transaction has nothing to make durable).
+/// One read on `conn`. A transaction `begin` started (with `f`'s first statement) is committed without waiting:
+/// a read-only transaction has nothing to make durable.
 fn read_on<R, E: TransactionError>(
     conn: &mut Conn,
+    begin: Option<&'static str>,
     f: &mut impl FnMut(&Store<'_>) -> Result<R, E>,
 ) -> Read<Result<R, E>> {
-    let connection = PostgresConnection::new(conn, Some(READ_BEGIN));
+    let connection = PostgresConnection::new(conn, begin);
     let result = f(&Store::new(&connection));
     if connection.lost_before_answer.get() {
         return Read::LostBeforeAnswer;
     }
-    if connection.first.get().is_none() {
+    if begin.is_some() && connection.first.get().is_none() {
         connection.client.borrow_mut().send("COMMIT");
     }
     Read::Done(result)
@@ -731,18 +717,17 @@ impl<'c> PostgresConnection<'c> {
         call: impl FnOnce(&mut PgClient, Option<&'static str>) -> Result<T, tokio_postgres::Error>,
     ) -> StoreResult<T> {
         let mut client = self.client.borrow_mut();
-        match call(&mut client, self.first.take()) {
-            Ok(done) => {
-                self.answered.set(true);
-                Ok(done)
-            }
-            Err(error) => {
-                if !self.answered.get() && connection_lost(&error, &client) {
-                    self.lost_before_answer.set(true);
-                }
-                Err(error.into())
-            }
+        let done = call(&mut client, self.first.take()).map_err(|e| self.failed(&client, e))?;
+        self.answered.set(true);
+        Ok(done)
+    }
+
+    /// `error`, noted as the connection lost before any answer if it was.
+    fn failed(&self, client: &PgClient, error: tokio_postgres::Error) -> StoreError {
+        if !self.answered.get() && connection_lost(&error, client) {
+            self.lost_before_answer.set(true);
         }
+        error.into()
     }
 }
 
@@ -811,12 +796,7 @@ impl PostgresConnection<'_> {
             return Ok(statement.clone());
         }
         let mut client = self.client.borrow_mut();
-        let statement = client.prepare(sql).map_err(|error| {
-            if !self.answered.get() && connection_lost(&error, &client) {
-                self.lost_before_answer.set(true);
-            }
-            StoreError::from(error)
-        })?;
+        let statement = client.prepare(sql).map_err(|e| self.failed(&client, e))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), statement.clone());
