@@ -116,6 +116,14 @@ pub fn new_secret() -> String {
     }
 }
 
+/// A secret drawn from the operating system even under `serve --seed`: a console session's cookie must not be
+/// guessable from the seed, and drawing it must not shift the seeded sequence tests replay.
+pub fn new_session_secret() -> String {
+    let mut buf = [0u8; 32];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
 /// Set once by `serve --seed N`: ids, PMIs, account numbers, secrets and tokens are then drawn from it instead
 /// of the operating system, so a test run that generates them can be repeated exactly (and they can be guessed:
 /// for tests only).

@@ -280,6 +280,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
                 client_id: bootstrap.client_id.clone(),
                 plan: bootstrap.plan,
             },
+            console: Default::default(),
         }),
     });
     let app = crate::http::router(state.clone());

@@ -12,6 +12,7 @@ use crate::crypto;
 use crate::error::ApiError;
 use crate::store::{Store, TokenKind};
 
+pub mod console;
 pub mod failures;
 pub mod faults;
 pub mod journal;

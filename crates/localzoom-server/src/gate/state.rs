@@ -74,6 +74,8 @@ pub struct ControlPlane {
     pub start_fixture: Option<Arc<crate::service::fixtures::LoadableFixture>>,
     /// The bootstrap account and app as this server was started with them: what a reset puts back.
     pub configured: crate::service::reset::Configured,
+    /// The web console's signed-in browsers.
+    pub console: super::console::ConsoleSessions,
 }
 
 impl AppState {

@@ -19,6 +19,7 @@ use crate::gate::rate_limit;
 use crate::gate::state::AppState;
 
 pub mod assistants;
+pub mod console;
 pub mod control;
 pub mod error;
 pub mod faults;
@@ -215,6 +216,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/v2", v2)
         .merge(scim2)
         .nest("/_localzoom/v1", control)
+        .route(console::BASE, get(console::home))
+        .nest(console::BASE, console::router())
         .route("/oauth/token", post(oauth::token))
         .route(
             "/oauth/authorize",

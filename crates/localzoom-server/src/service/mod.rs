@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod assistants;
+pub mod console;
 pub mod fixtures;
 pub mod lifecycle;
 pub mod mail;

@@ -8,6 +8,7 @@ mod architecture;
 mod assistants;
 mod bad_input;
 mod client;
+mod console;
 mod control;
 mod email_change;
 mod faults;

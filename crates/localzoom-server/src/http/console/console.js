@@ -1,0 +1,17 @@
+// Keeps a table live: a <tbody data-poll="URL"> is replaced, every second, by the rows URL answers.
+"use strict";
+document.querySelectorAll("tbody[data-poll]").forEach((rows) => {
+  const url = rows.dataset.poll;
+  const refresh = async () => {
+    try {
+      const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (answer.ok) {
+        const html = await answer.text();
+        if (html !== rows.innerHTML) rows.innerHTML = html;
+      }
+    } catch (_) {
+      // The server restarting: try again on the next tick.
+    }
+  };
+  setInterval(refresh, 1000);
+});

@@ -1,0 +1,119 @@
+//! What the web console (`/_localzoom/ui`) shows and does. Its actions are an admin's in Zoom's web portal: they
+//! run the same service functions as `/v2`, as the account's owner, so they decide, record and announce
+//! (webhooks) exactly as the API calls do.
+
+use crate::crypto;
+use crate::domain::error::DomainError;
+use crate::domain::principal::Principal;
+use crate::domain::rate_limits::{AccountLimits, Plan};
+use crate::domain::user::{Role, Status, UserRecord};
+use crate::error::ApiResult;
+use crate::store::{AccountRecord, OutboxEmail, SessionRecord, Store, UserQuery};
+
+/// Users per page of the users table.
+pub const PAGE_SIZE: u64 = 50;
+/// The window of Zoom's cap on password changes (as `lifecycle::check_password_change` counts it).
+const PASSWORD_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The owner of `account`, acting as an admin does in Zoom's portal. It holds no token: the console's session is
+/// its authentication, and the service functions it calls check roles, not scopes.
+pub fn owner_principal(store: &Store, account: &AccountRecord) -> ApiResult<Principal> {
+    let owner = store
+        .user_by_email(&account.id, &account.owner_email)?
+        .ok_or_else(|| DomainError::UserNotFound(account.owner_email.clone()))?;
+    Ok(Principal {
+        account_id: account.id.clone(),
+        user_id: owner.id,
+        client_id: "localzoom-console".into(),
+        scopes: Vec::new(),
+        token_sha256: crypto::sha256(b"localzoom-console"),
+        role: Role::Owner,
+        limits: AccountLimits {
+            plan: Plan::of(account.plan),
+            overrides: account.rate_limit_overrides.clone(),
+        },
+        // Read the subscriptions: the portal's changes announce themselves like the API's.
+        account_listened: true,
+        account_number: account.account_number,
+    })
+}
+
+/// Which users the table shows.
+#[derive(Debug, Clone)]
+pub struct UserFilter {
+    pub account_id: String,
+    pub status: Status,
+    pub role: Option<Role>,
+    /// An id or an e-mail: the one user it names (any status), if any.
+    pub search: Option<String>,
+    /// Keyset: users after this `seq`.
+    pub after_seq: i64,
+}
+
+/// One page of the table, and where the next starts (`None`: the last page).
+pub struct UserPage {
+    pub users: Vec<UserRecord>,
+    pub next_after: Option<i64>,
+}
+
+pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
+    if let Some(search) = filter.search.as_deref() {
+        let found = match search.contains('@') {
+            true => store.user_by_email(&filter.account_id, search)?,
+            false => store.user_by_id(&filter.account_id, search)?,
+        };
+        return Ok(UserPage {
+            users: found.into_iter().collect(),
+            next_after: None,
+        });
+    }
+    // One more than a page: whether another page follows, without counting.
+    let mut rows = store.list_users(&UserQuery {
+        account_id: filter.account_id.clone(),
+        status: filter.status,
+        role: filter.role,
+        after_seq: filter.after_seq,
+        offset: 0,
+        limit: PAGE_SIZE + 1,
+    })?;
+    let more = rows.len() as u64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    Ok(UserPage {
+        next_after: more.then(|| rows.last().map(|(seq, _)| *seq)).flatten(),
+        users: rows.into_iter().map(|(_, user)| user).collect(),
+    })
+}
+
+/// Everything the user's page shows.
+pub struct UserDetail {
+    pub user: UserRecord,
+    pub sessions: Vec<SessionRecord>,
+    /// The user's assistants, and whether each may manage the user's private events.
+    pub assistants: Vec<(UserRecord, bool)>,
+    /// The users this one is an assistant of.
+    pub schedulers: Vec<UserRecord>,
+    /// Password changes in the last 24 hours, against the account's cap.
+    pub password_changes: u64,
+    pub password_changes_per_day: u32,
+    pub emails: Vec<OutboxEmail>,
+}
+
+pub fn user_detail(
+    store: &Store,
+    account: &AccountRecord,
+    user_id: &str,
+    now: i64,
+) -> ApiResult<UserDetail> {
+    let user = store
+        .user_by_id(&account.id, user_id)?
+        .ok_or_else(|| DomainError::UserNotFound(user_id.to_string()))?;
+    Ok(UserDetail {
+        sessions: store.sessions(&user.id)?,
+        assistants: store.assistants(&user.id)?,
+        schedulers: store.schedulers(&user.id)?,
+        password_changes: store.password_changes_since(&user.id, now - PASSWORD_WINDOW_MS)?,
+        password_changes_per_day: account.password_changes_per_day,
+        emails: store.outbox(Some(&user.id))?,
+        user,
+    })
+}

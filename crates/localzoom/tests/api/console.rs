@@ -1,0 +1,373 @@
+//! The web console (`/_localzoom/ui`) over HTTP: sign-in, its cookie, CSRF, the pages and the portal actions,
+//! whose effects are checked through `/v2`. `process::console` drives the same pages in a real browser.
+
+use reqwest::Method;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::*;
+
+const UI: &str = "/_localzoom/ui";
+
+/// A browser's view of the console: a client that follows no redirects, and the session cookie once signed in.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}{UI}{path}", self.base));
+        match &self.cookie {
+            Some(cookie) => request.header(COOKIE, cookie),
+            None => request,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self.request(Method::GET, path).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.request(Method::POST, path)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn sign_in(&mut self, key: &str) -> reqwest::Response {
+        let response = self.post("/sign-in", &[("key", key)]).await;
+        if let Some(set) = response.headers().get(SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            self.cookie = Some(pair.to_string());
+        }
+        response
+    }
+
+    /// The CSRF token the pages' forms carry.
+    async fn csrf(&self) -> String {
+        let (_, html) = self.get("/users").await;
+        let marker = r#"name="csrf" value=""#;
+        let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
+        html[at..at + html[at..].find('"').unwrap()].to_string()
+    }
+}
+
+async fn signed_in(app: &TestApp) -> Browser {
+    let mut browser = Browser::new(app);
+    let response = browser.sign_in(ADMIN_KEY).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+#[tokio::test]
+async fn signing_in_with_the_admin_key_sets_a_strict_http_only_cookie_scoped_to_the_console() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    // Signed out, every page leads to the sign-in form.
+    let response = browser.request(Method::GET, "/users").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], format!("{UI}/sign-in"));
+    let (status, html) = browser.get("/sign-in").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"name="key""#), "{html}");
+
+    let wrong = browser.sign_in("not-the-key").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get(SET_COOKIE).is_none());
+    assert!(browser.cookie.is_none());
+
+    let right = browser.sign_in(ADMIN_KEY).await;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert_eq!(right.headers()[LOCATION], format!("{UI}/users"));
+    let cookie = right.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", &format!("Path={UI}")] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(
+        !cookie.contains(ADMIN_KEY),
+        "the cookie must not be the key"
+    );
+    let (status, html) = browser.get("/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(OWNER_EMAIL), "{html}");
+    assert!(!html.contains(ADMIN_KEY), "no secret is rendered");
+
+    // Signing out ends the session on the server: the old cookie no longer works.
+    let csrf = browser.csrf().await;
+    let out = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = browser.request(Method::GET, "/users").send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[LOCATION], format!("{UI}/sign-in"));
+}
+
+#[tokio::test]
+async fn wrong_keys_are_throttled() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    let mut last = StatusCode::OK;
+    for _ in 0..20 {
+        last = browser.sign_in("guess").await.status();
+        if last == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // While throttled, even the right key waits.
+    let right = browser.sign_in(ADMIN_KEY).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(browser.cookie.is_none());
+}
+
+#[tokio::test]
+async fn without_an_admin_key_there_is_no_console() {
+    let app = TestApp::spawn_configured("pro", None).await;
+    let browser = Browser::new(&app);
+    let response = browser
+        .request(Method::GET, "/sign-in")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["code"].is_number() && body["message"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn deactivating_in_the_console_is_the_api_s_deactivation() {
+    let app = TestApp::spawn().await;
+    let user = app.member("ana@localzoom.test").await;
+    let browser = signed_in(&app).await;
+
+    // Found by e-mail, shown active.
+    let (status, html) = browser.get("/users?q=ANA%40localzoom.test").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("{UI}/users/{user}")), "{html}");
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(page.contains(r#"id="deactivate""#), "{page}");
+
+    let csrf = browser.csrf().await;
+    let done = browser
+        .post(
+            &format!("/users/{user}/status"),
+            &[("csrf", &csrf), ("action", "deactivate")],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()[LOCATION], format!("{UI}/users/{user}"));
+
+    let reply = app.get(&format!("/users/{user}")).await;
+    reply.assert_status(200);
+    assert_eq!(reply.body["status"], "inactive");
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(page.contains(r#"id="activate""#), "{page}");
+    // The inactive filter lists the user now.
+    let (_, html) = browser.get("/users?status=inactive").await;
+    assert!(html.contains("ana@localzoom.test"), "{html}");
+
+    let again = browser
+        .post(
+            &format!("/users/{user}/status"),
+            &[("csrf", &csrf), ("action", "activate")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/users/{user}")).await.body["status"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn the_console_refuses_what_zoom_refuses() {
+    let app = TestApp::spawn().await;
+    let browser = signed_in(&app).await;
+    let owner = app.get("/users/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf = browser.csrf().await;
+    let refused = browser
+        .post(
+            &format!("/users/{owner}/status"),
+            &[("csrf", &csrf), ("action", "deactivate")],
+        )
+        .await;
+    // Zoom's refusal to deactivate an admin (StatusProtected), as the API answers it.
+    let expected = app.set_status(&owner, "deactivate").await;
+    assert_eq!(refused.status().as_u16(), expected.status);
+    // As HTML shows it.
+    let message = expected.body["message"]
+        .as_str()
+        .unwrap()
+        .replace('\'', "&#39;");
+    let html = refused.text().await.unwrap();
+    assert!(html.contains(&message), "{html} lacks {message}");
+    assert_eq!(
+        app.get(&format!("/users/{owner}")).await.body["status"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn a_change_without_the_session_s_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let user = app.member("csrf@localzoom.test").await;
+    let browser = signed_in(&app).await;
+    for form in [
+        vec![("action", "deactivate")],
+        vec![("csrf", "forged"), ("action", "deactivate")],
+    ] {
+        let refused = browser.post(&format!("/users/{user}/status"), &form).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    // Another session's token is not this one's.
+    let other = signed_in(&app).await;
+    let theirs = other.csrf().await;
+    let refused = browser
+        .post(
+            &format!("/users/{user}/status"),
+            &[("csrf", &theirs), ("action", "deactivate")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // And no cookie, no change, whatever the form says.
+    let stranger = Browser::new(&app);
+    let refused = stranger
+        .post(
+            &format!("/users/{user}/status"),
+            &[("csrf", &theirs), ("action", "deactivate")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/users/{user}")).await.body["status"],
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
+    let app = TestApp::spawn().await;
+    let user = app.member("sso@localzoom.test").await;
+    app.add_session(&user, 101).await;
+    let browser = signed_in(&app).await;
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(page.contains(">open<"), "an open session is shown: {page}");
+    let csrf = browser.csrf().await;
+    let done = browser
+        .post(&format!("/users/{user}/sso_token"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(app.sessions(&user).iter().all(|s| s.ended_at.is_some()));
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(!page.contains(">open<"), "{page}");
+}
+
+#[tokio::test]
+async fn what_users_typed_is_shown_as_text_never_as_markup() {
+    let app = TestApp::spawn().await;
+    let user = app.member("xss@localzoom.test").await;
+    let reply = app
+        .call(
+            Method::PATCH,
+            &format!("/users/{user}"),
+            Some(serde_json::json!({"first_name": "<script>alert(1)</script>", "dept": "\"><img src=x>"})),
+        )
+        .await;
+    reply.assert_status(204);
+    let browser = signed_in(&app).await;
+    for path in [format!("/users/{user}"), "/users".to_string()] {
+        let (_, html) = browser.get(&path).await;
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img src=x>"), "{html}");
+    }
+    let (_, html) = browser.get(&format!("/users/{user}")).await;
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_users_table_pages_by_keyset_and_filters_by_role() {
+    let app = TestApp::spawn().await;
+    for n in 0..55 {
+        app.member(&format!("page{n:02}@localzoom.test")).await;
+    }
+    let browser = signed_in(&app).await;
+    let (_, first) = browser.get("/users").await;
+    assert_eq!(first.matches("<tr><td><a href=").count(), 50);
+    let marker = r#"id="next-page" href=""#;
+    let at = first.find(marker).expect("a next page") + marker.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
+    let (_, second) = browser.get(next.trim_start_matches(UI)).await;
+    // 55 members and the owner: 6 on the second page, none of them on the first.
+    assert_eq!(second.matches("<tr><td><a href=").count(), 6, "{second}");
+    assert!(second.contains("page54@localzoom.test"));
+    assert!(!second.contains("id=\"next-page\""));
+    let (_, owners) = browser.get("/users?role=owner").await;
+    assert_eq!(owners.matches("<tr><td><a href=").count(), 1);
+    assert!(owners.contains(OWNER_EMAIL));
+    let (status, _) = browser.get("/users?status=gone").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_requests_page_shows_the_journal_with_bodies_redacted() {
+    let app = TestApp::spawn().await;
+    let user = app.member("journal@localzoom.test").await;
+    app.call(
+        Method::PUT,
+        &format!("/users/{user}/password"),
+        Some(serde_json::json!({"password": "Secret-Pass-123"})),
+    )
+    .await
+    .assert_status(204);
+    let browser = signed_in(&app).await;
+    let (status, html) = browser.get("/requests?operation=userPassword").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&format!("PUT /v2/users/{user}/password")),
+        "{html}"
+    );
+    assert!(!html.contains("GET /v2/"), "filtered by operation: {html}");
+    // The rows alone, as the page's script polls them.
+    let (_, rows) = browser.get("/requests?rows=1").await;
+    assert!(
+        rows.starts_with("<tr>") && rows.contains("userPassword"),
+        "{rows}"
+    );
+    let journal = app
+        .control(Method::GET, "/requests?operation=userPassword", None)
+        .await;
+    let tracking = journal.body["requests"][0]["tracking_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, detail) = browser.get(&format!("/requests/{tracking}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail.contains(&tracking));
+    assert!(!detail.contains("Secret-Pass-123"), "{detail}");
+    assert!(detail.contains("[redacted]"), "{detail}");
+}
