@@ -19,6 +19,7 @@ use crate::domain::user::{LoginType, Status};
 use crate::domain::webhook::{self, CLIENT_TYPES, ClientSession};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
+use crate::service::lifecycle;
 use crate::service::reset::ResetScope;
 use crate::service::webhooks::Listeners;
 use crate::store::SessionRecord;
@@ -124,39 +125,19 @@ pub async fn sign_out(
     let now = state.now();
     let client_type = query.get("client_type").map(str::to_string);
     let version = query.get("version").map(str::to_string);
+    let client_type = known_client_type(client_type.as_deref())?;
+    let version = client_version(version)?;
     state
         .db
-        .write(move |store| -> Result<_, ApiError> {
-            let user = store
-                .find_user(&user_ref)?
-                .ok_or_else(|| DomainError::UserNotFound(user_ref.clone()))?;
-            let session = store
-                .sessions(&user.id)?
-                .into_iter()
-                .find(|s| s.id == session_id && s.ended_at.is_none())
-                .ok_or_else(|| {
-                    DomainError::Invalid(format!(
-                        "{} has no open session {session_id}.",
-                        user.email
-                    ))
-                })?;
-            let client = ClientSession {
-                client_type: known_client_type(client_type.as_deref())?,
-                version: client_version(version)?,
-                login_type: session.login_type,
-                date_time: rfc3339(now),
-            };
-            store.end_session(&session.id, now)?;
-            let signed_out = webhook::session(&user, &client, false);
-            Listeners::of(store, &user.account_id)?.record(store, &signed_out, now)?;
-            Ok(())
+        .write(move |store| {
+            lifecycle::end_session(store, &user_ref, &session_id, (client_type, version), now)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The client version a sign-in event names when the request names none.
-const DEFAULT_CLIENT_VERSION: &str = "6.0.0";
+pub const DEFAULT_CLIENT_VERSION: &str = "6.0.0";
 
 fn known_client_type(given: Option<&str>) -> Result<String, ApiError> {
     match given {
@@ -214,7 +195,7 @@ pub async fn sessions(
 }
 
 /// The most a single `POST /_localzoom/v1/clock` may move time: ten years.
-const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 24 * 3600;
+pub const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 24 * 3600;
 
 /// `GET /_localzoom/v1/clock`: `{"now": RFC 3339}`, the time every rule of the server follows.
 pub async fn clock(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
@@ -246,6 +227,13 @@ pub async fn set_clock(
             .into());
         }
     };
+    move_clock(&state, target)?;
+    Ok(Json(json!({ "now": rfc3339(state.now()) })))
+}
+
+/// Moves the server's clock to `target` (forward only), and sends at once the webhook retries and re-validations
+/// that fell due.
+pub fn move_clock(state: &AppState, target: i64) -> Result<(), ApiError> {
     state.clock.move_to(target).map_err(|refusal| {
         let message = match refusal {
             ClockRefusal::Backwards => format!(
@@ -259,9 +247,8 @@ pub async fn set_clock(
         };
         ApiError::from(DomainError::Invalid(message))
     })?;
-    // Retries and re-validations that fell due go out now, not at the next poll.
     state.sender.wake.notify_one();
-    Ok(Json(json!({ "now": rfc3339(state.now()) })))
+    Ok(())
 }
 
 /// The user named by the control API's `user` filter (id or e-mail, any account), if one is given.

@@ -243,7 +243,7 @@ fn new_rule(body: &Fields) -> Result<NewFaultRule, ApiError> {
 }
 
 /// The rules, which exist whenever the control API does (`server::start`).
-fn the_rules(state: &AppState) -> Result<&crate::gate::faults::FaultRules, ApiError> {
+pub fn the_rules(state: &AppState) -> Result<&crate::gate::faults::FaultRules, ApiError> {
     state.control.faults.as_ref().ok_or(ApiError::ControlApiOff)
 }
 
@@ -253,14 +253,22 @@ pub async fn create(
     _admin: Admin,
     body: Fields,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let rule = new_rule(&body)?;
-    let rule = the_rules(&state)?.add(rule).ok_or_else(|| {
+    let rule = add_rule(&state, &body)?;
+    Ok((StatusCode::CREATED, Json(json!(rule))))
+}
+
+/// Adds the rule `body` describes (as `POST /_localzoom/v1/faults` takes it).
+pub fn add_rule(
+    state: &AppState,
+    body: &Fields,
+) -> Result<crate::gate::faults::FaultRule, ApiError> {
+    let rule = new_rule(body)?;
+    the_rules(state)?.add(rule).ok_or_else(|| {
         ApiError::from(DomainError::Invalid(format!(
             "There are {} fault rules already: delete some first.",
             crate::gate::faults::MAX_RULES
         )))
-    })?;
-    Ok((StatusCode::CREATED, Json(json!(rule))))
+    })
 }
 
 /// `GET /_localzoom/v1/faults`: `{"faults": […]}`, in the order they are tried.

@@ -31,6 +31,14 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Fields made here rather than read from a body (a console form's, converted to the API's types).
+    pub fn of(map: Map<String, Value>) -> Fields {
+        Fields {
+            map,
+            prefix: String::new(),
+        }
+    }
+
     fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()

@@ -6,7 +6,7 @@ use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::principal::Principal;
 use crate::domain::rate_limits::{AccountLimits, Plan};
-use crate::domain::user::{Role, Status, UserRecord};
+use crate::domain::user::{LoginType, Role, Status, UserRecord, UserType};
 use crate::error::ApiResult;
 use crate::store::{AccountRecord, OutboxEmail, SessionRecord, Store, UserQuery};
 
@@ -44,6 +44,8 @@ pub struct UserFilter {
     pub account_id: String,
     pub status: Status,
     pub role: Option<Role>,
+    pub user_type: Option<UserType>,
+    pub login_type: Option<LoginType>,
     /// An id or an e-mail: the one user it names (any status), if any.
     pub search: Option<String>,
     /// Keyset: users after this `seq`.
@@ -68,14 +70,15 @@ pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
         });
     }
     // One more than a page: whether another page follows, without counting.
-    let mut rows = store.list_users(&UserQuery {
+    let query = UserQuery {
         account_id: filter.account_id.clone(),
         status: filter.status,
         role: filter.role,
         after_seq: filter.after_seq,
         offset: 0,
         limit: PAGE_SIZE + 1,
-    })?;
+    };
+    let mut rows = store.filtered_users(&query, filter.user_type, filter.login_type)?;
     let more = rows.len() as u64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     Ok(UserPage {

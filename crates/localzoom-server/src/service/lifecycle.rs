@@ -9,7 +9,7 @@ use crate::domain::user::{
     AdminOnly, LoginType, Status, StatusAction, StatusEffect, UserRecord, UserType, decide_status,
     require_admin,
 };
-use crate::domain::webhook::{self, Event};
+use crate::domain::webhook::{self, ClientSession, Event};
 use crate::error::ApiResult;
 use crate::service::webhooks::{Listeners, ProfileChange};
 use crate::service::{resolve_user, users};
@@ -36,6 +36,38 @@ pub fn revoke_sso_token(
         )?;
     }
     Ok(ended)
+}
+
+/// The user (any account's, by id or e-mail) signs out of their open session `session_id`, from the client
+/// `(client_type, version)`: its tokens stop working, and `user.signed_out` is announced. The control API's
+/// sign-out, and the console's "end session".
+pub fn end_session(
+    store: &Store,
+    user_ref: &str,
+    session_id: &str,
+    (client_type, version): (String, String),
+    now: i64,
+) -> ApiResult<()> {
+    let user = store
+        .find_user(user_ref)?
+        .ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()))?;
+    let session = store
+        .sessions(&user.id)?
+        .into_iter()
+        .find(|s| s.id == session_id && s.ended_at.is_none())
+        .ok_or_else(|| {
+            DomainError::Invalid(format!("{} has no open session {session_id}.", user.email))
+        })?;
+    let client = ClientSession {
+        client_type,
+        version,
+        login_type: session.login_type,
+        date_time: crate::clock::rfc3339(now),
+    };
+    store.end_session(&session.id, now)?;
+    let signed_out = webhook::session(&user, &client, false);
+    Listeners::of(store, &user.account_id)?.record(store, &signed_out, now)?;
+    Ok(())
 }
 
 /// `PUT /users/{userId}/status`.

@@ -270,10 +270,11 @@ async fn a_change_without_the_session_s_csrf_token_is_refused_and_changes_nothin
 async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
     let app = TestApp::spawn().await;
     let user = app.member("sso@localzoom.test").await;
-    app.add_session(&user, 101).await;
+    let session = app.add_session(&user, 101).await;
     let browser = signed_in(&app).await;
     let (_, page) = browser.get(&format!("/users/{user}")).await;
-    assert!(page.contains(">open<"), "an open session is shown: {page}");
+    let end = format!("/sessions/{session}/end");
+    assert!(page.contains(&end), "an open session is shown: {page}");
     let csrf = browser.csrf().await;
     let done = browser
         .post(&format!("/users/{user}/sso_token"), &[("csrf", &csrf)])
@@ -281,7 +282,7 @@ async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert!(app.sessions(&user).iter().all(|s| s.ended_at.is_some()));
     let (_, page) = browser.get(&format!("/users/{user}")).await;
-    assert!(!page.contains(">open<"), "{page}");
+    assert!(!page.contains(&end), "{page}");
 }
 
 #[tokio::test]
@@ -370,4 +371,291 @@ async fn the_requests_page_shows_the_journal_with_bodies_redacted() {
     assert!(detail.contains(&tracking));
     assert!(!detail.contains("Secret-Pass-123"), "{detail}");
     assert!(detail.contains("[redacted]"), "{detail}");
+}
+
+#[tokio::test]
+async fn the_users_table_filters_by_type_and_login_type() {
+    let app = TestApp::spawn().await;
+    let licensed = app
+        .create_user("custCreate", "licensed@localzoom.test", 2)
+        .await;
+    app.create_user("custCreate", "basic@localzoom.test", 1)
+        .await;
+    app.edit_user("basic@localzoom.test", |u| {
+        u.login_type = localzoom_server::domain::user::LoginType::WorkEmail
+    })
+    .await;
+    let browser = signed_in(&app).await;
+    let (_, html) = browser.get("/users?type=2").await;
+    assert!(html.contains(&format!("{UI}/users/{licensed}")), "{html}");
+    assert!(!html.contains("basic@localzoom.test"), "{html}");
+    // Nobody here signs in with SSO.
+    let (_, sso) = browser.get("/users?login_type=101").await;
+    assert_eq!(sso.matches("<tr><td><a href=").count(), 0, "{sso}");
+    let (_, work) = browser.get("/users?login_type=100&type=1").await;
+    assert!(work.contains("basic@localzoom.test"), "{work}");
+    assert!(!work.contains("licensed@localzoom.test"), "{work}");
+    let (status, _) = browser.get("/users?type=77").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn ending_a_session_in_the_console_signs_the_user_out_of_it() {
+    let app = TestApp::spawn().await;
+    let user = app.member("session@localzoom.test").await;
+    let session = app.add_session(&user, 100).await;
+    let browser = signed_in(&app).await;
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    let action = format!("{UI}/users/{user}/sessions/{session}/end");
+    assert!(page.contains(&action), "{page}");
+    let csrf = browser.csrf().await;
+    let done = browser
+        .post(
+            &format!("/users/{user}/sessions/{session}/end"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let ended = app.sessions(&user);
+    assert!(ended.iter().all(|s| s.ended_at.is_some()), "{ended:?}");
+    // Ended already: Zoom-shaped refusal, nothing else changes.
+    let again = browser
+        .post(
+            &format!("/users/{user}/sessions/{session}/end"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
+    let app = TestApp::spawn().await;
+    let user = app.member("reset@localzoom.test").await;
+    let browser = signed_in(&app).await;
+    let csrf = browser.csrf().await;
+    let weak = browser
+        .post(
+            &format!("/users/{user}/password"),
+            &[("csrf", &csrf), ("password", "short")],
+        )
+        .await;
+    let api = app
+        .call(
+            Method::PUT,
+            &format!("/users/{user}/password"),
+            Some(serde_json::json!({"password": "short"})),
+        )
+        .await;
+    assert_eq!(weak.status().as_u16(), api.status);
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(page.contains("0 of "), "{page}");
+
+    let done = browser
+        .post(
+            &format!("/users/{user}/password"),
+            &[("csrf", &csrf), ("password", "Console-Pass-42")],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, page) = browser.get(&format!("/users/{user}")).await;
+    assert!(page.contains(r#"id="password-changes">1 of "#), "{page}");
+    // The same password again is the API's reuse refusal.
+    let reused = browser
+        .post(
+            &format!("/users/{user}/password"),
+            &[("csrf", &csrf), ("password", "Console-Pass-42")],
+        )
+        .await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_webhooks_pages_show_deliveries_and_send_one_again() {
+    let app = TestApp::spawn().await;
+    let receiver = crate::receiver::Receiver::start("console-secret");
+    let subscribed = app
+        .control(
+            Method::POST,
+            &format!("/apps/{CLIENT_ID}/webhooks"),
+            Some(serde_json::json!({
+                "url": receiver.url, "secret_token": "console-secret", "events": ["user.created"]
+            })),
+        )
+        .await;
+    subscribed.assert_status(201);
+    let subscription = subscribed.body["id"].as_str().unwrap().to_string();
+    app.member("hooked@localzoom.test").await;
+    receiver.wait_for(1).await;
+    let browser = signed_in(&app).await;
+    let (_, list) = browser.get("/webhooks").await;
+    assert!(
+        list.contains(&format!("{UI}/webhooks/{subscription}")),
+        "{list}"
+    );
+    // The delivery is recorded just after the endpoint answered it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let (_, page) = browser.get(&format!("/webhooks/{subscription}")).await;
+        if page.contains(">delivered<") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        page.contains("hooked@localzoom.test"),
+        "the body is shown: {page}"
+    );
+    assert!(
+        !page.contains("console-secret"),
+        "no secret is rendered: {page}"
+    );
+    let log = app
+        .control(
+            Method::GET,
+            &format!("/webhooks/{subscription}/deliveries"),
+            None,
+        )
+        .await;
+    let delivery = log.body["deliveries"][0]["id"].as_i64().unwrap();
+    let csrf = browser.csrf().await;
+    let again = browser
+        .post(
+            &format!("/webhooks/{subscription}/deliveries/{delivery}/redeliver"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let events = receiver.wait_for(2).await;
+    assert_eq!(events[1].body["event"], "user.created");
+}
+
+#[tokio::test]
+async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
+    let app = TestApp::spawn().await;
+    let browser = signed_in(&app).await;
+    let (_, page) = browser.get("/control").await;
+    let before = app.control(Method::GET, "/clock", None).await.body["now"].clone();
+    assert!(page.contains(before.as_str().unwrap()), "{page}");
+    let csrf = browser.csrf().await;
+
+    let moved = browser
+        .post(
+            "/control/clock",
+            &[("csrf", &csrf), ("advance_seconds", "60")],
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    let after = app.control(Method::GET, "/clock", None).await.body["now"].clone();
+    assert_ne!(before, after);
+    let (_, page) = browser.get("/control?done=clock").await;
+    assert!(page.contains("The clock moved."), "{page}");
+    let refused = browser
+        .post(
+            "/control/clock",
+            &[("csrf", &csrf), ("advance_seconds", "-5")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
+    let added = browser
+        .post(
+            "/control/faults",
+            &[
+                ("csrf", &csrf),
+                ("operation", "user"),
+                ("status", "503"),
+                ("times", "1"),
+                ("message", ""),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let owner = app.get("/users/me").await;
+    owner.assert_status(503);
+    app.get("/users/me").await.assert_status(200);
+    let rules = app.control(Method::GET, "/faults", None).await;
+    let id = rules.body["faults"][0]["id"].as_str().unwrap().to_string();
+    let (_, page) = browser.get("/control").await;
+    assert!(page.contains(&id), "{page}");
+    let unknown = browser
+        .post(
+            "/control/faults",
+            &[
+                ("csrf", &csrf),
+                ("operation", "noSuchOperation"),
+                ("status", "500"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let removed = browser
+        .post(&format!("/control/faults/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.control(Method::GET, "/faults", None).await.body["faults"],
+        serde_json::json!([])
+    );
+
+    let user = app.member("gone@localzoom.test").await;
+    let reset = browser
+        .post("/control/reset", &[("csrf", &csrf), ("account_id", "")])
+        .await;
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    // Everything went back to the bootstrap account: its tokens too.
+    app.get("/users/me").await.assert_status(401);
+    let token = app.fresh_token().await;
+    let url = format!("{}/v2/users/{user}", app.base);
+    app.send(app.http.get(url).bearer_auth(token))
+        .await
+        .assert_status(404);
+}
+
+#[tokio::test]
+async fn a_fixture_file_loads_from_the_control_page() {
+    let app = TestApp::spawn().await;
+    let browser = signed_in(&app).await;
+    let csrf = browser.csrf().await;
+    let yaml = format!(
+        "accounts:\n  - id: {ACCOUNT_ID}\n    owner_email: {OWNER_EMAIL}\n    users:\n      - email: yaml@localzoom.test\n        first_name: Yaml\n"
+    );
+    let upload = |bytes: Vec<u8>, name: &str, token: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", token.to_string())
+            .part(
+                "fixture",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            )
+    };
+    let forged = browser
+        .request(Method::POST, "/control/fixtures")
+        .multipart(upload(yaml.clone().into_bytes(), "users.yaml", "forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let broken = browser
+        .request(Method::POST, "/control/fixtures")
+        .multipart(upload(b"{\"accounts\": 3}".to_vec(), "bad.json", &csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let loaded = browser
+        .request(Method::POST, "/control/fixtures")
+        .multipart(upload(yaml.into_bytes(), "users.yaml", &csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        loaded.text().await.unwrap()
+    );
+    let user = app.get("/users/yaml@localzoom.test").await;
+    user.assert_status(200);
+    assert_eq!(user.body["first_name"], "Yaml");
 }

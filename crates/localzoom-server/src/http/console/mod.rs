@@ -6,8 +6,11 @@
 //! `SameSite=Strict`, scoped to the console's path); every change is a POST that must carry the session's CSRF
 //! token. No secret (the key, tokens, password hashes) is ever rendered.
 
+mod control;
+mod webhooks;
+
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -18,7 +21,7 @@ use super::input::{Fields, PathParams, Query};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::error::DomainError;
-use crate::domain::user::{Role, Status, StatusAction, UserRecord};
+use crate::domain::user::{LoginType, Role, Status, StatusAction, UserRecord, UserType};
 use crate::error::ApiError;
 use crate::gate::journal::JournalFilter;
 use crate::gate::state::AppState;
@@ -34,8 +37,8 @@ const SIGN_IN_THROTTLE: &str = "localzoom-console";
 /// Journal rows a page shows: the newest.
 const REQUEST_ROWS: usize = 200;
 
-const CSS: &str = include_str!("console/console.css");
-const JS: &str = include_str!("console/console.js");
+const CSS: &str = include_str!("console.css");
+const JS: &str = include_str!("console.js");
 
 /// The console's routes, nested under `BASE` (its root, `BASE` itself, is `home`).
 pub fn router() -> Router<AppState> {
@@ -46,6 +49,26 @@ pub fn router() -> Router<AppState> {
         .route("/users/{userId}", get(user_page))
         .route("/users/{userId}/status", post(set_status))
         .route("/users/{userId}/sso_token", post(revoke_sso_token))
+        .route("/users/{userId}/password", post(reset_password))
+        .route(
+            "/users/{userId}/sessions/{sessionId}/end",
+            post(end_session),
+        )
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/{id}", get(webhooks::subscription))
+        .route(
+            "/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route("/control", get(control::page_of))
+        .route("/control/clock", post(control::advance_clock))
+        .route("/control/faults", post(control::add_fault))
+        .route("/control/faults/{id}/delete", post(control::remove_fault))
+        .route("/control/reset", post(control::reset))
+        .route(
+            "/control/fixtures",
+            post(control::load_fixture).layer(DefaultBodyLimit::max(control::UPLOAD_LIMIT)),
+        )
         .route("/requests", get(requests_page))
         .route("/requests/{trackingId}", get(request_page))
         .route("/assets/console.css", get(|| asset("text/css", CSS)))
@@ -208,7 +231,7 @@ async fn sign_out(State(state): State<AppState>, signed: Signed, form: Fields) -
     response
 }
 
-/// `GET /_localzoom/ui/users?account=&status=&role=&q=&after=`.
+/// `GET /_localzoom/ui/users?account=&status=&role=&type=&login_type=&q=&after=`.
 async fn users_page(State(state): State<AppState>, signed: Signed, query: Query) -> Response {
     let status = query
         .get("status")
@@ -218,12 +241,16 @@ async fn users_page(State(state): State<AppState>, signed: Signed, query: Query)
         None => Some(None),
         Some(role) => Role::parse(role).map(Some),
     };
+    let user_type = code_filter(&query, "type", UserType::from_code);
+    let login_type = code_filter(&query, "login_type", LoginType::from_code);
     let after = query.int("after").ok().flatten().unwrap_or(0);
-    let (Some(status), Some(role)) = (status, role) else {
+    let (Some(status), Some(role), Some(user_type), Some(login_type)) =
+        (status, role, user_type, login_type)
+    else {
         return message_page(
             StatusCode::BAD_REQUEST,
             "Invalid filter",
-            "Unknown status or role.",
+            "Unknown status, role, type or login type.",
         );
     };
     let asked_account = query.get("account").map(str::to_string);
@@ -241,6 +268,8 @@ async fn users_page(State(state): State<AppState>, signed: Signed, query: Query)
             account_id: account.id.clone(),
             status,
             role,
+            user_type,
+            login_type,
             search: search.clone(),
             after_seq: after,
         };
@@ -255,6 +284,18 @@ async fn users_page(State(state): State<AppState>, signed: Signed, query: Query)
             &users_html(&accounts, listed.as_ref()),
         ),
         Err(error) => error_page(&error),
+    }
+}
+
+/// A filter given as one of Zoom's codes: `Some(None)` when not given, `None` when not a known code.
+fn code_filter<T>(
+    query: &Query,
+    name: &str,
+    from_code: impl Fn(i64) -> Option<T>,
+) -> Option<Option<T>> {
+    match query.get(name).filter(|v| !v.is_empty()) {
+        None => Some(None),
+        Some(code) => code.parse().ok().and_then(from_code).map(Some),
     }
 }
 
@@ -294,6 +335,8 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
                 .map(|r| option(r.as_str(), r.name(), Some(*r) == filter.role)),
         )
         .collect();
+    let type_options = code_options(UserType::ALL, filter.user_type, |t| t.code());
+    let login_options = code_options(LoginType::ALL, filter.login_type, |t| t.code());
     let rows: String = page.users.iter().map(user_row).collect();
     let empty = if page.users.is_empty() {
         r#"<tr><td colspan="7" class="none">No users match.</td></tr>"#
@@ -307,6 +350,11 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
                 ("account", filter.account_id.as_str()),
                 ("status", filter.status.as_str()),
                 ("role", filter.role.map_or("", Role::as_str)),
+                ("type", filter.user_type.map_or("", UserType::as_str)),
+                (
+                    "login_type",
+                    filter.login_type.map_or("", LoginType::as_str),
+                ),
                 ("after", &after.to_string()),
             ]);
             format!(r#"<p><a id="next-page" href="{BASE}/users?{query}">Next page →</a></p>"#)
@@ -318,6 +366,8 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
 <label>Account <select name="account">{account_options}</select></label>
 <label>Status <select name="status">{status_options}</select></label>
 <label>Role <select name="role">{role_options}</select></label>
+<label>Type <select name="type">{type_options}</select></label>
+<label>Login <select name="login_type">{login_options}</select></label>
 <label>Find <input type="search" name="q" id="q" value="{search}" placeholder="id or e-mail"></label>
 <button type="submit" id="filter">Show</button>
 </form>
@@ -419,12 +469,18 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
         .sessions
         .iter()
         .map(|s| {
+            let ended = match s.ended_at {
+                Some(at) => rfc3339(at),
+                None => format!(
+                    r#"open <form method="post" action="{BASE}/users/{id}/sessions/{session}/end" class="inline">{csrf}<button type="submit" class="small">End</button></form>"#,
+                    session = esc(&encode_path(&s.id)),
+                ),
+            };
             format!(
-                "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{ended}</td></tr>",
                 esc(&s.id),
                 s.login_type,
                 rfc3339(s.created_at),
-                s.ended_at.map(rfc3339).unwrap_or_else(|| "open".into())
             )
         })
         .collect();
@@ -480,6 +536,9 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
 <h2>Sessions</h2><table id="sessions"><thead><tr><th>Id</th><th>Login</th><th>Signed in</th><th>Ended</th></tr></thead>
 <tbody>{sessions}</tbody></table>
 <h2>Password</h2><p id="password-changes">{changes} of {cap} changes allowed in the last 24 hours.</p>
+<form method="post" action="{BASE}/users/{id}/password" class="actions">{csrf}
+<label>New password <input type="password" name="password" id="new-password" autocomplete="new-password" required></label>
+<button type="submit" id="reset-password">Reset password</button></form>
 <h2>Assistants</h2><ul id="assistants">{assistants}</ul>
 <h2>Assistant of</h2><ul id="schedulers">{schedulers}</ul>
 <h2>E-mails sent</h2><ul id="emails">{emails}</ul>"#,
@@ -537,6 +596,73 @@ async fn revoke_sso_token(
             let (_, principal) = acting_for(store, &target)?;
             lifecycle::revoke_sso_token(store, &principal, &target, now)
         })
+        .await;
+    after_change(done, &user_id)
+}
+
+/// `POST /_localzoom/ui/users/{userId}/password` `password=…`: as `PUT /v2/users/{userId}/password` (the same
+/// rules: strength, history, the 24-hour cap; checked before the slow hash and again inside the write).
+async fn reset_password(
+    State(state): State<AppState>,
+    signed: Signed,
+    PathParams(user_id): PathParams<String>,
+    form: Fields,
+) -> Response {
+    if !signed.allows(&form) {
+        return forged();
+    }
+    let password = form.str("password").ok().flatten().unwrap_or_default();
+    let now = state.now();
+    let key = state.history_key.clone();
+    let checked = state.db.read(|store| {
+        let (_, principal) = acting_for(store, &user_id)?;
+        lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
+    });
+    if let Err(error) = checked {
+        return error_page(&error);
+    }
+    let hash = match state.hashing.hash(password.clone()).await {
+        Ok(hash) => hash,
+        Err(error) => return error_page(&error),
+    };
+    let target = user_id.clone();
+    let done = state
+        .db
+        .write(move |store| {
+            let (_, principal) = acting_for(store, &target)?;
+            lifecycle::commit_password_change(
+                store,
+                &principal,
+                &target,
+                &password,
+                hash,
+                (&key, now),
+            )
+        })
+        .await;
+    after_change(done, &user_id)
+}
+
+/// `POST /_localzoom/ui/users/{userId}/sessions/{sessionId}/end`: the user signs out of that session, as the
+/// control API's `DELETE …/sessions/{sessionId}` (from a browser client).
+async fn end_session(
+    State(state): State<AppState>,
+    signed: Signed,
+    PathParams((user_id, session_id)): PathParams<(String, String)>,
+    form: Fields,
+) -> Response {
+    if !signed.allows(&form) {
+        return forged();
+    }
+    let now = state.now();
+    let target = user_id.clone();
+    let client = (
+        "browser".to_string(),
+        crate::http::control::DEFAULT_CLIENT_VERSION.to_string(),
+    );
+    let done = state
+        .db
+        .write(move |store| lifecycle::end_session(store, &target, &session_id, client, now))
         .await;
     after_change(done, &user_id)
 }
@@ -692,6 +818,23 @@ async fn request_page(
     )
 }
 
+/// "any", then every member of a closed set of Zoom's codes, named as Rust names them.
+fn code_options<T: Copy + PartialEq + std::fmt::Debug>(
+    all: &[T],
+    selected: Option<T>,
+    code: impl Fn(T) -> i64,
+) -> String {
+    std::iter::once(option("", "any", selected.is_none()))
+        .chain(all.iter().map(|t| {
+            option(
+                &code(*t).to_string(),
+                &format!("{t:?}"),
+                Some(*t) == selected,
+            )
+        }))
+        .collect()
+}
+
 fn option(value: &str, label: &str, selected: bool) -> String {
     format!(
         r#"<option value="{}"{}>{}</option>"#,
@@ -776,6 +919,7 @@ fn page(status: StatusCode, title: &str, signed: Option<&Signed>, content: &str)
         .map(|signed| {
             format!(
                 r#"<nav><a href="{BASE}/users">Users</a><a href="{BASE}/requests">Requests</a>
+<a href="{BASE}/webhooks">Webhooks</a><a href="{BASE}/control">Control</a>
 <form method="post" action="{BASE}/sign-out">{}<button type="submit" id="sign-out">Sign out</button></form></nav>"#,
                 signed.field()
             )

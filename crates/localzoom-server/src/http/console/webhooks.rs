@@ -1,0 +1,185 @@
+//! The console's webhooks: every subscription, a subscription's delivery log (attempts, last answer, next
+//! retry), and sending a delivery's event again. The views are the control API's own (`service::webhooks`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{BASE, Signed, encode_path, error_page, esc, forged, message_page, page, see_other};
+use crate::gate::state::AppState;
+use crate::http::input::{Fields, PathParams};
+use crate::service::webhooks;
+
+/// Deliveries a subscription's page shows: the newest.
+const DELIVERY_ROWS: u32 = 100;
+
+/// `GET /_localzoom/ui/webhooks`.
+pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
+    let views = state.db.read(|store| {
+        store
+            .subscriptions(None)?
+            .iter()
+            .map(|s| webhooks::subscription_view(store, s))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let views = match views {
+        Ok(views) => views,
+        Err(error) => return error_page(&error),
+    };
+    let rows: String = views
+        .iter()
+        .map(|v| {
+            format!(
+                r#"<tr><td><a href="{BASE}/webhooks/{id}">{url}</a></td><td>{app}</td><td>{account}</td><td>{events}</td>
+<td>{validation}</td><td>{pending}</td><td>{delivered}</td><td>{dropped}</td></tr>"#,
+                id = esc(&encode_path(text(v, "id"))),
+                url = esc(text(v, "url")),
+                app = esc(text(v, "client_id")),
+                account = esc(text(v, "account_id")),
+                events = esc(&list_of(&v["events"])),
+                validation = esc(text(v, "validation")),
+                pending = v["deliveries"]["pending"],
+                delivered = v["deliveries"]["delivered"],
+                dropped = v["deliveries"]["dropped"],
+            )
+        })
+        .collect();
+    let rows = if rows.is_empty() {
+        r#"<tr><td colspan="8" class="none">No subscriptions. Add one with <code>POST /_localzoom/v1/apps/{clientId}/webhooks</code>.</td></tr>"#.to_string()
+    } else {
+        rows
+    };
+    page(
+        StatusCode::OK,
+        "Webhooks",
+        Some(&signed),
+        &format!(
+            r#"<h1>Webhooks</h1><table id="webhooks"><thead><tr><th>Endpoint</th><th>App</th><th>Account</th><th>Events</th>
+<th>Validation</th><th>Pending</th><th>Delivered</th><th>Dropped</th></tr></thead><tbody>{rows}</tbody></table>"#
+        ),
+    )
+}
+
+/// `GET /_localzoom/ui/webhooks/{id}`: the subscription and its newest deliveries.
+pub(super) async fn subscription(
+    State(state): State<AppState>,
+    signed: Signed,
+    PathParams(id): PathParams<String>,
+) -> Response {
+    let read = state.db.read(|store| {
+        let subscription = webhooks::subscription(store, &id)?;
+        let view = webhooks::subscription_view(store, &subscription)?;
+        let log = webhooks::delivery_log(store, &id, DELIVERY_ROWS)?;
+        Ok::<_, crate::error::ApiError>((view, log))
+    });
+    let (view, log) = match read {
+        Ok(read) => read,
+        Err(error) => return error_page(&error),
+    };
+    let csrf = signed.field();
+    let subscription_id = esc(&encode_path(&id));
+    let rows: String = log
+        .iter()
+        .map(|d| {
+            let body = serde_json::to_string_pretty(&d["body"]).unwrap_or_default();
+            format!(
+                r#"<tr><td>{id}</td><td>{event}</td><td class="delivery-{state}">{state}</td><td>{attempts}</td><td>{status}</td>
+<td>{error}</td><td>{next}</td><td>{finished}</td><td><form method="post" action="{BASE}/webhooks/{subscription_id}/deliveries/{id}/redeliver">{csrf}<button type="submit" class="small">Send again</button></form></td></tr>
+<tr class="body"><td colspan="9"><details><summary>Body</summary><pre>{body}</pre></details></td></tr>"#,
+                id = d["id"],
+                event = esc(text(d, "event")),
+                state = esc(text(d, "state")),
+                attempts = d["attempts"],
+                status = optional(&d["last_status"]),
+                error = esc(&optional(&d["last_error"])),
+                next = esc(&optional(&d["next_attempt_at"])),
+                finished = esc(&optional(&d["finished_at"])),
+                body = esc(&body),
+            )
+        })
+        .collect();
+    let rows = if rows.is_empty() {
+        r#"<tr><td colspan="9" class="none">No deliveries yet.</td></tr>"#.to_string()
+    } else {
+        rows
+    };
+    page(
+        StatusCode::OK,
+        "Webhook",
+        Some(&signed),
+        &format!(
+            r#"<h1>{url}</h1><table id="subscription">
+<tr><th>Id</th><td>{sid}</td></tr><tr><th>App</th><td>{app}</td></tr><tr><th>Events</th><td>{events}</td></tr>
+<tr><th>Validation</th><td>{validation} {detail}</td></tr><tr><th>Created</th><td>{created}</td></tr></table>
+<h2>Deliveries</h2><table id="deliveries"><thead><tr><th>Id</th><th>Event</th><th>State</th><th>Attempts</th>
+<th>Last status</th><th>Last error</th><th>Next retry</th><th>Finished</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#,
+            url = esc(text(&view, "url")),
+            sid = esc(text(&view, "id")),
+            app = esc(text(&view, "client_id")),
+            events = esc(&list_of(&view["events"])),
+            validation = esc(text(&view, "validation")),
+            detail = esc(&optional(&view["validation_detail"])),
+            created = esc(text(&view, "created_at")),
+        ),
+    )
+}
+
+/// `POST /_localzoom/ui/webhooks/{id}/deliveries/{deliveryId}/redeliver`: as the control API's redeliver.
+pub(super) async fn redeliver(
+    State(state): State<AppState>,
+    signed: Signed,
+    PathParams((subscription_id, delivery_id)): PathParams<(String, String)>,
+    form: Fields,
+) -> Response {
+    if !signed.allows(&form) {
+        return forged();
+    }
+    let Ok(delivery_id) = delivery_id.parse::<i64>() else {
+        return message_page(
+            StatusCode::NOT_FOUND,
+            "No such delivery",
+            "No such delivery.",
+        );
+    };
+    let sent = state
+        .db
+        .write(move |store| webhooks::redeliver(store, delivery_id))
+        .await;
+    match sent {
+        Ok(_) => {
+            state.sender.wake.notify_one();
+            see_other(&format!(
+                "{BASE}/webhooks/{}",
+                encode_path(&subscription_id)
+            ))
+        }
+        Err(error) => error_page(&error),
+    }
+}
+
+fn text<'v>(view: &'v Value, name: &str) -> &'v str {
+    view[name].as_str().unwrap_or("")
+}
+
+/// A value that may be absent, as text ("" when null).
+fn optional(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn list_of(values: &Value) -> String {
+    values
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
