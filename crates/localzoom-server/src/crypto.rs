@@ -170,6 +170,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// Whether `given` is the secret `expected` (the admin key, a form's CSRF token): their digests, of equal length,
+/// compared in constant time, so neither the secret's length nor a matching prefix leaks.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    constant_time_eq(&sha256(given.as_bytes()), &sha256(expected.as_bytes()))
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))

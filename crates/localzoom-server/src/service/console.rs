@@ -12,6 +12,9 @@ use crate::store::{AccountRecord, OutboxEmail, SessionRecord, Store, UserQuery};
 
 /// Users per page of the users table.
 pub const PAGE_SIZE: u64 = 50;
+/// Users of the status a filtered page looks through at most: a filter few users match costs a bounded walk
+/// per page (a few milliseconds), not one through every user of the account.
+const SCAN: u64 = 10_000;
 /// The window of Zoom's cap on password changes (as `lifecycle::check_password_change` counts it).
 const PASSWORD_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -56,6 +59,9 @@ pub struct UserFilter {
 pub struct UserPage {
     pub users: Vec<UserRecord>,
     pub next_after: Option<i64>,
+    /// With a role, type or login filter: how many users of the status the page looked through at most (a page
+    /// short of full may have more after it).
+    pub looked_through: Option<u64>,
 }
 
 pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
@@ -67,6 +73,7 @@ pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
         return Ok(UserPage {
             users: found.into_iter().collect(),
             next_after: None,
+            looked_through: None,
         });
     }
     // One more than a page: whether another page follows, without counting.
@@ -78,11 +85,23 @@ pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
         offset: 0,
         limit: PAGE_SIZE + 1,
     };
-    let mut rows = store.filtered_users(&query, filter.user_type, filter.login_type)?;
-    let more = rows.len() as u64 > PAGE_SIZE;
+    let narrowed =
+        filter.role.is_some() || filter.user_type.is_some() || filter.login_type.is_some();
+    let mut rows = match narrowed {
+        true => store.filtered_users(&query, (filter.user_type, filter.login_type), SCAN)?,
+        false => store.list_users(&query)?,
+    };
+    let full = rows.len() as u64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    let next_after = match (full, narrowed) {
+        (true, _) => rows.last().map(|(seq, _)| *seq),
+        // The walk may have stopped before the last user: the next page goes on from there.
+        (false, true) => store.scan_end(&query, SCAN)?,
+        (false, false) => None,
+    };
     Ok(UserPage {
-        next_after: more.then(|| rows.last().map(|(seq, _)| *seq)).flatten(),
+        next_after,
+        looked_through: narrowed.then_some(SCAN),
         users: rows.into_iter().map(|(_, user)| user).collect(),
     })
 }

@@ -1062,35 +1062,54 @@ impl<'c> Store<'c> {
         )
     }
 
-    /// `list_users` narrowed further by licence type and login type (the console's filters). One statement for
-    /// every combination: the console's pages are few, so a plan per filter is not worth a statement each.
+    /// `list_users` narrowed further by licence type and login type (the console's filters), looking only at the
+    /// next `scan` users of the account and status: a filter that few users match costs a bounded walk per page,
+    /// not one through a million rows. One statement for every combination of filters: the console's pages are
+    /// few, so a plan per filter is not worth a statement each.
     pub fn filtered_users(
         &self,
         q: &UserQuery,
-        user_type: Option<UserType>,
-        login_type: Option<LoginType>,
+        (user_type, login_type): (Option<UserType>, Option<LoginType>),
+        scan: u64,
     ) -> StoreResult<Vec<(i64, UserRecord)>> {
         self.all(
             concat!(
                 "SELECT ",
                 user_columns!(),
-                " FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
-                 AND (CAST($4 AS TEXT) IS NULL OR role = $4) \
-                 AND (CAST($5 AS BIGINT) IS NULL OR type = $5) \
-                 AND (CAST($6 AS BIGINT) IS NULL OR login_type = $6) \
-                 ORDER BY seq LIMIT $7 OFFSET $8"
+                " FROM users WHERE seq IN (SELECT seq FROM users WHERE account_id = $1 AND status = $2 \
+                 AND seq > $3 ORDER BY seq LIMIT $4) \
+                 AND (CAST($5 AS TEXT) IS NULL OR role = $5) \
+                 AND (CAST($6 AS BIGINT) IS NULL OR type = $6) \
+                 AND (CAST($7 AS BIGINT) IS NULL OR login_type = $7) \
+                 ORDER BY seq LIMIT $8"
             ),
             params![
                 &q.account_id,
                 q.status.as_str(),
                 q.after_seq,
+                scan,
                 q.role.map(Role::as_str),
                 user_type.map(UserType::code),
                 login_type.map(LoginType::code),
                 q.limit,
-                q.offset,
             ],
             sequenced_user_from_row,
+        )
+    }
+
+    /// The `seq` of the `scan`th user of the account and status after `q.after_seq`: where `filtered_users`'
+    /// walk ended, if it did not reach the last of them.
+    pub fn scan_end(&self, q: &UserQuery, scan: u64) -> StoreResult<Option<i64>> {
+        self.one(
+            "SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
+             ORDER BY seq LIMIT 1 OFFSET $4",
+            params![
+                &q.account_id,
+                q.status.as_str(),
+                q.after_seq,
+                scan.saturating_sub(1)
+            ],
+            |row| row.get("seq"),
         )
     }
 

@@ -1,6 +1,7 @@
 //! The web console (`/_localzoom/ui`) over HTTP: sign-in, its cookie, CSRF, the pages and the portal actions,
 //! whose effects are checked through `/v2`. `process::console` drives the same pages in a real browser.
 
+use localzoom_test_macros::backend_test;
 use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -76,7 +77,7 @@ async fn signed_in(app: &TestApp) -> Browser {
     browser
 }
 
-#[tokio::test]
+#[backend_test]
 async fn signing_in_with_the_admin_key_sets_a_strict_http_only_cookie_scoped_to_the_console() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
@@ -118,7 +119,7 @@ async fn signing_in_with_the_admin_key_sets_a_strict_http_only_cookie_scoped_to_
     assert_eq!(after.headers()[LOCATION], format!("{UI}/sign-in"));
 }
 
-#[tokio::test]
+#[backend_test]
 async fn wrong_keys_are_throttled() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
@@ -136,7 +137,7 @@ async fn wrong_keys_are_throttled() {
     assert!(browser.cookie.is_none());
 }
 
-#[tokio::test]
+#[backend_test]
 async fn without_an_admin_key_there_is_no_console() {
     let app = TestApp::spawn_configured("pro", None).await;
     let browser = Browser::new(&app);
@@ -153,7 +154,7 @@ async fn without_an_admin_key_there_is_no_console() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn deactivating_in_the_console_is_the_api_s_deactivation() {
     let app = TestApp::spawn().await;
     let user = app.member("ana@localzoom.test").await;
@@ -198,7 +199,7 @@ async fn deactivating_in_the_console_is_the_api_s_deactivation() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_console_refuses_what_zoom_refuses() {
     let app = TestApp::spawn().await;
     let browser = signed_in(&app).await;
@@ -229,7 +230,7 @@ async fn the_console_refuses_what_zoom_refuses() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_change_without_the_session_s_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let user = app.member("csrf@localzoom.test").await;
@@ -266,7 +267,7 @@ async fn a_change_without_the_session_s_csrf_token_is_refused_and_changes_nothin
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
     let app = TestApp::spawn().await;
     let user = app.member("sso@localzoom.test").await;
@@ -285,7 +286,7 @@ async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
     assert!(!page.contains(&end), "{page}");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn what_users_typed_is_shown_as_text_never_as_markup() {
     let app = TestApp::spawn().await;
     let user = app.member("xss@localzoom.test").await;
@@ -310,7 +311,7 @@ async fn what_users_typed_is_shown_as_text_never_as_markup() {
     );
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_users_table_pages_by_keyset_and_filters_by_role() {
     let app = TestApp::spawn().await;
     for n in 0..55 {
@@ -334,7 +335,7 @@ async fn the_users_table_pages_by_keyset_and_filters_by_role() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_requests_page_shows_the_journal_with_bodies_redacted() {
     let app = TestApp::spawn().await;
     let user = app.member("journal@localzoom.test").await;
@@ -373,7 +374,7 @@ async fn the_requests_page_shows_the_journal_with_bodies_redacted() {
     assert!(detail.contains("[redacted]"), "{detail}");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_users_table_filters_by_type_and_login_type() {
     let app = TestApp::spawn().await;
     let licensed = app
@@ -399,7 +400,7 @@ async fn the_users_table_filters_by_type_and_login_type() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn ending_a_session_in_the_console_signs_the_user_out_of_it() {
     let app = TestApp::spawn().await;
     let user = app.member("session@localzoom.test").await;
@@ -428,7 +429,7 @@ async fn ending_a_session_in_the_console_signs_the_user_out_of_it() {
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
     let app = TestApp::spawn().await;
     let user = app.member("reset@localzoom.test").await;
@@ -470,7 +471,7 @@ async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_webhooks_pages_show_deliveries_and_send_one_again() {
     let app = TestApp::spawn().await;
     let receiver = crate::receiver::Receiver::start("console-secret");
@@ -531,7 +532,7 @@ async fn the_webhooks_pages_show_deliveries_and_send_one_again() {
     assert_eq!(events[1].body["event"], "user.created");
 }
 
-#[tokio::test]
+#[backend_test]
 async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
     let app = TestApp::spawn().await;
     let browser = signed_in(&app).await;
@@ -613,7 +614,7 @@ async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
         .assert_status(404);
 }
 
-#[tokio::test]
+#[backend_test]
 async fn a_fixture_file_loads_from_the_control_page() {
     let app = TestApp::spawn().await;
     let browser = signed_in(&app).await;
@@ -658,4 +659,37 @@ async fn a_fixture_file_loads_from_the_control_page() {
     let user = app.get("/users/yaml@localzoom.test").await;
     user.assert_status(200);
     assert_eq!(user.body["first_name"], "Yaml");
+}
+
+/// SQLite only: seeding 10,000 users is most of its time.
+#[tokio::test]
+async fn a_filter_few_users_match_walks_a_bounded_stretch_per_page() {
+    let app = TestApp::spawn().await;
+    let now = app.clock_now();
+    app.db()
+        .write(move |store| {
+            localzoom_server::service::accounts::seed_users(store, ACCOUNT_ID, 0, 10_050, now)
+        })
+        .await
+        .unwrap();
+    let browser = signed_in(&app).await;
+    // The owner is the first of 10,051 active users: the first page finds them, and stops after 10,000.
+    let (_, first) = browser.get("/users?role=owner").await;
+    assert_eq!(first.matches("<tr><td><a href=").count(), 1, "{first}");
+    assert!(
+        first.contains("Looked through 10000 users; keep looking"),
+        "{first}"
+    );
+    let marker = r#"id="next-page" href=""#;
+    let at = first.find(marker).unwrap() + marker.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
+    // The rest holds no owner, and nothing after it.
+    let (_, rest) = browser.get(next.trim_start_matches(UI)).await;
+    assert_eq!(rest.matches("<tr><td><a href=").count(), 0, "{rest}");
+    assert!(rest.contains("No users match."), "{rest}");
+    assert!(!rest.contains("next-page"), "{rest}");
+    // Without a filter, pages are full and keyed as before.
+    let (_, plain) = browser.get("/users").await;
+    assert_eq!(plain.matches("<tr><td><a href=").count(), 50);
+    assert!(plain.contains("Next page →"));
 }

@@ -9,6 +9,7 @@ mod assistants;
 mod bad_input;
 mod client;
 mod console;
+mod console_browser;
 mod control;
 mod email_change;
 mod faults;

@@ -84,7 +84,7 @@ pub(super) async fn page_of(
             let describe = |names: &[&str]| {
                 names
                     .iter()
-                    .filter(|name| !view[**name].is_null())
+                    .filter(|name| !matches!(view[**name], Value::Null | Value::Bool(false)))
                     .map(|name| format!("{name}={}", plain(&view[*name])))
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -306,9 +306,7 @@ pub(super) async fn load_fixture(
             _ => {}
         }
     }
-    let mut token = Map::new();
-    token.insert("csrf".into(), Value::from(csrf.unwrap_or_default()));
-    if !signed.allows(&Fields::of(token)) {
+    if !signed.holds(&csrf.unwrap_or_default()) {
         return forged();
     }
     let Some((bytes, yaml)) = fixture.filter(|(b, _)| !b.is_empty()) else {

@@ -31,9 +31,9 @@ use crate::store::{AccountRecord, Store};
 
 pub const BASE: &str = "/_localzoom/ui";
 const COOKIE: &str = "localzoom_console";
-/// Failed sign-ins are throttled under this key (`AppState::client_failures`), so the key cannot be guessed at
+/// Failed sign-ins are throttled under this key (`console_sign_in_failures`), so the admin key cannot be guessed at
 /// request speed.
-const SIGN_IN_THROTTLE: &str = "localzoom-console";
+const SIGN_IN_THROTTLE: &str = "admin-key";
 /// Journal rows a page shows: the newest.
 const REQUEST_ROWS: usize = 200;
 
@@ -100,11 +100,12 @@ impl FromRequestParts<AppState> for Signed {
 impl Signed {
     /// Whether the form's CSRF token is the session's: the change comes from one of the console's own pages.
     fn allows(&self, form: &Fields) -> bool {
-        let given = form.str("csrf").ok().flatten().unwrap_or_default();
-        crypto::constant_time_eq(
-            &crypto::sha256(given.as_bytes()),
-            &crypto::sha256(self.csrf.as_bytes()),
-        )
+        self.holds(&form.str("csrf").ok().flatten().unwrap_or_default())
+    }
+
+    /// Whether `token` is the session's CSRF token.
+    fn holds(&self, token: &str) -> bool {
+        crypto::secrets_match(token, &self.csrf)
     }
 
     /// The hidden field every form of the console carries.
@@ -182,7 +183,10 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
         return ApiError::ControlApiOff.into_response();
     };
     let now = wall_clock_ms();
-    if let Some(wait_ms) = state.client_failures.blocked_for(SIGN_IN_THROTTLE, now) {
+    if let Some(wait_ms) = state
+        .console_sign_in_failures
+        .blocked_for(SIGN_IN_THROTTLE, now)
+    {
         let seconds = (wait_ms as u64).div_ceil(1000);
         return sign_in_form(
             StatusCode::TOO_MANY_REQUESTS,
@@ -195,14 +199,11 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
         .ok()
         .and_then(|f| f.str("key").ok().flatten())
         .unwrap_or_default();
-    // Digests of equal length, compared in constant time: neither the key's length nor its prefix leaks.
-    let matches = !given.is_empty()
-        && crypto::constant_time_eq(
-            &crypto::sha256(given.as_bytes()),
-            &crypto::sha256(admin_key.as_bytes()),
-        );
+    let matches = !given.is_empty() && crypto::secrets_match(&given, admin_key);
     if !matches {
-        state.client_failures.record_failure(SIGN_IN_THROTTLE, now);
+        state
+            .console_sign_in_failures
+            .record_failure(SIGN_IN_THROTTLE, now);
         return sign_in_form(StatusCode::UNAUTHORIZED, Some("That is not the admin key."));
     }
     let opened = state.control.console.open(now);
@@ -357,7 +358,13 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
                 ),
                 ("after", &after.to_string()),
             ]);
-            format!(r#"<p><a id="next-page" href="{BASE}/users?{query}">Next page →</a></p>"#)
+            let label = match page.looked_through {
+                Some(n) if (page.users.len() as u64) < service::PAGE_SIZE => {
+                    format!("Looked through {n} users; keep looking →")
+                }
+                _ => "Next page →".to_string(),
+            };
+            format!(r#"<p><a id="next-page" href="{BASE}/users?{query}">{label}</a></p>"#)
         })
         .unwrap_or_default();
     format!(
@@ -453,15 +460,15 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
     .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", esc(value)))
     .collect();
     let status_action = match user.status {
-        Status::Active => Some(("deactivate", "Deactivate")),
-        Status::Inactive => Some(("activate", "Activate")),
+        Status::Active => Some(("deactivate", "Deactivate", " class=\"danger\"")),
+        Status::Inactive => Some(("activate", "Activate", "")),
         Status::Pending => None,
     };
     let status_form = status_action
-        .map(|(action, label)| {
+        .map(|(action, label, class)| {
             format!(
                 r#"<form method="post" action="{BASE}/users/{id}/status">{csrf}
-<input type="hidden" name="action" value="{action}"><button type="submit" id="{action}">{label}</button></form>"#
+<input type="hidden" name="action" value="{action}"><button type="submit" id="{action}"{class}>{label}</button></form>"#
             )
         })
         .unwrap_or_default();
