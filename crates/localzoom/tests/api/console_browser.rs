@@ -297,18 +297,34 @@ async fn the_console_s_main_flows_work_in_a_real_browser() {
     browser.screenshot("control").await;
     app.get("/users/me").await.assert_status(503);
 
-    // The webhooks pages, with a subscription whose endpoint is down.
+    // The webhooks pages, with a delivery the endpoint refused: attempts, its answer, the next retry.
+    app.control(Method::DELETE, "/faults", None)
+        .await
+        .assert_status(204);
+    let receiver = crate::receiver::Receiver::start("browser-secret");
+    receiver.answer_events_with(500);
     app.control(
         Method::POST,
         &format!("/apps/{CLIENT_ID}/webhooks"),
         Some(json!({
-            "url": "http://127.0.0.1:9/hooks", "secret_token": "browser-secret", "events": ["user.created"]
+            "url": receiver.url, "secret_token": "browser-secret", "events": ["user.created"]
         })),
     )
     .await
     .assert_status(201);
+    app.member("hooked@localzoom.test").await;
+    receiver.wait_for(1).await;
     browser.click("nav a[href='/_localzoom/ui/webhooks']").await;
+    browser.find("#webhooks a").await;
+    browser.screenshot("webhooks").await;
     browser.click("#webhooks a").await;
     browser.find("#deliveries").await;
+    // The attempt is recorded just after the endpoint answered it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !browser.text("#deliveries").await.contains("500") {
+        assert!(Instant::now() < deadline, "the failed attempt never showed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        browser.command(Method::POST, "/refresh", None).await;
+    }
     browser.screenshot("webhook").await;
 }
