@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::{BASE, Signed, encode_path, error_page, esc, forged, message_page, page, see_other};
+use super::{
+    BASE, Change, Signed, encode_path, error_page, esc, forged, message_page, page, see_other,
+};
 use crate::clock::rfc3339;
 use crate::domain::fixture::{FixtureFormat, MAX_FIXTURE_BYTES};
 use crate::error::ApiError;
@@ -166,12 +168,8 @@ fn plain(value: &Value) -> String {
 /// `POST /_localzoom/ui/control/clock` `advance_seconds=N`.
 pub(super) async fn advance_clock(
     State(state): State<AppState>,
-    signed: Signed,
-    form: Fields,
+    Change { form, .. }: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let seconds = form
         .int("advance_seconds")
         .ok()
@@ -194,12 +192,8 @@ pub(super) async fn advance_clock(
 /// `POST /faults` body.
 pub(super) async fn add_fault(
     State(state): State<AppState>,
-    signed: Signed,
-    form: Fields,
+    Change { form, .. }: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let mut rule = Map::new();
     for (name, value) in form.iter() {
         let Some(text) = value.as_str().map(str::trim).filter(|t| !t.is_empty()) else {
@@ -236,13 +230,9 @@ fn invalid_field(name: &str) -> Response {
 /// `POST /_localzoom/ui/control/faults/{id}/delete`.
 pub(super) async fn remove_fault(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams(id): PathParams<String>,
-    form: Fields,
+    _: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     match faults::the_rules(&state) {
         Ok(rules) if rules.delete(Some(&id)) => Done::FaultRemoved.redirect(),
         Ok(_) => error_page(&ApiError::NoSuchFaultRule(id)),
@@ -251,10 +241,7 @@ pub(super) async fn remove_fault(
 }
 
 /// `POST /_localzoom/ui/control/reset` `account_id=` (empty: everything).
-pub(super) async fn reset(State(state): State<AppState>, signed: Signed, form: Fields) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
+pub(super) async fn reset(State(state): State<AppState>, Change { form, .. }: Change) -> Response {
     let scope = match form.str("account_id").ok().flatten() {
         Some(id) if !id.trim().is_empty() => ResetScope::Account(id.trim().to_string()),
         _ => ResetScope::Everything,

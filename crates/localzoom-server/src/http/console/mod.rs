@@ -10,7 +10,7 @@ mod control;
 mod webhooks;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,6 +21,7 @@ use super::input::{Fields, PathParams, Query};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::error::DomainError;
+use crate::domain::principal::Principal;
 use crate::domain::user::{LoginType, Role, Status, StatusAction, UserRecord, UserType};
 use crate::error::ApiError;
 use crate::gate::journal::JournalFilter;
@@ -97,13 +98,32 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
-impl Signed {
-    /// Whether the form's CSRF token is the session's: the change comes from one of the console's own pages.
-    fn allows(&self, form: &Fields) -> bool {
-        self.holds(&form.str("csrf").ok().flatten().unwrap_or_default())
-    }
+/// A change a console page asks for: a signed-in browser's form (urlencoded), carrying the session's CSRF token.
+/// Anything else never reaches the handler: no session leads to the sign-in form, a missing or wrong token is
+/// refused (403).
+pub struct Change {
+    signed: Signed,
+    form: Fields,
+}
 
-    /// Whether `token` is the session's CSRF token.
+impl FromRequest<AppState> for Change {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await?;
+        let form = Fields::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !signed.holds(&form.str("csrf").ok().flatten().unwrap_or_default()) {
+            return Err(forged());
+        }
+        Ok(Change { signed, form })
+    }
+}
+
+impl Signed {
+    /// Whether `token` is the session's CSRF token: the change comes from one of the console's own pages.
     fn holds(&self, token: &str) -> bool {
         crypto::secrets_match(token, &self.csrf)
     }
@@ -219,11 +239,8 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
     response
 }
 
-async fn sign_out(State(state): State<AppState>, signed: Signed, form: Fields) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
-    state.control.console.close(&signed.cookie);
+async fn sign_out(State(state): State<AppState>, change: Change) -> Response {
+    state.control.console.close(&change.signed.cookie);
     let mut response = see_other(&format!("{BASE}/sign-in"));
     let expired = format!("{COOKIE}=; Path={BASE}; HttpOnly; SameSite=Strict; Max-Age=0");
     if let Ok(value) = HeaderValue::from_str(&expired) {
@@ -421,10 +438,7 @@ async fn user_page(
 }
 
 /// The user's account, and its owner as the one acting on it.
-fn acting_for(
-    store: &Store,
-    user_id: &str,
-) -> Result<(AccountRecord, crate::domain::principal::Principal), ApiError> {
+fn acting_for(store: &Store, user_id: &str) -> Result<(AccountRecord, Principal), ApiError> {
     let user = store
         .find_user(user_id)?
         .filter(|u| u.id == user_id)
@@ -561,63 +575,41 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
 /// `POST /_localzoom/ui/users/{userId}/status` `action=activate|deactivate`: as `PUT /v2/users/{userId}/status`.
 async fn set_status(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams(user_id): PathParams<String>,
-    form: Fields,
+    Change { form, .. }: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let action = match form.str("action").ok().flatten().as_deref() {
         Some("activate") => StatusAction::Activate,
         Some("deactivate") => StatusAction::Deactivate,
         _ => return message_page(StatusCode::BAD_REQUEST, "Invalid action", "Unknown action."),
     };
     let now = state.now();
-    let target = user_id.clone();
-    let done = state
-        .db
-        .write(move |store| {
-            let (_, principal) = acting_for(store, &target)?;
-            lifecycle::set_status(store, &principal, &target, action, now)
-        })
-        .await;
-    after_change(done, &user_id)
+    as_owner(&state, user_id, move |store, principal, user_id| {
+        lifecycle::set_status(store, principal, user_id, action, now)
+    })
+    .await
 }
 
 /// `POST /_localzoom/ui/users/{userId}/sso_token`: as `DELETE /v2/users/{userId}/token`.
 async fn revoke_sso_token(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams(user_id): PathParams<String>,
-    form: Fields,
+    _: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let now = state.now();
-    let target = user_id.clone();
-    let done = state
-        .db
-        .write(move |store| {
-            let (_, principal) = acting_for(store, &target)?;
-            lifecycle::revoke_sso_token(store, &principal, &target, now)
-        })
-        .await;
-    after_change(done, &user_id)
+    as_owner(&state, user_id, move |store, principal, user_id| {
+        lifecycle::revoke_sso_token(store, principal, user_id, now)
+    })
+    .await
 }
 
 /// `POST /_localzoom/ui/users/{userId}/password` `password=…`: as `PUT /v2/users/{userId}/password` (the same
 /// rules: strength, history, the 24-hour cap; checked before the slow hash and again inside the write).
 async fn reset_password(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams(user_id): PathParams<String>,
-    form: Fields,
+    Change { form, .. }: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let password = form.str("password").ok().flatten().unwrap_or_default();
     let now = state.now();
     let key = state.history_key.clone();
@@ -632,35 +624,19 @@ async fn reset_password(
         Ok(hash) => hash,
         Err(error) => return error_page(&error),
     };
-    let target = user_id.clone();
-    let done = state
-        .db
-        .write(move |store| {
-            let (_, principal) = acting_for(store, &target)?;
-            lifecycle::commit_password_change(
-                store,
-                &principal,
-                &target,
-                &password,
-                hash,
-                (&key, now),
-            )
-        })
-        .await;
-    after_change(done, &user_id)
+    as_owner(&state, user_id, move |store, principal, user_id| {
+        lifecycle::commit_password_change(store, principal, user_id, &password, hash, (&key, now))
+    })
+    .await
 }
 
 /// `POST /_localzoom/ui/users/{userId}/sessions/{sessionId}/end`: the user signs out of that session, as the
 /// control API's `DELETE …/sessions/{sessionId}` (from a browser client).
 async fn end_session(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams((user_id, session_id)): PathParams<(String, String)>,
-    form: Fields,
+    _: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let now = state.now();
     let target = user_id.clone();
     let client = (
@@ -670,6 +646,24 @@ async fn end_session(
     let done = state
         .db
         .write(move |store| lifecycle::end_session(store, &target, &session_id, client, now))
+        .await;
+    after_change(done, &user_id)
+}
+
+/// Runs `change` on the user `user_id` in one write, acting as the owner of the user's account, as an admin in
+/// Zoom's portal would.
+async fn as_owner<T: Send + 'static>(
+    state: &AppState,
+    user_id: String,
+    change: impl FnOnce(&Store, &Principal, &str) -> Result<T, ApiError> + Send + 'static,
+) -> Response {
+    let target = user_id.clone();
+    let done = state
+        .db
+        .write(move |store| {
+            let (_, principal) = acting_for(store, &target)?;
+            change(store, &principal, &target)
+        })
         .await;
     after_change(done, &user_id)
 }

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{BASE, Signed, encode_path, error_page, esc, forged, message_page, page, see_other};
+use super::{BASE, Change, Signed, encode_path, error_page, esc, message_page, page, see_other};
 use crate::gate::state::AppState;
-use crate::http::input::{Fields, PathParams};
+use crate::http::input::PathParams;
 use crate::service::webhooks;
 
 /// Deliveries a subscription's page shows: the newest.
@@ -128,13 +128,9 @@ pub(super) async fn subscription(
 /// `POST /_localzoom/ui/webhooks/{id}/deliveries/{deliveryId}/redeliver`: as the control API's redeliver.
 pub(super) async fn redeliver(
     State(state): State<AppState>,
-    signed: Signed,
     PathParams((subscription_id, delivery_id)): PathParams<(String, String)>,
-    form: Fields,
+    _: Change,
 ) -> Response {
-    if !signed.allows(&form) {
-        return forged();
-    }
     let Ok(delivery_id) = delivery_id.parse::<i64>() else {
         return message_page(
             StatusCode::NOT_FOUND,
