@@ -332,6 +332,34 @@ pub const CLIENT_TYPES: &[&str] = &[
     "browser", "mac", "win", "iphone", "android", "ipad", "chromeos", "linux",
 ];
 
+/// The client version a sign-in event names when the request names none.
+pub const DEFAULT_CLIENT_VERSION: &str = "6.0.0";
+
+/// The client type a sign-in or sign-out names (`browser` when none): one of `CLIENT_TYPES`.
+pub fn client_type(given: Option<&str>) -> Result<String, DomainError> {
+    match given {
+        None => Ok("browser".into()),
+        Some(name) if CLIENT_TYPES.contains(&name) => Ok(name.into()),
+        Some(_) => Err(DomainError::field("client_type", "Invalid field.")),
+    }
+}
+
+/// A client's version as the request names it (`6.2.0`): at most 32 letters, digits, dots and dashes.
+pub fn client_version(given: Option<String>) -> Result<String, DomainError> {
+    match given {
+        None => Ok(DEFAULT_CLIENT_VERSION.into()),
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= 32
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) =>
+        {
+            Ok(v)
+        }
+        Some(_) => Err(DomainError::field("version", "Invalid field.")),
+    }
+}
+
 /// `user.signed_in` (`signed_in`) or `user.signed_out`.
 pub fn session(user: &UserRecord, session: &ClientSession, signed_in: bool) -> Occurrence {
     Occurrence {

@@ -99,6 +99,30 @@ impl Journal {
         .unwrap_or_default()
     }
 
+    /// The newest `n` calls the filter wants, newest first (only those are copied).
+    pub fn newest(&self, filter: &JournalFilter, n: usize) -> Vec<RecordedCall> {
+        let Ok(kept) = self.inner.lock() else {
+            return Vec::new();
+        };
+        kept.entries
+            .iter()
+            .rev()
+            .filter(|e| filter.matches(e))
+            .take(n)
+            .map(|e| e.call.clone())
+            .collect()
+    }
+
+    /// The call with this tracking id, while it is kept.
+    pub fn get(&self, tracking_id: &str) -> Option<RecordedCall> {
+        let kept = self.inner.lock().ok()?;
+        kept.entries
+            .iter()
+            .rev()
+            .find(|e| e.call.tracking_id == tracking_id)
+            .map(|e| e.call.clone())
+    }
+
     /// How many calls the filter wants (nothing is copied).
     pub fn count(&self, filter: &JournalFilter) -> usize {
         self.wanted(filter, |wanted, _| wanted.count())

@@ -16,7 +16,7 @@ use crate::crypto;
 use crate::domain::error::DomainError;
 use crate::domain::fixture::{FixtureFormat, MAX_FIXTURE_BYTES};
 use crate::domain::user::{LoginType, Status};
-use crate::domain::webhook::{self, CLIENT_TYPES, ClientSession};
+use crate::domain::webhook::{self, ClientSession};
 use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::service::lifecycle;
@@ -118,44 +118,15 @@ pub async fn sign_out(
     query: Query,
 ) -> Result<StatusCode, ApiError> {
     let now = state.now();
-    let client_type = query.get("client_type").map(str::to_string);
-    let version = query.get("version").map(str::to_string);
-    let client_type = known_client_type(client_type.as_deref())?;
-    let version = client_version(version)?;
+    let client = (
+        query.get("client_type").map(str::to_string),
+        query.get("version").map(str::to_string),
+    );
     state
         .db
-        .write(move |store| {
-            lifecycle::end_session(store, &user_ref, &session_id, (client_type, version), now)
-        })
+        .write(move |store| lifecycle::end_session(store, &user_ref, &session_id, client, now))
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The client version a sign-in event names when the request names none.
-pub const DEFAULT_CLIENT_VERSION: &str = "6.0.0";
-
-fn known_client_type(given: Option<&str>) -> Result<String, ApiError> {
-    match given {
-        None => Ok("browser".into()),
-        Some(name) if CLIENT_TYPES.contains(&name) => Ok(name.into()),
-        Some(_) => Err(DomainError::field("client_type", "Invalid field.").into()),
-    }
-}
-
-/// A client's version as the request names it (`6.2.0`): at most 32 letters, digits, dots and dashes.
-fn client_version(given: Option<String>) -> Result<String, ApiError> {
-    match given {
-        None => Ok(DEFAULT_CLIENT_VERSION.into()),
-        Some(v)
-            if !v.is_empty()
-                && v.len() <= 32
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) =>
-        {
-            Ok(v)
-        }
-        Some(_) => Err(DomainError::field("version", "Invalid field.").into()),
-    }
 }
 
 /// The client a sign-in comes from, as `user.signed_in` shows it.
@@ -165,8 +136,8 @@ fn client_session(
     now: i64,
 ) -> Result<ClientSession, ApiError> {
     Ok(ClientSession {
-        client_type: known_client_type(body.str("client_type")?.as_deref())?,
-        version: client_version(body.str("version")?)?,
+        client_type: webhook::client_type(body.str("client_type")?.as_deref())?,
+        version: webhook::client_version(body.str("version")?)?,
         login_type,
         date_time: rfc3339(now),
     })

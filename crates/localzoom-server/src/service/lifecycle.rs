@@ -39,13 +39,14 @@ pub fn revoke_sso_token(
 }
 
 /// The user (any account's, by id or e-mail) signs out of their open session `session_id`, from the client
-/// `(client_type, version)`: its tokens stop working, and `user.signed_out` is announced. The control API's
-/// sign-out, and the console's "end session".
+/// `(client_type, version)` as the request named it (checked once the session is found; none: a browser):
+/// its tokens stop working, and `user.signed_out` is announced. The control API's sign-out, and the console's
+/// "end session".
 pub fn end_session(
     store: &Store,
     user_ref: &str,
     session_id: &str,
-    (client_type, version): (String, String),
+    (client_type, version): (Option<String>, Option<String>),
     now: i64,
 ) -> ApiResult<()> {
     let user = store
@@ -59,8 +60,8 @@ pub fn end_session(
             DomainError::Invalid(format!("{} has no open session {session_id}.", user.email))
         })?;
     let client = ClientSession {
-        client_type,
-        version,
+        client_type: webhook::client_type(client_type.as_deref())?,
+        version: webhook::client_version(version)?,
         login_type: session.login_type,
         date_time: crate::clock::rfc3339(now),
     };

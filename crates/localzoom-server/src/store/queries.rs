@@ -1097,20 +1097,24 @@ impl<'c> Store<'c> {
         )
     }
 
-    /// The `seq` of the `scan`th user of the account and status after `q.after_seq`: where `filtered_users`'
-    /// walk ended, if it did not reach the last of them.
+    /// Where `filtered_users`' walk of `scan` users ended (the `seq` of the last it looked at), if more users of
+    /// the account and status follow it.
     pub fn scan_end(&self, q: &UserQuery, scan: u64) -> StoreResult<Option<i64>> {
-        self.one(
+        let ends = self.all(
             "SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
-             ORDER BY seq LIMIT 1 OFFSET $4",
+             ORDER BY seq LIMIT 2 OFFSET $4",
             params![
                 &q.account_id,
                 q.status.as_str(),
                 q.after_seq,
                 scan.saturating_sub(1)
             ],
-            |row| row.get("seq"),
-        )
+            |row| row.get::<i64>("seq"),
+        )?;
+        Ok(match ends[..] {
+            [last, _following] => Some(last),
+            _ => None,
+        })
     }
 
     /// A page of the account's users of every status, in `seq` order (SCIM's `startIndex`/`count`).

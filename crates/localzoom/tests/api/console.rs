@@ -328,6 +328,19 @@ async fn the_users_table_pages_by_keyset_and_filters_by_role() {
     assert_eq!(second.matches("<tr><td><a href=").count(), 6, "{second}");
     assert!(second.contains("page54@localzoom.test"));
     assert!(!second.contains("id=\"next-page\""));
+    // A filtered page that fills up pages on by its last user, keeping the filter.
+    let (_, members) = browser.get("/users?role=member").await;
+    assert_eq!(members.matches("<tr><td><a href=").count(), 50);
+    assert!(
+        !members.contains(&format!(">{OWNER_EMAIL}</a>")),
+        "{members}"
+    );
+    let at = members.find(marker).expect("a next page") + marker.len();
+    let next = members[at..at + members[at..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(next.contains("role=member"), "{next}");
+    let (_, rest) = browser.get(next.trim_start_matches(UI)).await;
+    assert_eq!(rest.matches("<tr><td><a href=").count(), 5, "{rest}");
+    assert!(!rest.contains("next-page"), "{rest}");
     let (_, owners) = browser.get("/users?role=owner").await;
     assert_eq!(owners.matches("<tr><td><a href=").count(), 1);
     assert!(owners.contains(OWNER_EMAIL));
@@ -353,7 +366,10 @@ async fn the_requests_page_shows_the_journal_with_bodies_redacted() {
         html.contains(&format!("PUT /v2/users/{user}/password")),
         "{html}"
     );
-    assert!(!html.contains("GET /v2/"), "filtered by operation: {html}");
+    assert!(
+        !html.contains("POST /v2/users"),
+        "filtered by operation: {html}"
+    );
     // The rows alone, as the page's script polls them.
     let (_, rows) = browser.get("/requests?rows=1").await;
     assert!(
@@ -692,4 +708,26 @@ async fn a_filter_few_users_match_walks_a_bounded_stretch_per_page() {
     let (_, plain) = browser.get("/users").await;
     assert_eq!(plain.matches("<tr><td><a href=").count(), 50);
     assert!(plain.contains("Next page →"));
+}
+
+#[backend_test]
+async fn the_cookie_is_secure_when_the_server_is_reached_over_https() {
+    let app = TestApp::spawn_tuned(|config| {
+        config.public_url = Some("https://zoom.example.test".into());
+    })
+    .await;
+    let mut browser = Browser::new(&app);
+    let signed = browser.sign_in(ADMIN_KEY).await;
+    let cookie = signed.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // Over plain HTTP it would never be sent back: the plain server's cookie has no Secure.
+    let plain = TestApp::spawn().await;
+    let mut browser = Browser::new(&plain);
+    let signed = browser.sign_in(ADMIN_KEY).await;
+    assert!(
+        !signed.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
 }

@@ -963,6 +963,15 @@ async fn a_sign_in_or_out_naming_an_unknown_client_or_session_is_refused_and_tel
         .control(Method::DELETE, &format!("{sessions}/nope"), None)
         .await;
     reply.assert_error(400, 300, "client@example.com has no open session nope.");
+    // Who and which session are looked up before the client is checked: an unknown user is a 404 whatever else.
+    let reply = app
+        .control(
+            Method::DELETE,
+            "/users/nobody@example.com/sessions/nope?client_type=toaster",
+            None,
+        )
+        .await;
+    reply.assert_status(404);
     let open = app
         .control(Method::POST, &sessions, Some(json!({ "login_type": 101 })))
         .await;

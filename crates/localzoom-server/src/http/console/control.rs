@@ -7,7 +7,8 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::{
-    BASE, Change, Signed, encode_path, error_page, esc, forged, message_page, page, see_other,
+    BASE, Change, Signed, empty_row, encode_path, error_page, esc, forged, message_page, page,
+    plain, see_other,
 };
 use crate::clock::rfc3339;
 use crate::domain::fixture::{FixtureFormat, MAX_FIXTURE_BYTES};
@@ -111,7 +112,7 @@ pub(super) async fn page_of(
         })
         .collect();
     let rules = if rules.is_empty() {
-        r#"<tr><td colspan="6" class="none">No fault rules.</td></tr>"#.to_string()
+        empty_row(6, "No fault rules.")
     } else {
         rules
     };
@@ -155,14 +156,6 @@ pub(super) async fn page_of(
             now = rfc3339(state.now()),
         ),
     )
-}
-
-/// A JSON value as plain text (strings without quotes).
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// `POST /_localzoom/ui/control/clock` `advance_seconds=N`.

@@ -228,24 +228,35 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
     }
     let opened = state.control.console.open(now);
     let mut response = see_other(&format!("{BASE}/users"));
+    set_cookie(
+        &state,
+        &mut response,
+        &opened.cookie,
+        crate::gate::console::SESSION_MS / 1000,
+    );
+    response
+}
+
+/// The session cookie: never readable by scripts, never sent by another site, only to the console; `Secure` when
+/// the server is reached over HTTPS (`--public-url https://…`).
+fn set_cookie(state: &AppState, response: &mut Response, value: &str, max_age_seconds: i64) {
+    let secure = state
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
     let cookie = format!(
-        "{COOKIE}={}; Path={BASE}; HttpOnly; SameSite=Strict; Max-Age={}",
-        opened.cookie,
-        crate::gate::console::SESSION_MS / 1000
+        "{COOKIE}={value}; Path={BASE}; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{}",
+        if secure { "; Secure" } else { "" }
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    response
 }
 
 async fn sign_out(State(state): State<AppState>, change: Change) -> Response {
     state.control.console.close(&change.signed.cookie);
     let mut response = see_other(&format!("{BASE}/sign-in"));
-    let expired = format!("{COOKIE}=; Path={BASE}; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(value) = HeaderValue::from_str(&expired) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    set_cookie(&state, &mut response, "", 0);
     response
 }
 
@@ -357,9 +368,9 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
     let login_options = code_options(LoginType::ALL, filter.login_type, |t| t.code());
     let rows: String = page.users.iter().map(user_row).collect();
     let empty = if page.users.is_empty() {
-        r#"<tr><td colspan="7" class="none">No users match.</td></tr>"#
+        empty_row(7, "No users match.")
     } else {
-        ""
+        String::new()
     };
     let next = page
         .next_after
@@ -381,7 +392,10 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
                 }
                 _ => "Next page →".to_string(),
             };
-            format!(r#"<p><a id="next-page" href="{BASE}/users?{query}">{label}</a></p>"#)
+            format!(
+                r#"<p><a id="next-page" href="{BASE}/users?{}">{label}</a></p>"#,
+                esc(&query)
+            )
         })
         .unwrap_or_default();
     format!(
@@ -403,9 +417,9 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
 
 fn user_row(user: &UserRecord) -> String {
     format!(
-        r#"<tr><td><a href="{BASE}/users/{id}">{email}</a></td><td>{name}</td><td>{kind:?}</td><td>{role}</td>
+        r#"<tr><td><a href="{path}">{email}</a></td><td>{name}</td><td>{kind:?}</td><td>{role}</td>
 <td class="status-{status}">{status}</td><td>{login:?}</td><td>{created}</td></tr>"#,
-        id = esc(&user.id),
+        path = user_path(&user.id),
         email = esc(&user.email),
         name = esc(&format!("{} {}", user.first_name, user.last_name)),
         kind = user.user_type,
@@ -424,7 +438,7 @@ async fn user_page(
 ) -> Response {
     let now = state.now();
     match state.db.read(|store| {
-        let (account, _) = acting_for(store, &user_id)?;
+        let account = account_of(store, &user_id)?;
         service::user_detail(store, &account, &user_id, now)
     }) {
         Ok(detail) => page(
@@ -437,20 +451,23 @@ async fn user_page(
     }
 }
 
-/// The user's account, and its owner as the one acting on it.
-fn acting_for(store: &Store, user_id: &str) -> Result<(AccountRecord, Principal), ApiError> {
+/// The account of the user with id `user_id`.
+fn account_of(store: &Store, user_id: &str) -> Result<AccountRecord, ApiError> {
     let user = store
         .find_user(user_id)?
         .filter(|u| u.id == user_id)
         .ok_or_else(|| DomainError::UserNotFound(user_id.to_string()))?;
-    let account = crate::service::users::account(store, &user.account_id)?;
-    let principal = service::owner_principal(store, &account)?;
-    Ok((account, principal))
+    crate::service::users::account(store, &user.account_id)
+}
+
+/// The owner of `user_id`'s account, as the one acting on the user.
+fn acting_for(store: &Store, user_id: &str) -> Result<Principal, ApiError> {
+    service::owner_principal(store, &account_of(store, user_id)?)
 }
 
 fn user_html(detail: &UserDetail, signed: &Signed) -> String {
     let user = &detail.user;
-    let id = esc(&user.id);
+    let path = user_path(&user.id);
     let csrf = signed.field();
     let profile: String = [
         ("Id", user.id.clone()),
@@ -481,7 +498,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
     let status_form = status_action
         .map(|(action, label, class)| {
             format!(
-                r#"<form method="post" action="{BASE}/users/{id}/status">{csrf}
+                r#"<form method="post" action="{path}/status">{csrf}
 <input type="hidden" name="action" value="{action}"><button type="submit" id="{action}"{class}>{label}</button></form>"#
             )
         })
@@ -493,7 +510,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
             let ended = match s.ended_at {
                 Some(at) => rfc3339(at),
                 None => format!(
-                    r#"open <form method="post" action="{BASE}/users/{id}/sessions/{session}/end" class="inline">{csrf}<button type="submit" class="small">End</button></form>"#,
+                    r#"open <form method="post" action="{path}/sessions/{session}/end" class="inline">{csrf}<button type="submit" class="small">End</button></form>"#,
                     session = esc(&encode_path(&s.id)),
                 ),
             };
@@ -510,8 +527,8 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
         .iter()
         .map(|(a, private)| {
             format!(
-                r#"<li><a href="{BASE}/users/{}">{}</a>{}</li>"#,
-                esc(&a.id),
+                r#"<li><a href="{}">{}</a>{}</li>"#,
+                user_path(&a.id),
                 esc(&a.email),
                 if *private { " (private events)" } else { "" }
             )
@@ -522,8 +539,8 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
         .iter()
         .map(|s| {
             format!(
-                r#"<li><a href="{BASE}/users/{}">{}</a></li>"#,
-                esc(&s.id),
+                r#"<li><a href="{}">{}</a></li>"#,
+                user_path(&s.id),
                 esc(&s.email)
             )
         })
@@ -551,13 +568,13 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
     format!(
         r#"<h1>{email}</h1>
 <div class="actions">{status_form}
-<form method="post" action="{BASE}/users/{id}/sso_token">{csrf}<button type="submit" id="revoke-sso">Revoke SSO token</button></form>
+<form method="post" action="{path}/sso_token">{csrf}<button type="submit" id="revoke-sso">Revoke SSO token</button></form>
 </div>
 <h2>Profile</h2><table id="profile">{profile}</table>
 <h2>Sessions</h2><table id="sessions"><thead><tr><th>Id</th><th>Login</th><th>Signed in</th><th>Ended</th></tr></thead>
 <tbody>{sessions}</tbody></table>
 <h2>Password</h2><p id="password-changes">{changes} of {cap} changes allowed in the last 24 hours.</p>
-<form method="post" action="{BASE}/users/{id}/password" class="actions">{csrf}
+<form method="post" action="{path}/password" class="actions">{csrf}
 <label>New password <input type="password" name="password" id="new-password" autocomplete="new-password" required></label>
 <button type="submit" id="reset-password">Reset password</button></form>
 <h2>Assistants</h2><ul id="assistants">{assistants}</ul>
@@ -614,7 +631,7 @@ async fn reset_password(
     let now = state.now();
     let key = state.history_key.clone();
     let checked = state.db.read(|store| {
-        let (_, principal) = acting_for(store, &user_id)?;
+        let principal = acting_for(store, &user_id)?;
         lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
     });
     if let Err(error) = checked {
@@ -639,13 +656,9 @@ async fn end_session(
 ) -> Response {
     let now = state.now();
     let target = user_id.clone();
-    let client = (
-        "browser".to_string(),
-        crate::http::control::DEFAULT_CLIENT_VERSION.to_string(),
-    );
     let done = state
         .db
-        .write(move |store| lifecycle::end_session(store, &target, &session_id, client, now))
+        .write(move |store| lifecycle::end_session(store, &target, &session_id, (None, None), now))
         .await;
     after_change(done, &user_id)
 }
@@ -661,7 +674,7 @@ async fn as_owner<T: Send + 'static>(
     let done = state
         .db
         .write(move |store| {
-            let (_, principal) = acting_for(store, &target)?;
+            let principal = acting_for(store, &target)?;
             change(store, &principal, &target)
         })
         .await;
@@ -701,11 +714,9 @@ async fn requests_page(State(state): State<AppState>, signed: Signed, query: Que
         status: query.get("status").and_then(|s| s.trim().parse().ok()),
         ..JournalFilter::default()
     };
-    let (calls, _) = journal.list(&filter);
-    let rows: String = calls
+    let rows: String = journal
+        .newest(&filter, REQUEST_ROWS)
         .iter()
-        .rev()
-        .take(REQUEST_ROWS)
         .map(request_row)
         .collect();
     if query.get("rows") == Some("1") {
@@ -735,6 +746,7 @@ async fn requests_page(State(state): State<AppState>, signed: Signed, query: Que
 <p class="hint">The newest {REQUEST_ROWS} calls first; this table follows new calls live.</p>
 <table id="requests"><thead><tr><th>Time</th><th>Call</th><th>Operation</th><th>Account</th><th>Status</th>
 <th>Code</th><th>ms</th></tr></thead><tbody data-poll="{BASE}/requests?{poll}">{rows}</tbody></table>"#,
+            poll = esc(&poll),
             operation = esc(filter.operation.as_deref().unwrap_or("")),
             status = filter.status.map(|s| s.to_string()).unwrap_or_default(),
             account = esc(filter.account_id.as_deref().unwrap_or("")),
@@ -765,13 +777,11 @@ async fn request_page(
     signed: Signed,
     PathParams(tracking_id): PathParams<String>,
 ) -> Response {
-    let found = state.control.journal.as_ref().and_then(|journal| {
-        journal
-            .list(&JournalFilter::default())
-            .0
-            .into_iter()
-            .find(|call| call.tracking_id == tracking_id)
-    });
+    let found = state
+        .control
+        .journal
+        .as_ref()
+        .and_then(|journal| journal.get(&tracking_id));
     let Some(call) = found else {
         return message_page(
             StatusCode::NOT_FOUND,
@@ -868,7 +878,29 @@ fn encode(pairs: &[(&str, &str)]) -> String {
 
 /// One path segment, percent-encoded.
 fn encode_path(segment: &str) -> String {
-    encode(&[("s", segment)])[2..].replace('+', "%20")
+    encode(&[("s", segment)])
+        .strip_prefix("s=")
+        .unwrap_or_default()
+        .replace('+', "%20")
+}
+
+/// A user's page, as an attribute value.
+fn user_path(user_id: &str) -> String {
+    esc(&format!("{BASE}/users/{}", encode_path(user_id)))
+}
+
+/// A table's only row when it has none.
+fn empty_row(columns: usize, text: &str) -> String {
+    format!(r#"<tr><td colspan="{columns}" class="none">{text}</td></tr>"#)
+}
+
+/// A JSON value as plain text: strings without their quotes, nothing for null.
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn see_other(location: &str) -> Response {

@@ -6,7 +6,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{BASE, Change, Signed, encode_path, error_page, esc, message_page, page, see_other};
+use super::{
+    BASE, Change, Signed, empty_row, encode_path, error_page, esc, message_page, page, plain,
+    see_other,
+};
 use crate::gate::state::AppState;
 use crate::http::input::PathParams;
 use crate::service::webhooks;
@@ -39,14 +42,17 @@ pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Respo
                 account = esc(text(v, "account_id")),
                 events = esc(&list_of(&v["events"])),
                 validation = esc(text(v, "validation")),
-                pending = v["deliveries"]["pending"],
-                delivered = v["deliveries"]["delivered"],
-                dropped = v["deliveries"]["dropped"],
+                pending = esc(&plain(&v["deliveries"]["pending"])),
+                delivered = esc(&plain(&v["deliveries"]["delivered"])),
+                dropped = esc(&plain(&v["deliveries"]["dropped"])),
             )
         })
         .collect();
     let rows = if rows.is_empty() {
-        r#"<tr><td colspan="8" class="none">No subscriptions. Add one with <code>POST /_localzoom/v1/apps/{clientId}/webhooks</code>.</td></tr>"#.to_string()
+        empty_row(
+            8,
+            "No subscriptions. Add one with <code>POST /_localzoom/v1/apps/{clientId}/webhooks</code>.",
+        )
     } else {
         rows
     };
@@ -87,20 +93,20 @@ pub(super) async fn subscription(
                 r#"<tr><td>{id}</td><td>{event}</td><td class="delivery-{state}">{state}</td><td>{attempts}</td><td>{status}</td>
 <td>{error}</td><td>{next}</td><td>{finished}</td><td><form method="post" action="{BASE}/webhooks/{subscription_id}/deliveries/{id}/redeliver">{csrf}<button type="submit" class="small">Send again</button></form></td></tr>
 <tr class="body"><td colspan="9"><details><summary>Body</summary><pre>{body}</pre></details></td></tr>"#,
-                id = d["id"],
+                id = esc(&plain(&d["id"])),
                 event = esc(text(d, "event")),
                 state = esc(text(d, "state")),
-                attempts = d["attempts"],
-                status = optional(&d["last_status"]),
-                error = esc(&optional(&d["last_error"])),
-                next = esc(&optional(&d["next_attempt_at"])),
-                finished = esc(&optional(&d["finished_at"])),
+                attempts = esc(&plain(&d["attempts"])),
+                status = esc(&plain(&d["last_status"])),
+                error = esc(&plain(&d["last_error"])),
+                next = esc(&plain(&d["next_attempt_at"])),
+                finished = esc(&plain(&d["finished_at"])),
                 body = esc(&body),
             )
         })
         .collect();
     let rows = if rows.is_empty() {
-        r#"<tr><td colspan="9" class="none">No deliveries yet.</td></tr>"#.to_string()
+        empty_row(9, "No deliveries yet.")
     } else {
         rows
     };
@@ -119,7 +125,7 @@ pub(super) async fn subscription(
             app = esc(text(&view, "client_id")),
             events = esc(&list_of(&view["events"])),
             validation = esc(text(&view, "validation")),
-            detail = esc(&optional(&view["validation_detail"])),
+            detail = esc(&plain(&view["validation_detail"])),
             created = esc(text(&view, "created_at")),
         ),
     )
@@ -128,7 +134,7 @@ pub(super) async fn subscription(
 /// `POST /_localzoom/ui/webhooks/{id}/deliveries/{deliveryId}/redeliver`: as the control API's redeliver.
 pub(super) async fn redeliver(
     State(state): State<AppState>,
-    PathParams((subscription_id, delivery_id)): PathParams<(String, String)>,
+    PathParams((_, delivery_id)): PathParams<(String, String)>,
     _: Change,
 ) -> Response {
     let Ok(delivery_id) = delivery_id.parse::<i64>() else {
@@ -143,11 +149,12 @@ pub(super) async fn redeliver(
         .write(move |store| webhooks::redeliver(store, delivery_id))
         .await;
     match sent {
-        Ok(_) => {
+        // Back to the subscription the event went to again, whichever page asked.
+        Ok(copy) => {
             state.sender.wake.notify_one();
             see_other(&format!(
                 "{BASE}/webhooks/{}",
-                encode_path(&subscription_id)
+                encode_path(&copy.subscription_id)
             ))
         }
         Err(error) => error_page(&error),
@@ -156,15 +163,6 @@ pub(super) async fn redeliver(
 
 fn text<'v>(view: &'v Value, name: &str) -> &'v str {
     view[name].as_str().unwrap_or("")
-}
-
-/// A value that may be absent, as text ("" when null).
-fn optional(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn list_of(values: &Value) -> String {
