@@ -154,15 +154,23 @@ fn redis_over_tls_with_a_ca_of_its_own() {
             "closed",
         ],
     );
-    assert!(
-        !server.banner.contains("Redis does not answer"),
-        "{}",
-        server.banner
-    );
     let token = token(&server.base);
-    // Closed: a call is admitted only once Redis counted it.
-    let (status, body) = api(&server.base, &token, "GET", "/users/me", None);
-    assert_eq!(status, 200, "{body}");
+    // Closed: a call is admitted only once Redis counted it, over TLS. Not the banner's check at start: its
+    // connection (TLS and AUTH within the limiter's 250 ms) missed once on a machine busy with the rest of the
+    // suite; a later call connects again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = api(&server.base, &token, "GET", "/users/me", None);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{status} {body}; {}",
+            server.banner
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let keys = String::from_utf8(
         Command::new("redis-cli")
             .args(["--tls", "--cacert", &ca_file, "-h", "localhost"])
