@@ -107,6 +107,18 @@ impl Browser {
     }
 
     async fn command(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method.clone(), path, body)
+            .await
+            .unwrap_or_else(|answer| panic!("WebDriver {method} {path}: {answer}"))
+    }
+
+    /// The command's value, or WebDriver's whole answer if it is an error.
+    async fn try_command(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.endpoint));
@@ -116,11 +128,10 @@ impl Browser {
             request = request.json(&json!({}));
         }
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        assert!(
-            answer["value"]["error"].is_null(),
-            "WebDriver {method} {path}: {answer}"
-        );
-        answer["value"].clone()
+        match answer["value"]["error"].is_null() {
+            true => Ok(answer["value"].clone()),
+            false => Err(answer),
+        }
     }
 
     async fn open(&self, url: &str) {
@@ -166,10 +177,24 @@ impl Browser {
         }
     }
 
+    /// Clicks what `css` selects. An element found on the page being left is stale by the time it is clicked
+    /// (the next page loads after a click): it is looked up again.
     async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.command(Method::POST, &format!("/element/{id}/click"), None)
-            .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.find(css).await;
+            match self
+                .try_command(Method::POST, &format!("/element/{id}/click"), None)
+                .await
+            {
+                Ok(_) => return,
+                Err(answer) if answer["value"]["error"] == "stale element reference" => {
+                    assert!(Instant::now() < deadline, "{css} stayed stale: {answer}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(answer) => panic!("WebDriver click {css}: {answer}"),
+            }
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -264,6 +289,12 @@ async fn the_console_s_main_flows_work_in_a_real_browser() {
     // Find a user, open their page, deactivate them; /v2 sees it.
     browser.type_into("#q", "DANA@localzoom.test").await;
     browser.click("#filter").await;
+    // The search's own page, not the full table still showing while it loads.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.source().await.contains("member00@localzoom.test") {
+        assert!(Instant::now() < deadline, "the search never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     browser
         .click(&format!("a[href='/_localzoom/ui/users/{user}']"))
         .await;
