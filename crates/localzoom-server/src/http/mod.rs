@@ -23,6 +23,7 @@ pub mod console;
 pub mod control;
 pub mod error;
 pub mod faults;
+pub mod html;
 pub mod input;
 pub mod journal;
 pub mod listener;

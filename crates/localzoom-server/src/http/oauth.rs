@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use localzoom_api::TokenResponse;
 
+use super::html::{escape, url_encode};
 use super::input::{Fields, Query};
 use crate::error::{ApiError, OAuthFailure};
 use crate::gate::state::AppState;
@@ -282,21 +283,6 @@ pub async fn authorize_submit(
     response
 }
 
-fn url_encode(value: &str) -> String {
-    serde_urlencoded::to_string([("v", value)])
-        .map(|s| s[2..].to_string())
-        .unwrap_or_default()
-}
-
-fn escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The one answer to a sign-in that failed, whether the e-mail or the password was wrong.
 pub const WRONG_SIGN_IN: &str = "The e-mail or password is wrong.";
 
@@ -318,26 +304,17 @@ fn too_many_sign_ins(wait_ms: i64) -> Response {
 /// A page of the sign-in flow: never framed by another site (clickjacking), never cached, no referrer leaks the
 /// query (which carries the state and code challenge), and nothing runs on it.
 fn page(status: StatusCode, title: &str, content: &str) -> Response {
-    use axum::http::header;
     let body = format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>{} · localzoom</title></head><body>
 {content}</body></html>"#,
         escape(title)
     );
     let mut response = (status, Html(body)).into_response();
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-        (header::CACHE_CONTROL, "no-store"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+    super::html::protect(
+        &mut response,
+        "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        "no-referrer",
+    );
     response
 }
 

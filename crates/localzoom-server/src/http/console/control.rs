@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::{
-    BASE, Change, Signed, empty_row, encode_path, error_page, esc, forged, message_page, page,
+    BASE, Change, Signed, empty_row, encode_path, error_page, escape, forged, message_page, page,
     plain, see_other,
 };
 use crate::clock::rfc3339;
@@ -95,10 +95,10 @@ pub(super) async fn page_of(
             format!(
                 r#"<tr><td>{id}</td><td>{matching}</td><td>{effect}</td><td>{fired}</td><td>{remaining}</td>
 <td><form method="post" action="{BASE}/control/faults/{path_id}/delete">{csrf}<button type="submit" class="small">Remove</button></form></td></tr>"#,
-                id = esc(&rule.id),
-                path_id = esc(&encode_path(&rule.id)),
-                matching = esc(&describe(&["operation", "path", "account_id", "client_id"])),
-                effect = esc(&describe(&[
+                id = escape(&rule.id),
+                path_id = escape(&encode_path(&rule.id)),
+                matching = escape(&describe(&["operation", "path", "account_id", "client_id"])),
+                effect = escape(&describe(&[
                     "status",
                     "code",
                     "message",

@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::html::{self, escape};
 use super::input::Fields;
 use crate::crypto;
 use crate::error::ApiError;
@@ -126,7 +127,7 @@ impl Signed {
     fn field(&self) -> String {
         format!(
             r#"<input type="hidden" name="csrf" value="{}">"#,
-            esc(&self.csrf)
+            escape(&self.csrf)
         )
     }
 }
@@ -176,7 +177,7 @@ async fn sign_in_page(State(state): State<AppState>) -> Response {
 
 fn sign_in_form(status: StatusCode, problem: Option<&str>) -> Response {
     let problem = problem
-        .map(|p| format!(r#"<p class="problem" role="alert">{}</p>"#, esc(p)))
+        .map(|p| format!(r#"<p class="problem" role="alert">{}</p>"#, escape(p)))
         .unwrap_or_default();
     page(
         status,
@@ -274,26 +275,10 @@ fn code_options<T: Copy + PartialEq + std::fmt::Debug>(
 fn option(value: &str, label: &str, selected: bool) -> String {
     format!(
         r#"<option value="{}"{}>{}</option>"#,
-        esc(value),
+        escape(value),
         if selected { " selected" } else { "" },
-        esc(label)
+        escape(label)
     )
-}
-
-/// HTML-escapes text for element content and quoted attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A query string of `pairs`, each value form-encoded.
@@ -303,15 +288,12 @@ fn encode(pairs: &[(&str, &str)]) -> String {
 
 /// One path segment, percent-encoded.
 fn encode_path(segment: &str) -> String {
-    encode(&[("s", segment)])
-        .strip_prefix("s=")
-        .unwrap_or_default()
-        .replace('+', "%20")
+    html::url_encode(segment).replace('+', "%20")
 }
 
 /// A user's page, as an attribute value.
 fn user_path(user_id: &str) -> String {
-    esc(&format!("{BASE}/users/{}", encode_path(user_id)))
+    escape(&format!("{BASE}/users/{}", encode_path(user_id)))
 }
 
 /// A table's only row when it has none.
@@ -348,28 +330,19 @@ fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
         None,
         &format!(
             r#"<h1>{}</h1><p class="problem" role="alert">{}</p><p><a href="{BASE}/users">Back to the users</a></p>"#,
-            esc(title),
-            esc(message)
+            escape(title),
+            escape(message)
         ),
     )
 }
 
-/// Headers of every console answer: never framed (clickjacking), never cached, scripts and styles only from the
-/// console itself.
+/// Headers of every console answer: scripts and styles only from the console itself.
 fn harden(response: &mut Response) {
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::CACHE_CONTROL, "no-store"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
+    html::protect(
+        response,
+        "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "same-origin",
+    );
 }
 
 fn page(status: StatusCode, title: &str, signed: Option<&Signed>, content: &str) -> Response {
@@ -388,7 +361,7 @@ fn page(status: StatusCode, title: &str, signed: Option<&Signed>, content: &str)
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="{BASE}/assets/console.css"><script src="{BASE}/assets/console.js" defer></script></head>
 <body><header><span class="brand">localzoom</span>{nav}</header><main>{content}</main></body></html>"#,
-        esc(title)
+        escape(title)
     );
     let mut response = (status, Html(body)).into_response();
     harden(&mut response);

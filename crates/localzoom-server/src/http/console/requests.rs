@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use localzoom_api::control::RecordedCall;
 
-use super::{BASE, Signed, encode, encode_path, esc, fragment, message_page, page};
+use super::{BASE, Signed, encode, encode_path, escape, fragment, message_page, page};
 use crate::gate::journal::JournalFilter;
 use crate::gate::state::AppState;
 use crate::http::input::{PathParams, Query};
@@ -73,10 +73,10 @@ pub(super) async fn requests_page(
 <p class="hint">The newest {REQUEST_ROWS} calls first; this table follows new calls live.</p>
 <table id="requests"><thead><tr><th>Time</th><th>Call</th><th>Operation</th><th>Account</th><th>Status</th>
 <th>Code</th><th>ms</th></tr></thead><tbody data-poll="{BASE}/requests?{poll}">{rows}</tbody></table>"#,
-            poll = esc(&poll),
-            operation = esc(filter.operation.as_deref().unwrap_or("")),
+            poll = escape(&poll),
+            operation = escape(filter.operation.as_deref().unwrap_or("")),
             status = filter.status.map(|s| s.to_string()).unwrap_or_default(),
-            account = esc(filter.account_id.as_deref().unwrap_or("")),
+            account = escape(filter.account_id.as_deref().unwrap_or("")),
         ),
     )
 }
@@ -85,12 +85,12 @@ fn request_row(call: &RecordedCall) -> String {
     format!(
         r#"<tr><td>{time}</td><td><a href="{BASE}/requests/{tracking}">{method} {path}</a></td><td>{operation}</td>
 <td>{account}</td><td class="http-{class}xx">{status}</td><td>{code}</td><td>{latency:.1}</td></tr>"#,
-        time = esc(&call.time),
-        tracking = esc(&encode_path(&call.tracking_id)),
-        method = esc(&call.method),
-        path = esc(&call.path),
-        operation = esc(call.operation.as_deref().unwrap_or("")),
-        account = esc(call.account_id.as_deref().unwrap_or("")),
+        time = escape(&call.time),
+        tracking = escape(&encode_path(&call.tracking_id)),
+        method = escape(&call.method),
+        path = escape(&call.path),
+        operation = escape(call.operation.as_deref().unwrap_or("")),
+        account = escape(call.account_id.as_deref().unwrap_or("")),
         class = call.status / 100,
         status = call.status,
         code = call.code.map(|c| c.to_string()).unwrap_or_default(),
@@ -139,7 +139,7 @@ pub(super) async fn request_page(
         ("Fault rule", call.fault.clone().unwrap_or_default()),
     ]
     .iter()
-    .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", esc(value)))
+    .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", escape(value)))
     .collect();
     page(
         StatusCode::OK,
@@ -148,10 +148,10 @@ pub(super) async fn request_page(
         &format!(
             r#"<h1>{method} {path}</h1><table id="call">{fields}</table>
 <h2>Request body</h2><pre id="request-body">{request}</pre><h2>Response body</h2><pre id="response-body">{response}</pre>"#,
-            method = esc(&call.method),
-            path = esc(&call.path),
-            request = esc(&pretty(&call.request_body)),
-            response = esc(&pretty(&call.response_body)),
+            method = escape(&call.method),
+            path = escape(&call.path),
+            request = escape(&pretty(&call.request_body)),
+            response = escape(&pretty(&call.response_body)),
         ),
     )
 }

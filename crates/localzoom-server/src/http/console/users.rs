@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{
-    BASE, Change, Signed, code_options, empty_row, encode, encode_path, error_page, esc,
+    BASE, Change, Signed, code_options, empty_row, encode, encode_path, error_page, escape,
     message_page, option, page, see_other, user_path,
 };
 use crate::clock::rfc3339;
@@ -158,7 +158,7 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
             };
             format!(
                 r#"<p><a id="next-page" href="{BASE}/users?{}">{label}</a></p>"#,
-                esc(&query)
+                escape(&query)
             )
         })
         .unwrap_or_default();
@@ -175,7 +175,7 @@ fn users_html(accounts: &[AccountRecord], listed: Option<&(UserFilter, UserPage)
 </form>
 <table id="users"><thead><tr><th>E-mail</th><th>Name</th><th>Type</th><th>Role</th><th>Status</th><th>Login</th>
 <th>Created</th></tr></thead><tbody>{rows}{empty}</tbody></table>{next}"#,
-        search = esc(filter.search.as_deref().unwrap_or("")),
+        search = escape(filter.search.as_deref().unwrap_or("")),
     )
 }
 
@@ -184,8 +184,8 @@ fn user_row(user: &UserRecord) -> String {
         r#"<tr><td><a href="{path}">{email}</a></td><td>{name}</td><td>{kind:?}</td><td>{role}</td>
 <td class="status-{status}">{status}</td><td>{login:?}</td><td>{created}</td></tr>"#,
         path = user_path(&user.id),
-        email = esc(&user.email),
-        name = esc(&format!("{} {}", user.first_name, user.last_name)),
+        email = escape(&user.email),
+        name = escape(&format!("{} {}", user.first_name, user.last_name)),
         kind = user.user_type,
         role = user.role.name(),
         status = user.status.as_str(),
@@ -252,7 +252,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
         ),
     ]
     .iter()
-    .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", esc(value)))
+    .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", escape(value)))
     .collect();
     let status_action = match user.status {
         Status::Active => Some(("deactivate", "Deactivate", " class=\"danger\"")),
@@ -275,12 +275,12 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
                 Some(at) => rfc3339(at),
                 None => format!(
                     r#"open <form method="post" action="{path}/sessions/{session}/end" class="inline">{csrf}<button type="submit" class="small">End</button></form>"#,
-                    session = esc(&encode_path(&s.id)),
+                    session = escape(&encode_path(&s.id)),
                 ),
             };
             format!(
                 "<tr><td>{}</td><td>{:?}</td><td>{}</td><td>{ended}</td></tr>",
-                esc(&s.id),
+                escape(&s.id),
                 s.login_type,
                 rfc3339(s.created_at),
             )
@@ -293,7 +293,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
             format!(
                 r#"<li><a href="{}">{}</a>{}</li>"#,
                 user_path(&a.id),
-                esc(&a.email),
+                escape(&a.email),
                 if *private { " (private events)" } else { "" }
             )
         })
@@ -305,7 +305,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
             format!(
                 r#"<li><a href="{}">{}</a></li>"#,
                 user_path(&s.id),
-                esc(&s.email)
+                escape(&s.email)
             )
         })
         .collect();
@@ -316,9 +316,9 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
             format!(
                 "<li><details><summary>{} · {} · {}</summary><pre>{}</pre></details></li>",
                 rfc3339(e.created_at),
-                esc(&e.to_address),
-                esc(&e.subject),
-                esc(&e.body)
+                escape(&e.to_address),
+                escape(&e.subject),
+                escape(&e.body)
             )
         })
         .collect();
@@ -344,7 +344,7 @@ fn user_html(detail: &UserDetail, signed: &Signed) -> String {
 <h2>Assistants</h2><ul id="assistants">{assistants}</ul>
 <h2>Assistant of</h2><ul id="schedulers">{schedulers}</ul>
 <h2>E-mails sent</h2><ul id="emails">{emails}</ul>"#,
-        email = esc(&user.email),
+        email = escape(&user.email),
         changes = detail.password_changes,
         cap = detail.password_changes_per_day,
         assistants = none(&assistants),

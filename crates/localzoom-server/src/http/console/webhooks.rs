@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{
-    BASE, Change, Signed, empty_row, encode_path, error_page, esc, message_page, page, plain,
+    BASE, Change, Signed, empty_row, encode_path, error_page, escape, message_page, page, plain,
     see_other,
 };
 use crate::gate::state::AppState;
@@ -36,15 +36,15 @@ pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Respo
             format!(
                 r#"<tr><td><a href="{BASE}/webhooks/{id}">{url}</a></td><td>{app}</td><td>{account}</td><td>{events}</td>
 <td>{validation}</td><td>{pending}</td><td>{delivered}</td><td>{dropped}</td></tr>"#,
-                id = esc(&encode_path(text(v, "id"))),
-                url = esc(text(v, "url")),
-                app = esc(text(v, "client_id")),
-                account = esc(text(v, "account_id")),
-                events = esc(&list_of(&v["events"])),
-                validation = esc(text(v, "validation")),
-                pending = esc(&plain(&v["deliveries"]["pending"])),
-                delivered = esc(&plain(&v["deliveries"]["delivered"])),
-                dropped = esc(&plain(&v["deliveries"]["dropped"])),
+                id = escape(&encode_path(text(v, "id"))),
+                url = escape(text(v, "url")),
+                app = escape(text(v, "client_id")),
+                account = escape(text(v, "account_id")),
+                events = escape(&list_of(&v["events"])),
+                validation = escape(text(v, "validation")),
+                pending = escape(&plain(&v["deliveries"]["pending"])),
+                delivered = escape(&plain(&v["deliveries"]["delivered"])),
+                dropped = escape(&plain(&v["deliveries"]["dropped"])),
             )
         })
         .collect();
@@ -84,7 +84,7 @@ pub(super) async fn subscription(
         Err(error) => return error_page(&error),
     };
     let csrf = signed.field();
-    let subscription_id = esc(&encode_path(&id));
+    let subscription_id = escape(&encode_path(&id));
     let rows: String = log
         .iter()
         .map(|d| {
@@ -93,15 +93,15 @@ pub(super) async fn subscription(
                 r#"<tr><td>{id}</td><td>{event}</td><td class="delivery-{state}">{state}</td><td>{attempts}</td><td>{status}</td>
 <td>{error}</td><td>{next}</td><td>{finished}</td><td><form method="post" action="{BASE}/webhooks/{subscription_id}/deliveries/{id}/redeliver">{csrf}<button type="submit" class="small">Send again</button></form></td></tr>
 <tr class="body"><td colspan="9"><details><summary>Body</summary><pre>{body}</pre></details></td></tr>"#,
-                id = esc(&plain(&d["id"])),
-                event = esc(text(d, "event")),
-                state = esc(text(d, "state")),
-                attempts = esc(&plain(&d["attempts"])),
-                status = esc(&plain(&d["last_status"])),
-                error = esc(&plain(&d["last_error"])),
-                next = esc(&plain(&d["next_attempt_at"])),
-                finished = esc(&plain(&d["finished_at"])),
-                body = esc(&body),
+                id = escape(&plain(&d["id"])),
+                event = escape(text(d, "event")),
+                state = escape(text(d, "state")),
+                attempts = escape(&plain(&d["attempts"])),
+                status = escape(&plain(&d["last_status"])),
+                error = escape(&plain(&d["last_error"])),
+                next = escape(&plain(&d["next_attempt_at"])),
+                finished = escape(&plain(&d["finished_at"])),
+                body = escape(&body),
             )
         })
         .collect();
@@ -120,13 +120,13 @@ pub(super) async fn subscription(
 <tr><th>Validation</th><td>{validation} {detail}</td></tr><tr><th>Created</th><td>{created}</td></tr></table>
 <h2>Deliveries</h2><table id="deliveries"><thead><tr><th>Id</th><th>Event</th><th>State</th><th>Attempts</th>
 <th>Last status</th><th>Last error</th><th>Next retry</th><th>Finished</th><th></th></tr></thead><tbody>{rows}</tbody></table>"#,
-            url = esc(text(&view, "url")),
-            sid = esc(text(&view, "id")),
-            app = esc(text(&view, "client_id")),
-            events = esc(&list_of(&view["events"])),
-            validation = esc(text(&view, "validation")),
-            detail = esc(&plain(&view["validation_detail"])),
-            created = esc(text(&view, "created_at")),
+            url = escape(text(&view, "url")),
+            sid = escape(text(&view, "id")),
+            app = escape(text(&view, "client_id")),
+            events = escape(&list_of(&view["events"])),
+            validation = escape(text(&view, "validation")),
+            detail = escape(&plain(&view["validation_detail"])),
+            created = escape(text(&view, "created_at")),
         ),
     )
 }
