@@ -267,7 +267,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         sign_in_failures_per_app: Arc::new(FailureWindows::with_limit(
             crate::gate::failures::MAX_SIGN_IN_FAILURES_PER_APP,
         )),
-        console_sign_in_failures: Arc::default(),
         rate_limiter,
         history_key,
         metrics: Arc::default(),

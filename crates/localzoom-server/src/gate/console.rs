@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::failures::FailureWindows;
 use crate::crypto;
 
 /// How long a session lasts after sign-in (wall-clock ms, not the server's controllable clock: advancing the
@@ -17,7 +18,12 @@ const MAX_SESSIONS: usize = 64;
 pub struct ConsoleSessions {
     /// By the SHA-256 of the cookie's secret, so a memory dump does not hold usable cookies.
     open: Mutex<HashMap<[u8; 32], Session>>,
+    /// Wrong admin keys given to the sign-in form, so the key cannot be guessed at request speed.
+    wrong_keys: FailureWindows,
 }
+
+/// `wrong_keys`' one key: there is one admin key to guess.
+const ADMIN_KEY: &str = "admin-key";
 
 struct Session {
     csrf: String,
@@ -55,6 +61,15 @@ impl ConsoleSessions {
             );
         }
         opened
+    }
+
+    /// How long sign-in is refused for after too many wrong keys, if it is now.
+    pub fn sign_in_blocked_for(&self, now: i64) -> Option<i64> {
+        self.wrong_keys.blocked_for(ADMIN_KEY, now)
+    }
+
+    pub fn record_wrong_key(&self, now: i64) {
+        self.wrong_keys.record_failure(ADMIN_KEY, now);
     }
 
     /// The CSRF token of the session `cookie` opened, while it lasts.

@@ -54,8 +54,6 @@ pub struct Shared {
     pub sign_in_failures_per_user: Arc<FailureWindows>,
     /// Failed sign-ins on the authorization page, per app: higher, so one user's guesser cannot lock out the rest.
     pub sign_in_failures_per_app: Arc<FailureWindows>,
-    /// Wrong admin keys given to the web console's sign-in form.
-    pub console_sign_in_failures: Arc<FailureWindows>,
     /// Zoom's rate limits; `None` when they are switched off.
     pub rate_limiter: Option<Arc<Limiter>>,
     /// Keys the password-history fingerprints; kept out of the database.

@@ -15,8 +15,6 @@ pub const PAGE_SIZE: u64 = 50;
 /// Users of the status a filtered page looks through at most: a filter few users match costs a bounded walk
 /// per page (a few milliseconds), not one through every user of the account.
 const SCAN: u64 = 10_000;
-/// The window of Zoom's cap on password changes (as `lifecycle::check_password_change` counts it).
-const PASSWORD_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The owner of `account`, acting as an admin does in Zoom's portal. It holds no token: the console's session is
 /// its authentication, and the service functions it calls check roles, not scopes.
@@ -133,7 +131,7 @@ pub fn user_detail(
         sessions: store.sessions(&user.id)?,
         assistants: store.assistants(&user.id)?,
         schedulers: store.schedulers(&user.id)?,
-        password_changes: store.password_changes_since(&user.id, now - PASSWORD_WINDOW_MS)?,
+        password_changes: super::lifecycle::password_changes_today(store, &user.id, now)?,
         password_changes_per_day: account.password_changes_per_day,
         emails: store.outbox(Some(&user.id))?,
         user,

@@ -4,6 +4,7 @@ use crate::crypto::{self, HistoryKey};
 use crate::domain::error::DomainError;
 use crate::domain::password::{self, PasswordRule};
 use crate::domain::principal::Principal;
+use crate::domain::rate_limits::DAY_MS;
 use crate::domain::settings;
 use crate::domain::user::{
     AdminOnly, LoginType, Status, StatusAction, StatusEffect, UserRecord, UserType, decide_status,
@@ -182,13 +183,16 @@ pub fn check_password_change(
             DomainError::Password(PasswordRule::Reused(account.password_history_count)).into(),
         );
     }
-    let day_ago = now - 24 * 60 * 60 * 1000;
-    if store.password_changes_since(&user.id, day_ago)?
-        >= u64::from(account.password_changes_per_day)
+    if password_changes_today(store, &user.id, now)? >= u64::from(account.password_changes_per_day)
     {
         return Err(DomainError::Password(PasswordRule::TooManyChangesToday).into());
     }
     Ok((user, print))
+}
+
+/// The user's password changes in the 24 hours before `now`: what the account's daily cap counts.
+pub fn password_changes_today(store: &Store, user_id: &str, now: i64) -> ApiResult<u64> {
+    Ok(store.password_changes_since(user_id, now - DAY_MS)?)
 }
 
 /// Stores a checked, hashed password; signs the user out of password sessions and records the e-mail Zoom

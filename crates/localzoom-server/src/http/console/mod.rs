@@ -23,15 +23,13 @@ use axum::routing::{get, post};
 
 use super::html::{self, escape};
 use super::input::Fields;
+use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::ApiError;
 use crate::gate::state::AppState;
 
 pub const BASE: &str = "/_localzoom/ui";
 const COOKIE: &str = "localzoom_console";
-/// Failed sign-ins are throttled under this key (`console_sign_in_failures`), so the admin key cannot be guessed at
-/// request speed.
-const SIGN_IN_THROTTLE: &str = "admin-key";
 
 const CSS: &str = include_str!("console.css");
 const JS: &str = include_str!("console.js");
@@ -144,9 +142,7 @@ fn forged() -> Response {
 /// Sessions last by the wall clock: moving the emulated clock (`POST /_localzoom/v1/clock`) must not sign the
 /// console out.
 fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemClock.now_ms()
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -198,10 +194,7 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
         return ApiError::ControlApiOff.into_response();
     };
     let now = wall_clock_ms();
-    if let Some(wait_ms) = state
-        .console_sign_in_failures
-        .blocked_for(SIGN_IN_THROTTLE, now)
-    {
+    if let Some(wait_ms) = state.control.console.sign_in_blocked_for(now) {
         let seconds = (wait_ms as u64).div_ceil(1000);
         return sign_in_form(
             StatusCode::TOO_MANY_REQUESTS,
@@ -216,9 +209,7 @@ async fn sign_in(State(state): State<AppState>, form: Result<Fields, ApiError>) 
         .unwrap_or_default();
     let matches = !given.is_empty() && crypto::secrets_match(&given, admin_key);
     if !matches {
-        state
-            .console_sign_in_failures
-            .record_failure(SIGN_IN_THROTTLE, now);
+        state.control.console.record_wrong_key(now);
         return sign_in_form(StatusCode::UNAUTHORIZED, Some("That is not the admin key."));
     }
     let opened = state.control.console.open(now);

@@ -359,10 +359,16 @@ pub(super) async fn set_status(
     PathParams(user_id): PathParams<String>,
     Change { form, .. }: Change,
 ) -> Response {
-    let action = match form.str("action").ok().flatten().as_deref() {
-        Some("activate") => StatusAction::Activate,
-        Some("deactivate") => StatusAction::Deactivate,
-        _ => return message_page(StatusCode::BAD_REQUEST, "Invalid action", "Unknown action."),
+    // The portal's two status actions (clocking in and out is not one of its buttons).
+    let action = form
+        .str("action")
+        .ok()
+        .flatten()
+        .as_deref()
+        .and_then(StatusAction::parse)
+        .filter(|a| matches!(a, StatusAction::Activate | StatusAction::Deactivate));
+    let Some(action) = action else {
+        return message_page(StatusCode::BAD_REQUEST, "Invalid action", "Unknown action.");
     };
     let now = state.now();
     as_owner(&state, user_id, move |store, principal, user_id| {
