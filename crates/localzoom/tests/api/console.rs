@@ -61,13 +61,31 @@ impl Browser {
         response
     }
 
+    /// A change a console page makes: its form, with the session's CSRF token.
+    async fn change(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post(path, &fields).await
+    }
+
     /// The CSRF token the pages' forms carry.
     async fn csrf(&self) -> String {
         let (_, html) = self.get("/users").await;
-        let marker = r#"name="csrf" value=""#;
-        let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
-        html[at..at + html[at..].find('"').unwrap()].to_string()
+        attribute_after(&html, r#"name="csrf" value=""#).expect("a form with a CSRF token")
     }
+}
+
+/// The quoted attribute value that follows `marker` (which ends with its opening quote), unescaped.
+fn attribute_after(html: &str, marker: &str) -> Option<String> {
+    let at = html.find(marker)? + marker.len();
+    Some(html[at..at + html[at..].find('"')?].replace("&amp;", "&"))
+}
+
+/// The users table's next page, as a path under the console.
+fn next_page(html: &str) -> String {
+    let href = attribute_after(html, r#"id="next-page" href=""#).expect("a next page");
+    href.trim_start_matches(UI).to_string()
 }
 
 async fn signed_in(app: &TestApp) -> Browser {
@@ -111,8 +129,7 @@ async fn signing_in_with_the_admin_key_sets_a_strict_http_only_cookie_scoped_to_
     assert!(!html.contains(ADMIN_KEY), "no secret is rendered");
 
     // Signing out ends the session on the server: the old cookie no longer works.
-    let csrf = browser.csrf().await;
-    let out = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+    let out = browser.change("/sign-out", &[]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let after = browser.request(Method::GET, "/users").send().await.unwrap();
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
@@ -167,11 +184,10 @@ async fn deactivating_in_the_console_is_the_api_s_deactivation() {
     let (_, page) = browser.get(&format!("/users/{user}")).await;
     assert!(page.contains(r#"id="deactivate""#), "{page}");
 
-    let csrf = browser.csrf().await;
     let done = browser
-        .post(
+        .change(
             &format!("/users/{user}/status"),
-            &[("csrf", &csrf), ("action", "deactivate")],
+            &[("action", "deactivate")],
         )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
@@ -187,10 +203,7 @@ async fn deactivating_in_the_console_is_the_api_s_deactivation() {
     assert!(html.contains("ana@localzoom.test"), "{html}");
 
     let again = browser
-        .post(
-            &format!("/users/{user}/status"),
-            &[("csrf", &csrf), ("action", "activate")],
-        )
+        .change(&format!("/users/{user}/status"), &[("action", "activate")])
         .await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(
@@ -207,11 +220,10 @@ async fn the_console_refuses_what_zoom_refuses() {
         .as_str()
         .unwrap()
         .to_string();
-    let csrf = browser.csrf().await;
     let refused = browser
-        .post(
+        .change(
             &format!("/users/{owner}/status"),
-            &[("csrf", &csrf), ("action", "deactivate")],
+            &[("action", "deactivate")],
         )
         .await;
     // Zoom's refusal to deactivate an admin (StatusProtected), as the API answers it.
@@ -276,9 +288,8 @@ async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
     let (_, page) = browser.get(&format!("/users/{user}")).await;
     let end = format!("/sessions/{session}/end");
     assert!(page.contains(&end), "an open session is shown: {page}");
-    let csrf = browser.csrf().await;
     let done = browser
-        .post(&format!("/users/{user}/sso_token"), &[("csrf", &csrf)])
+        .change(&format!("/users/{user}/sso_token"), &[])
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert!(app.sessions(&user).iter().all(|s| s.ended_at.is_some()));
@@ -320,10 +331,7 @@ async fn the_users_table_pages_by_keyset_and_filters_by_role() {
     let browser = signed_in(&app).await;
     let (_, first) = browser.get("/users").await;
     assert_eq!(first.matches("<tr><td><a href=").count(), 50);
-    let marker = r#"id="next-page" href=""#;
-    let at = first.find(marker).expect("a next page") + marker.len();
-    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
-    let (_, second) = browser.get(next.trim_start_matches(UI)).await;
+    let (_, second) = browser.get(&next_page(&first)).await;
     // 55 members and the owner: 6 on the second page, none of them on the first.
     assert_eq!(second.matches("<tr><td><a href=").count(), 6, "{second}");
     assert!(second.contains("page54@localzoom.test"));
@@ -335,10 +343,9 @@ async fn the_users_table_pages_by_keyset_and_filters_by_role() {
         !members.contains(&format!(">{OWNER_EMAIL}</a>")),
         "{members}"
     );
-    let at = members.find(marker).expect("a next page") + marker.len();
-    let next = members[at..at + members[at..].find('"').unwrap()].replace("&amp;", "&");
+    let next = next_page(&members);
     assert!(next.contains("role=member"), "{next}");
-    let (_, rest) = browser.get(next.trim_start_matches(UI)).await;
+    let (_, rest) = browser.get(&next).await;
     assert_eq!(rest.matches("<tr><td><a href=").count(), 5, "{rest}");
     assert!(!rest.contains("next-page"), "{rest}");
     let (_, owners) = browser.get("/users?role=owner").await;
@@ -425,22 +432,15 @@ async fn ending_a_session_in_the_console_signs_the_user_out_of_it() {
     let (_, page) = browser.get(&format!("/users/{user}")).await;
     let action = format!("{UI}/users/{user}/sessions/{session}/end");
     assert!(page.contains(&action), "{page}");
-    let csrf = browser.csrf().await;
     let done = browser
-        .post(
-            &format!("/users/{user}/sessions/{session}/end"),
-            &[("csrf", &csrf)],
-        )
+        .change(&format!("/users/{user}/sessions/{session}/end"), &[])
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let ended = app.sessions(&user);
     assert!(ended.iter().all(|s| s.ended_at.is_some()), "{ended:?}");
     // Ended already: Zoom-shaped refusal, nothing else changes.
     let again = browser
-        .post(
-            &format!("/users/{user}/sessions/{session}/end"),
-            &[("csrf", &csrf)],
-        )
+        .change(&format!("/users/{user}/sessions/{session}/end"), &[])
         .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 }
@@ -450,12 +450,8 @@ async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
     let app = TestApp::spawn().await;
     let user = app.member("reset@localzoom.test").await;
     let browser = signed_in(&app).await;
-    let csrf = browser.csrf().await;
     let weak = browser
-        .post(
-            &format!("/users/{user}/password"),
-            &[("csrf", &csrf), ("password", "short")],
-        )
+        .change(&format!("/users/{user}/password"), &[("password", "short")])
         .await;
     let api = app
         .call(
@@ -469,9 +465,9 @@ async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
     assert!(page.contains("0 of "), "{page}");
 
     let done = browser
-        .post(
+        .change(
             &format!("/users/{user}/password"),
-            &[("csrf", &csrf), ("password", "Console-Pass-42")],
+            &[("password", "Console-Pass-42")],
         )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
@@ -479,9 +475,9 @@ async fn resetting_a_password_in_the_console_follows_the_api_s_rules() {
     assert!(page.contains(r#"id="password-changes">1 of "#), "{page}");
     // The same password again is the API's reuse refusal.
     let reused = browser
-        .post(
+        .change(
             &format!("/users/{user}/password"),
-            &[("csrf", &csrf), ("password", "Console-Pass-42")],
+            &[("password", "Console-Pass-42")],
         )
         .await;
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
@@ -536,11 +532,10 @@ async fn the_webhooks_pages_show_deliveries_and_send_one_again() {
         )
         .await;
     let delivery = log.body["deliveries"][0]["id"].as_i64().unwrap();
-    let csrf = browser.csrf().await;
     let again = browser
-        .post(
+        .change(
             &format!("/webhooks/{subscription}/deliveries/{delivery}/redeliver"),
-            &[("csrf", &csrf)],
+            &[],
         )
         .await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
@@ -555,13 +550,9 @@ async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
     let (_, page) = browser.get("/control").await;
     let before = app.control(Method::GET, "/clock", None).await.body["now"].clone();
     assert!(page.contains(before.as_str().unwrap()), "{page}");
-    let csrf = browser.csrf().await;
 
     let moved = browser
-        .post(
-            "/control/clock",
-            &[("csrf", &csrf), ("advance_seconds", "60")],
-        )
+        .change("/control/clock", &[("advance_seconds", "60")])
         .await;
     assert_eq!(moved.status(), StatusCode::SEE_OTHER);
     let after = app.control(Method::GET, "/clock", None).await.body["now"].clone();
@@ -569,18 +560,14 @@ async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
     let (_, page) = browser.get("/control?done=clock").await;
     assert!(page.contains("The clock moved."), "{page}");
     let refused = browser
-        .post(
-            "/control/clock",
-            &[("csrf", &csrf), ("advance_seconds", "-5")],
-        )
+        .change("/control/clock", &[("advance_seconds", "-5")])
         .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 
     let added = browser
-        .post(
+        .change(
             "/control/faults",
             &[
-                ("csrf", &csrf),
                 ("operation", "user"),
                 ("status", "503"),
                 ("times", "1"),
@@ -597,18 +584,14 @@ async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
     let (_, page) = browser.get("/control").await;
     assert!(page.contains(&id), "{page}");
     let unknown = browser
-        .post(
+        .change(
             "/control/faults",
-            &[
-                ("csrf", &csrf),
-                ("operation", "noSuchOperation"),
-                ("status", "500"),
-            ],
+            &[("operation", "noSuchOperation"), ("status", "500")],
         )
         .await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     let removed = browser
-        .post(&format!("/control/faults/{id}/delete"), &[("csrf", &csrf)])
+        .change(&format!("/control/faults/{id}/delete"), &[])
         .await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     assert_eq!(
@@ -618,7 +601,7 @@ async fn the_control_page_moves_the_clock_adds_and_removes_faults_and_resets() {
 
     let user = app.member("gone@localzoom.test").await;
     let reset = browser
-        .post("/control/reset", &[("csrf", &csrf), ("account_id", "")])
+        .change("/control/reset", &[("account_id", "")])
         .await;
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     // Everything went back to the bootstrap account: its tokens too.
@@ -696,11 +679,8 @@ async fn a_filter_few_users_match_walks_a_bounded_stretch_per_page() {
         first.contains("Looked through 10000 users; keep looking"),
         "{first}"
     );
-    let marker = r#"id="next-page" href=""#;
-    let at = first.find(marker).unwrap() + marker.len();
-    let next = first[at..at + first[at..].find('"').unwrap()].replace("&amp;", "&");
     // The rest holds no owner, and nothing after it.
-    let (_, rest) = browser.get(next.trim_start_matches(UI)).await;
+    let (_, rest) = browser.get(&next_page(&first)).await;
     assert_eq!(rest.matches("<tr><td><a href=").count(), 0, "{rest}");
     assert!(rest.contains("No users match."), "{rest}");
     assert!(!rest.contains("next-page"), "{rest}");

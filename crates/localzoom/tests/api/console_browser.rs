@@ -139,40 +139,35 @@ impl Browser {
             .await;
     }
 
-    async fn url(&self) -> String {
-        self.command(Method::GET, "/url", None)
-            .await
+    /// A command that answers text (the URL, the page's source, an element's text).
+    async fn text_of(&self, path: &str) -> String {
+        let value = self.command(Method::GET, path, None).await;
+        value
             .as_str()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{path}: {value}"))
             .to_string()
     }
 
+    async fn url(&self) -> String {
+        self.text_of("/url").await
+    }
+
     async fn source(&self) -> String {
-        self.command(Method::GET, "/source", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.text_of("/source").await
     }
 
     /// The element `css` selects, waited for (pages load after a click).
     async fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let using = json!({ "using": "css selector", "value": css });
         loop {
-            let answer: Value = self
-                .http
-                .post(format!("{}/element", self.endpoint))
-                .json(&json!({ "using": "css selector", "value": css }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if let Some(id) = answer["value"][ELEMENT].as_str() {
+            let found = self
+                .try_command(Method::POST, "/element", Some(using.clone()))
+                .await;
+            if let Some(id) = found.as_ref().ok().and_then(|v| v[ELEMENT].as_str()) {
                 return id.to_string();
             }
-            assert!(Instant::now() < deadline, "no element {css}: {answer}");
+            assert!(Instant::now() < deadline, "no element {css}: {found:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -211,11 +206,7 @@ impl Browser {
 
     async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
-        self.command(Method::GET, &format!("/element/{id}/text"), None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.text_of(&format!("/element/{id}/text")).await
     }
 
     /// Waits until the page's source holds `needle` (a page loading, or the journal's table polling).
