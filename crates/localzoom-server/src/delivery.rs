@@ -76,7 +76,10 @@ impl Sender {
             // One node serves an SQLite file: claims left by an earlier process died with it.
             let released = self
                 .db
-                .write_in(WriteScope::Rows, |store| store.release_webhook_claims())
+                .write_in(WriteScope::Rows, move |tx| async move {
+                    let store = &tx;
+                    store.release_webhook_claims().await
+                })
                 .await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, "cannot release earlier webhook claims");
@@ -93,8 +96,9 @@ impl Sender {
                 pruned_at = Some(now);
                 let pruned = self
                     .db
-                    .write_in(WriteScope::Rows, move |store| {
-                        store.prune_deliveries(now - KEEP_FINISHED_MS)
+                    .write_in(WriteScope::Rows, move |tx| async move {
+                        let store = &tx;
+                        store.prune_deliveries(now - KEEP_FINISHED_MS).await
                     })
                     .await;
                 if let Err(e) = pruned {
@@ -123,28 +127,32 @@ impl Sender {
         // Read first: an idle node (nearly always) then costs the writer nothing; the claim checks again.
         let candidates = self
             .db
-            .read(|store| store.subscriptions_to_validate(due_before, lease_now))?;
+            .read(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                store.subscriptions_to_validate(due_before, lease_now).await
+            })
+            .await?;
         let to_validate = if candidates.is_empty() {
             Vec::new()
         } else {
             self.db
-                .write_in(
-                    WriteScope::Rows,
-                    move |store| -> Result<Vec<SubscriptionRecord>, StoreError> {
+                .write_in(WriteScope::Rows, move |tx| async move {
+                    let store = &tx;
+                    let result: Result<Vec<SubscriptionRecord>, StoreError> = {
                         let mut claimed = Vec::new();
                         for subscription in candidates {
-                            if store.claim_validation(
-                                &subscription.id,
-                                &node,
-                                lease,
-                                Some(due_before),
-                            )? {
+                            if store
+                                .claim_validation(&subscription.id, &node, lease, Some(due_before))
+                                .await?
+                            {
                                 claimed.push(subscription);
                             }
                         }
                         Ok(claimed)
-                    },
-                )
+                    };
+                    result
+                })
                 .await?
         };
         for subscription in to_validate {
@@ -161,25 +169,31 @@ impl Sender {
         let limit = (MAX_UNDER_WAY - under_way.len()) as u32;
         let due = self
             .db
-            .read(|store| store.due_deliveries(now, lease_now, limit))?;
+            .read(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                store.due_deliveries(now, lease_now, limit).await
+            })
+            .await?;
         if due.is_empty() {
             return Ok(());
         }
         let node = self.node.clone();
         let claimed = self
             .db
-            .write_in(
-                WriteScope::Rows,
-                move |store| -> Result<Vec<DeliveryRecord>, StoreError> {
+            .write_in(WriteScope::Rows, move |tx| async move {
+                let store = &tx;
+                let result: Result<Vec<DeliveryRecord>, StoreError> = {
                     let mut claimed = Vec::with_capacity(due.len());
                     for delivery in due {
-                        if store.claim_delivery(&delivery, &node, now, lease)? {
+                        if store.claim_delivery(&delivery, &node, now, lease).await? {
                             claimed.push(delivery);
                         }
                     }
                     Ok(claimed)
-                },
-            )
+                };
+                result
+            })
             .await?;
         for delivery in claimed {
             let sender = self.clone();
@@ -191,8 +205,9 @@ impl Sender {
                 let node = sender.node.clone();
                 let recorded = sender
                     .db
-                    .write_in(WriteScope::Rows, move |store| {
-                        store.finish_attempt(id, &node, &outcome)
+                    .write_in(WriteScope::Rows, move |tx| async move {
+                        let store = &tx;
+                        store.finish_attempt(id, &node, &outcome).await
                     })
                     .await;
                 match recorded {
@@ -210,7 +225,12 @@ impl Sender {
     async fn attempt(&self, delivery: DeliveryRecord) -> Option<AttemptOutcome> {
         let subscription = self
             .db
-            .read(|store| store.subscription(&delivery.subscription_id))
+            .read(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                store.subscription(&delivery.subscription_id).await
+            })
+            .await
             .ok()
             .flatten()?;
         let started = Instant::now();
@@ -289,10 +309,16 @@ impl Sender {
         let created = self
             .db
             // At most 20 subscriptions per app: counted before one is added, so alone.
-            .write(move |store| -> ApiResult<SubscriptionRecord> {
-                let created = webhooks::subscribe(store, &client_id, &asked, now)?;
-                store.claim_validation(&created.id, &node, lease, None)?;
-                Ok(created)
+            .write(move |tx| async move {
+                let store = &tx;
+                let result: ApiResult<SubscriptionRecord> = {
+                    let created = webhooks::subscribe(store, &client_id, &asked, now).await?;
+                    store
+                        .claim_validation(&created.id, &node, lease, None)
+                        .await?;
+                    Ok(created)
+                };
+                result
             })
             .await?;
         self.validate_claimed(&created).await
@@ -309,8 +335,9 @@ impl Sender {
             let (id, node, lease) = (subscription.id.clone(), self.node.clone(), self.lease());
             let claimed = self
                 .db
-                .write_in(WriteScope::Rows, move |store| {
-                    store.claim_validation(&id, &node, lease, None)
+                .write_in(WriteScope::Rows, move |tx| async move {
+                    let store = &tx;
+                    store.claim_validation(&id, &node, lease, None).await
                 })
                 .await?;
             if claimed || Instant::now() >= deadline {
@@ -366,8 +393,9 @@ impl Sender {
         let (id, now) = (subscription.id.clone(), self.clock.now_ms());
         let recorded = self
             .db
-            .write_in(WriteScope::Rows, move |store| {
-                webhooks::record_validation(store, &id, outcome, now)
+            .write_in(WriteScope::Rows, move |tx| async move {
+                let store = &tx;
+                webhooks::record_validation(store, &id, outcome, now).await
             })
             .await;
         self.wake.notify_one();

@@ -94,9 +94,12 @@ pub async fn bootstrap_open(
     now: i64,
 ) -> anyhow::Result<BootstrapOutcome> {
     let request = bootstrap.clone();
-    db.write(move |store| accounts::bootstrap(store, &request, now))
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))
+    db.write(move |tx| async move {
+        let store = &tx;
+        accounts::bootstrap(store, &request, now).await
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))
 }
 
 /// Reads and checks a fixture file, and hashes its passwords.
@@ -203,10 +206,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
     })?;
     // Claimed before the database is opened: a refused second server leaves it as it was.
     let claim = Database::claim_for_serving(&config.database)?;
-    let db = Arc::new(Database::open_with_pool(
-        &config.database,
-        config.database_pool,
-    )?);
+    let db = Arc::new(Database::open_with_pool(&config.database, config.database_pool).await?);
     let bootstrap = bootstrap_open(&db, &config.bootstrap, config.clock.now_ms()).await?;
     let history_key = match (config.history_key, &config.history_key_file) {
         (Some(key), _) => key,
@@ -214,9 +214,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         (None, None) => anyhow::bail!("no password-history key: give --history-key-file"),
     };
     let (key, forget) = (history_key.clone(), config.forget_password_history);
-    db.write(move |store| crate::service::lifecycle::adopt_history_key(store, &key, forget))
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))?;
+    db.write(move |tx| async move {
+        let store = &tx;
+        crate::service::lifecycle::adopt_history_key(store, &key, forget).await
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", db.describe(), e.cause()))?;
     let hashing = PasswordHashing::new(config.hash_params, config.hash_concurrency);
     let start_fixture = match &config.fixtures {
         None => None,
@@ -225,9 +228,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
             let (key, now) = (history_key.clone(), config.clock.now_ms());
             let loadable = Arc::new(loadable);
             let load = loadable.clone();
-            db.write(move |store| crate::service::fixtures::load(store, &load, None, (&key, now)))
-                .await
-                .map_err(|e| anyhow::anyhow!("--fixtures {}: {}", path.display(), refusal(&e)))?;
+            db.write(move |tx| async move {
+                let store = &tx;
+                crate::service::fixtures::load(store, &load, None, (&key, now)).await
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("--fixtures {}: {}", path.display(), refusal(&e)))?;
             Some(loadable)
         }
     };
@@ -238,7 +244,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Started> {
         (true, Some(url)) => {
             // Nodes of one dataset share counters; other datasets on the same Redis must not.
             let key = db
-                .read(accounts::server_key)
+                .read(|store| async move { accounts::server_key(&store).await })
+                .await
                 .map_err(|e| anyhow::anyhow!("cannot read the server key: {}", e.cause()))?;
             let namespace = crate::crypto::hex(&crate::crypto::sha256(&key)[..8]);
             let shared = RedisLimiter::new(

@@ -178,16 +178,26 @@ pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let account = outcome.account_id.clone();
     // Continue numbering after earlier seeds so that running it twice adds more users.
     let first = db
-        .read(|store| {
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+
             let mut n = 0;
-            while store.email_exists(&format!("seed{}@seed.localzoom.test", n + BATCH))? {
+            while store
+                .email_exists(&format!("seed{}@seed.localzoom.test", n + BATCH))
+                .await?
+            {
                 n += BATCH;
             }
-            while store.email_exists(&format!("seed{n}@seed.localzoom.test"))? {
+            while store
+                .email_exists(&format!("seed{n}@seed.localzoom.test"))
+                .await?
+            {
                 n += 1;
             }
             Ok(n)
         })
+        .await
         .map_err(|e: StoreError| anyhow::anyhow!("cannot read the database: {e}"))?;
     let started = std::time::Instant::now();
     let mut progress = Progress::new("seeding users", args.users);
@@ -195,9 +205,12 @@ pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     while done < args.users {
         let count = BATCH.min(args.users - done);
         let (account, from) = (account.clone(), first + done);
-        db.write(move |store| accounts::seed_users(store, &account, from, count, now))
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot seed users: {}", e.cause()))?;
+        db.write(move |tx| async move {
+            let store = &tx;
+            accounts::seed_users(store, &account, from, count, now).await
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot seed users: {}", e.cause()))?;
         done += count;
         progress.show(done);
     }
@@ -274,11 +287,11 @@ pub(crate) async fn edit_account(
     account: Option<String>,
     edit: impl FnOnce(&mut AccountRecord) -> Result<(), ApiError> + Send + 'static,
 ) -> anyhow::Result<AccountRecord> {
-    let db = db.open(DEFAULT_POOL_SIZE)?;
+    let db = db.open(DEFAULT_POOL_SIZE).await?;
     let account_id = match account {
         Some(id) => id,
         None => db
-            .read(accounts::bootstrap_account_id)
+            .read(|store| async move { accounts::bootstrap_account_id(&store).await }).await
             .map_err(failed)?
             .ok_or_else(|| {
                 anyhow::anyhow!(
@@ -288,11 +301,15 @@ pub(crate) async fn edit_account(
                 )
             })?,
     };
-    db.write(move |store| -> Result<_, ApiError> {
-        let mut account = localzoom_server::service::users::account(store, &account_id)?;
-        edit(&mut account)?;
-        store.update_account(&account)?;
-        Ok(account)
+    db.write(move |tx| async move {
+        let store = &tx;
+        let result: Result<_, ApiError> = {
+            let mut account = localzoom_server::service::users::account(store, &account_id).await?;
+            edit(&mut account)?;
+            store.update_account(&account).await?;
+            Ok(account)
+        };
+        result
     })
     .await
     .map_err(failed)
@@ -305,16 +322,19 @@ pub(crate) fn limits_of(account: &AccountRecord) -> AccountLimits {
     }
 }
 
-pub(crate) fn export(args: PortableArgs) -> anyhow::Result<()> {
+pub(crate) async fn export(args: PortableArgs) -> anyhow::Result<()> {
     use localzoom_server::service::portable;
-    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE).await?;
     let count = match &args.file {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-            portable::export(&db, &mut std::io::BufWriter::new(file))
+            portable::export(&db, &mut std::io::BufWriter::new(file)).await
         }
-        None => portable::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock())),
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            portable::export(&db, &mut out).await
+        }
     }
     .map_err(|e| anyhow::anyhow!("cannot export {}: {}", db.describe(), e.cause()))?;
     eprintln!("exported {count} records from {}", db.describe());
@@ -323,7 +343,7 @@ pub(crate) fn export(args: PortableArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn import(args: PortableArgs) -> anyhow::Result<()> {
     use localzoom_server::service::portable;
-    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE).await?;
     let count = match &args.file {
         Some(path) => {
             let file = std::fs::File::open(path)
@@ -361,14 +381,17 @@ pub(crate) const ACCOUNT_COLUMNS: &[&str] =
 pub(crate) const APP_COLUMNS: &[&str] = &["client_id", "account_id", "type", "active", "scopes"];
 
 pub(crate) async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()> {
-    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE).await?;
     let now = SystemClock.now_ms();
     let id = args
         .account_id
         .unwrap_or_else(localzoom_server::crypto::new_id);
     let (plan, email) = (args.plan, args.owner_email);
     let (account, _) = db
-        .write(move |store| accounts::create_account(store, &id, plan, &email, now))
+        .write(move |tx| async move {
+            let store = &tx;
+            accounts::create_account(store, &id, plan, &email, now).await
+        })
         .await
         .map_err(failed)?;
     print_records(
@@ -380,11 +403,13 @@ pub(crate) async fn create_account(args: CreateAccountArgs) -> anyhow::Result<()
     Ok(())
 }
 
-pub(crate) fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
+pub(crate) async fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
     let all = args
         .db
-        .open(DEFAULT_POOL_SIZE)?
-        .read(|store| store.accounts())
+        .open(DEFAULT_POOL_SIZE)
+        .await?
+        .read(|store| async move { store.accounts().await })
+        .await
         .map_err(failed)?;
     print_records(
         args.output.output,
@@ -396,7 +421,7 @@ pub(crate) fn list_accounts(args: ListArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
-    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE).await?;
     let now = SystemClock.now_ms();
     let kind = args.kind;
     let scopes = args
@@ -404,7 +429,10 @@ pub(crate) async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
         .map(|s| s.split_whitespace().map(str::to_string).collect());
     let (account, redirect) = (args.account, args.redirect_uri);
     let (app, secret) = db
-        .write(move |store| accounts::create_app(store, &account, kind, scopes, redirect, now))
+        .write(move |tx| async move {
+            let store = &tx;
+            accounts::create_app(store, &account, kind, scopes, redirect, now).await
+        })
         .await
         .map_err(failed)?;
     let mut columns = APP_COLUMNS.to_vec();
@@ -418,14 +446,20 @@ pub(crate) async fn create_app(args: CreateAppArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn list_apps(args: ListAppsArgs) -> anyhow::Result<()> {
+pub(crate) async fn list_apps(args: ListAppsArgs) -> anyhow::Result<()> {
     let apps = args
         .db
-        .open(DEFAULT_POOL_SIZE)?
-        .read(|store| match &args.account {
-            Some(account) => store.apps(account),
-            None => store.all_apps(),
+        .open(DEFAULT_POOL_SIZE)
+        .await?
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            match &args.account {
+                Some(account) => store.apps(account).await,
+                None => store.all_apps().await,
+            }
         })
+        .await
         .map_err(failed)?;
     print_records(
         args.output.output,
@@ -440,8 +474,12 @@ pub(crate) async fn deactivate_app(args: DeactivateAppArgs) -> anyhow::Result<()
     let client_id = args.client_id;
     let app = args
         .db
-        .open(DEFAULT_POOL_SIZE)?
-        .write(move |store| accounts::deactivate_app(store, &client_id))
+        .open(DEFAULT_POOL_SIZE)
+        .await?
+        .write(move |tx| async move {
+            let store = &tx;
+            accounts::deactivate_app(store, &client_id).await
+        })
         .await
         .map_err(failed)?;
     print_records(

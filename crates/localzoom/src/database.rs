@@ -74,8 +74,8 @@ impl DatabaseArg {
     }
 
     /// Opens the database and says on stderr which one it is (stdout may be a token or JSON for a script).
-    pub(crate) fn open(&self, pool_size: usize) -> anyhow::Result<Database> {
-        let db = Database::open_with_pool(&self.url()?, pool_size)?;
+    pub(crate) async fn open(&self, pool_size: usize) -> anyhow::Result<Database> {
+        let db = Database::open_with_pool(&self.url()?, pool_size).await?;
         eprintln!("localzoom: database {}", db.describe());
         Ok(db)
     }
@@ -124,7 +124,7 @@ pub(crate) fn user_dir(variable: &str, under_home: &str) -> anyhow::Result<std::
 pub(crate) async fn open_and_bootstrap(
     args: &BootstrapArgs,
 ) -> anyhow::Result<(Database, server::Bootstrap)> {
-    let db = args.db.open(DEFAULT_POOL_SIZE)?;
+    let db = args.db.open(DEFAULT_POOL_SIZE).await?;
     let outcome = server::bootstrap_open(&db, &args.request(false), SystemClock.now_ms()).await?;
     if let Some(PlanNote::NotApplied(requested)) = &outcome.plan_note {
         eprintln!(
@@ -144,11 +144,13 @@ pub(crate) async fn mint_bootstrap_token(
     let (db, outcome) = open_and_bootstrap(args).await?;
     let client_id = outcome.client_id.clone();
     let response = db
-        .write(move |store| {
-            let app = store.app(&client_id)?.ok_or_else(|| {
+        .write(move |tx| async move {
+            let store = &tx;
+
+            let app = store.app(&client_id).await?.ok_or_else(|| {
                 localzoom_server::error::ApiError::internal("bootstrap app missing")
             })?;
-            accounts::mint_token(store, &app, now)
+            accounts::mint_token(store, &app, now).await
         })
         .await
         .map_err(|e| anyhow::anyhow!("cannot mint a token: {}", e.cause()))?;

@@ -77,14 +77,14 @@ fn main() -> ExitCode {
             Command::Accounts(AccountsCommand::Create(args)) => {
                 accounts::create_account(args).await
             }
-            Command::Accounts(AccountsCommand::List(args)) => accounts::list_accounts(args),
+            Command::Accounts(AccountsCommand::List(args)) => accounts::list_accounts(args).await,
             Command::Apps(AppsCommand::Create(args)) => accounts::create_app(args).await,
-            Command::Apps(AppsCommand::List(args)) => accounts::list_apps(args),
+            Command::Apps(AppsCommand::List(args)) => accounts::list_apps(args).await,
             Command::Apps(AppsCommand::Deactivate(args)) => accounts::deactivate_app(args).await,
             Command::Apps(AppsCommand::Webhooks(command)) => webhooks::run(command).await,
             Command::Users(command) => zoom::users(command).await.map_err(zoom::explain),
             Command::Offboard(args) => zoom::offboard(args).await.map_err(zoom::explain),
-            Command::Export(args) => accounts::export(args),
+            Command::Export(args) => accounts::export(args).await,
             Command::Import(args) => accounts::import(args).await,
             Command::Ctl(args) => ctl::run(args).await.map_err(ctl::explain),
         }

@@ -148,7 +148,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let account = started
             .state
             .db
-            .read(|store| localzoom_server::service::users::account(store, &b.account_id))
+            .read(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                localzoom_server::service::users::account(store, &b.account_id).await
+            })
+            .await
             .map_err(failed)?;
         let scope = match (limiter, started.state.db.as_ref()) {
             (Limiter::Shared(redis), _) => format!(

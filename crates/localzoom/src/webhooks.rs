@@ -116,16 +116,17 @@ pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
     match command {
         WebhooksCommand::Add(args) => add(args).await,
         WebhooksCommand::List(args) => {
-            let db = args.db.open(DEFAULT_POOL_SIZE)?;
+            let db = args.db.open(DEFAULT_POOL_SIZE).await?;
             let client_id = args.client_id;
             let views = db
-                .read(|store| {
-                    store
-                        .subscriptions(client_id.as_deref())?
-                        .iter()
-                        .map(|s| webhooks::subscription_view(store, s))
-                        .collect::<Result<Vec<_>, _>>()
+                .read(|store| async move {
+                    let mut views = Vec::new();
+                    for subscription in store.subscriptions(client_id.as_deref()).await? {
+                        views.push(webhooks::subscription_view(&store, &subscription).await?);
+                    }
+                    Ok::<_, localzoom_server::error::ApiError>(views)
                 })
+                .await
                 .map_err(failed)?;
             print_records(args.output.output, SUBSCRIPTION_COLUMNS, views, false);
             Ok(())
@@ -133,27 +134,42 @@ pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
         WebhooksCommand::Remove(args) => {
             let id = args.id;
             args.db
-                .open(DEFAULT_POOL_SIZE)?
-                .write(move |store| webhooks::unsubscribe(store, &id))
+                .open(DEFAULT_POOL_SIZE)
+                .await?
+                .write(move |tx| async move {
+                    let store = &tx;
+                    webhooks::unsubscribe(store, &id).await
+                })
                 .await
                 .map_err(failed)
         }
         WebhooksCommand::Validate(args) => {
-            let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE)?);
+            let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE).await?);
             let subscription = db
-                .read(|store| webhooks::subscription(store, &args.id))
+                .read(|tx| async {
+                    let tx = tx;
+                    let store = &tx;
+                    webhooks::subscription(store, &args.id).await
+                })
+                .await
                 .map_err(failed)?;
             let validated = Sender::new(db.clone(), Arc::new(SystemClock))
                 .validate(&subscription)
                 .await
                 .map_err(failed)?;
-            print_subscription(&db, &validated, args.output)
+            print_subscription(&db, &validated, args.output).await
         }
         WebhooksCommand::Deliveries(args) => {
             let log = args
                 .db
-                .open(DEFAULT_POOL_SIZE)?
-                .read(|store| webhooks::delivery_log(store, &args.id, args.limit))
+                .open(DEFAULT_POOL_SIZE)
+                .await?
+                .read(|tx| async {
+                    let tx = tx;
+                    let store = &tx;
+                    webhooks::delivery_log(store, &args.id, args.limit).await
+                })
+                .await
                 .map_err(failed)?;
             print_records(args.output.output, DELIVERY_COLUMNS, log, false);
             Ok(())
@@ -162,8 +178,12 @@ pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
             let id = args.delivery_id;
             let copy = args
                 .db
-                .open(DEFAULT_POOL_SIZE)?
-                .write(move |store| webhooks::redeliver(store, id))
+                .open(DEFAULT_POOL_SIZE)
+                .await?
+                .write(move |tx| async move {
+                    let store = &tx;
+                    webhooks::redeliver(store, id).await
+                })
                 .await
                 .map_err(failed)?;
             print_records(
@@ -178,7 +198,7 @@ pub(crate) async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
 }
 
 async fn add(args: AddArgs) -> anyhow::Result<()> {
-    let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE)?);
+    let db = Arc::new(args.db.open(DEFAULT_POOL_SIZE).await?);
     let asked = NewSubscription {
         url: args.url,
         secret_token: args.secret_token,
@@ -189,16 +209,21 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
         .subscribe(args.client_id, asked)
         .await
         .map_err(failed)?;
-    print_subscription(&db, &validated, args.output)
+    print_subscription(&db, &validated, args.output).await
 }
 
-fn print_subscription(
+async fn print_subscription(
     db: &localzoom_server::store::Database,
     subscription: &localzoom_server::store::SubscriptionRecord,
     output: OutputArg,
 ) -> anyhow::Result<()> {
     let view = db
-        .read(|store| webhooks::subscription_view(store, subscription))
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            webhooks::subscription_view(store, subscription).await
+        })
+        .await
         .map_err(failed)?;
     print_records(output.output, SUBSCRIPTION_COLUMNS, vec![view], true);
     Ok(())

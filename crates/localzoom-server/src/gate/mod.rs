@@ -57,8 +57,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-pub fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Principal, ApiError> {
-    let record = store.token(&bearer.0)?.ok_or(ApiError::InvalidToken)?;
+pub async fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Principal, ApiError> {
+    let record = store
+        .token(&bearer.0)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
     // The lookup matched on the digest; compare again in constant time so the check does not hinge on the
     // index's comparison.
     if !crypto::constant_time_eq(&record.token_sha256, &bearer.0)

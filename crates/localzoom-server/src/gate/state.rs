@@ -2,6 +2,7 @@
 //! authorize, then run the service's read or write in one transaction. Below `http/` (which extracts and
 //! answers) and above `service/` (which it runs), so nothing imports back up.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -89,7 +90,10 @@ impl AppState {
         let key = self.history_key.clone();
         let now = self.now();
         self.db
-            .write(move |store| crate::service::fixtures::load(store, &loadable, None, (&key, now)))
+            .write(move |tx| async move {
+                let store = &tx;
+                crate::service::fixtures::load(store, &loadable, None, (&key, now)).await
+            })
             .await
     }
 
@@ -104,7 +108,9 @@ impl AppState {
             ResetScope::Account(id) => Some(id.clone()),
         };
         self.db
-            .write(move |store| {
+            .write(move |tx| async move {
+                let store = &tx;
+
                 reset::reset(
                     store,
                     &scope,
@@ -112,6 +118,7 @@ impl AppState {
                     control.start_fixture.as_deref(),
                     (&key, now),
                 )
+                .await
             })
             .await?;
         if let Some(limiter) = &self.rate_limiter {
@@ -131,30 +138,34 @@ impl AppState {
     }
 
     /// Whether the bearer is a token the gate would let through now (nothing is spent).
-    pub fn is_valid(&self, bearer: &Bearer) -> bool {
+    pub async fn is_valid(&self, bearer: &Bearer) -> bool {
         let now = self.now();
         self.db
-            .read(|store| gate::authenticate(store, bearer, now))
+            .read(|store| async move { gate::authenticate(&store, bearer, now).await })
+            .await
             .is_ok()
     }
 
     /// Authenticates the bearer, spends the call from the account's quota, checks its scopes for the operation
     /// on the named user (if any), and runs the read, all in one read transaction: a call over the limit costs
     /// the token lookup and nothing more.
-    pub fn read_as<R>(
+    pub async fn read_as<R, F, Fut>(
         &self,
         bearer: &Bearer,
         (operation, user_ref): (&Operation, Option<&str>),
-        mut f: impl FnMut(&Store, &Principal, i64) -> ApiResult<R>,
-    ) -> ApiResult<R> {
+        f: F,
+    ) -> ApiResult<R>
+    where
+        F: FnOnce(Store, Principal, i64) -> Fut,
+        Fut: Future<Output = ApiResult<R>>,
+    {
         let now = self.now();
-        self.db.read(|store| {
-            let principal = gate::authenticate(store, bearer, now)?;
-            journal::note_caller(&principal);
-            self.spend(&principal, operation.label, None, now)?;
-            scopes::authorize(operation, &principal, user_ref)?;
-            f(store, &principal, now)
-        })
+        let store = self.db.snapshot().await?;
+        let principal = gate::authenticate(&store, bearer, now).await?;
+        journal::note_caller(&principal);
+        self.spend(&principal, operation.label, None, now)?;
+        scopes::authorize(operation, &principal, user_ref)?;
+        f(store, principal, now).await
     }
 
     /// The gate for a write: spends the call from the account's quota, then checks the principal's scopes for
@@ -197,11 +208,14 @@ impl AppState {
 
     /// Runs a write as one transaction, authenticating the caller's token again inside it: a token revoked
     /// (or a user deactivated) while the request waited is refused, not honoured.
-    pub async fn write_as<R: Send + 'static>(
+    pub async fn write_as<R: Send + 'static, Fut>(
         &self,
         principal: Principal,
-        f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
-    ) -> ApiResult<R> {
+        f: impl FnOnce(Store, Principal) -> Fut + Send + 'static,
+    ) -> ApiResult<R>
+    where
+        Fut: Future<Output = ApiResult<R>> + Send + 'static,
+    {
         // Zoom's rules read and write one account's state: other accounts' writes need not wait.
         let scope = WriteScope::Account(principal.account_id.clone());
         self.write_in(principal, scope, f).await
@@ -211,12 +225,15 @@ impl AppState {
     /// state (tokens, sessions, assistants, password history): it waits for that user's other writes and for the
     /// account's writes as a whole, not for other users'. A user named by e-mail is known only once the write
     /// resolves it, so that write takes the whole account.
-    pub async fn write_as_user<R: Send + 'static>(
+    pub async fn write_as_user<R: Send + 'static, Fut>(
         &self,
         principal: Principal,
         user_ref: &str,
-        f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
-    ) -> ApiResult<R> {
+        f: impl FnOnce(Store, Principal) -> Fut + Send + 'static,
+    ) -> ApiResult<R>
+    where
+        Fut: Future<Output = ApiResult<R>> + Send + 'static,
+    {
         let account = principal.account_id.clone();
         let scope = match user_ref {
             "me" => WriteScope::User {
@@ -232,18 +249,21 @@ impl AppState {
         self.write_in(principal, scope, f).await
     }
 
-    async fn write_in<R: Send + 'static>(
+    async fn write_in<R: Send + 'static, Fut>(
         &self,
         principal: Principal,
         scope: WriteScope,
-        f: impl FnOnce(&Store, &Principal) -> ApiResult<R> + Send + 'static,
-    ) -> ApiResult<R> {
+        f: impl FnOnce(Store, Principal) -> Fut + Send + 'static,
+    ) -> ApiResult<R>
+    where
+        Fut: Future<Output = ApiResult<R>> + Send + 'static,
+    {
         let now = self.now();
         let bearer = Bearer::of(&principal);
         self.db
-            .write_in(scope, move |store| {
-                let principal = gate::authenticate(store, &bearer, now)?;
-                f(store, &principal)
+            .write_in(scope, move |store| async move {
+                let principal = gate::authenticate(&store, &bearer, now).await?;
+                f(store, principal).await
             })
             .await
     }
@@ -262,7 +282,12 @@ impl FromRequestParts<AppState> for Principal {
         // One statement: no transaction needed (on PostgreSQL that saves two round trips per request).
         let principal = state
             .db
-            .lookup(|store| gate::authenticate(store, &bearer, now))?;
+            .lookup(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                gate::authenticate(store, &bearer, now).await
+            })
+            .await?;
         journal::note_caller(&principal);
         Ok(principal)
     }

@@ -16,11 +16,21 @@ pub async fn list(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<AssistantList>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserAssistants.operation(), Some(&user_id)),
-        |store, principal, _| assistants::list(store, principal, &user_id),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserAssistants.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    assistants::list(store, principal, &user_id).await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn add(
@@ -41,8 +51,10 @@ pub async fn add(
     let now = state.now();
     let target = user_id.clone();
     let added = state
-        .write_as_user(principal, &target, move |store, principal| {
-            assistants::add(store, principal, &user_id, &refs, now)
+        .write_as_user(principal, &target, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            assistants::add(store, principal, &user_id, &refs, now).await
         })
         .await?;
     Ok((StatusCode::CREATED, Json(added)))
@@ -60,8 +72,10 @@ pub async fn remove_all(
     )?;
     let target = user_id.clone();
     state
-        .write_as_user(principal, &target, move |store, principal| {
-            assistants::remove_all(store, principal, &user_id)
+        .write_as_user(principal, &target, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            assistants::remove_all(store, principal, &user_id).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -79,8 +93,10 @@ pub async fn remove_one(
     )?;
     let target = user_id.clone();
     state
-        .write_as_user(principal, &target, move |store, principal| {
-            assistants::remove_one(store, principal, &user_id, &assistant_id)
+        .write_as_user(principal, &target, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            assistants::remove_one(store, principal, &user_id, &assistant_id).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -91,11 +107,21 @@ pub async fn schedulers(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<SchedulerList>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserSchedulers.operation(), Some(&user_id)),
-        |store, principal, _| assistants::schedulers(store, principal, &user_id),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserSchedulers.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    assistants::schedulers(store, principal, &user_id).await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn remove_all_schedulers(
@@ -109,8 +135,10 @@ pub async fn remove_all_schedulers(
         Some(&user_id),
     )?;
     state
-        .write_as(principal, move |store, principal| {
-            assistants::remove_all_schedulers(store, principal, &user_id)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            assistants::remove_all_schedulers(store, principal, &user_id).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -127,8 +155,10 @@ pub async fn remove_scheduler(
         Some(&user_id),
     )?;
     state
-        .write_as(principal, move |store, principal| {
-            assistants::remove_scheduler(store, principal, &user_id, &scheduler_id)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            assistants::remove_scheduler(store, principal, &user_id, &scheduler_id).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

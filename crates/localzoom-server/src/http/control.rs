@@ -81,29 +81,37 @@ pub async fn sign_in(
     let client = client_session(&body, login_type, now)?;
     let session = state
         .db
-        .write(move |store| -> Result<_, ApiError> {
-            let user = store
-                .find_user(&user_ref)?
-                .ok_or(DomainError::UserNotFound(user_ref))?;
-            if user.status != Status::Active {
-                return Err(DomainError::Invalid(format!(
-                    "User {} is {} and cannot sign in.",
-                    user.email,
-                    user.status.as_str()
-                ))
-                .into());
-            }
-            let session = SessionRecord {
-                id: crypto::new_id(),
-                user_id: user.id.clone(),
-                login_type,
-                created_at: now,
-                ended_at: None,
+        .write(move |tx| async move {
+            let store = &tx;
+            let result: Result<_, ApiError> = {
+                let user = store
+                    .find_user(&user_ref)
+                    .await?
+                    .ok_or(DomainError::UserNotFound(user_ref))?;
+                if user.status != Status::Active {
+                    return Err(DomainError::Invalid(format!(
+                        "User {} is {} and cannot sign in.",
+                        user.email,
+                        user.status.as_str()
+                    ))
+                    .into());
+                }
+                let session = SessionRecord {
+                    id: crypto::new_id(),
+                    user_id: user.id.clone(),
+                    login_type,
+                    created_at: now,
+                    ended_at: None,
+                };
+                store.insert_session(&session).await?;
+                let signed_in = webhook::session(&user, &client, true);
+                Listeners::of(store, &user.account_id)
+                    .await?
+                    .record(store, &signed_in, now)
+                    .await?;
+                Ok(session)
             };
-            store.insert_session(&session)?;
-            let signed_in = webhook::session(&user, &client, true);
-            Listeners::of(store, &user.account_id)?.record(store, &signed_in, now)?;
-            Ok(session)
+            result
         })
         .await?;
     Ok((StatusCode::CREATED, Json(session_json(&session))))
@@ -124,7 +132,10 @@ pub async fn sign_out(
     );
     state
         .db
-        .write(move |store| lifecycle::end_session(store, &user_ref, &session_id, client, now))
+        .write(move |tx| async move {
+            let store = &tx;
+            lifecycle::end_session(store, &user_ref, &session_id, client, now).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -149,12 +160,21 @@ pub async fn sessions(
     _admin: Admin,
     PathParams(user_ref): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let sessions = state.db.read(|store| -> Result<_, ApiError> {
-        let user = store
-            .find_user(&user_ref)?
-            .ok_or_else(|| DomainError::UserNotFound(user_ref.clone()))?;
-        Ok(store.sessions(&user.id)?)
-    })?;
+    let sessions = state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            let result: Result<_, ApiError> = {
+                let user = store
+                    .find_user(&user_ref)
+                    .await?
+                    .ok_or_else(|| DomainError::UserNotFound(user_ref.clone()))?;
+                Ok(store.sessions(&user.id).await?)
+            };
+            result
+        })
+        .await?;
     Ok(Json(
         json!({ "sessions": sessions.iter().map(session_json).collect::<Vec<_>>() }),
     ))
@@ -218,12 +238,16 @@ pub fn move_clock(state: &AppState, target: i64) -> Result<(), ApiError> {
 }
 
 /// The user named by the control API's `user` filter (id or e-mail, any account), if one is given.
-fn user_filter(store: &crate::store::Store, query: &Query) -> Result<Option<String>, ApiError> {
+async fn user_filter(
+    store: &crate::store::Store,
+    query: &Query,
+) -> Result<Option<String>, ApiError> {
     let Some(user_ref) = query.get("user") else {
         return Ok(None);
     };
     let user = store
-        .find_user(user_ref)?
+        .find_user(user_ref)
+        .await?
         .ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()))?;
     Ok(Some(user.id))
 }
@@ -234,10 +258,18 @@ pub async fn outbox(
     _admin: Admin,
     query: Query,
 ) -> Result<Json<Value>, ApiError> {
-    let emails = state.db.read(|store| -> Result<_, ApiError> {
-        let user_id = user_filter(store, &query)?;
-        Ok(store.outbox(user_id.as_deref())?)
-    })?;
+    let emails = state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            let result: Result<_, ApiError> = {
+                let user_id = user_filter(store, &query).await?;
+                Ok(store.outbox(user_id.as_deref()).await?)
+            };
+            result
+        })
+        .await?;
     let messages: Vec<Email> = emails
         .into_iter()
         .map(|e| Email {
@@ -259,9 +291,13 @@ pub async fn clear_outbox(
 ) -> Result<StatusCode, ApiError> {
     state
         .db
-        .write(move |store| -> Result<_, ApiError> {
-            let user_id = user_filter(store, &query)?;
-            Ok(store.clear_outbox(user_id.as_deref())?)
+        .write(move |tx| async move {
+            let store = &tx;
+            let result: Result<_, ApiError> = {
+                let user_id = user_filter(store, &query).await?;
+                Ok(store.clear_outbox(user_id.as_deref()).await?)
+            };
+            result
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

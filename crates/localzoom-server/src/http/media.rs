@@ -44,8 +44,10 @@ pub async fn upload_picture(
     let bytes = file.map(|f| f.bytes).unwrap_or_default();
     let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
-        .write_as(principal, move |store, principal| {
-            media::upload_picture(store, principal, &user_id, &bytes, (&site, now))
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            media::upload_picture(store, principal, &user_id, &bytes, (&site, now)).await
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({}))))
@@ -64,8 +66,10 @@ pub async fn delete_picture(
     )?;
     let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
-        .write_as(principal, move |store, principal| {
-            media::delete_picture(store, principal, &user_id, (&site, now))
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            media::delete_picture(store, principal, &user_id, (&site, now)).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -93,8 +97,12 @@ pub async fn upload_background(
     .ok_or(DomainError::File(FileRefusal::NoBackgroundFile))?;
     let now = state.now();
     let created = state
-        .write_as(principal, move |store, principal| {
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+
             media::upload_background(store, principal, &user_id, (&file.name, &file.bytes), now)
+                .await
         })
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -120,8 +128,10 @@ pub async fn delete_backgrounds(
         .map(str::to_string)
         .collect();
     state
-        .write_as(principal, move |store, principal| {
-            media::delete_backgrounds(store, principal, &user_id, &ids)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            media::delete_backgrounds(store, principal, &user_id, &ids).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -137,7 +147,12 @@ pub async fn serve_picture(
     let version: i64 = version.parse().map_err(|_| not_found())?;
     let picture = state
         .db
-        .read(|store| media::picture(store, &user_id, version))?
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            media::picture(store, &user_id, version).await
+        })
+        .await?
         .ok_or_else(not_found)?;
     Ok((
         [

@@ -126,7 +126,7 @@ fn checked(op: &'static Operation, state: AppState) -> MethodRouter<AppState> {
             };
             let (mut parts, body) = request.into_parts();
             let known = match Bearer::from_request_parts(&mut parts, &state).await {
-                Ok(bearer) => state.is_valid(&bearer),
+                Ok(bearer) => state.is_valid(&bearer).await,
                 Err(_) => false,
             };
             if known {

@@ -1,6 +1,8 @@
 //! The OAuth endpoints of zoom.us: `POST /oauth/token` (account credentials, authorization code, refresh token),
 //! `GET`/`POST /oauth/authorize` (a small sign-in page for the user-level flow) and `POST /oauth/revoke`.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, LOCATION};
@@ -67,8 +69,10 @@ pub async fn token(
             let account_id = params
                 .get("account_id")
                 .ok_or(OAuthFailure::MissingAccountId)?;
-            grant(&state, move |store| {
+            grant(&state, move |tx| async move {
+                let store = &tx;
                 accounts::account_credentials_grant(store, &client_id, &secret, &account_id, now)
+                    .await
             })
             .await
         }
@@ -76,7 +80,8 @@ pub async fn token(
             let code = params.require("code")?;
             let (redirect_uri, verifier) =
                 (params.get("redirect_uri"), params.get("code_verifier"));
-            grant(&state, move |store| {
+            grant(&state, move |tx| async move {
+                let store = &tx;
                 oauth::exchange_code(
                     store,
                     (&client_id, &secret),
@@ -85,13 +90,15 @@ pub async fn token(
                     verifier.as_deref(),
                     now,
                 )
+                .await
             })
             .await
         }
         "refresh_token" => {
             let refresh_token = params.require("refresh_token")?;
-            grant(&state, move |store| {
-                oauth::refresh(store, (&client_id, &secret), &refresh_token, now)
+            grant(&state, move |tx| async move {
+                let store = &tx;
+                oauth::refresh(store, (&client_id, &secret), &refresh_token, now).await
             })
             .await
         }
@@ -104,18 +111,23 @@ pub async fn token(
 /// Runs an OAuth grant as one write. A refusal is the grant's answer, and what the grant wrote before refusing
 /// stands (a replayed code revokes its session, then refuses); a failure of the database is a failed write, rolled
 /// back whole and seen by the health check, answered `temporarily_unavailable`.
-async fn grant<R: Send + 'static>(
+async fn grant<R: Send + 'static, Fut>(
     state: &AppState,
-    f: impl FnOnce(&Store) -> Result<R, OAuthFailure> + Send + 'static,
-) -> Result<R, OAuthFailure> {
+    f: impl FnOnce(Store) -> Fut + Send + 'static,
+) -> Result<R, OAuthFailure>
+where
+    Fut: Future<Output = Result<R, OAuthFailure>> + Send + 'static,
+{
     state
         .db
-        .write(move |store| match f(store) {
-            Err(OAuthFailure::Unavailable) => {
-                Err(ApiError::storage("storage failed in an OAuth grant"))
+        .write(move |store| async move {
+            match f(store).await {
+                Err(OAuthFailure::Unavailable) => {
+                    Err(ApiError::storage("storage failed in an OAuth grant"))
+                }
+                Err(OAuthFailure::Internal) => Err(ApiError::internal("an OAuth grant failed")),
+                answer => Ok(answer),
             }
-            Err(OAuthFailure::Internal) => Err(ApiError::internal("an OAuth grant failed")),
-            answer => Ok(answer),
         })
         .await?
 }
@@ -154,8 +166,9 @@ pub async fn revoke(
     let now = state.now();
     let guarded = client_id.clone();
     refuse_if_blocked(&state, &guarded, now)?;
-    let outcome = grant(&state, move |store| {
-        oauth::revoke(store, (&client_id, &secret), &token, now)
+    let outcome = grant(&state, move |tx| async move {
+        let store = &tx;
+        oauth::revoke(store, (&client_id, &secret), &token, now).await
     })
     .await;
     count_failure(&state, &guarded, now, &outcome);
@@ -185,7 +198,12 @@ pub async fn authorize_page(
     let request = authorize_request(&params);
     match state
         .db
-        .read(|store| oauth::check_authorize(store, &request))
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            oauth::check_authorize(store, &request).await
+        })
+        .await
     {
         Ok(Ok((app, _))) => sign_in_page(&request, &app.client_id, None),
         Ok(Err(refusal)) => error_page(refusal.message()),
@@ -205,7 +223,12 @@ pub async fn authorize_submit(
     let request = authorize_request(&params);
     let (app, redirect) = match state
         .db
-        .read(|store| oauth::check_authorize(store, &request))
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            oauth::check_authorize(store, &request).await
+        })
+        .await
     {
         Ok(Ok(checked)) => checked,
         Ok(Err(refusal)) => return error_page(refusal.message()),
@@ -231,7 +254,12 @@ pub async fn authorize_submit(
     }
     let user = match state
         .db
-        .read(|store| oauth::authorizing_user(store, &app, &email))
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            oauth::authorizing_user(store, &app, &email).await
+        })
+        .await
     {
         Ok(user) => user,
         Err(e) => return e.into_response(),
@@ -262,7 +290,10 @@ pub async fn authorize_submit(
     let (challenge, target) = (request.code_challenge.clone(), redirect.clone());
     let code = match state
         .db
-        .write(move |store| oauth::issue_code(store, &app, &user, &target, challenge, now))
+        .write(move |tx| async move {
+            let store = &tx;
+            oauth::issue_code(store, &app, &user, &target, challenge, now).await
+        })
         .await
     {
         Ok(code) => code,

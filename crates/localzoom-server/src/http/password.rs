@@ -24,13 +24,23 @@ pub async fn update(
     let password = body.required_str("password")?;
     let now = state.now();
     let key = state.history_key.clone();
-    state.db.read(|store| {
-        lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
-    })?;
+    state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+
+            lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
+                .await
+        })
+        .await?;
     let hash = state.hashing.hash(password.clone()).await?;
     let target = user_id.clone();
     state
-        .write_as_user(principal, &target, move |store, principal| {
+        .write_as_user(principal, &target, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+
             lifecycle::commit_password_change(
                 store,
                 principal,
@@ -39,6 +49,7 @@ pub async fn update(
                 hash,
                 (&key, now),
             )
+            .await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

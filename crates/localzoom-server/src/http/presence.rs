@@ -26,11 +26,23 @@ pub async fn get(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<PresenceStatusReply>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserPresenceStatus.operation(), Some(&user_id)),
-        |store, principal, now| users::presence(store, principal, &user_id, now),
-    )?))
+    let user_id = &user_id;
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserPresenceStatus.operation(), Some(user_id)),
+                |tx, principal, now| async move {
+                    let tx = tx;
+                    let principal = principal;
+                    let now = now;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::presence(store, principal, user_id, now).await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn update(
@@ -56,8 +68,10 @@ pub async fn update(
     };
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
-            users::set_presence(store, principal, &user_id, status, minutes, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            users::set_presence(store, principal, &user_id, status, minutes, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

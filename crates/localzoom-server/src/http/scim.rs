@@ -114,14 +114,21 @@ pub async fn list(
         Ok::<_, ApiError>((start, count))
     })();
     let filter = query.get("filter").filter(|f| !f.trim().is_empty());
-    let mut list = state.read_as(
-        &bearer,
-        (OperationId::ScimUsers.operation(), None),
-        |store, principal, _| {
-            let (start, count) = paging.clone()?;
-            scim::list(store, principal, filter, start, count)
-        },
-    )?;
+    let mut list = state
+        .read_as(
+            &bearer,
+            (OperationId::ScimUsers.operation(), None),
+            |tx, principal, _| async {
+                let tx = tx;
+                let principal = principal;
+                let store = &tx;
+                let principal = &principal;
+
+                let (start, count) = paging.clone()?;
+                scim::list(store, principal, filter, start, count).await
+            },
+        )
+        .await?;
     if let Some(resources) = list["Resources"].as_array_mut() {
         resources
             .iter_mut()
@@ -136,11 +143,19 @@ pub async fn get(
     PathParams(user_id): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let mut user = state.read_as(
-        &bearer,
-        (OperationId::ScimUser.operation(), None),
-        |store, principal, _| scim::get(store, principal, &user_id),
-    )?;
+    let mut user = state
+        .read_as(
+            &bearer,
+            (OperationId::ScimUser.operation(), None),
+            |tx, principal, _| async {
+                let tx = tx;
+                let principal = principal;
+                let store = &tx;
+                let principal = &principal;
+                scim::get(store, principal, &user_id).await
+            },
+        )
+        .await?;
     locate(&state, &mut user, &headers);
     Ok(Json(user))
 }
@@ -155,8 +170,10 @@ pub async fn create(
     let body = scim_body(body)?;
     let now = state.now();
     let mut user = state
-        .write_as(principal, move |store, principal| {
-            scim::create(store, principal, &body, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            scim::create(store, principal, &body, now).await
         })
         .await?;
     locate(&state, &mut user, &headers);
@@ -190,9 +207,15 @@ pub async fn change(
     let body = scim_body(body)?;
     let now = state.now();
     let mut user = state
-        .write_as(principal, move |store, principal| match operation {
-            OperationId::ScimUserPatch => scim::patch(store, principal, &user_id, &body, now),
-            _ => scim::replace(store, principal, &user_id, &body, now),
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            match operation {
+                OperationId::ScimUserPatch => {
+                    scim::patch(store, principal, &user_id, &body, now).await
+                }
+                _ => scim::replace(store, principal, &user_id, &body, now).await,
+            }
         })
         .await?;
     locate(&state, &mut user, &headers);
@@ -207,8 +230,10 @@ pub async fn delete(
     state.admit(&principal, OperationId::ScimUserDelete.operation(), None)?;
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
-            scim::delete(store, principal, &user_id, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            scim::delete(store, principal, &user_id, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -27,14 +27,23 @@ pub async fn get(
     query: Query,
 ) -> Result<Json<Value>, ApiError> {
     let option = require_security_option(&query);
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::AccountSettings.operation(), None),
-        |store, principal, _| {
-            option.clone()?;
-            users::security_settings(store, principal, &account_id)
-        },
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::AccountSettings.operation(), None),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+
+                    option.clone()?;
+                    users::security_settings(store, principal, &account_id).await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn update(
@@ -55,8 +64,10 @@ pub async fn update(
         .cloned()
         .ok_or_else(|| body.invalid("security"))?;
     state
-        .write_as(principal, move |store, principal| {
-            users::update_security_settings(store, principal, &account_id, &security)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            users::update_security_settings(store, principal, &account_id, &security).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

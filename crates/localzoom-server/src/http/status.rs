@@ -29,8 +29,8 @@ pub async fn update(
         .ok_or_else(|| body.invalid("action"))?;
     let now = state.now();
     let target = user_id.clone();
-    let write = move |store: &Store, principal: &Principal| {
-        lifecycle::set_status(store, principal, &user_id, action, now)
+    let write = move |store: Store, principal: Principal| async move {
+        lifecycle::set_status(&store, &principal, &user_id, action, now).await
     };
     // Activating counts the account's Basic users (its cap): that reads the whole account.
     if action == StatusAction::Activate {

@@ -29,8 +29,10 @@ pub async fn revoke_sso(
     let now = state.now();
     let target = user_id.clone();
     state
-        .write_as_user(principal, &target, move |store, principal| {
-            lifecycle::revoke_sso_token(store, principal, &user_id, now)
+        .write_as_user(principal, &target, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            lifecycle::revoke_sso_token(store, principal, &user_id, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -56,11 +58,21 @@ pub async fn get(
             return Err(DomainError::field("ttl", "Invalid field.").into());
         }
     }
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserToken.operation(), Some(&user_id)),
-        |store, principal, _| users::token(store, principal, &user_id, kind),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserToken.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::token(store, principal, &user_id, kind).await
+                },
+            )
+            .await?,
+    ))
 }
 
 /// `GET /users/me/zak`: a ZAK of the token's own user.
@@ -68,9 +80,19 @@ pub async fn zak(
     State(state): State<AppState>,
     bearer: Bearer,
 ) -> Result<Json<UserToken>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserZak.operation(), Some("me")),
-        |store, principal, _| users::token(store, principal, "me", UserTokenType::Zak),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserZak.operation(), Some("me")),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::token(store, principal, "me", UserTokenType::Zak).await
+                },
+            )
+            .await?,
+    ))
 }

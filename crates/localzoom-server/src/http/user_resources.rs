@@ -21,21 +21,29 @@ pub async fn devices(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let devices = state.read_as(
-        &bearer,
-        (
-            OperationId::UserCollaborationDevices.operation(),
-            Some(&user_id),
-        ),
-        |store, principal, _| {
-            user_resources::list(
-                store,
-                principal,
-                &user_id,
-                ResourceKind::CollaborationDevice,
-            )
-        },
-    )?;
+    let devices = state
+        .read_as(
+            &bearer,
+            (
+                OperationId::UserCollaborationDevices.operation(),
+                Some(&user_id),
+            ),
+            |tx, principal, _| async {
+                let tx = tx;
+                let principal = principal;
+                let store = &tx;
+                let principal = &principal;
+
+                user_resources::list(
+                    store,
+                    principal,
+                    &user_id,
+                    ResourceKind::CollaborationDevice,
+                )
+                .await
+            },
+        )
+        .await?;
     Ok(Json(json!({
         "total_records": devices.len(),
         "collaboration_devices": devices,
@@ -47,21 +55,31 @@ pub async fn summary_templates(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (
-            OperationId::UserMeetingSummaryTemplates.operation(),
-            Some(&user_id),
-        ),
-        |store, principal, _| {
-            user_resources::list(
-                store,
-                principal,
-                &user_id,
-                ResourceKind::MeetingSummaryTemplate,
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (
+                    OperationId::UserMeetingSummaryTemplates.operation(),
+                    Some(&user_id),
+                ),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+
+                    user_resources::list(
+                        store,
+                        principal,
+                        &user_id,
+                        ResourceKind::MeetingSummaryTemplate,
+                    )
+                    .await
+                },
             )
-        },
-    )?))
+            .await?,
+    ))
 }
 
 pub async fn device(
@@ -69,7 +87,7 @@ pub async fn device(
     bearer: Bearer,
     ids: PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    one(state, bearer, ids, ResourceKind::CollaborationDevice)
+    one(state, bearer, ids, ResourceKind::CollaborationDevice).await
 }
 
 pub async fn meeting_template(
@@ -77,11 +95,11 @@ pub async fn meeting_template(
     bearer: Bearer,
     ids: PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    one(state, bearer, ids, ResourceKind::MeetingTemplate)
+    one(state, bearer, ids, ResourceKind::MeetingTemplate).await
 }
 
 /// One device or meeting template of the user, with Zoom's refusal for an id the user does not have.
-fn one(
+async fn one(
     State(state): State<AppState>,
     bearer: Bearer,
     PathParams((user_id, id)): PathParams<(String, String)>,
@@ -97,13 +115,23 @@ fn one(
             DomainError::MeetingTemplateNotFound(id.clone()),
         ),
     };
-    Ok(Json(state.read_as(
-        &bearer,
-        (operation.operation(), Some(&user_id)),
-        |store, principal, _| {
-            user_resources::get(store, principal, (&user_id, &id), kind, missing.clone())
-        },
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (operation.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+
+                    user_resources::get(store, principal, (&user_id, &id), kind, missing.clone())
+                        .await
+                },
+            )
+            .await?,
+    ))
 }
 
 /// `POST /_localzoom/v1/users/{userId}/{collaboration_devices|meeting_summary_templates|meeting_templates}`: the
@@ -117,7 +145,10 @@ pub fn loader(kind: ResourceKind) -> MethodRouter<AppState> {
             let body = body.into_value();
             let loaded = state
                 .db
-                .write(move |store| user_resources::load(store, &user_ref, kind, body))
+                .write(move |tx| async move {
+                    let store = &tx;
+                    user_resources::load(store, &user_ref, kind, body).await
+                })
                 .await?;
             Ok::<_, ApiError>((StatusCode::CREATED, Json(loaded)))
         },

@@ -39,14 +39,24 @@ pub async fn get(
         .filter(|names| !names.is_empty());
         Ok::<_, ApiError>((option, only))
     })();
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserSettings.operation(), Some(&user_id)),
-        |store, principal, _| {
-            let (option, only) = request.clone()?;
-            settings::user_settings(store, principal, &user_id, option, only.as_deref())
-        },
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserSettings.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+
+                    let (option, only) = request.clone()?;
+                    settings::user_settings(store, principal, &user_id, option, only.as_deref())
+                        .await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn update(
@@ -65,8 +75,10 @@ pub async fn update(
     let body = body.into_value();
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
-            settings::update_user_settings(store, principal, &user_id, option, &body, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            settings::update_user_settings(store, principal, &user_id, option, &body, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -34,7 +34,12 @@ pub async fn create(
     state.admit_user_create(&principal, creates)?;
     let account = state
         .db
-        .read(|store| users::account(store, &principal.account_id))?;
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            users::account(store, &principal.account_id).await
+        })
+        .await?;
     let mut new = parse_new_user(&body, &settings::password_requirement(&account.security))?;
     let password = body
         .object("user_info")?
@@ -45,19 +50,26 @@ pub async fn create(
             let hash = state.hashing.hash(password.clone()).await?;
             let key = state.history_key.clone();
             state
-                .write_as(principal, move |store, principal| {
+                .write_as(principal, move |tx, principal| async move {
+                    let store = &tx;
+                    let principal = &principal;
+
                     new.password_hash = Some(hash);
-                    let created = users::create(store, principal, new, now)?;
+                    let created = users::create(store, principal, new, now).await?;
                     let print = lifecycle::fingerprint(&key, &created.id, &password);
-                    store.record_password(&created.id, &print, now, true)?;
+                    store
+                        .record_password(&created.id, &print, now, true)
+                        .await?;
                     Ok(created)
                 })
                 .await?
         }
         _ => {
             state
-                .write_as(principal, move |store, principal| {
-                    users::create(store, principal, new, now)
+                .write_as(principal, move |tx, principal| async move {
+                    let store = &tx;
+                    let principal = &principal;
+                    users::create(store, principal, new, now).await
                 })
                 .await?
         }
@@ -158,11 +170,22 @@ pub async fn list(
     query: Query,
 ) -> Result<Json<UserList>, ApiError> {
     let request = list_request(&query);
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::Users.operation(), None),
-        |store, principal, now| users::list(store, principal, request.clone()?, now),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::Users.operation(), None),
+                |tx, principal, now| async move {
+                    let tx = tx;
+                    let principal = principal;
+                    let now = now;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::list(store, principal, request.clone()?, now).await
+                },
+            )
+            .await?,
+    ))
 }
 
 fn list_request(query: &Query) -> Result<ListRequest, ApiError> {
@@ -226,11 +249,21 @@ pub async fn get(
 ) -> Result<Json<User>, ApiError> {
     // `login_type`, `encrypted_email` and `search_by_unique_id` select nothing here (one login type, nothing
     // encrypted); the route's check of documented query parameters refuses values outside S1's types.
-    let mut user = state.read_as(
-        &bearer,
-        (OperationId::User.operation(), Some(&user_id)),
-        |store, principal, now| users::get(store, principal, &user_id, now),
-    )?;
+    let user_id = &user_id;
+    let mut user = state
+        .read_as(
+            &bearer,
+            (OperationId::User.operation(), Some(user_id)),
+            |tx, principal, now| async move {
+                let tx = tx;
+                let principal = principal;
+                let now = now;
+                let store = &tx;
+                let principal = &principal;
+                users::get(store, principal, user_id, now).await
+            },
+        )
+        .await?;
     super::media::absolute_pic_url(&state, &mut user.pic_url, &headers);
     Ok(Json(user))
 }
@@ -249,8 +282,10 @@ pub async fn update(
     let patch = parse_patch(&body)?;
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
-            users::update(store, principal, &user_id, patch, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            users::update(store, principal, &user_id, patch, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -523,7 +558,10 @@ pub async fn delete(
     };
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+
             users::delete(
                 store,
                 principal,
@@ -532,6 +570,7 @@ pub async fn delete(
                 transfer_email.as_deref(),
                 now,
             )
+            .await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -556,8 +595,10 @@ pub async fn update_email(
         .ok_or_else(|| body.invalid("email"))?;
     let now = state.now();
     state
-        .write_as(principal, move |store, principal| {
-            users::change_email(store, principal, &user_id, &email, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            users::change_email(store, principal, &user_id, &email, now).await
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -635,8 +676,10 @@ pub async fn update_features(
     };
     let now = state.now();
     let result = state
-        .write_as(principal, move |store, principal| {
-            users::update_features(store, principal, &request, value, now)
+        .write_as(principal, move |tx, principal| async move {
+            let store = &tx;
+            let principal = &principal;
+            users::update_features(store, principal, &request, value, now).await
         })
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
@@ -647,11 +690,21 @@ pub async fn summary(
     State(state): State<AppState>,
     bearer: Bearer,
 ) -> Result<Json<UserSummary>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserSummary.operation(), None),
-        |store, principal, _| users::summary(store, principal),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserSummary.operation(), None),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::summary(store, principal).await
+                },
+            )
+            .await?,
+    ))
 }
 
 /// `GET /users/vanity_name?vanity_name=…`.
@@ -665,11 +718,19 @@ pub async fn vanity_name(
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .ok_or_else(|| DomainError::Invalid("Vanity name is required.".into()));
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserVanityName.operation(), None),
-        |store, _, _| users::vanity_name_exists(store, name.clone()?),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserVanityName.operation(), None),
+                |tx, _, _| async {
+                    let tx = tx;
+                    let store = &tx;
+                    users::vanity_name_exists(store, name.clone()?).await
+                },
+            )
+            .await?,
+    ))
 }
 
 /// `GET /users/{userId}/permissions`.
@@ -678,11 +739,21 @@ pub async fn permissions(
     bearer: Bearer,
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<UserPermissions>, ApiError> {
-    Ok(Json(state.read_as(
-        &bearer,
-        (OperationId::UserPermission.operation(), Some(&user_id)),
-        |store, principal, _| users::permissions(store, principal, &user_id),
-    )?))
+    Ok(Json(
+        state
+            .read_as(
+                &bearer,
+                (OperationId::UserPermission.operation(), Some(&user_id)),
+                |tx, principal, _| async {
+                    let tx = tx;
+                    let principal = principal;
+                    let store = &tx;
+                    let principal = &principal;
+                    users::permissions(store, principal, &user_id).await
+                },
+            )
+            .await?,
+    ))
 }
 
 pub async fn check_email(
@@ -702,10 +773,18 @@ pub async fn check_email(
                 Err(DomainError::field("email", "Invalid field."))
             }
         });
-    let existed_email = state.read_as(
-        &bearer,
-        (OperationId::UserEmail.operation(), None),
-        |store, principal, _| users::email_exists(store, principal, email.clone()?),
-    )?;
+    let existed_email = state
+        .read_as(
+            &bearer,
+            (OperationId::UserEmail.operation(), None),
+            |tx, principal, _| async {
+                let tx = tx;
+                let principal = principal;
+                let store = &tx;
+                let principal = &principal;
+                users::email_exists(store, principal, email.clone()?).await
+            },
+        )
+        .await?;
     Ok(Json(EmailCheck { existed_email }))
 }

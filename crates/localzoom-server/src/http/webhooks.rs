@@ -31,7 +31,12 @@ pub async fn subscribe(
     let validated = state.sender.subscribe(client_id, asked).await?;
     let view = state
         .db
-        .read(|store| webhooks::subscription_view(store, &validated))?;
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            webhooks::subscription_view(store, &validated).await
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -41,27 +46,31 @@ pub async fn of_app(
     _admin: Admin,
     PathParams(client_id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    list(&state, Some(&client_id))
+    list(&state, Some(&client_id)).await
 }
 
 /// `GET /_localzoom/v1/webhooks`: every subscription.
 pub async fn all(State(state): State<AppState>, _admin: Admin) -> Result<Json<Value>, ApiError> {
-    list(&state, None)
+    list(&state, None).await
 }
 
-fn list(state: &AppState, client_id: Option<&str>) -> Result<Json<Value>, ApiError> {
-    let views = state.db.read(|store| -> Result<_, ApiError> {
-        if let Some(id) = client_id {
-            store
-                .app(id)?
-                .ok_or_else(|| DomainError::AppNotFound(id.to_string()))?;
-        }
-        store
-            .subscriptions(client_id)?
-            .iter()
-            .map(|s| webhooks::subscription_view(store, s))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+async fn list(state: &AppState, client_id: Option<&str>) -> Result<Json<Value>, ApiError> {
+    let views = state
+        .db
+        .read(|store| async move {
+            if let Some(id) = client_id {
+                store
+                    .app(id)
+                    .await?
+                    .ok_or_else(|| DomainError::AppNotFound(id.to_string()))?;
+            }
+            let mut views = Vec::new();
+            for subscription in store.subscriptions(client_id).await? {
+                views.push(webhooks::subscription_view(&store, &subscription).await?);
+            }
+            Ok::<_, ApiError>(views)
+        })
+        .await?;
     Ok(Json(json!({ "webhooks": views })))
 }
 
@@ -71,9 +80,17 @@ pub async fn one(
     _admin: Admin,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let view = state.db.read(|store| -> Result<_, ApiError> {
-        webhooks::subscription_view(store, &webhooks::subscription(store, &id)?)
-    })?;
+    let view = state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            let result: Result<_, ApiError> = {
+                webhooks::subscription_view(store, &webhooks::subscription(store, &id).await?).await
+            };
+            result
+        })
+        .await?;
     Ok(Json(view))
 }
 
@@ -85,7 +102,10 @@ pub async fn unsubscribe(
 ) -> Result<StatusCode, ApiError> {
     state
         .db
-        .write(move |store| webhooks::unsubscribe(store, &id))
+        .write(move |tx| async move {
+            let store = &tx;
+            webhooks::unsubscribe(store, &id).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -97,11 +117,23 @@ pub async fn validate(
     _admin: Admin,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state.db.read(|store| webhooks::subscription(store, &id))?;
+    let subscription = state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            webhooks::subscription(store, &id).await
+        })
+        .await?;
     let validated = state.sender.validate(&subscription).await?;
     let view = state
         .db
-        .read(|store| webhooks::subscription_view(store, &validated))?;
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            webhooks::subscription_view(store, &validated).await
+        })
+        .await?;
     Ok(Json(view))
 }
 
@@ -123,7 +155,12 @@ pub async fn deliveries(
     };
     let log = state
         .db
-        .read(|store| webhooks::delivery_log(store, &id, limit))?;
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            webhooks::delivery_log(store, &id, limit).await
+        })
+        .await?;
     Ok(Json(json!({ "deliveries": log })))
 }
 
@@ -139,7 +176,10 @@ pub async fn redeliver(
         .map_err(|_| DomainError::field("deliveryId", "Invalid field."))?;
     let copy = state
         .db
-        .write(move |store| webhooks::redeliver(store, id))
+        .write(move |tx| async move {
+            let store = &tx;
+            webhooks::redeliver(store, id).await
+        })
         .await?;
     state.sender.wake.notify_one();
     Ok((StatusCode::CREATED, Json(webhooks::delivery_view(&copy))))

@@ -66,12 +66,18 @@ pub enum PlanNote {
 
 /// Creates the account, its owner and one Server-to-Server app on an empty database; on a used one, checks
 /// the given credentials and makes sure they work.
-pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<BootstrapOutcome> {
-    if store.meta_get(META_SERVER_KEY)?.is_none() {
-        store.meta_set(META_SERVER_KEY, &crypto::new_secret())?;
+pub async fn bootstrap(
+    store: &Store,
+    req: &BootstrapRequest,
+    now: i64,
+) -> ApiResult<BootstrapOutcome> {
+    if store.meta_get(META_SERVER_KEY).await?.is_none() {
+        store
+            .meta_set(META_SERVER_KEY, &crypto::new_secret())
+            .await?;
     }
-    if let Some(account_id) = store.meta_get(META_BOOTSTRAP_ACCOUNT)? {
-        return reuse_bootstrap(store, req, account_id);
+    if let Some(account_id) = store.meta_get(META_BOOTSTRAP_ACCOUNT).await? {
+        return reuse_bootstrap(store, req, account_id).await;
     }
     let account_id = req.account_id.clone().unwrap_or_else(crypto::new_id);
     let plan = req.plan.unwrap_or(AccountPlan::DEFAULT);
@@ -79,7 +85,7 @@ pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<B
         .owner_email
         .clone()
         .unwrap_or_else(|| DEFAULT_OWNER_EMAIL.into());
-    let (_, owner) = create_account(store, &account_id, plan, &owner_email, now)?;
+    let (_, owner) = create_account(store, &account_id, plan, &owner_email, now).await?;
     let client_id = req.client_id.clone().unwrap_or_else(crypto::new_id);
     let (secret, generated_secret) = match &req.client_secret {
         Some(secret) => (secret.clone(), None),
@@ -88,15 +94,17 @@ pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<B
             (secret.clone(), Some(secret))
         }
     };
-    store.insert_app(&bootstrap_app(
-        &client_id,
-        &secret,
-        &account_id,
-        &owner.id,
-        now,
-    ))?;
-    store.meta_set(META_BOOTSTRAP_ACCOUNT, &account_id)?;
-    store.meta_set(META_BOOTSTRAP_CLIENT, &client_id)?;
+    store
+        .insert_app(&bootstrap_app(
+            &client_id,
+            &secret,
+            &account_id,
+            &owner.id,
+            now,
+        ))
+        .await?;
+    store.meta_set(META_BOOTSTRAP_ACCOUNT, &account_id).await?;
+    store.meta_set(META_BOOTSTRAP_CLIENT, &client_id).await?;
     Ok(BootstrapOutcome {
         account_id,
         owner_user_id: owner.id,
@@ -109,13 +117,13 @@ pub fn bootstrap(store: &Store, req: &BootstrapRequest, now: i64) -> ApiResult<B
 }
 
 /// The account `serve` made when it first ran on this database, if it has.
-pub fn bootstrap_account_id(store: &Store) -> ApiResult<Option<String>> {
-    Ok(store.meta_get(META_BOOTSTRAP_ACCOUNT)?)
+pub async fn bootstrap_account_id(store: &Store) -> ApiResult<Option<String>> {
+    Ok(store.meta_get(META_BOOTSTRAP_ACCOUNT).await?)
 }
 
 /// A used database: the given credentials must be the ones it holds. Nothing is registered here (a mistyped
 /// client id must not become a new app); apps are added with `localzoom apps create`. A given plan is applied.
-fn reuse_bootstrap(
+async fn reuse_bootstrap(
     store: &Store,
     req: &BootstrapRequest,
     account_id: String,
@@ -129,7 +137,8 @@ fn reuse_bootstrap(
         )).into());
     }
     let mut account = store
-        .account(&account_id)?
+        .account(&account_id)
+        .await?
         .ok_or_else(|| ApiError::internal("bootstrap account missing"))?;
     if let Some(given) = &req.owner_email
         && !given.eq_ignore_ascii_case(&account.owner_email)
@@ -141,13 +150,15 @@ fn reuse_bootstrap(
         )).into());
     }
     let owner = store
-        .user_by_email(&account_id, &account.owner_email)?
+        .user_by_email(&account_id, &account.owner_email)
+        .await?
         .ok_or_else(|| ApiError::internal("bootstrap owner missing"))?;
     let stored_client = store
-        .meta_get(META_BOOTSTRAP_CLIENT)?
+        .meta_get(META_BOOTSTRAP_CLIENT)
+        .await?
         .ok_or_else(|| ApiError::internal("bootstrap app missing"))?;
     let client_id = req.client_id.clone().unwrap_or(stored_client.clone());
-    match store.app(&client_id)? {
+    match store.app(&client_id).await? {
         None => {
             return Err(DomainError::Invalid(format!(
                 "this database has no app with client id {client_id}: leave out --client-id \
@@ -196,7 +207,7 @@ fn reuse_bootstrap(
                 &mut account.plan,
                 plan,
             )));
-            store.update_account(&account)?;
+            store.update_account(&account).await?;
         } else {
             plan_note = Some(PlanNote::NotApplied(plan));
         }
@@ -284,7 +295,7 @@ pub fn new_app(
 }
 
 /// Creates an account and its owner (role Owner, Licensed, work-email login; the managed domain is the owner's).
-pub fn create_account(
+pub async fn create_account(
     store: &Store,
     account_id: &str,
     plan: AccountPlan,
@@ -296,10 +307,10 @@ pub fn create_account(
             DomainError::Invalid(format!("{owner_email:?} is not an e-mail address")).into(),
         );
     }
-    if store.email_exists(owner_email)? {
+    if store.email_exists(owner_email).await? {
         return Err(DomainError::EmailTaken(owner_email.to_string()).into());
     }
-    if store.account(account_id)?.is_some() {
+    if store.account(account_id).await?.is_some() {
         return Err(DomainError::Invalid(format!("account {account_id} exists already")).into());
     }
     let account = AccountRecord {
@@ -315,18 +326,18 @@ pub fn create_account(
         created_at: now,
         rate_limit_overrides: Default::default(),
     };
-    store.insert_account(&account)?;
+    store.insert_account(&account).await?;
     let owner = UserRecord {
-        pmi: super::fresh_pmi(store)?,
+        pmi: super::fresh_pmi(store).await?,
         ..new_owner(account_id, owner_email, now)
     };
-    store.insert_user(&owner)?;
+    store.insert_user(&owner).await?;
     Ok((account, owner))
 }
 
 /// Registers an app in an account, acting for (S2S) or owned by the account owner; returns it with its
 /// client secret, which is shown once and stored only as a hash.
-pub fn create_app(
+pub async fn create_app(
     store: &Store,
     account_id: &str,
     kind: AppKind,
@@ -342,10 +353,12 @@ pub fn create_app(
         .into());
     }
     let account = store
-        .account(account_id)?
+        .account(account_id)
+        .await?
         .ok_or_else(|| DomainError::AccountNotFound(account_id.to_string()))?;
     let owner = store
-        .user_by_email(&account.id, &account.owner_email)?
+        .user_by_email(&account.id, &account.owner_email)
+        .await?
         .ok_or_else(|| ApiError::internal("account owner missing"))?;
     let secret = crypto::new_secret();
     let app = new_app(
@@ -358,32 +371,34 @@ pub fn create_app(
         redirect_uri,
         now,
     );
-    store.insert_app(&app)?;
+    store.insert_app(&app).await?;
     Ok((app, secret))
 }
 
 /// Deactivates an app: its tokens stop working at once (the token lookup checks the app).
-pub fn deactivate_app(store: &Store, client_id: &str) -> ApiResult<AppRecord> {
+pub async fn deactivate_app(store: &Store, client_id: &str) -> ApiResult<AppRecord> {
     let mut app = store
-        .app(client_id)?
+        .app(client_id)
+        .await?
         .ok_or_else(|| DomainError::Invalid(format!("no app with client id {client_id}")))?;
     app.active = false;
-    store.update_app(&app)?;
+    store.update_app(&app).await?;
     Ok(app)
 }
 
 /// The server's own secret key (page tokens, password fingerprints); created by `bootstrap`.
-pub fn server_key(store: &Store) -> ApiResult<Vec<u8>> {
+pub async fn server_key(store: &Store) -> ApiResult<Vec<u8>> {
     store
-        .meta_get(META_SERVER_KEY)?
+        .meta_get(META_SERVER_KEY)
+        .await?
         .map(String::into_bytes)
         .ok_or_else(|| ApiError::internal("server key missing"))
 }
 
 /// Mints an access token of an app acting for its owner (Server-to-Server); returns it in clear (only its digest
 /// is stored).
-pub fn mint_token(store: &Store, app: &AppRecord, now: i64) -> ApiResult<TokenResponse> {
-    issue_tokens(store, app, &app.owner_user_id, None, false, now)
+pub async fn mint_token(store: &Store, app: &AppRecord, now: i64) -> ApiResult<TokenResponse> {
+    issue_tokens(store, app, &app.owner_user_id, None, false, now).await
 }
 
 /// Refresh tokens of user-level apps live 90 days.
@@ -391,7 +406,7 @@ pub const REFRESH_TTL_MS: i64 = 90 * 24 * 3600 * 1000;
 
 /// Issues an access token for `user_id` through `app`, with a refresh token when `refresh` (user-level grants),
 /// both tied to the sign-in `session_id` if any.
-pub fn issue_tokens(
+pub async fn issue_tokens(
     store: &Store,
     app: &AppRecord,
     user_id: &str,
@@ -400,30 +415,32 @@ pub fn issue_tokens(
     now: i64,
 ) -> ApiResult<TokenResponse> {
     // Tokens a day past expiry are of no use to anyone: each mint sweeps a few, so the table stays bounded.
-    store.purge_expired_tokens(now - 24 * 3600 * 1000)?;
-    let issue = |kind: TokenKind, ttl_ms: i64| -> ApiResult<String> {
+    store.purge_expired_tokens(now - 24 * 3600 * 1000).await?;
+    let issue = async |kind: TokenKind, ttl_ms: i64| -> ApiResult<String> {
         let token = crypto::new_secret();
-        store.insert_token(&TokenRecord {
-            token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
-            client_id: app.client_id.clone(),
-            account_id: app.account_id.clone(),
-            user_id: user_id.to_string(),
-            scopes: app.scopes.clone(),
-            issued_at: now,
-            expires_at: now + ttl_ms,
-            revoked: false,
-            kind,
-            session_id: session_id.clone(),
-            role: None,
-            limits: None,
-            account_listened: false,
-            account_number: 0,
-        })?;
+        store
+            .insert_token(&TokenRecord {
+                token_sha256: crypto::sha256(token.as_bytes()).to_vec(),
+                client_id: app.client_id.clone(),
+                account_id: app.account_id.clone(),
+                user_id: user_id.to_string(),
+                scopes: app.scopes.clone(),
+                issued_at: now,
+                expires_at: now + ttl_ms,
+                revoked: false,
+                kind,
+                session_id: session_id.clone(),
+                role: None,
+                limits: None,
+                account_listened: false,
+                account_number: 0,
+            })
+            .await?;
         Ok(token)
     };
-    let access_token = issue(TokenKind::Access, (TOKEN_TTL_SECONDS as i64) * 1000)?;
+    let access_token = issue(TokenKind::Access, (TOKEN_TTL_SECONDS as i64) * 1000).await?;
     let refresh_token = if refresh {
-        Some(issue(TokenKind::Refresh, REFRESH_TTL_MS)?)
+        Some(issue(TokenKind::Refresh, REFRESH_TTL_MS).await?)
     } else {
         None
     };
@@ -438,13 +455,13 @@ pub fn issue_tokens(
 }
 
 /// Checks an app's client credentials; `Ok(None)` when they do not match an active app.
-pub fn authenticate_client(
+pub async fn authenticate_client(
     store: &Store,
     client_id: &str,
     secret: &str,
 ) -> ApiResult<Option<AppRecord>> {
     let digest = crypto::sha256(secret.as_bytes());
-    let app = store.app(client_id)?;
+    let app = store.app(client_id).await?;
     // Compare against a dummy digest when the app is unknown, so timing does not tell which client ids exist.
     let expected = app
         .as_ref()
@@ -455,7 +472,7 @@ pub fn authenticate_client(
 }
 
 /// The `account_credentials` grant: HTTP Basic client credentials plus the account id.
-pub fn account_credentials_grant(
+pub async fn account_credentials_grant(
     store: &Store,
     client_id: &str,
     secret: &str,
@@ -463,18 +480,21 @@ pub fn account_credentials_grant(
     now: i64,
 ) -> Result<TokenResponse, OAuthFailure> {
     let app = authenticate_client(store, client_id, secret)
+        .await
         .map_err(OAuthFailure::from)?
         .filter(|app| app.kind == AppKind::S2s)
         .ok_or(OAuthFailure::InvalidClient)?;
     if app.account_id != account_id {
         return Err(OAuthFailure::InvalidAccount);
     }
-    mint_token(store, &app, now).map_err(OAuthFailure::from)
+    mint_token(store, &app, now)
+        .await
+        .map_err(OAuthFailure::from)
 }
 
 /// Bulk-creates `count` active, Licensed, work-email members in the account, numbered from `first`
 /// (`seed{n}@seed.localzoom.test`): the fast path behind `localzoom seed`, for load tests.
-pub fn seed_users(
+pub async fn seed_users(
     store: &Store,
     account_id: &str,
     first: u64,
@@ -487,8 +507,8 @@ pub fn seed_users(
         user.first_name = "Seed".into();
         user.last_name = format!("User {n}");
         user.display_name = format!("Seed User {n}");
-        user.pmi = super::fresh_pmi(store)?;
-        store.insert_user(&user)?;
+        user.pmi = super::fresh_pmi(store).await?;
+        store.insert_user(&user).await?;
     }
     Ok(())
 }

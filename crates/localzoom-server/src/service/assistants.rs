@@ -21,11 +21,16 @@ fn licensed(user: &UserRecord) -> bool {
     matches!(user.user_type, UserType::Licensed | UserType::OnPrem)
 }
 
-pub fn list(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<AssistantList> {
-    let user = resolve_user(store, principal, user_ref)?;
+pub async fn list(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> ApiResult<AssistantList> {
+    let user = resolve_user(store, principal, user_ref).await?;
     Ok(AssistantList {
         assistants: store
-            .assistants(&user.id)?
+            .assistants(&user.id)
+            .await?
             .into_iter()
             .map(|(a, can_manage)| Assistant {
                 id: a.id,
@@ -36,15 +41,15 @@ pub fn list(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<A
     })
 }
 
-pub fn add(
+pub async fn add(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     refs: &[AssistantRef],
     now: i64,
 ) -> ApiResult<AddedAssistants> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let account = users::account(store, &principal.account_id)?;
+    let user = resolve_user(store, principal, user_ref).await?;
+    let account = users::account(store, &principal.account_id).await?;
     if account.plan == AccountPlan::Free {
         return Err(DomainError::NotAllowed(format!(
             "Current account must be paid account: {user_ref}"
@@ -57,7 +62,7 @@ pub fn add(
         ))
         .into());
     }
-    let existing = store.assistants(&user.id)?.len();
+    let existing = store.assistants(&user.id).await?.len();
     if existing + refs.len() > MAX_ASSISTANTS {
         return Err(DomainError::NotAllowed(format!(
             "A user can have at most {MAX_ASSISTANTS} assistants."
@@ -68,8 +73,11 @@ pub fn add(
     for r in refs {
         // Zoom: "Must have id or email, if given id, the email is ignored."
         let (found, named) = match (&r.id, &r.email) {
-            (Some(id), _) => (store.user_by_id(&account.id, id)?, id.clone()),
-            (None, Some(email)) => (store.user_by_email(&account.id, email)?, email.clone()),
+            (Some(id), _) => (store.user_by_id(&account.id, id).await?, id.clone()),
+            (None, Some(email)) => (
+                store.user_by_email(&account.id, email).await?,
+                email.clone(),
+            ),
             (None, None) => return Err(DomainError::field("assistants", "Invalid field.").into()),
         };
         let assistant =
@@ -89,7 +97,8 @@ pub fn add(
         }
         if ids.contains(&assistant.id)
             || store
-                .assistants(&user.id)?
+                .assistants(&user.id)
+                .await?
                 .iter()
                 .any(|(a, _)| a.id == assistant.id)
         {
@@ -99,12 +108,14 @@ pub fn add(
             ))
             .into());
         }
-        store.add_assistant(
-            &user.id,
-            &assistant.id,
-            r.can_manage_host_private_event.unwrap_or(false),
-            now,
-        )?;
+        store
+            .add_assistant(
+                &user.id,
+                &assistant.id,
+                r.can_manage_host_private_event.unwrap_or(false),
+                now,
+            )
+            .await?;
         ids.push(assistant.id);
     }
     Ok(AddedAssistants {
@@ -114,34 +125,35 @@ pub fn add(
 }
 
 /// `DELETE /users/{userId}/assistants`: removes the relation both ways (the assistants' schedulers lists too).
-pub fn remove_all(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<u64> {
-    let user = resolve_user(store, principal, user_ref)?;
-    Ok(store.remove_assistants(&user.id)?)
+pub async fn remove_all(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<u64> {
+    let user = resolve_user(store, principal, user_ref).await?;
+    Ok(store.remove_assistants(&user.id).await?)
 }
 
 /// `DELETE /users/{userId}/assistants/{assistantId}`. An assistant id that names no user of the account is a
 /// 404; one that names a user who is not an assistant is already in the asked-for state.
-pub fn remove_one(
+pub async fn remove_one(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     assistant_ref: &str,
 ) -> ApiResult<()> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let assistant = resolve_user(store, principal, assistant_ref)?;
-    store.remove_assistant(&user.id, &assistant.id)?;
+    let user = resolve_user(store, principal, user_ref).await?;
+    let assistant = resolve_user(store, principal, assistant_ref).await?;
+    store.remove_assistant(&user.id, &assistant.id).await?;
     Ok(())
 }
 
-pub fn schedulers(
+pub async fn schedulers(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
 ) -> ApiResult<SchedulerList> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref).await?;
     Ok(SchedulerList {
         schedulers: store
-            .schedulers(&user.id)?
+            .schedulers(&user.id)
+            .await?
             .into_iter()
             .map(|s| Scheduler {
                 id: s.id,
@@ -152,23 +164,23 @@ pub fn schedulers(
     })
 }
 
-pub fn remove_all_schedulers(
+pub async fn remove_all_schedulers(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
 ) -> ApiResult<u64> {
-    let user = resolve_user(store, principal, user_ref)?;
-    Ok(store.remove_schedulers(&user.id)?)
+    let user = resolve_user(store, principal, user_ref).await?;
+    Ok(store.remove_schedulers(&user.id).await?)
 }
 
-pub fn remove_scheduler(
+pub async fn remove_scheduler(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     scheduler_ref: &str,
 ) -> ApiResult<()> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let scheduler = resolve_user(store, principal, scheduler_ref)?;
-    store.remove_assistant(&scheduler.id, &user.id)?;
+    let user = resolve_user(store, principal, user_ref).await?;
+    let scheduler = resolve_user(store, principal, scheduler_ref).await?;
+    store.remove_assistant(&scheduler.id, &user.id).await?;
     Ok(())
 }

@@ -18,9 +18,10 @@ const SCAN: u64 = 10_000;
 
 /// The owner of `account`, acting as an admin does in Zoom's portal. It holds no token: the console's session is
 /// its authentication, and the service functions it calls check roles, not scopes.
-pub fn owner_principal(store: &Store, account: &AccountRecord) -> ApiResult<Principal> {
+pub async fn owner_principal(store: &Store, account: &AccountRecord) -> ApiResult<Principal> {
     let owner = store
-        .user_by_email(&account.id, &account.owner_email)?
+        .user_by_email(&account.id, &account.owner_email)
+        .await?
         .ok_or_else(|| DomainError::UserNotFound(account.owner_email.clone()))?;
     Ok(Principal {
         account_id: account.id.clone(),
@@ -62,11 +63,11 @@ pub struct UserPage {
     pub looked_through: Option<u64>,
 }
 
-pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
+pub async fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
     if let Some(search) = filter.search.as_deref() {
         let found = match search.contains('@') {
-            true => store.user_by_email(&filter.account_id, search)?,
-            false => store.user_by_id(&filter.account_id, search)?,
+            true => store.user_by_email(&filter.account_id, search).await?,
+            false => store.user_by_id(&filter.account_id, search).await?,
         };
         return Ok(UserPage {
             users: found.into_iter().collect(),
@@ -86,15 +87,19 @@ pub fn users(store: &Store, filter: &UserFilter) -> ApiResult<UserPage> {
     let narrowed =
         filter.role.is_some() || filter.user_type.is_some() || filter.login_type.is_some();
     let mut rows = match narrowed {
-        true => store.filtered_users(&query, (filter.user_type, filter.login_type), SCAN)?,
-        false => store.list_users(&query)?,
+        true => {
+            store
+                .filtered_users(&query, (filter.user_type, filter.login_type), SCAN)
+                .await?
+        }
+        false => store.list_users(&query).await?,
     };
     let full = rows.len() as u64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let next_after = match (full, narrowed) {
         (true, _) => rows.last().map(|(seq, _)| *seq),
         // The walk may have stopped before the last user: the next page goes on from there.
-        (false, true) => store.scan_end(&query, SCAN)?,
+        (false, true) => store.scan_end(&query, SCAN).await?,
         (false, false) => None,
     };
     Ok(UserPage {
@@ -118,22 +123,23 @@ pub struct UserDetail {
     pub emails: Vec<OutboxEmail>,
 }
 
-pub fn user_detail(
+pub async fn user_detail(
     store: &Store,
     account: &AccountRecord,
     user_id: &str,
     now: i64,
 ) -> ApiResult<UserDetail> {
     let user = store
-        .user_by_id(&account.id, user_id)?
+        .user_by_id(&account.id, user_id)
+        .await?
         .ok_or_else(|| DomainError::UserNotFound(user_id.to_string()))?;
     Ok(UserDetail {
-        sessions: store.sessions(&user.id)?,
-        assistants: store.assistants(&user.id)?,
-        schedulers: store.schedulers(&user.id)?,
-        password_changes: super::lifecycle::password_changes_today(store, &user.id, now)?,
+        sessions: store.sessions(&user.id).await?,
+        assistants: store.assistants(&user.id).await?,
+        schedulers: store.schedulers(&user.id).await?,
+        password_changes: super::lifecycle::password_changes_today(store, &user.id, now).await?,
         password_changes_per_day: account.password_changes_per_day,
-        emails: store.outbox(Some(&user.id))?,
+        emails: store.outbox(Some(&user.id)).await?,
         user,
     })
 }

@@ -44,7 +44,7 @@ fn refused(field: String, message: impl Into<String>) -> crate::error::ApiError 
 
 /// Loads the whole document; `only` limits it to the accounts it names with that id or owner (a reset of one
 /// account loads that account's part again).
-pub fn load(
+pub async fn load(
     store: &Store,
     loadable: &LoadableFixture,
     only: Option<&AccountRecord>,
@@ -62,9 +62,10 @@ pub fn load(
             }
         }
         let at = format!("accounts[{a}]");
-        let account = upsert_account(store, entry, &at, now)?;
+        let account = upsert_account(store, entry, &at, now).await?;
         let owner = store
-            .user_by_email(&account.id, &account.owner_email)?
+            .user_by_email(&account.id, &account.owner_email)
+            .await?
             .ok_or_else(|| crate::error::ApiError::internal("account owner missing"))?;
         for (p, app) in entry.apps.iter().enumerate() {
             upsert_app(
@@ -74,42 +75,43 @@ pub fn load(
                 app,
                 &format!("{at}.apps[{p}]"),
                 now,
-            )?;
+            )
+            .await?;
         }
         let mut ids = Vec::with_capacity(entry.users.len());
         for (u, user) in entry.users.iter().enumerate() {
             let at = format!("{at}.users[{u}]");
             let hash = loadable.hashes.get(&(a, u)).cloned();
-            ids.push(upsert_user(store, &account, user, hash, &at, (key, now))?);
+            ids.push(upsert_user(store, &account, user, hash, &at, (key, now)).await?);
         }
         for (u, user) in entry.users.iter().enumerate() {
             let at = format!("{at}.users[{u}]");
-            let this = member(store, &account, &ids[u], &at)?;
+            let this = member(store, &account, &ids[u], &at).await?;
             for (n, named) in user.assistants.iter().enumerate() {
                 let at = format!("{at}.assistants[{n}]");
-                let assistant = member(store, &account, named, &at)?;
-                link(store, &this, &assistant, &at, now)?;
+                let assistant = member(store, &account, named, &at).await?;
+                link(store, &this, &assistant, &at, now).await?;
             }
             for (n, named) in user.schedulers.iter().enumerate() {
                 let at = format!("{at}.schedulers[{n}]");
-                let scheduler = member(store, &account, named, &at)?;
-                link(store, &scheduler, &this, &at, now)?;
+                let scheduler = member(store, &account, named, &at).await?;
+                link(store, &scheduler, &this, &at, now).await?;
             }
         }
     }
     Ok(())
 }
 
-fn upsert_account(
+async fn upsert_account(
     store: &Store,
     entry: &FixtureAccount,
     at: &str,
     now: i64,
 ) -> ApiResult<AccountRecord> {
     let existing = match (&entry.id, &entry.owner_email) {
-        (Some(id), _) => store.account(id)?,
-        (None, Some(owner)) => match store.find_user(owner)? {
-            Some(user) if user.role == Role::Owner => store.account(&user.account_id)?,
+        (Some(id), _) => store.account(id).await?,
+        (None, Some(owner)) => match store.find_user(owner).await? {
+            Some(user) if user.role == Role::Owner => store.account(&user.account_id).await?,
             _ => None,
         },
         (None, None) => None,
@@ -136,7 +138,7 @@ fn upsert_account(
                     "A new account needs its owner's e-mail.",
                 )
             })?;
-            if store.email_exists(owner)? {
+            if store.email_exists(owner).await? {
                 return Err(refused(
                     format!("{at}.owner_email"),
                     format!("{owner} is a user of another account."),
@@ -146,7 +148,9 @@ fn upsert_account(
             let plan = entry
                 .plan
                 .unwrap_or(crate::domain::account::AccountPlan::DEFAULT);
-            accounts::create_account(store, &id, plan, owner, now)?.0
+            accounts::create_account(store, &id, plan, owner, now)
+                .await?
+                .0
         }
     };
     if let Some(plan) = entry.plan {
@@ -160,11 +164,11 @@ fn upsert_account(
             account.rate_limit_overrides.set(limit, Some(*value));
         }
     }
-    store.update_account(&account)?;
+    store.update_account(&account).await?;
     Ok(account)
 }
 
-fn upsert_app(
+async fn upsert_app(
     store: &Store,
     account: &AccountRecord,
     owner_id: &str,
@@ -172,7 +176,7 @@ fn upsert_app(
     at: &str,
     now: i64,
 ) -> ApiResult<()> {
-    let stored = store.app(&app.client_id)?;
+    let stored = store.app(&app.client_id).await?;
     if stored.as_ref().is_some_and(|s| s.account_id != account.id) {
         return Err(refused(
             format!("{at}.client_id"),
@@ -203,30 +207,34 @@ fn upsert_app(
                 now,
             );
             match stored {
-                Some(stored) => store.update_app(&crate::store::AppRecord {
-                    created_at: stored.created_at,
-                    ..fresh
-                })?,
-                None => store.insert_app(&fresh)?,
+                Some(stored) => {
+                    store
+                        .update_app(&crate::store::AppRecord {
+                            created_at: stored.created_at,
+                            ..fresh
+                        })
+                        .await?
+                }
+                None => store.insert_app(&fresh).await?,
             }
         }
     }
     // A subscription is known by its URL: the same document loaded again changes nothing.
-    let existing = store.subscriptions(Some(&app.client_id))?;
+    let existing = store.subscriptions(Some(&app.client_id)).await?;
     for asked in &app.webhooks {
         let same = existing.iter().find(|s| s.url == asked.url.trim());
         if let Some(same) = same {
             if same.secret_token == asked.secret_token && same.events == asked.check()? {
                 continue;
             }
-            store.delete_subscription(&same.id)?;
+            store.delete_subscription(&same.id).await?;
         }
-        super::webhooks::subscribe(store, &app.client_id, asked, now)?;
+        super::webhooks::subscribe(store, &app.client_id, asked, now).await?;
     }
     Ok(())
 }
 
-fn upsert_user(
+async fn upsert_user(
     store: &Store,
     account: &AccountRecord,
     entry: &FixtureUser,
@@ -236,10 +244,10 @@ fn upsert_user(
 ) -> ApiResult<String> {
     // Named by id, else by e-mail; either must not be another account's.
     let by_id = match &entry.id {
-        Some(id) => store.find_user(id)?.filter(|u| u.id == *id),
+        Some(id) => store.find_user(id).await?.filter(|u| u.id == *id),
         None => None,
     };
-    let by_email = store.find_user(&entry.email)?;
+    let by_email = store.find_user(&entry.email).await?;
     for found in [&by_id, &by_email].into_iter().flatten() {
         if found.account_id != account.id {
             return Err(refused(
@@ -323,38 +331,42 @@ fn upsert_user(
         ));
     }
     match entry.pmi {
-        Some(pmi) if store.pmi_taken(pmi, &user.id)? => {
+        Some(pmi) if store.pmi_taken(pmi, &user.id).await? => {
             return Err(refused(
                 format!("{at}.pmi"),
                 format!("PMI {pmi} is another user's."),
             ));
         }
         Some(pmi) => user.pmi = pmi,
-        None if is_new => user.pmi = super::fresh_pmi(store)?,
+        None if is_new => user.pmi = super::fresh_pmi(store).await?,
         None => {}
     }
     if let Some(hash) = hash {
         user.password_hash = Some(hash);
     }
     if is_new {
-        store.insert_user(&user)?;
+        store.insert_user(&user).await?;
     } else {
-        store.update_user(&user)?;
+        store.update_user(&user).await?;
     }
     if let Some(password) = &entry.password {
         // The fixture's password is the user's first one: history (not reusable) but no change (no daily cap).
         let print = super::lifecycle::fingerprint(key, &user.id, password);
-        if !store.password_history(&user.id, u32::MAX)?.contains(&print) {
-            store.record_password(&user.id, &print, now, true)?;
+        if !store
+            .password_history(&user.id, u32::MAX)
+            .await?
+            .contains(&print)
+        {
+            store.record_password(&user.id, &print, now, true).await?;
         }
     }
     if let Some(settings) = &entry.settings {
-        let mut stored = store.user_settings(&user.id)?;
+        let mut stored = store.user_settings(&user.id).await?;
         user_settings::apply_patch(SettingsOption::All, &mut stored, settings, user.user_type)
             .map_err(|refusal| within(&format!("{at}.settings"), refusal))?;
-        store.set_user_settings(&user.id, &stored)?;
+        store.set_user_settings(&user.id, &stored).await?;
     }
-    let sessions = store.sessions(&user.id)?;
+    let sessions = store.sessions(&user.id).await?;
     for session in &entry.sessions {
         let login_type = session.login_type();
         let present = match &session.id {
@@ -364,13 +376,15 @@ fn upsert_user(
                 .any(|s| s.login_type == login_type && s.ended_at.is_none()),
         };
         if !present {
-            store.insert_session(&SessionRecord {
-                id: session.id.clone().unwrap_or_else(crypto::new_id),
-                user_id: user.id.clone(),
-                login_type,
-                created_at: now,
-                ended_at: None,
-            })?;
+            store
+                .insert_session(&SessionRecord {
+                    id: session.id.clone().unwrap_or_else(crypto::new_id),
+                    user_id: user.id.clone(),
+                    login_type,
+                    created_at: now,
+                    ended_at: None,
+                })
+                .await?;
         }
     }
     Ok(user.id)
@@ -394,11 +408,16 @@ fn within(at: &str, refusal: DomainError) -> crate::error::ApiError {
 }
 
 /// A user of the account named by id or e-mail.
-fn member(store: &Store, account: &AccountRecord, named: &str, at: &str) -> ApiResult<UserRecord> {
+async fn member(
+    store: &Store,
+    account: &AccountRecord,
+    named: &str,
+    at: &str,
+) -> ApiResult<UserRecord> {
     let found = if named.contains('@') {
-        store.user_by_email(&account.id, named)?
+        store.user_by_email(&account.id, named).await?
     } else {
-        store.user_by_id(&account.id, named)?
+        store.user_by_id(&account.id, named).await?
     };
     found.ok_or_else(|| {
         refused(
@@ -410,7 +429,7 @@ fn member(store: &Store, account: &AccountRecord, named: &str, at: &str) -> ApiR
 
 /// Makes `assistant` an assistant of `user_id` (once), as Zoom's rules allow: both Licensed (or On-prem), not
 /// the same user, at most 30 assistants.
-fn link(
+async fn link(
     store: &Store,
     user: &UserRecord,
     assistant: &UserRecord,
@@ -430,7 +449,7 @@ fn link(
             "Assistants and the users they schedule for are Licensed (type 2).",
         ));
     }
-    let assistants = store.assistants(&user.id)?;
+    let assistants = store.assistants(&user.id).await?;
     if assistants.iter().any(|(a, _)| a.id == assistant.id) {
         return Ok(());
     }
@@ -440,5 +459,7 @@ fn link(
             "A user can have at most 30 assistants.",
         ));
     }
-    Ok(store.add_assistant(&user.id, &assistant.id, false, now)?)
+    Ok(store
+        .add_assistant(&user.id, &assistant.id, false, now)
+        .await?)
 }

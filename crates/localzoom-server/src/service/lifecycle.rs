@@ -18,23 +18,27 @@ use crate::store::Store;
 
 /// `DELETE /users/{userId}/token`: ends the user's SSO sign-in sessions. Idempotent; non-SSO users simply have
 /// none to end.
-pub fn revoke_sso_token(
+pub async fn revoke_sso_token(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     now: i64,
 ) -> ApiResult<u64> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let change = ProfileChange::start(store, principal, &user)?;
-    let ended = store.end_sessions(&user.id, Some(LoginType::Sso), now)?;
+    let user = resolve_user(store, principal, user_ref).await?;
+    let change = ProfileChange::start(store, principal, &user).await?;
+    let ended = store
+        .end_sessions(&user.id, Some(LoginType::Sso), now)
+        .await?;
     if ended > 0 {
-        change.finish(
-            store,
-            principal,
-            &user,
-            Some("sign_out_from_all_devices"),
-            now,
-        )?;
+        change
+            .finish(
+                store,
+                principal,
+                &user,
+                Some("sign_out_from_all_devices"),
+                now,
+            )
+            .await?;
     }
     Ok(ended)
 }
@@ -43,7 +47,7 @@ pub fn revoke_sso_token(
 /// `(client_type, version)` as the request named it (checked once the session is found; none: a browser):
 /// its tokens stop working, and `user.signed_out` is announced. The control API's sign-out, and the console's
 /// "end session".
-pub fn end_session(
+pub async fn end_session(
     store: &Store,
     user_ref: &str,
     session_id: &str,
@@ -51,10 +55,12 @@ pub fn end_session(
     now: i64,
 ) -> ApiResult<()> {
     let user = store
-        .find_user(user_ref)?
+        .find_user(user_ref)
+        .await?
         .ok_or_else(|| DomainError::UserNotFound(user_ref.to_string()))?;
     let session = store
-        .sessions(&user.id)?
+        .sessions(&user.id)
+        .await?
         .into_iter()
         .find(|s| s.id == session_id && s.ended_at.is_none())
         .ok_or_else(|| {
@@ -66,30 +72,33 @@ pub fn end_session(
         login_type: session.login_type,
         date_time: crate::clock::rfc3339(now),
     };
-    store.end_session(&session.id, now)?;
+    store.end_session(&session.id, now).await?;
     let signed_out = webhook::session(&user, &client, false);
-    Listeners::of(store, &user.account_id)?.record(store, &signed_out, now)?;
+    Listeners::of(store, &user.account_id)
+        .await?
+        .record(store, &signed_out, now)
+        .await?;
     Ok(())
 }
 
 /// `PUT /users/{userId}/status`.
-pub fn set_status(
+pub async fn set_status(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     action: StatusAction,
     now: i64,
 ) -> ApiResult<()> {
-    let mut user = resolve_user(store, principal, user_ref)?;
+    let mut user = resolve_user(store, principal, user_ref).await?;
     if matches!(action, StatusAction::Activate | StatusAction::Deactivate) {
         require_admin(principal.role, AdminOnly::Status)?;
     }
     // Only an activation is bound by the account (its Basic-user cap): other actions read no more than the user.
     let (max_basic_users, basic_users) = match action {
         StatusAction::Activate => {
-            let account = users::account(store, &principal.account_id)?;
+            let account = users::account(store, &principal.account_id).await?;
             let basic_users = match account.max_basic_users {
-                Some(_) => store.count_basic_users(&account.id)?,
+                Some(_) => store.count_basic_users(&account.id).await?,
                 None => 0,
             };
             (account.max_basic_users, basic_users)
@@ -100,20 +109,23 @@ pub fn set_status(
         StatusEffect::Deactivate => {
             user.status = Status::Inactive;
             user.user_type = UserType::Basic;
-            store.update_user(&user)?;
-            store.sign_out_everywhere(&user.id, now)?;
+            store.update_user(&user).await?;
+            store.sign_out_everywhere(&user.id, now).await?;
             Event::UserDeactivated
         }
         StatusEffect::Activate if user.status != Status::Active => {
             user.status = Status::Active;
-            store.update_user(&user)?;
+            store.update_user(&user).await?;
             Event::UserActivated
         }
         StatusEffect::Activate | StatusEffect::None => return Ok(()),
     };
-    Listeners::of_principal(store, principal)?.emit(store, principal, now, event, |operator| {
-        Some(webhook::lifecycle(event, &user, operator))
-    })
+    Listeners::of_principal(store, principal)
+        .await?
+        .emit(store, principal, now, event, |operator| {
+            Some(webhook::lifecycle(event, &user, operator))
+        })
+        .await
 }
 
 /// The fingerprint the password history keeps: a keyed hash, so reuse checks cost no argon2 runs, under a key
@@ -135,9 +147,9 @@ fn key_check(key: &HistoryKey) -> String {
 
 /// Makes sure the password history was recorded with `key`: on a database that has none, `key` becomes its key;
 /// with another key, the start is refused, unless `forget` says to drop the history (whose key is lost).
-pub fn adopt_history_key(store: &Store, key: &HistoryKey, forget: bool) -> ApiResult<()> {
+pub async fn adopt_history_key(store: &Store, key: &HistoryKey, forget: bool) -> ApiResult<()> {
     let check = key_check(key);
-    match store.meta_get(META_HISTORY_KEY_CHECK)? {
+    match store.meta_get(META_HISTORY_KEY_CHECK).await? {
         Some(stored) if crypto::constant_time_eq(stored.as_bytes(), check.as_bytes()) => return Ok(()),
         Some(_) if !forget => return Err(DomainError::Invalid(
             "the password history of this database was recorded with another key than the one given: give its \
@@ -145,24 +157,24 @@ pub fn adopt_history_key(store: &Store, key: &HistoryKey, forget: bool) -> ApiRe
                 .into(),
         ).into()),
         Some(_) => {
-            let forgotten = store.clear_password_history()?;
+            let forgotten = store.clear_password_history().await?;
             tracing::warn!(forgotten, "password history forgotten: its key was lost");
         }
         None => {}
     }
-    Ok(store.meta_set(META_HISTORY_KEY_CHECK, &check)?)
+    Ok(store.meta_set(META_HISTORY_KEY_CHECK, &check).await?)
 }
 
 /// Every check of `PUT /users/{userId}/password` that needs stored state, in Zoom's order. Run once before the
 /// (slow) hash and again inside the write, so a concurrent change cannot slip past the history or daily cap.
-pub fn check_password_change(
+pub async fn check_password_change(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     password: &str,
     (key, now): (&HistoryKey, i64),
 ) -> ApiResult<(UserRecord, String)> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref).await?;
     require_admin(principal.role, AdminOnly::Password)?;
     if user.role.is_admin() {
         return Err(DomainError::AdminPassword.into());
@@ -170,11 +182,13 @@ pub fn check_password_change(
     if user.login_type != LoginType::WorkEmail {
         return Err(DomainError::NotWorkEmailUser.into());
     }
-    let account = users::account(store, &principal.account_id)?;
+    let account = users::account(store, &principal.account_id).await?;
     password::check(password, &settings::password_requirement(&account.security))
         .map_err(DomainError::Password)?;
     let print = fingerprint(key, &user.id, password);
-    let history = store.password_history(&user.id, account.password_history_count.max(1))?;
+    let history = store
+        .password_history(&user.id, account.password_history_count.max(1))
+        .await?;
     if user.password_hash.is_some() && history.first() == Some(&print) {
         return Err(DomainError::Password(PasswordRule::SameAsCurrent).into());
     }
@@ -183,7 +197,8 @@ pub fn check_password_change(
             DomainError::Password(PasswordRule::Reused(account.password_history_count)).into(),
         );
     }
-    if password_changes_today(store, &user.id, now)? >= u64::from(account.password_changes_per_day)
+    if password_changes_today(store, &user.id, now).await?
+        >= u64::from(account.password_changes_per_day)
     {
         return Err(DomainError::Password(PasswordRule::TooManyChangesToday).into());
     }
@@ -191,13 +206,13 @@ pub fn check_password_change(
 }
 
 /// The user's password changes in the 24 hours before `now`: what the account's daily cap counts.
-pub fn password_changes_today(store: &Store, user_id: &str, now: i64) -> ApiResult<u64> {
-    Ok(store.password_changes_since(user_id, now - DAY_MS)?)
+pub async fn password_changes_today(store: &Store, user_id: &str, now: i64) -> ApiResult<u64> {
+    Ok(store.password_changes_since(user_id, now - DAY_MS).await?)
 }
 
 /// Stores a checked, hashed password; signs the user out of password sessions and records the e-mail Zoom
 /// sends.
-pub fn commit_password_change(
+pub async fn commit_password_change(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
@@ -206,12 +221,16 @@ pub fn commit_password_change(
     (key, now): (&HistoryKey, i64),
 ) -> ApiResult<()> {
     let (mut user, print) =
-        check_password_change(store, principal, user_ref, password, (key, now))?;
-    let change = ProfileChange::start(store, principal, &user)?;
+        check_password_change(store, principal, user_ref, password, (key, now)).await?;
+    let change = ProfileChange::start(store, principal, &user).await?;
     user.password_hash = Some(hash);
-    store.update_user(&user)?;
-    store.record_password(&user.id, &print, now, false)?;
-    store.end_sessions(&user.id, Some(LoginType::WorkEmail), now)?;
-    super::mail::send(store, &user, super::mail::Mail::PasswordChanged, now)?;
-    change.finish(store, principal, &user, Some("change_password"), now)
+    store.update_user(&user).await?;
+    store.record_password(&user.id, &print, now, false).await?;
+    store
+        .end_sessions(&user.id, Some(LoginType::WorkEmail), now)
+        .await?;
+    super::mail::send(store, &user, super::mail::Mail::PasswordChanged, now).await?;
+    change
+        .finish(store, principal, &user, Some("change_password"), now)
+        .await
 }

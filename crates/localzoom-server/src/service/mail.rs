@@ -14,7 +14,7 @@ pub enum Mail {
     PasswordChanged,
 }
 
-pub fn send(store: &Store, user: &UserRecord, mail: Mail, now: i64) -> StoreResult<()> {
+pub async fn send(store: &Store, user: &UserRecord, mail: Mail, now: i64) -> StoreResult<()> {
     let greeting = if user.first_name.is_empty() {
         &user.email
     } else {
@@ -39,12 +39,14 @@ pub fn send(store: &Store, user: &UserRecord, mail: Mail, now: i64) -> StoreResu
             ),
         ),
     };
-    store.enqueue_email(&OutboxEmail {
-        user_id: Some(user.id.clone()),
-        account_id: Some(user.account_id.clone()),
-        to_address: user.email.clone(),
-        subject: subject.into(),
-        body,
-        created_at: now,
-    })
+    store
+        .enqueue_email(&OutboxEmail {
+            user_id: Some(user.id.clone()),
+            account_id: Some(user.account_id.clone()),
+            to_address: user.email.clone(),
+            subject: subject.into(),
+            body,
+            created_at: now,
+        })
+        .await
 }

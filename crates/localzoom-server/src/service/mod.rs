@@ -25,10 +25,10 @@ use crate::store::{Store, UserKey};
 
 /// A Personal Meeting ID no user holds: ten random digits, drawn again on the rare collision (PMIs are unique
 /// across Zoom).
-pub fn fresh_pmi(store: &Store) -> ApiResult<i64> {
+pub async fn fresh_pmi(store: &Store) -> ApiResult<i64> {
     loop {
         let pmi = crypto::random_digits(10);
-        if !store.pmi_taken(pmi, "")? {
+        if !store.pmi_taken(pmi, "").await? {
             return Ok(pmi);
         }
     }
@@ -36,11 +36,15 @@ pub fn fresh_pmi(store: &Store) -> ApiResult<i64> {
 
 /// Resolves a `{userId}` path value: `me`, an e-mail (case-insensitive) or an id, within the caller's account.
 /// A user of another account is indistinguishable from a missing one.
-pub fn resolve_user(store: &Store, principal: &Principal, user_ref: &str) -> ApiResult<UserRecord> {
+pub async fn resolve_user(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+) -> ApiResult<UserRecord> {
     let account = &principal.account_id;
     let found = match user_key(principal, user_ref) {
-        UserKey::Id(id) => store.user_by_id(account, id)?,
-        UserKey::Email(email) => store.user_by_email(account, email)?,
+        UserKey::Id(id) => store.user_by_id(account, id).await?,
+        UserKey::Email(email) => store.user_by_email(account, email).await?,
     };
     found.ok_or_else(|| user_not_found(user_ref))
 }
@@ -80,16 +84,21 @@ mod fuzz_targets {
             .enable_all()
             .build()
             .unwrap();
-        let db = Database::open(&url).unwrap();
+        let db = runtime.block_on(Database::open(&url)).unwrap();
         let request = accounts::BootstrapRequest {
             account_id: Some("FuzzAccount".into()),
             ..Default::default()
         };
         let outcome = runtime
-            .block_on(db.write(move |store| accounts::bootstrap(store, &request, 0)))
+            .block_on(db.write(move |tx| async move {
+                let store = &tx;
+                accounts::bootstrap(store, &request, 0).await
+            }))
             .unwrap();
         runtime
-            .block_on(db.write(|store| {
+            .block_on(db.write(move |tx| async move {
+                let store = &tx;
+
                 accounts::create_account(
                     store,
                     "Other",
@@ -97,6 +106,7 @@ mod fuzz_targets {
                     "o@other.test",
                     0,
                 )
+                .await
             }))
             .unwrap();
         let principal = Principal {
@@ -128,7 +138,11 @@ mod fuzz_targets {
             ],
             |input| {
                 let text = String::from_utf8_lossy(input);
-                match db.read(|store| resolve_user(store, &principal, &text)) {
+                let found = runtime.block_on(db.read(|store| async {
+                    let store = store;
+                    resolve_user(&store, &principal, &text).await
+                }));
+                match found {
                     Ok(user) => assert_eq!(user.account_id, "FuzzAccount"),
                     Err(e) => assert_eq!(e, DomainError::UserNotFound(text.to_string()).into()),
                 }

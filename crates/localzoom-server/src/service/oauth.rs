@@ -56,12 +56,13 @@ impl AuthorizeError {
 }
 
 /// Checks an authorization request; returns the app and the redirect URI the code will go to.
-pub fn check_authorize(
+pub async fn check_authorize(
     store: &Store,
     req: &AuthorizeRequest,
 ) -> ApiResult<Result<(AppRecord, String), AuthorizeError>> {
     let Some(app) = store
-        .app(&req.client_id)?
+        .app(&req.client_id)
+        .await?
         .filter(|app| app.active && app.kind == AppKind::User)
     else {
         return Ok(Err(AuthorizeError::UnknownClient));
@@ -83,18 +84,19 @@ pub fn check_authorize(
 }
 
 /// The user a person typed on the sign-in page, if they may authorize the app (same account, active).
-pub fn authorizing_user(
+pub async fn authorizing_user(
     store: &Store,
     app: &AppRecord,
     email: &str,
 ) -> ApiResult<Option<UserRecord>> {
     Ok(store
-        .user_by_email(&app.account_id, email.trim())?
+        .user_by_email(&app.account_id, email.trim())
+        .await?
         .filter(|u| u.status == Status::Active))
 }
 
 /// Issues a code for `user` to `redirect_uri`; returns the code in clear.
-pub fn issue_code(
+pub async fn issue_code(
     store: &Store,
     app: &AppRecord,
     user: &UserRecord,
@@ -103,26 +105,29 @@ pub fn issue_code(
     now: i64,
 ) -> ApiResult<String> {
     let code = crypto::new_secret();
-    store.insert_code(&AuthCode {
-        code_sha256: crypto::sha256(code.as_bytes()).to_vec(),
-        client_id: app.client_id.clone(),
-        user_id: user.id.clone(),
-        redirect_uri: redirect_uri.to_string(),
-        code_challenge,
-        expires_at: now + CODE_TTL_MS,
-        used: false,
-    })?;
+    store
+        .insert_code(&AuthCode {
+            code_sha256: crypto::sha256(code.as_bytes()).to_vec(),
+            client_id: app.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            code_challenge,
+            expires_at: now + CODE_TTL_MS,
+            used: false,
+        })
+        .await?;
     Ok(code)
 }
 
-fn user_app(store: &Store, client_id: &str, secret: &str) -> Result<AppRecord, OAuthFailure> {
-    authenticate_client(store, client_id, secret)?
+async fn user_app(store: &Store, client_id: &str, secret: &str) -> Result<AppRecord, OAuthFailure> {
+    authenticate_client(store, client_id, secret)
+        .await?
         .filter(|app| app.kind == AppKind::User)
         .ok_or(OAuthFailure::InvalidClient)
 }
 
 /// The `authorization_code` grant. The sign-in it completes becomes a session of the user.
-pub fn exchange_code(
+pub async fn exchange_code(
     store: &Store,
     (client_id, secret): (&str, &str),
     code: &str,
@@ -130,15 +135,16 @@ pub fn exchange_code(
     code_verifier: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, OAuthFailure> {
-    let app = user_app(store, client_id, secret)?;
+    let app = user_app(store, client_id, secret).await?;
     let digest = crypto::sha256(code.as_bytes());
     let found = store
-        .use_code(&digest)?
+        .use_code(&digest)
+        .await?
         .filter(|c| c.client_id == app.client_id)
         .ok_or(OAuthFailure::InvalidCode)?;
     if found.used {
         // A code presented twice was stolen or leaked: what it was exchanged for is revoked (RFC 6749 §4.1.2).
-        store.end_session(&session_of_code(&digest), now)?;
+        store.end_session(&session_of_code(&digest), now).await?;
         return Err(OAuthFailure::InvalidCode);
     }
     if found.expires_at <= now {
@@ -157,7 +163,8 @@ pub fn exchange_code(
         }
     }
     let user = store
-        .user_by_id(&app.account_id, &found.user_id)?
+        .user_by_id(&app.account_id, &found.user_id)
+        .await?
         .filter(|u| u.status == Status::Active)
         .ok_or(OAuthFailure::InvalidCode)?;
     let session = SessionRecord {
@@ -167,15 +174,8 @@ pub fn exchange_code(
         created_at: now,
         ended_at: None,
     };
-    store.insert_session(&session)?;
-    Ok(issue_tokens(
-        store,
-        &app,
-        &user.id,
-        Some(session.id),
-        true,
-        now,
-    )?)
+    store.insert_session(&session).await?;
+    Ok(issue_tokens(store, &app, &user.id, Some(session.id), true, now).await?)
 }
 
 /// The session an authorization code opens has an id derived from the code, so that a replay of the code can find
@@ -188,59 +188,57 @@ fn session_of_code(code_sha256: &[u8]) -> String {
 /// The `refresh_token` grant: the old refresh token is retired, a new pair issued in the same session. A retired
 /// refresh token presented again means two parties hold it: the whole session ends, its newer tokens with it (the
 /// OAuth 2.0 Security BCP's reuse detection).
-pub fn refresh(
+pub async fn refresh(
     store: &Store,
     (client_id, secret): (&str, &str),
     refresh_token: &str,
     now: i64,
 ) -> Result<TokenResponse, OAuthFailure> {
-    let app = user_app(store, client_id, secret)?;
+    let app = user_app(store, client_id, secret).await?;
     let digest = crypto::sha256(refresh_token.as_bytes());
     let old = store
-        .token(&digest)?
+        .token(&digest)
+        .await?
         .filter(|t| t.kind == TokenKind::Refresh && t.client_id == app.client_id)
         .ok_or(OAuthFailure::InvalidGrant)?;
     if old.revoked {
         if let Some(session) = &old.session_id {
-            store.end_session(session, now)?;
+            store.end_session(session, now).await?;
         }
         return Err(OAuthFailure::InvalidGrant);
     }
     if old.expires_at <= now {
         return Err(OAuthFailure::InvalidGrant);
     }
-    store.revoke_token(&digest)?;
+    store.revoke_token(&digest).await?;
     store
-        .user_by_id(&app.account_id, &old.user_id)?
+        .user_by_id(&app.account_id, &old.user_id)
+        .await?
         .filter(|u| u.status == Status::Active)
         .ok_or(OAuthFailure::InvalidGrant)?;
-    Ok(issue_tokens(
-        store,
-        &app,
-        &old.user_id,
-        old.session_id,
-        true,
-        now,
-    )?)
+    Ok(issue_tokens(store, &app, &old.user_id, old.session_id, true, now).await?)
 }
 
 /// `POST /oauth/revoke`: revokes an access or refresh token of the calling app and ends its sign-in session.
 /// Unknown tokens are not an error (RFC 7009).
-pub fn revoke(
+pub async fn revoke(
     store: &Store,
     (client_id, secret): (&str, &str),
     token: &str,
     now: i64,
 ) -> Result<(), OAuthFailure> {
-    let app = authenticate_client(store, client_id, secret)?.ok_or(OAuthFailure::InvalidClient)?;
+    let app = authenticate_client(store, client_id, secret)
+        .await?
+        .ok_or(OAuthFailure::InvalidClient)?;
     let digest = crypto::sha256(token.as_bytes());
     if let Some(found) = store
-        .token(&digest)?
+        .token(&digest)
+        .await?
         .filter(|t| t.client_id == app.client_id)
     {
-        store.revoke_token(&digest)?;
+        store.revoke_token(&digest).await?;
         if let Some(session) = &found.session_id {
-            store.end_session(session, now)?;
+            store.end_session(session, now).await?;
         }
     }
     Ok(())

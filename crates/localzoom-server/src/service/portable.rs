@@ -85,8 +85,11 @@ pub enum Line {
 
 /// Writes every record, in an order `import` can apply (what a record refers to comes before it), from one
 /// consistent snapshot. Returns how many records were written.
-pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
-    db.read(|store| {
+pub async fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
+    db.read(|tx| async {
+        let tx = tx;
+        let store = &tx;
+
         let mut count = 0u64;
         let mut emit = |line: Line| -> ApiResult<()> {
             serde_json::to_writer(&mut *out, &line).map_err(ApiError::internal)?;
@@ -98,46 +101,46 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
             format: FORMAT.into(),
             version: VERSION,
         })?;
-        for (key, value) in store.all_meta()? {
+        for (key, value) in store.all_meta().await? {
             emit(Line::Meta { key, value })?;
         }
-        for account in store.accounts()? {
+        for account in store.accounts().await? {
             emit(Line::Account(account))?;
         }
         let mut after = 0;
         loop {
-            let page = store.all_users(after, BATCH as u64)?;
+            let page = store.all_users(after, BATCH as u64).await?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
             for (_, user) in page {
                 emit(Line::User(user))?;
             }
         }
-        for app in store.all_apps()? {
+        for app in store.all_apps().await? {
             emit(Line::App(app))?;
         }
-        for token in store.all_tokens()? {
+        for token in store.all_tokens().await? {
             emit(Line::Token(token))?;
         }
-        for code in store.all_codes()? {
+        for code in store.all_codes().await? {
             emit(Line::Code(code))?;
         }
-        for session in store.all_sessions()? {
+        for session in store.all_sessions().await? {
             emit(Line::Session(session))?;
         }
-        for link in store.all_assistant_links()? {
+        for link in store.all_assistant_links().await? {
             emit(Line::Assistant(link))?;
         }
-        for entry in store.all_password_history()? {
+        for entry in store.all_password_history().await? {
             emit(Line::Password(entry))?;
         }
-        for email in store.outbox(None)? {
+        for email in store.outbox(None).await? {
             emit(Line::Email(email))?;
         }
-        for (user_id, settings) in store.all_user_settings()? {
+        for (user_id, settings) in store.all_user_settings().await? {
             emit(Line::Settings { user_id, settings })?;
         }
-        for (user_id, kind, id, body) in store.all_user_resources()? {
+        for (user_id, kind, id, body) in store.all_user_resources().await? {
             emit(Line::Resource {
                 user_id,
                 kind,
@@ -148,7 +151,7 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         // Files a few at a time: they are large.
         let mut after = String::new();
         loop {
-            let page = store.pictures_after(&after, FILES_BATCH)?;
+            let page = store.pictures_after(&after, FILES_BATCH).await?;
             let Some(last) = page.last().map(|(user_id, _)| user_id.clone()) else {
                 break;
             };
@@ -164,7 +167,7 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         }
         let mut after = String::new();
         loop {
-            let page = store.backgrounds_after(&after, FILES_BATCH)?;
+            let page = store.backgrounds_after(&after, FILES_BATCH).await?;
             let Some(last) = page.last().map(|b| b.file.id.clone()) else {
                 break;
             };
@@ -185,43 +188,54 @@ pub fn export(db: &Database, out: &mut dyn Write) -> ApiResult<u64> {
         out.flush().map_err(ApiError::internal)?;
         Ok(count - 1)
     })
+    .await
 }
 
-fn apply(store: &Store, line: Line) -> ApiResult<()> {
+async fn apply(store: &Store, line: Line) -> ApiResult<()> {
     Ok(match line {
         Line::Header { .. } => {
             return Err(DomainError::Invalid("a second header line".into()).into());
         }
-        Line::Meta { key, value } => store.meta_set(&key, &value),
-        Line::Account(a) => store.insert_account(&a),
-        Line::User(u) => store.insert_user(&u),
-        Line::App(a) => store.insert_app(&a),
-        Line::Token(t) => store.insert_token(&t),
-        Line::Code(c) => store.insert_code(&c),
-        Line::Session(s) => store.insert_session(&s),
-        Line::Assistant(l) => store.add_assistant(
-            &l.user_id,
-            &l.assistant_id,
-            l.can_manage_host_private_event,
-            l.added_at,
-        ),
-        Line::Password(p) => {
-            store.record_password(&p.user_id, &p.fingerprint, p.changed_at, p.initial)
+        Line::Meta { key, value } => store.meta_set(&key, &value).await,
+        Line::Account(a) => store.insert_account(&a).await,
+        Line::User(u) => store.insert_user(&u).await,
+        Line::App(a) => store.insert_app(&a).await,
+        Line::Token(t) => store.insert_token(&t).await,
+        Line::Code(c) => store.insert_code(&c).await,
+        Line::Session(s) => store.insert_session(&s).await,
+        Line::Assistant(l) => {
+            store
+                .add_assistant(
+                    &l.user_id,
+                    &l.assistant_id,
+                    l.can_manage_host_private_event,
+                    l.added_at,
+                )
+                .await
         }
-        Line::Email(e) => store.enqueue_email(&e),
-        Line::Settings { user_id, settings } => store.set_user_settings(&user_id, &settings),
+        Line::Password(p) => {
+            store
+                .record_password(&p.user_id, &p.fingerprint, p.changed_at, p.initial)
+                .await
+        }
+        Line::Email(e) => store.enqueue_email(&e).await,
+        Line::Settings { user_id, settings } => store.set_user_settings(&user_id, &settings).await,
         Line::Resource {
             user_id,
             kind,
             id,
             body,
-        } => store.put_user_resource(&user_id, (kind, &id), &body),
+        } => store.put_user_resource(&user_id, (kind, &id), &body).await,
         Line::Picture {
             user_id,
             content_type,
             version,
             bytes,
-        } => store.set_picture(&user_id, (&content_type, version), &decoded(&bytes)?),
+        } => {
+            store
+                .set_picture(&user_id, (&content_type, version), &decoded(&bytes)?)
+                .await
+        }
         Line::Background {
             user_id,
             id,
@@ -239,7 +253,9 @@ fn apply(store: &Store, line: Line) -> ApiResult<()> {
                 size,
                 is_default,
             };
-            store.add_virtual_background(&user_id, &file, &decoded(&bytes)?, created_at)
+            store
+                .add_virtual_background(&user_id, &file, &decoded(&bytes)?, created_at)
+                .await
         }
     }?)
 }
@@ -253,7 +269,12 @@ fn decoded(bytes: &str) -> ApiResult<Vec<u8>> {
 /// Reads an export into an empty database, `BATCH` records per transaction. Returns how many were imported.
 pub async fn import(db: &Database, input: &mut dyn BufRead) -> anyhow::Result<u64> {
     let empty = db
-        .read(|store| store.accounts().map(|a| a.is_empty()))
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+            store.accounts().await.map(|a| a.is_empty())
+        })
+        .await
         .map_err(|e| anyhow::anyhow!("cannot read the target database: {e}"))?;
     anyhow::ensure!(
         empty,
@@ -289,7 +310,12 @@ pub async fn import(db: &Database, input: &mut dyn BufRead) -> anyhow::Result<u6
             return Ok(imported);
         }
         let n = batch.len() as u64;
-        db.write(move |store| batch.into_iter().try_for_each(|line| apply(store, line)))
+        db.write(move |store| async move {
+            for line in batch {
+                apply(&store, line).await?;
+            }
+            Ok::<_, ApiError>(())
+        })
             .await
             .map_err(|e| {
                 anyhow::anyhow!(

@@ -27,8 +27,8 @@ pub const MAX_COUNT: u64 = 100;
 pub const DEFAULT_COUNT: u64 = 1;
 
 /// SCIM needs the account's SSO (S3's prerequisite).
-fn require_sso(store: &Store, principal: &Principal) -> ApiResult<()> {
-    let account = users::account(store, &principal.account_id)?;
+async fn require_sso(store: &Store, principal: &Principal) -> ApiResult<()> {
+    let account = users::account(store, &principal.account_id).await?;
     if settings::sso_enabled(&account.security) {
         Ok(())
     } else {
@@ -37,10 +37,11 @@ fn require_sso(store: &Store, principal: &Principal) -> ApiResult<()> {
 }
 
 /// A user of the caller's account by id; SCIM names users by id only.
-fn user(store: &Store, principal: &Principal, id: &str) -> ApiResult<UserRecord> {
-    require_sso(store, principal)?;
+async fn user(store: &Store, principal: &Principal, id: &str) -> ApiResult<UserRecord> {
+    require_sso(store, principal).await?;
     store
-        .user_by_id(&principal.account_id, id)?
+        .user_by_id(&principal.account_id, id)
+        .await?
         .ok_or_else(|| DomainError::from(ScimRefusal::UserNotFound).into())
 }
 
@@ -107,14 +108,14 @@ pub fn resource(user: &UserRecord) -> Value {
 }
 
 /// `GET /scim2/Users`: `startIndex` is 1-based; `count` at most 100.
-pub fn list(
+pub async fn list(
     store: &Store,
     principal: &Principal,
     filter: Option<&str>,
     start_index: u64,
     count: u64,
 ) -> ApiResult<Value> {
-    require_sso(store, principal)?;
+    require_sso(store, principal).await?;
     let account = &principal.account_id;
     let (total, page) = match filter
         .map(scim::parse_filter)
@@ -122,13 +123,15 @@ pub fn list(
         .map_err(DomainError::from)?
     {
         None => (
-            store.account_user_count(account)?,
-            store.account_users_page(account, start_index - 1, count)?,
+            store.account_user_count(account).await?,
+            store
+                .account_users_page(account, start_index - 1, count)
+                .await?,
         ),
         Some(filter) => {
             let found = match filter {
-                Filter::Email(email) => store.user_by_email(account, &email)?,
-                Filter::Id(id) => store.user_by_id(account, &id)?,
+                Filter::Email(email) => store.user_by_email(account, &email).await?,
+                Filter::Id(id) => store.user_by_id(account, &id).await?,
             };
             let matched = u64::from(found.is_some());
             let shown = found.filter(|_| start_index == 1 && count > 0);
@@ -144,18 +147,18 @@ pub fn list(
     }))
 }
 
-pub fn get(store: &Store, principal: &Principal, id: &str) -> ApiResult<Value> {
-    Ok(resource(&user(store, principal, id)?))
+pub async fn get(store: &Store, principal: &Principal, id: &str) -> ApiResult<Value> {
+    Ok(resource(&user(store, principal, id).await?))
 }
 
 /// `POST /scim2/Users`: an active SSO user (as `ssoCreate` makes), Basic unless `userType` says otherwise.
-pub fn create(
+pub async fn create(
     store: &Store,
     principal: &Principal,
     body: &Map<String, Value>,
     now: i64,
 ) -> ApiResult<Value> {
-    require_sso(store, principal)?;
+    require_sso(store, principal).await?;
     let mut changes = ScimChanges::default();
     scim::read_attributes(body, &mut changes).map_err(DomainError::from)?;
     let email = changes
@@ -176,6 +179,7 @@ pub fn create(
         },
         now,
     )
+    .await
     .map_err(|e| match e {
         ApiError::Domain(DomainError::EmailTaken(_)) => {
             DomainError::from(ScimRefusal::EmailInUse(email)).into()
@@ -185,11 +189,11 @@ pub fn create(
     changes.user_name = None;
     changes.user_type = None;
     // `active: false` on creation: created, then deactivated, as an IdP provisioning a disabled account expects.
-    apply(store, principal, &created.id, changes, now)
+    apply(store, principal, &created.id, changes, now).await
 }
 
 /// `PUT /scim2/Users/{userId}`: Zoom's PUT changes what the body names and leaves the rest.
-pub fn replace(
+pub async fn replace(
     store: &Store,
     principal: &Principal,
     id: &str,
@@ -198,11 +202,11 @@ pub fn replace(
 ) -> ApiResult<Value> {
     let mut changes = ScimChanges::default();
     scim::read_attributes(body, &mut changes).map_err(DomainError::from)?;
-    apply(store, principal, id, changes, now)
+    apply(store, principal, id, changes, now).await
 }
 
 /// `PATCH /scim2/Users/{userId}`: RFC 7644 operations, applied as one change.
-pub fn patch(
+pub async fn patch(
     store: &Store,
     principal: &Principal,
     id: &str,
@@ -210,39 +214,41 @@ pub fn patch(
     now: i64,
 ) -> ApiResult<Value> {
     let changes = scim::read_patch(body).map_err(DomainError::from)?;
-    apply(store, principal, id, changes, now)
+    apply(store, principal, id, changes, now).await
 }
 
 /// `DELETE /scim2/Users/{userId}`: the user is deleted, as `DELETE /users/{userId}?action=delete` deletes.
-pub fn delete(store: &Store, principal: &Principal, id: &str, now: i64) -> ApiResult<()> {
-    let user = user(store, principal, id)?;
+pub async fn delete(store: &Store, principal: &Principal, id: &str, now: i64) -> ApiResult<()> {
+    let user = user(store, principal, id).await?;
     if user.role.is_admin() {
         return Err(DomainError::from(ScimRefusal::DeleteAdmin).into());
     }
-    users::delete(store, principal, &user.id, DeleteAction::Delete, None, now)
+    users::delete(store, principal, &user.id, DeleteAction::Delete, None, now).await
 }
 
 /// Carries out `changes` through the REST API's operations: activation first (an inactive user can change
 /// nothing else), then the e-mail, the profile, and deactivation last.
-fn apply(
+async fn apply(
     store: &Store,
     principal: &Principal,
     id: &str,
     changes: ScimChanges,
     now: i64,
 ) -> ApiResult<Value> {
-    let mut user = user(store, principal, id)?;
-    let status = |action| {
-        lifecycle::set_status(store, principal, id, action, now).map_err(|e| match e {
-            ApiError::Domain(DomainError::StatusProtected) => {
-                DomainError::from(ScimRefusal::StatusProtected).into()
-            }
-            other => other,
-        })
+    let mut user = user(store, principal, id).await?;
+    let status = async |action| {
+        lifecycle::set_status(store, principal, id, action, now)
+            .await
+            .map_err(|e| match e {
+                ApiError::Domain(DomainError::StatusProtected) => {
+                    DomainError::from(ScimRefusal::StatusProtected).into()
+                }
+                other => other,
+            })
     };
     if changes.active == Some(true) && user.status != Status::Active {
-        status(StatusAction::Activate)?;
-        user = self::user(store, principal, id)?;
+        status(StatusAction::Activate).await?;
+        user = self::user(store, principal, id).await?;
     }
     if user.status != Status::Active && changes.changes_more_than_status() {
         return Err(DomainError::from(ScimRefusal::UserInactive).into());
@@ -256,16 +262,19 @@ fn apply(
         if user.role.is_admin() {
             return Err(DomainError::from(ScimRefusal::AdminEmail).into());
         }
-        if store.email_exists(email)? {
+        if store.email_exists(email).await? {
             return Err(DomainError::from(ScimRefusal::EmailUsed(email.to_string())).into());
         }
         user.email = email.to_string();
-        store.update_user(&user).map_err(|error| match error {
-            StoreError::Taken(Taken::Email(email)) => {
-                DomainError::from(ScimRefusal::EmailUsed(email)).into()
-            }
-            other => ApiError::from(other),
-        })?;
+        store
+            .update_user(&user)
+            .await
+            .map_err(|error| match error {
+                StoreError::Taken(Taken::Email(email)) => {
+                    DomainError::from(ScimRefusal::EmailUsed(email)).into()
+                }
+                other => ApiError::from(other),
+            })?;
     }
     let mut profile = Map::new();
     if let Some(title) = changes.title.clone() {
@@ -296,9 +305,10 @@ fn apply(
             ..users::UserPatch::default()
         },
         now,
-    )?;
+    )
+    .await?;
     if changes.active == Some(false) && user.status == Status::Active {
-        status(StatusAction::Deactivate)?;
+        status(StatusAction::Deactivate).await?;
     }
-    get(store, principal, id)
+    get(store, principal, id).await
 }

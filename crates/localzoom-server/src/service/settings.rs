@@ -14,23 +14,24 @@ use crate::service::webhooks::Listeners;
 use crate::store::Store;
 
 /// `GET /users/{userId}/settings`: one option's shape, or only the named settings (`custom_query_fields`).
-pub fn user_settings(
+pub async fn user_settings(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     option: SettingsOption,
     only: Option<&[&str]>,
 ) -> ApiResult<Value> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref).await?;
     let files = if option == SettingsOption::All {
-        super::media::backgrounds(store, &user.id)?
+        super::media::backgrounds(store, &user.id)
+            .await?
             .into_iter()
             .map(|file| json!(file))
             .collect()
     } else {
         Vec::new()
     };
-    let view = user_settings::view(option, &store.user_settings(&user.id)?, files);
+    let view = user_settings::view(option, &store.user_settings(&user.id).await?, files);
     match only {
         None => Ok(view),
         // Names that match no setting of the answered shape are a mistake to report, not an empty answer.
@@ -44,7 +45,7 @@ pub fn user_settings(
 }
 
 /// `PATCH /users/{userId}/settings`: checked against Zoom's schema and rules as a whole, then kept.
-pub fn update_user_settings(
+pub async fn update_user_settings(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
@@ -52,26 +53,28 @@ pub fn update_user_settings(
     body: &Value,
     now: i64,
 ) -> ApiResult<()> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref).await?;
     if body.get("feature").is_some_and(|f| !f.is_null()) {
         require_admin(principal.role, AdminOnly::Features)?;
     }
-    let mut stored = store.user_settings(&user.id)?;
-    let listeners = Listeners::of_principal(store, principal)?;
+    let mut stored = store.user_settings(&user.id).await?;
+    let listeners = Listeners::of_principal(store, principal).await?;
     let before = listeners
         .want(Event::UserSettingsUpdated)
         .then(|| user_settings::view(option, &stored, Vec::new()));
     user_settings::apply_patch(option, &mut stored, body, user.user_type)?;
-    store.set_user_settings(&user.id, &stored)?;
+    store.set_user_settings(&user.id, &stored).await?;
     let Some(before) = before else {
         return Ok(());
     };
     let after = user_settings::view(option, &stored, Vec::new());
-    listeners.emit(
-        store,
-        principal,
-        now,
-        Event::UserSettingsUpdated,
-        |operator| webhook::settings_updated(&user.id, (&before, &after), operator, now),
-    )
+    listeners
+        .emit(
+            store,
+            principal,
+            now,
+            Event::UserSettingsUpdated,
+            |operator| webhook::settings_updated(&user.id, (&before, &after), operator, now),
+        )
+        .await
 }

@@ -39,22 +39,22 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
-pub fn create(
+pub async fn create(
     store: &Store,
     principal: &Principal,
     new: NewUser,
     now: i64,
 ) -> ApiResult<CreatedUser> {
-    let account = account(store, &principal.account_id)?;
+    let account = account(store, &principal.account_id).await?;
     if new.action == CreateAction::SsoCreate && !settings::sso_enabled(&account.security) {
         return Err(DomainError::SsoNotEnabled.into());
     }
-    if store.email_exists(&new.email)? {
+    if store.email_exists(&new.email).await? {
         return Err(DomainError::EmailTaken(new.email).into());
     }
     if new.user_type == UserType::Basic
         && let Some(max) = account.max_basic_users
-        && store.count_basic_users(&account.id)? >= u64::from(max)
+        && store.count_basic_users(&account.id).await? >= u64::from(max)
     {
         return Err(DomainError::BasicUserCapOnCreate(max).into());
     }
@@ -71,22 +71,21 @@ pub fn create(
         user_type: new.user_type,
         status,
         login_type,
-        pmi: super::fresh_pmi(store)?,
+        pmi: super::fresh_pmi(store).await?,
         verified: status == Status::Active,
         password_hash: new.password_hash,
         ..UserRecord::new(crypto::new_id(), &account.id, &new.email, now)
     };
-    store.insert_user(&user)?;
+    store.insert_user(&user).await?;
     if new.action == CreateAction::Create {
-        super::mail::send(store, &user, super::mail::Mail::Invitation, now)?;
+        super::mail::send(store, &user, super::mail::Mail::Invitation, now).await?;
     }
-    Listeners::of_principal(store, principal)?.emit(
-        store,
-        principal,
-        now,
-        Event::UserCreated,
-        |operator| Some(webhook::created(&user, operator, new.action.as_str())),
-    )?;
+    Listeners::of_principal(store, principal)
+        .await?
+        .emit(store, principal, now, Event::UserCreated, |operator| {
+            Some(webhook::created(&user, operator, new.action.as_str()))
+        })
+        .await?;
     Ok(CreatedUser {
         id: user.id,
         first_name: user.first_name,
@@ -96,9 +95,10 @@ pub fn create(
     })
 }
 
-pub fn account(store: &Store, id: &str) -> ApiResult<AccountRecord> {
+pub async fn account(store: &Store, id: &str) -> ApiResult<AccountRecord> {
     store
-        .account(id)?
+        .account(id)
+        .await?
         .ok_or_else(|| DomainError::AccountNotFound(id.to_string()).into())
 }
 
@@ -212,9 +212,15 @@ pub fn listed(user: &UserRecord) -> ListedUser {
     }
 }
 
-pub fn get(store: &Store, principal: &Principal, user_ref: &str, now: i64) -> ApiResult<User> {
+pub async fn get(
+    store: &Store,
+    principal: &Principal,
+    user_ref: &str,
+    now: i64,
+) -> ApiResult<User> {
     let (user, picture) = store
-        .user_with_picture(&principal.account_id, user_key(principal, user_ref))?
+        .user_with_picture(&principal.account_id, user_key(principal, user_ref))
+        .await?
         .ok_or_else(|| user_not_found(user_ref))?;
     Ok(User {
         pic_url: picture
@@ -305,7 +311,7 @@ impl PageCursor {
 }
 
 /// `GET /users`: keyset pages by `next_page_token`, or legacy `page_number` pages.
-pub fn list(
+pub async fn list(
     store: &Store,
     principal: &Principal,
     req: ListRequest,
@@ -322,7 +328,7 @@ pub fn list(
             users: Vec::new(),
         });
     }
-    let key = crate::service::accounts::server_key(store)?;
+    let key = crate::service::accounts::server_key(store).await?;
     let (status, role, after_seq, page_number, offset) = match &req.next_page_token {
         Some(token) => {
             let c = PageCursor::decode(token, &key, &principal.account_id, now)?;
@@ -337,16 +343,20 @@ pub fn list(
             (req.status, req.role, 0, page, offset)
         }
     };
-    let total = store.count_users(&principal.account_id, status, role)?;
+    let total = store
+        .count_users(&principal.account_id, status, role)
+        .await?;
     // One row more than the page tells whether another page follows.
-    let mut rows = store.list_users(&UserQuery {
-        account_id: principal.account_id.clone(),
-        status,
-        role,
-        after_seq,
-        offset,
-        limit: req.page_size + 1,
-    })?;
+    let mut rows = store
+        .list_users(&UserQuery {
+            account_id: principal.account_id.clone(),
+            status,
+            role,
+            after_seq,
+            offset,
+            limit: req.page_size + 1,
+        })
+        .await?;
     let more = rows.len() as u64 > req.page_size;
     rows.truncate(req.page_size as usize);
     let next_page_token = match rows.last() {
@@ -390,15 +400,15 @@ pub struct UserPatch {
     pub profile: Map<String, Value>,
 }
 
-pub fn update(
+pub async fn update(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     patch: UserPatch,
     now: i64,
 ) -> ApiResult<()> {
-    let mut user = resolve_user(store, principal, user_ref)?;
-    let change = ProfileChange::start(store, principal, &user)?;
+    let mut user = resolve_user(store, principal, user_ref).await?;
+    let change = ProfileChange::start(store, principal, &user).await?;
     if let Some(t) = patch.user_type
         && t != user.user_type
     {
@@ -411,8 +421,8 @@ pub fn update(
         }
         if t == UserType::Basic
             && user.status != Status::Inactive
-            && let Some(max) = account(store, &user.account_id)?.max_basic_users
-            && store.count_basic_users(&user.account_id)? >= u64::from(max)
+            && let Some(max) = account(store, &user.account_id).await?.max_basic_users
+            && store.count_basic_users(&user.account_id).await? >= u64::from(max)
         {
             return Err(DomainError::BasicUserCapOnConvert(max).into());
         }
@@ -442,7 +452,7 @@ pub fn update(
     }
     if let Some(pmi) = patch.pmi {
         require_admin(principal.role, AdminOnly::Pmi)?;
-        if pmi != user.pmi && store.pmi_taken(pmi, &user.id)? {
+        if pmi != user.pmi && store.pmi_taken(pmi, &user.id).await? {
             return Err(DomainError::PmiTaken(pmi).into());
         }
         user.pmi = pmi;
@@ -464,14 +474,14 @@ pub fn update(
     }
     if let Some(name) = patch.vanity_name {
         require_admin(principal.role, AdminOnly::VanityName)?;
-        if !name.is_empty() && store.vanity_name_taken(&name, &user.id)? {
+        if !name.is_empty() && store.vanity_name_taken(&name, &user.id).await? {
             return Err(DomainError::VanityNameTaken.into());
         }
         user.vanity_name = (!name.is_empty()).then_some(name);
     }
     user.profile.extend(patch.profile);
-    store.update_user(&user)?;
-    change.finish(store, principal, &user, None, now)
+    store.update_user(&user).await?;
+    change.finish(store, principal, &user, None, now).await
 }
 
 /// Zoom's limits of `POST /users/features`: 30 users a request, one request every 10 seconds per account.
@@ -487,14 +497,14 @@ pub fn feature_update_key(account_id: &str) -> String {
 /// and the Zoom One and United plans (`zoom_one_type`, `plan_united_type`: checked as `PATCH` checks them); no
 /// account here has the add-ons the other types sell (fidelity row 95). Users are updated one by one: those
 /// not found, or refused by the rules `PATCH` applies, are listed with Zoom's reasons, the others changed.
-pub fn update_features(
+pub async fn update_features(
     store: &Store,
     principal: &Principal,
     request: &FeatureUpdateRequest,
     feature_value: Option<FeatureValue>,
     now: i64,
 ) -> ApiResult<FeatureUpdateResult> {
-    let account = account(store, &principal.account_id)?;
+    let account = account(store, &principal.account_id).await?;
     if account.plan == AccountPlan::Free {
         return Err(
             DomainError::NotAllowed("Current account must be a paid account.".into()).into(),
@@ -515,23 +525,24 @@ pub fn update_features(
     };
     let last_key = feature_update_key(&account.id);
     if let Some(last) = store
-        .meta_get(&last_key)?
+        .meta_get(&last_key)
+        .await?
         .and_then(|t| t.parse::<i64>().ok())
         && now - last < FEATURE_UPDATE_INTERVAL_MS
     {
         return Err(DomainError::FeatureUpdateTooFrequent.into());
     }
-    store.meta_set(&last_key, &now.to_string())?;
+    store.meta_set(&last_key, &now.to_string()).await?;
     let mut result = FeatureUpdateResult::default();
     let mut failed: Vec<(String, &'static str)> = Vec::new();
-    let mut basic_seats = store.count_basic_users(&account.id)?;
+    let mut basic_seats = store.count_basic_users(&account.id).await?;
     for wanted in &request.users {
         let reference = wanted
             .id
             .as_deref()
             .or(wanted.email.as_deref())
             .unwrap_or_default();
-        let mut user = match resolve_user(store, principal, reference) {
+        let mut user = match resolve_user(store, principal, reference).await {
             Ok(user) => user,
             Err(ApiError::Domain(DomainError::UserNotFound(_))) => {
                 failed.push((reference.to_string(), "Users not found"));
@@ -564,7 +575,7 @@ pub fn update_features(
                 user.profile.insert(name.to_string(), value.clone());
             }
         }
-        store.update_user(&user)?;
+        store.update_user(&user).await?;
         result.success_user_ids.push(user.id);
     }
     for reason in [
@@ -599,15 +610,18 @@ pub enum FeatureValue {
 pub const PRESENCE_UPDATE_INTERVAL_MS: i64 = 60_000;
 
 /// `GET /users/{userId}/presence_status`: the end of a Do-Not-Disturb only for the user asking about themselves.
-pub fn presence(
+pub async fn presence(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     now: i64,
 ) -> ApiResult<PresenceStatusReply> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let last_set = store.presence(&user.id)?.map(|p| (p.status, p.until_ms));
-    let (status, until) = current_presence(last_set, store.signed_in(&user.id)?, now);
+    let user = resolve_user(store, principal, user_ref).await?;
+    let last_set = store
+        .presence(&user.id)
+        .await?
+        .map(|p| (p.status, p.until_ms));
+    let (status, until) = current_presence(last_set, store.signed_in(&user.id).await?, now);
     let own = user.id == principal.user_id;
     Ok(PresenceStatusReply {
         status: status.as_str().to_string(),
@@ -617,7 +631,7 @@ pub fn presence(
 }
 
 /// `PUT /users/{userId}/presence_status`: only for a user signed in to a client, once a minute.
-pub fn set_presence(
+pub async fn set_presence(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
@@ -625,26 +639,31 @@ pub fn set_presence(
     dnd_minutes: i64,
     now: i64,
 ) -> ApiResult<()> {
-    let user = resolve_user(store, principal, user_ref)?;
-    if !store.signed_in(&user.id)? {
+    let user = resolve_user(store, principal, user_ref).await?;
+    if !store.signed_in(&user.id).await? {
         return Err(DomainError::PresenceUpdateFailed.into());
     }
-    if let Some(last) = store.presence(&user.id)?
+    if let Some(last) = store.presence(&user.id).await?
         && now - last.updated_at < PRESENCE_UPDATE_INTERVAL_MS
     {
         return Err(DomainError::PresenceTooFrequent.into());
     }
     let until_ms = (status == PresenceStatus::DoNotDisturb).then_some(now + dnd_minutes * 60_000);
-    store.set_presence(
-        &user.id,
-        &PresenceRecord {
-            status,
-            until_ms,
-            updated_at: now,
-        },
-    )?;
+    store
+        .set_presence(
+            &user.id,
+            &PresenceRecord {
+                status,
+                until_ms,
+                updated_at: now,
+            },
+        )
+        .await?;
     let presence = webhook::presence(&user, status, &rfc3339(now));
-    Ok(Listeners::of_principal(store, principal)?.record(store, &presence, now)?)
+    Ok(Listeners::of_principal(store, principal)
+        .await?
+        .record(store, &presence, now)
+        .await?)
 }
 
 /// Zoom's cap on e-mail changes of one user in any 24 hours.
@@ -652,7 +671,7 @@ pub const EMAIL_CHANGES_PER_DAY: u64 = 3;
 
 /// `PUT /users/{userId}/email`: only admins change e-mails, an admin not another admin's; the new address must be
 /// on the account's managed domain and unused across Zoom; at most 3 changes in any 24 hours.
-pub fn change_email(
+pub async fn change_email(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
@@ -660,11 +679,11 @@ pub fn change_email(
     now: i64,
 ) -> ApiResult<()> {
     require_admin(principal.role, AdminOnly::Email)?;
-    let mut user = resolve_user(store, principal, user_ref)?;
+    let mut user = resolve_user(store, principal, user_ref).await?;
     if principal.role == Role::Admin && user.role.is_admin() && user.id != principal.user_id {
         return Err(DomainError::OtherAdminsEmail.into());
     }
-    let account = account(store, &user.account_id)?;
+    let account = account(store, &user.account_id).await?;
     let on_managed_domain = account
         .managed_domain
         .as_deref()
@@ -673,25 +692,28 @@ pub fn change_email(
         return Err(DomainError::EmailOutsideManagedDomain.into());
     }
     let same_address = email.eq_ignore_ascii_case(&user.email);
-    if !same_address && store.email_exists(email)? {
+    if !same_address && store.email_exists(email).await? {
         return Err(DomainError::NewEmailTaken(email.to_string()).into());
     }
-    if store.email_changes_since(&user.id, now - DAY_MS)? >= EMAIL_CHANGES_PER_DAY {
+    if store.email_changes_since(&user.id, now - DAY_MS).await? >= EMAIL_CHANGES_PER_DAY {
         return Err(DomainError::TooManyEmailChanges.into());
     }
-    let change = ProfileChange::start(store, principal, &user)?;
+    let change = ProfileChange::start(store, principal, &user).await?;
     user.email = email.to_string();
-    store.update_user(&user).map_err(|error| match error {
-        StoreError::Taken(Taken::Email(email)) => DomainError::NewEmailTaken(email).into(),
-        other => ApiError::from(other),
-    })?;
-    store.record_email_change(&user.id, now)?;
-    change.finish(store, principal, &user, None, now)
+    store
+        .update_user(&user)
+        .await
+        .map_err(|error| match error {
+            StoreError::Taken(Taken::Email(email)) => DomainError::NewEmailTaken(email).into(),
+            other => ApiError::from(other),
+        })?;
+    store.record_email_change(&user.id, now).await?;
+    change.finish(store, principal, &user, None, now).await
 }
 
 /// `DELETE /users/{userId}`. `transfer_email` names the user of the account who receives the user's data (none
 /// is kept here, so nothing moves); a user with published Zoom Events needs one.
-pub fn delete(
+pub async fn delete(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
@@ -699,8 +721,8 @@ pub fn delete(
     transfer_email: Option<&str>,
     now: i64,
 ) -> ApiResult<()> {
-    let user = resolve_user(store, principal, user_ref)?;
-    let account = account(store, &principal.account_id)?;
+    let user = resolve_user(store, principal, user_ref).await?;
+    let account = account(store, &principal.account_id).await?;
     decide_delete(&user, action, account.managed_domain.as_deref())?;
     match transfer_email {
         Some(target) if target.eq_ignore_ascii_case(&user.email) => {
@@ -713,7 +735,8 @@ pub fn delete(
         }
         Some(target) => {
             store
-                .user_by_email(&account.id, target)?
+                .user_by_email(&account.id, target)
+                .await?
                 .ok_or_else(|| DomainError::UserNotFound(target.to_string()))?;
         }
         None if user.upcoming_zoom_events => {
@@ -728,43 +751,47 @@ pub fn delete(
     }
     // Disassociating leaves the user's Zoom identity elsewhere; from this account's side both actions remove
     // the user and every relation, session and token it had here.
-    store.delete_user(&user.id)?;
+    store.delete_user(&user.id).await?;
     let event = match action {
         DeleteAction::Delete => Event::UserDeleted,
         DeleteAction::Disassociate => Event::UserDisassociated,
     };
-    Listeners::of_principal(store, principal)?.emit(store, principal, now, event, |operator| {
-        Some(webhook::lifecycle(event, &user, operator))
-    })
+    Listeners::of_principal(store, principal)
+        .await?
+        .emit(store, principal, now, event, |operator| {
+            Some(webhook::lifecycle(event, &user, operator))
+        })
+        .await
 }
 
 /// `GET /users/email`: true only for e-mail sign-up users of the caller's account.
-pub fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiResult<bool> {
+pub async fn email_exists(store: &Store, principal: &Principal, email: &str) -> ApiResult<bool> {
     Ok(store
-        .user_by_email(&principal.account_id, email)?
+        .user_by_email(&principal.account_id, email)
+        .await?
         .is_some_and(|u| u.login_type == LoginType::WorkEmail))
 }
 
 /// `GET /users/summary`.
-pub fn summary(store: &Store, principal: &Principal) -> ApiResult<UserSummary> {
-    Ok(summarize(&store.user_census(&principal.account_id)?))
+pub async fn summary(store: &Store, principal: &Principal) -> ApiResult<UserSummary> {
+    Ok(summarize(&store.user_census(&principal.account_id).await?))
 }
 
 /// `GET /users/vanity_name`: whether any user of Zoom (here: of this server) has a personal meeting room of that
 /// name, in any case.
-pub fn vanity_name_exists(store: &Store, name: &str) -> ApiResult<VanityNameCheck> {
+pub async fn vanity_name_exists(store: &Store, name: &str) -> ApiResult<VanityNameCheck> {
     Ok(VanityNameCheck {
-        existed: store.vanity_name_taken(name, "")?,
+        existed: store.vanity_name_taken(name, "").await?,
     })
 }
 
 /// `GET /users/{userId}/permissions`.
-pub fn permissions(
+pub async fn permissions(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
 ) -> ApiResult<UserPermissions> {
-    let user = resolve_user(store, principal, user_ref)?;
+    let user = resolve_user(store, principal, user_ref).await?;
     Ok(UserPermissions {
         permissions: domain_permissions(user.role),
     })
@@ -773,13 +800,13 @@ pub fn permissions(
 /// `GET /users/{userId}/token` and `GET /users/me/zak`: a fresh token of the kind asked for. localzoom starts no
 /// meetings, so a ZAK or on-behalf token is opaque and kept nowhere; Zoom's legacy user token is refused as Zoom
 /// refuses it to accounts not on its allowlist (docs/fidelity.md row 86).
-pub fn token(
+pub async fn token(
     store: &Store,
     principal: &Principal,
     user_ref: &str,
     kind: UserTokenType,
 ) -> ApiResult<UserToken> {
-    resolve_user(store, principal, user_ref)?;
+    resolve_user(store, principal, user_ref).await?;
     match kind {
         UserTokenType::Token => Err(DomainError::Invalid(
             "Token is no longer supported. Please use ZAK token instead.".into(),
@@ -792,7 +819,7 @@ pub fn token(
 }
 
 /// `accountId` in `/accounts/{accountId}/settings`: `me` or the caller's own account; any other id is unknown.
-fn own_account(
+async fn own_account(
     store: &Store,
     principal: &Principal,
     account_ref: &str,
@@ -800,27 +827,27 @@ fn own_account(
     if account_ref != "me" && account_ref != principal.account_id {
         return Err(DomainError::AccountNotFound(account_ref.to_string()).into());
     }
-    account(store, &principal.account_id)
+    account(store, &principal.account_id).await
 }
 
-pub fn security_settings(
+pub async fn security_settings(
     store: &Store,
     principal: &Principal,
     account_ref: &str,
 ) -> ApiResult<Value> {
-    let account = own_account(store, principal, account_ref)?;
+    let account = own_account(store, principal, account_ref).await?;
     Ok(serde_json::json!({ "security": settings::security_view(&account.security) }))
 }
 
-pub fn update_security_settings(
+pub async fn update_security_settings(
     store: &Store,
     principal: &Principal,
     account_ref: &str,
     security: &Value,
 ) -> ApiResult<()> {
-    let mut account = own_account(store, principal, account_ref)?;
+    let mut account = own_account(store, principal, account_ref).await?;
     settings::apply_security_patch(&mut account.security, security)?;
-    Ok(store.update_account(&account)?)
+    Ok(store.update_account(&account).await?)
 }
 
 #[cfg(test)]

@@ -28,20 +28,20 @@ impl Listeners {
     /// The listeners of the principal's account: none, without a query, when the token's lookup found the account
     /// without subscriptions (in a write, that lookup ran inside the write's own transaction, after every
     /// subscription committed before it: subscribing is a write of its own, alone).
-    pub fn of_principal(store: &Store, principal: &Principal) -> StoreResult<Listeners> {
+    pub async fn of_principal(store: &Store, principal: &Principal) -> StoreResult<Listeners> {
         if !principal.account_listened {
             return Ok(Listeners {
                 account_id: principal.account_id.clone(),
                 subscriptions: Vec::new(),
             });
         }
-        Listeners::of(store, &principal.account_id)
+        Listeners::of(store, &principal.account_id).await
     }
 
-    pub fn of(store: &Store, account_id: &str) -> StoreResult<Listeners> {
+    pub async fn of(store: &Store, account_id: &str) -> StoreResult<Listeners> {
         Ok(Listeners {
             account_id: account_id.to_string(),
-            subscriptions: store.listening_subscriptions(account_id)?,
+            subscriptions: store.listening_subscriptions(account_id).await?,
         })
     }
 
@@ -51,7 +51,7 @@ impl Listeners {
 
     /// Records the event the principal's operation caused, for every subscription that wants it; `build` runs
     /// only when one does, and may find nothing to tell (an update that changed nothing).
-    pub fn emit(
+    pub async fn emit(
         &self,
         store: &Store,
         principal: &Principal,
@@ -62,28 +62,37 @@ impl Listeners {
         if !self.want(event) {
             return Ok(());
         }
-        let operator = operator(store, principal)?;
+        let operator = operator(store, principal).await?;
         match build(&operator) {
-            Some(occurrence) => Ok(self.record(store, &occurrence, now)?),
+            Some(occurrence) => Ok(self.record(store, &occurrence, now).await?),
             None => Ok(()),
         }
     }
 
     /// Records an event nobody's API call caused (a client's sign-in), for every subscription that wants it.
-    pub fn record(&self, store: &Store, occurrence: &Occurrence, now: i64) -> StoreResult<()> {
-        let mut wanting = self
+    pub async fn record(
+        &self,
+        store: &Store,
+        occurrence: &Occurrence,
+        now: i64,
+    ) -> StoreResult<()> {
+        // Collected rather than a lazy filter: a closure's borrow held across the awaits below would make the
+        // future's `Send` depend on lifetimes rustc cannot prove general.
+        let wanting: Vec<&SubscriptionRecord> = self
             .subscriptions
             .iter()
             .filter(|s| s.events.contains(&occurrence.event))
-            .peekable();
-        if wanting.peek().is_none() {
+            .collect();
+        if wanting.is_empty() {
             return Ok(());
         }
         // Compact JSON, as JavaScript's `JSON.stringify` writes it back: receivers that verify the signature
         // over a re-serialised body (Zoom's Rivet samples do) compute the same bytes.
         let body = occurrence.envelope(&self.account_id, now).to_string();
         for subscription in wanting {
-            store.insert_delivery(subscription, occurrence.event, now, &body)?;
+            store
+                .insert_delivery(subscription, occurrence.event, now, &body)
+                .await?;
         }
         Ok(())
     }
@@ -97,12 +106,12 @@ pub struct ProfileChange {
 }
 
 impl ProfileChange {
-    pub fn start(
+    pub async fn start(
         store: &Store,
         principal: &Principal,
         user: &UserRecord,
     ) -> StoreResult<ProfileChange> {
-        let listeners = Listeners::of_principal(store, principal)?;
+        let listeners = Listeners::of_principal(store, principal).await?;
         let before = listeners
             .want(Event::UserUpdated)
             .then(|| webhook::profile(user, None));
@@ -110,7 +119,7 @@ impl ProfileChange {
     }
 
     /// Records `user.updated` with the fields that changed, and `operation` when Zoom names one.
-    pub fn finish(
+    pub async fn finish(
         self,
         store: &Store,
         principal: &Principal,
@@ -126,14 +135,16 @@ impl ProfileChange {
             .emit(store, principal, now, Event::UserUpdated, |operator| {
                 webhook::updated(&user.id, (&before, &after), operator, operation, now)
             })
+            .await
     }
 }
 
 /// Zoom's `operator` for a change the principal made: the token's user (for a Server-to-Server app, the app's
 /// owner), by e-mail and id.
-fn operator(store: &Store, principal: &Principal) -> ApiResult<Operator> {
+async fn operator(store: &Store, principal: &Principal) -> ApiResult<Operator> {
     let email = store
-        .user_by_id(&principal.account_id, &principal.user_id)?
+        .user_by_id(&principal.account_id, &principal.user_id)
+        .await?
         .map(|user| user.email)
         .unwrap_or_default();
     Ok(Operator {
@@ -143,7 +154,7 @@ fn operator(store: &Store, principal: &Principal) -> ApiResult<Operator> {
 }
 
 /// Adds a subscription to an app (control API, CLI, fixtures): checked, pending validation.
-pub fn subscribe(
+pub async fn subscribe(
     store: &Store,
     client_id: &str,
     asked: &NewSubscription,
@@ -151,9 +162,10 @@ pub fn subscribe(
 ) -> ApiResult<SubscriptionRecord> {
     let events = asked.check()?;
     let app = store
-        .app(client_id)?
+        .app(client_id)
+        .await?
         .ok_or_else(|| DomainError::AppNotFound(client_id.to_string()))?;
-    if store.subscriptions(Some(client_id))?.len() >= MAX_SUBSCRIPTIONS_PER_APP {
+    if store.subscriptions(Some(client_id)).await?.len() >= MAX_SUBSCRIPTIONS_PER_APP {
         return Err(DomainError::TooManySubscriptions(MAX_SUBSCRIPTIONS_PER_APP).into());
     }
     let subscription = SubscriptionRecord {
@@ -168,18 +180,19 @@ pub fn subscribe(
         validation_detail: None,
         created_at: now,
     };
-    store.insert_subscription(&subscription)?;
+    store.insert_subscription(&subscription).await?;
     Ok(subscription)
 }
 
-pub fn subscription(store: &Store, id: &str) -> ApiResult<SubscriptionRecord> {
+pub async fn subscription(store: &Store, id: &str) -> ApiResult<SubscriptionRecord> {
     Ok(store
-        .subscription(id)?
+        .subscription(id)
+        .await?
         .ok_or_else(|| DomainError::SubscriptionNotFound(id.to_string()))?)
 }
 
-pub fn unsubscribe(store: &Store, id: &str) -> ApiResult<()> {
-    if store.delete_subscription(id)? {
+pub async fn unsubscribe(store: &Store, id: &str) -> ApiResult<()> {
+    if store.delete_subscription(id).await? {
         Ok(())
     } else {
         Err(DomainError::SubscriptionNotFound(id.to_string()).into())
@@ -188,42 +201,50 @@ pub fn unsubscribe(store: &Store, id: &str) -> ApiResult<()> {
 
 /// Records what the endpoint answered to the URL validation. A failed endpoint gets nothing: what was kept for
 /// it is dropped, and no event is recorded for it until it is validated again.
-pub fn record_validation(
+pub async fn record_validation(
     store: &Store,
     id: &str,
     outcome: Result<(), String>,
     now: i64,
 ) -> ApiResult<SubscriptionRecord> {
-    subscription(store, id)?;
+    subscription(store, id).await?;
     match &outcome {
-        Ok(()) => store.set_validation(id, Validation::Validated, Some(now), None)?,
+        Ok(()) => {
+            store
+                .set_validation(id, Validation::Validated, Some(now), None)
+                .await?
+        }
         Err(why) => {
-            store.set_validation(id, Validation::Failed, None, Some(why))?;
-            store.drop_pending_deliveries(
-                id,
-                now,
-                &format!("endpoint failed URL validation: {why}"),
-            )?;
+            store
+                .set_validation(id, Validation::Failed, None, Some(why))
+                .await?;
+            store
+                .drop_pending_deliveries(id, now, &format!("endpoint failed URL validation: {why}"))
+                .await?;
         }
     }
-    subscription(store, id)
+    subscription(store, id).await
 }
 
 /// Sends one recorded event again: a copy at the end of its subscription's queue (due at once: its time is the
 /// event's, which has passed).
-pub fn redeliver(store: &Store, delivery_id: i64) -> ApiResult<DeliveryRecord> {
+pub async fn redeliver(store: &Store, delivery_id: i64) -> ApiResult<DeliveryRecord> {
     let original = store
-        .delivery(delivery_id)?
+        .delivery(delivery_id)
+        .await?
         .ok_or(DomainError::DeliveryNotFound(delivery_id))?;
-    let subscription = subscription(store, &original.subscription_id)?;
-    store.insert_delivery(
-        &subscription,
-        original.event,
-        original.event_ts,
-        &original.body,
-    )?;
+    let subscription = subscription(store, &original.subscription_id).await?;
+    store
+        .insert_delivery(
+            &subscription,
+            original.event,
+            original.event_ts,
+            &original.body,
+        )
+        .await?;
     let copy = store
-        .deliveries(&subscription.id, 1)?
+        .deliveries(&subscription.id, 1)
+        .await?
         .into_iter()
         .next()
         .ok_or(DomainError::DeliveryNotFound(delivery_id))?;
@@ -231,8 +252,11 @@ pub fn redeliver(store: &Store, delivery_id: i64) -> ApiResult<DeliveryRecord> {
 }
 
 /// A subscription as the control API and the CLI show it (never its secret token), with its deliveries counted.
-pub fn subscription_view(store: &Store, subscription: &SubscriptionRecord) -> ApiResult<Value> {
-    let counts = store.delivery_counts(&subscription.id)?;
+pub async fn subscription_view(
+    store: &Store,
+    subscription: &SubscriptionRecord,
+) -> ApiResult<Value> {
+    let counts = store.delivery_counts(&subscription.id).await?;
     Ok(json!({
         "id": subscription.id,
         "account_id": subscription.account_id,
@@ -273,10 +297,11 @@ pub fn delivery_view(delivery: &DeliveryRecord) -> Value {
 pub const MAX_LOG_ENTRIES: u32 = 1000;
 
 /// A subscription's delivery log, newest first.
-pub fn delivery_log(store: &Store, id: &str, limit: u32) -> ApiResult<Vec<Value>> {
-    subscription(store, id)?;
+pub async fn delivery_log(store: &Store, id: &str, limit: u32) -> ApiResult<Vec<Value>> {
+    subscription(store, id).await?;
     Ok(store
-        .deliveries(id, limit.min(MAX_LOG_ENTRIES))?
+        .deliveries(id, limit.min(MAX_LOG_ENTRIES))
+        .await?
         .iter()
         .map(delivery_view)
         .collect())

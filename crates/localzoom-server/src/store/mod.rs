@@ -2,6 +2,7 @@
 //! written once over the small interface each backend supplies (sql.rs). `Database` runs a closure against a
 //! `&Store` as a read or as one durable write.
 
+use std::future::Future;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value};
@@ -359,9 +360,22 @@ pub struct UserQuery {
 
 /// How a writer thread answers a write once its batch's commit outcome is known.
 pub(crate) type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
-/// A write: runs against the store (or is told the transaction could not start) and says whether it failed,
-/// plus how to answer its caller once the batch's commit outcome is known.
-pub(crate) type Job = Box<dyn FnOnce(Result<&Store<'_>, StoreError>) -> (bool, Reply) + Send>;
+/// A write: runs against its transaction's store (or is told the transaction could not start) and says whether
+/// it failed, plus how to answer its caller once the batch's commit outcome is known.
+pub(crate) type Job = Box<dyn FnOnce(Result<Store, StoreError>) -> JobRun + Send>;
+/// A write running: what `Job` returns.
+pub(crate) type JobRun = std::pin::Pin<Box<dyn Future<Output = (bool, Reply)> + Send>>;
+
+/// Runs `job` on `store`. A panic in it fails it alone: its reply sender is dropped with it, so its caller sees
+/// an internal error, and the writer goes on with the next.
+pub(crate) async fn run_job(job: Job, store: Result<Store, StoreError>) -> (bool, Reply) {
+    use futures_util::FutureExt;
+    let run = std::panic::AssertUnwindSafe(async move { job(store).await });
+    match run.catch_unwind().await {
+        Ok(done) => done,
+        Err(_) => (true, Box::new(|_| {})),
+    }
+}
 
 /// What a write must be serialised with, on every node. Zoom's rules are per account (the password window, the
 /// Basic-user cap, assistants) or global by nature (unique e-mails, PMIs, vanity names: unique indexes), so writes
@@ -380,29 +394,34 @@ pub enum WriteScope {
     Everything,
 }
 
-/// Hands `f` to a backend's writer thread (which commits every write waiting at that moment in one transaction)
-/// through `send`, and waits for its answer, given only once the commit is durable.
-pub(crate) async fn submit<R: Send + 'static, E: TransactionError>(
-    send: impl FnOnce(Job) -> bool,
-    f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
-) -> Result<R, E> {
+/// Hands `f` to a backend's writer (which commits every write waiting at that moment in one transaction) through
+/// `send`, and waits for its answer, given only once the commit is durable.
+pub(crate) async fn submit<R, E, F, Fut>(send: impl FnOnce(Job) -> bool, f: F) -> Result<R, E>
+where
+    R: Send + 'static,
+    E: TransactionError,
+    F: FnOnce(Store) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+{
     let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
     let job: Job = Box::new(move |store| {
-        let result = match store {
-            Ok(store) => f(store),
-            Err(e) => Err(e.into()),
-        };
-        let failed = result.is_err();
-        let reply: Reply = Box::new(move |commit_error| {
-            let _ = reply_tx.send(match commit_error {
-                Some(e) => Err(e.into()),
-                None => result,
+        Box::pin(async move {
+            let result = match store {
+                Ok(store) => f(store).await,
+                Err(e) => Err(e.into()),
+            };
+            let failed = result.is_err();
+            let reply: Reply = Box::new(move |commit_error| {
+                let _ = reply_tx.send(match commit_error {
+                    Some(e) => Err(e.into()),
+                    None => result,
+                });
             });
-        });
-        (failed, reply)
+            (failed, reply)
+        })
     });
     if !send(job) {
-        return Err(StoreError::unavailable("the writer thread has stopped").into());
+        return Err(StoreError::unavailable("the writer has stopped").into());
     }
     reply_rx
         .await
@@ -419,20 +438,19 @@ pub enum Database {
 }
 
 impl Database {
-    pub fn open(url: &str) -> anyhow::Result<Database> {
-        Database::open_with_pool(url, DEFAULT_POOL_SIZE)
+    pub async fn open(url: &str) -> anyhow::Result<Database> {
+        Database::open_with_pool(url, DEFAULT_POOL_SIZE).await
     }
 
     /// `pool_size`: the most connections this process opens to PostgreSQL (SQLite ignores it).
-    pub fn open_with_pool(url: &str, pool_size: usize) -> anyhow::Result<Database> {
+    pub async fn open_with_pool(url: &str, pool_size: usize) -> anyhow::Result<Database> {
         if let Some(path) = sqlite_url_path(url) {
             return Ok(Database::Sqlite(sqlite::SqliteDatabase::open(
                 &sqlite_path(path)?,
             )?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let db = crate::blocking::blocking(|| postgres::PostgresDatabase::open(url, pool_size))
-                .map_err(anyhow::Error::msg)??;
+            let db = postgres::PostgresDatabase::open(url, pool_size).await?;
             return Ok(Database::Postgres(std::sync::Arc::new(db)));
         }
         // Not the URL itself: it may hold a password.
@@ -442,47 +460,63 @@ impl Database {
         )
     }
 
-    /// Runs `f` on a consistent snapshot. Reads are short indexed lookups, so they run on the calling thread. `f`
-    /// may run twice: again on a new connection when PostgreSQL's was found lost before it answered anything.
-    pub fn read<R, E: TransactionError>(
-        &self,
-        f: impl FnMut(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
+    /// Runs `f` on a read-only transaction's store: one snapshot for all its statements. The transaction ends
+    /// when `f` is done with the store. On PostgreSQL a connection found lost at the first statement, before
+    /// anything was answered, is replaced and the statement sent again.
+    pub async fn read<R, E, F, Fut>(&self, f: F) -> Result<R, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        f(self.snapshot().await?).await
+    }
+
+    /// `read`'s store, for a caller that runs more than one step on it.
+    pub async fn snapshot(&self) -> StoreResult<Store> {
         match self {
-            Database::Sqlite(db) => db.read(f),
-            Database::Postgres(db) => db.read(f),
+            Database::Sqlite(db) => db.read(),
+            Database::Postgres(db) => db.read(Some(postgres::READ_BEGIN)).await,
         }
     }
 
     /// Runs `f`, which only reads and needs no single snapshot across its statements (one statement: the token
-    /// lookup every request starts with). On PostgreSQL it runs without a transaction, which saves the round
-    /// trips of BEGIN and COMMIT.
-    pub fn lookup<R, E: TransactionError>(
-        &self,
-        f: impl Fn(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        match self {
-            Database::Sqlite(db) => db.read(f),
-            Database::Postgres(db) => db.lookup(f),
-        }
+    /// lookup every request starts with). On PostgreSQL its statements run without a transaction, which saves
+    /// the round trips of BEGIN and COMMIT.
+    pub async fn lookup<R, E, F, Fut>(&self, f: F) -> Result<R, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let store = match self {
+            Database::Sqlite(db) => db.read()?,
+            Database::Postgres(db) => db.read(None).await?,
+        };
+        f(store).await
     }
 
     /// Runs `f` as one transaction, alone (`WriteScope::Everything`); the result is returned only once it is durably
     /// committed. If `f` fails, none of its writes happen.
-    pub async fn write<R: Send + 'static, E: TransactionError>(
-        &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E> {
+    pub async fn write<R, E, F, Fut>(&self, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: TransactionError,
+        F: FnOnce(Store) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
         self.write_in(WriteScope::Everything, f).await
     }
 
     /// `write`, serialised only with the writes `scope` says (on SQLite, whose one writer applies every write in
     /// turn, the scope changes nothing).
-    pub async fn write_in<R: Send + 'static, E: TransactionError>(
-        &self,
-        scope: WriteScope,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E> {
+    pub async fn write_in<R, E, F, Fut>(&self, scope: WriteScope, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: TransactionError,
+        F: FnOnce(Store) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
         let stats = self.writer_stats();
         stats
             .in_flight
@@ -523,11 +557,14 @@ impl Database {
                 return Some(failure);
             }
             let probe = self
-                .write(move |store| store.meta_set("health_probe", &now.to_string()))
+                .write(move |store| async move {
+                    store.meta_set("health_probe", &now.to_string()).await
+                })
                 .await;
             return probe.err().map(|e| e.to_string());
         }
-        self.read(|store| store.meta_get("health_probe"))
+        self.read(|store| async move { store.meta_get("health_probe").await })
+            .await
             .err()
             .map(|e| e.to_string())
     }

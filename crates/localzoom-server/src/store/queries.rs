@@ -3,7 +3,6 @@
 //! prepared), `CAST(… AS BIGINT|TEXT)` where PostgreSQL must know a parameter's type, `TRUE`/`FALSE`, and no `$`
 //! anywhere else. What differs comes from `Dialect`.
 
-use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -23,14 +22,15 @@ use crate::domain::user_resources::ResourceKind;
 pub mod webhooks;
 
 /// The rows of one transaction: a read's snapshot, or one write of a writer's batch.
-pub struct Store<'c> {
-    conn: &'c dyn Connection,
+pub struct Store {
+    /// Shared with the backend, which gets it back when the transaction's last `Store` is done with it.
+    conn: std::sync::Arc<dyn Connection>,
     /// Where each user this transaction read by id or e-mail, or wrote, is counted in `user_counts` now: the
     /// update that follows such a read moves the user between counts without reading the row once more. Nothing
     /// else changes those rows meanwhile: a write holds its user's or its account's lock (on SQLite, the one
     /// writer), and a writer makes a new `Store` for every write of its batch, so a write rolled back leaves
     /// nothing here for the next.
-    counted: RefCell<Vec<(String, Counted)>>,
+    counted: std::sync::Mutex<Vec<(String, Counted)>>,
 }
 
 /// How a user is named: by id, or by e-mail (any case).
@@ -366,17 +366,24 @@ const USER_ROWS: UserRows = user_rows!(
     "user_resources",
 );
 
-impl<'c> Store<'c> {
-    pub(crate) fn new(conn: &'c dyn Connection) -> Store<'c> {
+impl Store {
+    pub(crate) fn new(conn: std::sync::Arc<dyn Connection>) -> Store {
         Store {
             conn,
-            counted: RefCell::new(Vec::new()),
+            counted: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// What `counted` holds. Never held across a statement: a transaction's statements run one at a time.
+    fn known(&self) -> std::sync::MutexGuard<'_, Vec<(String, Counted)>> {
+        self.counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Notes where `user` (as read or written now) is counted; `None` forgets the user (deleted).
     fn note_counted(&self, id: &str, counted: Option<Counted>) {
-        let mut known = self.counted.borrow_mut();
+        let mut known = self.known();
         known.retain(|(known_id, _)| known_id != id);
         if let Some(counted) = counted {
             known.push((id.to_string(), counted));
@@ -395,75 +402,83 @@ impl<'c> Store<'c> {
         self.conn.dialect()
     }
 
-    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
-        self.conn.execute(sql, params)
+    async fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+        self.conn.execute(sql, params).await
     }
 
-    fn all<T>(
+    async fn all<T: Send>(
         &self,
         sql: &'static str,
         params: &[Param<'_>],
-        map: impl Fn(&Row<'_>) -> StoreResult<T>,
+        map: impl Fn(&Row<'_>) -> StoreResult<T> + Sync,
     ) -> StoreResult<Vec<T>> {
         let mut rows = Vec::new();
-        self.conn.query(sql, params, &mut |row| {
-            rows.push(map(row)?);
-            Ok(())
-        })?;
+        self.conn
+            .query(sql, params, &mut |row| {
+                rows.push(map(row)?);
+                Ok(())
+            })
+            .await?;
         Ok(rows)
     }
 
-    fn one<T>(
+    async fn one<T: Send>(
         &self,
         sql: &'static str,
         params: &[Param<'_>],
-        map: impl Fn(&Row<'_>) -> StoreResult<T>,
+        map: impl Fn(&Row<'_>) -> StoreResult<T> + Sync,
     ) -> StoreResult<Option<T>> {
         let mut found = None;
-        self.conn.query(sql, params, &mut |row| {
-            found = Some(map(row)?);
-            Ok(())
-        })?;
+        self.conn
+            .query(sql, params, &mut |row| {
+                found = Some(map(row)?);
+                Ok(())
+            })
+            .await?;
         Ok(found)
     }
 
     /// Whether a query returns any row.
-    fn exists(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<bool> {
-        Ok(self.one(sql, params, |_| Ok(()))?.is_some())
+    async fn exists(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<bool> {
+        Ok(self.one(sql, params, |_| Ok(())).await?.is_some())
     }
 
     /// A query whose one row has one column `n`.
-    fn count(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
-        self.one(sql, params, |row| row.get::<u64>("n"))?
+    async fn count(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+        self.one(sql, params, |row| row.get::<u64>("n"))
+            .await?
             .ok_or_else(|| StoreError::Corrupt("a count returned no row".into()))
     }
 
-    pub fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+    pub async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
         self.one("SELECT value FROM meta WHERE key = $1", params![key], |r| {
             r.get("value")
         })
+        .await
     }
 
-    pub fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
+    pub async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
         self.execute(
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn meta_delete(&self, key: &str) -> StoreResult<()> {
-        self.execute("DELETE FROM meta WHERE key = $1", params![key])?;
+    pub async fn meta_delete(&self, key: &str) -> StoreResult<()> {
+        self.execute("DELETE FROM meta WHERE key = $1", params![key])
+            .await?;
         Ok(())
     }
 
-    pub fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+    pub async fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
         self.all("SELECT key, value FROM meta ORDER BY key", &[], |r| {
             Ok((r.get("key")?, r.get("value")?))
         })
+        .await
     }
 
-    pub fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
+    pub async fn insert_account(&self, a: &AccountRecord) -> StoreResult<()> {
         let security = Value::Object(a.security.clone()).to_string();
         self.execute(
             concat!(
@@ -484,11 +499,12 @@ impl<'c> Store<'c> {
                 a.created_at,
                 a.rate_limit_overrides.to_json().as_deref(),
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
-    pub fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
+    pub async fn account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -498,9 +514,10 @@ impl<'c> Store<'c> {
             params![id],
             account_from_row,
         )
+        .await
     }
 
-    pub fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+    pub async fn accounts(&self) -> StoreResult<Vec<AccountRecord>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -510,9 +527,10 @@ impl<'c> Store<'c> {
             &[],
             account_from_row,
         )
+        .await
     }
 
-    pub fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
+    pub async fn update_account(&self, a: &AccountRecord) -> StoreResult<()> {
         let security = Value::Object(a.security.clone()).to_string();
         self.execute(
             "UPDATE accounts SET plan = $1, owner_email = $2, managed_domain = $3, max_basic_users = $4, \
@@ -529,11 +547,11 @@ impl<'c> Store<'c> {
                 a.rate_limit_overrides.to_json().as_deref(),
                 &a.id,
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
+    pub async fn insert_app(&self, app: &AppRecord) -> StoreResult<()> {
         let scopes = app.scopes.join(" ");
         self.execute(
             concat!(
@@ -552,11 +570,12 @@ impl<'c> Store<'c> {
                 app.created_at,
                 app.redirect_uri.as_deref(),
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
-    pub fn update_app(&self, app: &AppRecord) -> StoreResult<()> {
+    pub async fn update_app(&self, app: &AppRecord) -> StoreResult<()> {
         let scopes = app.scopes.join(" ");
         self.execute(
             "UPDATE apps SET client_secret_sha256 = $1, owner_user_id = $2, scopes = $3, active = $4, \
@@ -569,19 +588,20 @@ impl<'c> Store<'c> {
                 app.redirect_uri.as_deref(),
                 &app.client_id,
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
+    pub async fn app(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
         self.one(
             concat!("SELECT ", app_columns!(), " FROM apps WHERE client_id = $1"),
             params![client_id],
             app_from_row,
         )
+        .await
     }
 
-    pub fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>> {
+    pub async fn apps(&self, account_id: &str) -> StoreResult<Vec<AppRecord>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -591,9 +611,10 @@ impl<'c> Store<'c> {
             params![account_id],
             app_from_row,
         )
+        .await
     }
 
-    pub fn all_apps(&self) -> StoreResult<Vec<AppRecord>> {
+    pub async fn all_apps(&self) -> StoreResult<Vec<AppRecord>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -603,9 +624,10 @@ impl<'c> Store<'c> {
             &[],
             app_from_row,
         )
+        .await
     }
 
-    pub fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+    pub async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         let scopes = t.scopes.join(" ");
         self.execute(
             "INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at, \
@@ -622,12 +644,12 @@ impl<'c> Store<'c> {
                 t.kind.as_str(),
                 t.session_id.as_deref(),
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
     /// A token as the gate sees it: revoked also when its app is deactivated.
-    pub fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+    pub async fn token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -647,10 +669,10 @@ impl<'c> Store<'c> {
                     ..token_from_row(row)?
                 })
             },
-        )
+        ).await
     }
 
-    pub fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+    pub async fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         // The lookup's columns, with the revocation as stored (not folded with the app's state).
         self.all(
             concat!(
@@ -669,40 +691,44 @@ impl<'c> Store<'c> {
                 })
             },
         )
+        .await
     }
 
     /// Ends every open session of the user and revokes every access and refresh token issued for the user
     /// (those of the sessions among them): two statements, where `end_sessions` and a revocation of the rest
     /// would be three.
-    pub fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<()> {
-        self.end_open_sessions(user_id, None, now)?;
+    pub async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.end_open_sessions(user_id, None, now).await?;
         self.execute(
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE",
             params![user_id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Revokes one token (access or refresh); returns it as it was.
-    pub fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
-        let found = self.token(token_sha256)?;
+    pub async fn revoke_token(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let found = self.token(token_sha256).await?;
         self.execute(
             "UPDATE access_tokens SET revoked = TRUE WHERE token_sha256 = $1",
             params![token_sha256],
-        )?;
+        )
+        .await?;
         Ok(found)
     }
 
     /// Deletes up to a hundred tokens that expired before `before`; returns how many.
-    pub fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64> {
+    pub async fn purge_expired_tokens(&self, before: i64) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM access_tokens WHERE token_sha256 IN \
              (SELECT token_sha256 FROM access_tokens WHERE expires_at < $1 LIMIT 100)",
             params![before],
         )
+        .await
     }
 
-    pub fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+    pub async fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
         self.execute(
             concat!(
                 "INSERT INTO oauth_codes (",
@@ -718,30 +744,34 @@ impl<'c> Store<'c> {
                 c.expires_at,
                 c.used,
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Marks a code used and returns it as it was (so a second use can be told from a first). Needs no row lock:
     /// writes run one at a time on either backend (PostgreSQL's writers take one advisory lock first).
-    pub fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>> {
-        let found = self.one(
-            concat!(
-                "SELECT ",
-                code_columns!(),
-                " FROM oauth_codes WHERE code_sha256 = $1"
-            ),
-            params![code_sha256],
-            code_from_row,
-        )?;
+    pub async fn use_code(&self, code_sha256: &[u8]) -> StoreResult<Option<AuthCode>> {
+        let found = self
+            .one(
+                concat!(
+                    "SELECT ",
+                    code_columns!(),
+                    " FROM oauth_codes WHERE code_sha256 = $1"
+                ),
+                params![code_sha256],
+                code_from_row,
+            )
+            .await?;
         self.execute(
             "UPDATE oauth_codes SET used = TRUE WHERE code_sha256 = $1",
             params![code_sha256],
-        )?;
+        )
+        .await?;
         Ok(found)
     }
 
-    pub fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
+    pub async fn all_codes(&self) -> StoreResult<Vec<AuthCode>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -751,9 +781,10 @@ impl<'c> Store<'c> {
             &[],
             code_from_row,
         )
+        .await
     }
 
-    pub fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
+    pub async fn insert_user(&self, u: &UserRecord) -> StoreResult<()> {
         static INSERT: LazyLock<String> = LazyLock::new(|| {
             let placeholders = (1..=USER_WRITE_COLUMNS.len())
                 .map(|i| format!("${i}"))
@@ -764,14 +795,14 @@ impl<'c> Store<'c> {
                 USER_WRITE_COLUMNS.join(", ")
             )
         });
-        self.write_user(INSERT.as_str(), u)?;
-        self.count_user(&Counted::of(u), 1)?;
+        self.write_user(INSERT.as_str(), u).await?;
+        self.count_user(&Counted::of(u), 1).await?;
         self.note_counted(&u.id, Some(Counted::of(u)));
         Ok(())
     }
 
     /// Writes the whole record back (its `id` and `created_at` are the ones it was read with).
-    pub fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+    pub async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
         static UPDATE: LazyLock<String> = LazyLock::new(|| {
             let assignments = USER_WRITE_COLUMNS
                 .iter()
@@ -782,16 +813,15 @@ impl<'c> Store<'c> {
             format!("UPDATE users SET {assignments} WHERE id = $1")
         });
         let noted = self
-            .counted
-            .borrow()
+            .known()
             .iter()
             .find(|(id, _)| *id == u.id)
             .map(|(_, c)| c.clone());
         let before = match noted {
             Some(counted) => Some(counted),
-            None => self.counted_as(&u.id)?,
+            None => self.counted_as(&u.id).await?,
         };
-        self.write_user(UPDATE.as_str(), u)?;
+        self.write_user(UPDATE.as_str(), u).await?;
         let after = Counted::of(u);
         if let Some(before) = before
             && before != after
@@ -800,15 +830,17 @@ impl<'c> Store<'c> {
             self.execute(
                 add_to_counts!("($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1)"),
                 &[before.key(), after.key()].concat(),
-            )?;
+            )
+            .await?;
         }
         self.note_counted(&u.id, Some(after));
         Ok(())
     }
 
     /// Runs `sql` with the record's columns; a unique value another write took first is `StoreError::Taken`.
-    fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
+    async fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         self.write_user_columns(sql, u)
+            .await
             .map_err(|error| match error {
                 StoreError::Duplicate(index) if index.contains("email") => {
                     StoreError::Taken(Taken::Email(u.email.clone()))
@@ -824,7 +856,7 @@ impl<'c> Store<'c> {
     }
 
     /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
-    fn write_user_columns(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
+    async fn write_user_columns(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
         let email_lower = u.email.to_lowercase();
         let profile = Value::Object(u.profile.clone()).to_string();
         self.execute(
@@ -855,23 +887,25 @@ impl<'c> Store<'c> {
                 u.last_login_time,
                 u.vanity_name.as_deref(),
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Adds a user to (`delta` 1) or takes one from (-1) the per-(account, status, role) counts `GET /users`
     /// reports as `total_records`.
-    fn count_user(&self, counted: &Counted, delta: i64) -> StoreResult<()> {
+    async fn count_user(&self, counted: &Counted, delta: i64) -> StoreResult<()> {
         let [account, status, role, shard] = counted.key();
         self.execute(
             add_to_counts!("($1, $2, $3, $4, $5)"),
             &[account, status, role, shard, delta.into()],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// The account, status and role a user row has now (what its count is filed under).
-    fn counted_as(&self, id: &str) -> StoreResult<Option<Counted>> {
+    async fn counted_as(&self, id: &str) -> StoreResult<Option<Counted>> {
         self.one(
             "SELECT account_id, status, role FROM users WHERE id = $1",
             params![id],
@@ -884,9 +918,10 @@ impl<'c> Store<'c> {
                 })
             },
         )
+        .await
     }
 
-    pub fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
+    pub async fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -896,11 +931,12 @@ impl<'c> Store<'c> {
             params![account_id, id],
             user_from_row,
         )
+        .await
         .map(|user| self.noted(user))
     }
 
     /// A user of the account with its picture's version, in one statement (what `GET /users/{userId}` shows).
-    pub fn user_with_picture(
+    pub async fn user_with_picture(
         &self,
         account_id: &str,
         key: UserKey<'_>,
@@ -918,16 +954,26 @@ impl<'c> Store<'c> {
         }
         let read = |row: &Row<'_>| Ok((user_from_row(row)?, row.get("picture_version")?));
         match key {
-            UserKey::Id(id) => self.one(with_picture!("id = $2"), params![account_id, id], read),
-            UserKey::Email(email) => self.one(
-                with_picture!("email_lower = $2"),
-                params![account_id, &email.to_lowercase()],
-                read,
-            ),
+            UserKey::Id(id) => {
+                self.one(with_picture!("id = $2"), params![account_id, id], read)
+                    .await
+            }
+            UserKey::Email(email) => {
+                self.one(
+                    with_picture!("email_lower = $2"),
+                    params![account_id, &email.to_lowercase()],
+                    read,
+                )
+                .await
+            }
         }
     }
 
-    pub fn user_by_email(&self, account_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
+    pub async fn user_by_email(
+        &self,
+        account_id: &str,
+        email: &str,
+    ) -> StoreResult<Option<UserRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -937,11 +983,12 @@ impl<'c> Store<'c> {
             params![account_id, &email.to_lowercase()],
             user_from_row,
         )
+        .await
         .map(|user| self.noted(user))
     }
 
     /// A user of any account, by id or e-mail (for the server's own control API, which spans accounts).
-    pub fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>> {
+    pub async fn find_user(&self, id_or_email: &str) -> StoreResult<Option<UserRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -951,43 +998,47 @@ impl<'c> Store<'c> {
             params![id_or_email],
             user_from_row,
         )
+        .await
     }
 
     /// Whether a user other than `except_user_id` has this Personal Meeting ID (any account).
-    pub fn pmi_taken(&self, pmi: i64, except_user_id: &str) -> StoreResult<bool> {
+    pub async fn pmi_taken(&self, pmi: i64, except_user_id: &str) -> StoreResult<bool> {
         self.exists(
             "SELECT 1 FROM users WHERE pmi = $1 AND id <> $2",
             params![pmi, except_user_id],
         )
+        .await
     }
 
     /// Whether a user other than `except_user_id` has this personal meeting room name (any account, any case).
-    pub fn vanity_name_taken(&self, name: &str, except_user_id: &str) -> StoreResult<bool> {
+    pub async fn vanity_name_taken(&self, name: &str, except_user_id: &str) -> StoreResult<bool> {
         self.exists(
             "SELECT 1 FROM users WHERE lower(vanity_name) = lower($1) AND id <> $2",
             params![name, except_user_id],
         )
+        .await
     }
 
     /// Whether any account has a user with this e-mail (Zoom e-mails are unique across Zoom).
-    pub fn email_exists(&self, email: &str) -> StoreResult<bool> {
+    pub async fn email_exists(&self, email: &str) -> StoreResult<bool> {
         self.exists(
             "SELECT 1 FROM users WHERE email_lower = $1",
             params![&email.to_lowercase()],
         )
+        .await
     }
 
     /// Removes the user and every row that refers to it.
-    pub fn delete_user(&self, id: &str) -> StoreResult<()> {
-        if let Some(counted) = self.counted_as(id)? {
-            self.count_user(&counted, -1)?;
+    pub async fn delete_user(&self, id: &str) -> StoreResult<()> {
+        if let Some(counted) = self.counted_as(id).await? {
+            self.count_user(&counted, -1).await?;
         }
         self.note_counted(id, None);
         for sql in USER_ROWS.of_user.iter().chain(&[
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ]) {
-            self.execute(sql, params![id])?;
+            self.execute(sql, params![id]).await?;
         }
         Ok(())
     }
@@ -995,7 +1046,7 @@ impl<'c> Store<'c> {
     /// Removes every user of the account and all that hangs on them (assistant links both ways, sessions,
     /// histories, settings, pictures, backgrounds, resources, mail), the tokens and codes of its apps and its
     /// user counts. The account and its apps stay.
-    pub fn clear_account(&self, account_id: &str) -> StoreResult<()> {
+    pub async fn clear_account(&self, account_id: &str) -> StoreResult<()> {
         for sql in USER_ROWS.of_account.iter().chain(&[
             "DELETE FROM outbox WHERE account_id = $1 \
              OR user_id IN (SELECT id FROM users WHERE account_id = $1)",
@@ -1004,17 +1055,16 @@ impl<'c> Store<'c> {
             "DELETE FROM users WHERE account_id = $1",
             "DELETE FROM user_counts WHERE account_id = $1",
         ]) {
-            self.execute(sql, params![account_id])?;
+            self.execute(sql, params![account_id]).await?;
         }
-        self.counted
-            .borrow_mut()
+        self.known()
             .retain(|(_, counted)| counted.account_id != account_id);
         Ok(())
     }
 
     /// Removes the apps of the account other than `keep_client_id`, and every account other than `keep_account_id`
     /// with its apps (clear them first: `clear_account`).
-    pub fn delete_apps_and_accounts_except(
+    pub async fn delete_apps_and_accounts_except(
         &self,
         keep_account_id: &str,
         keep_client_id: &str,
@@ -1022,16 +1072,18 @@ impl<'c> Store<'c> {
         self.execute(
             "DELETE FROM apps WHERE client_id <> $1",
             params![keep_client_id],
-        )?;
+        )
+        .await?;
         self.execute(
             "DELETE FROM accounts WHERE id <> $1",
             params![keep_account_id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// A page of users with their `seq`, in `seq` order.
-    pub fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>> {
+    pub async fn list_users(&self, q: &UserQuery) -> StoreResult<Vec<(i64, UserRecord)>> {
         // Two statements rather than `(… IS NULL OR role = …)`: each gets the plan for its own filter.
         let sql = if q.role.is_some() {
             concat!(
@@ -1060,13 +1112,14 @@ impl<'c> Store<'c> {
             ],
             sequenced_user_from_row,
         )
+        .await
     }
 
     /// `list_users` narrowed further by licence type and login type (the console's filters), looking only at the
     /// next `scan` users of the account and status: a filter that few users match costs a bounded walk per page,
     /// not one through a million rows. One statement for every combination of filters: the console's pages are
     /// few, so a plan per filter is not worth a statement each.
-    pub fn filtered_users(
+    pub async fn filtered_users(
         &self,
         q: &UserQuery,
         (user_type, login_type): (Option<UserType>, Option<LoginType>),
@@ -1094,23 +1147,25 @@ impl<'c> Store<'c> {
                 q.limit,
             ],
             sequenced_user_from_row,
-        )
+        ).await
     }
 
     /// Where `filtered_users`' walk of `scan` users ended (the `seq` of the last it looked at), if more users of
     /// the account and status follow it.
-    pub fn scan_end(&self, q: &UserQuery, scan: u64) -> StoreResult<Option<i64>> {
-        let ends = self.all(
-            "SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
+    pub async fn scan_end(&self, q: &UserQuery, scan: u64) -> StoreResult<Option<i64>> {
+        let ends = self
+            .all(
+                "SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
              ORDER BY seq LIMIT 2 OFFSET $4",
-            params![
-                &q.account_id,
-                q.status.as_str(),
-                q.after_seq,
-                scan.saturating_sub(1)
-            ],
-            |row| row.get::<i64>("seq"),
-        )?;
+                params![
+                    &q.account_id,
+                    q.status.as_str(),
+                    q.after_seq,
+                    scan.saturating_sub(1)
+                ],
+                |row| row.get::<i64>("seq"),
+            )
+            .await?;
         Ok(match ends[..] {
             [last, _following] => Some(last),
             _ => None,
@@ -1118,7 +1173,7 @@ impl<'c> Store<'c> {
     }
 
     /// A page of the account's users of every status, in `seq` order (SCIM's `startIndex`/`count`).
-    pub fn account_users_page(
+    pub async fn account_users_page(
         &self,
         account_id: &str,
         offset: u64,
@@ -1133,18 +1188,24 @@ impl<'c> Store<'c> {
             params![account_id, limit, offset],
             user_from_row,
         )
+        .await
     }
 
     /// How many users the account has, of every status.
-    pub fn account_user_count(&self, account_id: &str) -> StoreResult<u64> {
+    pub async fn account_user_count(&self, account_id: &str) -> StoreResult<u64> {
         self.count(
             "SELECT COUNT(*) AS n FROM users WHERE account_id = $1",
             params![account_id],
         )
+        .await
     }
 
     /// Users of every account with a larger `seq` than `after_seq`, in `seq` order.
-    pub fn all_users(&self, after_seq: i64, limit: u64) -> StoreResult<Vec<(i64, UserRecord)>> {
+    pub async fn all_users(
+        &self,
+        after_seq: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<(i64, UserRecord)>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -1154,9 +1215,10 @@ impl<'c> Store<'c> {
             params![after_seq, limit],
             sequenced_user_from_row,
         )
+        .await
     }
 
-    pub fn count_users(
+    pub async fn count_users(
         &self,
         account_id: &str,
         status: Status,
@@ -1166,11 +1228,14 @@ impl<'c> Store<'c> {
             "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM user_counts WHERE account_id = $1 \
              AND status = $2 AND (CAST($3 AS TEXT) IS NULL OR role = $3)",
             params![account_id, status.as_str(), role.map(Role::as_str)],
-        )
+        ).await
     }
 
     /// The account's users counted by type, status and whether they are Zoom Rooms.
-    pub fn user_census(&self, account_id: &str) -> StoreResult<Vec<(UserType, Status, bool, u64)>> {
+    pub async fn user_census(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Vec<(UserType, Status, bool, u64)>> {
         self.all(
             "SELECT type, status, is_zoom_room, COUNT(*) AS n FROM users WHERE account_id = $1 \
              GROUP BY type, status, is_zoom_room",
@@ -1184,18 +1249,20 @@ impl<'c> Store<'c> {
                 ))
             },
         )
+        .await
     }
 
     /// Active and pending Basic users: the seats the Basic-user cap counts.
-    pub fn count_basic_users(&self, account_id: &str) -> StoreResult<u64> {
+    pub async fn count_basic_users(&self, account_id: &str) -> StoreResult<u64> {
         self.count(
             "SELECT COUNT(*) AS n FROM users WHERE account_id = $1 AND type = 1 \
              AND status IN ('active', 'pending')",
             params![account_id],
         )
+        .await
     }
 
-    pub fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
+    pub async fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         self.execute(
             concat!(
                 "INSERT INTO sessions (",
@@ -1209,11 +1276,12 @@ impl<'c> Store<'c> {
                 s.created_at,
                 s.ended_at
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
-    pub fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
+    pub async fn sessions(&self, user_id: &str) -> StoreResult<Vec<SessionRecord>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1227,9 +1295,10 @@ impl<'c> Store<'c> {
             params![user_id],
             session_from_row,
         )
+        .await
     }
 
-    pub fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
+    pub async fn all_sessions(&self) -> StoreResult<Vec<SessionRecord>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1243,11 +1312,12 @@ impl<'c> Store<'c> {
             &[],
             session_from_row,
         )
+        .await
     }
 
     /// Ends the user's open sessions (only those of `login_type` when given) and revokes every token issued in
     /// them: a sign-in that ended leaves no token behind. Returns how many sessions ended.
-    pub fn end_sessions(
+    pub async fn end_sessions(
         &self,
         user_id: &str,
         login_type: Option<LoginType>,
@@ -1259,12 +1329,13 @@ impl<'c> Store<'c> {
              (SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
              AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2))",
             params![user_id, login_type.map(LoginType::code)],
-        )?;
-        self.end_open_sessions(user_id, login_type, now)
+        )
+        .await?;
+        self.end_open_sessions(user_id, login_type, now).await
     }
 
     /// Ends the user's open sessions (only those of `login_type` when given); how many ended.
-    fn end_open_sessions(
+    async fn end_open_sessions(
         &self,
         user_id: &str,
         login_type: Option<LoginType>,
@@ -1275,23 +1346,26 @@ impl<'c> Store<'c> {
              AND (CAST($3 AS BIGINT) IS NULL OR login_type = $3)",
             params![now, user_id, login_type.map(LoginType::code)],
         )
+        .await
     }
 
     /// Ends one session and revokes its tokens.
-    pub fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
+    pub async fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {
         self.execute(
             "UPDATE access_tokens SET revoked = TRUE WHERE session_id = $1 AND revoked = FALSE",
             params![id],
-        )?;
+        )
+        .await?;
         self.execute(
             "UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
             params![now, id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// The user's assistants with their `can_manage_host_private_event`.
-    pub fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
+    pub async fn assistants(&self, user_id: &str) -> StoreResult<Vec<(UserRecord, bool)>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, a.can_manage_host_private_event FROM assistants a JOIN users u \
@@ -1303,10 +1377,11 @@ impl<'c> Store<'c> {
             let user = user_from_row(row)?;
             Ok((user, row.get("can_manage_host_private_event")?))
         })
+        .await
     }
 
     /// The users the given user is an assistant of.
-    pub fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
+    pub async fn schedulers(&self, assistant_id: &str) -> StoreResult<Vec<UserRecord>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM assistants a JOIN users u ON u.id = a.user_id WHERE a.assistant_id = $1 \
@@ -1315,9 +1390,10 @@ impl<'c> Store<'c> {
             )
         });
         self.all(SQL.as_str(), params![assistant_id], user_from_row)
+            .await
     }
 
-    pub fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
+    pub async fn all_assistant_links(&self) -> StoreResult<Vec<AssistantLink>> {
         self.all(
             "SELECT user_id, assistant_id, can_manage_host_private_event, added_at FROM assistants \
              ORDER BY added_at, user_id, assistant_id",
@@ -1331,9 +1407,10 @@ impl<'c> Store<'c> {
                 })
             },
         )
+        .await
     }
 
-    pub fn add_assistant(
+    pub async fn add_assistant(
         &self,
         user_id: &str,
         assistant_id: &str,
@@ -1344,32 +1421,35 @@ impl<'c> Store<'c> {
             "INSERT INTO assistants (user_id, assistant_id, can_manage_host_private_event, added_at) \
              VALUES ($1, $2, $3, $4)",
             params![user_id, assistant_id, can_manage, now],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64> {
+    pub async fn remove_assistant(&self, user_id: &str, assistant_id: &str) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM assistants WHERE user_id = $1 AND assistant_id = $2",
             params![user_id, assistant_id],
         )
+        .await
     }
 
-    pub fn remove_assistants(&self, user_id: &str) -> StoreResult<u64> {
+    pub async fn remove_assistants(&self, user_id: &str) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM assistants WHERE user_id = $1",
             params![user_id],
         )
+        .await
     }
 
-    pub fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64> {
+    pub async fn remove_schedulers(&self, assistant_id: &str) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM assistants WHERE assistant_id = $1",
             params![assistant_id],
         )
+        .await
     }
 
-    pub fn presence(&self, user_id: &str) -> StoreResult<Option<PresenceRecord>> {
+    pub async fn presence(&self, user_id: &str) -> StoreResult<Option<PresenceRecord>> {
         self.one(
             "SELECT status, until_ms, updated_at FROM presence WHERE user_id = $1",
             params![user_id],
@@ -1381,9 +1461,10 @@ impl<'c> Store<'c> {
                 })
             },
         )
+        .await
     }
 
-    pub fn set_presence(&self, user_id: &str, presence: &PresenceRecord) -> StoreResult<()> {
+    pub async fn set_presence(&self, user_id: &str, presence: &PresenceRecord) -> StoreResult<()> {
         self.execute(
             "INSERT INTO presence (user_id, status, until_ms, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, until_ms = excluded.until_ms, \
@@ -1394,22 +1475,26 @@ impl<'c> Store<'c> {
                 presence.until_ms,
                 presence.updated_at
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
     /// What the user changed of their settings (an empty map: nothing).
-    pub fn user_settings(&self, user_id: &str) -> StoreResult<serde_json::Map<String, Value>> {
+    pub async fn user_settings(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<serde_json::Map<String, Value>> {
         Ok(self
             .one(
                 "SELECT settings FROM user_settings WHERE user_id = $1",
                 params![user_id],
                 |row| json_map(row, "settings"),
-            )?
+            )
+            .await?
             .unwrap_or_default())
     }
 
-    pub fn set_user_settings(
+    pub async fn set_user_settings(
         &self,
         user_id: &str,
         settings: &serde_json::Map<String, Value>,
@@ -1419,49 +1504,59 @@ impl<'c> Store<'c> {
             "INSERT INTO user_settings (user_id, settings) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings",
             params![user_id, &text],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Every user's changed settings, for `export`.
-    pub fn all_user_settings(&self) -> StoreResult<Vec<(String, serde_json::Map<String, Value>)>> {
+    pub async fn all_user_settings(
+        &self,
+    ) -> StoreResult<Vec<(String, serde_json::Map<String, Value>)>> {
         self.all(
             "SELECT user_id, settings FROM user_settings ORDER BY user_id",
             params![],
             |row| Ok((row.get("user_id")?, json_map(row, "settings")?)),
         )
+        .await
     }
 
     /// The user's profile picture: its content type, version and bytes.
     /// The user's picture if `version` is its current one (any other version reads no bytes).
-    pub fn picture(&self, user_id: &str, version: i64) -> StoreResult<Option<Picture>> {
+    pub async fn picture(&self, user_id: &str, version: i64) -> StoreResult<Option<Picture>> {
         self.one(
             "SELECT content_type, version, bytes FROM user_pictures WHERE user_id = $1 AND version = $2",
             params![user_id, version],
             picture_from_row,
-        )
+        ).await
     }
 
     /// Up to `limit` pictures of users whose id sorts after `after`, with those ids, for `export`.
-    pub fn pictures_after(&self, after: &str, limit: u64) -> StoreResult<Vec<(String, Picture)>> {
+    pub async fn pictures_after(
+        &self,
+        after: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<(String, Picture)>> {
         self.all(
             "SELECT user_id, content_type, version, bytes FROM user_pictures WHERE user_id > $1 \
              ORDER BY user_id LIMIT $2",
             params![after, limit],
             |row| Ok((row.get("user_id")?, picture_from_row(row)?)),
         )
+        .await
     }
 
     /// The version of the user's picture, without its bytes (for `pic_url`).
-    pub fn picture_version(&self, user_id: &str) -> StoreResult<Option<i64>> {
+    pub async fn picture_version(&self, user_id: &str) -> StoreResult<Option<i64>> {
         self.one(
             "SELECT version FROM user_pictures WHERE user_id = $1",
             params![user_id],
             |row| row.get("version"),
         )
+        .await
     }
 
-    pub fn set_picture(
+    pub async fn set_picture(
         &self,
         user_id: &str,
         (content_type, version): (&str, i64),
@@ -1472,20 +1567,23 @@ impl<'c> Store<'c> {
              ON CONFLICT (user_id) DO UPDATE SET content_type = excluded.content_type, \
              version = excluded.version, bytes = excluded.bytes",
             params![user_id, content_type, version, bytes],
-        )?;
+        ).await?;
         Ok(())
     }
 
     /// Removes the user's picture; whether there was one.
-    pub fn delete_picture(&self, user_id: &str) -> StoreResult<bool> {
-        Ok(self.execute(
-            "DELETE FROM user_pictures WHERE user_id = $1",
-            params![user_id],
-        )? > 0)
+    pub async fn delete_picture(&self, user_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .execute(
+                "DELETE FROM user_pictures WHERE user_id = $1",
+                params![user_id],
+            )
+            .await?
+            > 0)
     }
 
     /// The user's virtual background files, without their bytes, in upload order.
-    pub fn virtual_backgrounds(&self, user_id: &str) -> StoreResult<Vec<VirtualBackground>> {
+    pub async fn virtual_backgrounds(&self, user_id: &str) -> StoreResult<Vec<VirtualBackground>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1503,10 +1601,10 @@ impl<'c> Store<'c> {
                     is_default: row.get("is_default")?,
                 })
             },
-        )
+        ).await
     }
 
-    pub fn add_virtual_background(
+    pub async fn add_virtual_background(
         &self,
         user_id: &str,
         file: &VirtualBackground,
@@ -1526,13 +1624,17 @@ impl<'c> Store<'c> {
                 now,
                 bytes
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
     /// Up to `limit` virtual background files (with their owners, upload times and bytes) whose id sorts after
     /// `after`, for `export`.
-    pub fn backgrounds_after(&self, after: &str, limit: u64) -> StoreResult<Vec<StoredBackground>> {
+    pub async fn backgrounds_after(
+        &self,
+        after: &str,
+        limit: u64,
+    ) -> StoreResult<Vec<StoredBackground>> {
         self.all(
             "SELECT id, user_id, name, kind, size, is_default, created_at, bytes FROM virtual_backgrounds \
              WHERE id > $1 ORDER BY id LIMIT $2",
@@ -1551,11 +1653,11 @@ impl<'c> Store<'c> {
                     bytes: row.get("bytes")?,
                 })
             },
-        )
+        ).await
     }
 
     /// The user's resources of `kind`, in the order they were loaded.
-    pub fn user_resources(
+    pub async fn user_resources(
         &self,
         user_id: &str,
         kind: ResourceKind,
@@ -1569,9 +1671,10 @@ impl<'c> Store<'c> {
             params![user_id, kind.as_str()],
             |row| json_map(row, "body"),
         )
+        .await
     }
 
-    pub fn user_resource(
+    pub async fn user_resource(
         &self,
         user_id: &str,
         kind: ResourceKind,
@@ -1582,10 +1685,13 @@ impl<'c> Store<'c> {
             params![user_id, kind.as_str(), id],
             |row| json_map(row, "body"),
         )
+        .await
     }
 
     /// Every user resource with its owner, kind and id, for `export`.
-    pub fn all_user_resources(&self) -> StoreResult<Vec<(String, ResourceKind, String, Value)>> {
+    pub async fn all_user_resources(
+        &self,
+    ) -> StoreResult<Vec<(String, ResourceKind, String, Value)>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1602,18 +1708,20 @@ impl<'c> Store<'c> {
                 ))
             },
         )
+        .await
     }
 
     /// How many resources of `kind` the user has.
-    pub fn user_resource_count(&self, user_id: &str, kind: ResourceKind) -> StoreResult<u64> {
+    pub async fn user_resource_count(&self, user_id: &str, kind: ResourceKind) -> StoreResult<u64> {
         self.count(
             "SELECT COUNT(*) AS n FROM user_resources WHERE user_id = $1 AND kind = $2",
             params![user_id, kind.as_str()],
         )
+        .await
     }
 
     /// Keeps a resource, replacing one of the same id.
-    pub fn put_user_resource(
+    pub async fn put_user_resource(
         &self,
         user_id: &str,
         (kind, id): (ResourceKind, &str),
@@ -1624,53 +1732,59 @@ impl<'c> Store<'c> {
             "INSERT INTO user_resources (user_id, kind, id, body) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, kind, id) DO UPDATE SET body = excluded.body",
             params![user_id, kind.as_str(), id, &text],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Makes the file the user's default virtual background.
-    pub fn set_default_background(&self, user_id: &str, id: &str) -> StoreResult<()> {
+    pub async fn set_default_background(&self, user_id: &str, id: &str) -> StoreResult<()> {
         self.execute(
             "UPDATE virtual_backgrounds SET is_default = (id = $1) WHERE user_id = $2",
             params![id, user_id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Removes the named files of the user; how many there were.
-    pub fn delete_virtual_background(&self, user_id: &str, id: &str) -> StoreResult<u64> {
+    pub async fn delete_virtual_background(&self, user_id: &str, id: &str) -> StoreResult<u64> {
         self.execute(
             "DELETE FROM virtual_backgrounds WHERE id = $1 AND user_id = $2",
             params![id, user_id],
         )
+        .await
     }
 
     /// Whether the user has a sign-in session that has not ended.
-    pub fn signed_in(&self, user_id: &str) -> StoreResult<bool> {
+    pub async fn signed_in(&self, user_id: &str) -> StoreResult<bool> {
         self.exists(
             "SELECT 1 FROM sessions WHERE user_id = $1 AND ended_at IS NULL LIMIT 1",
             params![user_id],
         )
+        .await
     }
 
     /// How many times the user's e-mail was changed after `since`.
-    pub fn email_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
+    pub async fn email_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
         self.count(
             "SELECT COUNT(*) AS n FROM email_changes WHERE user_id = $1 AND changed_at > $2",
             params![user_id, since],
         )
+        .await
     }
 
-    pub fn record_email_change(&self, user_id: &str, at: i64) -> StoreResult<()> {
+    pub async fn record_email_change(&self, user_id: &str, at: i64) -> StoreResult<()> {
         self.execute(
             "INSERT INTO email_changes (user_id, changed_at) VALUES ($1, $2)",
             params![user_id, at],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Fingerprints of the user's passwords, newest first.
-    pub fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>> {
+    pub async fn password_history(&self, user_id: &str, limit: u32) -> StoreResult<Vec<String>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1679,25 +1793,26 @@ impl<'c> Store<'c> {
             ),
             params![user_id, limit],
             |r| r.get("fingerprint"),
-        )
+        ).await
     }
 
     /// Changes since `since`, not counting the password a user was created with.
-    pub fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
+    pub async fn password_changes_since(&self, user_id: &str, since: i64) -> StoreResult<u64> {
         self.count(
             "SELECT COUNT(*) AS n FROM password_history WHERE user_id = $1 AND changed_at > $2 \
              AND initial = FALSE",
             params![user_id, since],
         )
+        .await
     }
 
     /// Forgets every account's password history (the key it was recorded under is lost); returns the entries.
-    pub fn clear_password_history(&self) -> StoreResult<u64> {
-        self.execute("DELETE FROM password_history", &[])
+    pub async fn clear_password_history(&self) -> StoreResult<u64> {
+        self.execute("DELETE FROM password_history", &[]).await
     }
 
     /// `initial`: the password the user was created with (history, but not a change).
-    pub fn record_password(
+    pub async fn record_password(
         &self,
         user_id: &str,
         fingerprint: &str,
@@ -1707,11 +1822,11 @@ impl<'c> Store<'c> {
         self.execute(
             "INSERT INTO password_history (user_id, fingerprint, changed_at, initial) VALUES ($1, $2, $3, $4)",
             params![user_id, fingerprint, at, initial],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
+    pub async fn all_password_history(&self) -> StoreResult<Vec<PasswordEntry>> {
         self.all(
             by_insertion_order!(
                 self.dialect(),
@@ -1727,10 +1842,10 @@ impl<'c> Store<'c> {
                     initial: row.get("initial")?,
                 })
             },
-        )
+        ).await
     }
 
-    pub fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
+    pub async fn enqueue_email(&self, e: &OutboxEmail) -> StoreResult<()> {
         self.execute(
             "INSERT INTO outbox (user_id, account_id, to_address, subject, body, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1742,12 +1857,13 @@ impl<'c> Store<'c> {
                 &e.body,
                 e.created_at
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Every e-mail sent, oldest first; only those sent to `user_id` when one is given.
-    pub fn outbox(&self, user_id: Option<&str>) -> StoreResult<Vec<OutboxEmail>> {
+    pub async fn outbox(&self, user_id: Option<&str>) -> StoreResult<Vec<OutboxEmail>> {
         self.all(
             "SELECT user_id, account_id, to_address, subject, body, created_at FROM outbox \
              WHERE CAST($1 AS TEXT) IS NULL OR user_id = $1 ORDER BY id",
@@ -1763,14 +1879,16 @@ impl<'c> Store<'c> {
                 })
             },
         )
+        .await
     }
 
     /// Forgets the e-mails sent, or those sent to `user_id`.
-    pub fn clear_outbox(&self, user_id: Option<&str>) -> StoreResult<()> {
+    pub async fn clear_outbox(&self, user_id: Option<&str>) -> StoreResult<()> {
         self.execute(
             "DELETE FROM outbox WHERE CAST($1 AS TEXT) IS NULL OR user_id = $1",
             params![user_id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 }

@@ -250,19 +250,27 @@ pub fn placeholders_in_order(sql: &str) -> bool {
     true
 }
 
+/// What a backend's statement comes to, later (PostgreSQL: over the network) or at once (SQLite).
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// What a query hands each row to, in order.
+pub type EachRow<'a> = &'a mut (dyn FnMut(&Row<'_>) -> StoreResult<()> + Send);
+
 /// One connection inside a transaction: all a backend implements. Statements are `'static` (literals, or built
-/// once): a backend may key what it learns of a statement (its column names) by its address.
-pub trait Connection {
+/// once): a backend may key what it learns of a statement (its column names) by its address. Asynchronous, so
+/// that a request waiting for PostgreSQL holds no thread; SQLite's answers are ready when asked for.
+pub trait Connection: Send + Sync {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
-    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64>;
+    fn execute<'a>(&'a self, sql: &'static str, params: &'a [Param<'a>]) -> StoreFuture<'a, u64>;
     /// Runs a query and hands every row to `each`, in order.
-    fn query(
-        &self,
+    fn query<'a>(
+        &'a self,
         sql: &'static str,
-        params: &[Param<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
-    ) -> StoreResult<()>;
+        params: &'a [Param<'a>],
+        each: EachRow<'a>,
+    ) -> StoreFuture<'a, ()>;
 }
 
 #[cfg(test)]

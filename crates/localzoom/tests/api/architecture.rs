@@ -209,20 +209,31 @@ async fn rows_written_at_the_same_moment_read_back_in_insertion_order() {
         }
         ids
     };
-    let read: Vec<String> = app.sessions(&id).into_iter().map(|s| s.id).collect();
+    let read: Vec<String> = app.sessions(&id).await.into_iter().map(|s| s.id).collect();
     assert_eq!(read, written);
     let user = id.clone();
     app.db()
-        .write(move |s| {
+        .write(move |tx| async move {
+            let s = &tx;
+
             for n in 0..3 {
-                s.record_password(&user, &format!("fingerprint-{n}"), START_MS, false)?;
+                s.record_password(&user, &format!("fingerprint-{n}"), START_MS, false)
+                    .await?;
             }
             Ok::<_, localzoom_server::store::StoreError>(())
         })
         .await
         .unwrap();
     // Newest first: the last written of equal times leads.
-    let history = app.db().read(|s| s.password_history(&id, 10)).unwrap();
+    let history = app
+        .db()
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.password_history(&id, 10).await
+        })
+        .await
+        .unwrap();
     assert_eq!(history, ["fingerprint-2", "fingerprint-1", "fingerprint-0"]);
 }
 
@@ -242,7 +253,12 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
         .assert_error(500, 500, "Internal server error.");
     let unread = app
         .db()
-        .read(|s| s.user_by_id(ACCOUNT_ID, &id))
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.user_by_id(ACCOUNT_ID, &id).await
+        })
+        .await
         .unwrap_err();
     assert!(
         unread.to_string().contains("superhero"),

@@ -197,7 +197,14 @@ async fn lenient_input_is_refused() {
         "Request Body should be a valid form: UTF-8 text, at most 256 fields.",
     );
     assert_eq!(
-        app.db().read(|s| s.password_changes_since(&id, 0)).unwrap(),
+        app.db()
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.password_changes_since(&id, 0).await
+            })
+            .await
+            .unwrap(),
         0
     );
 
@@ -267,26 +274,34 @@ async fn a_page_token_of_another_account_is_refused() {
     let now = app.clock_now();
     let (other_token, _) = app
         .db()
-        .write(move |s| -> localzoom_server::error::ApiResult<_> {
-            let (account, _) = localzoom_server::service::accounts::create_account(
-                s,
-                "OtherAccount0000000000",
-                localzoom_server::domain::account::AccountPlan::Pro,
-                "boss@other.test",
-                now,
-            )?;
-            let (app_record, _) = localzoom_server::service::accounts::create_app(
-                s,
-                &account.id,
-                localzoom_server::service::accounts::AppKind::S2s,
-                None,
-                None,
-                now,
-            )?;
-            Ok((
-                localzoom_server::service::accounts::mint_token(s, &app_record, now)?.access_token,
-                (),
-            ))
+        .write(move |tx| async move {
+            let s = &tx;
+            let result: localzoom_server::error::ApiResult<_> = {
+                let (account, _) = localzoom_server::service::accounts::create_account(
+                    s,
+                    "OtherAccount0000000000",
+                    localzoom_server::domain::account::AccountPlan::Pro,
+                    "boss@other.test",
+                    now,
+                )
+                .await?;
+                let (app_record, _) = localzoom_server::service::accounts::create_app(
+                    s,
+                    &account.id,
+                    localzoom_server::service::accounts::AppKind::S2s,
+                    None,
+                    None,
+                    now,
+                )
+                .await?;
+                Ok((
+                    localzoom_server::service::accounts::mint_token(s, &app_record, now)
+                        .await?
+                        .access_token,
+                    (),
+                ))
+            };
+            result
         })
         .await
         .unwrap();

@@ -284,17 +284,22 @@ async fn user_tokens_are_refreshed_and_the_rotated_pair_is_stored() {
     let owner = app.user_record(OWNER_EMAIL).await.id;
     let (record, secret, tokens) = app
         .db()
-        .write(move |s| -> localzoom_server::error::ApiResult<_> {
-            let (app, secret) = accounts::create_app(
-                s,
-                ACCOUNT_ID,
-                AppKind::User,
-                None,
-                Some("http://localhost/cb".into()),
-                now,
-            )?;
-            let tokens = accounts::issue_tokens(s, &app, &owner, None, true, now)?;
-            Ok((app, secret, tokens))
+        .write(move |tx| async move {
+            let s = &tx;
+            let result: localzoom_server::error::ApiResult<_> = {
+                let (app, secret) = accounts::create_app(
+                    s,
+                    ACCOUNT_ID,
+                    AppKind::User,
+                    None,
+                    Some("http://localhost/cb".into()),
+                    now,
+                )
+                .await?;
+                let tokens = accounts::issue_tokens(s, &app, &owner, None, true, now).await?;
+                Ok((app, secret, tokens))
+            };
+            result
         })
         .await
         .unwrap();

@@ -292,7 +292,12 @@ async fn revoking_the_sso_token_in_the_console_ends_the_user_s_sso_sessions() {
         .change(&format!("/users/{user}/sso_token"), &[])
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    assert!(app.sessions(&user).iter().all(|s| s.ended_at.is_some()));
+    assert!(
+        app.sessions(&user)
+            .await
+            .iter()
+            .all(|s| s.ended_at.is_some())
+    );
     let (_, page) = browser.get(&format!("/users/{user}")).await;
     assert!(!page.contains(&end), "{page}");
 }
@@ -436,7 +441,7 @@ async fn ending_a_session_in_the_console_signs_the_user_out_of_it() {
         .change(&format!("/users/{user}/sessions/{session}/end"), &[])
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let ended = app.sessions(&user);
+    let ended = app.sessions(&user).await;
     assert!(ended.iter().all(|s| s.ended_at.is_some()), "{ended:?}");
     // Ended already: Zoom-shaped refusal, nothing else changes.
     let again = browser
@@ -666,8 +671,10 @@ async fn a_filter_few_users_match_walks_a_bounded_stretch_per_page() {
     let app = TestApp::spawn().await;
     let now = app.clock_now();
     app.db()
-        .write(move |store| {
-            localzoom_server::service::accounts::seed_users(store, ACCOUNT_ID, 0, 10_050, now)
+        .write(move |tx| async move {
+            let store = &tx;
+
+            localzoom_server::service::accounts::seed_users(store, ACCOUNT_ID, 0, 10_050, now).await
         })
         .await
         .unwrap();

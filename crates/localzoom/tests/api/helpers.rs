@@ -399,17 +399,22 @@ impl TestApp {
         use localzoom_server::service::accounts::{self, AppKind};
         let now = self.clock_now();
         self.db()
-            .write(move |s| -> localzoom_server::error::ApiResult<_> {
-                let (_, owner) = accounts::create_account(
-                    s,
-                    "AccountB",
-                    localzoom_server::domain::account::AccountPlan::Business,
-                    "owner@b.test",
-                    now,
-                )?;
-                let (app, secret) =
-                    accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)?;
-                Ok((owner, app.client_id, secret))
+            .write(move |tx| async move {
+                let s = &tx;
+                let result: localzoom_server::error::ApiResult<_> = {
+                    let (_, owner) = accounts::create_account(
+                        s,
+                        "AccountB",
+                        localzoom_server::domain::account::AccountPlan::Business,
+                        "owner@b.test",
+                        now,
+                    )
+                    .await?;
+                    let (app, secret) =
+                        accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now).await?;
+                    Ok((owner, app.client_id, secret))
+                };
+                result
             })
             .await
             .unwrap()
@@ -479,7 +484,12 @@ impl TestApp {
     pub async fn user_record(&self, email: &str) -> UserRecord {
         let email = email.to_string();
         self.db()
-            .read(|s| s.user_by_email(ACCOUNT_ID, &email))
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.user_by_email(ACCOUNT_ID, &email).await
+            })
+            .await
             .unwrap()
             .expect("user exists")
     }
@@ -492,10 +502,15 @@ impl TestApp {
     ) {
         let email = email.to_string();
         self.db()
-            .write(move |s| {
-                let mut user = s.user_by_email(ACCOUNT_ID, &email)?.expect("user exists");
+            .write(move |tx| async move {
+                let s = &tx;
+
+                let mut user = s
+                    .user_by_email(ACCOUNT_ID, &email)
+                    .await?
+                    .expect("user exists");
                 edit(&mut user);
-                s.update_user(&user)
+                s.update_user(&user).await
             })
             .await
             .unwrap();
@@ -512,14 +527,24 @@ impl TestApp {
         };
         let id = session.id.clone();
         self.db()
-            .write(move |s| s.insert_session(&session))
+            .write(move |tx| async move {
+                let s = &tx;
+                s.insert_session(&session).await
+            })
             .await
             .unwrap();
         id
     }
 
-    pub fn sessions(&self, user_id: &str) -> Vec<SessionRecord> {
-        self.db().read(|s| s.sessions(user_id)).unwrap()
+    pub async fn sessions(&self, user_id: &str) -> Vec<SessionRecord> {
+        self.db()
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.sessions(user_id).await
+            })
+            .await
+            .unwrap()
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -532,10 +557,12 @@ impl TestApp {
         edit: impl FnOnce(&mut localzoom_server::store::AccountRecord) + Send + 'static,
     ) {
         self.db()
-            .write(move |s| {
-                let mut account = s.account(ACCOUNT_ID)?.unwrap();
+            .write(move |tx| async move {
+                let s = &tx;
+
+                let mut account = s.account(ACCOUNT_ID).await?.unwrap();
                 edit(&mut account);
-                s.update_account(&account)
+                s.update_account(&account).await
             })
             .await
             .unwrap();
@@ -547,7 +574,9 @@ impl TestApp {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         let now = self.clock_now();
         self.db()
-            .write(move |s| {
+            .write(move |tx| async move {
+                let s = &tx;
+
                 let app = localzoom_server::store::AppRecord {
                     client_id: localzoom_server::crypto::new_id(),
                     client_secret_sha256: vec![0; 32],
@@ -559,8 +588,8 @@ impl TestApp {
                     created_at: now,
                     redirect_uri: None,
                 };
-                s.insert_app(&app)?;
-                localzoom_server::service::accounts::mint_token(s, &app, now)
+                s.insert_app(&app).await?;
+                localzoom_server::service::accounts::mint_token(s, &app, now).await
             })
             .await
             .unwrap()
@@ -572,10 +601,12 @@ impl TestApp {
         let user_id = user_id.to_string();
         let now = self.clock_now();
         self.db()
-            .write(move |s| {
-                let mut app = s.app(CLIENT_ID)?.unwrap();
+            .write(move |tx| async move {
+                let s = &tx;
+
+                let mut app = s.app(CLIENT_ID).await?.unwrap();
                 app.owner_user_id = user_id;
-                localzoom_server::service::accounts::mint_token(s, &app, now)
+                localzoom_server::service::accounts::mint_token(s, &app, now).await
             })
             .await
             .unwrap()

@@ -7,7 +7,7 @@ use localzoom_server::crypto::HistoryKey;
 use localzoom_server::service::{accounts, lifecycle};
 
 use crate::helpers::database_for;
-use crate::process::{ACCOUNT, BIN, CREDENTIALS, api, create_member, open_db, start, token};
+use crate::process::{ACCOUNT, BIN, CREDENTIALS, Wait, api, create_member, open_db, start, token};
 
 #[test]
 fn the_history_key_lives_in_its_own_file_not_in_the_database() {
@@ -35,16 +35,31 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     let key = HistoryKey::load_or_create(&key_path).unwrap();
     let db = open_db(dir.path());
     let user = db
-        .read(|s| s.user_by_email(ACCOUNT, "keyed@localzoom.test"))
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.user_by_email(ACCOUNT, "keyed@localzoom.test").await
+        })
+        .wait()
         .unwrap()
         .unwrap();
-    let stored = db.read(|s| s.password_history(&user.id, 1)).unwrap();
+    let stored = db
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.password_history(&user.id, 1).await
+        })
+        .wait()
+        .unwrap();
     // The file's key makes the stored fingerprint; nothing in the database does.
     assert_eq!(
         stored[0],
         lifecycle::fingerprint(&key, &user.id, "Guessable1Pass")
     );
-    let in_database = db.read(accounts::server_key).unwrap();
+    let in_database = db
+        .read(|s| async move { accounts::server_key(&s).await })
+        .wait()
+        .unwrap();
     let mut padded = [0u8; 32];
     for (slot, byte) in padded.iter_mut().zip(in_database.iter()) {
         *slot = *byte;
@@ -101,7 +116,14 @@ fn the_history_key_lives_in_its_own_file_not_in_the_database() {
     own.signal("-TERM");
     let db = open_db(dir.path());
     assert_eq!(
-        db.read(|s| s.password_history(&user.id, 5)).unwrap().len(),
+        db.read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.password_history(&user.id, 5).await
+        })
+        .wait()
+        .unwrap()
+        .len(),
         2,
         "nothing forgotten yet"
     );

@@ -79,7 +79,12 @@ async fn every_operation_of_account_a_on_a_user_of_account_b_is_a_404() {
     // B's owner is untouched.
     let untouched = app
         .db()
-        .read(|s| s.user_by_id("AccountB", &b_owner.id))
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.user_by_id("AccountB", &b_owner.id).await
+        })
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(untouched, b_owner);

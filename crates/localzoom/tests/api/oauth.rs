@@ -202,19 +202,26 @@ async fn me_is_the_owner_for_server_to_server_tokens() {
 async fn tokens_a_day_past_expiry_are_purged() {
     let app = TestApp::spawn().await;
     let old = app.token.clone();
-    let count = |app: &TestApp| {
+    let count = async |app: &TestApp| {
         let mut n = 0;
         app.db()
-            .read(|s| -> localzoom_server::error::ApiResult<_> {
-                n = s
-                    .token(&localzoom_server::crypto::sha256(old.as_bytes()))?
-                    .map_or(0, |_| 1);
-                Ok(())
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                let result: localzoom_server::error::ApiResult<_> = {
+                    n = s
+                        .token(&localzoom_server::crypto::sha256(old.as_bytes()))
+                        .await?
+                        .map_or(0, |_| 1);
+                    Ok(())
+                };
+                result
             })
+            .await
             .unwrap();
         n
     };
-    assert_eq!(count(&app), 1);
+    assert_eq!(count(&app).await, 1);
     app.clock.advance_ms(3600 * 1000);
     app.get("/users/me")
         .await
@@ -222,7 +229,7 @@ async fn tokens_a_day_past_expiry_are_purged() {
     app.clock.advance_ms(24 * 3600 * 1000 + 1);
     // Minting a new token sweeps the long-expired one.
     let fresh = app.fresh_token().await;
-    assert_eq!(count(&app), 0);
+    assert_eq!(count(&app).await, 0);
     app.get("/users/me")
         .await
         .assert_error(401, 124, "Invalid access token.");

@@ -40,13 +40,21 @@ async fn a_password_change_is_stored_hashed_mails_the_user_and_signs_out_passwor
             .unwrap()
     );
 
-    let outbox = app.db().read(|s| s.outbox(None)).unwrap();
+    let outbox = app
+        .db()
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.outbox(None).await
+        })
+        .await
+        .unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].to_address, "pat@example.com");
     assert_eq!(outbox[0].subject, "Your Zoom password has been changed");
     assert_eq!(outbox[0].created_at, START_MS);
 
-    let sessions = app.sessions(&id);
+    let sessions = app.sessions(&id).await;
     let ended = |sid: &str| {
         sessions
             .iter()
@@ -116,7 +124,17 @@ async fn basic_rules_each_have_their_code() {
             .password_hash
             .is_none()
     );
-    assert!(app.db().read(|s| s.outbox(None)).unwrap().is_empty());
+    assert!(
+        app.db()
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.outbox(None).await
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[backend_test]
@@ -207,7 +225,18 @@ async fn same_reused_and_too_frequent_changes_are_refused() {
     set_password(&app, &id, "First1Pass")
         .await
         .assert_status(204);
-    assert_eq!(app.db().read(|s| s.outbox(None)).unwrap().len(), 7);
+    assert_eq!(
+        app.db()
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.outbox(None).await
+            })
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
 
     // The history depth is an account setting.
     app.edit_account(|a| a.password_history_count = 8).await;
@@ -273,7 +302,18 @@ async fn concurrent_changes_cannot_exceed_the_daily_cap() {
         }
     }
     assert_eq!(ok, 5);
-    assert_eq!(app.db().read(|s| s.outbox(None)).unwrap().len(), 5);
+    assert_eq!(
+        app.db()
+            .read(|tx| async {
+                let tx = tx;
+                let s = &tx;
+                s.outbox(None).await
+            })
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 /// S1's limits differ: a user may be created with a 32-character password (`maxLength: 32`) but a change must be

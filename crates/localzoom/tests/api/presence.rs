@@ -79,7 +79,10 @@ async fn presence_follows_sign_in_updates_and_do_not_disturb() {
     assert_eq!(status_of(&app, &id).await, json!({ "status": "Available" }));
     // Signed out of every client: offline again.
     app.db()
-        .write(move |s| s.end_session(&session, 0))
+        .write(move |tx| async move {
+            let s = &tx;
+            s.end_session(&session, 0).await
+        })
         .await
         .unwrap();
     assert_eq!(status_of(&app, &id).await, json!({ "status": "Offline" }));

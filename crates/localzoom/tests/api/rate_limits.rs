@@ -254,15 +254,18 @@ async fn the_quota_is_the_accounts_shared_by_all_its_apps_and_users_and_no_other
     let now = app.clock_now();
     let (b_app, b_secret) = app
         .db()
-        .write(move |s| {
+        .write(move |tx| async move {
+            let s = &tx;
+
             accounts::create_account(
                 s,
                 "AccountB",
                 localzoom_server::domain::account::AccountPlan::Business,
                 "owner@b.test",
                 now,
-            )?;
-            accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now)
+            )
+            .await?;
+            accounts::create_app(s, "AccountB", AppKind::S2s, None, None, now).await
         })
         .await
         .unwrap();

@@ -251,7 +251,7 @@ async fn a_scim_deactivation_is_a_deactivation_everywhere() {
         "inactive"
     );
     assert!(
-        app.sessions(&id).iter().all(|s| s.ended_at.is_some()),
+        app.sessions(&id).await.iter().all(|s| s.ended_at.is_some()),
         "sessions end with the deactivation"
     );
     // An inactive user changes nothing but its status.

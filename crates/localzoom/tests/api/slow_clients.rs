@@ -143,8 +143,9 @@ async fn a_client_that_never_reads_loses_its_connection() {
     .await;
     let now = app.clock_now();
     app.db()
-        .write(move |s| {
-            localzoom_server::service::accounts::seed_users(s, ACCOUNT_ID, 0, 2_000, now)
+        .write(move |tx| async move {
+            let s = &tx;
+            localzoom_server::service::accounts::seed_users(s, ACCOUNT_ID, 0, 2_000, now).await
         })
         .await
         .unwrap();

@@ -17,7 +17,7 @@ async fn revoking_the_sso_token_ends_sso_sessions_only_and_is_idempotent() {
     app.call(Method::DELETE, &format!("/users/{id}/token"), None)
         .await
         .assert_status(204);
-    let sessions = app.sessions(&id);
+    let sessions = app.sessions(&id).await;
     for session in &sessions {
         let ended = session.ended_at.is_some();
         assert_eq!(
@@ -39,7 +39,7 @@ async fn revoking_the_sso_token_ends_sso_sessions_only_and_is_idempotent() {
     app.call(Method::DELETE, "/users/SSO.User@Example.com/token", None)
         .await
         .assert_status(204);
-    assert_eq!(app.sessions(&id), sessions);
+    assert_eq!(app.sessions(&id).await, sessions);
 }
 
 #[backend_test]

@@ -55,7 +55,7 @@ async fn deactivation_ends_sessions_and_kills_tokens_issued_for_the_user() {
         .assert_status(200);
 
     app.set_status(&id, "deactivate").await.assert_status(204);
-    assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
+    assert!(app.sessions(&id).await.iter().all(|s| s.ended_at.is_some()));
     app.send(app.http.get(&me).bearer_auth(&user_token))
         .await
         .assert_error(401, 124, "Invalid access token.");

@@ -138,19 +138,28 @@ async fn a_write_that_ignores_a_failed_statement_fails_alone() {
     app.member("hides@example.com").await;
     let kept = app.member("kept@example.com").await;
     let scope = || WriteScope::Account(ACCOUNT_ID.into());
-    let ignoring = app.db().write_in(scope(), |s| -> Result<(), StoreError> {
-        let mut copy = s.user_by_email(ACCOUNT_ID, "hides@example.com")?.unwrap();
-        copy.id = "CopyOfHides000000000".into();
-        copy.pmi += 1;
-        // Refused (the e-mail is taken), and ignored.
-        let _ = s.insert_user(&copy);
-        Ok(())
+    let ignoring = app.db().write_in(scope(), move |tx| async move {
+        let s = &tx;
+        let result: Result<(), StoreError> = {
+            let mut copy = s
+                .user_by_email(ACCOUNT_ID, "hides@example.com")
+                .await?
+                .unwrap();
+            copy.id = "CopyOfHides000000000".into();
+            copy.pmi += 1;
+            // Refused (the e-mail is taken), and ignored.
+            let _ = s.insert_user(&copy).await;
+            Ok(())
+        };
+        result
     });
     let kept_id = kept.clone();
-    let honest = app.db().write_in(scope(), move |s| {
-        let mut user = s.user_by_id(ACCOUNT_ID, &kept_id)?.unwrap();
+    let honest = app.db().write_in(scope(), move |tx| async move {
+        let s = &tx;
+
+        let mut user = s.user_by_id(ACCOUNT_ID, &kept_id).await?.unwrap();
         user.dept = "Kept".into();
-        s.update_user(&user)
+        s.update_user(&user).await
     });
     let (ignoring, honest) = tokio::join!(ignoring, honest);
     honest.unwrap();
@@ -191,22 +200,30 @@ async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() 
     let (active, inactive) = (total("active").await, total("inactive").await);
     let scope = || WriteScope::Account(ACCOUNT_ID.into());
     // Holds the writer, so that the two writes after it wait together and commit as one batch.
-    let holding = app.db().write_in(scope(), |_| -> Result<(), StoreError> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Ok(())
+    let holding = app.db().write_in(scope(), move |tx| async move {
+        let _ = &tx;
+        let result: Result<(), StoreError> = {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        };
+        result
     });
     let id = user.clone();
-    let failing = app.db().write_in(scope(), move |s| {
-        let mut moved = s.user_by_id(ACCOUNT_ID, &id)?.unwrap();
+    let failing = app.db().write_in(scope(), move |tx| async move {
+        let s = &tx;
+
+        let mut moved = s.user_by_id(ACCOUNT_ID, &id).await?.unwrap();
         moved.status = Status::Inactive;
-        s.update_user(&moved)?;
+        s.update_user(&moved).await?;
         Err::<(), _>(StoreError::Corrupt("refused on purpose".into()))
     });
     let id = user.clone();
-    let later = app.db().write_in(scope(), move |s| {
-        let mut found = s.find_user(&id)?.unwrap();
+    let later = app.db().write_in(scope(), move |tx| async move {
+        let s = &tx;
+
+        let mut found = s.find_user(&id).await?.unwrap();
         found.dept = "Later".into();
-        s.update_user(&found)
+        s.update_user(&found).await
     });
     let after_a_while = std::time::Duration::from_millis(50);
     let (held, failed, committed) = tokio::join!(
@@ -235,4 +252,58 @@ async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() 
         (total("active").await, total("inactive").await),
         (active, inactive)
     );
+}
+
+/// On PostgreSQL a request waiting for the database holds no thread: on a runtime of one thread, a read held up
+/// by a lock waits while another read is answered, and is answered itself once the lock goes. (SQLite answers at
+/// once: nothing waits there.)
+#[backend_test]
+async fn a_read_waiting_for_postgresql_holds_up_no_other_read() {
+    let app = TestApp::spawn().await;
+    let Some((base, schema)) = app._db.postgres_parts() else {
+        return;
+    };
+    let url = app._db.url.clone();
+    // The lock, on a connection of its own: `users` taken whole until told to let go.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        released.recv().unwrap();
+        client.batch_execute("COMMIT").unwrap();
+    });
+    locked.recv().unwrap();
+    let (owner, accounts) = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let db = localzoom_server::store::Database::open(&url).await.unwrap();
+            let mut held = std::pin::pin!(db.read(|s| async move {
+                s.user_by_email(ACCOUNT_ID, OWNER_EMAIL).await
+            }));
+            let other = db.read(|s| async move { s.accounts().await });
+            let accounts = tokio::select! {
+                _ = &mut held => panic!("the read of a locked table was answered"),
+                accounts = tokio::time::timeout(std::time::Duration::from_secs(10), other) => accounts,
+            };
+            release.send(()).unwrap();
+            let owner = tokio::time::timeout(std::time::Duration::from_secs(10), held).await;
+            (owner, accounts)
+        })
+    })
+    .await
+    .unwrap();
+    locker.join().unwrap();
+    let accounts = accounts.expect("the other read was held up").unwrap();
+    assert!(accounts.iter().any(|a| a.id == ACCOUNT_ID), "{accounts:?}");
+    let owner = owner.expect("the held read never ended").unwrap().unwrap();
+    assert_eq!(owner.email, OWNER_EMAIL);
 }

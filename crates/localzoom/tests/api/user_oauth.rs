@@ -21,7 +21,9 @@ async fn user_app(app: &TestApp) -> UserApp {
     let now = app.clock_now();
     let (record, secret) = app
         .db()
-        .write(move |s| {
+        .write(move |tx| async move {
+            let s = &tx;
+
             accounts::create_app(
                 s,
                 ACCOUNT_ID,
@@ -30,6 +32,7 @@ async fn user_app(app: &TestApp) -> UserApp {
                 Some(REDIRECT.into()),
                 now,
             )
+            .await
         })
         .await
         .unwrap();
@@ -203,7 +206,7 @@ async fn the_full_authorization_code_flow() {
     me.assert_status(200);
     assert_eq!(me.body["id"], id.as_str());
     // The sign-in is a session of the user.
-    let sessions = app.sessions(&id);
+    let sessions = app.sessions(&id).await;
     assert_eq!(sessions.len(), 1);
     assert_eq!(
         (sessions[0].login_type, sessions[0].ended_at),
@@ -239,7 +242,7 @@ async fn the_full_authorization_code_flow() {
     get_me(&app, &new_access)
         .await
         .assert_error(401, 124, "Invalid access token.");
-    assert!(app.sessions(&id)[0].ended_at.is_some());
+    assert!(app.sessions(&id).await[0].ended_at.is_some());
 }
 
 #[backend_test]
@@ -387,7 +390,10 @@ async fn user_tokens_die_with_their_user_or_app() {
     get_me(&app, &c.1).await.assert_status(200);
     let client_id = ua.client_id.clone();
     app.db()
-        .write(move |s| accounts::deactivate_app(s, &client_id))
+        .write(move |tx| async move {
+            let s = &tx;
+            accounts::deactivate_app(s, &client_id).await
+        })
         .await
         .unwrap();
     get_me(&app, &c.1)
@@ -442,7 +448,7 @@ async fn ending_a_sign_in_ends_its_tokens() {
     .await
     .assert_status(204);
     assert_dead(&app, &ua, &access, &refresh).await;
-    assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
+    assert!(app.sessions(&id).await.iter().all(|s| s.ended_at.is_some()));
 
     // An SSO user's app tokens end with its SSO token.
     let sso = app.member("sso@example.com").await;
@@ -486,7 +492,7 @@ async fn a_replayed_code_or_refresh_token_ends_its_whole_sign_in() {
         json!({ "reason": "Invalid authorization code", "error": "invalid_grant" })
     );
     assert_dead(&app, &ua, &access, &refresh).await;
-    assert!(app.sessions(&id)[0].ended_at.is_some());
+    assert!(app.sessions(&id).await[0].ended_at.is_some());
 
     let (_, first_refresh, _) = sign_in(&app, &ua, "person@example.com", "").await;
     let rotated = refresh_with(&app, &ua, &first_refresh).await;
@@ -502,7 +508,7 @@ async fn a_replayed_code_or_refresh_token_ends_its_whole_sign_in() {
         json!({ "reason": "Invalid Token!", "error": "invalid_grant" })
     );
     assert_dead(&app, &ua, &access, &refresh).await;
-    assert!(app.sessions(&id).iter().all(|s| s.ended_at.is_some()));
+    assert!(app.sessions(&id).await.iter().all(|s| s.ended_at.is_some()));
 }
 
 /// The sign-in page tells no one which e-mails have users, cannot be framed or cached, and stops a guesser after

@@ -113,7 +113,16 @@ async fn create_validation_and_conflicts() {
 async fn lookup_by_id_email_and_me_within_the_account_only() {
     let app = TestApp::spawn().await;
     let id = app.member("Jane.Doe@Example.com").await;
-    let account = app.db().read(|s| s.account(ACCOUNT_ID)).unwrap().unwrap();
+    let account = app
+        .db()
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.account(ACCOUNT_ID).await
+        })
+        .await
+        .unwrap()
+        .unwrap();
     for reference in [id.as_str(), "jane.doe@example.com", "JANE.DOE@EXAMPLE.COM"] {
         let user = app.get(&format!("/users/{reference}")).await;
         user.assert_status(200);
@@ -126,19 +135,22 @@ async fn lookup_by_id_email_and_me_within_the_account_only() {
     let outsider = localzoom_server::crypto::new_id();
     let outsider_id = outsider.clone();
     app.db()
-        .write(move |s| {
-            let mut account = s.account(ACCOUNT_ID)?.unwrap();
+        .write(move |tx| async move {
+            let s = &tx;
+
+            let mut account = s.account(ACCOUNT_ID).await?.unwrap();
             account.id = "OtherAccount".into();
-            s.insert_account(&account)?;
+            s.insert_account(&account).await?;
             let mut user = s
-                .user_by_email(ACCOUNT_ID, "jane.doe@example.com")?
+                .user_by_email(ACCOUNT_ID, "jane.doe@example.com")
+                .await?
                 .unwrap();
             user.id = outsider_id;
             user.account_id = "OtherAccount".into();
             user.email = "outsider@example.com".into();
             // PMIs are unique across accounts (a unique index): the copy needs its own.
             user.pmi += 1;
-            s.insert_user(&user)
+            s.insert_user(&user).await
         })
         .await
         .unwrap();

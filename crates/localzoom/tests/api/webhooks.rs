@@ -584,20 +584,26 @@ async fn a_refused_or_rolled_back_change_records_no_event() {
     let principal_user = app.user_record("taken@example.com").await;
     let rolled_back = app
         .db()
-        .write(move |store| -> localzoom_server::error::ApiResult<()> {
-            use localzoom_server::domain::webhook;
-            use localzoom_server::service::webhooks::Listeners;
-            let listeners = Listeners::of(store, ACCOUNT_ID)?;
-            let operator = webhook::Operator {
-                email: OWNER_EMAIL.into(),
-                id: "owner".into(),
+        .write(move |tx| async move {
+            let store = &tx;
+            let result: localzoom_server::error::ApiResult<()> = {
+                use localzoom_server::domain::webhook;
+                use localzoom_server::service::webhooks::Listeners;
+                let listeners = Listeners::of(store, ACCOUNT_ID).await?;
+                let operator = webhook::Operator {
+                    email: OWNER_EMAIL.into(),
+                    id: "owner".into(),
+                };
+                listeners
+                    .record(
+                        store,
+                        &webhook::created(&principal_user, &operator, "create"),
+                        START_MS,
+                    )
+                    .await?;
+                Err(localzoom_server::domain::error::DomainError::Invalid("stop".into()).into())
             };
-            listeners.record(
-                store,
-                &webhook::created(&principal_user, &operator, "create"),
-                START_MS,
-            )?;
-            Err(localzoom_server::domain::error::DomainError::Invalid("stop".into()).into())
+            result
         })
         .await;
     assert!(rolled_back.is_err());
@@ -985,11 +991,11 @@ async fn a_sign_in_or_out_naming_an_unknown_client_or_session_is_refused_and_tel
     .await
     .assert_status(400);
     // Refused, the session is still open; signed out properly, it ends.
-    assert_eq!(app.sessions(&id)[0].ended_at, None);
+    assert_eq!(app.sessions(&id).await[0].ended_at, None);
     app.control(Method::DELETE, &format!("{sessions}/{session}"), None)
         .await
         .assert_status(204);
-    assert!(app.sessions(&id)[0].ended_at.is_some());
+    assert!(app.sessions(&id).await[0].ended_at.is_some());
     let events = receiver.wait_for(2).await;
     let names: Vec<_> = events.iter().map(|e| e.body["event"].clone()).collect();
     assert_eq!(names, ["user.signed_in", "user.signed_out"]);

@@ -1,6 +1,8 @@
 //! The console's users: each account's users table (filters, find, keyset pages), a user's page, and the
 //! portal's actions on a user, run through the `/v2` operations' own service code as the account's owner.
 
+use std::future::Future;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -52,24 +54,29 @@ pub(super) async fn users_page(
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(str::to_string);
-    let read = state.db.read(|store| -> Result<_, ApiError> {
-        let accounts = store.accounts()?;
-        let Some(account) = pick_account(&accounts, asked_account.as_deref()) else {
-            return Ok((accounts, None));
+    let read = state.db.read(|tx| async {
+        let tx = tx;
+        let store = &tx;
+        let result: Result<_, ApiError> = {
+            let accounts = store.accounts().await?;
+            let Some(account) = pick_account(&accounts, asked_account.as_deref()) else {
+                return Ok((accounts, None));
+            };
+            let filter = UserFilter {
+                account_id: account.id.clone(),
+                status,
+                role,
+                user_type,
+                login_type,
+                search: search.clone(),
+                after_seq: after,
+            };
+            let page = service::users(store, &filter).await?;
+            Ok((accounts, Some((filter, page))))
         };
-        let filter = UserFilter {
-            account_id: account.id.clone(),
-            status,
-            role,
-            user_type,
-            login_type,
-            search: search.clone(),
-            after_seq: after,
-        };
-        let page = service::users(store, &filter)?;
-        Ok((accounts, Some((filter, page))))
+        result
     });
-    match read {
+    match read.await {
         Ok((accounts, listed)) => page(
             StatusCode::OK,
             "Users",
@@ -201,10 +208,17 @@ pub(super) async fn user_page(
     PathParams(user_id): PathParams<String>,
 ) -> Response {
     let now = state.now();
-    match state.db.read(|store| {
-        let account = account_of(store, &user_id)?;
-        service::user_detail(store, &account, &user_id, now)
-    }) {
+    match state
+        .db
+        .read(|tx| async {
+            let tx = tx;
+            let store = &tx;
+
+            let account = account_of(store, &user_id).await?;
+            service::user_detail(store, &account, &user_id, now).await
+        })
+        .await
+    {
         Ok(detail) => page(
             StatusCode::OK,
             &detail.user.email,
@@ -216,17 +230,18 @@ pub(super) async fn user_page(
 }
 
 /// The account of the user with id `user_id`.
-fn account_of(store: &Store, user_id: &str) -> Result<AccountRecord, ApiError> {
+async fn account_of(store: &Store, user_id: &str) -> Result<AccountRecord, ApiError> {
     let user = store
-        .find_user(user_id)?
+        .find_user(user_id)
+        .await?
         .filter(|u| u.id == user_id)
         .ok_or_else(|| DomainError::UserNotFound(user_id.to_string()))?;
-    crate::service::users::account(store, &user.account_id)
+    crate::service::users::account(store, &user.account_id).await
 }
 
 /// The owner of `user_id`'s account, as the one acting on the user.
-fn acting_for(store: &Store, user_id: &str) -> Result<Principal, ApiError> {
-    service::owner_principal(store, &account_of(store, user_id)?)
+async fn acting_for(store: &Store, user_id: &str) -> Result<Principal, ApiError> {
+    service::owner_principal(store, &account_of(store, user_id).await?).await
 }
 
 fn user_html(detail: &UserDetail, signed: &Signed) -> String {
@@ -371,8 +386,9 @@ pub(super) async fn set_status(
         return message_page(StatusCode::BAD_REQUEST, "Invalid action", "Unknown action.");
     };
     let now = state.now();
-    as_owner(&state, user_id, move |store, principal, user_id| {
-        lifecycle::set_status(store, principal, user_id, action, now)
+    as_owner(&state, user_id, move |tx, principal, user_id| async move {
+        let (store, principal, user_id) = (&tx, &principal, &*user_id);
+        lifecycle::set_status(store, principal, user_id, action, now).await
     })
     .await
 }
@@ -384,8 +400,9 @@ pub(super) async fn revoke_sso_token(
     _: Change,
 ) -> Response {
     let now = state.now();
-    as_owner(&state, user_id, move |store, principal, user_id| {
-        lifecycle::revoke_sso_token(store, principal, user_id, now)
+    as_owner(&state, user_id, move |tx, principal, user_id| async move {
+        let (store, principal, user_id) = (&tx, &principal, &*user_id);
+        lifecycle::revoke_sso_token(store, principal, user_id, now).await
     })
     .await
 }
@@ -400,19 +417,24 @@ pub(super) async fn reset_password(
     let password = form.str("password").ok().flatten().unwrap_or_default();
     let now = state.now();
     let key = state.history_key.clone();
-    let checked = state.db.read(|store| {
-        let principal = acting_for(store, &user_id)?;
-        lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now))
+    let checked = state.db.read(|tx| async {
+        let tx = tx;
+        let store = &tx;
+
+        let principal = acting_for(store, &user_id).await?;
+        lifecycle::check_password_change(store, &principal, &user_id, &password, (&key, now)).await
     });
-    if let Err(error) = checked {
+    if let Err(error) = checked.await {
         return error_page(&error);
     }
     let hash = match state.hashing.hash(password.clone()).await {
         Ok(hash) => hash,
         Err(error) => return error_page(&error),
     };
-    as_owner(&state, user_id, move |store, principal, user_id| {
+    as_owner(&state, user_id, move |tx, principal, user_id| async move {
+        let (store, principal, user_id) = (&tx, &principal, &*user_id);
         lifecycle::commit_password_change(store, principal, user_id, &password, hash, (&key, now))
+            .await
     })
     .await
 }
@@ -428,24 +450,30 @@ pub(super) async fn end_session(
     let target = user_id.clone();
     let done = state
         .db
-        .write(move |store| lifecycle::end_session(store, &target, &session_id, (None, None), now))
+        .write(move |tx| async move {
+            let store = &tx;
+            lifecycle::end_session(store, &target, &session_id, (None, None), now).await
+        })
         .await;
     after_change(done, &user_id)
 }
 
 /// Runs `change` on the user `user_id` in one write, acting as the owner of the user's account, as an admin in
 /// Zoom's portal would.
-async fn as_owner<T: Send + 'static>(
+async fn as_owner<T: Send + 'static, Fut>(
     state: &AppState,
     user_id: String,
-    change: impl FnOnce(&Store, &Principal, &str) -> Result<T, ApiError> + Send + 'static,
-) -> Response {
+    change: impl FnOnce(Store, Principal, String) -> Fut + Send + 'static,
+) -> Response
+where
+    Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+{
     let target = user_id.clone();
     let done = state
         .db
-        .write(move |store| {
-            let principal = acting_for(store, &target)?;
-            change(store, &principal, &target)
+        .write(move |store| async move {
+            let principal = acting_for(&store, &target).await?;
+            change(store, principal, target).await
         })
         .await;
     after_change(done, &user_id)

@@ -10,6 +10,7 @@ use super::{
     BASE, Change, Signed, empty_row, encode_path, error_page, escape, message_page, page, plain,
     see_other,
 };
+use crate::error::ApiError;
 use crate::gate::state::AppState;
 use crate::http::input::PathParams;
 use crate::service::webhooks;
@@ -19,14 +20,14 @@ const DELIVERY_ROWS: u32 = 100;
 
 /// `GET /_localzoom/ui/webhooks`.
 pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
-    let views = state.db.read(|store| {
-        store
-            .subscriptions(None)?
-            .iter()
-            .map(|s| webhooks::subscription_view(store, s))
-            .collect::<Result<Vec<_>, _>>()
+    let views = state.db.read(|store| async move {
+        let mut views = Vec::new();
+        for subscription in store.subscriptions(None).await? {
+            views.push(webhooks::subscription_view(&store, &subscription).await?);
+        }
+        Ok::<_, ApiError>(views)
     });
-    let views = match views {
+    let views = match views.await {
         Ok(views) => views,
         Err(error) => return error_page(&error),
     };
@@ -73,13 +74,16 @@ pub(super) async fn subscription(
     signed: Signed,
     PathParams(id): PathParams<String>,
 ) -> Response {
-    let read = state.db.read(|store| {
-        let subscription = webhooks::subscription(store, &id)?;
-        let view = webhooks::subscription_view(store, &subscription)?;
-        let log = webhooks::delivery_log(store, &id, DELIVERY_ROWS)?;
+    let read = state.db.read(|tx| async {
+        let tx = tx;
+        let store = &tx;
+
+        let subscription = webhooks::subscription(store, &id).await?;
+        let view = webhooks::subscription_view(store, &subscription).await?;
+        let log = webhooks::delivery_log(store, &id, DELIVERY_ROWS).await?;
         Ok::<_, crate::error::ApiError>((view, log))
     });
-    let (view, log) = match read {
+    let (view, log) = match read.await {
         Ok(read) => read,
         Err(error) => return error_page(&error),
     };
@@ -146,7 +150,10 @@ pub(super) async fn redeliver(
     };
     let sent = state
         .db
-        .write(move |store| webhooks::redeliver(store, delivery_id))
+        .write(move |tx| async move {
+            let store = &tx;
+            webhooks::redeliver(store, delivery_id).await
+        })
         .await;
     match sent {
         // Back to the subscription the event went to again, whichever page asked.

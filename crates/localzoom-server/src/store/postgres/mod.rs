@@ -8,27 +8,29 @@
 //! the locks they see everything committed before; reads run at REPEATABLE READ (one snapshot per request) and need
 //! no lock. There is no cache: what one node commits, the next read on any node sees.
 //!
-//! Each node has `WRITERS` writer threads; an account's writes always go to the same one, which commits every
-//! write waiting for it at that moment in one transaction (group commit: one commit and one wait for the locks per
+//! Each node has `WRITERS` writer tasks; an account's writes always go to the same one, which commits every write
+//! waiting for it at that moment in one transaction (group commit: one commit and one wait for the locks per
 //! batch, durability per request).
 //!
-//! The store is synchronous, so its client (`client.rs`, tokio-postgres driven on the caller's thread) must not
-//! run on an async worker as it is: writes run on the writer threads, reads in `block_in_place` (PostgreSQL
-//! therefore needs the multi-threaded runtime, which `serve` and the CLI use). A read's BEGIN travels with its
-//! first query and its COMMIT is not waited for, so a read of N statements costs N round trips. TLS: `tls.rs`.
+//! Asynchronous all the way: every connection is driven by a task of the server's runtime (`client.rs`), reads run
+//! on the request's own task and writers are tasks, so a request waiting for the database holds no thread. A
+//! read's BEGIN travels with its first query and its COMMIT is not waited for, so a read of N statements costs N
+//! round trips. TLS: `tls.rs`.
 
 mod client;
 mod tls;
 
-use std::cell::{Cell, RefCell};
-use std::sync::{Arc, Condvar, Mutex};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
-use client::{ConnectError, PgClient};
+use client::PgClient;
 
-use super::sql::{self, Dialect, Param, RawRow, Row, Value};
+use super::sql::{self, Dialect, EachRow, Param, RawRow, Row, StoreFuture, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError, WriteScope};
 
 /// This backend's own history; later migrations are `super::MIGRATIONS`.
@@ -52,7 +54,7 @@ const SESSION_SETTINGS: &str = "SET idle_in_transaction_session_timeout = 30000;
                                 SET lock_timeout = 30000";
 
 /// A read's transaction: one snapshot for all its statements, sent with the first of them.
-const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+pub(super) const READ_BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
@@ -96,26 +98,16 @@ fn connection_lost(error: &tokio_postgres::Error, client: &PgClient) -> bool {
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
 }
 
-impl ConnectError {
-    fn cause(&self) -> String {
-        match self {
-            ConnectError::Refused(error) => cause(error),
-            ConnectError::Runtime(error) => {
-                format!("cannot start the connection's runtime: {error}")
-            }
-        }
-    }
-}
-
 pub struct PostgresDatabase {
     settings: Arc<tls::TlsSettings>,
     description: String,
-    /// Read connections.
-    pool: Mutex<Pool>,
-    returned: Condvar,
+    /// Read connections not in use.
+    idle: Mutex<Vec<Conn>>,
+    /// One permit per connection a read may hold: waiting for one waits for a read to end.
+    slots: Arc<Semaphore>,
     /// A write of an account always goes to the same writer (`writer_of`), so a node serialises an account's
     /// writes without waiting on the database's lock, and batches them.
-    writers: Vec<std::sync::mpsc::Sender<(WriteScope, Job)>>,
+    writers: Vec<tokio::sync::mpsc::UnboundedSender<(WriteScope, Job)>>,
     pub(crate) health: super::StorageHealth,
     pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
 }
@@ -124,29 +116,43 @@ pub struct PostgresDatabase {
 /// than once per call is most of what a read costs otherwise.
 struct Conn {
     client: PgClient,
-    statements: Statements,
+    statements: Mutex<Statements>,
 }
 
-type Statements = std::collections::HashMap<String, tokio_postgres::Statement>;
+type Statements = std::collections::HashMap<&'static str, tokio_postgres::Statement>;
 
 impl Conn {
     fn new(client: PgClient) -> Conn {
         Conn {
             client,
-            statements: Statements::new(),
+            statements: Mutex::new(Statements::new()),
         }
+    }
+
+    /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
+    /// distinct queries, so the cache stays small).
+    async fn statement(
+        &self,
+        sql: &'static str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        if let Some(statement) = lock(&self.statements).get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).await?;
+        lock(&self.statements).insert(sql, statement.clone());
+        Ok(statement)
     }
 }
 
-struct Pool {
-    idle: Vec<Conn>,
-    /// Connections open now, idle or in use.
-    open: usize,
-    max: usize,
+/// `mutex`'s value. Nothing here panics while holding one of these locks, and none is held across an await.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl PostgresDatabase {
-    pub fn open(url: &str, pool_size: usize) -> anyhow::Result<PostgresDatabase> {
+    pub async fn open(url: &str, pool_size: usize) -> anyhow::Result<PostgresDatabase> {
         let mut settings = tls::TlsSettings::parse(url)?;
         let config = &mut settings.config;
         // Without these, an unreachable host hangs start-up for minutes and a dead peer is noticed after hours.
@@ -157,10 +163,8 @@ impl PostgresDatabase {
         config.keepalives_idle(std::time::Duration::from_secs(30));
         let config = &settings.config;
         let description = describe(config, settings.mode);
-        let mut client = connect(&settings).map_err(|e| {
-            if let ConnectError::Refused(e) = &e
-                && e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
-            {
+        let client = connect(&settings).await.map_err(|e| {
+            if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) {
                 let name = config.get_dbname().unwrap_or("");
                 let user = config.get_user().unwrap_or("postgres");
                 let (host, port) = host_and_port(config);
@@ -170,43 +174,40 @@ impl PostgresDatabase {
                      'CREATE DATABASE \"{name}\"'`)"
                 )
             } else {
-                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {}", e.cause())
+                anyhow::anyhow!("cannot connect to PostgreSQL at {description}: {}", cause(&e))
             }
         })?;
-        migrate(&mut client).map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
+        migrate(&client)
+            .await
+            .map_err(|e| anyhow::anyhow!("{description}: {e}"))?;
         let settings = Arc::new(settings);
         let writer_stats = std::sync::Arc::new(super::WriterStats::default());
         let mut first = Some(client);
         let mut writers = Vec::with_capacity(WRITERS);
-        for n in 0..WRITERS {
+        for _ in 0..WRITERS {
             let conn = match first.take() {
                 Some(client) => client,
-                None => connect(&settings).map_err(|e| {
+                None => connect(&settings).await.map_err(|e| {
                     anyhow::anyhow!(
                         "cannot connect to PostgreSQL at {description}: {}",
-                        e.cause()
+                        cause(&e)
                     )
                 })?,
             };
-            let (writer, jobs) = std::sync::mpsc::channel();
-            std::thread::Builder::new()
-                .name(format!("localzoom-postgres-writer-{n}"))
-                .spawn({
-                    let stats = writer_stats.clone();
-                    let settings = settings.clone();
-                    move || writer_loop(Conn::new(conn), &settings, jobs, &stats)
-                })?;
+            let (writer, jobs) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(writer_loop(
+                Arc::new(Conn::new(conn)),
+                settings.clone(),
+                jobs,
+                writer_stats.clone(),
+            ));
             writers.push(writer);
         }
         Ok(PostgresDatabase {
             settings,
             description,
-            pool: Mutex::new(Pool {
-                idle: Vec::new(),
-                open: 0,
-                max: pool_size.max(1),
-            }),
-            returned: Condvar::new(),
+            idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(pool_size.max(1))),
             writers,
             health: super::StorageHealth::default(),
             writer_stats,
@@ -217,188 +218,63 @@ impl PostgresDatabase {
         &self.description
     }
 
-    /// A connection from the pool, a new one while the pool is below its size, or else the next one returned.
-    fn take(&self) -> Result<Conn, StoreError> {
-        let mut pool = self.pool.lock().map_err(StoreError::unavailable)?;
+    /// A connection from the pool, or a new one while the pool is below its size; else waits for a read to end.
+    async fn take(self: &Arc<Self>) -> StoreResult<(Lease, Conn)> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(StoreError::unavailable)?;
         loop {
-            if let Some(conn) = pool.idle.pop() {
-                if !conn.client.is_closed() {
-                    return Ok(conn);
-                }
-                pool.open -= 1;
-                continue;
-            }
-            if pool.open < pool.max {
-                pool.open += 1;
-                drop(pool);
-                return connect(&self.settings).map(Conn::new).map_err(|e| {
-                    if let Ok(mut pool) = self.pool.lock() {
-                        pool.open -= 1;
-                    }
-                    StoreError::unavailable(format!("cannot connect to PostgreSQL: {}", e.cause()))
-                });
-            }
-            pool = self.returned.wait(pool).map_err(StoreError::unavailable)?;
-        }
-    }
-
-    fn give_back(&self, conn: Conn) {
-        if let Ok(mut pool) = self.pool.lock() {
-            if conn.client.is_closed() {
-                pool.open -= 1;
-            } else {
-                pool.idle.push(conn);
+            let pooled = lock(&self.idle).pop();
+            match pooled {
+                // A connection the server ended while it was idle (a restart) is dropped here, not used.
+                Some(conn) if conn.client.is_closed() => continue,
+                Some(conn) => return Ok((Lease::new(self, slot), conn)),
+                None => break,
             }
         }
-        self.returned.notify_one();
+        let conn = self.open_connection().await?;
+        Ok((Lease::new(self, slot), conn))
     }
 
-    /// Connections dropped for good (lost, or failed in a way that leaves them unusable): their slots free up.
-    fn discard(&self, conn: Conn) {
-        drop(conn);
-        if let Ok(mut pool) = self.pool.lock() {
-            pool.open -= 1;
-        }
-        self.returned.notify_one();
+    async fn open_connection(&self) -> StoreResult<Conn> {
+        connect(&self.settings).await.map(Conn::new).map_err(|e| {
+            StoreError::unavailable(format!("cannot connect to PostgreSQL: {}", cause(&e)))
+        })
     }
 
-    /// The leased connection was found lost (the server restarted, a fail-over): it goes, and so does every idle
-    /// one, opened to the same server and as stale; the lease gets a new connection.
-    fn renew(&self, lease: &mut Lease<'_>) -> Result<(), StoreError> {
-        self.discard(lease.conn.take().expect("leased"));
-        self.forget_idle();
-        lease.conn = Some(self.take()?);
-        Ok(())
-    }
-
-    /// Drops every idle connection; new ones are made as reads need them.
+    /// Drops every idle connection (they were opened to a server that has gone away, as the one found lost);
+    /// new ones are made as reads need them.
     fn forget_idle(&self) {
-        let stale = match self.pool.lock() {
-            Ok(mut pool) => {
-                let stale = std::mem::take(&mut pool.idle);
-                pool.open -= stale.len();
-                stale
-            }
-            Err(_) => return,
-        };
-        drop(stale);
-        self.returned.notify_all();
+        drop(std::mem::take(&mut *lock(&self.idle)));
     }
 
-    /// Runs `f` on a pooled connection, in a transaction that `begin` (sent with `f`'s first statement) starts,
-    /// or else each statement on its own. A connection the server has dropped (it restarted) fails at `f`'s first
-    /// exchange, before `f` saw anything from the database: `f` then runs once more, on a new connection.
-    fn on_pooled<R, E: TransactionError>(
-        &self,
-        begin: Option<&'static str>,
-        mut f: impl FnMut(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        let mut lease = Lease {
-            db: self,
-            conn: Some(self.take()?),
-        };
-        match read_on(lease.conn.as_mut().expect("leased"), begin, &mut f) {
-            Read::Done(result) => return result,
-            Read::LostBeforeAnswer => {}
-        }
-        self.renew(&mut lease)?;
-        match read_on(lease.conn.as_mut().expect("leased"), begin, &mut f) {
-            Read::Done(result) => result,
-            Read::LostBeforeAnswer => Err(StoreError::unavailable(
-                "PostgreSQL closed the connection before the read's first answer",
-            )
-            .into()),
-        }
+    /// A read on a pooled connection, in a transaction that `begin` starts (sent with its first statement), or
+    /// else each statement on its own.
+    pub async fn read(self: &Arc<Self>, begin: Option<&'static str>) -> StoreResult<Store> {
+        let (lease, conn) = self.take().await?;
+        Ok(Store::new(Arc::new(PostgresConnection::read(
+            lease, conn, begin,
+        ))))
     }
 
-    /// `f` in a read-only transaction: one snapshot.
-    pub fn read<R, E: TransactionError>(
-        &self,
-        f: impl FnMut(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        crate::blocking::blocking(|| self.on_pooled(Some(READ_BEGIN), f))
-            .map_err(StoreError::unavailable)?
-    }
-
-    /// `Database::lookup`: `f` without a transaction.
-    pub fn lookup<R, E: TransactionError>(
-        &self,
-        f: impl Fn(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
-        crate::blocking::blocking(|| self.on_pooled(None, f)).map_err(StoreError::unavailable)?
-    }
-
-    pub async fn write<R: Send + 'static, E: TransactionError>(
-        &self,
-        scope: WriteScope,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E> {
+    pub async fn write<R, E, F, Fut>(&self, scope: WriteScope, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: TransactionError,
+        F: FnOnce(Store) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
         let writer = &self.writers[writer_of(&scope)];
         super::submit(|job| writer.send((scope, job)).is_ok(), f).await
     }
 }
 
-/// How a read on one connection went.
-enum Read<T> {
-    Done(T),
-    /// The connection was found lost before the database had answered anything: what `f` returned means nothing,
-    /// and it may run again elsewhere.
-    LostBeforeAnswer,
-}
-
-/// One read on `conn`. A transaction `begin` started (with `f`'s first statement) is committed without waiting:
-/// a read-only transaction has nothing to make durable.
-fn read_on<R, E: TransactionError>(
-    conn: &mut Conn,
-    begin: Option<&'static str>,
-    f: &mut impl FnMut(&Store<'_>) -> Result<R, E>,
-) -> Read<Result<R, E>> {
-    let connection = PostgresConnection::new(conn, begin);
-    let result = f(&Store::new(&connection));
-    if connection.lost_before_answer.get() {
-        return Read::LostBeforeAnswer;
-    }
-    if begin.is_some() && connection.first.get().is_none() {
-        connection.client.borrow_mut().send("COMMIT");
-    }
-    Read::Done(result)
-}
-
-/// A pooled connection in use: back to the pool when done, closed (and its slot freed) if the read panicked,
-/// so a panic can neither leak a slot nor leave a half-done transaction for the next read.
-struct Lease<'a> {
-    db: &'a PostgresDatabase,
-    conn: Option<Conn>,
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        if std::thread::panicking() {
-            self.db.discard(conn);
-        } else {
-            self.db.give_back(conn);
-        }
-    }
-}
-
-impl Drop for PostgresDatabase {
-    /// Closing a synchronous client blocks on its runtime, which must not happen on an async worker (the
-    /// database is usually dropped there, at shutdown): the connections are closed on a thread of their own.
-    fn drop(&mut self) {
-        let idle = match self.pool.get_mut() {
-            Ok(pool) => std::mem::take(&mut pool.idle),
-            Err(_) => return,
-        };
-        let _ = std::thread::spawn(move || drop(idle)).join();
-    }
-}
-
-fn connect(settings: &tls::TlsSettings) -> Result<PgClient, ConnectError> {
-    let mut client = settings.connect()?;
-    client
-        .batch_execute(SESSION_SETTINGS)
-        .map_err(ConnectError::Refused)?;
+async fn connect(settings: &tls::TlsSettings) -> Result<PgClient, tokio_postgres::Error> {
+    let client = settings.connect().await?;
+    client.batch_execute(SESSION_SETTINGS).await?;
     Ok(client)
 }
 
@@ -409,13 +285,13 @@ const MAX_BATCH: usize = 256;
 /// (each in a savepoint, so one failing undoes only itself) after the advisory locks their scopes need (so that
 /// writes of one account apply one after another on every node), and commits once — one commit, and one wait for
 /// the locks, per batch instead of per write.
-fn writer_loop(
-    mut conn: Conn,
-    settings: &tls::TlsSettings,
-    jobs: std::sync::mpsc::Receiver<(WriteScope, Job)>,
-    stats: &super::WriterStats,
+async fn writer_loop(
+    mut conn: Arc<Conn>,
+    settings: Arc<tls::TlsSettings>,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<(WriteScope, Job)>,
+    stats: Arc<super::WriterStats>,
 ) {
-    while let Ok(first) = jobs.recv() {
+    while let Some(first) = jobs.recv().await {
         let mut scopes = vec![first.0];
         let mut batch = vec![first.1];
         while batch.len() < MAX_BATCH {
@@ -428,7 +304,7 @@ fn writer_loop(
             }
         }
         stats.record_batch(batch.len());
-        let outcome = run_batch(&mut conn, settings, &locks(&scopes), batch);
+        let outcome = run_batch(&mut conn, &settings, &locks(&scopes), batch).await;
         for (reply, error) in outcome {
             reply(error);
         }
@@ -494,90 +370,85 @@ fn lock_key(account_id: &str) -> i32 {
 }
 
 /// The writer's connection replaced by a new one.
-fn reconnect(conn: &mut Conn, settings: &tls::TlsSettings) -> Result<(), StoreError> {
-    let fresh = connect(settings).map_err(|e| {
-        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {}", e.cause()))
+async fn reconnect(conn: &mut Arc<Conn>, settings: &tls::TlsSettings) -> Result<(), StoreError> {
+    let fresh = connect(settings).await.map_err(|e| {
+        StoreError::unavailable(format!("cannot reconnect to PostgreSQL: {}", cause(&e)))
     })?;
-    *conn = Conn::new(fresh);
+    *conn = Arc::new(Conn::new(fresh));
     Ok(())
 }
 
 /// Every job of a batch that could not start, told why.
-fn fail_all(batch: Vec<Job>, error: StoreError) -> Vec<(Reply, Option<StoreError>)> {
-    batch
-        .into_iter()
-        .map(|job| (job(Err(error.clone())).1, Some(error.clone())))
-        .collect()
+async fn fail_all(batch: Vec<Job>, error: StoreError) -> Vec<(Reply, Option<StoreError>)> {
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        replies.push((
+            super::run_job(job, Err(error.clone())).await.1,
+            Some(error.clone()),
+        ));
+    }
+    replies
 }
 
 /// Runs a batch; every job's reply with the batch's outcome (`None`: committed). A connection found lost when
 /// the transaction begins (the server restarted since the last batch) is replaced and the batch begun once more:
 /// no job has run yet.
-fn run_batch(
-    conn: &mut Conn,
+async fn run_batch(
+    conn: &mut Arc<Conn>,
     settings: &tls::TlsSettings,
     locks: &str,
     batch: Vec<Job>,
 ) -> Vec<(Reply, Option<StoreError>)> {
     if conn.client.is_closed()
-        && let Err(error) = reconnect(conn, settings)
+        && let Err(error) = reconnect(conn, settings).await
     {
-        return fail_all(batch, error);
+        return fail_all(batch, error).await;
     }
-    let mut batch = Some(batch);
-    let error = match apply_batch(conn, locks, &mut batch) {
+    let batch = match apply_batch(conn, locks, batch).await {
         Ok(replies) => return replies,
-        Err(error) => error,
+        Err((batch, error)) if connection_lost(&error, &conn.client) => batch,
+        Err((batch, error)) => return fail_all(batch, error.into()).await,
     };
-    let batch = batch.expect("not begun");
-    if !connection_lost(&error, &conn.client) {
-        return fail_all(batch, error.into());
+    if let Err(error) = reconnect(conn, settings).await {
+        return fail_all(batch, error).await;
     }
-    if let Err(error) = reconnect(conn, settings) {
-        return fail_all(batch, error);
+    match apply_batch(conn, locks, batch).await {
+        Ok(replies) => replies,
+        Err((batch, error)) => fail_all(batch, error.into()).await,
     }
-    let mut batch = Some(batch);
-    apply_batch(conn, locks, &mut batch)
-        .unwrap_or_else(|error| fail_all(batch.expect("not begun"), error.into()))
 }
 
-/// A batch in one transaction: each job in a savepoint, after the `locks`. `Err` if the transaction could not
-/// begin (the batch is then still there, untouched).
-fn apply_batch(
-    conn: &mut Conn,
+/// A batch in one transaction: each job in a savepoint, after the `locks`. `Err` (with the batch, untouched) if
+/// the connection was found lost as the transaction began.
+async fn apply_batch(
+    conn: &Arc<Conn>,
     locks: &str,
-    batch: &mut Option<Vec<Job>>,
-) -> Result<Vec<(Reply, Option<StoreError>)>, tokio_postgres::Error> {
+    batch: Vec<Job>,
+) -> Result<Vec<(Reply, Option<StoreError>)>, (Vec<Job>, tokio_postgres::Error)> {
     // Each job runs in a savepoint. Round trips are what a batch costs: one begins the transaction, takes the
     // locks and sets the first savepoint, between two jobs one ends a job's savepoint and sets the next one's, and
     // one ends the last job's savepoint and commits.
     // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would be
     // taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
     let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; {locks}; SAVEPOINT job");
-    let mut failure = match conn.client.batch_execute(&begin) {
+    let control = |sql: &'static str| async move { conn.client.batch_execute(sql).await };
+    let mut failure = match conn.client.batch_execute(&begin).await {
         Ok(()) => None,
         // No job has run: the caller may begin the batch again on a new connection.
-        Err(error) if connection_lost(&error, &conn.client) => return Err(error),
+        Err(error) if connection_lost(&error, &conn.client) => return Err((batch, error)),
         Err(error) => Some(StoreError::from(error)),
     };
-    let batch = batch.take().expect("a batch runs once");
-    let connection = PostgresConnection::new(conn, None);
     let jobs = batch.len();
     let mut replies = Vec::with_capacity(jobs);
     let mut committed = false;
     for (n, job) in batch.into_iter().enumerate() {
         if let Some(error) = &failure {
-            replies.push((job(Err(error.clone())).1, None));
+            replies.push((super::run_job(job, Err(error.clone())).await.1, None));
             continue;
         }
         // A store of its own per write: what one write noted (`Store::counted`) must not outlive its savepoint.
-        let store = Store::new(&connection);
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&store))));
-        let (failed, reply): (bool, Reply) = match run {
-            Ok(done) => done,
-            // The job's reply sender was dropped with it: its caller sees an internal error.
-            Err(_) => (true, Box::new(|_| {})),
-        };
+        let store = Store::new(Arc::new(PostgresConnection::writer(conn.clone())));
+        let (failed, reply) = super::run_job(job, Ok(store)).await;
         let last = n + 1 == jobs;
         let (release, undo) = if last {
             (
@@ -592,15 +463,15 @@ fn apply_batch(
                 "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
             )
         };
-        let undone = !failed || connection.control("ROLLBACK TO SAVEPOINT job").is_ok();
-        if undone && connection.control(release).is_ok() {
+        let undone = !failed || control("ROLLBACK TO SAVEPOINT job").await.is_ok();
+        if undone && control(release).await.is_ok() {
             committed = last;
             replies.push((reply, None));
             continue;
         }
         // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
         // back): undo it alone and fail it alone; only if that fails too is the batch lost.
-        if connection.control(undo).is_ok() {
+        if control(undo).await.is_ok() {
             replies.push((
                 reply,
                 Some(StoreError::unavailable("a statement of the write failed")),
@@ -612,11 +483,11 @@ fn apply_batch(
     }
     let outcome = match failure {
         Some(error) => {
-            let _ = connection.control("ROLLBACK");
+            let _ = control("ROLLBACK").await;
             Some(error)
         }
         None if committed => None,
-        None => connection.control("COMMIT").err(),
+        None => control("COMMIT").await.err().map(StoreError::from),
     };
     Ok(replies
         .into_iter()
@@ -651,83 +522,166 @@ fn describe(config: &tokio_postgres::Config, mode: tls::TlsMode) -> String {
 }
 
 /// Applies pending migrations under a session advisory lock, so nodes starting together migrate once.
-fn migrate(client: &mut PgClient) -> anyhow::Result<()> {
-    client.batch_execute(MIGRATION_LOCK)?;
-    let result = (|| -> anyhow::Result<()> {
-        client.batch_execute(
-            "CREATE TABLE IF NOT EXISTS localzoom_schema (version BIGINT NOT NULL); \
-             INSERT INTO localzoom_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM localzoom_schema)",
-        )?;
-        let select = client.prepare("SELECT version FROM localzoom_schema")?;
-        let version: i64 = match client.query(None, &select, &[])?.first() {
-            Some(row) => row.try_get(0)?,
-            None => anyhow::bail!("localzoom_schema has no version row"),
-        };
-        let migrations = super::migrations(Dialect::Postgres, MIGRATIONS);
-        let known = migrations.len() as i64;
-        if version > known {
-            anyhow::bail!(
-                "database schema version {version} is newer than this localzoom understands ({known}); upgrade localzoom"
-            );
-        }
-        for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
-            // A migration and the version it leaves, in one transaction: all of it or none.
-            let applied = client.batch_execute(&format!(
-                "BEGIN; {sql}; UPDATE localzoom_schema SET version = {}; COMMIT",
-                i + 1
-            ));
-            if let Err(error) = applied {
-                let _ = client.batch_execute("ROLLBACK");
-                return Err(error.into());
-            }
-        }
-        Ok(())
-    })();
-    client.batch_execute(MIGRATION_UNLOCK)?;
+async fn migrate(client: &PgClient) -> anyhow::Result<()> {
+    client.batch_execute(MIGRATION_LOCK).await?;
+    let result = migrate_locked(client).await;
+    client.batch_execute(MIGRATION_UNLOCK).await?;
     result
 }
 
-/// One PostgreSQL transaction (or lookup), as the store's queries use it.
-struct PostgresConnection<'c> {
-    client: RefCell<&'c mut PgClient>,
-    statements: RefCell<&'c mut Statements>,
-    /// Sent with the next statement, and taken by it (a read's BEGIN); `None` once sent.
-    first: Cell<Option<&'static str>>,
-    /// Whether the database has answered a statement yet.
-    answered: Cell<bool>,
-    /// The connection was found lost before any answer: nothing `f` saw came from the database.
-    lost_before_answer: Cell<bool>,
+async fn migrate_locked(client: &PgClient) -> anyhow::Result<()> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS localzoom_schema (version BIGINT NOT NULL); \
+             INSERT INTO localzoom_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM localzoom_schema)",
+        )
+        .await?;
+    let select = client
+        .prepare("SELECT version FROM localzoom_schema")
+        .await?;
+    let version: i64 = match client.query(None, &select, &[]).await?.first() {
+        Some(row) => row.try_get(0)?,
+        None => anyhow::bail!("localzoom_schema has no version row"),
+    };
+    let migrations = super::migrations(Dialect::Postgres, MIGRATIONS);
+    let known = migrations.len() as i64;
+    if version > known {
+        anyhow::bail!(
+            "database schema version {version} is newer than this localzoom understands ({known}); upgrade localzoom"
+        );
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(version as usize) {
+        // A migration and the version it leaves, in one transaction: all of it or none.
+        let applied = client
+            .batch_execute(&format!(
+                "BEGIN; {sql}; UPDATE localzoom_schema SET version = {}; COMMIT",
+                i + 1
+            ))
+            .await;
+        if let Err(error) = applied {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error.into());
+        }
+    }
+    Ok(())
 }
 
-impl<'c> PostgresConnection<'c> {
-    fn new(conn: &'c mut Conn, first: Option<&'static str>) -> PostgresConnection<'c> {
-        let Conn { client, statements } = conn;
+/// One PostgreSQL transaction (or lookup), as the store's queries use it: a read's, on a pooled connection it
+/// gives back when dropped, or one write's of a writer's batch.
+struct PostgresConnection {
+    /// Where statements go. Shared with the calls in flight; a read's is replaced if found lost before its first
+    /// answer.
+    conn: Mutex<Option<Arc<Conn>>>,
+    /// A read's: the pool it came from and its slot in it. `None` for a write's (the writer keeps its connection).
+    lease: Option<Lease>,
+    /// Sent with the next statement, and taken by it (a read's BEGIN); `None` once sent.
+    first: Mutex<Option<&'static str>>,
+    /// Whether a transaction was begun, to be committed when the read ends.
+    begun: bool,
+    /// Whether the database has answered a statement yet.
+    answered: AtomicBool,
+}
+
+/// A read's place in the pool.
+struct Lease {
+    db: Arc<PostgresDatabase>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    fn new(db: &Arc<PostgresDatabase>, slot: OwnedSemaphorePermit) -> Lease {
+        Lease {
+            db: db.clone(),
+            _slot: slot,
+        }
+    }
+}
+
+impl PostgresConnection {
+    fn read(lease: Lease, conn: Conn, begin: Option<&'static str>) -> PostgresConnection {
         PostgresConnection {
-            client: RefCell::new(client),
-            statements: RefCell::new(statements),
-            first: Cell::new(first),
-            answered: Cell::new(false),
-            lost_before_answer: Cell::new(false),
+            conn: Mutex::new(Some(Arc::new(conn))),
+            lease: Some(lease),
+            first: Mutex::new(begin),
+            begun: begin.is_some(),
+            answered: AtomicBool::new(false),
         }
     }
 
-    /// `call` on the client, with what is to go first; notes whether it was answered, or the connection lost.
-    fn run<T>(
-        &self,
-        call: impl FnOnce(&mut PgClient, Option<&'static str>) -> Result<T, tokio_postgres::Error>,
-    ) -> StoreResult<T> {
-        let mut client = self.client.borrow_mut();
-        let done = call(&mut client, self.first.take()).map_err(|e| self.failed(&client, e))?;
-        self.answered.set(true);
-        Ok(done)
+    fn writer(conn: Arc<Conn>) -> PostgresConnection {
+        PostgresConnection {
+            conn: Mutex::new(Some(conn)),
+            lease: None,
+            first: Mutex::new(None),
+            begun: false,
+            answered: AtomicBool::new(false),
+        }
     }
 
-    /// `error`, noted as the connection lost before any answer if it was.
-    fn failed(&self, client: &PgClient, error: tokio_postgres::Error) -> StoreError {
-        if !self.answered.get() && connection_lost(&error, client) {
-            self.lost_before_answer.set(true);
+    /// `call` on the connection, with what is to go first. A read whose connection is found lost before any answer
+    /// (the server restarted, or dropped it unnoticed) has seen nothing from the database: it gets a new
+    /// connection, and `call` runs once more there (with the BEGIN). The idle connections go too, as stale.
+    async fn run<T, F, Fut>(&self, mut call: F) -> StoreResult<T>
+    where
+        F: FnMut(Arc<Conn>, Option<&'static str>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let mut renewed = false;
+        loop {
+            let Some(conn) = lock(&self.conn).clone() else {
+                return Err(StoreError::unavailable("the read has ended"));
+            };
+            let first = lock(&self.first).take();
+            let error = match call(conn.clone(), first).await {
+                Ok(done) => {
+                    self.answered.store(true, Ordering::Relaxed);
+                    return Ok(done);
+                }
+                Err(error) => error,
+            };
+            let lost_first =
+                !self.answered.load(Ordering::Relaxed) && connection_lost(&error, &conn.client);
+            match &self.lease {
+                Some(lease) if lost_first && !renewed => {
+                    renewed = true;
+                    lease.db.forget_idle();
+                    let fresh = lease.db.open_connection().await?;
+                    *lock(&self.conn) = Some(Arc::new(fresh));
+                    *lock(&self.first) = first;
+                }
+                _ => return Err(error.into()),
+            }
         }
-        error.into()
+    }
+}
+
+impl Drop for PostgresConnection {
+    /// A read ends: its COMMIT is sent (not waited for) and its connection goes back to the pool, before its slot
+    /// frees up. A connection that ended, or whose read panicked, is dropped instead.
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let conn = self
+            .conn
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(conn) = conn.take() else {
+            return;
+        };
+        if std::thread::panicking() || conn.client.is_closed() {
+            return;
+        }
+        let first = self
+            .first
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.begun && first.is_none() {
+            conn.client.send("COMMIT");
+        }
+        if let Ok(conn) = Arc::try_unwrap(conn) {
+            lock(&lease.db.idle).push(conn);
+        }
     }
 }
 
@@ -788,58 +742,42 @@ impl RawRow for PostgresRow<'_> {
     }
 }
 
-impl PostgresConnection<'_> {
-    /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
-    /// distinct queries, so the cache stays small).
-    fn statement(&self, sql: &str) -> StoreResult<tokio_postgres::Statement> {
-        if let Some(statement) = self.statements.borrow().get(sql) {
-            return Ok(statement.clone());
-        }
-        let mut client = self.client.borrow_mut();
-        let statement = client.prepare(sql).map_err(|e| self.failed(&client, e))?;
-        self.statements
-            .borrow_mut()
-            .insert(sql.to_string(), statement.clone());
-        Ok(statement)
-    }
-
-    /// Statements that cannot be prepared (savepoints), sent as they are.
-    fn control(&self, sql: &str) -> StoreResult<()> {
-        self.run(|client, first| match first {
-            Some(first) => client.batch_execute(&format!("{first}; {sql}")),
-            None => client.batch_execute(sql),
-        })
-    }
-}
-
 fn bound<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-impl sql::Connection for PostgresConnection<'_> {
+impl sql::Connection for PostgresConnection {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
-    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+    fn execute<'a>(&'a self, sql: &'static str, params: &'a [Param<'a>]) -> StoreFuture<'a, u64> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
-        let statement = self.statement(sql)?;
-        self.run(|client, first| client.execute(first, &statement, &bound(params)))
+        Box::pin(self.run(move |conn, first| async move {
+            let statement = conn.statement(sql).await?;
+            conn.client.execute(first, &statement, &bound(params)).await
+        }))
     }
 
-    fn query(
-        &self,
+    fn query<'a>(
+        &'a self,
         sql: &'static str,
-        params: &[Param<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
-    ) -> StoreResult<()> {
+        params: &'a [Param<'a>],
+        each: EachRow<'a>,
+    ) -> StoreFuture<'a, ()> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
-        let statement = self.statement(sql)?;
-        let rows = self.run(|client, first| client.query(first, &statement, &bound(params)))?;
-        let next = std::cell::Cell::new(0);
-        for row in &rows {
-            each(&Row::new(&PostgresRow(row), &next))?;
-        }
-        Ok(())
+        Box::pin(async move {
+            let rows = self
+                .run(move |conn, first| async move {
+                    let statement = conn.statement(sql).await?;
+                    conn.client.query(first, &statement, &bound(params)).await
+                })
+                .await?;
+            let next = std::cell::Cell::new(0);
+            for row in &rows {
+                each(&Row::new(&PostgresRow(row), &next))?;
+            }
+            Ok(())
+        })
     }
 }

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
-use super::client::{ConnectError, PgClient};
+use super::client::PgClient;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -135,10 +135,10 @@ impl TlsSettings {
     }
 
     /// Opens a connection as the settings say.
-    pub fn connect(&self) -> Result<PgClient, ConnectError> {
+    pub async fn connect(&self) -> Result<PgClient, tokio_postgres::Error> {
         match &self.connector {
-            Some(tls) => PgClient::connect(&self.config, tls.clone()),
-            None => PgClient::connect(&self.config, tokio_postgres::NoTls),
+            Some(tls) => PgClient::connect(&self.config, tls.clone()).await,
+            None => PgClient::connect(&self.config, tokio_postgres::NoTls).await,
         }
     }
 }

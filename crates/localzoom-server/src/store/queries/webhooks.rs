@@ -75,8 +75,8 @@ pub struct AttemptOutcome {
     pub finished_at: Option<i64>,
 }
 
-impl Store<'_> {
-    pub fn insert_subscription(&self, s: &SubscriptionRecord) -> StoreResult<()> {
+impl Store {
+    pub async fn insert_subscription(&self, s: &SubscriptionRecord) -> StoreResult<()> {
         let events = s
             .events
             .iter()
@@ -101,11 +101,12 @@ impl Store<'_> {
                 s.validation_detail.as_deref(),
                 s.created_at,
             ],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
-    pub fn subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
+    pub async fn subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -115,10 +116,14 @@ impl Store<'_> {
             params![id],
             subscription_from_row,
         )
+        .await
     }
 
     /// The subscriptions of one app, or of every app, oldest first.
-    pub fn subscriptions(&self, client_id: Option<&str>) -> StoreResult<Vec<SubscriptionRecord>> {
+    pub async fn subscriptions(
+        &self,
+        client_id: Option<&str>,
+    ) -> StoreResult<Vec<SubscriptionRecord>> {
         self.all(
             concat!(
                 "SELECT ",
@@ -129,10 +134,11 @@ impl Store<'_> {
             params![client_id],
             subscription_from_row,
         )
+        .await
     }
 
     /// The subscriptions of the account's apps that take events now (not failed validation).
-    pub fn listening_subscriptions(
+    pub async fn listening_subscriptions(
         &self,
         account_id: &str,
     ) -> StoreResult<Vec<SubscriptionRecord>> {
@@ -145,11 +151,12 @@ impl Store<'_> {
             params![account_id],
             subscription_from_row,
         )
+        .await
     }
 
     /// Subscriptions whose endpoint is to be validated (never asked yet, or last validated `before` or earlier)
     /// and that no node is validating at `lease_now`.
-    pub fn subscriptions_to_validate(
+    pub async fn subscriptions_to_validate(
         &self,
         before: i64,
         lease_now: i64,
@@ -165,27 +172,31 @@ impl Store<'_> {
             params![before, lease_now],
             subscription_from_row,
         )
+        .await
     }
 
     /// Takes a subscription's validation for `node` until `until`: false when another node holds it, or, with
     /// `due_before`, when it no longer needs one (another node has just validated it).
-    pub fn claim_validation(
+    pub async fn claim_validation(
         &self,
         id: &str,
         node: &str,
         (lease_now, until): (i64, i64),
         due_before: Option<i64>,
     ) -> StoreResult<bool> {
-        Ok(self.execute(
-            "UPDATE webhook_subscriptions SET claimed_by = $1, claimed_until = $2 \
+        Ok(self
+            .execute(
+                "UPDATE webhook_subscriptions SET claimed_by = $1, claimed_until = $2 \
              WHERE id = $3 AND (claimed_until IS NULL OR claimed_until <= $4) \
              AND (CAST($5 AS BIGINT) IS NULL OR validation = 'pending' \
                   OR (validation = 'validated' AND validated_at <= $5))",
-            params![node, until, id, lease_now, due_before],
-        )? == 1)
+                params![node, until, id, lease_now, due_before],
+            )
+            .await?
+            == 1)
     }
 
-    pub fn set_validation(
+    pub async fn set_validation(
         &self,
         id: &str,
         validation: Validation,
@@ -197,35 +208,40 @@ impl Store<'_> {
              validated_at = COALESCE($2, validated_at), validation_detail = $3, \
              claimed_by = NULL, claimed_until = NULL WHERE id = $4",
             params![validation.as_str(), validated_at, detail, id],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Removes a subscription and its deliveries; whether it existed.
-    pub fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+    pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         self.execute(
             "DELETE FROM webhook_deliveries WHERE subscription_id = $1",
             params![id],
-        )?;
-        Ok(self.execute(
-            "DELETE FROM webhook_subscriptions WHERE id = $1",
-            params![id],
-        )? > 0)
+        )
+        .await?;
+        Ok(self
+            .execute(
+                "DELETE FROM webhook_subscriptions WHERE id = $1",
+                params![id],
+            )
+            .await?
+            > 0)
     }
 
     /// Removes every subscription and delivery, or those of one account.
-    pub fn clear_webhooks(&self, account_id: Option<&str>) -> StoreResult<()> {
+    pub async fn clear_webhooks(&self, account_id: Option<&str>) -> StoreResult<()> {
         for sql in [
             "DELETE FROM webhook_deliveries WHERE CAST($1 AS TEXT) IS NULL OR account_id = $1",
             "DELETE FROM webhook_subscriptions WHERE CAST($1 AS TEXT) IS NULL OR account_id = $1",
         ] {
-            self.execute(sql, params![account_id])?;
+            self.execute(sql, params![account_id]).await?;
         }
         Ok(())
     }
 
     /// Records one event for one subscription, due at once; its id.
-    pub fn insert_delivery(
+    pub async fn insert_delivery(
         &self,
         subscription: &SubscriptionRecord,
         event: Event,
@@ -243,11 +259,11 @@ impl Store<'_> {
                 body,
                 event_ts,
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
-    pub fn delivery(&self, id: i64) -> StoreResult<Option<DeliveryRecord>> {
+    pub async fn delivery(&self, id: i64) -> StoreResult<Option<DeliveryRecord>> {
         self.one(
             concat!(
                 "SELECT ",
@@ -257,10 +273,11 @@ impl Store<'_> {
             params![id],
             delivery_from_row,
         )
+        .await
     }
 
     /// A subscription's deliveries, newest first, at most `limit`.
-    pub fn deliveries(
+    pub async fn deliveries(
         &self,
         subscription_id: &str,
         limit: u32,
@@ -274,9 +291,10 @@ impl Store<'_> {
             params![subscription_id, limit],
             delivery_from_row,
         )
+        .await
     }
 
-    pub fn delivery_counts(&self, subscription_id: &str) -> StoreResult<DeliveryCounts> {
+    pub async fn delivery_counts(&self, subscription_id: &str) -> StoreResult<DeliveryCounts> {
         let mut counts = DeliveryCounts::default();
         self.conn.query(
             "SELECT state, COUNT(*) AS n FROM webhook_deliveries WHERE subscription_id = $1 GROUP BY state",
@@ -290,14 +308,14 @@ impl Store<'_> {
                 }
                 Ok(())
             },
-        )?;
+        ).await?;
         Ok(counts)
     }
 
     /// The first pending delivery of each validated subscription, when it is due by `now` and no claim on it
     /// holds at `lease_now`: what may be sent now without overtaking an earlier event of the same subscription.
     /// One index probe per subscription, however long a failing endpoint's backlog.
-    pub fn due_deliveries(
+    pub async fn due_deliveries(
         &self,
         now: i64,
         lease_now: i64,
@@ -316,37 +334,46 @@ impl Store<'_> {
             ),
             params![now, lease_now, limit],
             delivery_from_row,
-        )
+        ).await
     }
 
     /// Takes a delivery for `node` until `until`, as `due_deliveries` read it: false when another node took it
     /// first, or has meanwhile attempted it (its attempts moved on), or it is no longer due at `now`.
-    pub fn claim_delivery(
+    pub async fn claim_delivery(
         &self,
         seen: &DeliveryRecord,
         node: &str,
         now: i64,
         (lease_now, until): (i64, i64),
     ) -> StoreResult<bool> {
-        Ok(self.execute(
-            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
+        Ok(self
+            .execute(
+                "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
              WHERE id = $3 AND state = 'pending' AND attempts = $4 AND next_attempt_at <= $5 \
              AND (claimed_until IS NULL OR claimed_until <= $6)",
-            params![node, until, seen.id, seen.attempts, now, lease_now],
-        )? == 1)
+                params![node, until, seen.id, seen.attempts, now, lease_now],
+            )
+            .await?
+            == 1)
     }
 
     /// Removes the deliveries that finished (delivered or dropped) before `before`.
-    pub fn prune_deliveries(&self, before: i64) -> StoreResult<()> {
+    pub async fn prune_deliveries(&self, before: i64) -> StoreResult<()> {
         self.execute(
             "DELETE FROM webhook_deliveries WHERE finished_at < $1 AND state <> 'pending'",
             params![before],
-        )?;
+        )
+        .await?;
         Ok(())
     }
 
     /// Records an attempt made by `node` (nothing when it lost its claim to another node meanwhile).
-    pub fn finish_attempt(&self, id: i64, node: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+    pub async fn finish_attempt(
+        &self,
+        id: i64,
+        node: &str,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<()> {
         self.execute(
             "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
              last_status = $3, last_error = $4, last_latency_ms = $5, finished_at = $6, \
@@ -361,23 +388,23 @@ impl Store<'_> {
                 id,
                 node,
             ],
-        )?;
+        ).await?;
         Ok(())
     }
 
     /// Lets go of every claim (a node starting alone on its database: whoever held them is gone).
-    pub fn release_webhook_claims(&self) -> StoreResult<()> {
+    pub async fn release_webhook_claims(&self) -> StoreResult<()> {
         for sql in [
             "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL",
             "UPDATE webhook_subscriptions SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL",
         ] {
-            self.execute(sql, params![])?;
+            self.execute(sql, params![]).await?;
         }
         Ok(())
     }
 
     /// Drops every pending delivery of a subscription (its endpoint failed validation).
-    pub fn drop_pending_deliveries(
+    pub async fn drop_pending_deliveries(
         &self,
         subscription_id: &str,
         now: i64,
@@ -387,7 +414,7 @@ impl Store<'_> {
             "UPDATE webhook_deliveries SET state = 'dropped', finished_at = $1, last_error = $2, \
              claimed_by = NULL, claimed_until = NULL WHERE subscription_id = $3 AND state = 'pending'",
             params![now, why, subscription_id],
-        )?;
+        ).await?;
         Ok(())
     }
 }

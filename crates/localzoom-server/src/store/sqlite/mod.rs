@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use super::sql::{self, Dialect, Param, RawRow, Row, Value};
+use super::sql::{self, Dialect, EachRow, Param, RawRow, Row, StoreFuture, Value};
 use super::{Job, Reply, Store, StoreError, StoreResult, TransactionError};
 
 /// This backend's own history; later migrations are `super::MIGRATIONS`.
@@ -29,7 +29,7 @@ const MAX_BATCH: usize = 512;
 
 pub struct SqliteDatabase {
     path: PathBuf,
-    readers: Mutex<Vec<(Connection, ColumnNames)>>,
+    readers: Readers,
     writer: mpsc::Sender<Job>,
     pub(crate) health: super::StorageHealth,
     pub(crate) writer_stats: std::sync::Arc<super::WriterStats>,
@@ -44,6 +44,7 @@ impl SqliteDatabase {
         migrate(&mut conn)?;
         let reader = open_connection(&path, false)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let conn = Arc::new(SqliteConnection::writer(Pooled::new(conn)));
         let writer_stats = std::sync::Arc::new(super::WriterStats::default());
         let stats = writer_stats.clone();
         std::thread::Builder::new()
@@ -51,7 +52,7 @@ impl SqliteDatabase {
             .spawn(move || writer_loop(conn, rx, &stats))?;
         Ok(SqliteDatabase {
             path,
-            readers: Mutex::new(vec![(reader, ColumnNames::default())]),
+            readers: Arc::new(Mutex::new(vec![Pooled::new(reader)])),
             writer: tx,
             health: super::StorageHealth::default(),
             writer_stats,
@@ -62,44 +63,75 @@ impl SqliteDatabase {
         &self.path
     }
 
-    pub fn read<R, E: TransactionError>(
-        &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
+    /// A read-only transaction on a pooled connection (a new one if none is free), ended and pooled again when
+    /// the store is dropped. SQLite answers at once, so a read needs no other thread.
+    pub fn read(&self) -> StoreResult<Store> {
         let pooled = self.readers.lock().map_err(StoreError::unavailable)?.pop();
-        let (conn, names) = match pooled {
+        let pooled = match pooled {
             Some(pooled) => pooled,
-            None => (
-                open_connection(&self.path, false).map_err(StoreError::unavailable)?,
-                ColumnNames::default(),
-            ),
+            None => {
+                Pooled::new(open_connection(&self.path, false).map_err(StoreError::unavailable)?)
+            }
         };
-        // A deferred transaction gives every statement in `f` the same snapshot.
-        conn.prepare_cached("BEGIN DEFERRED")
-            .and_then(|mut s| s.execute([]))
-            .map_err(StoreError::from)?;
-        let result = f(&Store::new(&SqliteConnection {
-            conn: &conn,
-            names: &names,
-        }));
-        let ended = conn
-            .prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]));
-        // A connection whose transaction did not end cleanly is dropped, not pooled.
-        if ended.is_ok()
-            && let Ok(mut readers) = self.readers.lock()
-        {
-            readers.push((conn, names));
-        }
-        ended.map_err(StoreError::from)?;
-        result
+        // A deferred transaction gives every statement of the read the same snapshot.
+        pooled.run("BEGIN DEFERRED")?;
+        Ok(Store::new(Arc::new(SqliteConnection {
+            pooled: Mutex::new(Some(pooled)),
+            readers: Some(self.readers.clone()),
+        })))
     }
 
-    pub async fn write<R: Send + 'static, E: TransactionError>(
-        &self,
-        f: impl FnOnce(&Store<'_>) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, E> {
+    pub async fn write<R, E, F, Fut>(&self, f: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: TransactionError,
+        F: FnOnce(Store) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+    {
         super::submit(|job| self.writer.send(job).is_ok(), f).await
+    }
+}
+
+/// The reader connections not in use.
+type Readers = Arc<Mutex<Vec<Pooled>>>;
+
+/// A connection and the column names of the statements it ran.
+struct Pooled {
+    conn: Connection,
+    names: ColumnNames,
+}
+
+impl Pooled {
+    fn new(conn: Connection) -> Pooled {
+        Pooled {
+            conn,
+            names: ColumnNames::default(),
+        }
+    }
+
+    /// Runs a statement without parameters through the statement cache (those run around every read and write;
+    /// parsing them each time showed in profiles).
+    fn run(&self, sql: &str) -> StoreResult<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+
+    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
+        let mut statement = self.conn.prepare_cached(sql)?;
+        Ok(statement.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn query(&self, sql: &'static str, params: &[Param<'_>], each: EachRow<'_>) -> StoreResult<()> {
+        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let names = self.names.of(sql, &statement);
+        let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+        let next = Cell::new(0);
+        while let Some(row) = rows.next()? {
+            each(&Row::new(&SqliteRow { row, names: &names }, &next))?;
+        }
+        Ok(())
     }
 }
 
@@ -146,8 +178,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::WriterStats) {
-    let names = ColumnNames::default();
+fn writer_loop(conn: Arc<SqliteConnection>, jobs: mpsc::Receiver<Job>, stats: &super::WriterStats) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -159,18 +190,14 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::Write
         stats.record_batch(batch.len());
         // Once anything goes wrong with the transaction itself, nothing in this batch is committed: the jobs
         // not yet run are failed without running, and every job is answered with the error.
-        let mut failure = conn
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-            .err()
-            .map(StoreError::unavailable);
+        let mut failure = conn.with(|pooled| pooled.run("BEGIN IMMEDIATE")).err();
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             if let Some(error) = &failure {
-                replies.push(job(Err(error.clone())).1);
+                replies.push(block_on(super::run_job(job, Err(error.clone()))).1);
                 continue;
             }
-            let (reply, intact) = run_in_savepoint(&conn, &names, job);
+            let (reply, intact) = run_in_savepoint(&conn, job);
             replies.push(reply);
             // Some errors (I/O, disk full, out of memory) roll back the whole transaction, not just the job.
             if !intact || conn.is_autocommit() {
@@ -179,13 +206,9 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::Write
                 ));
             }
         }
-        let outcome = failure.or_else(|| {
-            conn.execute_batch("COMMIT")
-                .err()
-                .map(StoreError::unavailable)
-        });
+        let outcome = failure.or_else(|| conn.with(|pooled| pooled.run("COMMIT")).err());
         if outcome.is_some() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.with(|pooled| pooled.run("ROLLBACK"));
         }
         for reply in replies {
             reply(outcome.clone());
@@ -195,39 +218,91 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>, stats: &super::Write
 
 /// Runs one job so that its failure (an error or a panic) undoes only its own writes. Returns its reply and
 /// whether the transaction is still sound (its undo worked).
-fn run_in_savepoint(conn: &Connection, names: &ColumnNames, job: Job) -> (Reply, bool) {
-    // Cached statements: these run around every write, and parsing them each time showed in profiles.
-    let run = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .is_ok()
-    };
+fn run_in_savepoint(conn: &Arc<SqliteConnection>, job: Job) -> (Reply, bool) {
+    let run = |sql: &str| conn.with(|pooled| pooled.run(sql)).is_ok();
     if !run("SAVEPOINT job") {
-        return (
-            job(Err(StoreError::unavailable("cannot open a savepoint"))).1,
-            false,
-        );
+        let refused = Err(StoreError::unavailable("cannot open a savepoint"));
+        return (block_on(super::run_job(job, refused)).1, false);
     }
-    let connection = SqliteConnection { conn, names };
-    let store = Store::new(&connection);
-    match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&store)))) {
-        Ok((failed, reply)) => {
-            let undone = !failed || run("ROLLBACK TO job");
-            let released = run("RELEASE job");
-            (reply, undone && released)
+    // A store of its own per write: what one write noted (`Store::counted`) must not outlive its savepoint.
+    let (failed, reply) = block_on(super::run_job(job, Ok(Store::new(conn.clone()))));
+    let undone = !failed || run("ROLLBACK TO job");
+    let released = run("RELEASE job");
+    (reply, undone && released)
+}
+
+/// Runs `future` to its end on this thread. The writer's jobs wait only for SQLite, whose answers are ready when
+/// asked for, so this does not park in practice; if a job ever waits for something else, the thread sleeps until
+/// it is woken.
+fn block_on<T>(future: impl Future<Output = T>) -> T {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
         }
-        Err(_) => {
-            // The job's reply sender was dropped with it: its caller sees an internal error.
-            let intact = run("ROLLBACK TO job") && run("RELEASE job");
-            (Box::new(|_| {}), intact)
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
         }
+        std::thread::park();
     }
 }
 
-/// One SQLite connection inside a transaction, as the store's queries use it.
-struct SqliteConnection<'c> {
-    conn: &'c Connection,
-    names: &'c ColumnNames,
+/// One SQLite connection as the store's queries use it: a read's, inside its transaction (ended, and the
+/// connection pooled again, when the read's last store is dropped), or the writer's.
+struct SqliteConnection {
+    /// Behind a lock because a store may be shared by the tasks of one request (`Sync`); the statements of one
+    /// transaction run one at a time, so it is not contended. `None` once a read ended.
+    pooled: Mutex<Option<Pooled>>,
+    /// Where a read's connection goes back to; `None` for the writer's.
+    readers: Option<Readers>,
+}
+
+impl SqliteConnection {
+    fn writer(pooled: Pooled) -> SqliteConnection {
+        SqliteConnection {
+            pooled: Mutex::new(Some(pooled)),
+            readers: None,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Pooled) -> StoreResult<T>) -> StoreResult<T> {
+        let pooled = self
+            .pooled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match pooled.as_ref() {
+            Some(pooled) => f(pooled),
+            None => Err(StoreError::unavailable("the read has ended")),
+        }
+    }
+
+    fn is_autocommit(&self) -> bool {
+        self.with(|pooled| Ok(pooled.conn.is_autocommit()))
+            .unwrap_or(true)
+    }
+}
+
+impl Drop for SqliteConnection {
+    /// A read ends: its transaction is committed and its connection pooled again, unless the transaction did not
+    /// end cleanly (the connection is then dropped).
+    fn drop(&mut self) {
+        let Some(readers) = &self.readers else { return };
+        let pooled = self
+            .pooled
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(pooled) = pooled.take()
+            && pooled.run("COMMIT").is_ok()
+            && let Ok(mut readers) = readers.lock()
+        {
+            readers.push(pooled);
+        }
+    }
 }
 
 /// The column names of the statements run on one connection, keyed by the statement's address (statements are
@@ -312,32 +387,26 @@ impl RawRow for SqliteRow<'_, '_> {
     }
 }
 
-impl sql::Connection for SqliteConnection<'_> {
+impl sql::Connection for SqliteConnection {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
 
-    fn execute(&self, sql: &'static str, params: &[Param<'_>]) -> StoreResult<u64> {
-        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
-        let mut statement = self.conn.prepare_cached(sql)?;
-        Ok(statement.execute(rusqlite::params_from_iter(params))? as u64)
+    fn execute<'a>(&'a self, sql: &'static str, params: &'a [Param<'a>]) -> StoreFuture<'a, u64> {
+        Box::pin(std::future::ready(
+            self.with(|pooled| pooled.execute(sql, params)),
+        ))
     }
 
-    fn query(
-        &self,
+    fn query<'a>(
+        &'a self,
         sql: &'static str,
-        params: &[Param<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        debug_assert!(sql::placeholders_in_order(sql), "{sql}");
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let names = self.names.of(sql, &statement);
-        let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-        let next = Cell::new(0);
-        while let Some(row) = rows.next()? {
-            each(&Row::new(&SqliteRow { row, names: &names }, &next))?;
-        }
-        Ok(())
+        params: &'a [Param<'a>],
+        each: EachRow<'a>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(
+            self.with(|pooled| pooled.query(sql, params, each)),
+        ))
     }
 }
 

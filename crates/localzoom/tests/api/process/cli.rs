@@ -352,11 +352,21 @@ fn offboarding_500_users_of_a_pro_account_under_its_rate_limits_fails_none() {
         "sso-revoked assistants-removed password-reset deactivated"
     );
     let leaver = open_db(dir.path())
-        .read(|s| s.user_by_email(ACCOUNT, "leaver@localzoom.test"))
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.user_by_email(ACCOUNT, "leaver@localzoom.test").await
+        })
+        .wait()
         .unwrap()
         .unwrap();
     let changes = open_db(dir.path())
-        .read(|s| s.password_changes_since(&leaver.id, 0))
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.password_changes_since(&leaver.id, 0).await
+        })
+        .wait()
         .unwrap();
     assert_eq!(changes, 1);
 

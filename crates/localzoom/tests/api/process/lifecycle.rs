@@ -32,7 +32,10 @@ fn state_survives_a_restart_and_a_kill_9() {
     let db = open_db(dir.path());
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(db.write(move |s| s.insert_session(&session)))
+        .block_on(db.write(move |tx| async move {
+            let s = &tx;
+            s.insert_session(&session).await
+        }))
         .unwrap();
     drop(db);
     // SIGTERM: a clean exit.
@@ -71,7 +74,14 @@ fn state_survives_a_restart_and_a_kill_9() {
     let (_, body) = api(&server.base, &token, "GET", &format!("/users/{user}"), None);
     assert_eq!(json_field(&body, "status"), "inactive");
     // The session written before the first restart is there, ended by the deactivation.
-    let sessions = open_db(dir.path()).read(|s| s.sessions(&user)).unwrap();
+    let sessions = open_db(dir.path())
+        .read(|tx| async {
+            let tx = tx;
+            let s = &tx;
+            s.sessions(&user).await
+        })
+        .wait()
+        .unwrap();
     assert_eq!(sessions.len(), 1);
     assert!(sessions[0].ended_at.is_some());
 }

@@ -259,9 +259,24 @@ fn shell_words(command: &str) -> Vec<String> {
     words
 }
 
+/// The database a process test's server ran on, opened in this process (on `Wait`'s runtime, which its
+/// PostgreSQL connections live on).
 pub(crate) fn open_db(dir: &Path) -> localzoom_server::store::Database {
-    localzoom_server::store::Database::open(&database_for(dir)).unwrap()
+    localzoom_server::store::Database::open(&database_for(dir))
+        .wait()
+        .unwrap()
 }
+
+/// `.wait()`: a future run to its end from a synchronous test, on one runtime shared by every such test.
+pub(crate) trait Wait: std::future::Future + Sized {
+    fn wait(self) -> Self::Output {
+        static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
+            std::sync::LazyLock::new(|| tokio::runtime::Runtime::new().unwrap());
+        RUNTIME.block_on(self)
+    }
+}
+
+impl<F: std::future::Future> Wait for F {}
 
 /// Runs `localzoom ARGS` with `stdin`, pointing the Zoom commands at `server` with the bootstrap credentials.
 pub(crate) fn zoom_cli(

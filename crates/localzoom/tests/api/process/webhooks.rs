@@ -343,7 +343,14 @@ fn kill_9_during_a_burst_of_changes_loses_no_event() {
     // And no event tells of a change that did not happen.
     let db = open_db(dir.path());
     for id in &received {
-        let user = db.read(|store| store.user_by_id(ACCOUNT, id)).unwrap();
+        let user = db
+            .read(|tx| async {
+                let tx = tx;
+                let store = &tx;
+                store.user_by_id(ACCOUNT, id).await
+            })
+            .wait()
+            .unwrap();
         assert!(user.is_some(), "an event for {id}, which does not exist");
     }
     drop(restarted);
