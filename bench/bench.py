@@ -369,14 +369,14 @@ def console_section(big, users):
 
 def callgrind_instructions(lz_args, requests, workdir, ids, token_of):
     """Instructions a server executes (callgrind: exact and repeatable, unlike time on a shared machine) serving
-    `requests` sequential GET /v2/users/{id}: only those within hyper's connection dispatcher, where each request's
-    own work runs. Work on a timer (the webhook sender polls its tables every 100 ms) would otherwise count in
+    `requests` sequential GET /v2/users/{id}: only those within each request's own future (`ResetAwareFuture::poll`:
+    routing, the gate, the handler and the store; not hyper's parsing and writing). Work on a timer (the webhook sender polls its tables every 100 ms) would otherwise count in
     proportion to how long the run took: two runs of the same server differed by 2.8 % per request with it."""
     import http.client
     out = os.path.join(workdir, f"callgrind-{random.randrange(1 << 30)}.out")
     port = free_port()
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                             "--toggle-collect=*Dispatcher*poll_catch",
+                             "--toggle-collect=*ResetAwareFuture*poll",
                              LOCALZOOM, "serve",
                              "--listen", f"127.0.0.1:{port}"] + lz_args,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -532,17 +532,16 @@ def postgres_two_accounts(seconds, workdir):
         psql(f"DROP DATABASE IF EXISTS {name}")
 
 
-# Why the PostgreSQL figures miss, as measured (2026-12-03: `perf` and per-process CPU time during the loads,
-# PostgreSQL's statement log): printed beside each miss.
-PG_WRITE_CAUSE = ("CPU-bound: the 2 cores are shared by wrk, localzoom and PostgreSQL's backends; localzoom's "
-                  "synchronous store spends most of its CPU in thread hand-offs and round trips: 5 to 8 "
+# Why the PostgreSQL figures miss, as measured (2026-12-03, the asynchronous store: per-process CPU time during
+# the loads, PostgreSQL's statement log): printed beside each miss.
+PG_WRITE_CAUSE = ("CPU-bound in PostgreSQL: the 2 cores are shared by wrk, localzoom and PostgreSQL's backends, "
+                  "and PostgreSQL spends about 550 µs of CPU per revocation (localzoom about 300): 5 to 8 "
                   "statements per write (the token lookup; in the writer's batch the token again, the user, one "
-                  "to four changes, the savepoint's end), each a round trip, where pgbench's write is one")
-PG_READ_CAUSE = ("CPU-bound: about 300 µs of localzoom's CPU per read against PostgreSQL's 250, over half of it "
-                 "in the kernel switching threads (each read is handed to a thread of its own by block_in_place "
-                 "and blocks it while it waits, two waits now that BEGIN travels with the first query and COMMIT "
-                 "is not waited for), where SQLite reads in-process; and PostgreSQL's own read ceiling here "
-                 "(below)")
+                  "to four changes, the savepoint's end, with the advisory locks and the commit shared by the "
+                  "batch), where pgbench's write is one statement")
+PG_READ_CAUSE = ("CPU-bound in PostgreSQL: about 240 µs of PostgreSQL's CPU per read (the token lookup, then "
+                 "BEGIN with the user's read, COMMIT) against localzoom's 150, where SQLite reads in-process; "
+                 "and PostgreSQL's own read ceiling here (below)")
 
 
 def postgres_section(small, pg, pgbench, two):

@@ -72,6 +72,9 @@ pin_project_lite::pin_project! {
 impl Future for ResetAwareFuture {
     type Output = Result<axum::response::Response, std::io::Error>;
 
+    /// Never inlined: the benchmark's instruction counts are of what runs inside it (each request's own work,
+    /// from the router to the response), found by its name.
+    #[inline(never)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.served.poll(cx)).unwrap_or_else(|never| match never {});
