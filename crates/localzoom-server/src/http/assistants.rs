@@ -22,10 +22,8 @@ pub async fn list(
                 &bearer,
                 (OperationId::UserAssistants.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     assistants::list(store, principal, &user_id).await
                 },
             )
@@ -52,8 +50,7 @@ pub async fn add(
     let target = user_id.clone();
     let added = state
         .write_as_user(principal, &target, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             assistants::add(store, principal, &user_id, &refs, now).await
         })
         .await?;
@@ -73,8 +70,7 @@ pub async fn remove_all(
     let target = user_id.clone();
     state
         .write_as_user(principal, &target, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             assistants::remove_all(store, principal, &user_id).await
         })
         .await?;
@@ -94,8 +90,7 @@ pub async fn remove_one(
     let target = user_id.clone();
     state
         .write_as_user(principal, &target, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             assistants::remove_one(store, principal, &user_id, &assistant_id).await
         })
         .await?;
@@ -113,10 +108,8 @@ pub async fn schedulers(
                 &bearer,
                 (OperationId::UserSchedulers.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     assistants::schedulers(store, principal, &user_id).await
                 },
             )
@@ -136,8 +129,7 @@ pub async fn remove_all_schedulers(
     )?;
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             assistants::remove_all_schedulers(store, principal, &user_id).await
         })
         .await?;
@@ -156,8 +148,7 @@ pub async fn remove_scheduler(
     )?;
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             assistants::remove_scheduler(store, principal, &user_id, &scheduler_id).await
         })
         .await?;

@@ -45,8 +45,7 @@ pub async fn upload_picture(
     let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             media::upload_picture(store, principal, &user_id, &bytes, (&site, now)).await
         })
         .await?;
@@ -67,8 +66,7 @@ pub async fn delete_picture(
     let (site, now) = (super::absolute_url(&state, "", &headers), state.now());
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             media::delete_picture(store, principal, &user_id, (&site, now)).await
         })
         .await?;
@@ -98,9 +96,7 @@ pub async fn upload_background(
     let now = state.now();
     let created = state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
-
+            let (store, principal) = (&tx, &principal);
             media::upload_background(store, principal, &user_id, (&file.name, &file.bytes), now)
                 .await
         })
@@ -129,8 +125,7 @@ pub async fn delete_backgrounds(
         .collect();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             media::delete_backgrounds(store, principal, &user_id, &ids).await
         })
         .await?;

@@ -38,9 +38,7 @@ pub async fn update(
     let target = user_id.clone();
     state
         .write_as_user(principal, &target, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
-
+            let (store, principal) = (&tx, &principal);
             lifecycle::commit_password_change(
                 store,
                 principal,

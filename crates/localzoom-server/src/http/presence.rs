@@ -33,11 +33,7 @@ pub async fn get(
                 &bearer,
                 (OperationId::UserPresenceStatus.operation(), Some(user_id)),
                 |tx, principal, now| async move {
-                    let tx = tx;
-                    let principal = principal;
-                    let now = now;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (store, principal) = (&tx, &principal);
                     users::presence(store, principal, user_id, now).await
                 },
             )
@@ -69,8 +65,7 @@ pub async fn update(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             users::set_presence(store, principal, &user_id, status, minutes, now).await
         })
         .await?;

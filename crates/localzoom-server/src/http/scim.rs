@@ -119,11 +119,8 @@ pub async fn list(
             &bearer,
             (OperationId::ScimUsers.operation(), None),
             |tx, principal, _| async {
-                let tx = tx;
-                let principal = principal;
-                let store = &tx;
-                let principal = &principal;
-
+                let (tx, principal) = (tx, principal);
+                let (store, principal) = (&tx, &principal);
                 let (start, count) = paging.clone()?;
                 scim::list(store, principal, filter, start, count).await
             },
@@ -148,10 +145,8 @@ pub async fn get(
             &bearer,
             (OperationId::ScimUser.operation(), None),
             |tx, principal, _| async {
-                let tx = tx;
-                let principal = principal;
-                let store = &tx;
-                let principal = &principal;
+                let (tx, principal) = (tx, principal);
+                let (store, principal) = (&tx, &principal);
                 scim::get(store, principal, &user_id).await
             },
         )
@@ -171,8 +166,7 @@ pub async fn create(
     let now = state.now();
     let mut user = state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             scim::create(store, principal, &body, now).await
         })
         .await?;
@@ -208,8 +202,7 @@ pub async fn change(
     let now = state.now();
     let mut user = state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             match operation {
                 OperationId::ScimUserPatch => {
                     scim::patch(store, principal, &user_id, &body, now).await
@@ -231,8 +224,7 @@ pub async fn delete(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             scim::delete(store, principal, &user_id, now).await
         })
         .await?;

@@ -33,11 +33,8 @@ pub async fn get(
                 &bearer,
                 (OperationId::AccountSettings.operation(), None),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
-
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     option.clone()?;
                     users::security_settings(store, principal, &account_id).await
                 },
@@ -65,8 +62,7 @@ pub async fn update(
         .ok_or_else(|| body.invalid("security"))?;
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             users::update_security_settings(store, principal, &account_id, &security).await
         })
         .await?;

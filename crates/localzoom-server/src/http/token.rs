@@ -30,8 +30,7 @@ pub async fn revoke_sso(
     let target = user_id.clone();
     state
         .write_as_user(principal, &target, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             lifecycle::revoke_sso_token(store, principal, &user_id, now).await
         })
         .await?;
@@ -64,10 +63,8 @@ pub async fn get(
                 &bearer,
                 (OperationId::UserToken.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     users::token(store, principal, &user_id, kind).await
                 },
             )
@@ -86,10 +83,8 @@ pub async fn zak(
                 &bearer,
                 (OperationId::UserZak.operation(), Some("me")),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     users::token(store, principal, "me", UserTokenType::Zak).await
                 },
             )

@@ -29,11 +29,8 @@ pub async fn devices(
                 Some(&user_id),
             ),
             |tx, principal, _| async {
-                let tx = tx;
-                let principal = principal;
-                let store = &tx;
-                let principal = &principal;
-
+                let (tx, principal) = (tx, principal);
+                let (store, principal) = (&tx, &principal);
                 user_resources::list(
                     store,
                     principal,
@@ -64,11 +61,8 @@ pub async fn summary_templates(
                     Some(&user_id),
                 ),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
-
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     user_resources::list(
                         store,
                         principal,
@@ -121,11 +115,8 @@ async fn one(
                 &bearer,
                 (operation.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
-
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     user_resources::get(store, principal, (&user_id, &id), kind, missing.clone())
                         .await
                 },

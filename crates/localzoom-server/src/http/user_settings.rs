@@ -45,11 +45,8 @@ pub async fn get(
                 &bearer,
                 (OperationId::UserSettings.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
-
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     let (option, only) = request.clone()?;
                     settings::user_settings(store, principal, &user_id, option, only.as_deref())
                         .await
@@ -76,8 +73,7 @@ pub async fn update(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             settings::update_user_settings(store, principal, &user_id, option, &body, now).await
         })
         .await?;

@@ -51,9 +51,7 @@ pub async fn create(
             let key = state.history_key.clone();
             state
                 .write_as(principal, move |tx, principal| async move {
-                    let store = &tx;
-                    let principal = &principal;
-
+                    let (store, principal) = (&tx, &principal);
                     new.password_hash = Some(hash);
                     let created = users::create(store, principal, new, now).await?;
                     let print = lifecycle::fingerprint(&key, &created.id, &password);
@@ -67,8 +65,7 @@ pub async fn create(
         _ => {
             state
                 .write_as(principal, move |tx, principal| async move {
-                    let store = &tx;
-                    let principal = &principal;
+                    let (store, principal) = (&tx, &principal);
                     users::create(store, principal, new, now).await
                 })
                 .await?
@@ -176,11 +173,7 @@ pub async fn list(
                 &bearer,
                 (OperationId::Users.operation(), None),
                 |tx, principal, now| async move {
-                    let tx = tx;
-                    let principal = principal;
-                    let now = now;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (store, principal) = (&tx, &principal);
                     users::list(store, principal, request.clone()?, now).await
                 },
             )
@@ -255,11 +248,7 @@ pub async fn get(
             &bearer,
             (OperationId::User.operation(), Some(user_id)),
             |tx, principal, now| async move {
-                let tx = tx;
-                let principal = principal;
-                let now = now;
-                let store = &tx;
-                let principal = &principal;
+                let (store, principal) = (&tx, &principal);
                 users::get(store, principal, user_id, now).await
             },
         )
@@ -283,8 +272,7 @@ pub async fn update(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             users::update(store, principal, &user_id, patch, now).await
         })
         .await?;
@@ -559,9 +547,7 @@ pub async fn delete(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
-
+            let (store, principal) = (&tx, &principal);
             users::delete(
                 store,
                 principal,
@@ -596,8 +582,7 @@ pub async fn update_email(
     let now = state.now();
     state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             users::change_email(store, principal, &user_id, &email, now).await
         })
         .await?;
@@ -677,8 +662,7 @@ pub async fn update_features(
     let now = state.now();
     let result = state
         .write_as(principal, move |tx, principal| async move {
-            let store = &tx;
-            let principal = &principal;
+            let (store, principal) = (&tx, &principal);
             users::update_features(store, principal, &request, value, now).await
         })
         .await?;
@@ -696,10 +680,8 @@ pub async fn summary(
                 &bearer,
                 (OperationId::UserSummary.operation(), None),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     users::summary(store, principal).await
                 },
             )
@@ -745,10 +727,8 @@ pub async fn permissions(
                 &bearer,
                 (OperationId::UserPermission.operation(), Some(&user_id)),
                 |tx, principal, _| async {
-                    let tx = tx;
-                    let principal = principal;
-                    let store = &tx;
-                    let principal = &principal;
+                    let (tx, principal) = (tx, principal);
+                    let (store, principal) = (&tx, &principal);
                     users::permissions(store, principal, &user_id).await
                 },
             )
@@ -778,10 +758,8 @@ pub async fn check_email(
             &bearer,
             (OperationId::UserEmail.operation(), None),
             |tx, principal, _| async {
-                let tx = tx;
-                let principal = principal;
-                let store = &tx;
-                let principal = &principal;
+                let (tx, principal) = (tx, principal);
+                let (store, principal) = (&tx, &principal);
                 users::email_exists(store, principal, email.clone()?).await
             },
         )
