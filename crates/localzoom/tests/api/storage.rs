@@ -307,3 +307,52 @@ async fn a_read_waiting_for_postgresql_holds_up_no_other_read() {
     let owner = owner.expect("the held read never ended").unwrap().unwrap();
     assert_eq!(owner.email, OWNER_EMAIL);
 }
+
+/// A read cancelled while PostgreSQL still works on its statement (its client went away) does not hand its busy
+/// connection to the next read, which would wait behind the statement: with a pool of one, the next read is
+/// answered while the cancelled one's statement still waits for a lock.
+#[backend_test]
+async fn a_cancelled_read_leaves_no_busy_connection_to_the_next() {
+    let app = TestApp::spawn().await;
+    let Some((base, schema)) = app._db.postgres_parts() else {
+        return;
+    };
+    let db = localzoom_server::store::Database::open_with_pool(&app._db.url, 1)
+        .await
+        .unwrap();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        released.recv().unwrap();
+        client.batch_execute("COMMIT").unwrap();
+    });
+    tokio::task::spawn_blocking(move || locked.recv().unwrap())
+        .await
+        .unwrap();
+    let held = db.read(|s| async move { s.user_by_email(ACCOUNT_ID, OWNER_EMAIL).await });
+    let cancelled = tokio::time::timeout(std::time::Duration::from_millis(300), held).await;
+    assert!(
+        cancelled.is_err(),
+        "the read of a locked table was answered"
+    );
+    let next = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        db.read(|s| async move { s.accounts().await }),
+    )
+    .await;
+    release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || locker.join().unwrap())
+        .await
+        .unwrap();
+    let accounts = next
+        .expect("the next read waited behind the cancelled one")
+        .unwrap();
+    assert!(accounts.iter().any(|a| a.id == ACCOUNT_ID), "{accounts:?}");
+}

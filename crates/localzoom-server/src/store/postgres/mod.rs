@@ -269,53 +269,58 @@ const MAX_BATCH: usize = 256;
 /// A writer's queue.
 type Writer = tokio::sync::mpsc::UnboundedSender<(WriteScope, Job)>;
 
-/// Starts the `WRITERS` writers, with a connection each, on a thread and runtime of their own (ended when every
-/// writer's queue is dropped, with the database). A write's batch waits for 5 to 8 round trips, each a wake-up of
-/// its writer and of its connection's task: on the server's runtime every one of them queued behind the requests
-/// waiting there, and writes of one account (one writer) went at a third of the rate measured on threads of their
-/// own.
+/// Starts the `WRITERS` writers, each with a connection, on a thread and runtime of its own (ended when its queue is
+/// dropped, with the database). A write's batch waits for 5 to 8 round trips, each a wake-up of its writer and of
+/// its connection's task: on the server's runtime every one of them queued behind the requests waiting there, and
+/// writes of one account (one writer) went slower than on threads of their own; and a writer busy with a long
+/// job (a fixture's load) holds up only its own queue.
 async fn start_writers(
     settings: Arc<tls::TlsSettings>,
     stats: Arc<super::WriterStats>,
 ) -> Result<Vec<Writer>, String> {
-    let (started, writers) = tokio::sync::oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut writers = Vec::with_capacity(WRITERS);
+    for n in 0..WRITERS {
+        writers.push(start_writer(n, settings.clone(), stats.clone()).await?);
+    }
+    Ok(writers)
+}
+
+async fn start_writer(
+    n: usize,
+    settings: Arc<tls::TlsSettings>,
+    stats: Arc<super::WriterStats>,
+) -> Result<Writer, String> {
+    let (started, writer) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
-        .name("localzoom-postgres-writers".into())
+        .name(format!("localzoom-postgres-writer-{n}"))
         .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error.to_string()));
+                    return;
+                }
+            };
             runtime.block_on(async move {
-                let mut queues = Vec::with_capacity(WRITERS);
-                let mut running = Vec::with_capacity(WRITERS);
-                for _ in 0..WRITERS {
-                    let conn = match connect(&settings).await {
-                        Ok(client) => Arc::new(Conn::new(client)),
-                        Err(error) => {
-                            let _ = started.send(Err(cause(&error)));
-                            return;
-                        }
-                    };
-                    let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
-                    queues.push(queue);
-                    running.push(tokio::spawn(writer_loop(
-                        conn,
-                        settings.clone(),
-                        jobs,
-                        stats.clone(),
-                    )));
-                }
-                let _ = started.send(Ok(queues));
-                for writer in running {
-                    let _ = writer.await;
-                }
+                let conn = match connect(&settings).await {
+                    Ok(client) => Arc::new(Conn::new(client)),
+                    Err(error) => {
+                        let _ = started.send(Err(cause(&error)));
+                        return;
+                    }
+                };
+                let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
+                let _ = started.send(Ok(queue));
+                writer_loop(conn, settings, jobs, stats).await;
             })
         })
         .map_err(|e| e.to_string())?;
-    writers
+    writer
         .await
-        .map_err(|_| "the writers' thread ended".to_string())?
+        .map_err(|_| "the writer's thread ended".to_string())?
 }
 
 /// One of the node's writers: takes every write waiting for it at that moment, applies them in one transaction
@@ -611,12 +616,15 @@ struct PostgresConnection {
     conn: Mutex<Option<Arc<Conn>>>,
     /// A read's: the pool it came from and its slot in it. `None` for a write's (the writer keeps its connection).
     lease: Option<Lease>,
-    /// Sent with the next statement, and taken by it (a read's BEGIN); `None` once sent.
-    first: Mutex<Option<&'static str>>,
-    /// Whether a transaction was begun, to be committed when the read ends.
-    begun: bool,
+    /// A read's BEGIN, sent with its first statement.
+    begin: Option<&'static str>,
+    /// Whether `begin` has been sent (a transaction is open, to be committed when the read ends).
+    begun: AtomicBool,
     /// Whether the database has answered a statement yet.
     answered: AtomicBool,
+    /// Whether a statement is on its way: a read dropped meanwhile (its request cancelled) leaves the connection
+    /// busy with it, so the connection is not pooled again.
+    in_flight: AtomicBool,
 }
 
 /// A read's place in the pool.
@@ -639,9 +647,10 @@ impl PostgresConnection {
         PostgresConnection {
             conn: Mutex::new(Some(Arc::new(conn))),
             lease: Some(lease),
-            first: Mutex::new(begin),
-            begun: begin.is_some(),
+            begin,
+            begun: AtomicBool::new(false),
             answered: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
         }
     }
 
@@ -649,18 +658,28 @@ impl PostgresConnection {
         PostgresConnection {
             conn: Mutex::new(Some(conn)),
             lease: None,
-            first: Mutex::new(None),
-            begun: false,
+            begin: None,
+            begun: AtomicBool::new(false),
             answered: AtomicBool::new(false),
+            in_flight: AtomicBool::new(false),
         }
     }
 
-    /// `call` on the connection, with what is to go first. A read whose connection is found lost before any answer
-    /// (the server restarted, or dropped it unnoticed) has seen nothing from the database: it gets a new
-    /// connection, and `call` runs once more there (with the BEGIN). The idle connections go too, as stale.
+    /// What goes with the statement about to be sent: the read's BEGIN, the first time.
+    fn first(&self) -> Option<&'static str> {
+        match self.begin {
+            Some(begin) if !self.begun.swap(true, Ordering::Relaxed) => Some(begin),
+            _ => None,
+        }
+    }
+
+    /// `call` on the connection (which takes `first()` as it sends its statement). A read whose connection is
+    /// found lost before any answer (the server restarted, or dropped it unnoticed) has seen nothing from the
+    /// database: it gets a new connection, and `call` runs once more there (with the BEGIN). The idle connections
+    /// go too, as stale.
     async fn run<T, F, Fut>(&self, mut call: F) -> StoreResult<T>
     where
-        F: FnMut(Arc<Conn>, Option<&'static str>) -> Fut,
+        F: FnMut(Arc<Conn>) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
     {
         let mut renewed = false;
@@ -668,8 +687,10 @@ impl PostgresConnection {
             let Some(conn) = lock(&self.conn).clone() else {
                 return Err(StoreError::unavailable("the read has ended"));
             };
-            let first = lock(&self.first).take();
-            let error = match call(conn.clone(), first).await {
+            self.in_flight.store(true, Ordering::Relaxed);
+            let outcome = call(conn.clone()).await;
+            self.in_flight.store(false, Ordering::Relaxed);
+            let error = match outcome {
                 Ok(done) => {
                     self.answered.store(true, Ordering::Relaxed);
                     return Ok(done);
@@ -684,7 +705,8 @@ impl PostgresConnection {
                     lease.db.forget_idle();
                     let fresh = lease.db.open_connection().await?;
                     *lock(&self.conn) = Some(Arc::new(fresh));
-                    *lock(&self.first) = first;
+                    // The lost connection's transaction went with it.
+                    self.begun.store(false, Ordering::Relaxed);
                 }
                 _ => return Err(error.into()),
             }
@@ -694,7 +716,8 @@ impl PostgresConnection {
 
 impl Drop for PostgresConnection {
     /// A read ends: its COMMIT is sent (not waited for) and its connection goes back to the pool, before its slot
-    /// frees up. A connection that ended, or whose read panicked, is dropped instead.
+    /// frees up. A connection that ended, whose read panicked, or that is still busy with a statement of a read
+    /// cancelled meanwhile, is dropped instead (closing it ends the statement's transaction on the server).
     fn drop(&mut self) {
         let Some(lease) = self.lease.take() else {
             return;
@@ -706,14 +729,10 @@ impl Drop for PostgresConnection {
         let Some(conn) = conn.take() else {
             return;
         };
-        if std::thread::panicking() || conn.client.is_closed() {
+        if std::thread::panicking() || conn.client.is_closed() || *self.in_flight.get_mut() {
             return;
         }
-        let first = self
-            .first
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.begun && first.is_none() {
+        if *self.begun.get_mut() {
             conn.client.send("COMMIT");
         }
         if let Ok(conn) = Arc::try_unwrap(conn) {
@@ -790,9 +809,11 @@ impl sql::Connection for PostgresConnection {
 
     fn execute<'a>(&'a self, sql: &'static str, params: &'a [Param<'a>]) -> StoreFuture<'a, u64> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
-        Box::pin(self.run(move |conn, first| async move {
+        Box::pin(self.run(move |conn| async move {
             let statement = conn.statement(sql).await?;
-            conn.client.execute(first, &statement, &bound(params)).await
+            conn.client
+                .execute(self.first(), &statement, &bound(params))
+                .await
         }))
     }
 
@@ -805,9 +826,11 @@ impl sql::Connection for PostgresConnection {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         Box::pin(async move {
             let rows = self
-                .run(move |conn, first| async move {
+                .run(move |conn| async move {
                     let statement = conn.statement(sql).await?;
-                    conn.client.query(first, &statement, &bound(params)).await
+                    conn.client
+                        .query(self.first(), &statement, &bound(params))
+                        .await
                 })
                 .await?;
             let next = std::cell::Cell::new(0);

@@ -233,7 +233,8 @@ fn run_in_savepoint(conn: &Arc<SqliteConnection>, job: Job) -> (Reply, bool) {
 
 /// Runs `future` to its end on this thread. The writer's jobs wait only for SQLite, whose answers are ready when
 /// asked for, so this does not park in practice; if a job ever waits for something else, the thread sleeps until
-/// it is woken.
+/// it is woken. There is no tokio runtime here: a job must not wait for tokio's timers or I/O, nor for another
+/// write (which this very thread would have to run).
 fn block_on<T>(future: impl Future<Output = T>) -> T {
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
