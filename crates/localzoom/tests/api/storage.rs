@@ -254,6 +254,29 @@ async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() 
     );
 }
 
+/// Takes `users` whole, on a connection and thread of its own, once this returns; lets it go when the sender is
+/// used or dropped, and the thread ends then.
+fn lock_users(
+    base: String,
+    schema: String,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = released.recv();
+        client.batch_execute("COMMIT").unwrap();
+    });
+    locked.recv().unwrap();
+    (release, locker)
+}
+
 /// On PostgreSQL a request waiting for the database holds no thread: on a runtime of one thread, a read held up
 /// by a lock waits while another read is answered, and is answered itself once the lock goes. (SQLite answers at
 /// once: nothing waits there.)
@@ -265,20 +288,7 @@ async fn a_read_waiting_for_postgresql_holds_up_no_other_read() {
     };
     let url = app._db.url.clone();
     // The lock, on a connection of its own: `users` taken whole until told to let go.
-    let (locked_tx, locked) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let locker = std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-        client
-            .batch_execute(&format!(
-                "SET search_path TO {schema}; BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
-            ))
-            .unwrap();
-        locked_tx.send(()).unwrap();
-        released.recv().unwrap();
-        client.batch_execute("COMMIT").unwrap();
-    });
-    locked.recv().unwrap();
+    let (release, locker) = lock_users(base, schema);
     let (owner, accounts) = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -320,22 +330,7 @@ async fn a_cancelled_read_leaves_no_busy_connection_to_the_next() {
     let db = localzoom_server::store::Database::open_with_pool(&app._db.url, 1)
         .await
         .unwrap();
-    let (locked_tx, locked) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let locker = std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-        client
-            .batch_execute(&format!(
-                "SET search_path TO {schema}; BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
-            ))
-            .unwrap();
-        locked_tx.send(()).unwrap();
-        released.recv().unwrap();
-        client.batch_execute("COMMIT").unwrap();
-    });
-    tokio::task::spawn_blocking(move || locked.recv().unwrap())
-        .await
-        .unwrap();
+    let (release, locker) = lock_users(base, schema);
     let held = db.read(|s| async move { s.user_by_email(ACCOUNT_ID, OWNER_EMAIL).await });
     let cancelled = tokio::time::timeout(std::time::Duration::from_millis(300), held).await;
     assert!(
