@@ -394,15 +394,26 @@ pub enum WriteScope {
     Everything,
 }
 
+/// A write as `Database::write` takes it: given its transaction's store, the future that carries it out. It runs
+/// on a writer, so it owns what it uses.
+pub trait WriteJob<R, E>: FnOnce(Store) -> Self::Run + Send + 'static {
+    type Run: Future<Output = Result<R, E>> + Send + 'static;
+}
+
+impl<R, E, F, Run> WriteJob<R, E> for F
+where
+    F: FnOnce(Store) -> Run + Send + 'static,
+    Run: Future<Output = Result<R, E>> + Send + 'static,
+{
+    type Run = Run;
+}
+
 /// Hands `f` to a backend's writer (which commits every write waiting at that moment in one transaction) through
 /// `send`, and waits for its answer, given only once the commit is durable.
-pub(crate) async fn submit<R, E, F, Fut>(send: impl FnOnce(Job) -> bool, f: F) -> Result<R, E>
-where
-    R: Send + 'static,
-    E: TransactionError,
-    F: FnOnce(Store) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<R, E>> + Send + 'static,
-{
+pub(crate) async fn submit<R: Send + 'static, E: TransactionError>(
+    send: impl FnOnce(Job) -> bool,
+    f: impl WriteJob<R, E>,
+) -> Result<R, E> {
     let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Result<R, E>>();
     let job: Job = Box::new(move |store| {
         Box::pin(async move {
@@ -498,25 +509,20 @@ impl Database {
 
     /// Runs `f` as one transaction, alone (`WriteScope::Everything`); the result is returned only once it is durably
     /// committed. If `f` fails, none of its writes happen.
-    pub async fn write<R, E, F, Fut>(&self, f: F) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: TransactionError,
-        F: FnOnce(Store) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
+    pub async fn write<R: Send + 'static, E: TransactionError>(
+        &self,
+        f: impl WriteJob<R, E>,
+    ) -> Result<R, E> {
         self.write_in(WriteScope::Everything, f).await
     }
 
     /// `write`, serialised only with the writes `scope` says (on SQLite, whose one writer applies every write in
     /// turn, the scope changes nothing).
-    pub async fn write_in<R, E, F, Fut>(&self, scope: WriteScope, f: F) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: TransactionError,
-        F: FnOnce(Store) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
+    pub async fn write_in<R: Send + 'static, E: TransactionError>(
+        &self,
+        scope: WriteScope,
+        f: impl WriteJob<R, E>,
+    ) -> Result<R, E> {
         let stats = self.writer_stats();
         stats
             .in_flight

@@ -245,13 +245,11 @@ impl PostgresDatabase {
         ))))
     }
 
-    pub async fn write<R, E, F, Fut>(&self, scope: WriteScope, f: F) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: TransactionError,
-        F: FnOnce(Store) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
+    pub async fn write<R: Send + 'static, E: TransactionError>(
+        &self,
+        scope: WriteScope,
+        f: impl super::WriteJob<R, E>,
+    ) -> Result<R, E> {
         let writer = &self.writers[writer_of(&scope)];
         super::submit(|job| writer.send((scope, job)).is_ok(), f).await
     }

@@ -81,13 +81,10 @@ impl SqliteDatabase {
         })))
     }
 
-    pub async fn write<R, E, F, Fut>(&self, f: F) -> Result<R, E>
-    where
-        R: Send + 'static,
-        E: TransactionError,
-        F: FnOnce(Store) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<R, E>> + Send + 'static,
-    {
+    pub async fn write<R: Send + 'static, E: TransactionError>(
+        &self,
+        f: impl super::WriteJob<R, E>,
+    ) -> Result<R, E> {
         super::submit(|job| self.writer.send(job).is_ok(), f).await
     }
 }
