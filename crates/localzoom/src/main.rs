@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod accounts;
 mod ctl;
 mod database;
+mod log_writer;
 mod output;
 mod serve;
 mod webhooks;

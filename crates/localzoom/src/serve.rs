@@ -95,16 +95,14 @@ pub(crate) enum HashCost {
 }
 
 /// Logs go to stderr through a background writer, so a request never waits for the terminal or the disk;
-/// the returned guard flushes what is queued when `serve` returns.
-pub(crate) fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// the returned guard writes what is queued when `serve` returns.
+pub(crate) fn init_logging(format: LogFormat) -> crate::log_writer::FlushGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // The background thread flushes whenever it has drained what was queued: one write per burst of lines.
-    let (writer, guard) =
-        tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, guard) = crate::log_writer::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(move || writer.clone());
     match format {
         LogFormat::Text => builder.with_ansi(false).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
