@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 
 use crate::crypto;
 use crate::error::ApiError;
-use crate::store::{Store, TokenKind};
+use crate::store::{Store, TokenKind, TokenStanding};
 
 pub mod console;
 pub mod failures;
@@ -29,13 +29,6 @@ pub use crate::domain::principal::Principal;
 #[derive(Debug, Clone)]
 pub struct Bearer([u8; 32]);
 
-impl Bearer {
-    /// The bearer a principal came from, to check it again inside a write.
-    pub fn of(principal: &Principal) -> Bearer {
-        Bearer(principal.token_sha256)
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
 
@@ -53,7 +46,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
             return Err(ApiError::InvalidToken);
         }
-        Ok(Bearer(crypto::sha256(token.as_bytes())))
+        Ok(Bearer::of_token(token))
+    }
+}
+
+impl Bearer {
+    /// The bearer of an access token as issued (what follows `Bearer ` in the header).
+    pub fn of_token(token: &str) -> Bearer {
+        Bearer(crypto::sha256(token.as_bytes()))
     }
 }
 
@@ -83,5 +83,36 @@ pub async fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Pr
         limits: record.limits.ok_or(ApiError::InvalidToken)?,
         account_listened: record.account_listened,
         account_number: record.account_number,
+    })
+}
+
+/// `authenticate` again, inside the write the gate let `principal` in for: what can have changed since (the token
+/// revoked or expired, its app deactivated, its user's role, the account's webhook subscriptions) is read in the
+/// write's own transaction.
+pub async fn reauthenticate(
+    store: &Store,
+    principal: Principal,
+    now: i64,
+) -> Result<Principal, ApiError> {
+    let TokenStanding {
+        revoked,
+        expires_at,
+        kind,
+        role,
+        account_listened,
+    } = store
+        .token_standing(&principal.token_sha256)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    if revoked || kind != TokenKind::Access {
+        return Err(ApiError::InvalidToken);
+    }
+    if expires_at <= now {
+        return Err(ApiError::ExpiredToken);
+    }
+    Ok(Principal {
+        role: role.ok_or(ApiError::InvalidToken)?,
+        account_listened,
+        ..principal
     })
 }

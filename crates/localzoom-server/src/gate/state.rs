@@ -259,10 +259,9 @@ impl AppState {
         Fut: Future<Output = ApiResult<R>> + Send + 'static,
     {
         let now = self.now();
-        let bearer = Bearer::of(&principal);
         self.db
             .write_in(scope, move |store| async move {
-                let principal = gate::authenticate(&store, &bearer, now).await?;
+                let principal = gate::reauthenticate(&store, principal, now).await?;
                 f(store, principal).await
             })
             .await

@@ -211,6 +211,20 @@ pub struct AuthCode {
     pub used: bool,
 }
 
+/// What of a token can change once it is issued: read again inside a write, which the gate let in on an earlier
+/// lookup (`Store::token_standing`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenStanding {
+    /// Revoked, or its app deactivated.
+    pub revoked: bool,
+    pub expires_at: i64,
+    pub kind: TokenKind,
+    /// The acting user's current role, `None` once the user is gone.
+    pub role: Option<Role>,
+    /// Whether the account has any webhook subscription now.
+    pub account_listened: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
     pub token_sha256: Vec<u8>,

@@ -11,7 +11,7 @@ use super::sql::{Connection, Dialect, Param, Row, by_insertion_order, params};
 use super::{
     AccountRecord, AppRecord, AssistantLink, AuthCode, OutboxEmail, PasswordEntry, Picture,
     PresenceRecord, SessionRecord, StoreError, StoreResult, StoredBackground, Taken, TokenKind,
-    TokenRecord, UserQuery,
+    TokenRecord, TokenStanding, UserQuery,
 };
 use crate::domain::account::{AccountPlan, AppKind};
 use crate::domain::media::{BackgroundKind, VirtualBackground};
@@ -25,12 +25,13 @@ pub mod webhooks;
 pub struct Store {
     /// Shared with the backend, which gets it back when the transaction's last `Store` is done with it.
     conn: std::sync::Arc<dyn Connection>,
-    /// Where each user this transaction read by id or e-mail, or wrote, is counted in `user_counts` now: the
-    /// update that follows such a read moves the user between counts without reading the row once more. Nothing
-    /// else changes those rows meanwhile: a write holds its user's or its account's lock (on SQLite, the one
-    /// writer), and a writer makes a new `Store` for every write of its batch, so a write rolled back leaves
+    /// Each user this transaction read by id or e-mail, or wrote, as its row is now: the update that follows such
+    /// a read writes only the columns it changes (an index whose columns are unchanged is not touched, and a write
+    /// that changes nothing writes nothing) and moves the user between counts, without reading the row once more.
+    /// Nothing else changes those rows meanwhile: a write holds its user's or its account's lock (on SQLite, the
+    /// one writer), and a writer makes a new `Store` for every write of its batch, so a write rolled back leaves
     /// nothing here for the next.
-    counted: std::sync::Mutex<Vec<(String, Counted)>>,
+    users: std::sync::Mutex<Vec<UserRecord>>,
 }
 
 /// How a user is named: by id, or by e-mail (any case).
@@ -160,6 +161,108 @@ const USER_WRITE_COLUMNS: [&str; 24] = [
     "last_login_time",
     "vanity_name",
 ];
+
+/// The values of a user's columns that are not fields of the record as they are.
+struct UserColumns {
+    email_lower: String,
+    profile: String,
+}
+
+impl UserColumns {
+    fn of(u: &UserRecord) -> UserColumns {
+        UserColumns {
+            email_lower: u.email.to_lowercase(),
+            profile: Value::Object(u.profile.clone()).to_string(),
+        }
+    }
+
+    /// The user's values in the order of `USER_WRITE_COLUMNS`.
+    fn params<'a>(&'a self, u: &'a UserRecord) -> [Param<'a>; USER_WRITE_COLUMNS.len()] {
+        [
+            Param::from(&u.id),
+            Param::from(&u.account_id),
+            Param::from(&u.email),
+            Param::from(&self.email_lower),
+            Param::from(&u.first_name),
+            Param::from(&u.last_name),
+            Param::from(&u.display_name),
+            Param::from(u.user_type.code()),
+            Param::from(u.role.as_str()),
+            Param::from(u.status.as_str()),
+            Param::from(u.login_type.code()),
+            Param::from(u.pmi),
+            Param::from(u.use_pmi),
+            Param::from(&u.timezone),
+            Param::from(&u.dept),
+            Param::from(&u.language),
+            Param::from(u.verified),
+            Param::from(u.is_zoom_room),
+            Param::from(u.upcoming_zoom_events),
+            Param::from(u.password_hash.as_deref()),
+            Param::from(&self.profile),
+            Param::from(u.created_at),
+            Param::from(u.last_login_time),
+            Param::from(u.vanity_name.as_deref()),
+        ]
+    }
+}
+
+/// A set of `USER_WRITE_COLUMNS` (bit `i` for column `i`); never the first, `id`, which an update keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ColumnSet(u32);
+
+impl ColumnSet {
+    const ALL: ColumnSet = ColumnSet(((1 << USER_WRITE_COLUMNS.len()) - 1) & !1);
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = usize> {
+        (1..USER_WRITE_COLUMNS.len()).filter(move |column| self.0 & (1 << column) != 0)
+    }
+}
+
+fn changed_columns(before: &[Param<'_>], after: &[Param<'_>]) -> ColumnSet {
+    let changed = (1..USER_WRITE_COLUMNS.len())
+        .filter(|&column| before[column] != after[column])
+        .fold(0, |set, column| set | (1 << column));
+    ColumnSet(changed)
+}
+
+/// `UPDATE users SET` the columns of `set`, numbered from `$1` in column order, `WHERE id =` the last. (SQLite
+/// numbers `$n` parameters in the order they first appear: they must appear in order.) Kept for the
+/// sets met so far, up to a bound (a `PATCH` names any subset of the fields); beyond it every column is written,
+/// and the set returned is that of all columns.
+fn update_user_sql(set: ColumnSet) -> (ColumnSet, &'static str) {
+    const KEPT: usize = 64;
+    static KNOWN: LazyLock<std::sync::Mutex<std::collections::HashMap<ColumnSet, &'static str>>> =
+        LazyLock::new(Default::default);
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(sql) = known.get(&set) {
+        return (set, sql);
+    }
+    let set = if known.len() >= KEPT {
+        ColumnSet::ALL
+    } else {
+        set
+    };
+    let sql = known.entry(set).or_insert_with(|| {
+        let assignments = set
+            .iter()
+            .enumerate()
+            .map(|(n, column)| format!("{} = ${}", USER_WRITE_COLUMNS[column], n + 1))
+            .collect::<Vec<_>>();
+        let id = assignments.len() + 1;
+        let assignments = assignments.join(", ");
+        // Leaked once per set, at most `KEPT` + 1 of them: statements are `&'static str` (prepared-statement caches
+        // are keyed by them).
+        Box::leak(format!("UPDATE users SET {assignments} WHERE id = ${id}").into_boxed_str())
+    });
+    (set, sql)
+}
 
 /// `USER_COLUMNS` qualified with a table alias, for joins.
 fn user_columns_of(alias: &str) -> String {
@@ -370,30 +473,30 @@ impl Store {
     pub(crate) fn new(conn: std::sync::Arc<dyn Connection>) -> Store {
         Store {
             conn,
-            counted: std::sync::Mutex::new(Vec::new()),
+            users: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// What `counted` holds. Never held across a statement: a transaction's statements run one at a time.
-    fn known(&self) -> std::sync::MutexGuard<'_, Vec<(String, Counted)>> {
-        self.counted
+    /// What `users` holds. Never held across a statement: a transaction's statements run one at a time.
+    fn known(&self) -> std::sync::MutexGuard<'_, Vec<UserRecord>> {
+        self.users
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Notes where `user` (as read or written now) is counted; `None` forgets the user (deleted).
-    fn note_counted(&self, id: &str, counted: Option<Counted>) {
+    /// Notes the user `id` as its row is now; `None` forgets the user (deleted).
+    fn note_user(&self, id: &str, now: Option<&UserRecord>) {
         let mut known = self.known();
-        known.retain(|(known_id, _)| known_id != id);
-        if let Some(counted) = counted {
-            known.push((id.to_string(), counted));
+        known.retain(|user| user.id != id);
+        if let Some(user) = now {
+            known.push(user.clone());
         }
     }
 
-    /// A user read by id or e-mail, noted (`counted`).
+    /// A user read by id or e-mail, noted (`users`).
     fn noted(&self, user: Option<UserRecord>) -> Option<UserRecord> {
         if let Some(user) = &user {
-            self.note_counted(&user.id, Some(Counted::of(user)));
+            self.note_user(&user.id, Some(user));
         }
         user
     }
@@ -672,6 +775,31 @@ impl Store {
         ).await
     }
 
+    /// The token's standing now: `token`'s lookup without what cannot change once a token is issued (its scopes,
+    /// client, account and user) or does not bear on a write the gate let in (the account's plan and limits).
+    pub async fn token_standing(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenStanding>> {
+        self.one(
+            "SELECT t.revoked OR NOT a.active AS revoked, t.expires_at, t.kind, u.role, \
+             EXISTS (SELECT 1 FROM webhook_subscriptions ws WHERE ws.account_id = t.account_id) AS listened \
+             FROM access_tokens t JOIN apps a ON a.client_id = t.client_id LEFT JOIN users u ON u.id = t.user_id \
+             WHERE t.token_sha256 = $1",
+            params![token_sha256],
+            |row| {
+                Ok(TokenStanding {
+                    revoked: row.get("revoked")?,
+                    expires_at: row.get("expires_at")?,
+                    kind: parsed(row, "kind", TokenKind::parse)?,
+                    role: row
+                        .get::<Option<String>>("role")?
+                        .map(|role| known("role", &role, Role::parse))
+                        .transpose()?,
+                    account_listened: row.get("listened")?,
+                })
+            },
+        )
+        .await
+    }
+
     pub async fn all_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         // The lookup's columns, with the revocation as stored (not folded with the app's state).
         self.all(
@@ -795,35 +923,39 @@ impl Store {
                 USER_WRITE_COLUMNS.join(", ")
             )
         });
-        self.write_user(INSERT.as_str(), u).await?;
+        let columns = UserColumns::of(u);
+        self.write_user(INSERT.as_str(), &columns.params(u), u)
+            .await?;
         self.count_user(&Counted::of(u), 1).await?;
-        self.note_counted(&u.id, Some(Counted::of(u)));
+        self.note_user(&u.id, Some(u));
         Ok(())
     }
 
-    /// Writes the whole record back (its `id` and `created_at` are the ones it was read with).
+    /// Writes the record back (its `id` is the one it was read with): the columns whose values differ from the row's.
     pub async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
-        static UPDATE: LazyLock<String> = LazyLock::new(|| {
-            let assignments = USER_WRITE_COLUMNS
-                .iter()
-                .enumerate()
-                .map(|(i, column)| format!("{column} = ${}", i + 1))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("UPDATE users SET {assignments} WHERE id = $1")
-        });
-        let noted = self
-            .known()
-            .iter()
-            .find(|(id, _)| *id == u.id)
-            .map(|(_, c)| c.clone());
+        let noted = self.known().iter().find(|user| user.id == u.id).cloned();
         let before = match noted {
-            Some(counted) => Some(counted),
-            None => self.counted_as(&u.id).await?,
+            Some(user) => Some(user),
+            None => self.user_row(&u.id).await?,
         };
-        self.write_user(UPDATE.as_str(), u).await?;
+        let columns = UserColumns::of(u);
+        let after = columns.params(u);
+        let changed = match &before {
+            Some(before) => {
+                let before_columns = UserColumns::of(before);
+                changed_columns(&before_columns.params(before), &after)
+            }
+            None => ColumnSet::ALL,
+        };
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let (written, sql) = update_user_sql(changed);
+        let mut params: Vec<Param<'_>> = written.iter().map(|column| after[column]).collect();
+        params.push(after[0]);
+        self.write_user(sql, &params, u).await?;
         let after = Counted::of(u);
-        if let Some(before) = before
+        if let Some(before) = before.as_ref().map(Counted::of)
             && before != after
         {
             // Both counts in one statement (they differ, so no row is updated twice).
@@ -833,14 +965,20 @@ impl Store {
             )
             .await?;
         }
-        self.note_counted(&u.id, Some(after));
+        self.note_user(&u.id, Some(u));
         Ok(())
     }
 
-    /// Runs `sql` with the record's columns; a unique value another write took first is `StoreError::Taken`.
-    async fn write_user(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
-        self.write_user_columns(sql, u)
+    /// Runs `sql` with `params` (a user's columns); a unique value another write took first is `StoreError::Taken`.
+    async fn write_user(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        u: &UserRecord,
+    ) -> StoreResult<()> {
+        self.execute(sql, params)
             .await
+            .map(|_| ())
             .map_err(|error| match error {
                 StoreError::Duplicate(index) if index.contains("email") => {
                     StoreError::Taken(Taken::Email(u.email.clone()))
@@ -855,41 +993,14 @@ impl Store {
             })
     }
 
-    /// Runs `sql` with a user's values in the order of `USER_WRITE_COLUMNS`.
-    async fn write_user_columns(&self, sql: &'static str, u: &UserRecord) -> StoreResult<()> {
-        let email_lower = u.email.to_lowercase();
-        let profile = Value::Object(u.profile.clone()).to_string();
-        self.execute(
-            sql,
-            params![
-                &u.id,
-                &u.account_id,
-                &u.email,
-                &email_lower,
-                &u.first_name,
-                &u.last_name,
-                &u.display_name,
-                u.user_type.code(),
-                u.role.as_str(),
-                u.status.as_str(),
-                u.login_type.code(),
-                u.pmi,
-                u.use_pmi,
-                &u.timezone,
-                &u.dept,
-                &u.language,
-                u.verified,
-                u.is_zoom_room,
-                u.upcoming_zoom_events,
-                u.password_hash.as_deref(),
-                &profile,
-                u.created_at,
-                u.last_login_time,
-                u.vanity_name.as_deref(),
-            ],
+    /// A user of any account by id, as its row is now.
+    async fn user_row(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.one(
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+            params![id],
+            user_from_row,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Adds a user to (`delta` 1) or takes one from (-1) the per-(account, status, role) counts `GET /users`
@@ -1033,7 +1144,7 @@ impl Store {
         if let Some(counted) = self.counted_as(id).await? {
             self.count_user(&counted, -1).await?;
         }
-        self.note_counted(id, None);
+        self.note_user(id, None);
         for sql in USER_ROWS.of_user.iter().chain(&[
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
@@ -1057,8 +1168,7 @@ impl Store {
         ]) {
             self.execute(sql, params![account_id]).await?;
         }
-        self.known()
-            .retain(|(_, counted)| counted.account_id != account_id);
+        self.known().retain(|user| user.account_id != account_id);
         Ok(())
     }
 
@@ -1323,11 +1433,13 @@ impl Store {
         login_type: Option<LoginType>,
         now: i64,
     ) -> StoreResult<u64> {
-        // The tokens first, while their sessions are still the open ones.
+        // The tokens first, while their sessions are still the open ones. A session's tokens are its user's: found
+        // through the user's tokens, each session looked up by its key (`IN (SELECT …)` would build a temporary
+        // table on SQLite for every call).
         self.execute(
-            "UPDATE access_tokens SET revoked = TRUE WHERE revoked = FALSE AND session_id IN \
-             (SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
-             AND (CAST($2 AS BIGINT) IS NULL OR login_type = $2))",
+            "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE AND EXISTS \
+             (SELECT 1 FROM sessions s WHERE s.id = access_tokens.session_id AND s.ended_at IS NULL \
+             AND (CAST($2 AS BIGINT) IS NULL OR s.login_type = $2))",
             params![user_id, login_type.map(LoginType::code)],
         )
         .await?;

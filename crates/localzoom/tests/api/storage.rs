@@ -351,3 +351,45 @@ async fn a_cancelled_read_leaves_no_busy_connection_to_the_next() {
         .unwrap();
     assert!(accounts.iter().any(|a| a.id == ACCOUNT_ID), "{accounts:?}");
 }
+
+/// A write checks its caller again inside its own transaction, against the token and user as they are then: a
+/// role changed, a token expired or revoked after the gate let the request in is what the write sees.
+#[backend_test]
+async fn a_write_sees_its_token_and_its_user_s_role_as_they_are_when_it_runs() {
+    use localzoom_server::domain::user::Role;
+    use localzoom_server::error::ApiError;
+    use localzoom_server::gate::{Bearer, authenticate};
+
+    let app = TestApp::spawn().await;
+    let state = &app.server.as_ref().unwrap().state;
+    let bearer = Bearer::of_token(&app.token);
+    let now = state.now();
+    let principal = state
+        .db
+        .read(|s| async move { authenticate(&s, &bearer, now).await })
+        .await
+        .unwrap();
+    assert_eq!(principal.role, Role::Owner);
+    let role_in_write = |principal| {
+        state.write_as(
+            principal,
+            |_store, principal| async move { Ok(principal.role) },
+        )
+    };
+
+    app.edit_user(OWNER_EMAIL, |u| u.role = Role::Admin).await;
+    assert_eq!(role_in_write(principal.clone()).await, Ok(Role::Admin));
+
+    app.clock.advance_ms(3_600_000);
+    assert_eq!(
+        role_in_write(principal.clone()).await,
+        Err(ApiError::ExpiredToken)
+    );
+
+    let digest = localzoom_server::crypto::sha256(app.token.as_bytes());
+    app.db()
+        .write(move |tx| async move { tx.revoke_token(&digest).await })
+        .await
+        .unwrap();
+    assert_eq!(role_in_write(principal).await, Err(ApiError::InvalidToken));
+}

@@ -175,6 +175,8 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+// Never inlined, so that a profile can count the writer's work apart (callgrind's `--toggle-collect=*writer_loop*`).
+#[inline(never)]
 fn writer_loop(conn: Arc<SqliteConnection>, jobs: mpsc::Receiver<Job>, stats: &super::WriterStats) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
