@@ -7,8 +7,7 @@
 //! burst gather for a moment and writes it with one call.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 /// How long the writer lets a burst gather: the most a line waits before it is written.
@@ -44,23 +43,30 @@ impl Shared {
 #[derive(Clone)]
 pub(crate) struct LogWriter(Arc<Shared>);
 
-/// Writes what is still queued, and stops the writer thread, when dropped.
+/// Writes what is still queued, and stops the writer thread, when dropped: waits for it at most `LAST_WRITE`, so
+/// that a stalled stderr (a full pipe, a paused terminal) cannot keep the server from exiting.
 pub(crate) struct FlushGuard {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    stopped: mpsc::Receiver<()>,
 }
 
+/// How long the guard waits for the last burst to be written.
+const LAST_WRITE: Duration = Duration::from_secs(1);
+
 /// Starts the writer thread over `out`.
-pub(crate) fn start(out: impl Write + Send + 'static) -> (LogWriter, FlushGuard) {
+pub(crate) fn start(out: impl Write + Send + 'static) -> io::Result<(LogWriter, FlushGuard)> {
     let shared = Arc::new(Shared::default());
-    let thread = std::thread::Builder::new()
+    let (stop, stopped) = mpsc::channel();
+    std::thread::Builder::new()
         .name("localzoom-log".into())
         .spawn({
             let shared = shared.clone();
-            move || write_bursts(&shared, out)
-        })
-        .ok();
-    (LogWriter(shared.clone()), FlushGuard { shared, thread })
+            move || {
+                write_bursts(&shared, out);
+                let _ = stop.send(());
+            }
+        })?;
+    Ok((LogWriter(shared.clone()), FlushGuard { shared, stopped }))
 }
 
 impl Write for LogWriter {
@@ -88,9 +94,7 @@ impl Drop for FlushGuard {
     fn drop(&mut self) {
         self.shared.queue().closed = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.stopped.recv_timeout(LAST_WRITE);
     }
 }
 
@@ -132,7 +136,6 @@ fn write_bursts(shared: &Shared, mut out: impl Write) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc;
 
     /// Collects what the writer thread writes, with the number of `write_all` calls that carried it.
     #[derive(Clone, Default)]
@@ -153,7 +156,7 @@ mod tests {
     #[test]
     fn every_line_of_every_thread_is_written_whole_and_in_order_in_few_writes() {
         let out = Collected::default();
-        let (writer, guard) = start(out.clone());
+        let (writer, guard) = start(out.clone()).unwrap();
         std::thread::scope(|scope| {
             for thread in 0..4 {
                 let mut writer = writer.clone();
@@ -201,7 +204,7 @@ mod tests {
     fn a_stalled_stderr_neither_blocks_the_caller_nor_grows_the_queue_past_its_bound() {
         let (release, stalled) = mpsc::channel();
         let out = Collected::default();
-        let (mut writer, guard) = start(Stalled(stalled, out.clone()));
+        let (mut writer, guard) = start(Stalled(stalled, out.clone())).unwrap();
         writer.write_all(b"first\n").unwrap();
         // The writer takes the first burst and blocks on it; what follows queues up to the bound, then is dropped.
         std::thread::sleep(GATHER * 5);
@@ -220,6 +223,20 @@ mod tests {
         assert!(
             text.contains(&format!("{dropped} log lines dropped")),
             "the count of dropped lines is reported"
+        );
+    }
+
+    #[test]
+    fn a_stderr_that_never_takes_the_last_burst_holds_up_the_exit_a_second_at_most() {
+        let (_keep_stalled, stalled) = mpsc::channel::<()>();
+        let (mut writer, guard) = start(Stalled(stalled, Collected::default())).unwrap();
+        writer.write_all(b"never written\n").unwrap();
+        let started = std::time::Instant::now();
+        drop(guard);
+        let waited = started.elapsed();
+        assert!(
+            waited >= LAST_WRITE && waited < LAST_WRITE * 3,
+            "waited {waited:?}"
         );
     }
 }

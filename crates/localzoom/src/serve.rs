@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::accounts::limits_of;
 use crate::database::{BootstrapArgs, config_dir, failed};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use localzoom_server::crypto::HashParams;
 use localzoom_server::gate::limiter::Limiter;
@@ -96,10 +97,10 @@ pub(crate) enum HashCost {
 
 /// Logs go to stderr through a background writer, so a request never waits for the terminal or the disk;
 /// the returned guard writes what is queued when `serve` returns.
-pub(crate) fn init_logging(format: LogFormat) -> crate::log_writer::FlushGuard {
+pub(crate) fn init_logging(format: LogFormat) -> std::io::Result<crate::log_writer::FlushGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = crate::log_writer::start(std::io::stderr());
+    let (writer, guard) = crate::log_writer::start(std::io::stderr())?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(move || writer.clone());
@@ -107,11 +108,11 @@ pub(crate) fn init_logging(format: LogFormat) -> crate::log_writer::FlushGuard {
         LogFormat::Text => builder.with_ansi(false).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
-    guard
+    Ok(guard)
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let _log_guard = init_logging(args.log_format);
+    let _log_guard = init_logging(args.log_format).context("starting the log writer")?;
     let mut config = ServerConfig::new(&args.listen, &args.bootstrap.db.url()?);
     config.bootstrap = args.bootstrap.request(true);
     config.rate_limits = args.rate_limits == "on";

@@ -65,14 +65,11 @@ pub async fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Pr
     // The lookup matched on the digest; compare again in constant time so the check does not hinge on the
     // index's comparison.
     if !crypto::constant_time_eq(&record.token_sha256, &bearer.0)
-        || record.revoked
         || record.kind != TokenKind::Access
     {
         return Err(ApiError::InvalidToken);
     }
-    if record.expires_at <= now {
-        return Err(ApiError::ExpiredToken);
-    }
+    alive(record.revoked, record.expires_at, now)?;
     Ok(Principal {
         account_id: record.account_id,
         user_id: record.user_id,
@@ -88,7 +85,7 @@ pub async fn authenticate(store: &Store, bearer: &Bearer, now: i64) -> Result<Pr
 
 /// `authenticate` again, inside the write the gate let `principal` in for: what can have changed since (the token
 /// revoked or expired, its app deactivated, its user's role, the account's webhook subscriptions) is read in the
-/// write's own transaction.
+/// write's own transaction. (Its kind cannot: the gate let only an access token in.)
 pub async fn reauthenticate(
     store: &Store,
     principal: Principal,
@@ -97,22 +94,27 @@ pub async fn reauthenticate(
     let TokenStanding {
         revoked,
         expires_at,
-        kind,
         role,
         account_listened,
     } = store
         .token_standing(&principal.token_sha256)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    if revoked || kind != TokenKind::Access {
-        return Err(ApiError::InvalidToken);
-    }
-    if expires_at <= now {
-        return Err(ApiError::ExpiredToken);
-    }
+    alive(revoked, expires_at, now)?;
     Ok(Principal {
         role: role.ok_or(ApiError::InvalidToken)?,
         account_listened,
         ..principal
     })
+}
+
+/// A token neither revoked (nor its app deactivated) nor expired at `now`.
+fn alive(revoked: bool, expires_at: i64, now: i64) -> Result<(), ApiError> {
+    if revoked {
+        return Err(ApiError::InvalidToken);
+    }
+    if expires_at <= now {
+        return Err(ApiError::ExpiredToken);
+    }
+    Ok(())
 }

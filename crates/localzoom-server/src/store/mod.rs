@@ -218,7 +218,6 @@ pub struct TokenStanding {
     /// Revoked, or its app deactivated.
     pub revoked: bool,
     pub expires_at: i64,
-    pub kind: TokenKind,
     /// The acting user's current role, `None` once the user is gone.
     pub role: Option<Role>,
     /// Whether the account has any webhook subscription now.

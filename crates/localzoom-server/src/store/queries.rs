@@ -134,7 +134,7 @@ macro_rules! session_columns {
 
 const USER_COLUMNS: &str = user_columns!();
 
-/// The columns a user write sets, in the order of `user_params`.
+/// The columns a user write sets, in the order of `UserColumns::params`.
 const USER_WRITE_COLUMNS: [&str; 24] = [
     "id",
     "account_id",
@@ -235,7 +235,8 @@ fn changed_columns(before: &[Param<'_>], after: &[Param<'_>]) -> ColumnSet {
 /// sets met so far, up to a bound (a `PATCH` names any subset of the fields); beyond it every column is written,
 /// and the set returned is that of all columns.
 fn update_user_sql(set: ColumnSet) -> (ColumnSet, &'static str) {
-    const KEPT: usize = 64;
+    // Well within a connection's cache of prepared statements (128 on SQLite), with the writer's other statements.
+    const KEPT: usize = 32;
     static KNOWN: LazyLock<std::sync::Mutex<std::collections::HashMap<ColumnSet, &'static str>>> =
         LazyLock::new(Default::default);
     let mut known = KNOWN
@@ -775,11 +776,12 @@ impl Store {
         ).await
     }
 
-    /// The token's standing now: `token`'s lookup without what cannot change once a token is issued (its scopes,
-    /// client, account and user) or does not bear on a write the gate let in (the account's plan and limits).
+    /// The token's standing now: `token`'s lookup without what cannot change once a token is issued (its kind,
+    /// scopes, client, account and user) or does not bear on a write the gate let in (the account's plan and
+    /// limits).
     pub async fn token_standing(&self, token_sha256: &[u8]) -> StoreResult<Option<TokenStanding>> {
         self.one(
-            "SELECT t.revoked OR NOT a.active AS revoked, t.expires_at, t.kind, u.role, \
+            "SELECT t.revoked OR NOT a.active AS revoked, t.expires_at, u.role, \
              EXISTS (SELECT 1 FROM webhook_subscriptions ws WHERE ws.account_id = t.account_id) AS listened \
              FROM access_tokens t JOIN apps a ON a.client_id = t.client_id LEFT JOIN users u ON u.id = t.user_id \
              WHERE t.token_sha256 = $1",
@@ -788,7 +790,6 @@ impl Store {
                 Ok(TokenStanding {
                     revoked: row.get("revoked")?,
                     expires_at: row.get("expires_at")?,
-                    kind: parsed(row, "kind", TokenKind::parse)?,
                     role: row
                         .get::<Option<String>>("role")?
                         .map(|role| known("role", &role, Role::parse))
@@ -933,11 +934,7 @@ impl Store {
 
     /// Writes the record back (its `id` is the one it was read with): the columns whose values differ from the row's.
     pub async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let noted = self.known().iter().find(|user| user.id == u.id).cloned();
-        let before = match noted {
-            Some(user) => Some(user),
-            None => self.user_row(&u.id).await?,
-        };
+        let before = self.user_as_now(&u.id).await?;
         let columns = UserColumns::of(u);
         let after = columns.params(u);
         let changed = match &before {
@@ -947,23 +944,22 @@ impl Store {
             }
             None => ColumnSet::ALL,
         };
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let (written, sql) = update_user_sql(changed);
-        let mut params: Vec<Param<'_>> = written.iter().map(|column| after[column]).collect();
-        params.push(after[0]);
-        self.write_user(sql, &params, u).await?;
-        let after = Counted::of(u);
-        if let Some(before) = before.as_ref().map(Counted::of)
-            && before != after
-        {
-            // Both counts in one statement (they differ, so no row is updated twice).
-            self.execute(
-                add_to_counts!("($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1)"),
-                &[before.key(), after.key()].concat(),
-            )
-            .await?;
+        if !changed.is_empty() {
+            let (written, sql) = update_user_sql(changed);
+            let mut params: Vec<Param<'_>> = written.iter().map(|column| after[column]).collect();
+            params.push(after[0]);
+            self.write_user(sql, &params, u).await?;
+            let after = Counted::of(u);
+            if let Some(before) = before.as_ref().map(Counted::of)
+                && before != after
+            {
+                // Both counts in one statement (they differ, so no row is updated twice).
+                self.execute(
+                    add_to_counts!("($1, $2, $3, $4, -1), ($5, $6, $7, $8, 1)"),
+                    &[before.key(), after.key()].concat(),
+                )
+                .await?;
+            }
         }
         self.note_user(&u.id, Some(u));
         Ok(())
@@ -993,14 +989,25 @@ impl Store {
             })
     }
 
-    /// A user of any account by id, as its row is now.
-    async fn user_row(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        self.one(
-            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
-            params![id],
-            user_from_row,
-        )
-        .await
+    /// A user of any account by id, as its row is now: as this transaction noted it, which it forgets (the write
+    /// that asks notes the user again once written), or else as read.
+    async fn user_as_now(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        let noted = {
+            let mut known = self.known();
+            let at = known.iter().position(|user| user.id == id);
+            at.map(|at| known.swap_remove(at))
+        };
+        match noted {
+            Some(user) => Ok(Some(user)),
+            None => {
+                self.one(
+                    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+                    params![id],
+                    user_from_row,
+                )
+                .await
+            }
+        }
     }
 
     /// Adds a user to (`delta` 1) or takes one from (-1) the per-(account, status, role) counts `GET /users`
@@ -1013,23 +1020,6 @@ impl Store {
         )
         .await?;
         Ok(())
-    }
-
-    /// The account, status and role a user row has now (what its count is filed under).
-    async fn counted_as(&self, id: &str) -> StoreResult<Option<Counted>> {
-        self.one(
-            "SELECT account_id, status, role FROM users WHERE id = $1",
-            params![id],
-            |r| {
-                Ok(Counted {
-                    account_id: r.get("account_id")?,
-                    status: parsed(r, "status", Status::parse)?,
-                    role: parsed(r, "role", Role::parse)?,
-                    shard: shard_of(id),
-                })
-            },
-        )
-        .await
     }
 
     pub async fn user_by_id(&self, account_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
@@ -1141,10 +1131,9 @@ impl Store {
 
     /// Removes the user and every row that refers to it.
     pub async fn delete_user(&self, id: &str) -> StoreResult<()> {
-        if let Some(counted) = self.counted_as(id).await? {
-            self.count_user(&counted, -1).await?;
+        if let Some(user) = self.user_as_now(id).await? {
+            self.count_user(&Counted::of(&user), -1).await?;
         }
-        self.note_user(id, None);
         for sql in USER_ROWS.of_user.iter().chain(&[
             "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",

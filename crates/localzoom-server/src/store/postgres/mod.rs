@@ -486,7 +486,7 @@ async fn apply_batch(
             replies.push((super::run_job(job, Err(error.clone())).await.1, None));
             continue;
         }
-        // A store of its own per write: what one write noted (`Store::counted`) must not outlive its savepoint.
+        // A store of its own per write: what one write noted (`Store::users`) must not outlive its savepoint.
         let store = Store::new(Arc::new(PostgresConnection::writer(conn.clone())));
         let (failed, reply) = super::run_job(job, Ok(store)).await;
         let last = n + 1 == jobs;

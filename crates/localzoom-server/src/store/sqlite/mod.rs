@@ -223,7 +223,7 @@ fn run_in_savepoint(conn: &Arc<SqliteConnection>, job: Job) -> (Reply, bool) {
         let refused = Err(StoreError::unavailable("cannot open a savepoint"));
         return (block_on(super::run_job(job, refused)).1, false);
     }
-    // A store of its own per write: what one write noted (`Store::counted`) must not outlive its savepoint.
+    // A store of its own per write: what one write noted (`Store::users`) must not outlive its savepoint.
     let (failed, reply) = block_on(super::run_job(job, Ok(Store::new(conn.clone()))));
     let undone = !failed || run("ROLLBACK TO job");
     let released = run("RELEASE job");
