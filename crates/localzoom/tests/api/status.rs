@@ -162,3 +162,79 @@ async fn activation_beyond_the_basic_user_cap_is_3412() {
     app.edit_account(|acc| acc.max_basic_users = Some(2)).await;
     app.set_status(&a, "activate").await.assert_status(204);
 }
+
+/// Counts the writes of `users` rows from here on: a trigger the test puts on the table adds a row to
+/// `user_row_writes` for each row an UPDATE writes.
+fn count_user_row_writes(db: &TestDatabase) {
+    match db.postgres_parts() {
+        None => rusqlite::Connection::open(db.url.trim_start_matches("sqlite://"))
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE user_row_writes (id TEXT); \
+                 CREATE TRIGGER user_row_written AFTER UPDATE ON users \
+                 BEGIN INSERT INTO user_row_writes VALUES (new.id); END;",
+            )
+            .unwrap(),
+        Some((base, schema)) => pg_execute(
+            &base,
+            &format!(
+                "SET search_path TO {schema}; CREATE TABLE user_row_writes (id TEXT); \
+                 CREATE FUNCTION note_user_row_write() RETURNS trigger AS \
+                 $$ BEGIN INSERT INTO user_row_writes VALUES (NEW.id); RETURN NULL; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER user_row_written AFTER UPDATE ON users \
+                 FOR EACH ROW EXECUTE FUNCTION note_user_row_write();"
+            ),
+        ),
+    }
+}
+
+/// How many writes of the user's row `count_user_row_writes` has seen.
+fn user_row_writes(db: &TestDatabase, id: &str) -> i64 {
+    match db.postgres_parts() {
+        None => rusqlite::Connection::open(db.url.trim_start_matches("sqlite://"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM user_row_writes WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .unwrap(),
+        Some((base, schema)) => {
+            let (sql, id) = (
+                format!("SELECT count(*) FROM {schema}.user_row_writes WHERE id = $1"),
+                id.to_string(),
+            );
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+                client.query_one(&sql, &[&id]).unwrap().get(0)
+            })
+            .join()
+            .unwrap()
+        }
+    }
+}
+
+/// A write that changes nothing writes no row: deactivating an inactive user again leaves its row as it is, where
+/// each change of status wrote it once.
+#[backend_test]
+async fn deactivating_an_inactive_user_again_writes_no_row() {
+    let app = TestApp::spawn().await;
+    let id = app.member("idle@example.com").await;
+    count_user_row_writes(&app._db);
+
+    app.set_status(&id, "deactivate").await.assert_status(204);
+    assert_eq!(user_row_writes(&app._db, &id), 1);
+    app.set_status(&id, "deactivate").await.assert_status(204);
+    assert_eq!(user_row_writes(&app._db, &id), 1);
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["status"],
+        "inactive"
+    );
+
+    app.set_status(&id, "activate").await.assert_status(204);
+    assert_eq!(user_row_writes(&app._db, &id), 2);
+    assert_eq!(
+        app.get(&format!("/users/{id}")).await.body["status"],
+        "active"
+    );
+}
