@@ -254,6 +254,63 @@ async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() 
     );
 }
 
+/// A write that fails before it sends anything, batched between two that wrote, undoes nothing of the write before
+/// it (on PostgreSQL, that write's savepoint is still open: its end goes with the next statement sent).
+#[backend_test]
+async fn a_write_that_fails_before_any_statement_leaves_the_writes_batched_around_it() {
+    use localzoom_server::store::{StoreError, WriteScope};
+    let app = TestApp::spawn().await;
+    let (first, last) = (
+        app.member("first@example.com").await,
+        app.member("last@example.com").await,
+    );
+    let scope = || WriteScope::Account(ACCOUNT_ID.into());
+    // Holds the writer, so that the three writes after it wait together and commit as one batch.
+    let holding = app.db().write_in(scope(), move |tx| async move {
+        let _ = &tx;
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok::<(), StoreError>(())
+    });
+    let dept = |id: String, dept: &'static str| {
+        app.db().write_in(scope(), move |tx| async move {
+            let mut user = tx.user_by_id(ACCOUNT_ID, &id).await?.unwrap();
+            user.dept = dept.into();
+            tx.update_user(&user).await
+        })
+    };
+    let (before, after) = (dept(first.clone(), "First"), dept(last.clone(), "Last"));
+    let refusing = app.db().write_in(scope(), move |tx| async move {
+        let _ = &tx;
+        Err::<(), _>(StoreError::Corrupt("refused before any statement".into()))
+    });
+    let after_a_while = || tokio::time::sleep(std::time::Duration::from_millis(50));
+    let (held, before, refused, after) = tokio::join!(
+        holding,
+        async {
+            after_a_while().await;
+            before.await
+        },
+        async {
+            after_a_while().await;
+            refusing.await
+        },
+        async {
+            after_a_while().await;
+            after.await
+        },
+    );
+    held.unwrap();
+    before.unwrap();
+    after.unwrap();
+    assert_eq!(
+        refused,
+        Err(StoreError::Corrupt("refused before any statement".into()))
+    );
+    for (id, dept) in [(first, "First"), (last, "Last")] {
+        assert_eq!(app.get(&format!("/users/{id}")).await.body["dept"], dept);
+    }
+}
+
 /// Takes `users` whole, on a connection and thread of its own, once this returns; lets it go when the sender is
 /// used or dropped, and the thread ends then.
 fn lock_users(

@@ -458,6 +458,9 @@ async fn run_batch(
     }
 }
 
+/// Ends a job's savepoint and sets the next job's: sent with the next job's first statement.
+const NEXT_SAVEPOINT: &str = "RELEASE SAVEPOINT job; SAVEPOINT job";
+
 /// A batch in one transaction: each job in a savepoint, after the `locks`. `Err` (with the batch, untouched) if
 /// the connection was found lost as the transaction began.
 async fn apply_batch(
@@ -466,8 +469,8 @@ async fn apply_batch(
     batch: Vec<Job>,
 ) -> Result<Vec<(Reply, Option<StoreError>)>, (Vec<Job>, tokio_postgres::Error)> {
     // Each job runs in a savepoint. Round trips are what a batch costs: one begins the transaction, takes the
-    // locks and sets the first savepoint, between two jobs one ends a job's savepoint and sets the next one's, and
-    // one ends the last job's savepoint and commits.
+    // locks and sets the first savepoint; a job's savepoint is ended, and the next one's set, with the next job's
+    // first statement; one ends the last savepoint and commits.
     // A write sees what was committed before it took the lock (READ COMMITTED: a REPEATABLE READ snapshot would be
     // taken by the lock statement itself, before the wait, and miss what the previous holder wrote).
     let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; {locks}; SAVEPOINT job");
@@ -478,56 +481,66 @@ async fn apply_batch(
         Err(error) if connection_lost(&error, &conn.client) => return Err((batch, error)),
         Err(error) => Some(StoreError::from(error)),
     };
-    let jobs = batch.len();
-    let mut replies = Vec::with_capacity(jobs);
-    let mut committed = false;
-    for (n, job) in batch.into_iter().enumerate() {
+    let mut replies = Vec::with_capacity(batch.len());
+    // What the next job's first statement takes with it: the end of the last job that wrote, and its own savepoint.
+    let mut pending = None;
+    for job in batch {
         if let Some(error) = &failure {
             replies.push((super::run_job(job, Err(error.clone())).await.1, None));
             continue;
         }
         // A store of its own per write: what one write noted (`Store::users`) must not outlive its savepoint.
-        let store = Store::new(Arc::new(PostgresConnection::writer(conn.clone())));
-        let (failed, reply) = super::run_job(job, Ok(store)).await;
-        let last = n + 1 == jobs;
-        let (release, undo) = if last {
-            (
-                // If the release fails, the COMMIT after it is not run, and the transaction is still there for
-                // the undo below; if the COMMIT fails, so does the undo, and the batch is lost.
-                "RELEASE SAVEPOINT job; COMMIT",
-                "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
-            )
-        } else {
-            (
-                "RELEASE SAVEPOINT job; SAVEPOINT job",
-                "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
-            )
-        };
-        let undone = !failed || control("ROLLBACK TO SAVEPOINT job").await.is_ok();
-        if undone && control(release).await.is_ok() {
-            committed = last;
+        let own = Arc::new(PostgresConnection::writer(conn.clone(), pending));
+        let (failed, reply) = super::run_job(job, Ok(Store::new(own.clone()))).await;
+        if pending.is_some() && !own.begun.load(Ordering::Relaxed) {
+            // The job sent nothing: it has nothing to undo, and the last savepoint is still to be ended.
             replies.push((reply, None));
             continue;
         }
-        // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
-        // back): undo it alone and fail it alone; only if that fails too is the batch lost.
-        if control(undo).await.is_ok() {
+        pending = None;
+        let end = if failed {
+            Some("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job")
+        } else if own.errored.load(Ordering::Relaxed) {
+            // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
+            // back): ended on its own, so that a refusal is the job's, not the next one's.
+            Some(NEXT_SAVEPOINT)
+        } else {
+            pending = Some(NEXT_SAVEPOINT);
+            None
+        };
+        let Some(end) = end else {
+            replies.push((reply, None));
+            continue;
+        };
+        if control(end).await.is_ok() {
+            replies.push((reply, None));
+        } else if !failed
+            && control("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job")
+                .await
+                .is_ok()
+        {
+            // Undone alone, and failed alone.
             replies.push((
                 reply,
                 Some(StoreError::unavailable("a statement of the write failed")),
             ));
         } else {
+            // Only if the undo fails too is the batch lost.
             failure = Some(StoreError::unavailable("the write transaction failed"));
             replies.push((reply, None));
         }
     }
+    // If the release fails, the COMMIT after it is not run (a COMMIT of a failed transaction rolls it back without
+    // an error); if the COMMIT fails, the batch is lost.
     let outcome = match failure {
         Some(error) => {
             let _ = control("ROLLBACK").await;
             Some(error)
         }
-        None if committed => None,
-        None => control("COMMIT").await.err().map(StoreError::from),
+        None => control("RELEASE SAVEPOINT job; COMMIT")
+            .await
+            .err()
+            .map(StoreError::from),
     };
     Ok(replies
         .into_iter()
@@ -614,10 +627,14 @@ struct PostgresConnection {
     conn: Mutex<Option<Arc<Conn>>>,
     /// A read's: the pool it came from and its slot in it. `None` for a write's (the writer keeps its connection).
     lease: Option<Lease>,
-    /// A read's BEGIN, sent with its first statement.
+    /// What goes with the first statement: a read's BEGIN, or the end of the last write's savepoint and the
+    /// start of this write's.
     begin: Option<&'static str>,
-    /// Whether `begin` has been sent (a transaction is open, to be committed when the read ends).
+    /// Whether `begin` has been sent (a read's transaction is open, to be committed when the read ends; a write's
+    /// savepoint is set).
     begun: AtomicBool,
+    /// Whether a statement failed (a write that then succeeded hid it).
+    errored: AtomicBool,
     /// Whether the database has answered a statement yet.
     answered: AtomicBool,
     /// Whether a statement is on its way: a read dropped meanwhile (its request cancelled) leaves the connection
@@ -649,17 +666,20 @@ impl PostgresConnection {
             begun: AtomicBool::new(false),
             answered: AtomicBool::new(false),
             in_flight: AtomicBool::new(false),
+            errored: AtomicBool::new(false),
         }
     }
 
-    fn writer(conn: Arc<Conn>) -> PostgresConnection {
+    /// A write's, on its writer's connection: `begin` goes with its first statement.
+    fn writer(conn: Arc<Conn>, begin: Option<&'static str>) -> PostgresConnection {
         PostgresConnection {
             conn: Mutex::new(Some(conn)),
             lease: None,
-            begin: None,
+            begin,
             begun: AtomicBool::new(false),
             answered: AtomicBool::new(false),
             in_flight: AtomicBool::new(false),
+            errored: AtomicBool::new(false),
         }
     }
 
@@ -695,6 +715,7 @@ impl PostgresConnection {
                 }
                 Err(error) => error,
             };
+            self.errored.store(true, Ordering::Relaxed);
             let lost_first =
                 !self.answered.load(Ordering::Relaxed) && connection_lost(&error, &conn.client);
             match &self.lease {
