@@ -433,6 +433,50 @@ def psql(sql, database=PG_BASE):
     return subprocess.run(["psql", database, "-q", "-c", sql], capture_output=True, text=True)
 
 
+def cpu_seconds(pids):
+    """CPU time (user and system, every thread) that the processes `pids` have used so far, in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile (a PostgreSQL backend whose connection closed)
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids():
+    """PostgreSQL's processes on this machine: the server, its backends and its background workers."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "postgres":
+                    pids.append(pid)
+        except OSError:
+            pass
+    return pids
+
+
+def with_cpu(server_pid, proc, seconds, result):
+    """`result(proc)` of a load `proc` running for `seconds`, with the CPU time per request (or transaction) that
+    the server (`server_pid`, None for none) and PostgreSQL's processes spent, in µs: where the 2 cores went.
+    Sampled inside the run, away from its start and end (a client's backends end with it, taking their counts)."""
+    def sample():
+        return cpu_seconds([server_pid] if server_pid else []), cpu_seconds(postgres_pids())
+    lead = min(1.0, seconds / 4)
+    time.sleep(lead)
+    before = sample()
+    time.sleep(seconds - 2 * lead)
+    after = sample()
+    r = result(proc)
+    done = max(r["rps"] * (seconds - 2 * lead), 1)
+    r["server_cpu_us"] = (after[0] - before[0]) / done * 1e6
+    r["postgres_cpu_us"] = (after[1] - before[1]) / done * 1e6
+    return r
+
+
 def postgres_writes(users, seconds, workdir):
     """The seed operations that write (revoke SSO token, deactivate, delete assistants) and the read by id on
     PostgreSQL, in a fresh schema of PG_BASE; None if PostgreSQL does not answer."""
@@ -443,7 +487,8 @@ def postgres_writes(users, seconds, workdir):
         lz = Localzoom(users, workdir, database=f"{PG_BASE}?options=-csearch_path%3D{schema}")
         ids = lz.users(1000)[0]
         res = {}
-        run = lambda name, *a, **k: res.__setitem__(name, measure(lz.base, *a, token=lz.token, workdir=workdir, **k))
+        run = lambda name, *a, **k: res.__setitem__(name, with_cpu(
+            lz.proc.pid, wrk(lz.base, *a, token=lz.token, workdir=workdir, **k), seconds, wrk_result))
         run("get_by_id", "/v2/users/%s", ids, seconds)
         run("revoke_sso_token", "/v2/users/%s/token", ids, seconds, method="DELETE")
         run("status_deactivate", "/v2/users/%s/status", ids, seconds, method="PUT", body='{"action":"deactivate"}')
@@ -455,6 +500,16 @@ def postgres_writes(users, seconds, workdir):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+# The writes measured on PostgreSQL, as (rows changed, statements that change nothing) per request once the run
+# has cycled through the users once, from PostgreSQL's statement log (2026-12-04): pgbench runs transactions of
+# the same shape (`pgbench_rate`). A sign-out's two statements (the sessions, the tokens) find nothing left to end,
+# in a revocation and in a deactivation of a user already inactive; in turn, a deactivation changes the user and
+# its counts and signs out, an activation changes the user and its counts (its read of the account aside); a
+# removal of assistants finds none.
+WRITE_SHAPES = {"revoke_sso_token": (0, 2), "status_deactivate": (0, 2), "status_in_turn": (2, 1),
+                "delete_assistants": (0, 1)}
+
+
 def pgbench_rate(seconds):
     """PostgreSQL's own ceiling here: pgbench, 32 clients on 2 threads (as wrk), one single-row UPDATE per
     transaction, with the server's synchronous_commit and the same TLS default (libpq's and localzoom's: prefer)."""
@@ -464,25 +519,46 @@ def pgbench_rate(seconds):
     url = f"{PG_SERVER}/{name}"
     try:
         subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
-        def tps(sql, *mode):
+        cpu = {}
+        def tps(key, sql, *mode):
             script = os.path.join(tempfile.mkdtemp(), "script.sql")
             with open(script, "w") as f:
                 f.write("\\set aid random(1, 999000)\n" + sql)
-            out = subprocess.run(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(seconds), *mode, "-f", script,
-                                  url], check=True, capture_output=True, text=True).stdout
-            return float(next(l for l in out.splitlines() if l.startswith("tps = ")).split()[2])
+            proc = subprocess.Popen(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(seconds), *mode, "-f",
+                                     script, url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            def result(proc):
+                out = proc.communicate()[0]
+                if proc.returncode != 0:
+                    raise RuntimeError(f"pgbench failed: {out}")
+                return {"rps": float(next(l for l in out.splitlines() if l.startswith("tps = ")).split()[2])}
+            r = with_cpu(None, proc, seconds, result)
+            cpu[key] = r["postgres_cpu_us"]
+            return r["rps"]
         select = "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+        def change(n, row):
+            # Rows in ascending order, as every client takes them: transactions may wait, never deadlock.
+            return f"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid + {row};\n"
+        def miss(row):
+            # An indexed write that finds nothing to change (a revocation of a user with no session left).
+            return f"UPDATE pgbench_accounts SET abalance = 0 WHERE aid = :aid + {row} AND abalance < -1000000000;\n"
+        def write_shaped(changes, misses):
+            # A seed write as localzoom sends it (PostgreSQL's statement log, 2026-12-04): the gate's token
+            # lookup on its own, then a transaction of the token's standing, the user, and the write's statements.
+            return (select + "BEGIN;\n" + select * 2 + "".join(change(1, i) for i in range(changes))
+                    + "".join(miss(changes + i) for i in range(misses)) + "COMMIT;\n")
         rates = {
-            "tps": tps("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n"),
+            "tps": tps("tps", change(1, 0)),
             # Reads as localzoom runs them (prepared statements): one query alone, and the shape of a
             # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of two indexed reads: the token, the user).
-            "select_tps": tps(select, "-M", "prepared"),
-            "get_shaped_tps": tps("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + select * 2 + "COMMIT;\n",
-                                  "-M", "prepared"),
+            "select_tps": tps("select_tps", select, "-M", "prepared"),
+            "get_shaped_tps": tps("get_shaped_tps", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" +
+                                  select * 2 + "COMMIT;\n", "-M", "prepared"),
+            **{f"{key}_shaped_tps": tps(f"{key}_shaped_tps", write_shaped(*shape), "-M", "prepared")
+               for key, shape in WRITE_SHAPES.items()},
         }
         sync = subprocess.run(["psql", url, "-Atc", "SHOW synchronous_commit"], capture_output=True,
                               text=True).stdout.strip()
-        return {**rates, "synchronous_commit": sync}
+        return {**rates, "postgres_cpu_us": cpu, "synchronous_commit": sync}
     finally:
         psql(f"DROP DATABASE IF EXISTS {name}")
 
@@ -532,16 +608,22 @@ def postgres_two_accounts(seconds, workdir):
         psql(f"DROP DATABASE IF EXISTS {name}")
 
 
-# Why the PostgreSQL figures miss, as measured (2026-12-03, the asynchronous store: per-process CPU time during
-# the loads, PostgreSQL's statement log): printed beside each miss.
-PG_WRITE_CAUSE = ("CPU-bound in PostgreSQL: the 2 cores are shared by wrk, localzoom and PostgreSQL's backends, "
-                  "and PostgreSQL spends about 550 µs of CPU per revocation (localzoom about 300): 5 to 8 "
-                  "statements per write (the token lookup; in the writer's batch the token again, the user, one "
-                  "to four changes, the savepoint's end, with the advisory locks and the commit shared by the "
-                  "batch), where pgbench's write is one statement")
-PG_READ_CAUSE = ("CPU-bound in PostgreSQL: about 240 µs of PostgreSQL's CPU per read (the token lookup, then "
-                 "BEGIN with the user's read, COMMIT) against localzoom's 150, where SQLite reads in-process; "
-                 "and PostgreSQL's own read ceiling here (below)")
+def postgres_cause(key, p, pgbench):
+    """Why a PostgreSQL figure misses, from this run's measurements: where the CPU went per request, and how
+    PostgreSQL itself does with transactions of the same shape from as many clients."""
+    spent = (f"the 2 cores, shared by wrk, localzoom and PostgreSQL, went per request {p['postgres_cpu_us']:,.0f} "
+             f"µs to PostgreSQL's processes and {p['server_cpu_us']:,.0f} µs to localzoom")
+    if not pgbench:
+        return spent
+    shaped = pgbench.get(f"{key}_shaped_tps") or pgbench["get_shaped_tps"]
+    cpu = pgbench["postgres_cpu_us"]
+    shape = ("a read-only transaction of the token and the user" if key == "get_by_id" else
+             "the token looked up, then a transaction of the token's standing, the user and the write's "
+             "statements")
+    shaped_cpu = cpu.get(f"{key}_shaped_tps") or cpu["get_shaped_tps"]
+    return (f"{spent} (pgbench's single-row update: {cpu['tps']:,.0f} µs of PostgreSQL's). PostgreSQL's ceiling "
+            f"for {shape} (pgbench, same clients, prepared statements): {shaped:,.0f}/s at {shaped_cpu:,.0f} µs "
+            f"of PostgreSQL's CPU each, of which localzoom did {p['rps'] / shaped:.0%}")
 
 
 def postgres_section(small, pg, pgbench, two):
@@ -574,7 +656,7 @@ def postgres_section(small, pg, pgbench, two):
         else:
             ok_pgbench = True
             pgbench_cells = "— | —"
-        cause = "" if ok_sqlite and ok_pgbench else (PG_WRITE_CAUSE if write else PG_READ_CAUSE)
+        cause = "" if ok_sqlite and ok_pgbench else postgres_cause(key, p, pgbench)
         lines.append(f"| {name} | {s_rps:,.0f} | {p['rps']:,.0f} | {p['p99_us'] / 1000:.2f} | {vs_sqlite:.0%} | "
                      f"≥ {target_sqlite:.0%}: {verdict(ok_sqlite)} | {pgbench_cells} | {cause} |")
     if pgbench:
