@@ -182,20 +182,6 @@ async fn the_served_openapi_document_is_what_is_served() {
     assert!(user_status["responses"]["204"].is_object());
 }
 
-/// Runs one statement on the test's database, whichever backend it is.
-fn execute(app: &TestApp, sql: &str) {
-    match app._db.postgres_parts() {
-        None => {
-            let path = app._db.url.trim_start_matches("sqlite://");
-            rusqlite::Connection::open(path)
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap();
-        }
-        Some((base, schema)) => pg_execute(&base, &format!("SET search_path TO {schema}; {sql}")),
-    }
-}
-
 /// `Dialect::insertion_order`: rows with equal times come back in the order they were written, on both backends
 /// (SQLite's `rowid`, PostgreSQL's `seq`).
 #[backend_test]
@@ -244,7 +230,7 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
     let app = TestApp::spawn().await;
     let id = app.member("corrupt@example.com").await;
     app.get(&format!("/users/{id}")).await.assert_status(200);
-    execute(
+    execute_sql(
         &app,
         &format!("UPDATE users SET role = 'superhero' WHERE id = '{id}'"),
     );
@@ -268,7 +254,7 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
     app.get("/users/me").await.assert_status(200);
     // Integer codes too: a user type Zoom does not define is not read as any other.
     let typed = app.member("typed@example.com").await;
-    execute(
+    execute_sql(
         &app,
         &format!("UPDATE users SET type = 7 WHERE id = '{typed}'"),
     );
@@ -276,7 +262,7 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
         .await
         .assert_error(500, 500, "Internal server error.");
     // An account on a plan this version does not know serves nobody rather than the wrong rate limits.
-    execute(&app, "UPDATE accounts SET plan = 'platinum'");
+    execute_sql(&app, "UPDATE accounts SET plan = 'platinum'");
     app.get("/users/me")
         .await
         .assert_error(500, 500, "Internal server error.");

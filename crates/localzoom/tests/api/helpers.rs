@@ -199,6 +199,20 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Runs SQL on the test's database, whichever backend it is, on a connection of its own.
+pub fn execute_sql(app: &TestApp, sql: &str) {
+    match app._db.postgres_parts() {
+        None => {
+            let path = app._db.url.trim_start_matches("sqlite://");
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+        Some((base, schema)) => pg_execute(&base, &format!("SET search_path TO {schema}; {sql}")),
+    }
+}
+
 /// Runs one statement on its own connection, on a thread of its own (the synchronous client must not run on an
 /// async worker).
 pub fn pg_execute(url: &str, sql: &str) {

@@ -254,18 +254,19 @@ async fn a_failed_write_leaves_the_user_counts_to_the_writes_batched_after_it() 
     );
 }
 
-/// A write that fails before it sends anything, batched between two that wrote, undoes nothing of the write before
-/// it (on PostgreSQL, that write's savepoint is still open: its end goes with the next statement sent).
-#[backend_test]
-async fn a_write_that_fails_before_any_statement_leaves_the_writes_batched_around_it() {
+/// Runs `middle` between two writes that each set a user's department, the three in one batch (the writer is held
+/// meanwhile, so that they wait together, and they are queued in that order); checks that both of those commit,
+/// whatever `middle` does. Returns `middle`'s outcome.
+async fn between_two_writes<R>(
+    app: &TestApp,
+    middle: impl std::future::Future<Output = Result<R, localzoom_server::store::StoreError>>,
+) -> Result<R, localzoom_server::store::StoreError> {
     use localzoom_server::store::{StoreError, WriteScope};
-    let app = TestApp::spawn().await;
     let (first, last) = (
         app.member("first@example.com").await,
         app.member("last@example.com").await,
     );
     let scope = || WriteScope::Account(ACCOUNT_ID.into());
-    // Holds the writer, so that the three writes after it wait together and commit as one batch.
     let holding = app.db().write_in(scope(), move |tx| async move {
         let _ = &tx;
         std::thread::sleep(std::time::Duration::from_millis(300));
@@ -279,12 +280,14 @@ async fn a_write_that_fails_before_any_statement_leaves_the_writes_batched_aroun
         })
     };
     let (before, after) = (dept(first.clone(), "First"), dept(last.clone(), "Last"));
-    let refusing = app.db().write_in(scope(), move |tx| async move {
-        let _ = &tx;
-        Err::<(), _>(StoreError::Corrupt("refused before any statement".into()))
-    });
+    let batches = || {
+        let (sizes, writes) = app.db().writer_stats().batches();
+        (sizes.iter().sum::<u64>(), writes)
+    };
+    let batched = batches();
     let after_a_while = || tokio::time::sleep(std::time::Duration::from_millis(50));
-    let (held, before, refused, after) = tokio::join!(
+    let (held, before, middle, after) = tokio::join!(
+        biased;
         holding,
         async {
             after_a_while().await;
@@ -292,23 +295,61 @@ async fn a_write_that_fails_before_any_statement_leaves_the_writes_batched_aroun
         },
         async {
             after_a_while().await;
-            refusing.await
+            middle.await
         },
         async {
             after_a_while().await;
             after.await
         },
     );
+    let (now, then) = (batches(), batched);
+    assert_eq!(
+        (now.0 - then.0, now.1 - then.1),
+        (2, 4),
+        "the holding write alone, then the three in one batch"
+    );
     held.unwrap();
     before.unwrap();
     after.unwrap();
-    assert_eq!(
-        refused,
-        Err(StoreError::Corrupt("refused before any statement".into()))
-    );
     for (id, dept) in [(first, "First"), (last, "Last")] {
         assert_eq!(app.get(&format!("/users/{id}")).await.body["dept"], dept);
     }
+    middle
+}
+
+/// A write that fails before it sends anything, batched between two that wrote, undoes nothing of the write before
+/// it (on PostgreSQL, that write's savepoint is still open: its end goes with the next statement sent).
+#[backend_test]
+async fn a_write_that_fails_before_any_statement_leaves_the_writes_batched_around_it() {
+    use localzoom_server::store::{StoreError, WriteScope};
+    let app = TestApp::spawn().await;
+    let refusing = app
+        .db()
+        .write_in(WriteScope::Account(ACCOUNT_ID.into()), |tx| async move {
+            let _ = &tx;
+            Err::<(), _>(StoreError::Corrupt("refused before any statement".into()))
+        });
+    assert_eq!(
+        between_two_writes(&app, refusing).await,
+        Err(StoreError::Corrupt("refused before any statement".into()))
+    );
+}
+
+/// A write whose first statement cannot even be prepared (its table is gone), batched between two that wrote,
+/// fails alone: on PostgreSQL the statement's preparation follows the end of the previous write's savepoint, so
+/// the failure falls in its own.
+#[backend_test]
+async fn a_write_whose_statement_cannot_be_prepared_leaves_the_writes_batched_around_it() {
+    use localzoom_server::store::WriteScope;
+    let app = TestApp::spawn().await;
+    let user = app.member("assisted@example.com").await;
+    // Not used yet on this server, so not prepared on the writer's connection.
+    execute_sql(&app, "ALTER TABLE assistants RENAME TO assistants_gone");
+    let unpreparable = app.db().write_in(
+        WriteScope::Account(ACCOUNT_ID.into()),
+        move |tx| async move { tx.assistants(&user).await.map(|_| ()) },
+    );
+    assert!(between_two_writes(&app, unpreparable).await.is_err());
 }
 
 /// Takes `users` whole, on a connection and thread of its own, once this returns; lets it go when the sender is

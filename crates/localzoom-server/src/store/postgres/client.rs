@@ -1,6 +1,8 @@
 //! tokio-postgres's client, its connection driven by a task of the server's runtime: a request waiting for the
 //! database holds no thread. It sends statements together and does not wait for an answer it does not need:
-//! - a read's BEGIN goes with its first query (one round trip where there were two);
+//! - a read's BEGIN goes with its first query (one round trip where there were two), and the end of one write's
+//!   savepoint and the start of the next one's with that write's first statement (or with its preparation, the
+//!   first time: what the statement's preparation refuses then falls in the write's own savepoint);
 //! - a read's COMMIT is sent and not waited for: a read-only transaction has nothing to make durable, and its
 //!   answer is read (and dropped) by the connection's task.
 
@@ -46,8 +48,9 @@ impl PgClient {
         self.client.batch_execute(sql).await
     }
 
-    pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
-        self.client.prepare(sql).await
+    /// `sql` prepared, after `first` if there is one (sent at once, as `query`'s).
+    pub async fn prepare(&self, first: Option<&str>, sql: &str) -> Result<Statement, Error> {
+        self.after(first, self.client.prepare(sql)).await
     }
 
     /// `statement`'s rows, after `first` (statements without parameters, such as BEGIN) if there is one: both

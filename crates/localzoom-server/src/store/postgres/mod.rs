@@ -131,16 +131,20 @@ impl Conn {
 
     /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
     /// distinct queries, so the cache stays small).
+    /// `sql`'s prepared statement, prepared on first use. `first` (what must precede the statement: a read's
+    /// BEGIN, a write's savepoint) goes ahead of a prepare, so that a prepare that fails fails inside it; what is
+    /// returned with the statement is what of `first` is still to be sent.
     async fn statement(
         &self,
+        first: Option<&'static str>,
         sql: &'static str,
-    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    ) -> Result<(tokio_postgres::Statement, Option<&'static str>), tokio_postgres::Error> {
         if let Some(statement) = lock(&self.statements).get(sql) {
-            return Ok(statement.clone());
+            return Ok((statement.clone(), first));
         }
-        let statement = self.client.prepare(sql).await?;
+        let statement = self.client.prepare(first, sql).await?;
         lock(&self.statements).insert(sql, statement.clone());
-        Ok(statement)
+        Ok((statement, None))
     }
 }
 
@@ -537,10 +541,14 @@ async fn apply_batch(
             let _ = control("ROLLBACK").await;
             Some(error)
         }
-        None => control("RELEASE SAVEPOINT job; COMMIT")
-            .await
-            .err()
-            .map(StoreError::from),
+        None => match control("RELEASE SAVEPOINT job; COMMIT").await {
+            Ok(()) => None,
+            Err(error) => {
+                // A refused release leaves the transaction open: ended here, not by the next batch's BEGIN.
+                let _ = control("ROLLBACK").await;
+                Some(error.into())
+            }
+        },
     };
     Ok(replies
         .into_iter()
@@ -590,7 +598,7 @@ async fn migrate_locked(client: &PgClient) -> anyhow::Result<()> {
         )
         .await?;
     let select = client
-        .prepare("SELECT version FROM localzoom_schema")
+        .prepare(None, "SELECT version FROM localzoom_schema")
         .await?;
     let version: i64 = match client.query(None, &select, &[]).await?.first() {
         Some(row) => row.try_get(0)?,
@@ -829,10 +837,8 @@ impl sql::Connection for PostgresConnection {
     fn execute<'a>(&'a self, sql: &'static str, params: &'a [Param<'a>]) -> StoreFuture<'a, u64> {
         debug_assert!(sql::placeholders_in_order(sql), "{sql}");
         Box::pin(self.run(move |conn| async move {
-            let statement = conn.statement(sql).await?;
-            conn.client
-                .execute(self.first(), &statement, &bound(params))
-                .await
+            let (statement, first) = conn.statement(self.first(), sql).await?;
+            conn.client.execute(first, &statement, &bound(params)).await
         }))
     }
 
@@ -846,10 +852,8 @@ impl sql::Connection for PostgresConnection {
         Box::pin(async move {
             let rows = self
                 .run(move |conn| async move {
-                    let statement = conn.statement(sql).await?;
-                    conn.client
-                        .query(self.first(), &statement, &bound(params))
-                        .await
+                    let (statement, first) = conn.statement(self.first(), sql).await?;
+                    conn.client.query(first, &statement, &bound(params)).await
                 })
                 .await?;
             let next = std::cell::Cell::new(0);
