@@ -505,8 +505,8 @@ impl Database {
     }
 
     /// Runs `f`, which only reads and needs no single snapshot across its statements (one statement: the token
-    /// lookup every request starts with). On PostgreSQL its statements run without a transaction, which saves
-    /// the round trips of BEGIN and COMMIT.
+    /// lookup every request starts with, the webhook sender's polls). On PostgreSQL its statements run without a
+    /// transaction, which saves the round trips of BEGIN and COMMIT.
     pub async fn lookup<R, E, F, Fut>(&self, f: F) -> Result<R, E>
     where
         E: From<StoreError>,
