@@ -464,6 +464,8 @@ async fn run_batch(
 
 /// Ends a job's savepoint and sets the next job's: sent with the next job's first statement.
 const NEXT_SAVEPOINT: &str = "RELEASE SAVEPOINT job; SAVEPOINT job";
+/// Undoes a job's writes and sets the next job's savepoint.
+const UNDO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job";
 
 /// A batch in one transaction: each job in a savepoint, after the `locks`. `Err` (with the batch, untouched) if
 /// the connection was found lost as the transaction began.
@@ -502,32 +504,21 @@ async fn apply_batch(
             continue;
         }
         pending = None;
-        let end = if failed {
-            Some("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job")
-        } else if own.errored.load(Ordering::Relaxed) {
-            // The job hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled
-            // back): ended on its own, so that a refusal is the job's, not the next one's.
-            Some(NEXT_SAVEPOINT)
-        } else {
+        if !failed && !own.errored.load(Ordering::Relaxed) {
+            // Ended with the next job's first statement.
             pending = Some(NEXT_SAVEPOINT);
-            None
-        };
-        let Some(end) = end else {
             replies.push((reply, None));
             continue;
-        };
-        if control(end).await.is_ok() {
+        }
+        // A job that hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled back)
+        // is ended on its own, so that a refusal is its own, not the next job's. A failed job, or one refused so,
+        // is undone alone.
+        let refused = !failed && control(NEXT_SAVEPOINT).await.is_err();
+        if !failed && !refused {
             replies.push((reply, None));
-        } else if !failed
-            && control("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job")
-                .await
-                .is_ok()
-        {
-            // Undone alone, and failed alone.
-            replies.push((
-                reply,
-                Some(StoreError::unavailable("a statement of the write failed")),
-            ));
+        } else if control(UNDO_SAVEPOINT).await.is_ok() {
+            let own = refused.then(|| StoreError::unavailable("a statement of the write failed"));
+            replies.push((reply, own));
         } else {
             // Only if the undo fails too is the batch lost.
             failure = Some(StoreError::unavailable("the write transaction failed"));
