@@ -519,8 +519,9 @@ def pgbench_rate(seconds):
     url = f"{PG_SERVER}/{name}"
     try:
         subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
-        cpu = {}
+        rates, cpu = {}, {}
         def tps(key, sql, *mode):
+            """pgbench running `sql` as one transaction: its rate into `rates`, PostgreSQL's CPU into `cpu`."""
             script = os.path.join(tempfile.mkdtemp(), "script.sql")
             with open(script, "w") as f:
                 f.write("\\set aid random(1, 999000)\n" + sql)
@@ -532,10 +533,9 @@ def pgbench_rate(seconds):
                     raise RuntimeError(f"pgbench failed: {out}")
                 return {"rps": float(next(l for l in out.splitlines() if l.startswith("tps = ")).split()[2])}
             r = with_cpu(None, proc, seconds, result)
-            cpu[key] = r["postgres_cpu_us"]
-            return r["rps"]
+            rates[key], cpu[key] = r["rps"], r["postgres_cpu_us"]
         select = "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
-        def change(n, row):
+        def change(row):
             # Rows in ascending order, as every client takes them: transactions may wait, never deadlock.
             return f"UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid + {row};\n"
         def miss(row):
@@ -544,18 +544,16 @@ def pgbench_rate(seconds):
         def write_shaped(changes, misses):
             # A seed write as localzoom sends it (PostgreSQL's statement log, 2026-12-04): the gate's token
             # lookup on its own, then a transaction of the token's standing, the user, and the write's statements.
-            return (select + "BEGIN;\n" + select * 2 + "".join(change(1, i) for i in range(changes))
+            return (select + "BEGIN;\n" + select * 2 + "".join(change(i) for i in range(changes))
                     + "".join(miss(changes + i) for i in range(misses)) + "COMMIT;\n")
-        rates = {
-            "tps": tps("tps", change(1, 0)),
-            # Reads as localzoom runs them (prepared statements): one query alone, and the shape of a
-            # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of two indexed reads: the token, the user).
-            "select_tps": tps("select_tps", select, "-M", "prepared"),
-            "get_shaped_tps": tps("get_shaped_tps", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" +
-                                  select * 2 + "COMMIT;\n", "-M", "prepared"),
-            **{f"{key}_shaped_tps": tps(f"{key}_shaped_tps", write_shaped(*shape), "-M", "prepared")
-               for key, shape in WRITE_SHAPES.items()},
-        }
+        tps("tps", change(0))
+        # Reads as localzoom runs them (prepared statements): one query alone, and the shape of a
+        # `GET /v2/users/{id}` (a read-only REPEATABLE READ transaction of two indexed reads: the token, the user).
+        tps("select_tps", select, "-M", "prepared")
+        tps("get_shaped_tps", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n" + select * 2 + "COMMIT;\n",
+            "-M", "prepared")
+        for key, shape in WRITE_SHAPES.items():
+            tps(f"{key}_shaped_tps", write_shaped(*shape), "-M", "prepared")
         sync = subprocess.run(["psql", url, "-Atc", "SHOW synchronous_commit"], capture_output=True,
                               text=True).stdout.strip()
         return {**rates, "postgres_cpu_us": cpu, "synchronous_commit": sync}

@@ -165,27 +165,22 @@ async fn activation_beyond_the_basic_user_cap_is_3412() {
 
 /// Counts the writes of `users` rows from here on: a trigger the test puts on the table adds a row to
 /// `user_row_writes` for each row an UPDATE writes.
-fn count_user_row_writes(db: &TestDatabase) {
-    match db.postgres_parts() {
-        None => rusqlite::Connection::open(db.url.trim_start_matches("sqlite://"))
-            .unwrap()
-            .execute_batch(
-                "CREATE TABLE user_row_writes (id TEXT); \
-                 CREATE TRIGGER user_row_written AFTER UPDATE ON users \
-                 BEGIN INSERT INTO user_row_writes VALUES (new.id); END;",
-            )
-            .unwrap(),
-        Some((base, schema)) => pg_execute(
-            &base,
-            &format!(
-                "SET search_path TO {schema}; CREATE TABLE user_row_writes (id TEXT); \
-                 CREATE FUNCTION note_user_row_write() RETURNS trigger AS \
-                 $$ BEGIN INSERT INTO user_row_writes VALUES (NEW.id); RETURN NULL; END $$ LANGUAGE plpgsql; \
-                 CREATE TRIGGER user_row_written AFTER UPDATE ON users \
-                 FOR EACH ROW EXECUTE FUNCTION note_user_row_write();"
-            ),
-        ),
-    }
+fn count_user_row_writes(app: &TestApp) {
+    let sql = match app._db.postgres_parts() {
+        None => {
+            "CREATE TABLE user_row_writes (id TEXT); \
+             CREATE TRIGGER user_row_written AFTER UPDATE ON users \
+             BEGIN INSERT INTO user_row_writes VALUES (new.id); END;"
+        }
+        Some(_) => {
+            "CREATE TABLE user_row_writes (id TEXT); \
+             CREATE FUNCTION note_user_row_write() RETURNS trigger AS \
+             $$ BEGIN INSERT INTO user_row_writes VALUES (NEW.id); RETURN NULL; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER user_row_written AFTER UPDATE ON users \
+             FOR EACH ROW EXECUTE FUNCTION note_user_row_write();"
+        }
+    };
+    execute_sql(app, sql);
 }
 
 /// How many writes of the user's row `count_user_row_writes` has seen.
@@ -220,7 +215,7 @@ fn user_row_writes(db: &TestDatabase, id: &str) -> i64 {
 async fn deactivating_an_inactive_user_again_writes_no_row() {
     let app = TestApp::spawn().await;
     let id = app.member("idle@example.com").await;
-    count_user_row_writes(&app._db);
+    count_user_row_writes(&app);
 
     app.set_status(&id, "deactivate").await.assert_status(204);
     assert_eq!(user_row_writes(&app._db, &id), 1);

@@ -130,10 +130,9 @@ impl Conn {
     }
 
     /// The statement for `sql`, prepared on this connection the first time it is needed (the code has a few dozen
-    /// distinct queries, so the cache stays small).
-    /// `sql`'s prepared statement, prepared on first use. `first` (what must precede the statement: a read's
-    /// BEGIN, a write's savepoint) goes ahead of a prepare, so that a prepare that fails fails inside it; what is
-    /// returned with the statement is what of `first` is still to be sent.
+    /// distinct queries, so the cache stays small). `first` (what must precede the statement: a read's BEGIN, a
+    /// write's savepoint) goes ahead of a prepare, so that a prepare that fails fails inside it; what is returned
+    /// with the statement is what of `first` is still to be sent.
     async fn statement(
         &self,
         first: Option<&'static str>,
@@ -657,32 +656,33 @@ impl Lease {
 }
 
 impl PostgresConnection {
+    /// A read's, on a pooled connection: `begin` goes with its first statement.
     fn read(lease: Lease, conn: Conn, begin: Option<&'static str>) -> PostgresConnection {
-        PostgresConnection {
-            conn: Mutex::new(Some(Arc::new(conn))),
-            lease: Some(lease),
-            begin,
-            begun: AtomicBool::new(false),
-            answered: AtomicBool::new(false),
-            in_flight: AtomicBool::new(false),
-            errored: AtomicBool::new(false),
-        }
+        PostgresConnection::new(Arc::new(conn), Some(lease), begin)
     }
 
     /// A write's, on its writer's connection: `begin` goes with its first statement.
     fn writer(conn: Arc<Conn>, begin: Option<&'static str>) -> PostgresConnection {
+        PostgresConnection::new(conn, None, begin)
+    }
+
+    fn new(
+        conn: Arc<Conn>,
+        lease: Option<Lease>,
+        begin: Option<&'static str>,
+    ) -> PostgresConnection {
         PostgresConnection {
             conn: Mutex::new(Some(conn)),
-            lease: None,
+            lease,
             begin,
             begun: AtomicBool::new(false),
+            errored: AtomicBool::new(false),
             answered: AtomicBool::new(false),
             in_flight: AtomicBool::new(false),
-            errored: AtomicBool::new(false),
         }
     }
 
-    /// What goes with the statement about to be sent: the read's BEGIN, the first time.
+    /// What goes with the statement about to be sent: `begin`, the first time.
     fn first(&self) -> Option<&'static str> {
         match self.begin {
             Some(begin) if !self.begun.swap(true, Ordering::Relaxed) => Some(begin),
