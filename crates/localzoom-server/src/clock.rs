@@ -151,8 +151,8 @@ mod tests {
     fn formats_every_field_as_time_does() {
         let format =
             time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        // From the first second of year 0 (and one before it, which falls back) to the last of 9999, in steps that
-        // land on every value of each field somewhere.
+        // From the first second of year 0 (and one before it, which falls back) to the last of 9999, in steps of
+        // about 36.5 days and no whole number of minutes or seconds, so that every field takes many values.
         let first = -62_167_219_200_000_i64;
         let last = 253_402_300_799_999_i64;
         let step = (last - first) / 99_991;

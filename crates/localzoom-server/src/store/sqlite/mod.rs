@@ -467,51 +467,60 @@ mod migration_tests {
 mod plan_tests {
     use super::*;
 
-    fn fresh_connection(name: &str) -> Connection {
-        let dir = std::env::temp_dir().join(format!("localzoom-plan-{}", std::process::id()));
+    /// `check` on a connection as the server opens them, to a migrated database of its own.
+    fn with_fresh_connection(name: &str, check: impl FnOnce(&Connection)) {
+        let dir =
+            std::env::temp_dir().join(format!("localzoom-plan-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        let path = dir.join("plan.db");
         drop(SqliteDatabase::open(&path).unwrap());
-        open_connection(&path, false).unwrap()
+        check(&open_connection(&path, false).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A page of users binds its `LIMIT`: run again with other values, the statement is not prepared again.
     #[test]
     fn a_statement_whose_limit_is_bound_is_not_prepared_again_for_each_run() {
-        let conn = fresh_connection("limit.db");
-        let mut statement = conn
-            .prepare("SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 ORDER BY seq LIMIT $4")
-            .unwrap();
-        for limit in [30, 31, 300] {
-            statement
-                .query_map(rusqlite::params!["a", "active", 0, limit], |_| Ok(()))
-                .unwrap()
-                .for_each(drop);
-        }
-        assert_eq!(
-            statement.get_status(rusqlite::StatementStatus::RePrepare),
-            0
-        );
+        with_fresh_connection("limit", |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT seq FROM users WHERE account_id = $1 AND status = $2 AND seq > $3 \
+                     ORDER BY seq LIMIT $4",
+                )
+                .unwrap();
+            for limit in [30, 31, 300] {
+                statement
+                    .query_map(rusqlite::params!["a", "active", 0, limit], |_| Ok(()))
+                    .unwrap()
+                    .for_each(drop);
+            }
+            assert_eq!(
+                statement.get_status(rusqlite::StatementStatus::RePrepare),
+                0
+            );
+        });
     }
 
     /// Plans that ignore bound values still use the partial index of session tokens for a sign-out.
     #[test]
     fn a_sign_out_still_finds_its_tokens_through_the_partial_index() {
-        let conn = fresh_connection("partial.db");
-        let plan: Vec<String> = conn
-            .prepare("EXPLAIN QUERY PLAN UPDATE access_tokens SET revoked = TRUE WHERE session_id = $1 AND revoked = FALSE")
-            .unwrap()
-            .query_map(["s"], |row| row.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("access_tokens_session")),
-            "{plan:?}"
-        );
+        with_fresh_connection("partial", |conn| {
+            let plan: Vec<String> = conn
+                .prepare(
+                    "EXPLAIN QUERY PLAN \
+                     UPDATE access_tokens SET revoked = TRUE WHERE session_id = $1 AND revoked = FALSE",
+                )
+                .unwrap()
+                .query_map(["s"], |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("access_tokens_session")),
+                "{plan:?}"
+            );
+        });
     }
 }
