@@ -512,12 +512,14 @@ async fn apply_batch(
         // A job that hid a failed statement (PostgreSQL then refuses everything until the savepoint is rolled back)
         // is ended on its own, so that a refusal is its own, not the next job's. A failed job, or one refused so,
         // is undone alone.
-        let refused = !failed && control(NEXT_SAVEPOINT).await.is_err();
-        if !failed && !refused {
+        let undo = failed || control(NEXT_SAVEPOINT).await.is_err();
+        if !undo {
             replies.push((reply, None));
         } else if control(UNDO_SAVEPOINT).await.is_ok() {
-            let own = refused.then(|| StoreError::unavailable("a statement of the write failed"));
-            replies.push((reply, own));
+            // A failed job reports its own error; one refused its release did not know it failed.
+            let refusal =
+                (!failed).then(|| StoreError::unavailable("a statement of the write failed"));
+            replies.push((reply, refusal));
         } else {
             // Only if the undo fails too is the batch lost.
             failure = Some(StoreError::unavailable("the write transaction failed"));

@@ -424,43 +424,50 @@ mod migration_tests {
     /// A sign-in that ended before ending one revoked its tokens leaves none working after the upgrade.
     #[test]
     fn the_upgrade_revokes_the_tokens_of_sessions_already_ended() {
-        let dir = std::env::temp_dir().join(format!("localzoom-migration-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
-        let _ = std::fs::remove_file(&path);
-        {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..6] {
-                conn.execute_batch(sql).unwrap();
+        with_scratch_database("migration", |path| {
+            {
+                let conn = Connection::open(path).unwrap();
+                for sql in &MIGRATIONS[..6] {
+                    conn.execute_batch(sql).unwrap();
+                }
+                conn.pragma_update(None, "user_version", 6).unwrap();
+                conn.execute_batch(
+                    "PRAGMA foreign_keys = OFF;
+                     INSERT INTO sessions (id, user_id, login_type, created_at, ended_at) VALUES
+                         ('ended', 'u', 100, 1, 2), ('open', 'u', 100, 1, NULL);
+                     INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at,
+                         expires_at, revoked, session_id) VALUES
+                         (x'01', 'c', 'a', 'u', '', 1, 9999999999999, 0, 'ended'),
+                         (x'02', 'c', 'a', 'u', '', 1, 9999999999999, 0, 'open'),
+                         (x'03', 'c', 'a', 'u', '', 1, 9999999999999, 0, NULL);",
+                )
+                .unwrap();
             }
-            conn.pragma_update(None, "user_version", 6).unwrap();
-            conn.execute_batch(
-                "PRAGMA foreign_keys = OFF;
-                 INSERT INTO sessions (id, user_id, login_type, created_at, ended_at) VALUES
-                     ('ended', 'u', 100, 1, 2), ('open', 'u', 100, 1, NULL);
-                 INSERT INTO access_tokens (token_sha256, client_id, account_id, user_id, scopes, issued_at,
-                     expires_at, revoked, session_id) VALUES
-                     (x'01', 'c', 'a', 'u', '', 1, 9999999999999, 0, 'ended'),
-                     (x'02', 'c', 'a', 'u', '', 1, 9999999999999, 0, 'open'),
-                     (x'03', 'c', 'a', 'u', '', 1, 9999999999999, 0, NULL);",
-            )
-            .unwrap();
-        }
-        drop(SqliteDatabase::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
-        let revoked: Vec<(Vec<u8>, bool)> = conn
-            .prepare("SELECT token_sha256, revoked FROM access_tokens ORDER BY token_sha256")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(
-            revoked,
-            vec![(vec![1], true), (vec![2], false), (vec![3], false)]
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+            drop(SqliteDatabase::open(path).unwrap());
+            let conn = Connection::open(path).unwrap();
+            let revoked: Vec<(Vec<u8>, bool)> = conn
+                .prepare("SELECT token_sha256, revoked FROM access_tokens ORDER BY token_sha256")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(
+                revoked,
+                vec![(vec![1], true), (vec![2], false), (vec![3], false)]
+            );
+        });
     }
+}
+
+/// `test` on the path of a database file not yet made, in a directory of its own that is removed after it.
+#[cfg(test)]
+fn with_scratch_database(name: &str, test: impl FnOnce(&Path)) {
+    let dir = std::env::temp_dir().join(format!("localzoom-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    test(&dir.join("test.db"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[cfg(test)]
@@ -469,14 +476,10 @@ mod plan_tests {
 
     /// `check` on a connection as the server opens them, to a migrated database of its own.
     fn with_fresh_connection(name: &str, check: impl FnOnce(&Connection)) {
-        let dir =
-            std::env::temp_dir().join(format!("localzoom-plan-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("plan.db");
-        drop(SqliteDatabase::open(&path).unwrap());
-        check(&open_connection(&path, false).unwrap());
-        let _ = std::fs::remove_dir_all(&dir);
+        with_scratch_database(&format!("plan-{name}"), |path| {
+            drop(SqliteDatabase::open(path).unwrap());
+            check(&open_connection(path, false).unwrap());
+        });
     }
 
     /// A page of users binds its `LIMIT`: run again with other values, the statement is not prepared again.
